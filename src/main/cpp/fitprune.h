@@ -1,0 +1,87 @@
+/*
+ * FitPrune native C API: one header for the CPU (C++) and CUDA backends.
+ *
+ * Layouts are row-major and token-major: q [n,H,d], k and v [n,G,d], out [n,H,d], lse [H,n].
+ * Every function returns FP_OK (0) or an error code; the message is in fp_last_error(), which
+ * is per calling thread. No function throws or aborts on bad input: the Java layer validates
+ * first, and these checks are the second line of defence.
+ */
+#ifndef FITPRUNE_H
+#define FITPRUNE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum fp_status {
+  FP_OK = 0,
+  FP_ERR_ARG = 1,         /* a size or pointer argument is invalid */
+  FP_ERR_INDEX = 2,       /* an index is out of range */
+  FP_ERR_NOMEM = 3,       /* allocation failed */
+  FP_ERR_CUDA = 4,        /* a CUDA runtime call failed */
+  FP_ERR_UNAVAILABLE = 5, /* the backend is not built or has no device */
+  FP_ERR_VALUE = 6,       /* an input value is invalid (NaN score) */
+  FP_ERR_INTERNAL = 7
+};
+
+/* Instruction-set levels of the CPU kernels. */
+enum fp_isa { FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2 };
+
+const char* fp_version(void);
+const char* fp_last_error(void);
+
+/* ---- CPU backend ---- */
+int fp_cpu_isa_supported(int isa); /* 1 when this CPU and OS can run that path */
+int fp_cpu_isa(void);              /* the path in use now */
+int fp_cpu_set_isa(int isa);       /* FP_ISA_AUTO selects the best supported */
+const char* fp_cpu_features(void); /* e.g. "avx2 fma avx512f avx512bw ..." */
+int fp_cpu_threads(void);
+int fp_cpu_set_threads(int threads); /* <= 0: one per hardware thread */
+
+/* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n]. */
+int fp_cpu_attention_f32(const float* q, const float* k, const float* v,
+                         int64_t n, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                         float* out, float* lse);
+
+/* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE:
+ * self[j]  = (1/visual) * sum over visual rows i of max_h A[h,i,j]
+ * cross[j] = (1/t)      * sum over text rows i >= prefix+visual of max_h A[h,i,j] (0 if t == 0) */
+int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
+                      int64_t n, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                      int64_t prefix, int64_t visual,
+                      float* self_score, float* cross_score);
+
+/* Drops the `drop` visual tokens with the lowest self*cross (ties: lower index first) and
+ * writes the n - drop kept row indices of the whole sequence, ascending. */
+int fp_select_keep(const float* self_score, const float* cross_score,
+                   int64_t n, int64_t prefix, int64_t visual, int64_t drop, int32_t* keep);
+
+/* dst[r, :] = src[index[r], :] for r < count; rows of `width` elements. */
+int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,
+                           const int32_t* index, int64_t count, float* dst);
+int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
+                           const int32_t* index, int64_t count, int32_t* dst);
+
+/* ---- CUDA backend (device pointers) ---- */
+int fp_cuda_compiled(void);          /* 1 when the library was built with nvcc */
+int fp_cuda_device_count(void);      /* >= 0, or -1 with the reason in fp_last_error() */
+const char* fp_cuda_describe(void);  /* one line: devices, or why CUDA is unavailable */
+
+enum fp_copy_kind { FP_COPY_H2D = 1, FP_COPY_D2H = 2, FP_COPY_D2D = 3 };
+void* fp_cuda_malloc(int64_t bytes); /* NULL on failure */
+int fp_cuda_free(void* ptr);
+int fp_cuda_memcpy(void* dst, const void* src, int64_t bytes, int32_t kind);
+int fp_cuda_synchronize(void);
+
+int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width,
+                            const int32_t* index, int64_t count, float* dst);
+int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
+                            const int32_t* index, int64_t count, int32_t* dst);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FITPRUNE_H */

@@ -1,0 +1,77 @@
+// Shared by the native sources only; not part of the C API.
+#pragma once
+
+#include <cstdint>
+
+namespace fp {
+
+// Sets this thread's error message (printf-style) and returns the code, so callers can write
+// `return fail(FP_ERR_ARG, "...")`.
+int fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Runs fn(ctx, item, worker) for item in [0, count) on the shared pool. Items are handed out
+// dynamically, in order, so put the most expensive first. `worker` is below `workers`, the
+// count the caller sized its scratch for (max_workers() when it allocated). If the pool is busy
+// with another caller's job, the loop runs on the calling thread as worker 0.
+typedef void (*ItemFn)(void* ctx, int64_t item, int worker);
+void parallel_for(int64_t count, ItemFn fn, void* ctx, int workers);
+int max_workers();
+int set_threads(int n);
+
+// The worker count of the kernel call running on this thread (set by the API entry points).
+extern thread_local int tls_workers;
+
+template <class F>
+inline void parallel_items(int64_t count, F& f) {
+  parallel_for(count, [](void* c, int64_t i, int w) { (*static_cast<F*>(c))(i, w); }, &f, tls_workers);
+}
+
+// Tile sizes shared by every ISA path (so buffers are sized in one place).
+constexpr int kBlockQ = 32;  // query rows per tile
+constexpr int kBlockK = 64;  // keys per tile
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// K packed per (group, key block) as [d][kBlockK], zero-padded.
+inline int64_t packed_k_floats(int64_t keys, int G, int d) {
+  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * d;
+}
+inline int64_t attention_scratch_floats(int d) {
+  return (int64_t)kBlockQ * d * 2 + (int64_t)kBlockQ * kBlockK + 2 * kBlockQ + 64;
+}
+inline int64_t scores_scratch_floats(int d, int64_t visual) {
+  return (int64_t)kBlockQ * d + (int64_t)kBlockQ * kBlockK +
+         (int64_t)kBlockQ * ceil_div(visual, kBlockK) * kBlockK + kBlockQ + 64;
+}
+
+struct AttentionArgs {
+  const float *q, *k, *v;
+  int64_t n;
+  int H, G, d;
+  float *out, *lse;
+  float* packed_k;  // packed_k_floats(n, G, d)
+  float* scratch;   // max_workers() * attention_scratch_floats(d)
+};
+
+struct ScoreArgs {
+  const float *q, *k, *lse;
+  int64_t n;
+  int H, G, d;
+  int64_t prefix, visual;
+  float* packed_k;   // packed_k_floats(visual, G, d)
+  float* scratch;    // max_workers() * scores_scratch_floats(d, visual)
+  double* partial;   // max_workers() * 2 * visual, zeroed
+};
+
+// One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp).
+#define FP_DECLARE_ISA(ns)                  \
+  namespace ns {                            \
+  void attention(const AttentionArgs& a);   \
+  void scores(const ScoreArgs& a);          \
+  }
+FP_DECLARE_ISA(generic)
+FP_DECLARE_ISA(avx2)
+FP_DECLARE_ISA(avx512)
+#undef FP_DECLARE_ISA
+
+}  // namespace fp

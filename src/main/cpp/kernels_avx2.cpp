@@ -1,0 +1,11 @@
+// The avx2 path of the CPU kernels: kernels.hpp compiled with this path's flags (see build.sh).
+#include <immintrin.h>
+
+#include "internal.h"
+
+namespace fp {
+namespace avx2 {
+#include "simd.h"
+#include "kernels.hpp"
+}  // namespace avx2
+}  // namespace fp

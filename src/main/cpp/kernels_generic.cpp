@@ -1,0 +1,11 @@
+// The generic path of the CPU kernels: kernels.hpp compiled with this path's flags (see build.sh).
+#include <immintrin.h>
+
+#include "internal.h"
+
+namespace fp {
+namespace generic {
+#include "simd.h"
+#include "kernels.hpp"
+}  // namespace generic
+}  // namespace fp

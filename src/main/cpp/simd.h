@@ -1,0 +1,130 @@
+// One vector type per instruction-set path. Included only by kernels_<isa>.cpp, inside that
+// path's namespace, so code compiled with AVX-512 flags can never be linked into another path.
+// Everything here is inline and uses no standard-library templates for the same reason.
+#pragma once
+
+#include <immintrin.h>
+
+#if defined(__AVX512F__)
+
+struct Vec {
+  static constexpr int W = 16;
+  __m512 v;
+  static inline Vec load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static inline Vec load_partial(const float* p, int cnt) {
+    return {_mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), p)};
+  }
+  static inline Vec set1(float x) { return {_mm512_set1_ps(x)}; }
+  static inline Vec zero() { return {_mm512_setzero_ps()}; }
+  inline void store(float* p) const { _mm512_storeu_ps(p, v); }
+  inline void store_partial(float* p, int cnt) const {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << cnt) - 1u), v);
+  }
+  friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec operator+(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
+  friend inline Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
+  friend inline Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
+  friend inline Vec max(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
+  inline float hsum() const { return _mm512_reduce_add_ps(v); }
+  inline float hmax() const { return _mm512_reduce_max_ps(v); }
+  // 2^x; 0 below -126 (masked logits arrive as -inf).
+  static inline Vec exp2(Vec x) {
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x.v, _mm512_set1_ps(-127.f)), _mm512_set1_ps(127.f));
+    __m512 r = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(xc, r);
+    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(127)), 23);
+    __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    __mmask16 tiny = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(-126.f), _CMP_LT_OQ);
+    return {_mm512_mask_blend_ps(tiny, y, _mm512_setzero_ps())};
+  }
+};
+// Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
+constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
+
+#elif defined(__AVX2__)
+
+struct Vec {
+  static constexpr int W = 8;
+  __m256 v;
+  static inline __m256i mask(int cnt) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static inline Vec load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static inline Vec load_partial(const float* p, int cnt) { return {_mm256_maskload_ps(p, mask(cnt))}; }
+  static inline Vec set1(float x) { return {_mm256_set1_ps(x)}; }
+  static inline Vec zero() { return {_mm256_setzero_ps()}; }
+  inline void store(float* p) const { _mm256_storeu_ps(p, v); }
+  inline void store_partial(float* p, int cnt) const { _mm256_maskstore_ps(p, mask(cnt), v); }
+  friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
+  friend inline Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
+  friend inline Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
+  friend inline Vec max(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
+  inline float hsum() const {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  inline float hmax() const {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static inline Vec exp2(Vec x) {
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x.v, _mm256_set1_ps(-127.f)), _mm256_set1_ps(127.f));
+    __m256 r = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(xc, r);
+    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), _mm256_set1_epi32(127)), 23);
+    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    __m256 tiny = _mm256_cmp_ps(x.v, _mm256_set1_ps(-126.f), _CMP_LT_OQ);
+    return {_mm256_blendv_ps(y, _mm256_setzero_ps(), tiny)};
+  }
+};
+// 16 ymm registers: 8 accumulators + operands.
+constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
+
+#else  // generic: plain arrays the compiler vectorises with the baseline ISA
+
+struct Vec {
+  static constexpr int W = 8;
+  float v[W];
+  static inline Vec load(const float* p) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = p[i]; return r; }
+  static inline Vec load_partial(const float* p, int cnt) {
+    Vec r; for (int i = 0; i < W; ++i) r.v[i] = i < cnt ? p[i] : 0.f; return r;
+  }
+  static inline Vec set1(float x) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = x; return r; }
+  static inline Vec zero() { return set1(0.f); }
+  inline void store(float* p) const { for (int i = 0; i < W; ++i) p[i] = v[i]; }
+  inline void store_partial(float* p, int cnt) const { for (int i = 0; i < cnt; ++i) p[i] = v[i]; }
+  friend inline Vec fma(Vec a, Vec b, Vec c) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
+  friend inline Vec operator+(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
+  friend inline Vec operator-(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
+  friend inline Vec operator*(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
+  friend inline Vec max(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r; }
+  inline float hsum() const { float s = 0.f; for (int i = 0; i < W; ++i) s += v[i]; return s; }
+  inline float hmax() const { float s = v[0]; for (int i = 1; i < W; ++i) s = v[i] > s ? v[i] : s; return s; }
+  static inline Vec exp2(Vec x) {
+    Vec r;
+    for (int i = 0; i < W; ++i) r.v[i] = x.v[i] < -126.f ? 0.f : __builtin_exp2f(x.v[i] > 127.f ? 127.f : x.v[i]);
+    return r;
+  }
+};
+constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
+
+#endif

@@ -1,0 +1,95 @@
+package io.fitprune.kernels;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * The JavaCPP binding of {@code src/main/cpp/fitprune.h}, one to one and nothing clever: the
+ * validating, typed API is {@link Kernels}. Every {@code int} result is a status code
+ * ({@link #FP_OK} or an error whose message is in {@link #fp_last_error()}).
+ *
+ * <p>The archives are built by {@code src/main/native/build.sh}; JavaCPP passes link names in
+ * reverse order, so dependencies come first, and the trailing {@code #} keeps the loader from
+ * looking for them at run time (they are static).
+ */
+@Platform(include = "fitprune.h", link = {"cudart_static#", "fitprune_cpu#", "fitprune_cuda#"})
+public final class FitPruneNative {
+  static {
+    Loader.load();
+  }
+
+  private FitPruneNative() {}
+
+  public static final int FP_OK = 0, FP_ERR_ARG = 1, FP_ERR_INDEX = 2, FP_ERR_NOMEM = 3,
+      FP_ERR_CUDA = 4, FP_ERR_UNAVAILABLE = 5, FP_ERR_VALUE = 6, FP_ERR_INTERNAL = 7;
+  public static final int FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2;
+  public static final int FP_COPY_H2D = 1, FP_COPY_D2H = 2, FP_COPY_D2D = 3;
+
+  public static native String fp_version();
+
+  public static native String fp_last_error();
+
+  public static native int fp_cpu_isa_supported(int isa);
+
+  public static native int fp_cpu_isa();
+
+  public static native int fp_cpu_set_isa(int isa);
+
+  public static native String fp_cpu_features();
+
+  public static native int fp_cpu_threads();
+
+  public static native int fp_cpu_set_threads(int threads);
+
+  public static native int fp_cpu_attention_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer v,
+      @Cast("int64_t") long n, int heads, int kvHeads, int headDim, FloatPointer out, FloatPointer lse);
+
+  public static native int fp_cpu_scores_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer lse,
+      @Cast("int64_t") long n, int heads, int kvHeads, int headDim,
+      @Cast("int64_t") long prefix, @Cast("int64_t") long visual,
+      FloatPointer selfScore, FloatPointer crossScore);
+
+  public static native int fp_select_keep(@Cast("const float*") FloatPointer selfScore,
+      @Cast("const float*") FloatPointer crossScore, @Cast("int64_t") long n,
+      @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("int64_t") long drop,
+      @Cast("int32_t*") IntPointer keep);
+
+  public static native int fp_cpu_gather_rows_f32(@Cast("const float*") FloatPointer src,
+      @Cast("int64_t") long rows, @Cast("int64_t") long width,
+      @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count, FloatPointer dst);
+
+  public static native int fp_cpu_gather_rows_i32(@Cast("const int32_t*") IntPointer src,
+      @Cast("int64_t") long rows, @Cast("int64_t") long width,
+      @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count,
+      @Cast("int32_t*") IntPointer dst);
+
+  public static native int fp_cuda_compiled();
+
+  public static native int fp_cuda_device_count();
+
+  public static native String fp_cuda_describe();
+
+  public static native Pointer fp_cuda_malloc(@Cast("int64_t") long bytes);
+
+  public static native int fp_cuda_free(Pointer ptr);
+
+  public static native int fp_cuda_memcpy(Pointer dst, @Cast("const void*") Pointer src,
+      @Cast("int64_t") long bytes, int kind);
+
+  public static native int fp_cuda_synchronize();
+
+  public static native int fp_cuda_gather_rows_f32(@Cast("const float*") FloatPointer src,
+      @Cast("int64_t") long rows, @Cast("int64_t") long width,
+      @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count, FloatPointer dst);
+
+  public static native int fp_cuda_gather_rows_i32(@Cast("const int32_t*") IntPointer src,
+      @Cast("int64_t") long rows, @Cast("int64_t") long width,
+      @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count,
+      @Cast("int32_t*") IntPointer dst);
+}

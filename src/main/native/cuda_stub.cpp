@@ -1,0 +1,22 @@
+// Linked instead of src/main/cuda when the build machine has no nvcc: every CUDA entry point
+// reports that the library was built without CUDA.
+#include "fitprune.h"
+#include "internal.h"
+
+using namespace fp;
+
+namespace {
+int none() { return fail(FP_ERR_UNAVAILABLE, "this build of fitprune has no CUDA backend (nvcc was not found at build time)"); }
+}  // namespace
+
+extern "C" {
+int fp_cuda_compiled(void) { return 0; }
+int fp_cuda_device_count(void) { none(); return -1; }
+const char* fp_cuda_describe(void) { return "unavailable: built without CUDA (nvcc was not found at build time)"; }
+void* fp_cuda_malloc(int64_t) { none(); return nullptr; }
+int fp_cuda_free(void*) { return none(); }
+int fp_cuda_memcpy(void*, const void*, int64_t, int32_t) { return none(); }
+int fp_cuda_synchronize(void) { return none(); }
+int fp_cuda_gather_rows_f32(const float*, int64_t, int64_t, const int32_t*, int64_t, float*) { return none(); }
+int fp_cuda_gather_rows_i32(const int32_t*, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return none(); }
+}
