@@ -1,7 +1,54 @@
 package io.fitprune.cli;
 
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code java -jar fitprune.jar <command>}: errors are one line on stderr and a non-zero exit. */
+@Command(
+    name = "fitprune",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
+    subcommands = {})
+public final class Main implements Runnable {
+  /** Exit codes: 1 for a failure while running, 2 for bad arguments. */
+  public static final int EXIT_FAILURE = 1, EXIT_USAGE = 2;
+
   public static void main(String[] args) {
-    System.out.println(io.fitprune.kernels.FitPruneNative.fp_version() + " " + io.fitprune.kernels.FitPruneNative.fp_cpu_features() + " | " + io.fitprune.kernels.FitPruneNative.fp_cuda_describe());
+    System.exit(run(args));
+  }
+
+  /** Runs the command line and returns the exit code (tests call this). */
+  public static int run(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setParameterExceptionHandler((ex, a) -> {
+      ex.getCommandLine().getErr().println("fitprune: " + ex.getMessage() + " (see --help)");
+      return EXIT_USAGE;
+    });
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      cmd.getErr().println("fitprune: error: " + oneLine(ex));
+      if (System.getenv("FITPRUNE_DEBUG") != null) ex.printStackTrace(cmd.getErr());
+      return ex instanceof IllegalArgumentException ? EXIT_USAGE : EXIT_FAILURE;
+    });
+    return cl.execute(args);
+  }
+
+  static String oneLine(Throwable ex) {
+    String msg = ex.getMessage();
+    if (msg == null || msg.isBlank()) msg = ex.getClass().getSimpleName();
+    return msg.replace('\n', ' ');
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"fitprune " + (v == null ? "dev" : v)};
+    }
   }
 }

@@ -1,0 +1,102 @@
+package io.fitprune.io;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Builds a safetensors file and writes it atomically. Readable by {@code safetensors.numpy.load_file}. */
+public final class SafetensorsWriter {
+  private record Entry(String name, DType dtype, long[] shape, ByteBuffer data) {}
+
+  private final List<Entry> entries = new ArrayList<>();
+  private final Map<String, String> metadata = new LinkedHashMap<>();
+
+  public SafetensorsWriter metadata(String key, String value) {
+    metadata.put(key, value);
+    return this;
+  }
+
+  public SafetensorsWriter putFloats(String name, float[] data, long... shape) {
+    return putFloats(name, FloatBuffer.wrap(data), shape);
+  }
+
+  public SafetensorsWriter putFloats(String name, FloatBuffer data, long... shape) {
+    ByteBuffer b = allocate(name, DType.F32, data.remaining(), shape);
+    b.asFloatBuffer().put(data.duplicate());
+    return add(name, DType.F32, shape, b);
+  }
+
+  public SafetensorsWriter putLongs(String name, long[] data, long... shape) {
+    ByteBuffer b = allocate(name, DType.I64, data.length, shape);
+    b.asLongBuffer().put(data);
+    return add(name, DType.I64, shape, b);
+  }
+
+  public SafetensorsWriter putInts(String name, int[] data, long... shape) {
+    ByteBuffer b = allocate(name, DType.I32, data.length, shape);
+    b.asIntBuffer().put(data);
+    return add(name, DType.I32, shape, b);
+  }
+
+  private ByteBuffer allocate(String name, DType dtype, long count, long[] shape) {
+    long numel = 1;
+    for (long s : shape) {
+      if (s < 0) throw new IllegalArgumentException(name + ": negative dimension in shape");
+      numel = Math.multiplyExact(numel, s);
+    }
+    if (numel != count)
+      throw new IllegalArgumentException(name + ": " + count + " elements do not fill shape " + java.util.Arrays.toString(shape));
+    for (Entry e : entries)
+      if (e.name().equals(name)) throw new IllegalArgumentException("duplicate tensor name: " + name);
+    return ByteBuffer.allocate(Math.toIntExact(Math.multiplyExact(count, dtype.bytes()))).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private SafetensorsWriter add(String name, DType dtype, long[] shape, ByteBuffer data) {
+    entries.add(new Entry(name, dtype, shape.clone(), data));
+    return this;
+  }
+
+  public void write(Path path) throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root = json.createObjectNode();
+    if (!metadata.isEmpty()) {
+      ObjectNode m = root.putObject("__metadata__");
+      metadata.forEach(m::put);
+    }
+    long offset = 0;
+    for (Entry e : entries) {
+      ObjectNode t = root.putObject(e.name());
+      t.put("dtype", e.dtype().name());
+      ArrayNode s = t.putArray("shape");
+      for (long d : e.shape()) s.add(d);
+      ArrayNode o = t.putArray("data_offsets");
+      o.add(offset);
+      offset += e.data().capacity();
+      o.add(offset);
+    }
+    byte[] header = json.writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
+    int padded = (header.length + 7) / 8 * 8;  // data starts 8-byte aligned, as the reference writer does
+    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    head.putLong(padded).put(header);
+    while (head.hasRemaining()) head.put((byte) ' ');
+    head.flip();
+    AtomicFiles.write(path, ch -> {
+      while (head.hasRemaining()) ch.write(head);
+      for (Entry e : entries) {
+        ByteBuffer d = e.data().duplicate();
+        d.rewind();
+        while (d.hasRemaining()) ch.write(d);
+      }
+    });
+  }
+}
