@@ -2,7 +2,6 @@ package io.fitprune.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -74,7 +73,7 @@ public final class SafetensorsFile implements AutoCloseable {
     try {
       root = JSON.readTree(header.array());
     } catch (IOException e) {
-      throw new SafetensorsException(path, "header is not valid JSON: " + e.getOriginalMessage());
+      throw new SafetensorsException(path, "header is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
     }
     if (root == null || !root.isObject()) throw new SafetensorsException(path, "header is not a JSON object");
     long dataStart = 8 + headerLen, dataSize = size - dataStart;
