@@ -184,7 +184,9 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
     const int workers = max_workers();
     const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
     const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);
-    const int64_t partial = (int64_t)workers * 2 * visual;  // doubles
+    const int64_t text_blocks = score_text_blocks(n, prefix, visual);
+    const int64_t blocks = score_row_blocks(n, prefix, visual);
+    const int64_t partial = blocks * visual;  // doubles
     char* ws = static_cast<char*>(
         tls_workspace.get(sizeof(double) * partial + sizeof(float) * (packed + scratch)));
     double* acc = reinterpret_cast<double*>(ws);
@@ -196,10 +198,8 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
     const int64_t text = n - prefix - visual;
     for (int64_t j = 0; j < visual; ++j) {
       double s = 0.0, c = 0.0;
-      for (int w = 0; w < workers; ++w) {
-        s += acc[(int64_t)w * 2 * visual + j];
-        c += acc[(int64_t)w * 2 * visual + visual + j];
-      }
+      for (int64_t b = 0; b < text_blocks; ++b) c += acc[b * visual + j];
+      for (int64_t b = text_blocks; b < blocks; ++b) s += acc[b * visual + j];
       self_score[j] = (float)(s / (double)visual);
       cross_score[j] = text > 0 ? (float)(c / (double)text) : 0.f;
     }

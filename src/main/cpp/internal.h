@@ -60,8 +60,18 @@ struct ScoreArgs {
   int64_t prefix, visual;
   float* packed_k;   // packed_k_floats(visual, G, d)
   float* scratch;    // max_workers() * scores_scratch_floats(d, visual)
-  double* partial;   // max_workers() * 2 * visual, zeroed
+  double* partial;   // score_row_blocks(...) * visual, zeroed: one row per query-row block
 };
+
+// Query-row blocks of the score pass: text blocks first, then visual blocks. Each block sums its
+// rows into its own partial row, and the partials are reduced in block order, so the scores are
+// bit-identical whatever the number of threads or the schedule.
+inline int64_t score_text_blocks(int64_t n, int64_t prefix, int64_t visual) {
+  return ceil_div(n - prefix - visual, kBlockQ);
+}
+inline int64_t score_row_blocks(int64_t n, int64_t prefix, int64_t visual) {
+  return score_text_blocks(n, prefix, visual) + ceil_div(visual, kBlockQ);
+}
 
 // One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp).
 #define FP_DECLARE_ISA(ns)                  \

@@ -184,13 +184,13 @@ void attention(const AttentionArgs& a) {
 
 // Score pass: for each block of visual or text query rows, the head-max M[i,j] over all heads is
 // built in a [BQ][visual] buffer (the max sits inside the row sum, so heads cannot be summed
-// separately), then masked causally and summed per key column into per-worker accumulators.
+// separately), then masked causally and summed per key column into that block's partial row.
 void scores(const ScoreArgs& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
-  const int64_t n = a.n, P = a.prefix, V = a.visual, t = n - P - V;
+  const int64_t n = a.n, P = a.prefix, V = a.visual;
   if (V == 0) return;
   const int64_t nkb = ceil_div(V, BK), ldm = nkb * BK;
-  const int64_t nvb = ceil_div(V, BQ), ntb = ceil_div(t, BQ);
+  const int64_t nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
   pack_k(a.k, a.G, d, P, V, a.packed_k);
 
@@ -235,14 +235,14 @@ void scores(const ScoreArgs& a) {
         for (int64_t j = visible; j < kb_end * BK; ++j) mx[r * ldm + j] = 0.f;
       }
     }
-    double* acc = a.partial + (int64_t)worker * 2 * V + (text ? V : 0);
+    double* acc = a.partial + item * V;
     float col[W];
     for (int64_t j0 = 0; j0 < kb_end * BK && j0 < V; j0 += W) {
       Vec sum = Vec::zero();
       for (int r = 0; r < rows; ++r) sum = sum + Vec::load(mx + r * ldm + j0);
       sum.store(col);
       const int w = (int)min_of<int64_t>(W, V - j0);
-      for (int e = 0; e < w; ++e) acc[j0 + e] += col[e];
+      for (int e = 0; e < w; ++e) acc[j0 + e] = col[e];
     }
   };
   parallel_items(ntb + nvb, body);

@@ -1,0 +1,50 @@
+package io.fitprune.cli;
+
+import io.fitprune.io.SafetensorsWriter;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Writes random q, k, v of one layer, the input `score` expects, for trying the tool out. */
+@Command(name = "generate", description = "Write a random q/k/v safetensors file (one attention layer) for `score`.")
+final class GenerateCommand implements Callable<Integer> {
+  @Option(names = "--out", required = true, description = "Output safetensors file.")
+  Path out;
+
+  @Option(names = "--tokens", defaultValue = "650", description = "Sequence length n (default: ${DEFAULT-VALUE}, LLaVA-1.5).")
+  int n;
+
+  @Option(names = "--heads", defaultValue = "32", description = "Query heads H (default: ${DEFAULT-VALUE}).")
+  int heads;
+
+  @Option(names = "--kv-heads", defaultValue = "32", description = "Key/value heads G (default: ${DEFAULT-VALUE}).")
+  int kvHeads;
+
+  @Option(names = "--head-dim", defaultValue = "128", description = "Head dimension d (default: ${DEFAULT-VALUE}).")
+  int headDim;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Override
+  public Integer call() throws Exception {
+    new io.fitprune.kernels.AttentionShape(n, heads, kvHeads, headDim); // validates the sizes
+    Random rnd = new Random(seed);
+    SafetensorsWriter w = new SafetensorsWriter()
+        .putFloats("q", gaussian(rnd, (long) n * heads * headDim), n, heads, headDim)
+        .putFloats("k", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim)
+        .putFloats("v", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim);
+    w.metadata("generator", "fitprune generate --seed " + seed);
+    w.write(out);
+    System.out.printf("wrote %s: q [%d,%d,%d], k and v [%d,%d,%d]%n", out, n, heads, headDim, n, kvHeads, headDim);
+    return 0;
+  }
+
+  private static float[] gaussian(Random rnd, long count) {
+    float[] a = new float[Math.toIntExact(count)];
+    for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+    return a;
+  }
+}

@@ -1,0 +1,83 @@
+package io.fitprune.cli;
+
+import io.fitprune.io.DType;
+import io.fitprune.io.SafetensorsFile;
+import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.io.TensorInfo;
+import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.Spans;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** One layer's attention, FitPrune scores and (optionally) the kept rows, from a q/k/v file. */
+@Command(name = "score", description = "Attention, FitPrune scores and kept rows for one layer's q/k/v.")
+final class ScoreCommand implements Callable<Integer> {
+  @Option(names = "--qkv", required = true, description = "Safetensors with float32 q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied).")
+  Path qkv;
+
+  @Option(names = "--prefix", required = true, description = "Prefix length P: visual tokens start at row P.")
+  long prefix;
+
+  @Option(names = "--visual", required = true, description = "Number of visual tokens V.")
+  long visual;
+
+  @Option(names = "--prune", description = "Drop this many visual tokens and write `keep`.")
+  Long prune;
+
+  @Option(names = "--out", required = true, description = "Output safetensors: out, lse, self, cross[, keep].")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
+      TensorInfo q = in.require("q", DType.F32, -1, -1, -1);
+      long n = q.shape()[0];
+      int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
+      TensorInfo k = in.require("k", DType.F32, n, -1, d);
+      in.require("v", DType.F32, k.shape());
+      AttentionShape shape = new AttentionShape(n, heads, Math.toIntExact(k.shape()[1]), d);
+      Spans spans = new Spans(prefix, visual);
+      if (prefix + visual > n)
+        throw new IllegalArgumentException("--prefix + --visual (" + (prefix + visual) + ") must be <= n (" + n + ")");
+      if (prune != null && (prune < 0 || prune > visual))
+        throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
+
+      long t0 = System.nanoTime();
+      try (FloatData o = FloatData.allocate(shape.qLength()); FloatData lse = FloatData.allocate(shape.lseLength());
+          FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
+        FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k"));
+        Kernels.attention(shape, qd, kd, FloatData.of(in.floats("v")), o, lse);
+        long t1 = System.nanoTime();
+        Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+        long t2 = System.nanoTime();
+
+        SafetensorsWriter w = new SafetensorsWriter()
+            .putFloats("out", o.toArray(), n, heads, d)
+            .putFloats("lse", lse.toArray(), heads, n)
+            .putFloats("self", self.toArray(), visual)
+            .putFloats("cross", cross.toArray(), visual);
+        String kept = "";
+        if (prune != null) {
+          try (IntData keep = IntData.allocate(n - prune)) {
+            Kernels.selectKeep(n, spans, self, cross, prune, keep);
+            int[] rows = keep.toArray();
+            long[] wide = new long[rows.length];
+            for (int i = 0; i < rows.length; i++) wide[i] = rows[i];
+            w.putLongs("keep", wide, wide.length);
+            kept = String.format(", kept %d of %d rows", rows.length, n);
+          }
+        }
+        w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual)).write(out);
+        double flops = 2.0 * n * (n + 1) * d * heads; // causal: half of 4*n^2*d*H
+        System.out.printf("n=%d H=%d G=%d d=%d P=%d V=%d: attention %.2f ms (%.1f GFLOP/s), scores %.2f ms%s -> %s%n",
+            n, heads, shape.kvHeads(), d, prefix, visual, (t1 - t0) / 1e6, flops / (t1 - t0), (t2 - t1) / 1e6, kept, out);
+      }
+    }
+    return 0;
+  }
+}

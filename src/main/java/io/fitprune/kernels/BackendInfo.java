@@ -1,0 +1,20 @@
+package io.fitprune.kernels;
+
+import java.util.List;
+
+/** What this machine's native library can do: versions, CPU paths, and CUDA's status. */
+public record BackendInfo(String nativeVersion, Isa cpuIsa, List<Isa> cpuIsas, String cpuFeatures,
+    int cpuThreads, boolean cudaCompiled, int cudaDevices, String cudaStatus) {
+
+  /** Queries the native library (loading it on first use). Never fails for a missing GPU. */
+  public static BackendInfo query() {
+    int devices = FitPruneNative.fp_cuda_device_count();
+    return new BackendInfo(FitPruneNative.fp_version(), Kernels.isa(), Kernels.supportedIsas(),
+        FitPruneNative.fp_cpu_features(), Kernels.threads(), FitPruneNative.fp_cuda_compiled() == 1,
+        Math.max(devices, 0), FitPruneNative.fp_cuda_describe());
+  }
+
+  public boolean cudaAvailable() {
+    return cudaDevices > 0;
+  }
+}

@@ -1,0 +1,73 @@
+package io.fitprune.kernels;
+
+import java.nio.IntBuffer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/** int32 memory for the kernels (indices, position ids): see {@link NativeData}. */
+public final class IntData extends NativeData<IntPointer> {
+  private final int[] array;
+
+  private IntData(IntPointer p, int[] array, long length, long[] shape, Object keepAlive, boolean owned) {
+    super(p, length, shape, keepAlive, owned);
+    this.array = array;
+  }
+
+  public static IntData of(int[] array) {
+    if (array == null) throw new NullPointerException("array is null");
+    return new IntData(null, array, array.length, null, null, false);
+  }
+
+  public static IntData of(IntBuffer buffer) {
+    if (buffer == null) throw new NullPointerException("buffer is null");
+    if (!buffer.isDirect())
+      throw new IllegalArgumentException("buffer must be direct (use IntData.of(int[]) for heap memory)");
+    return new IntData(new IntPointer(buffer), null, buffer.remaining(), null, buffer, false);
+  }
+
+  public static IntData of(IntPointer pointer) {
+    return new IntData(pointer, null, pointerLength(pointer), null, pointer, false);
+  }
+
+  public static IntData of(IntPointer pointer, long length) {
+    if (pointer == null) throw new NullPointerException("pointer is null");
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    return new IntData(pointer, null, length, null, pointer, false);
+  }
+
+  /** A contiguous int32 CPU tensor, zero-copy. */
+  public static IntData of(Tensor tensor) {
+    long[] shape = tensorShape("int", tensor, torch.ScalarType.Int);
+    return new IntData(tensor.data_ptr_int(), null, tensor.numel(), shape, tensor, false);
+  }
+
+  public static IntData allocate(long length) {
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    return new IntData(new IntPointer(Math.max(1, length)), null, length, null, null, true);
+  }
+
+  public int[] toArray() {
+    if (array != null) return array.clone();
+    int[] out = new int[Math.toIntExact(length())];
+    pointer().get(out);
+    return out;
+  }
+
+  @Override
+  String elementName() {
+    return "int32";
+  }
+
+  @Override
+  IntPointer copyIn(boolean withContents) {
+    IntPointer p = new IntPointer(Math.max(1, array.length));
+    if (withContents) p.put(array);
+    return p;
+  }
+
+  @Override
+  void copyOut(IntPointer temp) {
+    temp.get(array);
+  }
+}

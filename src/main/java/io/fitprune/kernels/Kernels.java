@@ -1,0 +1,202 @@
+package io.fitprune.kernels;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The FitPrune kernels on the CPU backend: attention forward with log-sum-exp, the FitPrune score
+ * pass, selection of the tokens to keep, and row gathers. Every argument is validated here, before
+ * any native call; a native failure becomes a {@link FitPruneException}. All methods are safe to
+ * call from many threads at once.
+ */
+public final class Kernels {
+  private Kernels() {}
+
+  /** Results of {@link #attention(AttentionShape, float[], float[], float[])}. */
+  public record AttentionOutput(float[] out, float[] lse) {}
+
+  /** FitPrune scores of the visual tokens: self and cross attention received. */
+  public record Scores(float[] self, float[] cross) {}
+
+  // ---- attention ----
+
+  /** Causal attention with GQA, scale 1/sqrt(d): writes out {@code [n,H,d]} and lse {@code [H,n]}. */
+  public static void attention(AttentionShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
+    Objects.requireNonNull(shape, "shape");
+    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
+    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
+    require(v, "v").requireShape("v", "[n,G,d]", shape.kvDims());
+    require(out, "out").requireShape("out", "[n,H,d]", shape.qDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true)) {
+      check(FitPruneNative.fp_cpu_attention_f32(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
+          shape.kvHeads(), shape.headDim(), oa.ptr, la.ptr));
+    }
+  }
+
+  public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
+    Objects.requireNonNull(shape, "shape");
+    float[] out = new float[Math.toIntExact(shape.qLength())];
+    float[] lse = new float[Math.toIntExact(shape.lseLength())];
+    attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
+        FloatData.of(out), FloatData.of(lse));
+    return new AttentionOutput(out, lse);
+  }
+
+  // ---- scores ----
+
+  /**
+   * The score pass of FitPrune for the visual span: {@code self[j] = (1/V) sum over visual rows of
+   * max_h A[h,i,j]}, {@code cross[j] = (1/t) sum over text rows of max_h A[h,i,j]} (0 without text
+   * rows), from q, k and the LSE of {@link #attention}. self and cross hold V floats.
+   */
+  public static void scores(AttentionShape shape, Spans spans, FloatData q, FloatData k, FloatData lse,
+      FloatData self, FloatData cross) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
+    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    require(self, "self").requireShape("self", "[V]", spans.visual());
+    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
+        var sa = self.open(false, true); var ca = cross.open(false, true)) {
+      check(FitPruneNative.fp_cpu_scores_f32(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(),
+          shape.kvHeads(), shape.headDim(), spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
+    }
+  }
+
+  public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
+    Objects.requireNonNull(spans, "spans");
+    float[] self = new float[Math.toIntExact(spans.visual())];
+    float[] cross = new float[Math.toIntExact(spans.visual())];
+    scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
+        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
+    return new Scores(self, cross);
+  }
+
+  // ---- select ----
+
+  /**
+   * Drops the {@code drop} visual tokens with the lowest {@code self*cross} (ties: the lower token
+   * index is dropped first) and writes the {@code n - drop} kept row indices of the whole
+   * sequence, ascending, into {@code keep}.
+   */
+  public static void selectKeep(long n, Spans spans, FloatData self, FloatData cross, long drop, IntData keep) {
+    Objects.requireNonNull(spans, "spans");
+    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
+    spans.requireWithin(n);
+    if (drop < 0 || drop > spans.visual())
+      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(self, "self").requireShape("self", "[V]", spans.visual());
+    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    require(keep, "keep").requireShape("keep", "[n-k]", n - drop);
+    try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {
+      check(FitPruneNative.fp_select_keep(sa.ptr, ca.ptr, n, spans.prefix(), spans.visual(), drop, ka.ptr));
+    }
+  }
+
+  public static int[] selectKeep(long n, Spans spans, float[] self, float[] cross, long drop) {
+    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
+    if (drop < 0 || drop > n) throw new IllegalArgumentException("drop (k) must be in [0, V], got " + drop);
+    int[] keep = new int[Math.toIntExact(n - drop)];
+    selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
+        IntData.of(keep));
+    return keep;
+  }
+
+  // ---- gather ----
+
+  /**
+   * {@code dst[r,:] = src[index[r],:]} for {@code r < index.length()}, rows of {@code width}
+   * floats: hidden states and attention output ({@code width = D}), K/V ({@code width = G*d}).
+   * {@code dst} may be {@code src} itself when the indices are strictly ascending (compaction).
+   */
+  public static void gatherRows(FloatData src, long rows, long width, IntData index, FloatData dst) {
+    long count = checkGather(src, rows, width, index, dst);
+    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
+      check(FitPruneNative.fp_cpu_gather_rows_f32(src == dst ? da.ptr : sa.ptr, rows, width, ia.ptr, count, da.ptr));
+    }
+  }
+
+  /** As {@link #gatherRows(FloatData, long, long, IntData, FloatData)} for int32 rows (position ids: width 1). */
+  public static void gatherRows(IntData src, long rows, long width, IntData index, IntData dst) {
+    long count = checkGather(src, rows, width, index, dst);
+    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
+      check(FitPruneNative.fp_cpu_gather_rows_i32(src == dst ? da.ptr : sa.ptr, rows, width, ia.ptr, count, da.ptr));
+    }
+  }
+
+  public static float[] gatherRows(float[] src, long width, int[] index) {
+    long rows = rowsOf(require(src, "src").length, width);
+    float[] dst = new float[Math.toIntExact(require(index, "index").length * width)];
+    gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
+    return dst;
+  }
+
+  public static int[] gatherRows(int[] src, long width, int[] index) {
+    long rows = rowsOf(require(src, "src").length, width);
+    int[] dst = new int[Math.toIntExact(require(index, "index").length * width)];
+    gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
+    return dst;
+  }
+
+  private static long rowsOf(long length, long width) {
+    if (width <= 0) throw new IllegalArgumentException("width must be > 0, got " + width);
+    if (length % width != 0)
+      throw new IllegalArgumentException("src: length " + length + " is not a multiple of width " + width);
+    return length / width;
+  }
+
+  private static long checkGather(NativeData<?> src, long rows, long width, IntData index, NativeData<?> dst) {
+    if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+    if (width <= 0) throw new IllegalArgumentException("width must be > 0, got " + width);
+    require(index, "index");
+    long count = index.length();
+    require(src, "src").requireShape("src", "[rows,width]", rows, width);
+    require(dst, "dst").requireAtLeast("dst", Math.multiplyExact(count, width), "[count,width] = [" + count + ", " + width + "]");
+    if (dst == src && count > rows)
+      throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has (" + rows + ")");
+    return count;
+  }
+
+  // ---- backend control ----
+
+  /** The CPU path in use. */
+  public static Isa isa() {
+    return Isa.of(FitPruneNative.fp_cpu_isa());
+  }
+
+  /** The CPU paths this machine can run, slowest first. */
+  public static List<Isa> supportedIsas() {
+    List<Isa> out = new ArrayList<>();
+    for (Isa i : Isa.values()) if (FitPruneNative.fp_cpu_isa_supported(i.code) == 1) out.add(i);
+    return out;
+  }
+
+  /** Forces a CPU path (tests, benchmarks); {@code null} returns to the best one. Process-wide. */
+  public static void useIsa(Isa isa) {
+    check(FitPruneNative.fp_cpu_set_isa(isa == null ? FitPruneNative.FP_ISA_AUTO : isa.code));
+  }
+
+  public static int threads() {
+    return FitPruneNative.fp_cpu_threads();
+  }
+
+  /** Worker threads of the native pool; {@code <= 0} means one per available CPU. Process-wide. */
+  public static void useThreads(int threads) {
+    check(FitPruneNative.fp_cpu_set_threads(threads));
+  }
+
+  static void check(int status) {
+    if (status != FitPruneNative.FP_OK) throw new FitPruneException(status, FitPruneNative.fp_last_error());
+  }
+
+  private static <T> T require(T value, String name) {
+    if (value == null) throw new NullPointerException(name + " is null");
+    return value;
+  }
+}
