@@ -114,7 +114,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   static long[] tensorShape(String what, Tensor t, torch.ScalarType dtype) {
     if (t == null) throw new NullPointerException(what + " tensor is null");
     if (!t.defined()) throw new IllegalArgumentException(what + ": tensor is undefined");
-    if (t.scalar_type() != dtype)
+    if (t.scalar_type().value != dtype.value) // JavaCPP enums from native calls are not always the same instance
       throw new IllegalArgumentException(what + ": tensor must be " + dtype + ", got " + t.scalar_type());
     if (!t.is_cpu()) throw new IllegalArgumentException(what + ": tensor must be on the CPU");
     if (!t.is_contiguous()) throw new IllegalArgumentException(what + ": tensor must be contiguous (call contiguous())");
