@@ -41,6 +41,7 @@ class BackendsTest {
   @Test
   void cudaGatherMatchesCpu() {
     BackendInfo info = BackendInfo.query();
+    if (!info.cudaAvailable()) System.out.println("CUDA test skipped: " + info.cudaStatus());
     assumeTrue(info.cudaAvailable(), "CUDA test skipped: " + info.cudaStatus());
     int rows = 300, width = 4096 + 4;
     float[] src = Reference.gaussian(new Random(4), (long) rows * width);

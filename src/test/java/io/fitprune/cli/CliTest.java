@@ -1,0 +1,95 @@
+package io.fitprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fitprune.io.DType;
+import io.fitprune.io.SafetensorsFile;
+import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.Spans;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CliTest {
+  @TempDir Path dir;
+
+  /** Runs the CLI, capturing stdout and stderr. */
+  record Result(int code, String out, String err) {}
+
+  static Result run(String... args) {
+    PrintStream oldOut = System.out, oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true));
+      System.setErr(new PrintStream(err, true));
+      int code = Main.run(args);
+      return new Result(code, out.toString(), err.toString());
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  @Test
+  void infoReportsBackends() {
+    Result r = run("info");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("cpu:") && r.out().contains("cuda:"), r.out());
+  }
+
+  @Test
+  void generateThenScoreMatchesTheKernels() throws Exception {
+    Path qkv = dir.resolve("qkv.safetensors"), out = dir.resolve("out.safetensors");
+    assertEquals(0, run("generate", "--out", qkv.toString(), "--tokens", "90", "--heads", "8", "--kv-heads", "2",
+        "--head-dim", "64").code());
+    Result r = run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "60", "--prune", "20", "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    try (SafetensorsFile in = SafetensorsFile.open(qkv); SafetensorsFile res = SafetensorsFile.open(out)) {
+      float[] q = in.readFloats("q"), k = in.readFloats("k"), v = in.readFloats("v");
+      AttentionShape shape = new AttentionShape(90, 8, 2, 64);
+      Kernels.AttentionOutput a = Kernels.attention(shape, q, k, v);
+      Kernels.Scores s = Kernels.scores(shape, new Spans(5, 60), q, k, a.lse());
+      assertArrayEquals(a.out(), res.readFloats("out"));
+      assertArrayEquals(a.lse(), res.readFloats("lse"));
+      assertArrayEquals(s.self(), res.readFloats("self"));
+      assertArrayEquals(s.cross(), res.readFloats("cross"));
+      res.require("keep", DType.I64, 70);
+      int[] keep = Kernels.selectKeep(90, new Spans(5, 60), s.self(), s.cross(), 20);
+      long[] expected = new long[keep.length];
+      for (int i = 0; i < keep.length; i++) expected[i] = keep[i];
+      assertArrayEquals(expected, res.readLongs("keep"));
+    }
+  }
+
+  static void oneLineError(Result r, int code, String fragment) {
+    assertEquals(code, r.code(), r.err());
+    assertTrue(r.err().contains(fragment), "expected '" + fragment + "' in: " + r.err());
+    assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+  }
+
+  @Test
+  void badArgumentsAndFilesGiveOneLine() throws Exception {
+    Path qkv = dir.resolve("qkv.safetensors");
+    run("generate", "--out", qkv.toString(), "--tokens", "20", "--heads", "2", "--kv-heads", "2", "--head-dim", "8");
+    String out = dir.resolve("o.safetensors").toString();
+    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "30", "--out", out), 2, "must be <= n (20)");
+    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "0", "--visual", "10", "--prune", "11", "--out", out), 2, "--prune");
+    oneLineError(run("score", "--qkv", dir.resolve("nope").toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "no such file");
+    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "x", "--visual", "1", "--out", out), 2, "--prefix");
+    oneLineError(run("generate", "--out", out, "--heads", "6", "--kv-heads", "4"), 2, "multiple of kvHeads");
+    Path wrong = dir.resolve("wrong.safetensors");
+    new SafetensorsWriter().putFloats("q", new float[24], 2, 3, 4).putFloats("k", new float[12], 2, 3, 2)
+        .putFloats("v", new float[12], 2, 3, 2).write(wrong);
+    oneLineError(run("score", "--qkv", wrong.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "tensor 'k' must have shape");
+    Path corrupt = dir.resolve("corrupt.safetensors");
+    Files.writeString(corrupt, "garbage that is not a safetensors file");
+    oneLineError(run("score", "--qkv", corrupt.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "header length");
+  }
+}
