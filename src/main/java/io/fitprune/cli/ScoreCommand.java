@@ -47,14 +47,17 @@ final class ScoreCommand implements Callable<Integer> {
       if (prune != null && (prune < 0 || prune > visual))
         throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
 
-      long t0 = System.nanoTime();
       try (FloatData o = FloatData.allocate(shape.qLength()); FloatData lse = FloatData.allocate(shape.lseLength());
           FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
-        FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k"));
-        Kernels.attention(shape, qd, kd, FloatData.of(in.floats("v")), o, lse);
-        long t1 = System.nanoTime();
-        Kernels.scores(shape, spans, qd, kd, lse, self, cross);
-        long t2 = System.nanoTime();
+        FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k")), vd = FloatData.of(in.floats("v"));
+        long t0 = 0, t1 = 0, t2 = 0;
+        for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the mapped file
+          t0 = System.nanoTime();
+          Kernels.attention(shape, qd, kd, vd, o, lse);
+          t1 = System.nanoTime();
+          Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+          t2 = System.nanoTime();
+        }
 
         SafetensorsWriter w = new SafetensorsWriter()
             .putFloats("out", o.toArray(), n, heads, d)

@@ -1,0 +1,127 @@
+package io.fitprune.bench;
+
+import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Kernels;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * One decoder layer's causal prefill attention, fp32, ours and libtorch's in the same run:
+ * <ul>
+ *   <li>{@code oursAttention}: our kernel, output and LSE;
+ *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass;
+ *   <li>{@code torchSdpa}: libtorch {@code scaled_dot_product_attention}, causal (GQA natively);
+ *   <li>{@code torchEagerScores}: what the reference FitPrune code does: materialised causal
+ *       softmax probabilities (H x n x n), the output from them, the head-max and the two sums.
+ * </ul>
+ * Inputs are random and allocated in setup; both sides use every core of the machine.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class AttentionBench {
+  @Param({"llava15", "llavahr", "gqa"})
+  public String shape;
+
+  private Shapes s;
+  private FloatData q, k, v, out, lse, self, cross;
+  private Tensor qt, kt, vt, causalMask;
+
+  @Setup(Level.Trial)
+  public void setup() {
+    s = Shapes.valueOf(shape);
+    int n = (int) s.shape.tokens(), H = s.shape.heads(), G = s.shape.kvHeads(), d = s.shape.headDim();
+    Random rnd = new Random(42);
+    q = random(rnd, s.shape.qLength());
+    k = random(rnd, s.shape.kvLength());
+    v = random(rnd, s.shape.kvLength());
+    out = FloatData.allocate(s.shape.qLength());
+    lse = FloatData.allocate(s.shape.lseLength());
+    self = FloatData.allocate(s.spans.visual());
+    cross = FloatData.allocate(s.spans.visual());
+    // libtorch gets its preferred contiguous [H, n, d] layout, copied once here.
+    qt = torch.from_blob(q.pointer(), n, H, d).permute(1, 0, 2).contiguous();
+    kt = torch.from_blob(k.pointer(), n, G, d).permute(1, 0, 2).contiguous();
+    vt = torch.from_blob(v.pointer(), n, G, d).permute(1, 0, 2).contiguous();
+    causalMask = torch.triu(torch.full(new long[] {n, n}, new Scalar(Double.NEGATIVE_INFINITY)), 1);
+  }
+
+  static FloatData random(Random rnd, long count) {
+    float[] a = new float[Math.toIntExact(count)];
+    for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+    FloatData d = FloatData.allocate(count);
+    d.pointer().put(a);
+    return d;
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    for (FloatData d : new FloatData[] {q, k, v, out, lse, self, cross}) d.close();
+  }
+
+  @Benchmark
+  public void oursAttention(Blackhole bh) {
+    Kernels.attention(s.shape, q, k, v, out, lse);
+    bh.consume(out);
+  }
+
+  @Benchmark
+  public void oursAttentionScores(Blackhole bh) {
+    Kernels.attention(s.shape, q, k, v, out, lse);
+    Kernels.scores(s.shape, s.spans, q, k, lse, self, cross);
+    bh.consume(self);
+    bh.consume(cross);
+  }
+
+  @Benchmark
+  public void torchSdpa(Blackhole bh) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor o = torch.scaled_dot_product_attention(qt, kt, vt, new TensorOptional(), 0.0, true,
+          new DoubleOptional(), s.shape.heads() != s.shape.kvHeads());
+      bh.consume(o.data_ptr_float().get(0));
+    }
+  }
+
+  @Benchmark
+  public void torchEagerScores(Blackhole bh) {
+    try (PointerScope scope = new PointerScope()) {
+      int H = s.shape.heads(), G = s.shape.kvHeads();
+      long P = s.spans.prefix(), V = s.spans.visual(), t = s.spans.text(s.shape.tokens());
+      Tensor kr = H == G ? kt : kt.repeat_interleave(H / G, new LongOptional(0), new LongOptional());
+      Tensor vr = H == G ? vt : vt.repeat_interleave(H / G, new LongOptional(0), new LongOptional());
+      Tensor logits = qt.matmul(kr.transpose(1, 2)).mul(new Scalar(1.0 / Math.sqrt(s.shape.headDim())));
+      Tensor probs = logits.add(causalMask).softmax(2);          // [H, n, n], materialised
+      Tensor o = probs.matmul(vr);                                // the layer's attention output
+      Tensor visCols = probs.amax(new long[] {0}, false).narrow(1, P, V);
+      Tensor selfT = visCols.narrow(0, P, V).sum(0).div(new Scalar(V));
+      Tensor crossT = visCols.narrow(0, P + V, t).sum(0).div(new Scalar(t));
+      bh.consume(o.data_ptr_float().get(0));
+      bh.consume(selfT.data_ptr_float().get(0) + crossT.data_ptr_float().get(0));
+    }
+  }
+}
