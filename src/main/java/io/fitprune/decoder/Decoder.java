@@ -35,6 +35,28 @@ public final class Decoder {
   private final float[] invFreq;
   private volatile float[][] ropeTable = {new float[0], new float[0]}; // cos, sin: [pos][d/2]
 
+  static {
+    // libtorch may start with one intra-op thread (it counts physical cores); the dense layers
+    // need them all. FITPRUNE_THREADS (also read by the kernels' pool) overrides.
+    useThreads(0);
+  }
+
+  /** Threads for libtorch's dense layers and our kernels' pool; {@code <= 0}: FITPRUNE_THREADS or one per CPU. Process-wide. */
+  public static void useThreads(int threads) {
+    int n = threads;
+    if (n <= 0) {
+      String env = System.getenv("FITPRUNE_THREADS");
+      try {
+        n = env == null ? 0 : Integer.parseInt(env.trim());
+      } catch (NumberFormatException e) {
+        n = 0;
+      }
+      if (n <= 0) n = Runtime.getRuntime().availableProcessors();
+    }
+    torch.set_num_threads(n);
+    Kernels.useThreads(n);
+  }
+
   public Decoder(DecoderWeights weights) {
     this.w = weights;
     this.c = weights.config();
