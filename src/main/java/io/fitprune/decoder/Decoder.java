@@ -8,9 +8,7 @@ import io.fitprune.kernels.Spans;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -91,6 +89,13 @@ public final class Decoder {
     final int[] kvLength;
     final int reserve;     // extra cache rows for decoding; < 0: no caches
     Attended pending;
+    Profile profile; // null: not profiling
+
+    /** Turns per-phase timing on for this state (off by default). */
+    public Profile profile() {
+      if (profile == null) profile = new Profile();
+      return profile;
+    }
 
     State(DecoderConfig c, Tensor x, int n, Spans spans, int reserve) {
       this.x = x;
@@ -159,6 +164,31 @@ public final class Decoder {
     }
   }
 
+  /** Wall time per phase of the layers run on a state (when profiling is on). */
+  public static final class Profile {
+    public static final String[] PHASES = {"norms", "qkv", "rope", "attention", "kv-cache", "scores", "select",
+        "gather", "o-proj", "mlp"};
+    final long[] nanos = new long[PHASES.length];
+
+    void add(int phase, long since) {
+      nanos[phase] += System.nanoTime() - since;
+    }
+
+    /** Seconds per phase, in {@link #PHASES} order. */
+    public double[] seconds() {
+      double[] out = new double[nanos.length];
+      for (int i = 0; i < out.length; i++) out[i] = nanos[i] / 1e9;
+      return out;
+    }
+
+    public void addTo(Profile total) {
+      for (int i = 0; i < nanos.length; i++) total.nanos[i] += nanos[i];
+    }
+  }
+
+  static final int P_NORM = 0, P_QKV = 1, P_ROPE = 2, P_ATT = 3, P_CACHE = 4, P_SCORES = 5, P_SELECT = 6, P_GATHER = 7,
+      P_O = 8, P_MLP = 9;
+
   /** The first half of a layer: attention on the current tokens, and the scores when asked for. */
   public static final class Attended {
     final int layer;
@@ -217,15 +247,25 @@ public final class Decoder {
     if (s.layer >= c.layers()) throw new IllegalStateException("attend: all " + c.layers() + " layers already ran");
     int l = s.layer, n = s.n, H = c.heads(), G = c.kvHeads(), d = c.headDim();
     DecoderWeights.Layer lw = w.layer(l);
+    Profile pf = s.profile;
+    long t = System.nanoTime();
     Tensor h = rmsNorm(s.x, lw.inputNorm());
+    if (pf != null) pf.add(P_NORM, t);
+    t = System.nanoTime();
     Tensor q = torch.linear(h, lw.q()), k = torch.linear(h, lw.k()), v = torch.linear(h, lw.v());
+    if (pf != null) pf.add(P_QKV, t);
+    t = System.nanoTime();
     rope(q, s.positions, H);
     rope(k, s.positions, G);
+    if (pf != null) pf.add(P_ROPE, t);
+    t = System.nanoTime();
     AttentionShape shape = new AttentionShape(n, H, G, d);
     Tensor q3 = q.view(n, H, d), k3 = k.view(n, G, d), v3 = v.view(n, G, d);
     Tensor out = torch.empty(n, H, d), lse = torch.empty(H, n);
     FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
     Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+    if (pf != null) pf.add(P_ATT, t);
+    t = System.nanoTime();
     if (s.reserve >= 0) {
       Tensor kc = torch.empty(n + s.reserve, G, d), vc = torch.empty(n + s.reserve, G, d);
       kc.narrow(0, 0, n).copy_(k3);
@@ -234,12 +274,15 @@ public final class Decoder {
       s.vCache[l] = vc;
       s.kvLength[l] = n;
     }
+    if (pf != null) pf.add(P_CACHE, t);
     float[] self = null, cross = null;
     if (withScores && s.visual > 0) {
+      t = System.nanoTime();
       Tensor st = torch.empty(s.visual), ct = torch.empty(s.visual);
       Kernels.scores(shape, s.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
       self = toArray(st);
       cross = toArray(ct);
+      if (pf != null) pf.add(P_SCORES, t);
     }
     s.pending = new Attended(l, out, self, cross);
     return s.pending;
@@ -256,6 +299,8 @@ public final class Decoder {
     if (a == null) throw new IllegalStateException("finish: attend() was not called for layer " + s.layer);
     int l = s.layer, D = c.hidden();
     Tensor o = a.out.view(s.n, D);
+    Profile pf = s.profile;
+    long t = System.nanoTime();
     if (keep != null && keep.length != s.n) {
       checkKeep(s, keep);
       IntData idx = IntData.of(keep);
@@ -277,10 +322,15 @@ public final class Decoder {
       s.visualIds = vis;
       s.visual = vis.length;
       s.n = m;
+      if (pf != null) pf.add(P_GATHER, t);
     }
     DecoderWeights.Layer lw = w.layer(l);
+    t = System.nanoTime();
     s.x.add_(torch.linear(o, lw.o()));
+    if (pf != null) pf.add(P_O, t);
+    t = System.nanoTime();
     mlp(s.x, lw);
+    if (pf != null) pf.add(P_MLP, t);
     s.visualAfter[l] = s.visual;
     s.pending = null;
     s.layer++;
@@ -314,7 +364,9 @@ public final class Decoder {
     Attended a = attend(s, drop > 0 && p.needsScores());
     int[] keep = null;
     if (drop > 0) {
+      long t = System.nanoTime();
       keep = p.keep(s.layer, s.n, s.spans(), s.visualIds, a.self, a.cross, drop);
+      if (s.profile != null) s.profile.add(P_SELECT, t);
       if (keep.length != s.n - drop)
         throw new IllegalStateException(p.name() + " kept " + keep.length + " rows, expected " + (s.n - drop));
     }
@@ -336,9 +388,15 @@ public final class Decoder {
    * row. {@code decodeReserve >= 0} keeps K/V caches for {@link #generate}.
    */
   public Prefill prefill(Tensor embeds, Spans spans, Pruner pruner, int decodeReserve) {
+    return prefill(embeds, spans, pruner, decodeReserve, null);
+  }
+
+  /** As {@link #prefill(Tensor, Spans, Pruner, int)}, adding per-phase times to {@code profile} when not null. */
+  public Prefill prefill(Tensor embeds, Spans spans, Pruner pruner, int decodeReserve, Profile profile) {
     if (pruner == null) pruner = Pruner.none();
     long t0 = System.nanoTime();
     State s = start(embeds, spans, decodeReserve);
+    s.profile = profile;
     while (s.layer < c.layers()) layer(s, pruner);
     Tensor last = rmsNorm(s.x.narrow(0, s.n - 1, 1), w.finalNorm());
     int next = argmax(torch.linear(last, w.lmHead()));
@@ -412,8 +470,30 @@ public final class Decoder {
 
   // ------------------------------------------------------------------ pieces
 
+  /**
+   * RMSNorm into a new tensor: {@code y = x / sqrt(mean(x^2) + eps) * w}, sums in double. A plain
+   * loop over direct buffers: libtorch's composite {@code rms_norm} took 10-20 ms per call here.
+   */
   private Tensor rmsNorm(Tensor x, Tensor weight) {
-    return torch.rms_norm(x, new long[] {c.hidden()}, new TensorOptional(weight), new DoubleOptional(c.rmsEps()));
+    int D = c.hidden(), rows = (int) (x.numel() / D);
+    Tensor y = torch.empty(rows, D);
+    FloatBuffer xb = x.data_ptr_float().capacity(x.numel()).asBuffer();
+    FloatBuffer yb = y.data_ptr_float().capacity(y.numel()).asBuffer();
+    FloatBuffer wb = weight.data_ptr_float().capacity(D).asBuffer();
+    float[] wv = new float[D];
+    wb.get(0, wv);
+    double eps = c.rmsEps();
+    IntStream r = IntStream.range(0, rows);
+    r.forEach(i -> {
+      float[] row = new float[D];
+      xb.get(i * D, row);
+      double ss = 0;
+      for (int j = 0; j < D; j++) ss += row[j] * row[j];
+      float inv = (float) (1 / Math.sqrt(ss / D + eps));
+      for (int j = 0; j < D; j++) row[j] = row[j] * inv * wv[j];
+      yb.put(i * D, row);
+    });
+    return y;
   }
 
   /** Rotary embedding in place on rows {@code [n, heads*d]}, row i at position {@code pos[i]} (rotate-half convention). */
@@ -426,7 +506,7 @@ public final class Decoder {
     FloatBuffer b = t.data_ptr_float().capacity(t.numel()).asBuffer();
     int width = heads * d;
     IntStream rows = IntStream.range(0, n);
-    (n >= 64 ? rows.parallel() : rows).forEach(i -> {
+    rows.forEach(i -> {
       int tb = pos[i] * half, base = i * width;
       for (int hh = 0; hh < heads; hh++) {
         int o = base + hh * d;
