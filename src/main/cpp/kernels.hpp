@@ -161,7 +161,7 @@ void attention(const AttentionArgs& a) {
         const Vec mv = Vec::set1(m_new);
         Vec sum = Vec::zero();
         for (int x = 0; x < BK; x += W) {
-          const Vec p = Vec::exp2(Vec::load(sr + x) - mv);
+          const Vec p = vexp2(Vec::load(sr + x) - mv);
           p.store(sr + x);
           sum = sum + p;
         }
@@ -234,7 +234,7 @@ void scores(const ScoreArgs& a) {
     }
     for (int r = 0; r < rows; ++r) {
       float* mrow = mx + r * ldm;
-      for (int64_t j = 0; j < kb_end * BK; j += W) Vec::exp2(Vec::load(mrow + j)).store(mrow + j);
+      for (int64_t j = 0; j < kb_end * BK; j += W) vexp2(Vec::load(mrow + j)).store(mrow + j);
       if (!text)  // visual row i sees visual keys j <= i only
         for (int64_t j = i0 + r - P + 1; j < kb_end * BK; ++j) mrow[j] = 0.f;
     }
