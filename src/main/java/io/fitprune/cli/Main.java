@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
-    subcommands = {})
+    subcommands = {FlopsCommand.class, FitCommand.class, SweepCommand.class, StatsExampleCommand.class})
 public final class Main implements Runnable {
   /** Exit codes: 1 for a failure while running, 2 for bad arguments. */
   public static final int EXIT_FAILURE = 1, EXIT_USAGE = 2;
