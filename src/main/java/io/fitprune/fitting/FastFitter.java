@@ -26,6 +26,8 @@ public final class FastFitter {
   private final int S, L, V;
   /** Per (sample, layer) row: token indices ascending by self score (resp. cross), ties by index. */
   private final int[] selfOrder, crossOrder;
+  /** Per row: the sum over all V tokens, taken in sorted order. */
+  private final double[] selfTotal, crossTotal;
   private final Map<Double, Trajectory> cache = new HashMap<>();
 
   /** The outcome of one alpha over all layers, before any budget check. */
@@ -44,19 +46,28 @@ public final class FastFitter {
     int rows = S * L;
     selfOrder = new int[rows * V];
     crossOrder = new int[rows * V];
-    IntStream.range(0, rows).parallel().forEach(new java.util.function.IntConsumer() {
-      // One scratch buffer per worker thread would need ThreadLocal; a row's sort is cheap enough
-      // that allocating its key array is lost in the noise.
-      @Override
-      public void accept(int row) {
-        long[] keys = new long[V];
-        int[] tmp = new int[V];
-        Deletable.sortAscending(stats.self(), row * V, V, keys, tmp);
-        System.arraycopy(tmp, 0, selfOrder, row * V, V);
-        Deletable.sortAscending(stats.cross(), row * V, V, keys, tmp);
-        System.arraycopy(tmp, 0, crossOrder, row * V, V);
+    selfTotal = new double[rows];
+    crossTotal = new double[rows];
+    // Chunks of rows per task, each with its own scratch: no allocation per row.
+    int chunk = 64;
+    IntStream.range(0, (rows + chunk - 1) / chunk).parallel().forEach(c -> {
+      int[] out = new int[V], tmp = new int[V], keys = new int[V], keysTmp = new int[V], count = new int[256];
+      for (int row = c * chunk; row < Math.min(rows, (c + 1) * chunk); row++) {
+        int off = row * V;
+        Deletable.radixAscending(stats.self(), off, V, out, tmp, keys, keysTmp, count);
+        System.arraycopy(out, 0, selfOrder, off, V);
+        selfTotal[row] = sortedSum(stats.self(), selfOrder, off);
+        Deletable.radixAscending(stats.cross(), off, V, out, tmp, keys, keysTmp, count);
+        System.arraycopy(out, 0, crossOrder, off, V);
+        crossTotal[row] = sortedSum(stats.cross(), crossOrder, off);
       }
     });
+  }
+
+  private double sortedSum(float[] scores, int[] order, int off) {
+    double t = 0;
+    for (int i = 0; i < V; i++) t += scores[off + order[off + i]];
+    return t;
   }
 
   public FlopsModel model() {
@@ -126,22 +137,36 @@ public final class FastFitter {
     return new Trajectory(floorMean, meanProjected);
   }
 
-  /** One sample through all layers: pruned counts and, per layer, the projected cost the budget check sees. */
+  /**
+   * One sample through all layers: pruned counts and, per layer, the projected cost the budget
+   * check sees. The alive sum of a row is its full sum minus the dead tokens' scores, so a row
+   * costs O(prefix + dead) instead of O(V); at alpha = 1 both prefixes are, by definition, every
+   * alive token, which is taken literally rather than through rounded sums.
+   */
   private void runSample(int s, double alpha, int[] pruned, double[] projected) {
     float[] self = stats.self(), cross = stats.cross();
     double[] pre = model.preTable(), post = model.postTable();
     boolean[] dead = new boolean[V];
+    int[] deadList = new int[V];
     int[] inSelf = new int[V];  // stamp l+1 marks a token in layer l's self prefix
     int n = V;
     double spent = 0;
+    boolean all = alpha >= 1;
     for (int l = 0; l < L; l++) {
-      int row = (s * L + l) * V;
-      projected[s * L + l] = spent + (L - l) * (pre[n] + post[n]);
+      int r = s * L + l, row = r * V;
+      projected[r] = spent + (L - l) * (pre[n] + post[n]);
       int k = 0;
-      if (n > 0) {
-        int stamp = l + 1;
+      if (n > 0 && all) {
+        for (int j = 0; j < V; j++)
+          if (!dead[j]) {
+            dead[j] = true;
+            deadList[V - n + k] = j;
+            k++;
+          }
+      } else if (n > 0) {
+        int nDead = V - n, stamp = l + 1;
         // Self prefix: longest ascending prefix with sum <= alpha * (sum over alive tokens).
-        double total = aliveSum(self, selfOrder, row, dead);
+        double total = aliveTotal(self, selfOrder, selfTotal[r], row, dead, deadList, nDead, n);
         double limit = alpha * total, acc = 0;
         for (int i = 0; i < V; i++) {
           int j = selfOrder[row + i];
@@ -151,7 +176,7 @@ public final class FastFitter {
           inSelf[j] = stamp;
         }
         // Cross prefix; tokens in both prefixes die now.
-        total = aliveSum(cross, crossOrder, row, dead);
+        total = aliveTotal(cross, crossOrder, crossTotal[r], row, dead, deadList, nDead, n);
         limit = alpha * total;
         acc = 0;
         for (int i = 0; i < V; i++) {
@@ -160,24 +185,35 @@ public final class FastFitter {
           acc += cross[row + j];
           if (acc > limit) break;
           if (inSelf[j] == stamp) {
-            dead[j] = true;
-            k++;
+            deadList[nDead + k++] = j;  // marked dead after the walk: the walk skips only earlier layers' dead
           }
         }
+        for (int i = nDead; i < nDead + k; i++) dead[deadList[i]] = true;
       }
-      pruned[s * L + l] = k;
+      pruned[r] = k;
       spent += pre[n] + post[n - k];
       n -= k;
     }
   }
 
-  /** Sum over alive tokens taken in sorted order, so that alpha = 1 admits the whole alive set exactly. */
-  private double aliveSum(float[] scores, int[] order, int row, boolean[] dead) {
-    double total = 0;
+  /**
+   * Sum of a row over its alive tokens. Pruning removes the lowest scores, so while the dead are
+   * the minority their mass is small and subtracting it from the full sum is well conditioned;
+   * otherwise the alive tokens are summed directly (in sorted order, as the full sums are).
+   */
+  private double aliveTotal(float[] scores, int[] order, double full, int row, boolean[] dead, int[] deadList,
+      int nDead, int alive) {
+    if (nDead == 0) return full;
+    if (nDead <= alive) {
+      double t = full;
+      for (int i = 0; i < nDead; i++) t -= scores[row + deadList[i]];
+      return Math.max(t, 0);
+    }
+    double t = 0;
     for (int i = 0; i < V; i++) {
       int j = order[row + i];
-      if (!dead[j]) total += scores[row + j];
+      if (!dead[j]) t += scores[row + j];
     }
-    return total;
+    return t;
   }
 }
