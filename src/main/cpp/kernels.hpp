@@ -161,7 +161,7 @@ void attention(const AttentionArgs& a) {
         const Vec mv = Vec::set1(m_new);
         Vec sum = Vec::zero();
         for (int x = 0; x < BK; x += W) {
-          const Vec p = Vec::exp2(Vec::load(sr + x) - mv);
+          const Vec p = vexp2(Vec::load(sr + x) - mv);
           p.store(sr + x);
           sum = sum + p;
         }
@@ -185,6 +185,9 @@ void attention(const AttentionArgs& a) {
 // Score pass: for each block of visual or text query rows, the head-max M[i,j] over all heads is
 // built in a [BQ][visual] buffer (the max sits inside the row sum, so heads cannot be summed
 // separately), then masked causally and summed per key column into that block's partial row.
+// exp is monotonic, so max_h exp(s_h - lse_h) = exp(max_h (s_h - lse_h)): the buffer keeps the
+// max of the normalised logits and takes one exp per (row, key) at the end instead of one per
+// head, which turns an exp-bound pass into a matmul-bound one.
 void scores(const ScoreArgs& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t n = a.n, P = a.prefix, V = a.visual;
@@ -213,7 +216,7 @@ void scores(const ScoreArgs& a) {
     float* mx = s + BQ * BK;
     float* lse2 = mx + BQ * ldm;
     for (int r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < kb_end * BK; ++j) mx[r * ldm + j] = 0.f;
+      for (int64_t j = 0; j < kb_end * BK; ++j) mx[r * ldm + j] = -__builtin_inff();
 
     for (int h = 0; h < H; ++h) {
       const float* kg = a.packed_k + (int64_t)(h / group) * nkb * BK * d;
@@ -225,15 +228,15 @@ void scores(const ScoreArgs& a) {
           const Vec lv = Vec::set1(lse2[r]);
           float* mrow = mx + r * ldm + kb * BK;
           for (int x = 0; x < BK; x += W)
-            max(Vec::load(mrow + x), Vec::exp2(Vec::load(s + r * BK + x) - lv)).store(mrow + x);
+            max(Vec::load(mrow + x), Vec::load(s + r * BK + x) - lv).store(mrow + x);
         }
       }
     }
-    if (!text) {  // visual row i sees visual keys j <= i only
-      for (int r = 0; r < rows; ++r) {
-        const int64_t visible = i0 + r - P + 1;
-        for (int64_t j = visible; j < kb_end * BK; ++j) mx[r * ldm + j] = 0.f;
-      }
+    for (int r = 0; r < rows; ++r) {
+      float* mrow = mx + r * ldm;
+      for (int64_t j = 0; j < kb_end * BK; j += W) vexp2(Vec::load(mrow + j)).store(mrow + j);
+      if (!text)  // visual row i sees visual keys j <= i only
+        for (int64_t j = i0 + r - P + 1; j < kb_end * BK; ++j) mrow[j] = 0.f;
     }
     double* acc = a.partial + item * V;
     float col[W];

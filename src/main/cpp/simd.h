@@ -5,6 +5,10 @@
 
 #include <immintrin.h>
 
+// 2^f on [-1/2, 1/2]: relative-error least-squares fit of degree 5 (max error 7.5e-8), used by vexp2.
+constexpr float kExp2C0 = 1.0000000717e+00f, kExp2C1 = 6.9314696705e-01f, kExp2C2 = 2.4022119725e-01f,
+                kExp2C3 = 5.5507132966e-02f, kExp2C4 = 9.6755412750e-03f, kExp2C5 = 1.3276464540e-03f;
+
 #if defined(__AVX512F__)
 
 struct Vec {
@@ -25,25 +29,14 @@ struct Vec {
   friend inline Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
   friend inline Vec max(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
+  friend inline Vec min(Vec a, Vec b) { return {_mm512_min_ps(a.v, b.v)}; }
   inline float hsum() const { return _mm512_reduce_add_ps(v); }
   inline float hmax() const { return _mm512_reduce_max_ps(v); }
-  // 2^x; 0 below -126 (masked logits arrive as -inf).
-  static inline Vec exp2(Vec x) {
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x.v, _mm512_set1_ps(-127.f)), _mm512_set1_ps(127.f));
-    __m512 r = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(xc, r);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(127)), 23);
-    __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-    __mmask16 tiny = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(-126.f), _CMP_LT_OQ);
-    return {_mm512_mask_blend_ps(tiny, y, _mm512_setzero_ps())};
-  }
+  static inline Vec round(Vec x) { return {_mm512_roundscale_ps(x.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+  // p * 2^r for integral r (vscalefps); 2^-160 underflows to 0, so exp2(-inf) is exactly 0.
+  static inline Vec ldexp(Vec p, Vec r) { return {_mm512_scalef_ps(p.v, r.v)}; }
+  static constexpr float kExpMin = -160.f, kExpMax = 128.f;
+  static constexpr bool kClampHigh = false;  // scalef saturates to inf by itself
 };
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
@@ -67,6 +60,7 @@ struct Vec {
   friend inline Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
   friend inline Vec max(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
+  friend inline Vec min(Vec a, Vec b) { return {_mm256_min_ps(a.v, b.v)}; }
   inline float hsum() const {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -79,22 +73,14 @@ struct Vec {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  static inline Vec exp2(Vec x) {
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x.v, _mm256_set1_ps(-127.f)), _mm256_set1_ps(127.f));
-    __m256 r = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_sub_ps(xc, r);
-    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), _mm256_set1_epi32(127)), 23);
-    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    __m256 tiny = _mm256_cmp_ps(x.v, _mm256_set1_ps(-126.f), _CMP_LT_OQ);
-    return {_mm256_blendv_ps(y, _mm256_setzero_ps(), tiny)};
+  static inline Vec round(Vec x) { return {_mm256_round_ps(x.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+  // p * 2^r through the exponent bits: r = -127 gives a zero exponent field, so exactly 0.
+  static inline Vec ldexp(Vec p, Vec r) {
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r.v), _mm256_set1_epi32(127)), 23);
+    return {_mm256_mul_ps(p.v, _mm256_castsi256_ps(e))};
   }
+  static constexpr float kExpMin = -127.f, kExpMax = 127.f;
+  static constexpr bool kClampHigh = true;  // the exponent field would wrap
 };
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
@@ -117,14 +103,32 @@ struct Vec {
   friend inline Vec operator-(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
   friend inline Vec operator*(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
   friend inline Vec max(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r; }
+  friend inline Vec min(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return r; }
   inline float hsum() const { float s = 0.f; for (int i = 0; i < W; ++i) s += v[i]; return s; }
   inline float hmax() const { float s = v[0]; for (int i = 1; i < W; ++i) s = v[i] > s ? v[i] : s; return s; }
-  static inline Vec exp2(Vec x) {
-    Vec r;
-    for (int i = 0; i < W; ++i) r.v[i] = x.v[i] < -126.f ? 0.f : __builtin_exp2f(x.v[i] > 127.f ? 127.f : x.v[i]);
-    return r;
+  static inline Vec round(Vec x) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = __builtin_rintf(x.v[i]); return r; }
+  static inline Vec ldexp(Vec p, Vec r) {
+    Vec o; for (int i = 0; i < W; ++i) o.v[i] = __builtin_ldexpf(p.v[i], (int)r.v[i]); return o;
   }
+  static constexpr float kExpMin = -160.f, kExpMax = 128.f;
+  static constexpr bool kClampHigh = false;
 };
 constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
 
 #endif
+
+// 2^x for the x <= 0 of softmax (-inf, from masking, gives exactly 0): a degree-5 fit of 2^f on
+// f in [-1/2, 1/2], times 2^round(x). One definition for every path, so the paths agree.
+inline Vec vexp2(Vec x) {
+  Vec xc = max(x, Vec::set1(Vec::kExpMin));
+  if constexpr (Vec::kClampHigh) xc = min(xc, Vec::set1(Vec::kExpMax));
+  const Vec r = Vec::round(xc);
+  const Vec f = xc - r;
+  Vec p = Vec::set1(kExp2C5);
+  p = fma(p, f, Vec::set1(kExp2C4));
+  p = fma(p, f, Vec::set1(kExp2C3));
+  p = fma(p, f, Vec::set1(kExp2C2));
+  p = fma(p, f, Vec::set1(kExp2C1));
+  p = fma(p, f, Vec::set1(kExp2C0));
+  return Vec::ldexp(p, r);
+}

@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
-    subcommands = {InfoCommand.class, GenerateCommand.class, ScoreCommand.class})
+    subcommands = {InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
+        FitCommand.class, SweepCommand.class, StatsExampleCommand.class})
 public final class Main implements Runnable {
   /** Exit codes: 1 for a failure while running, 2 for bad arguments. */
   public static final int EXIT_FAILURE = 1, EXIT_USAGE = 2;

@@ -87,6 +87,12 @@ final class Reference {
     return scale > 0 ? err / scale : err;
   }
 
+  static double relError(float[] a, float[] ref) {
+    double[] r = new double[ref.length];
+    for (int i = 0; i < r.length; i++) r[i] = ref[i];
+    return relError(a, r);
+  }
+
   /** max |a - ref| / max(1, |ref|), elementwise: for log-sum-exp values near zero. */
   static double lseError(float[] a, double[] ref) {
     double err = 0;

@@ -29,12 +29,6 @@ class TorchOracleTest {
     return out;
   }
 
-  static double relError(float[] a, float[] ref) {
-    double[] r = new double[ref.length];
-    for (int i = 0; i < r.length; i++) r[i] = ref[i];
-    return Reference.relError(a, r);
-  }
-
   @ParameterizedTest(name = "n={0} H={1} G={2} d={3} P={4} V={5}")
   @CsvSource({"77,8,2,64,5,40", "650,8,2,128,35,576", "650,32,32,128,35,576", "200,8,8,128,0,200"})
   void matchesLibtorch(int n, int H, int G, int d, int P, int V) {
@@ -52,7 +46,7 @@ class TorchOracleTest {
     Tensor sdpa = torch.scaled_dot_product_attention(qh, kh, vh, new TensorOptional(), 0.0, true,
         new DoubleOptional(), G != H);
     float[] torchOut = floats(sdpa.permute(1, 0, 2));  // back to [n,H,d]
-    double eOut = relError(ours.out(), torchOut);
+    double eOut = Reference.relError(ours.out(), torchOut);
     assertTrue(eOut <= 1e-5, "out vs torch SDPA: " + eOut);
 
     Tensor kr = kh.repeat_interleave(H / G, new org.bytedeco.pytorch.LongOptional(0), new org.bytedeco.pytorch.LongOptional());
@@ -60,9 +54,7 @@ class TorchOracleTest {
     Tensor mask = torch.triu(torch.full(new long[] {n, n}, new Scalar(Double.NEGATIVE_INFINITY)), 1);
     logits = logits.add(mask);
     float[] torchLse = floats(logits.logsumexp(new long[] {2}, false));
-    double[] lseRef = new double[torchLse.length];
-    for (int i = 0; i < lseRef.length; i++) lseRef[i] = torchLse[i];
-    assertTrue(Reference.lseError(ours.lse(), lseRef) <= 1e-5, "lse vs torch");
+    assertTrue(Reference.relError(ours.lse(), torchLse) <= 1e-5, "lse vs torch");
 
     Tensor headMax = logits.softmax(2).amax(new long[] {0}, false);  // [n,n]
     Tensor visCols = headMax.narrow(1, P, V);
@@ -70,8 +62,8 @@ class TorchOracleTest {
     int t = n - P - V;
     if (t > 0) {
       float[] cross = floats(visCols.narrow(0, P + V, t).sum(0).div(new Scalar(t)));
-      assertTrue(relError(ourScores.cross(), cross) <= 1e-5, "cross vs torch eager");
+      assertTrue(Reference.relError(ourScores.cross(), cross) <= 1e-5, "cross vs torch eager");
     }
-    assertTrue(relError(ourScores.self(), self) <= 1e-5, "self vs torch eager");
+    assertTrue(Reference.relError(ourScores.self(), self) <= 1e-5, "self vs torch eager");
   }
 }

@@ -55,6 +55,7 @@ public class AttentionBench {
   @Setup(Level.Trial)
   public void setup() {
     s = Shapes.valueOf(shape);
+    torch.set_num_threads(Kernels.threads()); // both sides on the same cores
     int n = (int) s.shape.tokens(), H = s.shape.heads(), G = s.shape.kvHeads(), d = s.shape.headDim();
     Random rnd = new Random(42);
     q = random(rnd, s.shape.qLength());

@@ -10,36 +10,18 @@ import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import io.fitprune.cli.CliRun.Result;
 import org.junit.jupiter.api.io.TempDir;
 
-class CliTest {
+class ScoreCliTest {
   @TempDir Path dir;
-
-  /** Runs the CLI, capturing stdout and stderr. */
-  record Result(int code, String out, String err) {}
-
-  static Result run(String... args) {
-    PrintStream oldOut = System.out, oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true));
-      System.setErr(new PrintStream(err, true));
-      int code = Main.run(args);
-      return new Result(code, out.toString(), err.toString());
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
-  }
 
   @Test
   void infoReportsBackends() {
-    Result r = run("info");
+    Result r = CliRun.run("info");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("cpu:") && r.out().contains("cuda:"), r.out());
   }
@@ -47,9 +29,9 @@ class CliTest {
   @Test
   void generateThenScoreMatchesTheKernels() throws Exception {
     Path qkv = dir.resolve("qkv.safetensors"), out = dir.resolve("out.safetensors");
-    assertEquals(0, run("generate", "--out", qkv.toString(), "--tokens", "90", "--heads", "8", "--kv-heads", "2",
+    assertEquals(0, CliRun.run("generate", "--out", qkv.toString(), "--tokens", "90", "--heads", "8", "--kv-heads", "2",
         "--head-dim", "64").code());
-    Result r = run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "60", "--prune", "20", "--out", out.toString());
+    Result r = CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "60", "--prune", "20", "--out", out.toString());
     assertEquals(0, r.code(), r.err());
     try (SafetensorsFile in = SafetensorsFile.open(qkv); SafetensorsFile res = SafetensorsFile.open(out)) {
       float[] q = in.readFloats("q"), k = in.readFloats("k"), v = in.readFloats("v");
@@ -77,19 +59,19 @@ class CliTest {
   @Test
   void badArgumentsAndFilesGiveOneLine() throws Exception {
     Path qkv = dir.resolve("qkv.safetensors");
-    run("generate", "--out", qkv.toString(), "--tokens", "20", "--heads", "2", "--kv-heads", "2", "--head-dim", "8");
+    CliRun.run("generate", "--out", qkv.toString(), "--tokens", "20", "--heads", "2", "--kv-heads", "2", "--head-dim", "8");
     String out = dir.resolve("o.safetensors").toString();
-    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "30", "--out", out), 2, "must be <= n (20)");
-    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "0", "--visual", "10", "--prune", "11", "--out", out), 2, "--prune");
-    oneLineError(run("score", "--qkv", dir.resolve("nope").toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "no such file");
-    oneLineError(run("score", "--qkv", qkv.toString(), "--prefix", "x", "--visual", "1", "--out", out), 2, "--prefix");
-    oneLineError(run("generate", "--out", out, "--heads", "6", "--kv-heads", "4"), 2, "multiple of kvHeads");
+    oneLineError(CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "5", "--visual", "30", "--out", out), 2, "must be <= n (20)");
+    oneLineError(CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "0", "--visual", "10", "--prune", "11", "--out", out), 2, "--prune");
+    oneLineError(CliRun.run("score", "--qkv", dir.resolve("nope").toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "no such file");
+    oneLineError(CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "x", "--visual", "1", "--out", out), 2, "--prefix");
+    oneLineError(CliRun.run("generate", "--out", out, "--heads", "6", "--kv-heads", "4"), 2, "multiple of kvHeads");
     Path wrong = dir.resolve("wrong.safetensors");
     new SafetensorsWriter().putFloats("q", new float[24], 2, 3, 4).putFloats("k", new float[12], 2, 3, 2)
         .putFloats("v", new float[12], 2, 3, 2).write(wrong);
-    oneLineError(run("score", "--qkv", wrong.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "tensor 'k' must have shape");
+    oneLineError(CliRun.run("score", "--qkv", wrong.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "tensor 'k' must have shape");
     Path corrupt = dir.resolve("corrupt.safetensors");
     Files.writeString(corrupt, "garbage that is not a safetensors file");
-    oneLineError(run("score", "--qkv", corrupt.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "header length");
+    oneLineError(CliRun.run("score", "--qkv", corrupt.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "header length");
   }
 }

@@ -1,0 +1,74 @@
+package io.fitprune.cli;
+
+import io.fitprune.fitting.AlphaSearch;
+import io.fitprune.fitting.FastFitter;
+import io.fitprune.fitting.FitResult;
+import io.fitprune.fitting.Mode;
+import io.fitprune.flops.FlopsModel;
+import io.fitprune.flops.Scope;
+import io.fitprune.model.Geometries;
+import io.fitprune.model.Geometry;
+import io.fitprune.recipe.Recipe;
+import io.fitprune.recipe.RecipeFiles;
+import io.fitprune.stats.AttentionStats;
+import io.fitprune.stats.StatsFiles;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "fit", mixinStandardHelpOptions = true,
+    description = "Fit a pruning recipe that meets a FLOPs budget from recorded attention statistics.")
+final class FitCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
+  String model;
+
+  @Option(names = "--stats", required = true, paramLabel = "S.safetensors", description = "Statistics: float32 self and cross [S,L,V].")
+  Path stats;
+
+  @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost to remove, in [0, 1).")
+  double budget;
+
+  @Option(names = "--mode", defaultValue = "fast", paramLabel = "fast|exact", description = "Fitting mode. Default: ${DEFAULT-VALUE}.")
+  String mode;
+
+  @Option(names = "--out", required = true, paramLabel = "R.json", description = "Recipe file to write.")
+  Path out;
+
+  @Mixin
+  CostOptions cost = new CostOptions();
+
+  @Override
+  public Integer call() throws Exception {
+    Args.budget("--budget", budget);
+    Scope scope = cost.scope();
+    requireFast(Mode.parse(mode));
+    Geometry g = Geometries.resolve(model);
+    FlopsModel m = cost.model(g, scope);
+    AttentionStats st = StatsFiles.read(stats, g);
+    FitResult r;
+    try (Progress p = Progress.start("fit", AlphaSearch.passesPerSearch())) {
+      r = new FastFitter(st, m).fit(budget, p::step);
+    }
+    Recipe recipe = Recipe.of(g, r, scope, cost.model(g, Scope.FULL), st.samples());
+    RecipeFiles.write(out, recipe);
+    System.out.println(summary(recipe));
+    System.out.println("wrote " + out);
+    return 0;
+  }
+
+  static void requireFast(Mode mode) {
+    if (mode == Mode.EXACT)
+      throw new IllegalArgumentException("--mode exact re-runs the model and needs a model runner (LayerRunner); "
+          + "the command line gets one with the reference decoder. Use --mode fast with recorded statistics, "
+          + "or call ExactFitter from Java with your own runner");
+  }
+
+  static String summary(Recipe r) {
+    return "budget " + Args.fraction(r.budget()) + " (" + r.scope() + " scope, " + r.mode() + "): alpha "
+        + Args.fraction(r.alpha()) + ", reduction " + Args.fraction(r.paper().reduction()) + " paper / "
+        + Args.fraction(r.full().reduction()) + " full, prune " + Arrays.toString(r.prune());
+  }
+}

@@ -1,0 +1,56 @@
+package io.fitprune.model;
+
+/**
+ * The shape of a LLaMA-family decoder as far as token pruning cares (DESIGN.md section 2).
+ * Construction validates, so a {@code Geometry} in hand is always usable by the FLOPs model and
+ * the fitter.
+ *
+ * @param name          model id; recipes name it, and bundled models are looked up by it
+ * @param layers        decoder layers L
+ * @param hidden        hidden size D
+ * @param heads         query heads H
+ * @param kvHeads       key/value heads G (grouped-query attention when G &lt; H)
+ * @param headDim       head dimension d
+ * @param mlp           SwiGLU intermediate size F
+ * @param visualTokens  visual tokens V spliced in by the vision encoder
+ * @param prefixTokens  default prompt tokens before the image P (an input, overridable)
+ * @param textTokens    default text tokens after the image t, for the full-scope FLOPs count
+ */
+public record Geometry(String name, int layers, int hidden, int heads, int kvHeads, int headDim, int mlp,
+    int visualTokens, int prefixTokens, int textTokens) {
+
+  /** Large enough for any real model, small enough that no cost computation can overflow a double's exact range. */
+  static final int MAX_SIZE = 1 << 20;
+
+  public Geometry {
+    if (name == null || name.isBlank()) throw new IllegalArgumentException("name must be a non-empty string");
+    positive("layers", layers);
+    positive("hidden", hidden);
+    positive("heads", heads);
+    positive("kvHeads", kvHeads);
+    positive("headDim", headDim);
+    positive("mlp", mlp);
+    positive("visualTokens", visualTokens);
+    nonNegative("prefixTokens", prefixTokens);
+    nonNegative("textTokens", textTokens);
+    if (heads % kvHeads != 0)
+      throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads
+          + "): each key/value head serves a whole group of query heads");
+    if ((long) heads * headDim != hidden)
+      throw new IllegalArgumentException("hidden (" + hidden + ") must equal heads * headDim (" + heads + " * "
+          + headDim + " = " + (long) heads * headDim + "): the FLOPs model assumes the attention width is the hidden size");
+  }
+
+  private static void positive(String field, int v) {
+    if (v <= 0 || v > MAX_SIZE) throw new IllegalArgumentException(field + " must be in [1, " + MAX_SIZE + "], got " + v);
+  }
+
+  private static void nonNegative(String field, int v) {
+    if (v < 0 || v > MAX_SIZE) throw new IllegalArgumentException(field + " must be in [0, " + MAX_SIZE + "], got " + v);
+  }
+
+  /** Query heads sharing one key/value head. */
+  public int groupSize() {
+    return heads / kvHeads;
+  }
+}

@@ -1,0 +1,72 @@
+package io.fitprune.stats;
+
+import io.fitprune.io.DType;
+import io.fitprune.io.SafetensorsException;
+import io.fitprune.io.SafetensorsFile;
+import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.io.TensorInfo;
+import io.fitprune.model.Geometry;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Statistics files: safetensors with float32 {@code self [S,L,V]} and {@code cross [S,L,V]}, the
+ * layout {@code safetensors.numpy.save_file({"self": a, "cross": c}, path)} writes from Python.
+ */
+public final class StatsFiles {
+  public static final String SELF = "self", CROSS = "cross";
+
+  private StatsFiles() {}
+
+  /** Reads and validates against {@code g}: dtype, shapes, and every value finite and non-negative. */
+  public static AttentionStats read(Path path, Geometry g) throws IOException {
+    try (SafetensorsFile f = SafetensorsFile.open(path)) {
+      TensorInfo s = f.require(SELF, DType.F32, -1, -1, -1);
+      TensorInfo c = f.require(CROSS, DType.F32, -1, -1, -1);
+      long[] shape = s.shape();
+      if (!java.util.Arrays.equals(shape, c.shape()))
+        throw new SafetensorsException(path, "tensors 'self' " + s.shapeString() + " and 'cross' " + c.shapeString()
+            + " must have the same shape [S, L, V]");
+      if (shape[0] < 1) throw new SafetensorsException(path, "holds no samples (shape " + s.shapeString() + ")");
+      if (shape[1] != g.layers())
+        throw new SafetensorsException(path, "has " + shape[1] + " layers (shape " + s.shapeString() + ") but model "
+            + g.name() + " has " + g.layers());
+      if (shape[2] != g.visualTokens())
+        throw new SafetensorsException(path, "has " + shape[2] + " visual tokens (shape " + s.shapeString()
+            + ") but model " + g.name() + " has " + g.visualTokens());
+      if (s.numel() > Integer.MAX_VALUE - 8)
+        throw new SafetensorsException(path, "is too large: " + s.numel() + " values per tensor");
+      int S = (int) shape[0], L = (int) shape[1], V = (int) shape[2];
+      float[] self = readChecked(f, SELF, path, L, V);
+      float[] cross = readChecked(f, CROSS, path, L, V);
+      return new AttentionStats(S, L, V, self, cross);
+    }
+  }
+
+  private static float[] readChecked(SafetensorsFile f, String name, Path path, int L, int V) throws IOException {
+    FloatBuffer fb = f.floats(name);
+    float[] out = new float[fb.remaining()];
+    fb.get(out);
+    for (int i = 0; i < out.length; i++) {
+      float x = out[i];
+      // One comparison catches NaN, infinities and negatives; the error then says which.
+      if (!(x >= 0 && x < Float.POSITIVE_INFINITY)) {
+        int s = i / (L * V), l = (i / V) % L, j = i % V;
+        String what = Float.isNaN(x) ? "NaN" : Float.isInfinite(x) ? "an infinite value" : "a negative value (" + x + ")";
+        throw new SafetensorsException(path, "tensor '" + name + "' has " + what + " at [sample " + s + ", layer " + l
+            + ", token " + j + "]; attention scores must be finite and non-negative");
+      }
+    }
+    return out;
+  }
+
+  /** Writes statistics atomically, with optional string metadata (model name, how they were recorded). */
+  public static void write(Path path, AttentionStats stats, Map<String, String> metadata) throws IOException {
+    long[] shape = {stats.samples(), stats.layers(), stats.tokens()};
+    SafetensorsWriter w = new SafetensorsWriter();
+    if (metadata != null) metadata.forEach(w::metadata);
+    w.putFloats(SELF, stats.self(), shape).putFloats(CROSS, stats.cross(), shape).write(path);
+  }
+}

@@ -1,0 +1,28 @@
+package io.fitprune.testutil;
+
+import io.fitprune.stats.AttentionStats;
+import java.util.SplittableRandom;
+
+/** Random statistics with heavy tails, exact zeros and ties, to stress the fitter. */
+public final class RandomStats {
+  private RandomStats() {}
+
+  public static AttentionStats generate(int samples, int layers, int tokens, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    int n = samples * layers * tokens;
+    float[] self = new float[n], cross = new float[n];
+    for (int i = 0; i < n; i++) {
+      self[i] = value(r);
+      cross[i] = value(r);
+    }
+    return new AttentionStats(samples, layers, tokens, self, cross);
+  }
+
+  private static float value(SplittableRandom r) {
+    int kind = r.nextInt(10);
+    if (kind == 0) return 0f;                        // exact zeros
+    if (kind == 1) return 0.25f;                     // ties
+    double u = r.nextDouble();
+    return (float) (Math.pow(u, 4) / (1 + r.nextInt(50)));  // heavy-tailed positive
+  }
+}
