@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
-    subcommands = {InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
+    subcommands = {DemoCommand.class, PrefillCommand.class, InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
         FitCommand.class, SweepCommand.class, StatsExampleCommand.class})
 public final class Main implements Runnable {
   /** Exit codes: 1 for a failure while running, 2 for bad arguments. */

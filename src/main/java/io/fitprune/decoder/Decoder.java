@@ -8,7 +8,9 @@ import io.fitprune.kernels.Spans;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
+import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -37,6 +39,10 @@ public final class Decoder {
     // libtorch may start with one intra-op thread (it counts physical cores); the dense layers
     // need them all. FITPRUNE_THREADS (also read by the kernels' pool) overrides.
     useThreads(0);
+    // Keep freed temporaries mapped (glibc): otherwise each prefill faults in fresh pages for tens
+    // of MB of temporaries, which cost more than the smaller layers save. FITPRUNE_MALLOC_TUNE=0 opts out.
+    if (!"0".equals(System.getenv("FITPRUNE_MALLOC_TUNE")))
+      io.fitprune.kernels.FitPruneNative.fp_tune_malloc(32L << 20, 1L << 30);
   }
 
   /** Threads for libtorch's dense layers and our kernels' pool; {@code <= 0}: FITPRUNE_THREADS or one per CPU. Process-wide. */
@@ -74,7 +80,7 @@ public final class Decoder {
   // ------------------------------------------------------------------ state
 
   /** One sequence's progress through the decoder. */
-  public static final class State {
+  public static final class State implements AutoCloseable {
     Tensor x;              // residual stream [n, D] (contiguous; rows compacted in place)
     int n;                 // tokens alive
     int[] positions;       // original position of each alive row
@@ -156,6 +162,22 @@ public final class Decoder {
       return layer;
     }
 
+    /** Frees the native memory of the residual stream and the K/V caches now (idempotent). */
+    @Override
+    public void close() {
+      if (pending != null) {
+        pending.out.close();
+        pending = null;
+      }
+      if (x != null) x.close();
+      x = null;
+      for (int l = 0; l < kCache.length; l++) {
+        if (kCache[l] != null) kCache[l].close();
+        if (vCache[l] != null) vCache[l].close();
+        kCache[l] = vCache[l] = null;
+      }
+    }
+
     /** A copy of the residual stream {@code [n, D]}. */
     public float[] hidden() {
       float[] out = new float[(int) x.numel()];
@@ -166,8 +188,8 @@ public final class Decoder {
 
   /** Wall time per phase of the layers run on a state (when profiling is on). */
   public static final class Profile {
-    public static final String[] PHASES = {"norms", "qkv", "rope", "attention", "kv-cache", "scores", "select",
-        "gather", "o-proj", "mlp"};
+    public static final String[] PHASES = {"input-norm", "qkv", "rope", "attention", "scores", "select", "gather",
+        "o-proj", "mlp"};
     final long[] nanos = new long[PHASES.length];
 
     void add(int phase, long since) {
@@ -186,8 +208,8 @@ public final class Decoder {
     }
   }
 
-  static final int P_NORM = 0, P_QKV = 1, P_ROPE = 2, P_ATT = 3, P_CACHE = 4, P_SCORES = 5, P_SELECT = 6, P_GATHER = 7,
-      P_O = 8, P_MLP = 9;
+  static final int P_NORM = 0, P_QKV = 1, P_ROPE = 2, P_ATT = 3, P_SCORES = 4, P_SELECT = 5, P_GATHER = 6, P_O = 7,
+      P_MLP = 8;
 
   /** The first half of a layer: attention on the current tokens, and the scores when asked for. */
   public static final class Attended {
@@ -228,7 +250,9 @@ public final class Decoder {
     if (spans.prefix() + spans.visual() > n)
       throw new IllegalArgumentException("spans: prefix + visual (" + spans.prefix() + " + " + spans.visual()
           + ") exceeds the " + n + " tokens of embeds");
-    return new State(c, embeds.contiguous().clone(), n, spans, decodeReserve);
+    try (Tensor ct = embeds.contiguous()) {
+      return new State(c, ct.clone(), n, spans, decodeReserve);
+    }
   }
 
   public State start(float[] embeds, Spans spans, int decodeReserve) {
@@ -241,6 +265,26 @@ public final class Decoder {
 
   // ------------------------------------------------------------------ layers
 
+  /**
+   * Native tensors created for one step, released deterministically when it ends: leaving them to
+   * the garbage collector made every prefill fault in fresh pages for all its temporaries (slow in
+   * a VM), and kept memory high between collections.
+   */
+  static final class Temps implements AutoCloseable {
+    private final java.util.ArrayList<Tensor> list = new java.util.ArrayList<>();
+
+    Tensor add(Tensor t) {
+      list.add(t);
+      return t;
+    }
+
+    @Override
+    public void close() {
+      for (int i = list.size() - 1; i >= 0; i--) list.get(i).close();
+      list.clear();
+    }
+  }
+
   /** Runs the first half of the state's next layer: norm, QKV, RoPE, attention (+ scores), caching K/V. */
   public Attended attend(State s, boolean withScores) {
     if (s.pending != null) throw new IllegalStateException("attend: layer " + s.layer + " is waiting for finish()");
@@ -248,44 +292,54 @@ public final class Decoder {
     int l = s.layer, n = s.n, H = c.heads(), G = c.kvHeads(), d = c.headDim();
     DecoderWeights.Layer lw = w.layer(l);
     Profile pf = s.profile;
-    long t = System.nanoTime();
-    Tensor h = rmsNorm(s.x, lw.inputNorm());
-    if (pf != null) pf.add(P_NORM, t);
-    t = System.nanoTime();
-    Tensor q = torch.linear(h, lw.q()), k = torch.linear(h, lw.k()), v = torch.linear(h, lw.v());
-    if (pf != null) pf.add(P_QKV, t);
-    t = System.nanoTime();
-    rope(q, s.positions, H);
-    rope(k, s.positions, G);
-    if (pf != null) pf.add(P_ROPE, t);
-    t = System.nanoTime();
-    AttentionShape shape = new AttentionShape(n, H, G, d);
-    Tensor q3 = q.view(n, H, d), k3 = k.view(n, G, d), v3 = v.view(n, G, d);
-    Tensor out = torch.empty(n, H, d), lse = torch.empty(H, n);
-    FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
-    Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
-    if (pf != null) pf.add(P_ATT, t);
-    t = System.nanoTime();
-    if (s.reserve >= 0) {
-      Tensor kc = torch.empty(n + s.reserve, G, d), vc = torch.empty(n + s.reserve, G, d);
-      kc.narrow(0, 0, n).copy_(k3);
-      vc.narrow(0, 0, n).copy_(v3);
-      s.kCache[l] = kc;
-      s.vCache[l] = vc;
-      s.kvLength[l] = n;
-    }
-    if (pf != null) pf.add(P_CACHE, t);
-    float[] self = null, cross = null;
-    if (withScores && s.visual > 0) {
+    try (Temps tp = new Temps()) {
+      long t = System.nanoTime();
+      Tensor h = tp.add(rmsNorm(s.x, lw.inputNorm()));
+      if (pf != null) pf.add(P_NORM, t);
       t = System.nanoTime();
-      Tensor st = torch.empty(s.visual), ct = torch.empty(s.visual);
-      Kernels.scores(shape, s.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
-      self = toArray(st);
-      cross = toArray(ct);
-      if (pf != null) pf.add(P_SCORES, t);
+      Tensor q = tp.add(torch.linear(h, lw.q())), k, v;
+      if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
+        int cap = n + s.reserve;
+        if (s.kCache[l] != null) {
+          s.kCache[l].close();
+          s.vCache[l].close();
+        }
+        Tensor kc = torch.empty(cap, G, d), vc = torch.empty(cap, G, d);
+        s.kCache[l] = kc;
+        s.vCache[l] = vc;
+        s.kvLength[l] = n;
+        k = tp.add(tp.add(tp.add(kc.view(cap, (long) G * d)).narrow(0, 0, n)));
+        v = tp.add(tp.add(tp.add(vc.view(cap, (long) G * d)).narrow(0, 0, n)));
+        torch.linear_out(k, h, lw.k());
+        torch.linear_out(v, h, lw.v());
+      } else {
+        k = tp.add(torch.linear(h, lw.k()));
+        v = tp.add(torch.linear(h, lw.v()));
+      }
+      if (pf != null) pf.add(P_QKV, t);
+      t = System.nanoTime();
+      rope(q, s.positions, H);
+      rope(k, s.positions, G);
+      if (pf != null) pf.add(P_ROPE, t);
+      t = System.nanoTime();
+      AttentionShape shape = new AttentionShape(n, H, G, d);
+      Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
+      Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
+      FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
+      Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+      if (pf != null) pf.add(P_ATT, t);
+      float[] self = null, cross = null;
+      if (withScores && s.visual > 0) {
+        t = System.nanoTime();
+        Tensor st = tp.add(torch.empty(s.visual)), ct = tp.add(torch.empty(s.visual));
+        Kernels.scores(shape, s.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        self = toArray(st);
+        cross = toArray(ct);
+        if (pf != null) pf.add(P_SCORES, t);
+      }
+      s.pending = new Attended(l, out, self, cross);
+      return s.pending;
     }
-    s.pending = new Attended(l, out, self, cross);
-    return s.pending;
   }
 
   /**
@@ -297,40 +351,45 @@ public final class Decoder {
   public void finish(State s, int[] keep) {
     Attended a = s.pending;
     if (a == null) throw new IllegalStateException("finish: attend() was not called for layer " + s.layer);
+    if (keep != null && keep.length != s.n) checkKeep(s, keep);
     int l = s.layer, D = c.hidden();
-    Tensor o = a.out.view(s.n, D);
     Profile pf = s.profile;
-    long t = System.nanoTime();
-    if (keep != null && keep.length != s.n) {
-      checkKeep(s, keep);
-      IntData idx = IntData.of(keep);
-      FloatData od = FloatData.of(o), xd = FloatData.of(s.x);
-      Kernels.gatherRows(od, s.n, D, idx, od); // in place: indices ascending
-      Kernels.gatherRows(xd, s.n, D, idx, xd);
-      int m = keep.length;
-      o = o.narrow(0, 0, m);
-      s.x = s.x.narrow(0, 0, m);
-      int[] pos = new int[m];
-      int[] vis = new int[s.visual - (s.n - m)];
-      int vw = 0;
-      for (int i = 0; i < m; i++) {
-        int r = keep[i];
-        pos[i] = s.positions[r];
-        if (r >= s.prefix && r < s.prefix + s.visual) vis[vw++] = s.visualIds[r - s.prefix];
+    try (Temps tp = new Temps()) {
+      tp.add(a.out);
+      Tensor o = tp.add(a.out.view(s.n, D));
+      long t = System.nanoTime();
+      if (keep != null && keep.length != s.n) {
+        IntData idx = IntData.of(keep);
+        FloatData od = FloatData.of(o), xd = FloatData.of(s.x);
+        Kernels.gatherRows(od, s.n, D, idx, od); // in place: indices ascending
+        Kernels.gatherRows(xd, s.n, D, idx, xd);
+        int m = keep.length;
+        o = tp.add(o.narrow(0, 0, m));
+        Tensor old = s.x;
+        s.x = s.x.narrow(0, 0, m);
+        old.close();
+        int[] pos = new int[m];
+        int[] vis = new int[s.visual - (s.n - m)];
+        int vw = 0;
+        for (int i = 0; i < m; i++) {
+          int r = keep[i];
+          pos[i] = s.positions[r];
+          if (r >= s.prefix && r < s.prefix + s.visual) vis[vw++] = s.visualIds[r - s.prefix];
+        }
+        s.positions = pos;
+        s.visualIds = vis;
+        s.visual = vis.length;
+        s.n = m;
+        if (pf != null) pf.add(P_GATHER, t);
       }
-      s.positions = pos;
-      s.visualIds = vis;
-      s.visual = vis.length;
-      s.n = m;
-      if (pf != null) pf.add(P_GATHER, t);
+      DecoderWeights.Layer lw = w.layer(l);
+      t = System.nanoTime();
+      s.x.add_(tp.add(torch.linear(o, lw.o()))); // in-place ops return their receiver: never close them
+      if (pf != null) pf.add(P_O, t);
+      t = System.nanoTime();
+      mlp(s.x, lw);
+      if (pf != null) pf.add(P_MLP, t);
     }
-    DecoderWeights.Layer lw = w.layer(l);
-    t = System.nanoTime();
-    s.x.add_(torch.linear(o, lw.o()));
-    if (pf != null) pf.add(P_O, t);
-    t = System.nanoTime();
-    mlp(s.x, lw);
-    if (pf != null) pf.add(P_MLP, t);
     s.visualAfter[l] = s.visual;
     s.pending = null;
     s.layer++;
@@ -351,11 +410,13 @@ public final class Decoder {
   }
 
   private void mlp(Tensor x, DecoderWeights.Layer lw) {
-    Tensor h = rmsNorm(x, lw.postNorm());
-    Tensor g = torch.linear(h, lw.gate());
-    torch.silu_(g);
-    g.mul_(torch.linear(h, lw.up()));
-    x.add_(torch.linear(g, lw.down()));
+    try (Temps tp = new Temps()) {
+      Tensor h = tp.add(rmsNorm(x, lw.postNorm()));
+      Tensor g = tp.add(torch.linear(h, lw.gate()));
+      torch.silu_(g);
+      g.mul_(tp.add(torch.linear(h, lw.up())));
+      x.add_(tp.add(torch.linear(g, lw.down())));
+    }
   }
 
   /** Runs one whole layer on the state, pruning as the pruner says. */
@@ -376,7 +437,13 @@ public final class Decoder {
   // ------------------------------------------------------------------ prefill and decode
 
   /** What a prefill produced. */
-  public record Prefill(State state, int nextToken, float[] lastHidden, double seconds) {
+  public record Prefill(State state, int nextToken, float[] lastHidden, double seconds) implements AutoCloseable {
+    /** Frees the state's native memory (residual stream, K/V caches). */
+    @Override
+    public void close() {
+      state.close();
+    }
+
     /** Visual tokens alive after each layer. */
     public int[] visualAfter() {
       return state.visualAfter();
@@ -398,10 +465,12 @@ public final class Decoder {
     State s = start(embeds, spans, decodeReserve);
     s.profile = profile;
     while (s.layer < c.layers()) layer(s, pruner);
-    Tensor last = rmsNorm(s.x.narrow(0, s.n - 1, 1), w.finalNorm());
-    int next = argmax(torch.linear(last, w.lmHead()));
-    double sec = (System.nanoTime() - t0) / 1e9;
-    return new Prefill(s, next, toArray(last), sec);
+    try (Temps tp = new Temps()) {
+      Tensor last = tp.add(rmsNorm(tp.add(s.x.narrow(0, s.n - 1, 1)), w.finalNorm()));
+      int next = argmax(tp.add(torch.linear(last, w.lmHead())));
+      double sec = (System.nanoTime() - t0) / 1e9;
+      return new Prefill(s, next, toArray(last), sec);
+    }
   }
 
   public Prefill prefill(float[] embeds, Spans spans, Pruner pruner, int decodeReserve) {
@@ -432,7 +501,9 @@ public final class Decoder {
     if (emb == null) throw new IllegalStateException("decoding needs model.embed_tokens.weight, which the weights lack");
     if (token < 0 || token >= c.vocab())
       throw new IllegalArgumentException("token " + token + " outside the vocabulary [0, " + c.vocab() + ")");
-    return step(s, emb.narrow(0, token, 1).clone());
+    try (Temps tp = new Temps()) {
+      return step(s, tp.add(emb.narrow(0, token, 1)));
+    }
   }
 
   /** Feeds one embedding row {@code [1, D]} at the next position. */
@@ -442,58 +513,45 @@ public final class Decoder {
     int H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden(), grp = H / G;
     int pos = s.nextPosition;
     int[] posArr = {pos};
-    x = x.contiguous().clone();
-    for (int l = 0; l < c.layers(); l++) {
-      int len = s.kvLength[l];
-      if (len + 1 > s.kCache[l].size(0))
-        throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + len + " rows): prefill with a larger reserve");
-      DecoderWeights.Layer lw = w.layer(l);
-      Tensor h = rmsNorm(x, lw.inputNorm());
-      Tensor q = torch.linear(h, lw.q()), k = torch.linear(h, lw.k()), v = torch.linear(h, lw.v());
-      rope(q, posArr, H);
-      rope(k, posArr, G);
-      s.kCache[l].narrow(0, len, 1).copy_(k.view(1, G, d));
-      s.vCache[l].narrow(0, len, 1).copy_(v.view(1, G, d));
-      s.kvLength[l] = ++len;
-      Tensor kk = s.kCache[l].narrow(0, 0, len).permute(1, 2, 0); // [G, d, len]
-      Tensor vv = s.vCache[l].narrow(0, 0, len).permute(1, 0, 2); // [G, len, d]
-      Tensor qq = q.view(G, grp, d);
-      Tensor att = torch.softmax(torch.bmm(qq, kk).mul_(new org.bytedeco.pytorch.Scalar((float) (1 / Math.sqrt(d)))), -1);
-      Tensor o = torch.bmm(att, vv).reshape(1, D);
-      x.add_(torch.linear(o, lw.o()));
-      mlp(x, lw);
+    try (Temps tp = new Temps()) {
+      x = tp.add(tp.add(x.contiguous()).clone());
+      Tensor scale = null;
+      for (int l = 0; l < c.layers(); l++) {
+        int len = s.kvLength[l];
+        if (len + 1 > s.kCache[l].size(0))
+          throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + len
+              + " rows): prefill with a larger reserve");
+        DecoderWeights.Layer lw = w.layer(l);
+        Tensor h = tp.add(rmsNorm(x, lw.inputNorm()));
+        Tensor q = tp.add(torch.linear(h, lw.q())), k = tp.add(torch.linear(h, lw.k())), v = tp.add(torch.linear(h, lw.v()));
+        rope(q, posArr, H);
+        rope(k, posArr, G);
+        tp.add(s.kCache[l].narrow(0, len, 1)).copy_(tp.add(k.view(1, G, d)));
+        tp.add(s.vCache[l].narrow(0, len, 1)).copy_(tp.add(v.view(1, G, d)));
+        s.kvLength[l] = ++len;
+        Tensor kk = tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).permute(1, 2, 0)); // [G, d, len]
+        Tensor vv = tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).permute(1, 0, 2)); // [G, len, d]
+        Tensor qq = tp.add(q.view(G, grp, d));
+        Tensor logits = tp.add(torch.bmm(qq, kk));
+        logits.mul_(new org.bytedeco.pytorch.Scalar((float) (1 / Math.sqrt(d))));
+        Tensor att = tp.add(torch.softmax(logits, -1));
+        Tensor o = tp.add(tp.add(torch.bmm(att, vv)).reshape(1, D));
+        x.add_(tp.add(torch.linear(o, lw.o())));
+        mlp(x, lw);
+      }
+      s.nextPosition++;
+      Tensor last = tp.add(rmsNorm(x, w.finalNorm()));
+      return new Step(argmax(tp.add(torch.linear(last, w.lmHead()))), toArray(last));
     }
-    s.nextPosition++;
-    Tensor last = rmsNorm(x, w.finalNorm());
-    return new Step(argmax(torch.linear(last, w.lmHead())), toArray(last));
   }
 
   // ------------------------------------------------------------------ pieces
 
-  /**
-   * RMSNorm into a new tensor: {@code y = x / sqrt(mean(x^2) + eps) * w}, sums in double. A plain
-   * loop over direct buffers: libtorch's composite {@code rms_norm} took 10-20 ms per call here.
-   */
+  /** RMSNorm into a new tensor: {@code y = x / sqrt(mean(x^2) + eps) * w} (libtorch). */
   private Tensor rmsNorm(Tensor x, Tensor weight) {
-    int D = c.hidden(), rows = (int) (x.numel() / D);
-    Tensor y = torch.empty(rows, D);
-    FloatBuffer xb = x.data_ptr_float().capacity(x.numel()).asBuffer();
-    FloatBuffer yb = y.data_ptr_float().capacity(y.numel()).asBuffer();
-    FloatBuffer wb = weight.data_ptr_float().capacity(D).asBuffer();
-    float[] wv = new float[D];
-    wb.get(0, wv);
-    double eps = c.rmsEps();
-    IntStream r = IntStream.range(0, rows);
-    r.forEach(i -> {
-      float[] row = new float[D];
-      xb.get(i * D, row);
-      double ss = 0;
-      for (int j = 0; j < D; j++) ss += row[j] * row[j];
-      float inv = (float) (1 / Math.sqrt(ss / D + eps));
-      for (int j = 0; j < D; j++) row[j] = row[j] * inv * wv[j];
-      yb.put(i * D, row);
-    });
-    return y;
+    try (TensorOptional wo = new TensorOptional(weight); DoubleOptional eps = new DoubleOptional(c.rmsEps())) {
+      return torch.rms_norm(x, new long[] {c.hidden()}, wo, eps);
+    }
   }
 
   /** Rotary embedding in place on rows {@code [n, heads*d]}, row i at position {@code pos[i]} (rotate-half convention). */
@@ -540,10 +598,11 @@ public final class Decoder {
   }
 
   static float[] toArray(Tensor t) {
-    Tensor ct = t.contiguous();
-    float[] out = new float[(int) ct.numel()];
-    ct.data_ptr_float().capacity(ct.numel()).get(out);
-    return out;
+    try (Tensor ct = t.contiguous()) {
+      float[] out = new float[(int) ct.numel()];
+      ct.data_ptr_float().capacity(ct.numel()).get(out);
+      return out;
+    }
   }
 
   private static int argmax(Tensor logits) {

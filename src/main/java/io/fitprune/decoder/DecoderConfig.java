@@ -46,6 +46,17 @@ public record DecoderConfig(String name, int layers, int hidden, int heads, int 
     return new DecoderConfig(name, layers, hidden, heads, kvHeads, hidden / heads, mlp, vocab, 10000.0, 1e-5);
   }
 
+  /** The decoder of a pruning geometry, with the vocabulary, RoPE base and RMSNorm epsilon the geometry does not hold. */
+  public static DecoderConfig of(io.fitprune.model.Geometry g, int vocab, double ropeTheta, double rmsEps) {
+    return new DecoderConfig(g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.headDim(), g.mlp(), vocab,
+        ropeTheta, rmsEps);
+  }
+
+  /** The pruning geometry of this decoder for {@code visual} visual tokens between {@code prefix} and {@code text} tokens. */
+  public io.fitprune.model.Geometry geometry(int visual, int prefix, int text) {
+    return new io.fitprune.model.Geometry(name, layers, hidden, heads, kvHeads, headDim, mlp, visual, prefix, text);
+  }
+
   /** Width of K (and V) rows: G * d. */
   public int kvWidth() {
     return kvHeads * headDim;

@@ -1,16 +1,17 @@
 package io.fitprune.decoder;
 
+import io.fitprune.fitting.LayerRunner;
 import io.fitprune.kernels.Spans;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 
 /**
  * The reference decoder driven layer by layer over a set of calibration samples, all in lock
- * step: the controller's {@code LayerRunner} for exact-mode fitting and statistics recording.
+ * step: the controller's {@link LayerRunner} for exact-mode fitting and statistics recording.
  * Each sample's state (residual stream, position ids, alive visual tokens) lives between calls;
  * no K/V caches are kept.
  */
-public final class DecoderRunner {
+public final class DecoderRunner implements LayerRunner {
   private final Decoder decoder;
   private final List<Tensor> embeds;
   private final List<Spans> spans;
@@ -30,6 +31,7 @@ public final class DecoderRunner {
     this.spans = List.copyOf(spans);
   }
 
+  @Override
   public int samples() {
     return embeds.size();
   }
@@ -38,11 +40,14 @@ public final class DecoderRunner {
     return decoder;
   }
 
+  @Override
   public void beginPass() {
+    endPass();
     states = new Decoder.State[embeds.size()];
     for (int s = 0; s < states.length; s++) states[s] = decoder.start(embeds.get(s), spans.get(s), -1);
   }
 
+  @Override
   public void attend(int sample, int layer, int alive, float[] self, float[] cross) {
     Decoder.State st = state(sample, layer);
     if (st.visual != alive)
@@ -55,6 +60,7 @@ public final class DecoderRunner {
     }
   }
 
+  @Override
   public void finish(int sample, int layer, int[] drop, int count) {
     Decoder.State st = state(sample, layer);
     if (count == 0) {
@@ -71,7 +77,9 @@ public final class DecoderRunner {
     decoder.finish(st, Pruner.keepRows(st.n, st.prefix, dropped));
   }
 
+  @Override
   public void endPass() {
+    if (states != null) for (Decoder.State st : states) if (st != null) st.close();
     states = null;
   }
 

@@ -170,8 +170,11 @@ public final class DecoderWeights {
   private static String hint(SafetensorsFile f, String prefix) {
     for (String name : f.tensors().keySet()) {
       int i = name.indexOf("model.layers.");
-      if (i > 0 && !name.startsWith(prefix)) return " (its tensors start with '" + name.substring(0, i) + "': set the name prefix)";
-      if (i == 0 && !prefix.isEmpty()) return " (its tensors have no prefix: set an empty name prefix)";
+      if (i < 0) continue;
+      String actual = name.substring(0, i);
+      if (actual.equals(prefix)) continue;
+      return actual.isEmpty() ? " (its tensors have no name prefix: set an empty one)"
+          : " (its tensors start with '" + actual + "': set that name prefix)";
     }
     return "";
   }

@@ -45,9 +45,25 @@ public record Synthetic(DecoderConfig config, int prefix, int visual, int text, 
       throw new IllegalArgumentException("pairs must be in [1, d/2=" + config.headDim() / 2 + "], got " + pairs);
   }
 
-  /** A default: the given decoder, planted 8% of the visual tokens. */
+  /**
+   * A default: 8% of the visual tokens planted, beta 0.5, and gamma chosen so the planted
+   * query-key logit is about {@code +6} whatever the width ({@link #gammaFor}).
+   */
   public static Synthetic of(DecoderConfig c, int prefix, int visual, int text, long seed) {
-    return new Synthetic(c, prefix, visual, text, Math.max(1, Math.round(visual * 0.08f)), 0.5, 0.5, 4, seed);
+    double beta = 0.5;
+    return new Synthetic(c, prefix, visual, text, Math.max(1, Math.round(visual * 0.08f)), beta, gammaFor(c, beta, 6.0),
+        4, seed);
+  }
+
+  /**
+   * The gamma at which a text query meets a planted key with a logit of about {@code boost}: after
+   * RMSNorm an embedding's component along its planted direction is {@code beta*sqrt(D/(1+beta^2))},
+   * and the planted terms multiply the two components by gamma each, over a unit vector per head,
+   * scaled by {@code 1/sqrt(d)}.
+   */
+  public static double gammaFor(DecoderConfig c, double beta, double boost) {
+    double comp2 = beta * beta * c.hidden() / (1 + beta * beta);
+    return Math.sqrt(boost * Math.sqrt(c.headDim()) / comp2);
   }
 
   public int tokens() {
