@@ -159,7 +159,9 @@ final class DemoCommand implements Callable<Integer> {
       sb.append(String.format(Locale.ROOT, "fastv: drops %d of %d visual tokens after layer %d's attention, by attention received%n",
           k < p.prune().length ? p.prune()[k] : 0, s.visual(), k));
     });
-    sb.append(String.format(Locale.ROOT, "unpruned prefill: %.1f ms (median of %d)%n%n", 1e3 * r.baselineSeconds(), r.options().repeats()));
+    sb.append(String.format(Locale.ROOT, "unpruned prefill: %.1f ms (median of %d runs; each pruned run is timed between two "
+        + "unpruned ones, its speedup is the median over %d rounds of the paired ratios)%n%n", 1e3 * r.baselineSeconds(),
+        r.options().repeats() * (r.policies().size() + 1), r.options().repeats()));
     sb.append("| policy | planted kept | visual kept | cosine | greedy agree | FLOPs cut (full) | predicted speedup | measured speedup | prefill ms |\n");
     sb.append("|---|---|---|---|---|---|---|---|---|\n");
     for (Evaluation.PolicyResult p : r.policies())

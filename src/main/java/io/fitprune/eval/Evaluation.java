@@ -155,32 +155,42 @@ public final class Evaluation {
     }
     if (o.sweep().length > 0) t0 = stage(stages, stageSec, "sweep budgets", t0);
 
-    // Timing: round robin over the policies so load changes hit all alike; medians.
+    // Timing. The machine may be shared, so every pruned run sits between two unpruned runs and
+    // its speedup is taken against their mean; the reported speedup is the median over rounds of
+    // these paired ratios, and the reported times are medians.
     double[][] secs = new double[P + 1][o.repeats()];
+    double[][] ratio = new double[P][o.repeats()];
+    double[] baseAll = new double[o.repeats() * (P + 1)];
     Decoder.Profile[] prof = new Decoder.Profile[P + 1];
     for (int i = 0; i <= P; i++) prof[i] = new Decoder.Profile();
     Synthetic.Sample ts = held.get(0);
     dec.prefill(ts.embeds(), ts.spans(), Pruner.none(), 0).close(); // warm-up
-    int tsteps = o.repeats() * (P + 1), tdone = 0;
+    int tsteps = o.repeats() * (2 * P + 1), tdone = 0;
     for (int r = 0; r < o.repeats(); r++) {
-      for (int p = 0; p <= P; p++) {
-        Pruner pr = p == 0 ? Pruner.none() : pruners.get(p - 1);
-        try (Decoder.Prefill run = dec.prefill(ts.embeds(), ts.spans(), pr, 0, prof[p])) {
-          secs[p][r] = run.seconds();
-        }
+      double prev = time(dec, ts, Pruner.none(), prof[0]);
+      baseAll[r * (P + 1)] = prev;
+      L.progress("time prefill", ++tdone, tsteps);
+      for (int p = 0; p < P; p++) {
+        double t = time(dec, ts, pruners.get(p), prof[p + 1]);
         L.progress("time prefill", ++tdone, tsteps);
+        double next = time(dec, ts, Pruner.none(), prof[0]);
+        L.progress("time prefill", ++tdone, tsteps);
+        baseAll[r * (P + 1) + p + 1] = next;
+        secs[p + 1][r] = t;
+        ratio[p][r] = (prev + next) / 2 / t;
+        prev = next;
       }
     }
     stage(stages, stageSec, "time prefill", t0);
-    double base = median(secs[0]);
-    double[] basePhases = scale(prof[0].seconds(), 1.0 / o.repeats());
+    double base = median(baseAll);
+    double[] basePhases = scale(prof[0].seconds(), 1.0 / baseAll.length);
     List<PolicyResult> results = new ArrayList<>();
     for (int p = 0; p < P; p++) {
       Cost c = full.evaluate(counts.get(p));
       double med = median(secs[p + 1]);
       results.add(new PolicyResult(pruners.get(p).name(), counts.get(p), q.visualAfter[p], q.planted[p], q.kept[p],
           q.cosine[p], q.agree[p], c.reduction(), c.baseline() / c.pruned(), c.scoreOverhead() / c.baseline(), med,
-          base / med, scale(prof[p + 1].seconds(), 1.0 / o.repeats())));
+          median(ratio[p]), scale(prof[p + 1].seconds(), 1.0 / o.repeats())));
     }
     return new Report(syn, g, o, stats, fast, exact, base, basePhases, results, sweep,
         stageSec.stream().mapToDouble(Double::doubleValue).toArray(), stages.toArray(new String[0]));
@@ -225,6 +235,12 @@ public final class Evaluation {
       }
     }
     return new Quality(planted, kept, cos, agree, visualAfter);
+  }
+
+  private static double time(Decoder dec, Synthetic.Sample s, Pruner p, Decoder.Profile prof) {
+    try (Decoder.Prefill run = dec.prefill(s.embeds(), s.spans(), p, 0, prof)) {
+      return run.seconds();
+    }
   }
 
   /**
