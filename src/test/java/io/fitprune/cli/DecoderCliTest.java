@@ -97,6 +97,26 @@ class DecoderCliTest {
   }
 
   @Test
+  void fitExactRunsTheReferenceDecoderOnACheckpoint() throws Exception {
+    Path model = geometry(), weights = dir.resolve("w.safetensors"), cal = dir.resolve("cal.safetensors");
+    DecoderWeights.random(CFG, 6).save(weights, "");
+    float[] a = embeds(7), b = embeds(8), both = Arrays.copyOf(a, a.length * 2);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    new SafetensorsWriter().putFloats("embeds", both, 2, N, CFG.hidden()).putLongs("spans", new long[] {P, V}, 2).write(cal);
+    Path out = dir.resolve("exact.json");
+    CliRun.Result r = CliRun.run("fit", "--model", model.toString(), "--mode", "exact", "--weights", weights.toString(),
+        "--calibration", cal.toString(), "--budget", "0.3", "--scope", "full", "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    Recipe rec = RecipeFiles.read(out);
+    assertEquals("exact", rec.mode());
+    assertTrue(rec.full().reduction() >= 0.3, r.out());
+    r = CliRun.run("fit", "--model", model.toString(), "--mode", "exact", "--weights", weights.toString(), "--budget",
+        "0.3", "--out", out.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--calibration"), r.err());
+  }
+
+  @Test
   void demoRunsATinyConfigurationAndWritesItsFiles() throws Exception {
     Path out = dir.resolve("demo");
     CliRun.Result r = CliRun.run("demo", "--size", "tiny", "--out", out.toString(), "--sweep", "0.3");
