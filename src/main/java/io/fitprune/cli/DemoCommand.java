@@ -81,7 +81,7 @@ final class DemoCommand implements Callable<Integer> {
 
   static Preset preset(String name) {
     return switch (name.toLowerCase(Locale.ROOT)) {
-      case "base" -> new Preset(8, 1024, 16, 4, 2816, 512, 16, 576, 32, 4, 3, 3);
+      case "base" -> new Preset(8, 1024, 16, 4, 2816, 512, 16, 576, 32, 4, 3, 5);
       case "small" -> new Preset(6, 512, 8, 2, 1408, 256, 8, 288, 16, 3, 2, 3);
       case "tiny" -> new Preset(4, 128, 4, 2, 256, 64, 4, 64, 8, 2, 2, 1);
       default -> throw new IllegalArgumentException("--size must be tiny, small or base, got '" + name + "'");
