@@ -44,6 +44,8 @@ int fp_cpu_set_threads(int threads); /* <= 0: one per hardware thread */
  * none yet: freed temporaries stay mapped for reuse.
  * FP_ERR_UNAVAILABLE without glibc. Process-wide. */
 int fp_tune_malloc(int64_t mmap_threshold, int64_t trim_threshold);
+/* Sets OMP_WAIT_POLICY=PASSIVE (unless set) for a libgomp not loaded yet: 1 if in effect, 0 if too late. */
+int fp_prefer_passive_omp(void);
 
 /* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n]. */
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v,

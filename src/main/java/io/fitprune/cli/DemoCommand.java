@@ -102,6 +102,8 @@ final class DemoCommand implements Callable<Integer> {
     Files.createDirectories(out);
     System.err.printf(Locale.ROOT, "demo: %s: L=%d D=%d H=%d G=%d F=%d, P=%d V=%d (%d planted) T=%d; budget %.2f; %d calibration, %d held-out samples%n",
         cfg.name(), L, D, H, G, cfg.mlp(), syn.prefix(), V, syn.planted(), syn.text(), budget, o.calibration(), o.heldOut());
+    if (!io.fitprune.decoder.DecoderRuntime.passiveOmp())
+      System.err.println("demo: note: libgomp spins its idle threads (set OMP_WAIT_POLICY=PASSIVE): timings suffer on few cores");
     Evaluation.Report r;
     try (StageProgress sp = new StageProgress()) {
       r = Evaluation.run(syn, o, sp);

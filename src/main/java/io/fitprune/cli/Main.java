@@ -21,6 +21,7 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (tests call this). */
   public static int run(String... args) {
+    io.fitprune.decoder.DecoderRuntime.init(); // before anything loads libtorch
     CommandLine cl = new CommandLine(new Main());
     cl.setParameterExceptionHandler((ex, a) -> {
       ex.getCommandLine().getErr().println("fitprune: " + ex.getMessage() + " (see --help)");

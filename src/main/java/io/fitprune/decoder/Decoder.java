@@ -34,13 +34,10 @@ public final class Decoder {
   private volatile float[][] ropeTable = {new float[0], new float[0]}; // cos, sin: [pos][d/2]
 
   static {
+    DecoderRuntime.init();
     // libtorch may start with one intra-op thread (it counts physical cores); the dense layers
     // need them all. FITPRUNE_THREADS (also read by the kernels' pool) overrides.
     useThreads(0);
-    // Keep freed temporaries mapped (glibc): otherwise each prefill faults in fresh pages for tens
-    // of MB of temporaries, which cost more than the smaller layers save. FITPRUNE_MALLOC_TUNE=0 opts out.
-    if (!"0".equals(System.getenv("FITPRUNE_MALLOC_TUNE")))
-      io.fitprune.kernels.FitPruneNative.fp_tune_malloc(32L << 20, 1L << 30);
   }
 
   /** Threads for libtorch's dense layers and our kernels' pool; {@code <= 0}: FITPRUNE_THREADS or one per CPU. Process-wide. */
