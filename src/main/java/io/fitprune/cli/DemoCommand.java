@@ -81,7 +81,7 @@ final class DemoCommand implements Callable<Integer> {
 
   static Preset preset(String name) {
     return switch (name.toLowerCase(Locale.ROOT)) {
-      case "base" -> new Preset(8, 1024, 16, 4, 2816, 512, 16, 576, 32, 4, 3, 5);
+      case "base" -> new Preset(8, 1024, 16, 4, 2816, 512, 16, 576, 32, 4, 5, 5);
       case "small" -> new Preset(6, 512, 8, 2, 1408, 256, 8, 288, 16, 3, 2, 3);
       case "tiny" -> new Preset(4, 128, 4, 2, 256, 64, 4, 64, 8, 2, 2, 1);
       default -> throw new IllegalArgumentException("--size must be tiny, small or base, got '" + name + "'");
@@ -164,11 +164,12 @@ final class DemoCommand implements Callable<Integer> {
     sb.append(String.format(Locale.ROOT, "unpruned prefill: %.1f ms (median of %d runs; each pruned run is timed between two "
         + "unpruned ones, its speedup is the median over %d rounds of the paired ratios)%n%n", 1e3 * r.baselineSeconds(),
         r.options().repeats() * (r.policies().size() + 1), r.options().repeats()));
-    sb.append("| policy | planted kept | visual kept | cosine | greedy agree | FLOPs cut (full) | predicted speedup | measured speedup | prefill ms |\n");
-    sb.append("|---|---|---|---|---|---|---|---|---|\n");
+    sb.append("| policy | planted kept | visual kept | cosine | next token agrees | " + r.options().generate()
+        + " greedy tokens agree | FLOPs cut (full) | predicted speedup | measured speedup | prefill ms |\n");
+    sb.append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (Evaluation.PolicyResult p : r.policies())
-      sb.append(String.format(Locale.ROOT, "| %s | %.1f%% | %.1f%% | %.4f | %.0f%% | %.1f%% | %.2fx | %.2fx (%.0f%% of predicted) | %.1f |%n",
-          p.name(), 100 * p.plantedKept(), 100 * p.visualKept(), p.cosine(), 100 * p.agreement(), 100 * p.flopsReduction(),
+      sb.append(String.format(Locale.ROOT, "| %s | %.1f%% | %.1f%% | %.4f | %.0f%% | %.0f%% | %.1f%% | %.2fx | %.2fx (%.0f%% of predicted) | %.1f |%n",
+          p.name(), 100 * p.plantedKept(), 100 * p.visualKept(), p.cosine(), 100 * p.nextAgreement(), 100 * p.agreement(), 100 * p.flopsReduction(),
           p.predictedSpeedup(), p.measuredSpeedup(), 100 * p.measuredSpeedup() / p.predictedSpeedup(), 1e3 * p.medianSeconds()));
     sb.append(String.format(Locale.ROOT, "%nvisual tokens alive after each layer:%n"));
     for (Evaluation.PolicyResult p : r.policies())

@@ -61,7 +61,7 @@ public final class Evaluation {
 
   /** One policy's figures (means over the held-out samples). */
   public record PolicyResult(String name, int[] prune, int[] visualAfter, double plantedKept, double visualKept,
-      double cosine, double agreement, double flopsReduction, double predictedSpeedup, double scoreOverhead,
+      double cosine, double nextAgreement, double agreement, double flopsReduction, double predictedSpeedup, double scoreOverhead,
       double medianSeconds, double measuredSpeedup, double[] phaseSeconds) {}
 
   /** Quality of one policy at one budget (the quality-vs-FLOPs plot). */
@@ -189,7 +189,7 @@ public final class Evaluation {
       Cost c = full.evaluate(counts.get(p));
       double med = median(secs[p + 1]);
       results.add(new PolicyResult(pruners.get(p).name(), counts.get(p), q.visualAfter[p], q.planted[p], q.kept[p],
-          q.cosine[p], q.agree[p], c.reduction(), c.baseline() / c.pruned(), c.scoreOverhead() / c.baseline(), med,
+          q.cosine[p], q.next[p], q.agree[p], c.reduction(), c.baseline() / c.pruned(), c.scoreOverhead() / c.baseline(), med,
           median(ratio[p]), scale(prof[p + 1].seconds(), 1.0 / o.repeats())));
     }
     return new Report(syn, g, o, stats, fast, exact, base, basePhases, results, sweep,
@@ -199,12 +199,14 @@ public final class Evaluation {
   private record Reference(float[] lastHidden, int[] tokens) {}
 
   /** Means over the held-out samples, per policy. */
-  private record Quality(double[] planted, double[] kept, double[] cosine, double[] agree, int[][] visualAfter) {}
+  private record Quality(double[] planted, double[] kept, double[] cosine, double[] next, double[] agree,
+      int[][] visualAfter) {}
 
   private static Quality quality(Decoder dec, List<Synthetic.Sample> held, Reference[] refs, List<Pruner> pruners,
       int generate, String stage, Listener L) {
     int P = pruners.size(), n = held.size();
     double[] planted = new double[P], kept = new double[P], cos = new double[P], agree = new double[P];
+    double[] next = new double[P];
     int[][] visualAfter = new int[P][];
     int steps = n * P, done = 0;
     L.progress(stage, 0, steps);
@@ -230,11 +232,12 @@ public final class Evaluation {
         int same = 0;
         for (int t = 0; t < toks.length; t++) if (toks[t] == refs[i].tokens()[t]) same++;
         agree[p] += same / (double) toks.length / n;
+        if (toks[0] == refs[i].tokens()[0]) next[p] += 1.0 / n;
         visualAfter[p] = r.visualAfter();
         L.progress(stage, ++done, steps);
       }
     }
-    return new Quality(planted, kept, cos, agree, visualAfter);
+    return new Quality(planted, kept, cos, next, agree, visualAfter);
   }
 
   private static double time(Decoder dec, Synthetic.Sample s, Pruner p, Decoder.Profile prof) {
