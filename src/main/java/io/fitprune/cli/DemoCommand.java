@@ -171,6 +171,11 @@ final class DemoCommand implements Callable<Integer> {
       sb.append(String.format(Locale.ROOT, "| %s | %.1f%% | %.1f%% | %.4f | %.0f%% | %.0f%% | %.1f%% | %.2fx | %.2fx (%.0f%% of predicted) | %.1f |%n",
           p.name(), 100 * p.plantedKept(), 100 * p.visualKept(), p.cosine(), 100 * p.nextAgreement(), 100 * p.agreement(), 100 * p.flopsReduction(),
           p.predictedSpeedup(), p.measuredSpeedup(), 100 * p.measuredSpeedup() / p.predictedSpeedup(), 1e3 * p.medianSeconds()));
+    sb.append(String.format(Locale.ROOT, "%nquality vs FLOPs (budget: policy FLOPs cut, planted kept, cosine):%n"));
+    for (Evaluation.SweepPoint p : r.sweep().stream()
+        .sorted(java.util.Comparator.comparingDouble(Evaluation.SweepPoint::budget)).toList())
+      sb.append(String.format(Locale.ROOT, "  %.2f: %-15s %.1f%%  %.1f%%  %.4f%n", p.budget(), p.policy(),
+          100 * p.flopsReduction(), 100 * p.plantedKept(), p.cosine()));
     sb.append(String.format(Locale.ROOT, "%nvisual tokens alive after each layer:%n"));
     for (Evaluation.PolicyResult p : r.policies())
       sb.append(String.format(Locale.ROOT, "  %-15s %s%n", p.name(), Arrays.toString(p.visualAfter())));
