@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* The API is exported even though the library builds with -fvisibility=hidden, so a shared object
+ * linked from the static archives (benchmarks/gpu) can be driven through ctypes/dlsym. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 enum fp_status {
   FP_OK = 0,
   FP_ERR_ARG = 1,         /* a size or pointer argument is invalid */
@@ -120,6 +126,10 @@ int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, float* dst);
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, int32_t* dst);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

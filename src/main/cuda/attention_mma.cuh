@@ -301,9 +301,8 @@ template <class T, int D>
 int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse,
                          cudaStream_t stream) {
   constexpr int smem = attn_smem_bytes<D>();
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-  FP_CUDA(attr, "cudaFuncSetAttribute(attention)");
+  static unsigned long long done = 0;
+  if (int st = ensure_smem(attention_mma_kernel<T, D>, smem, done)) return st;
   const dim3 grid(H, (n + kAttnBQ - 1) / kAttnBQ);
   const float scale_log2 = kLog2e / sqrtf((float)D);
   attention_mma_kernel<T, D><<<grid, kAttnThreads, smem, stream>>>(q, k, v, n, H, G, scale_log2, out, lse);
@@ -315,9 +314,8 @@ template <class T, int D>
 int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V,
                       int text_tiles, int visual_tiles, float* partial, cudaStream_t stream) {
   constexpr int smem = score_smem_bytes<D>();
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      scores_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-  FP_CUDA(attr, "cudaFuncSetAttribute(scores)");
+  static unsigned long long done = 0;
+  if (int st = ensure_smem(scores_mma_kernel<T, D>, smem, done)) return st;
   const dim3 grid((V + kScoreBK - 1) / kScoreBK, text_tiles + visual_tiles);
   const float scale_log2 = kLog2e / sqrtf((float)D);
   scores_mma_kernel<T, D><<<grid, kScoreThreads, smem, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2,

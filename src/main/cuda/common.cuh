@@ -28,6 +28,19 @@ int cuda_fail(cudaError_t e, const char* what);
 
 inline cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
+// Raises a kernel's dynamic shared-memory limit once per device (cached only on success).
+template <class Kernel>
+inline int ensure_smem(Kernel kernel, int bytes, unsigned long long& done_devices) {
+  int dev = 0;
+  FP_CUDA(cudaGetDevice(&dev), "cudaGetDevice");
+  const unsigned long long bit = dev < 64 ? 1ull << dev : 0ull;
+  if (bit && (__atomic_load_n(&done_devices, __ATOMIC_ACQUIRE) & bit)) return FP_OK;
+  FP_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
+          "cudaFuncSetAttribute(max dynamic shared memory)");
+  __atomic_fetch_or(&done_devices, bit, __ATOMIC_RELEASE);
+  return FP_OK;
+}
+
 // ---- element types ----
 template <class T> struct Elem;
 template <> struct Elem<float> {
