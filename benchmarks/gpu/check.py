@@ -397,8 +397,17 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--quick", action="store_true", help="small cases only")
+    ap.add_argument("--profile", action="store_true", help="one attention + score call per dtype at n=2900 (for ncu)")
     args = ap.parse_args()
     lib = Lib(args.lib)
+    if args.profile:
+        n, H, G, d, P, V = 2900, 32, 32, 128, 35, 2816
+        for dtype in ("fp16", "bf16"):
+            q, k, v = make_inputs(n, H, G, d, dtype, 5)
+            out, lse = ours_attention(lib, q, k, v, dtype)
+            ours_scores(lib, q, k, lse, P, V, dtype)
+        torch.cuda.synchronize()
+        return 0
     log("library", lib.version(), "|", lib.cuda_describe())
     log("torch", torch.__version__, "| device", torch.cuda.get_device_name(), "| cpu threads", lib.L.fp_cpu_threads())
     torch.backends.cuda.matmul.allow_tf32 = False
