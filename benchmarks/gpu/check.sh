@@ -6,15 +6,17 @@
 # Needs g++, nvcc and python3 with torch there; no Maven, no internet. Java is optional: when
 # `java` exists and build/java-gpu was carried (benchmarks/gpu/prepare-java.sh makes it), the Java
 # CUDA tests run too. Sections: env, build (clean, timed, ptxas register/spill report), link,
-# sanity (every entry point vs the CPU backend), compute-sanitizer, python (correctness vs float64,
-# PyTorch and the CPU; timings vs SDPA flash; gather vs copy), ncu (short), java. A failing section
-# is logged and the next one runs; the exit status is non-zero when any section failed.
+# sanity (every entry point vs the CPU backend), python (correctness vs float64, PyTorch and the
+# CPU; timings vs SDPA flash; gather vs copy), compute-sanitizer, java, ncu (short). A failing
+# section is logged and the next one runs; each has a timeout within FP_GPU_BUDGET (560 s) so the
+# whole check fits one 600 s device call; the exit status is non-zero when any section failed.
 #
 # Results in $OUT (or benchmarks/results/gpu-<time> when OUT is unset): gpu-check.log, ptxas.txt,
 # results.json, ncu.txt. Commit them under benchmarks/results/gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
+export PATH="$PATH:/usr/local/cuda/bin"
 out="${OUT:-$root/benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
 build="${FP_GPU_BUILD:-/tmp/fitprune-gpu-build}"
@@ -22,6 +24,15 @@ log="$out/gpu-check.log"
 : >"$log"
 exec > >(tee -a "$log") 2>&1
 tee_pid=$!
+
+# The device tool stops a command after 600 s: sections get timeouts from what is left of this
+# budget, so a hang in one still leaves the summary (and the files in $OUT) to come back.
+budget="${FP_GPU_BUDGET:-560}"
+cap() {  # cap N: N seconds, or what is left of the budget if less (at least 10)
+  local left=$((budget - SECONDS))
+  ((left < 10)) && left=10
+  echo $(($1 < left ? $1 : left))
+}
 
 declare -A status=()
 order=()
@@ -51,8 +62,10 @@ env_info() {
   (nvcc --version || /usr/local/cuda/bin/nvcc --version) | tail -2
   g++ --version | head -1
   nproc
-  python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'
-  compute-sanitizer --version 2>/dev/null | head -2 || echo "no compute-sanitizer"
+  python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda, torch.cuda.get_device_name())' ||
+    echo "python3 has no usable torch: the python section will fail"
+  command -v compute-sanitizer || echo "no compute-sanitizer"
+  command -v ncu || echo "no ncu"
   if command -v java >/dev/null 2>&1; then java -version 2>&1; else echo "java: not installed"; fi
 }
 
@@ -79,29 +92,29 @@ link_native() {
 }
 
 sanity() {
-  "$build/sanity"
-  "$build/sanity" 300 8 8 128 20 200
-  "$build/sanity" 700 28 4 128 35 576
+  timeout "$(cap 60)" "$build/sanity"
+  timeout "$(cap 60)" "$build/sanity" 300 8 8 128 20 200
+  timeout "$(cap 60)" "$build/sanity" 700 28 4 128 35 576
 }
 
 sanitizer() {
   local rc=0
   for tool in memcheck racecheck synccheck initcheck; do
     echo "--- compute-sanitizer --tool $tool"
-    timeout 300 compute-sanitizer --tool "$tool" --error-exitcode 9 "$build/sanity" 203 4 2 64 11 150 || rc=1
+    timeout "$(cap 90)" compute-sanitizer --tool "$tool" --error-exitcode 9 "$build/sanity" 203 4 2 64 11 150 || rc=1
   done
   echo "--- compute-sanitizer memcheck, d=128 GQA"
-  timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$build/sanity" 150 4 2 128 10 100 || rc=1
+  timeout "$(cap 90)" compute-sanitizer --tool memcheck --error-exitcode 9 "$build/sanity" 150 4 2 128 10 100 || rc=1
   return $rc
 }
 
 python_check() {
-  PYTHONUNBUFFERED=1 timeout 420 python3 benchmarks/gpu/check.py --lib "$build/libfitprune_check.so" --out "$out"
+  PYTHONUNBUFFERED=1 timeout "$(cap 330)" python3 benchmarks/gpu/check.py --lib "$build/libfitprune_check.so" --out "$out"
 }
 
 ncu_profile() {
   command -v ncu >/dev/null 2>&1 || { echo "ncu not found"; return 0; }
-  PYTHONUNBUFFERED=1 timeout 240 ncu --clock-control none -k "regex:attention_mma_kernel|scores_mma_kernel" \
+  PYTHONUNBUFFERED=1 timeout "$(cap 120)" ncu --clock-control none -k "regex:attention_mma_kernel|scores_mma_kernel" \
     --launch-count 2 --section SpeedOfLight --section Occupancy --section LaunchStats \
     python3 benchmarks/gpu/check.py --lib "$build/libfitprune_check.so" --profile >"$out/ncu.txt" 2>&1 ||
     { tail -20 "$out/ncu.txt"; return 1; }
@@ -121,7 +134,7 @@ java_tests() {
     return 0
   fi
   local cp="$j/classes:$j/test-classes:$(find "$j/lib" -name '*.jar' | tr '\n' ':')"
-  java -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache -cp "$cp" benchmarks/gpu/RunTests.java \
+  timeout "$(cap 120)" java -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache -cp "$cp" benchmarks/gpu/RunTests.java \
     io.fitprune.kernels.CudaKernelsTest io.fitprune.kernels.BackendsTest io.fitprune.cli.CliTest
 }
 
@@ -129,10 +142,10 @@ section env env_info
 section build build_native
 section link link_native
 section sanity sanity
-section compute-sanitizer sanitizer
 section python python_check
-section ncu ncu_profile
+section compute-sanitizer sanitizer
 section java java_tests
+section ncu ncu_profile
 
 echo
 echo "===== sections"
