@@ -74,7 +74,10 @@ build_native() {
   mkdir -p "$build"
   local t0=$SECONDS
   # -Xptxas -v: registers, shared memory, stack and spills of every kernel, per architecture.
-  NVCC_FLAGS="-Xptxas -v" FITPRUNE_REQUIRE_CUDA=1 bash src/main/native/build.sh "$build" 2>"$out/ptxas.txt"
+  if ! NVCC_FLAGS="-Xptxas -v" FITPRUNE_REQUIRE_CUDA=1 bash src/main/native/build.sh "$build" 2>"$out/ptxas.txt"; then
+    grep -vE "ptxas info|bytes stack frame|^ *$" "$out/ptxas.txt" | head -60
+    return 1
+  fi
   echo "clean native build (g++ and nvcc, $(nproc) cores): $((SECONDS - t0)) s"
   echo "register/spill report (sm_90):"
   awk '/Compiling entry function/ { on = /sm_90/; if (on && match($0, /_Z[A-Za-z0-9_]*/)) print substr($0, RSTART, RLENGTH) }
