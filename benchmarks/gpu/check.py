@@ -87,7 +87,7 @@ def ref_scores(q, k, lse, P, V):
         return torch.exp(best)  # rows x V
 
     a = headmax(P, P + V)
-    a = a * torch.ones(V, V, dtype=torch.bool, device=q.device).tril().double()  # key j visible iff j <= i
+    a = a * torch.ones(V, V, dtype=torch.float64, device=q.device).tril()  # key j visible iff j <= i
     self_s = a.sum(0) / V
     cross = headmax(P + V, n).sum(0) / t if t > 0 else torch.zeros(V, dtype=torch.float64, device=q.device)
     return self_s, cross
