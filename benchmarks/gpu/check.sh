@@ -95,6 +95,7 @@ link_native() {
 }
 
 sanity() {
+  g++ -O1 -std=c++17 benchmarks/gpu/fragment_model.cpp -o "$build/fragment_model" && "$build/fragment_model"
   timeout "$(cap 60)" "$build/sanity"
   timeout "$(cap 60)" "$build/sanity" 300 8 8 128 20 200
   timeout "$(cap 60)" "$build/sanity" 700 28 4 128 35 576

@@ -12,14 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The CPU-only build (no nvcc) links src/main/native/cuda_stub.cpp instead of src/main/cuda: every
  * CUDA entry point of the C API must have a stub, and the stub must compile.
  */
 class StubBuildTest {
-  @TempDir Path dir;
 
   private static Set<String> cudaFunctions(String source, Pattern p) {
     Set<String> names = new TreeSet<>();
