@@ -33,6 +33,7 @@ class Lib:
             "fp_cuda_device_count": (c_int, []),
             "fp_cuda_describe": (c_char_p, []),
             "fp_cuda_synchronize": (c_int, []),
+            "fp_cuda_set_option": (c_int, [c_char_p, c_int32]),
             "fp_cuda_attention": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_void_p,
                                                           c_void_p, c_void_p]),
             "fp_cuda_scores": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_int64, c_int64,
@@ -82,6 +83,9 @@ class Lib:
 
     def cuda_gather(self, src, rows, row_bytes, index, count, dst, bad=None, stream=None):
         self._check(self.L.fp_cuda_gather_rows(src, rows, row_bytes, index, count, dst, bad, stream))
+
+    def cuda_set_option(self, name, value):
+        self._check(self.L.fp_cuda_set_option(name.encode(), value))
 
     def cuda_synchronize(self):
         self._check(self.L.fp_cuda_synchronize())

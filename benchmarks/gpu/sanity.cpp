@@ -171,6 +171,14 @@ int main(int argc, char** argv) {
   }
   std::printf("fitprune %s; cuda: %s\n", fp_version(), fp_cuda_describe());
   for (int dtype : {FP_DTYPE_F32, FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
+  if (fp_cuda_device_count() > 0) {  // the other tile variants of the tensor-core kernels
+    if (fp_cuda_set_option("attention_rows", 64) != FP_OK || fp_cuda_set_option("score_rows", 128) != FP_OK) {
+      std::printf("FAIL: fp_cuda_set_option: %s\n", fp_last_error());
+      ++failures;
+    }
+    std::printf("tile variant attention_rows=64 score_rows=128:\n");
+    for (int dtype : {FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
+  }
   std::printf("%s (%d failure%s)\n", failures ? "SANITY FAILED" : "sanity ok", failures, failures == 1 ? "" : "s");
   return failures ? 1 : 0;
 }

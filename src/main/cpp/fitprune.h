@@ -97,6 +97,11 @@ int fp_cuda_stream_synchronize(void* stream);
 int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_dtype, int64_t count,
                     void* stream);
 
+/* Tuning, process-wide: "attention_rows" (query rows per CTA of the fp16/bf16 attention, 128 by
+ * default, or 64) and "score_rows" (rows per tile of the fp16/bf16 score pass, 64 by default, or
+ * 128). Results do not depend on them beyond rounding order. */
+int fp_cuda_set_option(const char* name, int32_t value);
+
 /* Causal prefill attention, as fp_cpu_attention_f32, on the GPU. q, k, v and out hold `dtype`
  * (FP_DTYPE_F16/BF16: tensor cores, fp32 accumulation; FP_DTYPE_F32: exact fp32, slower);
  * lse is fp32 [H,n]. head_dim 64 or 128; fp16/bf16 pointers 16-byte aligned. */

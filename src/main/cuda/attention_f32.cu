@@ -154,7 +154,7 @@ scores_f32_kernel(const float* __restrict__ q, const float* __restrict__ k, cons
 
 }  // namespace
 
-int score_tile_rows(int dtype) { return dtype == FP_DTYPE_F32 ? kSB : 64; }
+int score_f32_tile_rows() { return kSB; }
 
 template <int D>
 static int attention_f32_d(const float* q, const float* k, const float* v, int n, int H, int G, float* out,

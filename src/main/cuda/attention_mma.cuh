@@ -2,7 +2,7 @@
 // the FlashAttention-2 way, and the FitPrune score pass on the same building blocks. Included by
 // one .cu per element type (attention_f16.cu, attention_bf16.cu) so nvcc compiles them in parallel.
 //
-// Attention: one CTA per (query tile of 128 rows, head); 8 warps, each owning 16 query rows whose
+// Attention: one CTA per (query tile of 128 rows, or 64, head); 8 (4) warps, each owning 16 query rows whose
 // Q fragments stay in registers. K/V tiles of 64 keys go through shared memory (cp.async, two
 // stages, XOR-swizzled so ldmatrix is conflict-free). S = Q K^T and O += P V with
 // mma.m16n8k16; online softmax in registers in base 2 (the scale is pre-multiplied by log2 e, so
@@ -10,7 +10,7 @@
 // warp skips the tiles that lie wholly above its rows. Writes O [n,H,d] and the natural-log LSE
 // [H,n] in fp32.
 //
-// Scores: one CTA per (query-row tile of 64 rows inside the text or the visual span, key tile of 64
+// Scores: one CTA per (query-row tile of 64 rows, or 128, inside the text or the visual span, key tile of 64
 // visual keys); the heads loop inside the CTA (Q of the next head and, when the KV group changes,
 // K are prefetched while this head computes). exp is monotonic, so max_h exp(s_h - lse_h) =
 // exp(max_h (s_h - lse_h)): the running max of the normalised base-2 logits stays in registers and
@@ -24,19 +24,20 @@
 namespace fp {
 namespace cu {
 
-constexpr int kAttnBQ = 128, kAttnBK = 64, kAttnThreads = 256;
-constexpr int kScoreBQ = 64, kScoreBK = 64, kScoreThreads = 128;
+// Query rows per CTA (BQ, 16 per warp) is a template parameter: 128 (8 warps) or 64 (4 warps),
+// chosen at launch (fp_cuda_set_option). Keys per tile are fixed at 64.
+constexpr int kAttnBK = 64, kScoreBK = 64;
 
-template <int D>
-constexpr int attn_smem_bytes() { return (kAttnBQ * D + 4 * kAttnBK * D) * 2; }
-template <int D>
-constexpr int score_smem_bytes() { return (2 * kScoreBQ * D + 2 * kScoreBK * D) * 2; }
+template <int D, int BQ>
+constexpr int attn_smem_bytes() { return (BQ * D + 4 * kAttnBK * D) * 2; }
+template <int D, int BQ>
+constexpr int score_smem_bytes() { return (2 * BQ * D + 2 * kScoreBK * D) * 2; }
 
-template <class T, int D>
-__global__ void __launch_bounds__(kAttnThreads, 1)
+template <class T, int D, int BQ>
+__global__ void __launch_bounds__(BQ * 2, 128 / BQ)
 attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, int n, int H,
                      int G, float scale_log2, T* __restrict__ out, float* __restrict__ lse) {
-  constexpr int BQ = kAttnBQ, BK = kAttnBK, NT = kAttnThreads;
+  constexpr int BK = kAttnBK, NT = BQ * 2;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
   T* sK = sQ + BQ * D;       // two stages of BK x D
@@ -182,11 +183,11 @@ attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* 
 }
 
 // partial [(text_tiles + visual_tiles) x V]: one row per query-row tile, text tiles first.
-template <class T, int D>
-__global__ void __launch_bounds__(kScoreThreads)
+template <class T, int D, int BQ>
+__global__ void __launch_bounds__(BQ * 2)
 scores_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const float* __restrict__ lse, int n, int H,
                   int G, int P, int V, int text_tiles, float scale_log2, float* __restrict__ partial) {
-  constexpr int BQ = kScoreBQ, BK = kScoreBK, NT = kScoreThreads;
+  constexpr int BK = kScoreBK, NT = BQ * 2;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);  // two stages (heads h, h+1) of BQ x D
   T* sK = sQ + 2 * BQ * D;                 // two stages (kv groups) of BK x D
@@ -297,40 +298,56 @@ scores_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const float*
   }
 }
 
-template <class T, int D>
-int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse,
-                         cudaStream_t stream) {
-  constexpr int smem = attn_smem_bytes<D>();
+template <class T, int D, int BQ>
+int launch_attention_bq(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse,
+                        cudaStream_t stream) {
+  constexpr int smem = attn_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
-  if (int st = ensure_smem(attention_mma_kernel<T, D>, smem, done)) return st;
-  const dim3 grid(H, (n + kAttnBQ - 1) / kAttnBQ);
+  if (int st = ensure_smem(attention_mma_kernel<T, D, BQ>, smem, done)) return st;
+  const dim3 grid(H, (n + BQ - 1) / BQ);
   const float scale_log2 = kLog2e / sqrtf((float)D);
-  attention_mma_kernel<T, D><<<grid, kAttnThreads, smem, stream>>>(q, k, v, n, H, G, scale_log2, out, lse);
+  attention_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(q, k, v, n, H, G, scale_log2, out, lse);
   FP_CUDA(cudaGetLastError(), "attention kernel launch");
   return FP_OK;
 }
 
+// rows: query rows per CTA, 64 or 128.
 template <class T, int D>
-int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V,
-                      int text_tiles, int visual_tiles, float* partial, cudaStream_t stream) {
-  constexpr int smem = score_smem_bytes<D>();
+int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse, int rows,
+                         cudaStream_t stream) {
+  return rows == 64 ? launch_attention_bq<T, D, 64>(q, k, v, n, H, G, out, lse, stream)
+                    : launch_attention_bq<T, D, 128>(q, k, v, n, H, G, out, lse, stream);
+}
+
+template <class T, int D, int BQ>
+int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
+                     int visual_tiles, float* partial, cudaStream_t stream) {
+  constexpr int smem = score_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
-  if (int st = ensure_smem(scores_mma_kernel<T, D>, smem, done)) return st;
+  if (int st = ensure_smem(scores_mma_kernel<T, D, BQ>, smem, done)) return st;
   const dim3 grid((V + kScoreBK - 1) / kScoreBK, text_tiles + visual_tiles);
   const float scale_log2 = kLog2e / sqrtf((float)D);
-  scores_mma_kernel<T, D><<<grid, kScoreThreads, smem, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2,
-                                                                  partial);
+  scores_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2,
+                                                               partial);
   FP_CUDA(cudaGetLastError(), "scores kernel launch");
   return FP_OK;
+}
+
+// rows: query rows per tile (64 or 128); text_tiles and visual_tiles are counted in such tiles.
+template <class T, int D>
+int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
+                      int visual_tiles, float* partial, int rows, cudaStream_t stream) {
+  return rows == 128 ? launch_scores_bq<T, D, 128>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, stream)
+                     : launch_scores_bq<T, D, 64>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, stream);
 }
 
 // Explicit instantiations live in attention_<type>.cu; these declarations stop other files
 // from instantiating them again.
 #define FP_MMA_EXTERN(T, D)                                                                              \
   extern template int launch_attention_mma<T, D>(const T*, const T*, const T*, int, int, int, T*, float*, \
-                                                 cudaStream_t);                                          \
+                                                 int, cudaStream_t);                                     \
   extern template int launch_scores_mma<T, D>(const T*, const T*, const float*, int, int, int, int, int,  \
-                                              int, int, float*, cudaStream_t);
+                                              int, int, float*, int, cudaStream_t);
 FP_MMA_EXTERN(__half, 64)
 FP_MMA_EXTERN(__half, 128)
 FP_MMA_EXTERN(__nv_bfloat16, 64)

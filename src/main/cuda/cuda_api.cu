@@ -1,7 +1,9 @@
 // CUDA backend, part 2: the C API of attention, scores and select: argument checks (the second
 // line of defence after Java), dispatch by element type and head dim, the fixed-order reduction of
 // the score partials, and the select wrapper.
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "attention_mma.cuh"
@@ -12,6 +14,10 @@ using namespace fp;
 using namespace fp::cu;
 
 namespace {
+
+// Tuning options (fp_cuda_set_option): query rows per CTA of the tensor-core kernels.
+std::atomic<int> g_attention_rows{128};
+std::atomic<int> g_score_rows{64};
 
 const char* dtype_name(int32_t dtype) {
   switch (dtype) {
@@ -56,21 +62,33 @@ template <class T>
 int attention_mma(const void* q, const void* k, const void* v, int n, int H, int G, int d, void* out, float* lse,
                   cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k), *tv = static_cast<const T*>(v);
-  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, s);
-  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, s);
+  const int rows = g_attention_rows.load(std::memory_order_relaxed);
+  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, s);
+  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, s);
 }
 
 template <class T>
 int scores_mma(const void* q, const void* k, const float* lse, int n, int H, int G, int d, int P, int V, int tt,
-               int vt, float* partial, cudaStream_t s) {
+               int vt, float* partial, int rows, cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k);
-  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, s);
-  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, s);
+  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, s);
+  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, s);
 }
 
 }  // namespace
 
 extern "C" {
+
+int fp_cuda_set_option(const char* name, int32_t value) {
+  if (!name) return fail(FP_ERR_ARG, "null option name");
+  std::atomic<int>* opt = std::strcmp(name, "attention_rows") == 0 ? &g_attention_rows
+                          : std::strcmp(name, "score_rows") == 0   ? &g_score_rows
+                                                                    : nullptr;
+  if (!opt) return fail(FP_ERR_ARG, "unknown option '%s' (attention_rows, score_rows)", name);
+  if (value != 64 && value != 128) return fail(FP_ERR_ARG, "%s must be 64 or 128, got %d", name, value);
+  opt->store(value);
+  return FP_OK;
+}
 
 int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads, int32_t kv_heads,
                       int32_t head_dim, int32_t dtype, void* out, float* lse, void* stream) {
@@ -102,7 +120,7 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
   if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
   const int N = (int)n, P = (int)prefix, V = (int)visual;
   const int64_t t = n - prefix - visual;
-  const int bq = score_tile_rows(dtype);
+  const int bq = dtype == FP_DTYPE_F32 ? score_f32_tile_rows() : g_score_rows.load(std::memory_order_relaxed);
   const int tt = (int)((t + bq - 1) / bq), vt = (V + bq - 1) / bq;
   cudaStream_t s = as_stream(stream);
   float* partial = nullptr;
@@ -113,8 +131,12 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
       st = scores_f32(static_cast<const float*>(q), static_cast<const float*>(k), lse, N, heads, kv_heads, head_dim,
                       P, V, tt, vt, partial, s);
       break;
-    case FP_DTYPE_F16: st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, s); break;
-    default: st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, s); break;
+    case FP_DTYPE_F16:
+      st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, s);
+      break;
+    default:
+      st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, s);
+      break;
   }
   if (st == FP_OK) {
     reduce_scores_kernel<<<(V + 255) / 256, 256, 0, s>>>(partial, V, tt, tt + vt, t, self_score, cross_score);

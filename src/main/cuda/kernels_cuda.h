@@ -8,9 +8,8 @@
 namespace fp {
 namespace cu {
 
-// Rows per query tile of the score pass for this element type (the partial buffer has one row
-// of V floats per tile).
-int score_tile_rows(int dtype);
+// Rows per query tile of the fp32 score pass (the partial buffer has one row of V floats per tile).
+int score_f32_tile_rows();
 
 int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float* out,
                   float* lse, cudaStream_t stream);

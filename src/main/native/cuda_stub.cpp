@@ -18,6 +18,7 @@ int fp_cuda_free(void*) { return none(); }
 int fp_cuda_memcpy(void*, const void*, int64_t, int32_t) { return none(); }
 int fp_cuda_synchronize(void) { return none(); }
 int fp_cuda_memset(void*, int32_t, int64_t) { return none(); }
+int fp_cuda_set_option(const char*, int32_t) { return none(); }
 int fp_cuda_stream_create(void**) { return none(); }
 int fp_cuda_stream_destroy(void*) { return none(); }
 int fp_cuda_stream_synchronize(void*) { return none(); }

@@ -92,6 +92,8 @@ public final class FitPruneNative {
 
   public static native int fp_cuda_stream_synchronize(Pointer stream);
 
+  public static native int fp_cuda_set_option(String name, int value);
+
   public static native int fp_cuda_convert(@Cast("const void*") Pointer src, int srcDtype, Pointer dst, int dstDtype,
       @Cast("int64_t") long count, Pointer stream);
 
