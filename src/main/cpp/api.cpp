@@ -115,6 +115,14 @@ extern "C" {
 const char* fp_version(void) { return FITPRUNE_VERSION; }
 const char* fp_last_error(void) { return tls_error.c_str(); }
 
+int fp_dtype_size(int32_t dtype) {
+  switch (dtype) {
+    case FP_DTYPE_F32: return 4;
+    case FP_DTYPE_F16: case FP_DTYPE_BF16: return 2;
+    default: return 0;
+  }
+}
+
 int fp_cpu_isa_supported(int isa) { return isa_supported(isa) ? 1 : 0; }
 int fp_cpu_isa(void) { return g_isa.load(); }
 

@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* The API is exported even though the library builds with -fvisibility=hidden, so a shared object
+ * linked from the static archives (benchmarks/gpu) can be driven through ctypes/dlsym. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 enum fp_status {
   FP_OK = 0,
   FP_ERR_ARG = 1,         /* a size or pointer argument is invalid */
@@ -71,7 +77,14 @@ int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,
 int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                            const int32_t* index, int64_t count, int32_t* dst);
 
-/* ---- CUDA backend (device pointers) ---- */
+/* Element types of the CUDA kernels' q, k, v and out (lse and scores are always fp32). */
+enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1, FP_DTYPE_BF16 = 2 };
+int fp_dtype_size(int32_t dtype); /* bytes per element, or 0 for an unknown dtype */
+
+/* ---- CUDA backend (device pointers) ----
+ * Pointers below are device pointers unless said otherwise. `stream` is a cudaStream_t (NULL:
+ * the legacy default stream). Kernels are enqueued asynchronously: a status of FP_OK means the
+ * launch succeeded; errors during execution surface at the next synchronising call. */
 int fp_cuda_compiled(void);          /* 1 when the library was built with nvcc */
 int fp_cuda_device_count(void);      /* >= 0, or -1 with the reason in fp_last_error() */
 const char* fp_cuda_describe(void);  /* one line: devices, or why CUDA is unavailable */
@@ -82,10 +95,53 @@ int fp_cuda_free(void* ptr);
 int fp_cuda_memcpy(void* dst, const void* src, int64_t bytes, int32_t kind);
 int fp_cuda_synchronize(void);
 
+int fp_cuda_memset(void* dst, int32_t byte_value, int64_t bytes);
+int fp_cuda_stream_create(void** stream);  /* non-blocking stream */
+int fp_cuda_stream_destroy(void* stream);
+int fp_cuda_stream_synchronize(void* stream);
+
+/* Element-wise conversion between dtypes on the device (round to nearest even). */
+int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_dtype, int64_t count,
+                    void* stream);
+
+/* Tuning, process-wide: "attention_rows" (query rows per CTA of the fp16/bf16 attention, 128 by
+ * default, or 64) and "score_rows" (rows per tile of the fp16/bf16 score pass, 64 by default, or
+ * 128). Results do not depend on them beyond rounding order. */
+int fp_cuda_set_option(const char* name, int32_t value);
+
+/* Causal prefill attention, as fp_cpu_attention_f32, on the GPU. q, k, v and out hold `dtype`
+ * (FP_DTYPE_F16/BF16: tensor cores, fp32 accumulation; FP_DTYPE_F32: exact fp32, slower);
+ * lse is fp32 [H,n]. head_dim 64 or 128; fp16/bf16 pointers 16-byte aligned. */
+int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                      int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                      void* stream);
+
+/* FitPrune scores, as fp_cpu_scores_f32, on the GPU; q and k hold `dtype`, lse, self_score and
+ * cross_score are fp32. Deterministic (fixed-order reductions, no float atomics). */
+int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
+                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
+                   float* self_score, float* cross_score, void* stream);
+
+/* fp_select_keep on the GPU (device scores in, device keep out), same rule and same result.
+ * Synchronises `stream` (it must read back the NaN check). Visual spans up to 4096 sort on the
+ * device in one CTA; larger spans copy the scores to the host and use fp_select_keep. */
+int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
+                        int64_t visual, int64_t drop, int32_t* keep, void* stream);
+
+/* Asynchronous row gather of any element type: dst[r] = src[index[r]], rows of row_bytes bytes
+ * (16-byte accesses when row_bytes and both pointers allow). An index outside [0, rows) is never
+ * read: its dst row is zero-filled and, when bad is not NULL, the device int *bad is set to 1. */
+int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
+                        int64_t count, void* dst, int32_t* bad, void* stream);
+/* Synchronous gathers that report a bad index as FP_ERR_INDEX. */
 int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, float* dst);
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, int32_t* dst);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

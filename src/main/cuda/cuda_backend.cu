@@ -1,4 +1,4 @@
-// CUDA backend, part 1: device query, device memory, and row gather. The CUDA runtime is linked
+// CUDA backend, part 1: device query, device memory, streams, conversion and row gather. The CUDA runtime is linked
 // statically; it dlopens libcuda.so.1 at the first call, so on a machine without a driver every
 // function here returns an error code and the rest of the library works.
 #include <cuda_runtime.h>
@@ -7,40 +7,71 @@
 #include <cstdio>
 #include <string>
 
-#include "fitprune.h"
-#include "internal.h"
+#include "common.cuh"
 
 using namespace fp;
+using namespace fp::cu;
 
-namespace {
-
-int cuda_fail(cudaError_t e, const char* what) {
-  cudaGetLastError();  // clear the sticky-free error state
+int fp::cu::cuda_fail(cudaError_t e, const char* what) {
+  cudaGetLastError();  // clear the runtime's last (non-sticky) error
   return fail(FP_ERR_CUDA, "%s: %s (%d): %s", what, cudaGetErrorName(e), (int)e, cudaGetErrorString(e));
 }
 
-#define FP_CUDA(call, what)                        \
-  do {                                             \
-    cudaError_t e_ = (call);                       \
-    if (e_ != cudaSuccess) return cuda_fail(e_, what); \
-  } while (0)
+namespace {
 
-// Rows of `vec` elements of type V (float4 when rows are 16-byte multiples and aligned).
+// One block per row (grid-stride over rows), threads across the row's V-sized vectors (float4
+// when rows are 16-byte multiples and both pointers 16-byte aligned), unrolled so several loads
+// are in flight per thread. A bad index is never read: its row is zero-filled and flagged.
 template <class V>
 __global__ void gather_kernel(const V* __restrict__ src, int64_t rows, int64_t vec,
                               const int32_t* __restrict__ index, int64_t count, V* __restrict__ dst,
-                              int* __restrict__ bad) {
-  const int64_t total = count * vec;
-  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-       t += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t r = t / vec, c = t - r * vec;
+                              int32_t* __restrict__ bad) {
+  for (int64_t r = blockIdx.x; r < count; r += gridDim.x) {
     const int32_t i = index[r];
+    V* d = dst + r * vec;
     if (i < 0 || i >= rows) {
-      *bad = 1;
+      if (bad != nullptr && threadIdx.x == 0) *bad = 1;
+      for (int64_t c = threadIdx.x; c < vec; c += blockDim.x) d[c] = V{};
       continue;
     }
-    dst[r * vec + c] = src[i * vec + c];
+    const V* s = src + (int64_t)i * vec;
+#pragma unroll 4
+    for (int64_t c = threadIdx.x; c < vec; c += blockDim.x) d[c] = s[c];
   }
+}
+
+template <class V>
+void launch_gather(const void* src, int64_t rows, int64_t vec, const int32_t* index, int64_t count, void* dst,
+                   int32_t* bad, cudaStream_t stream) {
+  int threads = (int)(vec >= 256 ? 256 : ((vec + 31) / 32) * 32);
+  int blocks_cap = 132 * 16;
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) == cudaSuccess &&
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && sms > 0)
+    blocks_cap = sms * (2048 / threads);
+  const unsigned blocks = (unsigned)(count < blocks_cap ? count : blocks_cap);
+  gather_kernel<V><<<blocks, threads, 0, stream>>>(static_cast<const V*>(src), rows, vec, index, count,
+                                                   static_cast<V*>(dst), bad);
+}
+
+int gather_async(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count, void* dst,
+                 int32_t* bad, cudaStream_t stream) {
+  if (rows < 0 || row_bytes < 0 || count < 0)
+    return fail(FP_ERR_ARG, "rows, row_bytes and count must be >= 0, got %lld, %lld, %lld", (long long)rows,
+                (long long)row_bytes, (long long)count);
+  if (count == 0 || row_bytes == 0) return FP_OK;
+  if (!src || !index || !dst) return fail(FP_ERR_ARG, "null device pointer");
+  const uintptr_t s = reinterpret_cast<uintptr_t>(src), d = reinterpret_cast<uintptr_t>(dst);
+  if (row_bytes % 16 == 0 && s % 16 == 0 && d % 16 == 0)
+    launch_gather<float4>(src, rows, row_bytes / 16, index, count, dst, bad, stream);
+  else if (row_bytes % 8 == 0 && s % 8 == 0 && d % 8 == 0)
+    launch_gather<float2>(src, rows, row_bytes / 8, index, count, dst, bad, stream);
+  else if (row_bytes % 4 == 0 && s % 4 == 0 && d % 4 == 0)
+    launch_gather<float>(src, rows, row_bytes / 4, index, count, dst, bad, stream);
+  else
+    launch_gather<unsigned char>(src, rows, row_bytes, index, count, dst, bad, stream);
+  FP_CUDA(cudaGetLastError(), "gather launch");
+  return FP_OK;
 }
 
 template <class T>
@@ -49,28 +80,40 @@ int gather(const T* src, int64_t rows, int64_t width, const int32_t* index, int6
     return fail(FP_ERR_ARG, "rows, width and count must be >= 0");
   if (count == 0 || width == 0) return FP_OK;
   if (!src || !index || !dst) return fail(FP_ERR_ARG, "null device pointer");
-  int* bad = nullptr;
-  FP_CUDA(cudaMallocAsync(&bad, sizeof(int), 0), "cudaMallocAsync");
-  FP_CUDA(cudaMemsetAsync(bad, 0, sizeof(int), 0), "cudaMemsetAsync");
-  const size_t row_bytes = sizeof(T) * width;
-  const bool wide = row_bytes % 16 == 0 && (reinterpret_cast<uintptr_t>(src) % 16) == 0 &&
-                    (reinterpret_cast<uintptr_t>(dst) % 16) == 0;
+  int32_t* bad = nullptr;
+  FP_CUDA(cudaMalloc(&bad, sizeof(int32_t)), "cudaMalloc");
+  int st = FP_OK;
+  cudaError_t e = cudaMemset(bad, 0, sizeof(int32_t));
+  if (e != cudaSuccess) st = cuda_fail(e, "cudaMemset");
+  if (st == FP_OK) st = gather_async(src, rows, (int64_t)sizeof(T) * width, index, count, dst, bad, 0);
+  int32_t host_bad = 0;
+  if (st == FP_OK && (e = cudaMemcpy(&host_bad, bad, sizeof(int32_t), cudaMemcpyDeviceToHost)) != cudaSuccess)
+    st = cuda_fail(e, "gather");
+  cudaFree(bad);
+  if (st == FP_OK && host_bad) return fail(FP_ERR_INDEX, "an index is outside [0, %lld)", (long long)rows);
+  return st;
+}
+
+template <class S, class D>
+__global__ void convert_kernel(const S* __restrict__ src, D* __restrict__ dst, int64_t count) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
+    dst[i] = Elem<D>::from_float(Elem<S>::to_float(src[i]));
+}
+
+template <class S>
+int convert_from(const S* src, int32_t dst_dtype, void* dst, int64_t count, cudaStream_t stream) {
   const int threads = 256;
-  if (wide) {
-    const int64_t vec = row_bytes / 16;
-    const int64_t blocks = (count * vec + threads - 1) / threads;
-    gather_kernel<<<(unsigned)(blocks < 65535 * 8 ? blocks : 65535 * 8), threads>>>(
-        reinterpret_cast<const float4*>(src), rows, vec, index, count, reinterpret_cast<float4*>(dst), bad);
-  } else {
-    const int64_t blocks = (count * width + threads - 1) / threads;
-    gather_kernel<<<(unsigned)(blocks < 65535 * 8 ? blocks : 65535 * 8), threads>>>(
-        src, rows, width, index, count, dst, bad);
+  const int64_t want = (count + threads - 1) / threads;
+  const unsigned blocks = (unsigned)(want < 65535 * 4 ? want : 65535 * 4);
+  switch (dst_dtype) {
+    case FP_DTYPE_F32: convert_kernel<S, float><<<blocks, threads, 0, stream>>>(src, (float*)dst, count); break;
+    case FP_DTYPE_F16: convert_kernel<S, __half><<<blocks, threads, 0, stream>>>(src, (__half*)dst, count); break;
+    case FP_DTYPE_BF16:
+      convert_kernel<S, __nv_bfloat16><<<blocks, threads, 0, stream>>>(src, (__nv_bfloat16*)dst, count);
+      break;
+    default: return fail(FP_ERR_ARG, "unknown destination dtype %d", dst_dtype);
   }
-  FP_CUDA(cudaGetLastError(), "gather launch");
-  int host_bad = 0;
-  FP_CUDA(cudaMemcpy(&host_bad, bad, sizeof(int), cudaMemcpyDeviceToHost), "cudaMemcpy");
-  FP_CUDA(cudaFreeAsync(bad, 0), "cudaFreeAsync");
-  if (host_bad) return fail(FP_ERR_INDEX, "an index is outside [0, %lld)", (long long)rows);
+  FP_CUDA(cudaGetLastError(), "convert launch");
   return FP_OK;
 }
 
@@ -170,6 +213,53 @@ int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width, const
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width, const int32_t* index,
                             int64_t count, int32_t* dst) {
   return gather(src, rows, width, index, count, dst);
+}
+
+
+int fp_cuda_memset(void* dst, int32_t byte_value, int64_t bytes) {
+  if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0");
+  if (bytes == 0) return FP_OK;
+  if (!dst) return fail(FP_ERR_ARG, "null pointer");
+  FP_CUDA(cudaMemset(dst, byte_value, (size_t)bytes), "cudaMemset");
+  return FP_OK;
+}
+
+int fp_cuda_stream_create(void** stream) {
+  if (!stream) return fail(FP_ERR_ARG, "null stream out-pointer");
+  cudaStream_t s = nullptr;
+  FP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  *stream = s;
+  return FP_OK;
+}
+
+int fp_cuda_stream_destroy(void* stream) {
+  if (!stream) return FP_OK;
+  FP_CUDA(cudaStreamDestroy(as_stream(stream)), "cudaStreamDestroy");
+  return FP_OK;
+}
+
+int fp_cuda_stream_synchronize(void* stream) {
+  FP_CUDA(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize");
+  return FP_OK;
+}
+
+int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_dtype, int64_t count, void* stream) {
+  if (count < 0) return fail(FP_ERR_ARG, "count must be >= 0, got %lld", (long long)count);
+  if (fp_dtype_size(src_dtype) == 0 || fp_dtype_size(dst_dtype) == 0)
+    return fail(FP_ERR_ARG, "unknown dtype (src %d, dst %d)", src_dtype, dst_dtype);
+  if (count == 0) return FP_OK;
+  if (!src || !dst) return fail(FP_ERR_ARG, "null device pointer");
+  cudaStream_t s = as_stream(stream);
+  switch (src_dtype) {
+    case FP_DTYPE_F32: return convert_from(static_cast<const float*>(src), dst_dtype, dst, count, s);
+    case FP_DTYPE_F16: return convert_from(static_cast<const __half*>(src), dst_dtype, dst, count, s);
+    default: return convert_from(static_cast<const __nv_bfloat16*>(src), dst_dtype, dst, count, s);
+  }
+}
+
+int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count,
+                        void* dst, int32_t* bad, void* stream) {
+  return gather_async(src, rows, row_bytes, index, count, dst, bad, as_stream(stream));
 }
 
 }  // extern "C"

@@ -13,7 +13,7 @@ CXX="${CXX:-g++}"
 version="${2:-dev}"
 CXXFLAGS=(-O3 -std=c++17 -fPIC -pthread -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter
           -DFITPRUNE_VERSION="\"$version\"" -I"$cpp")
-headers=("$cpp"/*.h "$cpp"/*.hpp)
+headers=("$cpp"/*.h "$cpp"/*.hpp "$cu"/*.cuh "$cu"/*.h)
 
 stale() {  # stale OBJ SRC: true when OBJ is missing or older than SRC or any header
   local obj="$1" src="$2"
@@ -40,8 +40,17 @@ for src in "$cpp"/*.cpp; do
   fi
 done
 
-NVCC="${NVCC:-$(command -v nvcc || true)}"
-[[ -z "$NVCC" && -x /usr/local/cuda/bin/nvcc ]] && NVCC=/usr/local/cuda/bin/nvcc
+# NVCC=/path picks the compiler; NVCC set to something that is not an executable (e.g. NVCC=none)
+# builds the stub, as on a machine without CUDA.
+if [[ -n "${NVCC+x}" ]]; then
+  if [[ -n "$NVCC" && ! -x "$NVCC" ]] && ! command -v "$NVCC" >/dev/null 2>&1; then
+    echo "build.sh: NVCC=$NVCC is not an executable" >&2
+    NVCC=""
+  fi
+else
+  NVCC="$(command -v nvcc || true)"
+  [[ -z "$NVCC" && -x /usr/local/cuda/bin/nvcc ]] && NVCC=/usr/local/cuda/bin/nvcc
+fi
 cuda_objs=()
 if [[ -n "$NVCC" ]]; then
   # nvcc on PATH may be a wrapper script, so look for the toolkit in the usual places too.
@@ -49,9 +58,11 @@ if [[ -n "$NVCC" ]]; then
     obj="$out/obj/$(basename "$src" .cu).cu.o"
     cuda_objs+=("$obj")
     if stale "$obj" "$src"; then
+      # NVCC_FLAGS: extra flags, e.g. "-Xptxas -v" for the register/spill report (benchmarks/gpu).
+      # shellcheck disable=SC2086
       "$NVCC" -O3 -std=c++17 -I"$cpp" -Xcompiler -fPIC,-fvisibility=hidden \
         -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-        -gencode arch=compute_90,code=compute_90 -c "$src" -o "$obj" & pids+=($!)
+        -gencode arch=compute_90,code=compute_90 ${NVCC_FLAGS:-} -c "$src" -o "$obj" & pids+=($!)
     fi
   done
   cudart=""

@@ -17,6 +17,18 @@ void* fp_cuda_malloc(int64_t) { none(); return nullptr; }
 int fp_cuda_free(void*) { return none(); }
 int fp_cuda_memcpy(void*, const void*, int64_t, int32_t) { return none(); }
 int fp_cuda_synchronize(void) { return none(); }
+int fp_cuda_memset(void*, int32_t, int64_t) { return none(); }
+int fp_cuda_set_option(const char*, int32_t) { return none(); }
+int fp_cuda_stream_create(void**) { return none(); }
+int fp_cuda_stream_destroy(void*) { return none(); }
+int fp_cuda_stream_synchronize(void*) { return none(); }
+int fp_cuda_convert(const void*, int32_t, void*, int32_t, int64_t, void*) { return none(); }
+int fp_cuda_attention(const void*, const void*, const void*, int64_t, int32_t, int32_t, int32_t, int32_t, void*,
+                      float*, void*) { return none(); }
+int fp_cuda_scores(const void*, const void*, const float*, int64_t, int32_t, int32_t, int32_t, int32_t, int64_t,
+                   int64_t, float*, float*, void*) { return none(); }
+int fp_cuda_select_keep(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, void*) { return none(); }
+int fp_cuda_gather_rows(const void*, int64_t, int64_t, const int32_t*, int64_t, void*, int32_t*, void*) { return none(); }
 int fp_cuda_gather_rows_f32(const float*, int64_t, int64_t, const int32_t*, int64_t, float*) { return none(); }
 int fp_cuda_gather_rows_i32(const int32_t*, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return none(); }
 }

@@ -14,6 +14,8 @@ final class InfoCommand implements Callable<Integer> {
         + b.cpuThreads() + " threads");
     System.out.println("      features: " + b.cpuFeatures());
     System.out.println("cuda: " + (b.cudaCompiled() ? "compiled in" : "not compiled in") + "; " + b.cudaStatus());
+    System.out.println("      kernels: fp16/bf16 tensor-core attention and scores (head dims 64, 128), fp32 FMA path;"
+        + " score --backend auto uses " + (b.cudaAvailable() ? "cuda" : "cpu") + " here");
     return 0;
   }
 }

@@ -5,6 +5,10 @@ import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Backend;
+import io.fitprune.kernels.CudaKernels;
+import io.fitprune.kernels.DeviceBuffer;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.IntData;
 import io.fitprune.kernels.Kernels;
@@ -32,8 +36,20 @@ final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output safetensors: out, lse, self, cross[, keep].")
   Path out;
 
+  @Option(names = "--backend", defaultValue = "auto",
+      description = "cpu, cuda or auto (cuda when a device is present; default ${DEFAULT-VALUE}).")
+  String backend;
+
+  @Option(names = "--dtype", defaultValue = "fp32",
+      description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16/bf16: cuda only; default ${DEFAULT-VALUE}).")
+  String dtype;
+
   @Override
   public Integer call() throws Exception {
+    Backend requested = Backend.parse(backend);
+    ElementType type = ElementType.parseFloat(dtype);
+    if (requested == Backend.CPU && type != ElementType.FP32)
+      throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32)");
     try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
       TensorInfo q = in.require("q", DType.F32, -1, -1, -1);
       long n = q.shape()[0];
@@ -47,6 +63,11 @@ final class ScoreCommand implements Callable<Integer> {
       if (prune != null && (prune < 0 || prune > visual))
         throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
 
+      Backend chosen = Kernels.choose(requested, type);
+      if (chosen == Backend.CUDA) {
+        runCuda(in, shape, spans, type);
+        return 0;
+      }
       try (FloatData o = FloatData.allocate(shape.qLength()); FloatData lse = FloatData.allocate(shape.lseLength());
           FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
         FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k")), vd = FloatData.of(in.floats("v"));
@@ -77,10 +98,52 @@ final class ScoreCommand implements Callable<Integer> {
         }
         w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual)).write(out);
         double flops = 2.0 * n * (n + 1) * d * heads; // causal: half of 4*n^2*d*H
-        System.out.printf("n=%d H=%d G=%d d=%d P=%d V=%d: attention %.2f ms (%.1f GFLOP/s), scores %.2f ms%s -> %s%n",
+        System.out.printf("cpu fp32 n=%d H=%d G=%d d=%d P=%d V=%d: attention %.2f ms (%.1f GFLOP/s), scores %.2f ms%s -> %s%n",
             n, heads, shape.kvHeads(), d, prefix, visual, (t1 - t0) / 1e6, flops / (t1 - t0), (t2 - t1) / 1e6, kept, out);
       }
     }
     return 0;
+  }
+
+  /** The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. */
+  private void runCuda(SafetensorsFile in, AttentionShape shape, Spans spans, ElementType type) throws Exception {
+    long n = shape.tokens();
+    try (DeviceBuffer q = DeviceBuffer.of(in.readFloats("q"), type); DeviceBuffer k = DeviceBuffer.of(in.readFloats("k"), type);
+        DeviceBuffer v = DeviceBuffer.of(in.readFloats("v"), type);
+        DeviceBuffer o = DeviceBuffer.allocate(type, shape.qLength());
+        DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, shape.lseLength());
+        DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, visual);
+        DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, visual)) {
+      long t0 = 0, t1 = 0, t2 = 0;
+      for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
+        t0 = System.nanoTime();
+        CudaKernels.attention(shape, q, k, v, o, lse);
+        t1 = System.nanoTime();
+        CudaKernels.scores(shape, spans, q, k, lse, self, cross);
+        t2 = System.nanoTime();
+      }
+      SafetensorsWriter w = new SafetensorsWriter()
+          .putFloats("out", o.toFloats(), n, shape.heads(), shape.headDim())
+          .putFloats("lse", lse.toFloats(), shape.heads(), n)
+          .putFloats("self", self.toFloats(), visual)
+          .putFloats("cross", cross.toFloats(), visual);
+      String kept = "";
+      if (prune != null) {
+        try (DeviceBuffer keep = DeviceBuffer.allocate(ElementType.INT32, n - prune)) {
+          CudaKernels.selectKeep(n, spans, self, cross, prune, keep);
+          int[] rows = keep.toInts();
+          long[] wide = new long[rows.length];
+          for (int i = 0; i < rows.length; i++) wide[i] = rows[i];
+          w.putLongs("keep", wide, wide.length);
+          kept = String.format(", kept %d of %d rows", rows.length, n);
+        }
+      }
+      w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual))
+          .metadata("backend", "cuda").metadata("dtype", type.toString()).write(out);
+      double flops = 2.0 * n * (n + 1) * shape.headDim() * shape.heads();
+      System.out.printf("cuda %s n=%d H=%d G=%d d=%d P=%d V=%d: attention %.3f ms (%.1f GFLOP/s), scores %.3f ms%s -> %s%n",
+          type, n, shape.heads(), shape.kvHeads(), shape.headDim(), prefix, visual, (t1 - t0) / 1e6,
+          flops / (t1 - t0), (t2 - t1) / 1e6, kept, out);
+    }
   }
 }

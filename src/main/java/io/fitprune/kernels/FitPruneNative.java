@@ -88,6 +88,36 @@ public final class FitPruneNative {
 
   public static native int fp_cuda_synchronize();
 
+  public static final int FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1, FP_DTYPE_BF16 = 2;
+
+  public static native int fp_dtype_size(int dtype);
+
+  public static native int fp_cuda_memset(Pointer dst, int byteValue, @Cast("int64_t") long bytes);
+
+  public static native int fp_cuda_stream_synchronize(Pointer stream);
+
+  public static native int fp_cuda_set_option(String name, int value);
+
+  public static native int fp_cuda_convert(@Cast("const void*") Pointer src, int srcDtype, Pointer dst, int dstDtype,
+      @Cast("int64_t") long count, Pointer stream);
+
+  public static native int fp_cuda_attention(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
+      Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+
+  public static native int fp_cuda_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
+      @Cast("float*") Pointer crossScore, Pointer stream);
+
+  public static native int fp_cuda_select_keep(@Cast("const float*") Pointer selfScore,
+      @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
+      @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep, Pointer stream);
+
+  public static native int fp_cuda_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
+      @Cast("int64_t") long rowBytes, @Cast("const int32_t*") Pointer index, @Cast("int64_t") long count,
+      Pointer dst, @Cast("int32_t*") Pointer bad, Pointer stream);
+
   public static native int fp_cuda_gather_rows_f32(@Cast("const float*") FloatPointer src,
       @Cast("int64_t") long rows, @Cast("int64_t") long width,
       @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count, FloatPointer dst);

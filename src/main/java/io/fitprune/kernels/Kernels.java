@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The FitPrune kernels on the CPU backend: attention forward with log-sum-exp, the FitPrune score
+ * The FitPrune kernels; methods without a {@link Backend} argument run on the CPU backend: attention forward with log-sum-exp, the FitPrune score
  * pass, selection of the tokens to keep, and row gathers. Every argument is validated here, before
  * any native call; a native failure becomes a {@link FitPruneException}. All methods are safe to
  * call from many threads at once.
@@ -161,6 +161,58 @@ public final class Kernels {
     if (dst == src && count > rows)
       throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has (" + rows + ")");
     return count;
+  }
+
+  // ---- backend choice ----
+
+  /**
+   * Resolves {@code backend} for element type {@code type}: AUTO becomes CUDA when a device is
+   * present, else CPU; the CPU computes in FP32 only, so FP16/BF16 need CUDA. Throws
+   * {@link IllegalArgumentException} for a combination that cannot run and
+   * {@link FitPruneException} when CUDA is asked for but unavailable.
+   */
+  public static Backend choose(Backend backend, ElementType type) {
+    Objects.requireNonNull(backend, "backend");
+    Objects.requireNonNull(type, "type");
+    if (!type.isFloat()) throw new IllegalArgumentException("dtype must be fp32, fp16 or bf16, got " + type);
+    Backend b = backend.resolve();
+    if (b == Backend.CPU && type != ElementType.FP32) {
+      if (backend == Backend.AUTO)
+        throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend, which is unavailable here ("
+            + CudaKernels.info().cudaStatus() + ")");
+      throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend (the CPU backend computes in fp32)");
+    }
+    if (b == Backend.CUDA) CudaKernels.requireDevice();
+    return b;
+  }
+
+  /** Attention on a backend (see {@link #choose}); inputs are rounded to {@code type} on CUDA. */
+  public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
+      float[] v) {
+    return choose(backend, type) == Backend.CUDA ? CudaKernels.attention(shape, type, q, k, v) : attention(shape, q, k, v);
+  }
+
+  /** Scores on a backend (see {@link #choose}). */
+  public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
+      float[] lse) {
+    return choose(backend, type) == Backend.CUDA ? CudaKernels.scores(shape, spans, type, q, k, lse)
+        : scores(shape, spans, q, k, lse);
+  }
+
+  /** Selection on a backend; both give the same indices on the same scores. */
+  public static int[] selectKeep(Backend backend, long n, Spans spans, float[] self, float[] cross, long drop) {
+    if (choose(backend, ElementType.FP32) == Backend.CPU) return selectKeep(n, spans, self, cross, drop);
+    Objects.requireNonNull(spans, "spans");
+    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
+    if (drop < 0 || drop > spans.visual())
+      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(self, "self");
+    require(cross, "cross");
+    try (DeviceBuffer s = DeviceBuffer.of(self, ElementType.FP32); DeviceBuffer c = DeviceBuffer.of(cross, ElementType.FP32);
+        DeviceBuffer keep = DeviceBuffer.allocate(ElementType.INT32, n - drop)) {
+      CudaKernels.selectKeep(n, spans, s, c, drop, keep);
+      return keep.toInts();
+    }
   }
 
   // ---- backend control ----

@@ -74,4 +74,29 @@ class ScoreCliTest {
     Files.writeString(corrupt, "garbage that is not a safetensors file");
     oneLineError(CliRun.run("score", "--qkv", corrupt.toString(), "--prefix", "0", "--visual", "1", "--out", out), 1, "header length");
   }
+
+  @Test
+  void scoreBackendAndDtypeOptions() throws Exception {
+    Path qkv = dir.resolve("small.safetensors"), out = dir.resolve("o.safetensors");
+    assertEquals(0, CliRun.run("generate", "--out", qkv.toString(), "--tokens", "40", "--heads", "2", "--kv-heads", "2",
+        "--head-dim", "64").code());
+    String in = qkv.toString(), o = out.toString();
+    oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cpu", "--dtype", "fp16",
+        "--out", o), 2, "--dtype fp16 needs --backend cuda");
+    oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--dtype", "fp8", "--out", o), 2, "dtype must be one of");
+    oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "tpu", "--out", o), 2, "backend must be one of");
+    Result cpu = CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cpu", "--out", o);
+    assertEquals(0, cpu.code(), cpu.err());
+    assertTrue(cpu.out().startsWith("cpu fp32"), cpu.out());
+    if (!io.fitprune.kernels.CudaKernels.available()) {
+      oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cuda", "--out", o), 1,
+          "CUDA backend unavailable");
+      System.out.println("CUDA CLI run skipped: " + io.fitprune.kernels.CudaKernels.info().cudaStatus());
+    } else {
+      Result r = CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cuda", "--dtype", "bf16",
+          "--prune", "5", "--out", o);
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.out().startsWith("cuda bf16"), r.out());
+    }
+  }
 }

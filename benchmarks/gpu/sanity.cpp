@@ -1,0 +1,184 @@
+// Small end-to-end run of every CUDA entry point against the CPU backend of the same library, for
+// compute-sanitizer (memcheck, racecheck) on the GPU machine. Without a device it checks that the
+// CUDA API fails cleanly and runs the CPU parts, so it is also exercised where it is built.
+//
+// Build: g++ -O2 -std=c++17 -Isrc/main/cpp benchmarks/gpu/sanity.cpp -LDIR -lfitprune_cuda
+//        -lfitprune_cpu -lcudart_static -lpthread -ldl -lrt
+// Usage: sanity [n H G d P V]   (default 203 4 2 64 11 150; exit 1 on a mismatch)
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "fitprune.h"
+
+static int failures = 0;
+#define EXPECT(cond, ...)                    \
+  do {                                       \
+    if (!(cond)) {                           \
+      std::printf("FAIL: " __VA_ARGS__);     \
+      std::printf("\n");                     \
+      ++failures;                            \
+    }                                        \
+  } while (0)
+#define OK(call)                                                                 \
+  do {                                                                           \
+    int st_ = (call);                                                            \
+    if (st_ != FP_OK) {                                                          \
+      std::printf("FAIL: %s -> %d: %s\n", #call, st_, fp_last_error());          \
+      ++failures;                                                                \
+      return;                                                                    \
+    }                                                                            \
+  } while (0)
+
+static uint16_t to_half(float f) {  // round to nearest even, normal range (inputs are ~N(0,1))
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const int exp = (int)((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = x & 0x7fffffu;
+  if (exp <= 0) return (uint16_t)sign;  // flush tiny values (rare here)
+  uint32_t h = sign | (uint32_t)(exp << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
+  return (uint16_t)h;
+}
+static float from_half(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const int exp = (h >> 10) & 0x1f;
+  const uint32_t mant = h & 0x3ffu;
+  uint32_t x = exp == 0 ? sign : (sign | (uint32_t)(exp - 15 + 127) << 23 | mant << 13);
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+static uint16_t to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return (uint16_t)(x >> 16);
+}
+static float from_bf16(uint16_t b) {
+  uint32_t x = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+struct Dev {  // owned device buffer
+  void* p = nullptr;
+  explicit Dev(size_t bytes) : p(fp_cuda_malloc((int64_t)(bytes ? bytes : 16))) {}
+  ~Dev() { if (p) fp_cuda_free(p); }
+};
+
+static double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    den += (double)b[i] * b[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+static void run_dtype(int dtype, int64_t n, int H, int G, int d, int64_t P, int64_t V) {
+  const char* name = dtype == FP_DTYPE_F32 ? "fp32" : dtype == FP_DTYPE_F16 ? "fp16" : "bf16";
+  std::mt19937 rng(42 + dtype);
+  std::normal_distribution<float> N01;
+  const size_t nq = (size_t)n * H * d, nkv = (size_t)n * G * d;
+  std::vector<float> q(nq), k(nkv), v(nkv);
+  for (auto* t : {&q, &k, &v})
+    for (auto& x : *t) x = N01(rng);
+  // Round the inputs to the dtype so the CPU reference sees the same values.
+  std::vector<uint16_t> q16(nq), k16(nkv), v16(nkv);
+  auto round_all = [&](std::vector<float>& f, std::vector<uint16_t>& h) {
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (dtype == FP_DTYPE_F16) { h[i] = to_half(f[i]); f[i] = from_half(h[i]); }
+      if (dtype == FP_DTYPE_BF16) { h[i] = to_bf16(f[i]); f[i] = from_bf16(h[i]); }
+    }
+  };
+  round_all(q, q16); round_all(k, k16); round_all(v, v16);
+
+  std::vector<float> out(nq), lse((size_t)H * n), self_s(V), cross_s(V);
+  OK(fp_cpu_attention_f32(q.data(), k.data(), v.data(), n, H, G, d, out.data(), lse.data()));
+  OK(fp_cpu_scores_f32(q.data(), k.data(), lse.data(), n, H, G, d, P, V, self_s.data(), cross_s.data()));
+  if (fp_cuda_device_count() <= 0) {
+    std::printf("%s: CPU backend ran; no device: %s\n", name, fp_cuda_describe());
+    EXPECT(fp_cuda_attention(q.data(), k.data(), v.data(), n, H, G, d, dtype, out.data(), lse.data(), nullptr) != FP_OK,
+           "fp_cuda_attention must fail without a device");
+    std::printf("  fp_cuda_attention without a device: %s\n", fp_last_error());
+    return;
+  }
+  const size_t es = (size_t)fp_dtype_size(dtype);
+  Dev dq(nq * es), dk(nkv * es), dv(nkv * es), dout(nq * es), dlse(4 * (size_t)H * n), ds(4 * V), dc(4 * V);
+  const void* hq = dtype == FP_DTYPE_F32 ? (const void*)q.data() : (const void*)q16.data();
+  const void* hk = dtype == FP_DTYPE_F32 ? (const void*)k.data() : (const void*)k16.data();
+  const void* hv = dtype == FP_DTYPE_F32 ? (const void*)v.data() : (const void*)v16.data();
+  OK(fp_cuda_memcpy(dq.p, hq, nq * es, FP_COPY_H2D));
+  OK(fp_cuda_memcpy(dk.p, hk, nkv * es, FP_COPY_H2D));
+  OK(fp_cuda_memcpy(dv.p, hv, nkv * es, FP_COPY_H2D));
+  OK(fp_cuda_memset(dout.p, 0xff, nq * es));  // NaN poison
+  OK(fp_cuda_memset(dlse.p, 0xff, 4 * (size_t)H * n));
+  OK(fp_cuda_attention(dq.p, dk.p, dv.p, n, H, G, d, dtype, dout.p, (float*)dlse.p, nullptr));
+  OK(fp_cuda_scores(dq.p, dk.p, (const float*)dlse.p, n, H, G, d, dtype, P, V, (float*)ds.p, (float*)dc.p, nullptr));
+  OK(fp_cuda_synchronize());
+  // Output back as fp32 through the device conversion.
+  Dev o32(4 * nq);
+  OK(fp_cuda_convert(dout.p, dtype, o32.p, FP_DTYPE_F32, (int64_t)nq, nullptr));
+  std::vector<float> g_out(nq), g_lse((size_t)H * n), g_s(V), g_c(V);
+  OK(fp_cuda_memcpy(g_out.data(), o32.p, 4 * nq, FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_lse.data(), dlse.p, 4 * (size_t)H * n, FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_s.data(), ds.p, 4 * V, FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_c.data(), dc.p, 4 * V, FP_COPY_D2H));
+  const double tol_out = dtype == FP_DTYPE_F32 ? 1e-5 : dtype == FP_DTYPE_F16 ? 5e-3 : 3e-2;
+  const double e_out = max_rel(g_out, out), e_lse = max_rel(g_lse, lse);
+  const double e_s = max_rel(g_s, self_s), e_c = max_rel(g_c, cross_s);
+  std::printf("%s n=%lld H=%d G=%d d=%d P=%lld V=%lld: out rel %.2e, lse rel %.2e, self rel %.2e, cross rel %.2e\n",
+              name, (long long)n, H, G, d, (long long)P, (long long)V, e_out, e_lse, e_s, e_c);
+  EXPECT(e_out < tol_out, "%s out rel %.3e", name, e_out);
+  EXPECT(e_lse < 1e-4, "%s lse rel %.3e", name, e_lse);
+  EXPECT(e_s < 1e-3 && e_c < 1e-3, "%s scores rel %.3e %.3e", name, e_s, e_c);
+
+  // Select on the device's scores, against the CPU rule on the same scores.
+  const int64_t drop = V / 2;
+  std::vector<int32_t> keep_c(n - drop), keep_g(n - drop);
+  OK(fp_select_keep(g_s.data(), g_c.data(), n, P, V, drop, keep_c.data()));
+  Dev dkeep(4 * (n - drop));
+  OK(fp_cuda_select_keep((float*)ds.p, (float*)dc.p, n, P, V, drop, (int32_t*)dkeep.p, nullptr));
+  OK(fp_cuda_memcpy(keep_g.data(), dkeep.p, 4 * (n - drop), FP_COPY_D2H));
+  EXPECT(keep_c == keep_g, "%s select differs from the CPU", name);
+
+  // Gather the kept rows of q (row = H*d elements) and compare with the host.
+  Dev dg(es * H * d * keep_g.size());
+  OK(fp_cuda_gather_rows(dq.p, n, (int64_t)(es * H * d), (const int32_t*)dkeep.p, (int64_t)keep_g.size(), dg.p,
+                         nullptr, nullptr));
+  std::vector<unsigned char> hg(es * H * d * keep_g.size());
+  OK(fp_cuda_memcpy(hg.data(), dg.p, (int64_t)hg.size(), FP_COPY_D2H));
+  bool same = true;
+  for (size_t r = 0; r < keep_g.size() && same; ++r)
+    same = std::memcmp(hg.data() + r * es * H * d, (const unsigned char*)hq + keep_g[r] * es * H * d, es * H * d) == 0;
+  EXPECT(same, "%s gather differs", name);
+}
+
+int main(int argc, char** argv) {
+  int64_t n = 203, P = 11, V = 150;
+  int H = 4, G = 2, d = 64;
+  if (argc == 7) {
+    n = std::atoll(argv[1]); H = std::atoi(argv[2]); G = std::atoi(argv[3]); d = std::atoi(argv[4]);
+    P = std::atoll(argv[5]); V = std::atoll(argv[6]);
+  }
+  std::printf("fitprune %s; cuda: %s\n", fp_version(), fp_cuda_describe());
+  for (int dtype : {FP_DTYPE_F32, FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
+  if (fp_cuda_device_count() > 0) {  // the other tile variants of the tensor-core kernels
+    if (fp_cuda_set_option("attention_rows", 64) != FP_OK || fp_cuda_set_option("score_rows", 128) != FP_OK) {
+      std::printf("FAIL: fp_cuda_set_option: %s\n", fp_last_error());
+      ++failures;
+    }
+    std::printf("tile variant attention_rows=64 score_rows=128:\n");
+    for (int dtype : {FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
+  }
+  std::printf("%s (%d failure%s)\n", failures ? "SANITY FAILED" : "sanity ok", failures, failures == 1 ? "" : "s");
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,12 @@
+// Tensor-core attention and score kernels for __half, head dim 128 (one file per element type and head
+// dim so nvcc compiles them in parallel; the kernels are in attention_mma.cuh).
+#include "attention_mma.cuh"
+
+namespace fp {
+namespace cu {
+template int launch_attention_mma<__half, 128>(const __half*, const __half*, const __half*, int, int, int, __half*, float*, int,
+                                          cudaStream_t);
+template int launch_scores_mma<__half, 128>(const __half*, const __half*, const float*, int, int, int, int, int, int, int, float*,
+                                       int, cudaStream_t);
+}  // namespace cu
+}  // namespace fp

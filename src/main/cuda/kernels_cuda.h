@@ -1,0 +1,25 @@
+// Internal interface between the CUDA sources (not part of the C API).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fp {
+namespace cu {
+
+// Rows per query tile of the fp32 score pass (the partial buffer has one row of V floats per tile).
+int score_f32_tile_rows();
+
+int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float* out,
+                  float* lse, cudaStream_t stream);
+int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, int P, int V,
+               int text_tiles, int visual_tiles, float* partial, cudaStream_t stream);
+
+// Largest visual span the single-CTA device sort handles; larger spans select on the host.
+constexpr int64_t kSelectMaxDevice = 4096;
+int select_keep_device(const float* self, const float* cross, int n, int P, int V, int drop, int32_t* keep,
+                       int* flag, cudaStream_t stream);
+
+}  // namespace cu
+}  // namespace fp

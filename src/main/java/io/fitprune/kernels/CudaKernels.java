@@ -1,0 +1,195 @@
+package io.fitprune.kernels;
+
+import java.util.Objects;
+
+/**
+ * The FitPrune kernels on the CUDA backend, on {@link DeviceBuffer}s: attention forward with LSE
+ * (FP16/BF16 on the tensor cores, FP32 exact and slower; head dims 64 and 128), the score pass,
+ * selection and row gathers. Arguments are validated here, as in {@link Kernels}, before any
+ * native call; without a usable device every method fails with a {@link FitPruneException} whose
+ * one-line message says why. Calls are synchronous: each waits for the GPU and reports any error.
+ */
+public final class CudaKernels {
+  private CudaKernels() {}
+
+  private static volatile BackendInfo info;
+
+  /** True when the library has the CUDA backend and a device is present. */
+  public static boolean available() {
+    return info().cudaAvailable();
+  }
+
+  /** The backend description (cached after the first query). */
+  public static BackendInfo info() {
+    BackendInfo i = info;
+    if (i == null) info = i = BackendInfo.query();
+    return i;
+  }
+
+  /** Throws a one-line {@link FitPruneException} when there is no usable CUDA device. */
+  public static void requireDevice() {
+    BackendInfo i = info();
+    if (!i.cudaAvailable())
+      throw new FitPruneException(FitPruneNative.FP_ERR_UNAVAILABLE, "CUDA backend unavailable: " + i.cudaStatus());
+  }
+
+  // ---- attention ----
+
+  /** Causal attention with GQA: q, k, v, out of one float type; lse FP32 {@code [H,n]}. */
+  public static void attention(AttentionShape shape, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
+      DeviceBuffer lse) {
+    Objects.requireNonNull(shape, "shape");
+    requireHeadDim(shape);
+    ElementType t = floatType(q, "q");
+    require(q, "q", t, shape.qLength(), "[n,H,d]");
+    require(k, "k", t, shape.kvLength(), "[n,G,d]");
+    require(v, "v", t, shape.kvLength(), "[n,G,d]");
+    require(out, "out", t, shape.qLength(), "[n,H,d]");
+    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_attention(q.pointer(), k.pointer(), v.pointer(), shape.tokens(),
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), null));
+    sync();
+  }
+
+  /** Uploads host floats as {@code type}, runs attention, and returns out (as floats) and lse. */
+  public static Kernels.AttentionOutput attention(AttentionShape shape, ElementType type, float[] q, float[] k, float[] v) {
+    Objects.requireNonNull(shape, "shape");
+    requireHostFloat(type);
+    requireHeadDim(shape);
+    requireHost(q, "q", shape.qLength(), "[n,H,d]");
+    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHost(v, "v", shape.kvLength(), "[n,G,d]");
+    requireDevice();
+    try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
+        DeviceBuffer dv = DeviceBuffer.of(v, type); DeviceBuffer out = DeviceBuffer.allocate(type, shape.qLength());
+        DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, shape.lseLength())) {
+      attention(shape, dq, dk, dv, out, lse);
+      return new Kernels.AttentionOutput(out.toFloats(), lse.toFloats());
+    }
+  }
+
+  // ---- scores ----
+
+  /** FitPrune self and cross scores (FP32, V each) from q, k (one float type) and the FP32 LSE. */
+  public static void scores(AttentionShape shape, Spans spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
+      DeviceBuffer self, DeviceBuffer cross) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    requireHeadDim(shape);
+    ElementType t = floatType(q, "q");
+    require(q, "q", t, shape.qLength(), "[n,H,d]");
+    require(k, "k", t, shape.kvLength(), "[n,G,d]");
+    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
+    require(self, "self", ElementType.FP32, spans.visual(), "[V]");
+    require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_scores(q.pointer(), k.pointer(), lse.pointer(), shape.tokens(), shape.heads(),
+        shape.kvHeads(), shape.headDim(), t.code, spans.prefix(), spans.visual(), self.pointer(), cross.pointer(), null));
+    sync();
+  }
+
+  /** Host-array convenience: uploads q and k as {@code type} and the LSE, returns the scores. */
+  public static Kernels.Scores scores(AttentionShape shape, Spans spans, ElementType type, float[] q, float[] k,
+      float[] lse) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    requireHostFloat(type);
+    requireHeadDim(shape);
+    requireHost(q, "q", shape.qLength(), "[n,H,d]");
+    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHost(lse, "lse", shape.lseLength(), "[H,n]");
+    requireDevice();
+    try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
+        DeviceBuffer dl = DeviceBuffer.of(lse, ElementType.FP32);
+        DeviceBuffer s = DeviceBuffer.allocate(ElementType.FP32, spans.visual());
+        DeviceBuffer c = DeviceBuffer.allocate(ElementType.FP32, spans.visual())) {
+      scores(shape, spans, dq, dk, dl, s, c);
+      return new Kernels.Scores(s.toFloats(), c.toFloats());
+    }
+  }
+
+  // ---- select ----
+
+  /** As {@link Kernels#selectKeep(long, Spans, FloatData, FloatData, long, IntData)}, on the device. */
+  public static void selectKeep(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep) {
+    Objects.requireNonNull(spans, "spans");
+    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
+    spans.requireWithin(n);
+    if (drop < 0 || drop > spans.visual())
+      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(self, "self", ElementType.FP32, spans.visual(), "[V]");
+    require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
+    require(keep, "keep", ElementType.INT32, n - drop, "[n-k]");
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_select_keep(self.pointer(), cross.pointer(), n, spans.prefix(),
+        spans.visual(), drop, keep.pointer(), null));
+  }
+
+  // ---- gather ----
+
+  /** {@code dst[r,:] = src[index[r],:]}, rows of {@code width} elements of any type; index INT32. */
+  public static void gatherRows(DeviceBuffer src, long rows, long width, DeviceBuffer index, DeviceBuffer dst) {
+    Objects.requireNonNull(src, "src");
+    Objects.requireNonNull(index, "index");
+    Objects.requireNonNull(dst, "dst");
+    if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+    if (width <= 0) throw new IllegalArgumentException("width must be > 0, got " + width);
+    if (index.type() != ElementType.INT32) throw new IllegalArgumentException("index: expected int32, got " + index.type());
+    if (dst.type() != src.type())
+      throw new IllegalArgumentException("dst: expected " + src.type() + " like src, got " + dst.type());
+    if (src == dst) throw new IllegalArgumentException("dst: the CUDA gather cannot run in place");
+    long count = index.length();
+    require(src, "src", src.type(), Math.multiplyExact(rows, width), "[rows,width]");
+    if (dst.length() < Math.multiplyExact(count, width))
+      throw new IllegalArgumentException("dst: expected at least " + count * width + " " + dst.type()
+          + " values ([count,width] = [" + count + ", " + width + "]), got " + dst.length());
+    requireDevice();
+    try (DeviceBuffer bad = DeviceBuffer.allocate(ElementType.INT32, 1)) {
+      bad.fill(0);
+      Kernels.check(FitPruneNative.fp_cuda_gather_rows(src.pointer(), rows, width * src.type().bytes, index.pointer(),
+          count, dst.pointer(), bad.pointer(), null));
+      if (bad.toInts()[0] != 0)
+        throw new FitPruneException(FitPruneNative.FP_ERR_INDEX, "index: an index is outside [0, " + rows + ")");
+    }
+  }
+
+  // ---- helpers ----
+
+  private static void sync() {
+    Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null));
+  }
+
+  private static void requireHeadDim(AttentionShape shape) {
+    if (shape.headDim() != 64 && shape.headDim() != 128)
+      throw new IllegalArgumentException("headDim (d): the CUDA kernels support 64 and 128, got " + shape.headDim());
+  }
+
+  private static void requireHostFloat(ElementType type) {
+    Objects.requireNonNull(type, "type");
+    if (!type.isFloat()) throw new IllegalArgumentException("type must be fp32, fp16 or bf16, got " + type);
+  }
+
+  private static ElementType floatType(DeviceBuffer b, String name) {
+    Objects.requireNonNull(b, name);
+    if (!b.type().isFloat()) throw new IllegalArgumentException(name + ": expected fp32, fp16 or bf16, got " + b.type());
+    return b.type();
+  }
+
+  private static void require(DeviceBuffer b, String name, ElementType type, long length, String dims) {
+    if (b == null) throw new NullPointerException(name + " is null");
+    if (b.type() != type) throw new IllegalArgumentException(name + ": expected " + type + ", got " + b.type());
+    if (b.length() != length)
+      throw new IllegalArgumentException(name + ": expected " + length + " " + type + " values for shape " + dims
+          + ", got " + b.length());
+  }
+
+  private static void requireHost(float[] a, String name, long length, String dims) {
+    if (a == null) throw new NullPointerException(name + " is null");
+    if (a.length != length)
+      throw new IllegalArgumentException(name + ": expected " + length + " float32 values for shape " + dims
+          + ", got " + a.length);
+  }
+}
