@@ -456,6 +456,9 @@ public final class Decoder {
   /** As {@link #prefill(Tensor, Spans, Pruner, int)}, adding per-phase times to {@code profile} when not null. */
   public Prefill prefill(Tensor embeds, Spans spans, Pruner pruner, int decodeReserve, Profile profile) {
     if (pruner == null) pruner = Pruner.none();
+    if (pruner.layers() >= 0 && pruner.layers() != c.layers())
+      throw new IllegalArgumentException("recipe: " + pruner.layers() + " per-layer counts for a model of " + c.layers()
+          + " layers");
     long t0 = System.nanoTime();
     State s = start(embeds, spans, decodeReserve);
     s.profile = profile;

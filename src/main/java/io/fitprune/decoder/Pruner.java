@@ -32,6 +32,11 @@ public interface Pruner {
   /** Short name for reports. */
   String name();
 
+  /** Layers the per-layer counts are for, or -1 when the pruner is not tied to a layer count. */
+  default int layers() {
+    return -1;
+  }
+
   /** Never prunes. */
   static Pruner none() {
     return recipe(null, "unpruned");
@@ -58,6 +63,11 @@ public interface Pruner {
       @Override
       public String name() {
         return name;
+      }
+
+      @Override
+      public int layers() {
+        return counts == null ? -1 : counts.length;
       }
     };
   }
@@ -129,6 +139,11 @@ public interface Pruner {
       @Override
       public String name() {
         return "random";
+      }
+
+      @Override
+      public int layers() {
+        return counts.length;
       }
     };
   }

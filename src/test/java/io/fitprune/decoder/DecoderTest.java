@@ -147,6 +147,8 @@ class DecoderTest {
         .getMessage().contains("spans"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Pruner.recipe(new int[] {1, -1, 0}))
         .getMessage().contains("recipe"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> dec.prefill(e, new Spans(P, V),
+        Pruner.recipe(new int[] {1, 0}), -1)).getMessage().contains("3 layers"));
     Decoder.Prefill p = dec.prefill(e, new Spans(P, V), null, -1);
     assertTrue(assertThrows(IllegalStateException.class, () -> dec.step(p.state(), 1)).getMessage().contains("cache"));
     Decoder.Prefill p2 = dec.prefill(e, new Spans(P, V), null, 1);
