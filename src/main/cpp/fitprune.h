@@ -45,6 +45,13 @@ int fp_cpu_set_isa(int isa);       /* FP_ISA_AUTO selects the best supported */
 const char* fp_cpu_features(void); /* e.g. "avx2 fma avx512f avx512bw ..." */
 int fp_cpu_threads(void);
 int fp_cpu_set_threads(int threads); /* <= 0: one per hardware thread */
+/* glibc malloc: serve blocks below mmap_threshold (capped at 32 MiB) from the heap and trim the
+ * heap only past trim_threshold (0 leaves a setting alone), and use one arena for threads that have
+ * none yet: freed temporaries stay mapped for reuse.
+ * FP_ERR_UNAVAILABLE without glibc. Process-wide. */
+int fp_tune_malloc(int64_t mmap_threshold, int64_t trim_threshold);
+/* Sets OMP_WAIT_POLICY=PASSIVE (unless set) for a libgomp not loaded yet: 1 if in effect, 0 if too late. */
+int fp_prefer_passive_omp(void);
 
 /* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n]. */
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v,

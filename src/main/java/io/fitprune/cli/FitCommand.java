@@ -1,7 +1,9 @@
 package io.fitprune.cli;
 
 import io.fitprune.fitting.AlphaSearch;
+import io.fitprune.fitting.ExactFitter;
 import io.fitprune.fitting.FastFitter;
+import io.fitprune.fitting.StatsRecorder;
 import io.fitprune.fitting.FitResult;
 import io.fitprune.fitting.Mode;
 import io.fitprune.flops.FlopsModel;
@@ -25,8 +27,21 @@ final class FitCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
 
-  @Option(names = "--stats", required = true, paramLabel = "S.safetensors", description = "Statistics: float32 self and cross [S,L,V].")
+  @Option(names = "--stats", paramLabel = "S.safetensors",
+      description = "Statistics: float32 self and cross [S,L,V]. Required for fast mode; exact mode records its own when absent.")
   Path stats;
+
+  @Option(names = "--weights", paramLabel = "W.safetensors",
+      description = "Exact mode: the model's Hugging Face LLaMA weights, run by the reference decoder.")
+  Path weights;
+
+  @Option(names = "--calibration", paramLabel = "E.safetensors",
+      description = "Exact mode: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
+  Path calibration;
+
+  @Option(names = "--name-prefix", defaultValue = "", paramLabel = "PREFIX",
+      description = "Exact mode: prefix of the language model's tensor names (LLaVA: 'language_model.').")
+  String namePrefix;
 
   @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost to remove, in [0, 1).")
   double budget;
@@ -44,13 +59,23 @@ final class FitCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Args.budget("--budget", budget);
     Scope scope = cost.scope();
-    requireFast(Mode.parse(mode));
+    Mode md = Mode.parse(mode);
+    if (md == Mode.EXACT && (weights == null || calibration == null)) requireFast(md);
+    if (md == Mode.FAST && stats == null) throw new IllegalArgumentException("--stats is required in fast mode");
     Geometry g = Geometries.resolve(model);
     FlopsModel m = cost.model(g, scope);
-    AttentionStats st = StatsFiles.read(stats, g);
+    AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     FitResult r;
-    try (Progress p = Progress.start("fit", AlphaSearch.passesPerSearch())) {
-      r = new FastFitter(st, m).fit(budget, p::step);
+    if (md == Mode.EXACT) {
+      io.fitprune.decoder.DecoderRunner runner = ExactInputs.runner(g, weights, namePrefix, calibration);
+      if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
+      try (Progress p = Progress.start("fit exact", AlphaSearch.passesPerSearch())) {
+        r = new ExactFitter(runner, st, m).fit(budget, p::step);
+      }
+    } else {
+      try (Progress p = Progress.start("fit", AlphaSearch.passesPerSearch())) {
+        r = new FastFitter(st, m).fit(budget, p::step);
+      }
     }
     Recipe recipe = Recipe.of(g, r, scope, cost.model(g, Scope.FULL), st.samples());
     RecipeFiles.write(out, recipe);
@@ -61,9 +86,9 @@ final class FitCommand implements Callable<Integer> {
 
   static void requireFast(Mode mode) {
     if (mode == Mode.EXACT)
-      throw new IllegalArgumentException("--mode exact re-runs the model and needs a model runner (LayerRunner); "
-          + "the command line gets one with the reference decoder. Use --mode fast with recorded statistics, "
-          + "or call ExactFitter from Java with your own runner");
+      throw new IllegalArgumentException("--mode exact re-runs the model and needs a model runner (LayerRunner): "
+          + "give --weights and --calibration to run the reference decoder (fit only), use --mode fast with recorded "
+          + "statistics, or call ExactFitter from Java with your own runner");
   }
 
   static String summary(Recipe r) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
-    subcommands = {InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
+    subcommands = {DemoCommand.class, PrefillCommand.class, InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
         FitCommand.class, SweepCommand.class, StatsExampleCommand.class})
 public final class Main implements Runnable {
   /** Exit codes: 1 for a failure while running, 2 for bad arguments. */
@@ -21,6 +21,7 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (tests call this). */
   public static int run(String... args) {
+    io.fitprune.decoder.DecoderRuntime.init(); // before anything loads libtorch
     CommandLine cl = new CommandLine(new Main());
     cl.setParameterExceptionHandler((ex, a) -> {
       ex.getCommandLine().getErr().println("fitprune: " + ex.getMessage() + " (see --help)");

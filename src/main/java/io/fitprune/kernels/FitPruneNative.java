@@ -45,6 +45,10 @@ public final class FitPruneNative {
 
   public static native int fp_cpu_set_threads(int threads);
 
+  public static native int fp_tune_malloc(long mmapThreshold, long trimThreshold);
+
+  public static native int fp_prefer_passive_omp();
+
   public static native int fp_cpu_attention_f32(@Cast("const float*") FloatPointer q,
       @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer v,
       @Cast("int64_t") long n, int heads, int kvHeads, int headDim, FloatPointer out, FloatPointer lse);

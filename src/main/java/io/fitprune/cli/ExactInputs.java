@@ -1,0 +1,60 @@
+package io.fitprune.cli;
+
+import io.fitprune.decoder.Decoder;
+import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.DecoderRunner;
+import io.fitprune.decoder.DecoderWeights;
+import io.fitprune.io.DType;
+import io.fitprune.io.SafetensorsFile;
+import io.fitprune.io.TensorInfo;
+import io.fitprune.kernels.Spans;
+import io.fitprune.model.Geometry;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/** The reference decoder and calibration embeddings for {@code fit --mode exact}. */
+final class ExactInputs {
+  private ExactInputs() {}
+
+  static DecoderRunner runner(Geometry g, Path weights, String namePrefix, Path calibration) throws Exception {
+    DecoderWeights w = DecoderWeights.load(weights, DecoderConfig.of(g, 1, 10000.0, 1e-5), namePrefix, true);
+    List<Tensor> embeds = new ArrayList<>();
+    List<Spans> spans = new ArrayList<>();
+    try (SafetensorsFile f = SafetensorsFile.open(calibration)) {
+      TensorInfo t = f.tensors().get("embeds");
+      if (t == null) throw new IllegalArgumentException("--calibration: " + calibration + " has no tensor 'embeds'");
+      if (t.dtype() != DType.F32) throw new IllegalArgumentException("--calibration: 'embeds' must be F32, got " + t.dtype());
+      long[] sh = t.shape();
+      boolean batched = sh.length == 3;
+      if ((sh.length != 2 && sh.length != 3) || sh[sh.length - 1] != g.hidden())
+        throw new IllegalArgumentException("--calibration: 'embeds' must have shape [S, n, " + g.hidden() + "] or [n, "
+            + g.hidden() + "], got " + t.shapeString());
+      long S = batched ? sh[0] : 1, n = sh[sh.length - 2];
+      int P = g.prefixTokens(), V = g.visualTokens();
+      if (f.tensors().containsKey("spans")) {
+        long[] sp = f.readLongs("spans");
+        if (sp.length != 2) throw new IllegalArgumentException("--calibration: 'spans' must hold [prefix, visual]");
+        P = Math.toIntExact(sp[0]);
+        if (sp[1] != V)
+          throw new IllegalArgumentException("--calibration: " + sp[1] + " visual tokens, but " + g.name() + " has " + V);
+      }
+      if (P + V > n) throw new IllegalArgumentException("--calibration: prefix " + P + " + visual " + V + " exceed n = " + n);
+      FloatBuffer fb = f.floats("embeds");
+      try (Tensor all = torch.from_blob(new FloatPointer(fb), S, n, g.hidden())) {
+        for (long s = 0; s < S; s++) {
+          try (Tensor row = all.select(0, s)) {
+            embeds.add(row.clone());
+          }
+          spans.add(new Spans(P, V));
+        }
+      }
+      java.lang.ref.Reference.reachabilityFence(fb);
+    }
+    return new DecoderRunner(new Decoder(w), embeds, spans);
+  }
+}
