@@ -34,7 +34,10 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass;
  *   <li>{@code torchSdpa}: libtorch {@code scaled_dot_product_attention}, causal (GQA natively);
  *   <li>{@code torchEagerScores}: what the reference FitPrune code does: materialised causal
- *       softmax probabilities (H x n x n), the output from them, the head-max and the two sums.
+ *       softmax probabilities (H x n x n), the output from them, the head-max and the two sums;
+ *   <li>{@code torchGemmEqualFlops}: a yardstick, not attention: one libtorch GEMM
+ *       [n, H*d] x [H*d, n], whose 2*n^2*d*H FLOPs equal causal attention's, i.e. libtorch's dense
+ *       throughput on this machine at the same work.
  * </ul>
  * Inputs are random and allocated in setup; both sides use every core of the machine.
  */
@@ -50,7 +53,7 @@ public class AttentionBench {
 
   private Shapes s;
   private FloatData q, k, v, out, lse, self, cross;
-  private Tensor qt, kt, vt, causalMask;
+  private Tensor qt, kt, vt, causalMask, gemmA, gemmB;
 
   @Setup(Level.Trial)
   public void setup() {
@@ -72,6 +75,8 @@ public class AttentionBench {
     qt = torch.from_blob(q.pointer(), n, H, d).permute(1, 0, 2).contiguous();
     kt = torch.from_blob(k.pointer(), n, G, d).permute(1, 0, 2).contiguous();
     vt = torch.from_blob(v.pointer(), n, G, d).permute(1, 0, 2).contiguous();
+    gemmA = torch.from_blob(q.pointer(), n, (long) H * d).clone();
+    gemmB = torch.from_blob(q.pointer(), (long) H * d, n).clone();
     causalMask = torch.triu(torch.full(new long[] {n, n}, new Scalar(Double.NEGATIVE_INFINITY)), 1);
   }
 
@@ -108,6 +113,13 @@ public class AttentionBench {
       Tensor o = torch.scaled_dot_product_attention(qt, kt, vt, new TensorOptional(), 0.0, true,
           new DoubleOptional(), s.shape.heads() != s.shape.kvHeads());
       bh.consume(o.data_ptr_float().get(0));
+    }
+  }
+
+  @Benchmark
+  public void torchGemmEqualFlops(Blackhole bh) {
+    try (PointerScope scope = new PointerScope()) {
+      bh.consume(gemmA.matmul(gemmB).data_ptr_float().get(0));
     }
   }
 

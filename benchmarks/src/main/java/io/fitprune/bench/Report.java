@@ -32,6 +32,8 @@ public final class Report {
 
   static final List<Ratio> RATIOS = List.of(
       new Ratio("AttentionBench", "oursAttention", "torchSdpa", 0.5, "our attention / libtorch SDPA"),
+      new Ratio("AttentionBench", "oursAttention", "torchGemmEqualFlops", 1.0,
+          "our attention / libtorch GEMM of equal FLOPs (yardstick)"),
       new Ratio("AttentionBench", "oursAttentionScores", "oursAttention", 1.5, "attention+scores / attention"),
       new Ratio("AttentionBench", "oursAttentionScores", "torchEagerScores", 0.25, "attention+scores / libtorch eager scores"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", 1.0, "select / libtorch topk"),
