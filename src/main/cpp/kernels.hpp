@@ -123,8 +123,11 @@ void attention(const AttentionArgs& a) {
   pack_k(a.k, a.G, d, 0, n, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {
-    const int64_t qb = nqb - 1 - item / H;  // longest rows (last query blocks) first
-    const int h = (int)(item % H), g = h / group;
+    // Head-major, and within a head the longest rows (last query blocks) first: consecutive
+    // items share one head's K/V, which then stays in cache, and the short blocks of the last
+    // head fill the tail of the schedule.
+    const int h = (int)(item / nqb), g = h / group;
+    const int64_t qb = nqb - 1 - item % nqb;
     const int64_t i0 = qb * BQ;
     const int rows = (int)min_of<int64_t>(BQ, n - i0);
     float* qs = a.scratch + worker * attention_scratch_floats(d);
