@@ -11,7 +11,6 @@ import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import io.fitprune.stats.StatsFiles;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -20,7 +19,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -120,8 +118,8 @@ final class DemoCommand implements Callable<Integer> {
     System.out.print(table);
     AtomicFiles.writeString(out.resolve("report.md"), table);
     System.setProperty("java.awt.headless", "true");
-    png(out.resolve("survivors.png"), survivors(r));
-    png(out.resolve("quality-vs-flops.png"), quality(r));
+    SweepPlots.png(out.resolve("survivors.png"), survivors(r));
+    SweepPlots.png(out.resolve("quality-vs-flops.png"), quality(r));
     System.out.println("wrote " + out.resolve("recipe-fast.json") + (r.exact() != null ? ", recipe-exact.json" : "")
         + ", stats.safetensors, report.md, survivors.png, quality-vs-flops.png");
     return 0;
@@ -227,13 +225,6 @@ final class DemoCommand implements Callable<Integer> {
     return c;
   }
 
-  private static void png(Path file, XYChart chart) throws IOException {
-    byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
-    AtomicFiles.write(file, ch -> {
-      ByteBuffer b = ByteBuffer.wrap(bytes);
-      while (b.hasRemaining()) ch.write(b);
-    });
-  }
 
   /** One progress bar per stage on stderr (silent without a console), plus one line per finished stage. */
   private static final class StageProgress implements Evaluation.Listener, AutoCloseable {

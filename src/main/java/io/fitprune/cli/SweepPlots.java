@@ -5,7 +5,6 @@ import io.fitprune.io.AtomicFiles;
 import io.fitprune.model.Geometry;
 import io.fitprune.recipe.Recipe;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
@@ -54,11 +53,8 @@ final class SweepPlots {
     return c;
   }
 
-  private static void png(Path file, XYChart chart) throws IOException {
-    byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
-    AtomicFiles.write(file, ch -> {
-      ByteBuffer b = ByteBuffer.wrap(bytes);
-      while (b.hasRemaining()) ch.write(b);
-    });
+  /** Writes a chart as PNG, atomically. */
+  static void png(Path file, XYChart chart) throws IOException {
+    AtomicFiles.write(file, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
   }
 }

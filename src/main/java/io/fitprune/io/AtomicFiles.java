@@ -38,10 +38,14 @@ public final class AtomicFiles {
     }
   }
 
-  public static void writeString(Path target, String text) throws IOException {
+  public static void write(Path target, byte[] bytes) throws IOException {
     write(target, ch -> {
-      var buf = java.nio.ByteBuffer.wrap(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      var buf = java.nio.ByteBuffer.wrap(bytes);
       while (buf.hasRemaining()) ch.write(buf);
     });
+  }
+
+  public static void writeString(Path target, String text) throws IOException {
+    write(target, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 }
