@@ -3,8 +3,9 @@
 // (AttentionBench) remains the reference for the published ratios.
 //
 // Build and run (after `mvn -q package -DskipTests` made target/native):
-//   g++ -O2 -Isrc/main/cpp benchmarks/native/attention_timer.cpp -Ltarget/native \
+//   g++ -O2 -Isrc/main/cpp benchmarks/native/attention_timer.cpp -Ltarget/native
 //       -lfitprune_cuda -lfitprune_cpu -lcudart_static -lpthread -ldl -lrt -o /tmp/attention_timer
+//   (one command line)
 //   /tmp/attention_timer 650 32 32 128 35 576      # n H G d P V
 #include <algorithm>
 #include <chrono>
