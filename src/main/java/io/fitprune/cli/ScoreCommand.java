@@ -80,26 +80,15 @@ final class ScoreCommand implements Callable<Integer> {
           t2 = System.nanoTime();
         }
 
-        SafetensorsWriter w = new SafetensorsWriter()
-            .putFloats("out", o.toArray(), n, heads, d)
-            .putFloats("lse", lse.toArray(), heads, n)
-            .putFloats("self", self.toArray(), visual)
-            .putFloats("cross", cross.toArray(), visual);
-        String kept = "";
+        int[] keep = null;
         if (prune != null) {
-          try (IntData keep = IntData.allocate(n - prune)) {
-            Kernels.selectKeep(n, spans, self, cross, prune, keep);
-            int[] rows = keep.toArray();
-            long[] wide = new long[rows.length];
-            for (int i = 0; i < rows.length; i++) wide[i] = rows[i];
-            w.putLongs("keep", wide, wide.length);
-            kept = String.format(", kept %d of %d rows", rows.length, n);
+          try (IntData kept = IntData.allocate(n - prune)) {
+            Kernels.selectKeep(n, spans, self, cross, prune, kept);
+            keep = kept.toArray();
           }
         }
-        w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual)).write(out);
-        double flops = 2.0 * n * (n + 1) * d * heads; // causal: half of 4*n^2*d*H
-        System.out.printf("cpu fp32 n=%d H=%d G=%d d=%d P=%d V=%d: attention %.2f ms (%.1f GFLOP/s), scores %.2f ms%s -> %s%n",
-            n, heads, shape.kvHeads(), d, prefix, visual, (t1 - t0) / 1e6, flops / (t1 - t0), (t2 - t1) / 1e6, kept, out);
+        writeResult("cpu", ElementType.FP32, shape, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
+            t1 - t0, t2 - t1);
       }
     }
     return 0;
@@ -122,28 +111,39 @@ final class ScoreCommand implements Callable<Integer> {
         CudaKernels.scores(shape, spans, q, k, lse, self, cross);
         t2 = System.nanoTime();
       }
-      SafetensorsWriter w = new SafetensorsWriter()
-          .putFloats("out", o.toFloats(), n, shape.heads(), shape.headDim())
-          .putFloats("lse", lse.toFloats(), shape.heads(), n)
-          .putFloats("self", self.toFloats(), visual)
-          .putFloats("cross", cross.toFloats(), visual);
-      String kept = "";
+      int[] keep = null;
       if (prune != null) {
-        try (DeviceBuffer keep = DeviceBuffer.allocate(ElementType.INT32, n - prune)) {
-          CudaKernels.selectKeep(n, spans, self, cross, prune, keep);
-          int[] rows = keep.toInts();
-          long[] wide = new long[rows.length];
-          for (int i = 0; i < rows.length; i++) wide[i] = rows[i];
-          w.putLongs("keep", wide, wide.length);
-          kept = String.format(", kept %d of %d rows", rows.length, n);
+        try (DeviceBuffer kept = DeviceBuffer.allocate(ElementType.INT32, n - prune)) {
+          CudaKernels.selectKeep(n, spans, self, cross, prune, kept);
+          keep = kept.toInts();
         }
       }
-      w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual))
-          .metadata("backend", "cuda").metadata("dtype", type.toString()).write(out);
-      double flops = 2.0 * n * (n + 1) * shape.headDim() * shape.heads();
-      System.out.printf("cuda %s n=%d H=%d G=%d d=%d P=%d V=%d: attention %.3f ms (%.1f GFLOP/s), scores %.3f ms%s -> %s%n",
-          type, n, shape.heads(), shape.kvHeads(), shape.headDim(), prefix, visual, (t1 - t0) / 1e6,
-          flops / (t1 - t0), (t2 - t1) / 1e6, kept, out);
+      writeResult("cuda", type, shape, o.toFloats(), lse.toFloats(), self.toFloats(), cross.toFloats(), keep,
+          t1 - t0, t2 - t1);
     }
+  }
+
+  /** Writes OUT (keep as int64, as numpy indexes) and prints the one-line summary; both backends end here. */
+  private void writeResult(String backendName, ElementType type, AttentionShape shape, float[] o, float[] lse,
+      float[] self, float[] cross, int[] keep, long attentionNs, long scoresNs) throws java.io.IOException {
+    long n = shape.tokens();
+    SafetensorsWriter w = new SafetensorsWriter()
+        .putFloats("out", o, n, shape.heads(), shape.headDim())
+        .putFloats("lse", lse, shape.heads(), n)
+        .putFloats("self", self, visual)
+        .putFloats("cross", cross, visual);
+    String kept = "";
+    if (keep != null) {
+      long[] wide = new long[keep.length];
+      for (int i = 0; i < keep.length; i++) wide[i] = keep[i];
+      w.putLongs("keep", wide, wide.length);
+      kept = String.format(", kept %d of %d rows", keep.length, n);
+    }
+    w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual))
+        .metadata("backend", backendName).metadata("dtype", type.toString()).write(out);
+    double flops = 2.0 * n * (n + 1) * shape.headDim() * shape.heads(); // causal: half of 4*n^2*d*H
+    System.out.printf("%s %s n=%d H=%d G=%d d=%d P=%d V=%d: attention %.3f ms (%.1f GFLOP/s), scores %.3f ms%s -> %s%n",
+        backendName, type, n, shape.heads(), shape.kvHeads(), shape.headDim(), prefix, visual, attentionNs / 1e6,
+        flops / attentionNs, scoresNs / 1e6, kept, out);
   }
 }
