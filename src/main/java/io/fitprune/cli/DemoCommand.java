@@ -1,12 +1,13 @@
 package io.fitprune.cli;
 
-import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.Profile;
 import io.fitprune.eval.Evaluation;
 import io.fitprune.eval.Synthetic;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
 import io.fitprune.io.AtomicFiles;
+import io.fitprune.model.Geometry;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import io.fitprune.stats.StatsFiles;
@@ -91,8 +92,9 @@ final class DemoCommand implements Callable<Integer> {
     Preset p = preset(size);
     int L = or(layers, p.layers()), D = or(hidden, p.hidden()), H = or(heads, p.heads()), G = or(kvHeads, p.kvHeads());
     if (H <= 0 || D % H != 0) throw new IllegalArgumentException("--hidden (" + D + ") must be a positive multiple of --heads (" + H + ")");
-    DecoderConfig cfg = new DecoderConfig("fitprune-demo-" + size, L, D, H, G, D / H, or(mlp, p.mlp()), p.vocab(), 10000.0, 1e-5);
     int V = or(visual, p.visual());
+    DecoderConfig cfg = new DecoderConfig(new Geometry("fitprune-demo-" + size, L, D, H, G, D / H, or(mlp, p.mlp()), V,
+        or(prefix, p.prefix()), or(text, p.text())), p.vocab(), 10000.0, 1e-5);
     Synthetic syn = Synthetic.of(cfg, or(prefix, p.prefix()), V, or(text, p.text()), seed);
     double[] sw = sweepBudgets();
     Evaluation.Options o = new Evaluation.Options(budget, or(calibration, p.calibration()), or(heldOut, p.heldOut()),
@@ -180,7 +182,7 @@ final class DemoCommand implements Callable<Integer> {
     sb.append(String.format(Locale.ROOT, "%nprefill time per phase, ms (unpruned / %s):%n  ", r.policies().get(0).name()));
     double[] b = r.baselinePhases(), f = r.policies().get(0).phaseSeconds();
     for (int i = 0; i < b.length; i++)
-      sb.append(String.format(Locale.ROOT, "%s %.1f/%.1f  ", Decoder.Profile.PHASES[i], 1e3 * b[i], 1e3 * f[i]));
+      sb.append(String.format(Locale.ROOT, "%s %.1f/%.1f  ", Profile.PHASES[i], 1e3 * b[i], 1e3 * f[i]));
     sb.append(String.format(Locale.ROOT, "%nscore-pass overhead (full-scope FLOPs, not in the prediction): %.2f%% of the unpruned cost%n",
         100 * r.policies().get(0).scoreOverhead()));
     sb.append("stages (s):");

@@ -1,8 +1,8 @@
 package io.fitprune.eval;
 
+import io.fitprune.calibration.DecoderRunner;
 import io.fitprune.decoder.Decoder;
-import io.fitprune.decoder.DecoderRunner;
-import io.fitprune.decoder.Pruner;
+import io.fitprune.decoder.Profile;
 import io.fitprune.fitting.ExactFitter;
 import io.fitprune.fitting.FastFitter;
 import io.fitprune.fitting.FitResult;
@@ -11,6 +11,8 @@ import io.fitprune.flops.Cost;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
 import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.stats.AttentionStats;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -110,17 +112,17 @@ public final class Evaluation {
     // Policies at equal full-scope FLOPs.
     List<Pruner> pruners = new ArrayList<>();
     List<int[]> counts = new ArrayList<>();
-    pruners.add(Pruner.recipe(fast.prune(), "fitprune-fast"));
+    pruners.add(Pruner.fitprune(fast.prune(), V, VisualCountPolicy.REFUSE, "fitprune-fast"));
     counts.add(fast.prune());
     if (exact != null) {
-      pruners.add(Pruner.recipe(exact.prune(), "fitprune-exact"));
+      pruners.add(Pruner.fitprune(exact.prune(), V, VisualCountPolicy.REFUSE, "fitprune-exact"));
       counts.add(exact.prune());
     }
-    pruners.add(Pruner.random(fast.prune(), 42));
+    pruners.add(Pruner.random(fast.prune(), V, 42));
     counts.add(fast.prune());
     int k = fastvLayer(full, layers, V, o.fastvLayer(), fast.cost().pruned());
     int[] fv = fastvCounts(full, layers, V, k, fast.cost().pruned());
-    pruners.add(Pruner.attentionReceived(layers, k, fv[k], "fastv"));
+    pruners.add(Pruner.attentionReceived(layers, k, fv[k], V, "fastv"));
     counts.add(fv);
 
     // Quality on held-out samples.
@@ -145,8 +147,8 @@ public final class Evaluation {
       }
       int kb = fastvLayer(full, layers, V, o.fastvLayer(), f.cost().pruned());
       int[] fvb = fastvCounts(full, layers, V, kb, f.cost().pruned());
-      List<Pruner> ps = List.of(Pruner.recipe(f.prune(), "fitprune-fast"), Pruner.random(f.prune(), 42),
-          Pruner.attentionReceived(layers, kb, fvb[kb], "fastv"));
+      List<Pruner> ps = List.of(Pruner.fitprune(f.prune(), V, VisualCountPolicy.REFUSE, "fitprune-fast"), Pruner.random(f.prune(), V, 42),
+          Pruner.attentionReceived(layers, kb, fvb[kb], V, "fastv"));
       List<int[]> cs = List.of(f.prune(), f.prune(), fvb);
       Quality qb = quality(dec, held, refs, ps, o.generate(), String.format(java.util.Locale.ROOT, "sweep %.2f", b), L);
       for (int p = 0; p < ps.size(); p++)
@@ -161,8 +163,8 @@ public final class Evaluation {
     double[][] secs = new double[P + 1][o.repeats()];
     double[][] ratio = new double[P][o.repeats()];
     double[] baseAll = new double[o.repeats() * (P + 1)];
-    Decoder.Profile[] prof = new Decoder.Profile[P + 1];
-    for (int i = 0; i <= P; i++) prof[i] = new Decoder.Profile();
+    Profile[] prof = new Profile[P + 1];
+    for (int i = 0; i <= P; i++) prof[i] = new Profile();
     Synthetic.Sample ts = held.get(0);
     dec.prefill(ts.embeds(), ts.spans(), Pruner.none(), 0).close(); // warm-up
     int tsteps = o.repeats() * (2 * P + 1), tdone = 0;
@@ -240,7 +242,7 @@ public final class Evaluation {
     return new Quality(planted, kept, cos, next, agree, visualAfter);
   }
 
-  private static double time(Decoder dec, Synthetic.Sample s, Pruner p, Decoder.Profile prof) {
+  private static double time(Decoder dec, Synthetic.Sample s, Pruner p, Profile prof) {
     try (Decoder.Prefill run = dec.prefill(s.embeds(), s.spans(), p, 0, prof)) {
       return run.seconds();
     }

@@ -1,8 +1,9 @@
 package io.fitprune.fitting;
 
 /**
- * A model that exact-mode fitting drives layer by layer, all calibration samples in lock step
- * (DESIGN.md section 3). The reference decoder implements it; so can a user over their own model.
+ * A model that exact-mode fitting drives layer by layer, all calibration samples in lock step.
+ * {@code io.fitprune.calibration.DecoderRunner} drives the reference decoder through it; a user
+ * can implement it over their own model.
  *
  * <p>Protocol of one pass: {@link #beginPass}, then for each layer l = 0, 1, ... and each sample
  * s: {@link #attend}(s, l) followed by {@link #finish}(s, l, drop); finally {@link #endPass}
