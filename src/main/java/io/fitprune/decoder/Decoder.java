@@ -12,7 +12,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The reference LLaMA-family decoder with FitPrune applied in prefill.
+ * The reference LLaMA-family decoder with FitPrune applied in prefill (docs/design.md, "Applying
+ * a recipe").
  *
  * <p>A layer: {@code h = RMSNorm(x)}; q, k, v projections (libtorch {@code linear}, zero-copy on
  * the weights); RoPE at each token's own position id; causal GQA attention with log-sum-exp

@@ -22,7 +22,7 @@ import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * The end-to-end comparison of the issue on a {@link Synthetic} model: record statistics on
+ * The end-to-end comparison the demo prints, on a {@link Synthetic} model: record statistics on
  * calibration samples, fit FitPrune recipes (fast and exact mode) for a budget, and compare four
  * policies at equal full-scope FLOPs on held-out samples against the unpruned run:
  * FitPrune fast, FitPrune exact, random dropping with the fast recipe's per-layer counts, and a

@@ -31,7 +31,7 @@ public interface LayerRunner {
 
   /**
    * Runs layer {@code layer}'s attention for {@code sample} on its current tokens and writes the
-   * scores of DESIGN.md section 2 (self: mean over the alive visual query rows; cross: mean over
+   * scores (docs/design.md; self: mean over the alive visual query rows; cross: mean over
    * the text rows; both head-max) for its {@code alive} visual tokens into {@code self[0..alive)}
    * and {@code cross[0..alive)}. {@code alive} is the count the fitter expects; a runner that
    * disagrees should throw, since the two have lost track of each other.
