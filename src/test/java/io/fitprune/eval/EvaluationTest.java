@@ -68,6 +68,7 @@ class EvaluationTest {
   void tinyEvaluationComparesFourPoliciesAtEqualFlops() {
     Synthetic syn = Synthetic.of(CFG, 4, 64, 8, 1);
     Evaluation.Report r = Evaluation.run(syn, new Evaluation.Options(0.5, 2, 2, 1, 2, 2, true, new double[] {0.3}), null);
+    assertEquals(List.of(Policy.values()), r.policies().stream().map(Evaluation.PolicyResult::policy).toList());
     assertEquals(List.of("fitprune-fast", "fitprune-exact", "random", "fastv"),
         r.policies().stream().map(Evaluation.PolicyResult::name).toList());
     for (Evaluation.PolicyResult p : r.policies()) {
