@@ -43,7 +43,7 @@ final class FitCommand implements Callable<Integer> {
       description = "Exact mode: prefix of the language model's tensor names (LLaVA: 'language_model.').")
   String namePrefix;
 
-  @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost to remove, in [0, 1).")
+  @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost (in --scope) to remove, in [0, 1).")
   double budget;
 
   @Option(names = "--mode", defaultValue = "fast", paramLabel = "fast|exact", description = "Fitting mode. Default: ${DEFAULT-VALUE}.")
@@ -54,6 +54,9 @@ final class FitCommand implements Callable<Integer> {
 
   @Mixin
   CostOptions cost = new CostOptions();
+
+  @Mixin
+  DecoderOptions decoder = new DecoderOptions();
 
   @Override
   public Integer call() throws Exception {
@@ -67,8 +70,12 @@ final class FitCommand implements Callable<Integer> {
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     FitResult r;
     if (md == Mode.EXACT) {
-      io.fitprune.calibration.DecoderRunner runner = ExactInputs.runner(g, weights, namePrefix, calibration);
-      if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
+      io.fitprune.calibration.DecoderRunner runner = ExactInputs.runner(decoder.config(g), weights, namePrefix, calibration);
+      if (st == null) {
+        try (Progress p = Progress.start("record statistics", (long) runner.samples() * g.layers())) {
+          st = StatsRecorder.record(runner, g.layers(), g.visualTokens(), p::step);
+        }
+      }
       try (Progress p = Progress.start("fit exact", AlphaSearch.passesPerSearch())) {
         r = new ExactFitter(runner, st, m).fit(budget, p::step);
       }

@@ -1,6 +1,5 @@
 package io.fitprune.cli;
 
-import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
@@ -51,11 +50,11 @@ final class ScoreCommand implements Callable<Integer> {
     if (requested == Backend.CPU && type != ElementType.FP32)
       throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32)");
     try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
-      TensorInfo q = in.require("q", DType.F32, -1, -1, -1);
+      TensorInfo q = in.requireFloats("q", -1, -1, -1);
       long n = q.shape()[0];
       int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
-      TensorInfo k = in.require("k", DType.F32, n, -1, d);
-      in.require("v", DType.F32, k.shape());
+      TensorInfo k = in.requireFloats("k", n, -1, d);
+      in.requireFloats("v", k.shape());
       AttentionShape shape = new AttentionShape(n, heads, Math.toIntExact(k.shape()[1]), d);
       Spans spans = new Spans(prefix, visual);
       if (prefix + visual > n)

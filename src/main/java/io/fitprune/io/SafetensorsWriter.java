@@ -36,6 +36,13 @@ public final class SafetensorsWriter {
     return add(name, DType.F32, shape, b);
   }
 
+  /** float64 data (what numpy writes by default); readers convert it with {@link SafetensorsFile#floats}. */
+  public SafetensorsWriter putDoubles(String name, double[] data, long... shape) {
+    ByteBuffer b = allocate(name, DType.F64, data.length, shape);
+    b.asDoubleBuffer().put(data);
+    return add(name, DType.F64, shape, b);
+  }
+
   public SafetensorsWriter putLongs(String name, long[] data, long... shape) {
     ByteBuffer b = allocate(name, DType.I64, data.length, shape);
     b.asLongBuffer().put(data);
