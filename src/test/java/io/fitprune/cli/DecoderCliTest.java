@@ -80,6 +80,14 @@ class DecoderCliTest {
     assertTrue(r.out().contains("kv cache length per layer: "), r.out());
     assertTrue(r.out().contains("output ids: " + Arrays.toString(dec.generate(pr, 3))), r.out());
     assertTrue(r.out().contains("predicted speedup"), r.out());
+    // the same recipe on an input with fewer visual tokens: refused naming both counts, or scaled when asked
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
+        "--name-prefix", "language_model.", "--recipe", recipe.toString(), "--visual", "12");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains(V + " visual tokens") && r.err().contains("with 12"), r.err());
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
+        "--name-prefix", "language_model.", "--recipe", recipe.toString(), "--visual", "12", "--visual-policy", "scale");
+    assertEquals(0, r.code(), r.err());
 
     // Errors: one line, exit 2, naming what is wrong.
     r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString());
