@@ -38,6 +38,27 @@ struct Vec {
   static constexpr float kExpMin = -160.f, kExpMax = 128.f;
   static constexpr bool kClampHigh = false;  // scalef saturates to inf by itself
 };
+// W pairs of bf16 in one register: the operands of dot2 (vdpbf16ps takes them so).
+struct Pairs {
+  __m512i v;
+  static inline Pairs load(const uint16_t* p) { return {_mm512_loadu_si512(p)}; }
+  static inline Pairs set1(const uint16_t* p) { return {_mm512_set1_epi32(*reinterpret_cast<const int*>(p))}; }
+  // The odd (upper) and even (lower) bf16 of each pair as fp32: a bf16 is the top half of an fp32.
+  inline Vec odd() const { return {_mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536)))}; }
+  inline Vec even() const { return {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16))}; }
+};
+#if defined(__AVX512BF16__)
+inline Vec dot2(Vec acc, Pairs a, Pairs b) {
+  return {_mm512_dpbf16_ps(acc.v, (__m512bh)a.v, (__m512bh)b.v)};
+}
+#define FP_NATIVE_DOT2 1
+#endif
+// fp32 -> bf16, round to nearest even, of W values (no NaN: probabilities only).
+inline void store_bf16(Vec x, uint16_t* p) {
+  __m512i b = _mm512_castps_si512(x.v);
+  b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+}
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
 
@@ -82,6 +103,20 @@ struct Vec {
   static constexpr float kExpMin = -127.f, kExpMax = 127.f;
   static constexpr bool kClampHigh = true;  // the exponent field would wrap
 };
+struct Pairs {
+  __m256i v;
+  static inline Pairs load(const uint16_t* p) { return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))}; }
+  static inline Pairs set1(const uint16_t* p) { return {_mm256_set1_epi32(*reinterpret_cast<const int*>(p))}; }
+  inline Vec odd() const { return {_mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536)))}; }
+  inline Vec even() const { return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16))}; }
+};
+inline void store_bf16(Vec x, uint16_t* p) {
+  __m256i b = _mm256_castps_si256(x.v);
+  b = _mm256_add_epi32(b, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1))));
+  b = _mm256_srli_epi32(b, 16);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
 
@@ -113,8 +148,31 @@ struct Vec {
   static constexpr float kExpMin = -160.f, kExpMax = 128.f;
   static constexpr bool kClampHigh = false;
 };
+struct Pairs {
+  uint32_t v[Vec::W];
+  static inline Pairs load(const uint16_t* p) { Pairs r; __builtin_memcpy(r.v, p, sizeof r.v); return r; }
+  static inline Pairs set1(const uint16_t* p) {
+    uint32_t x; __builtin_memcpy(&x, p, 4); Pairs r; for (int i = 0; i < Vec::W; ++i) r.v[i] = x; return r;
+  }
+  inline Vec odd() const { Vec r; for (int i = 0; i < Vec::W; ++i) r.v[i] = bits(v[i] & 0xffff0000u); return r; }
+  inline Vec even() const { Vec r; for (int i = 0; i < Vec::W; ++i) r.v[i] = bits(v[i] << 16); return r; }
+  static inline float bits(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
+};
+inline void store_bf16(Vec x, uint16_t* p) {
+  for (int i = 0; i < Vec::W; ++i) {
+    uint32_t b; __builtin_memcpy(&b, &x.v[i], 4);
+    p[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  }
+}
 constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
 
+#endif
+
+#if !defined(FP_NATIVE_DOT2)
+// acc + a.odd*b.odd + a.even*b.even in that order, as vdpbf16ps specifies it. A product of two
+// bf16 is exact in fp32, so each fma rounds once, like each of vdpbf16ps's two additions: the
+// converting paths compute the same function as the native instruction.
+inline Vec dot2(Vec acc, Pairs a, Pairs b) { return fma(a.even(), b.even(), fma(a.odd(), b.odd(), acc)); }
 #endif
 
 // 2^x for the x <= 0 of softmax (-inf, from masking, gives exactly 0): a degree-5 fit of 2^f on
