@@ -25,6 +25,7 @@ struct Vec {
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << cnt) - 1u), v);
   }
   friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec fused(Vec a, Vec b, Vec c) { return fma(a, b, c); }
   friend inline Vec operator+(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
@@ -77,6 +78,7 @@ struct Vec {
   inline void store(float* p) const { _mm256_storeu_ps(p, v); }
   inline void store_partial(float* p, int cnt) const { _mm256_maskstore_ps(p, mask(cnt), v); }
   friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec fused(Vec a, Vec b, Vec c) { return fma(a, b, c); }
   friend inline Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
@@ -134,6 +136,13 @@ struct Vec {
   inline void store(float* p) const { for (int i = 0; i < W; ++i) p[i] = v[i]; }
   inline void store_partial(float* p, int cnt) const { for (int i = 0; i < cnt; ++i) p[i] = v[i]; }
   friend inline Vec fma(Vec a, Vec b, Vec c) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
+  // Rounded once, as the other paths' fma (the baseline ISA has none): a product of two floats is
+  // exact in double, so one rounding of the double sum gives the fused result but for rare double
+  // rounding. exp2 uses it, which keeps the probabilities, and so their bf16 rounding, the same on
+  // every path.
+  friend inline Vec fused(Vec a, Vec b, Vec c) {
+    Vec r; for (int i = 0; i < W; ++i) r.v[i] = (float)((double)a.v[i] * b.v[i] + c.v[i]); return r;
+  }
   friend inline Vec operator+(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
   friend inline Vec operator-(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
   friend inline Vec operator*(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
@@ -183,10 +192,10 @@ inline Vec vexp2(Vec x) {
   const Vec r = Vec::round(xc);
   const Vec f = xc - r;
   Vec p = Vec::set1(kExp2C5);
-  p = fma(p, f, Vec::set1(kExp2C4));
-  p = fma(p, f, Vec::set1(kExp2C3));
-  p = fma(p, f, Vec::set1(kExp2C2));
-  p = fma(p, f, Vec::set1(kExp2C1));
-  p = fma(p, f, Vec::set1(kExp2C0));
+  p = fused(p, f, Vec::set1(kExp2C4));
+  p = fused(p, f, Vec::set1(kExp2C3));
+  p = fused(p, f, Vec::set1(kExp2C2));
+  p = fused(p, f, Vec::set1(kExp2C1));
+  p = fused(p, f, Vec::set1(kExp2C0));
   return Vec::ldexp(p, r);
 }
