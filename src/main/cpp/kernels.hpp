@@ -19,27 +19,51 @@ template <class T> inline T min_of(T a, T b) { return a < b ? a : b; }
 template <class T> constexpr bool kBf16 = false;
 template <> constexpr bool kBf16<bf16> = true;
 
+// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
+// keys: the K packing of both element types, on 32-bit words.
+inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
+  int j0 = 0;
+#if defined(FP_HAVE_TRANSPOSE16)
+  for (; j0 + 16 <= cnt; j0 += 16) {
+    int c0 = 0;
+    for (; c0 + 16 <= words; c0 += 16) transpose16(src + j0 * ld + c0, ld, dst + c0 * BK + j0, BK);
+    for (int jj = j0; jj < j0 + 16; ++jj)
+      for (int c = c0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
+  }
+#endif
+  for (int jj = j0; jj < cnt; ++jj)
+    for (int c = 0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
+  for (int c = 0; c < words; ++c)
+    for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0;
+}
+
 // Keys [j0, j0+cnt) of kv-group g, transposed to [d][BK] and zero-padded: a q*k^T tile then
 // reads contiguous key vectors and broadcasts one q element per step.
 inline void pack_k_block(const float* k, int G, int d, int g, int64_t j0, int cnt, float* dst) {
   const int64_t ld = (int64_t)G * d;
-  for (int jj = 0; jj < cnt; ++jj) {
-    const float* src = k + (j0 + jj) * ld + (int64_t)g * d;
-    for (int c = 0; c < d; ++c) dst[c * BK + jj] = src[c];
-  }
-  for (int c = 0; c < d; ++c)
-    for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0.f;
+  pack_words(reinterpret_cast<const uint32_t*>(k + j0 * ld + (int64_t)g * d), ld, cnt, d,
+             reinterpret_cast<uint32_t*>(dst));
 }
 
 // bf16: the same as [d/2][BK][2], each key's element pair (2c, 2c+1) adjacent: one dot2 step
-// takes a pair of q elements against W keys' pairs.
+// takes a pair of q elements against W keys' pairs. A pair is adjacent in k too, so this is the
+// same transpose on 32-bit words (an even d keeps rows word-aligned; an odd d's last word, half
+// past the row, is written separately with a zero element).
 inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt, bf16* dst) {
   const int64_t ld = (int64_t)G * d;
-  const int pd = pair_dim(d);
-  for (int jj = 0; jj < BK; ++jj) {
-    const bf16* src = k + (j0 + jj) * ld + (int64_t)g * d;
-    for (int c = 0; c < pd; ++c) dst[(c / 2 * BK + jj) * 2 + c % 2] = jj < cnt && c < d ? src[c] : 0;
+  const bf16* src = k + j0 * ld + (int64_t)g * d;
+  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
+  if (d % 2 == 0) {
+    pack_words(reinterpret_cast<const uint32_t*>(src), ld / 2, cnt, d / 2, out);
+    return;
   }
+  const int np = pair_dim(d) / 2;
+  for (int jj = 0; jj < BK; ++jj)
+    for (int c = 0; c < np; ++c) {
+      const uint32_t lo = jj < cnt ? src[jj * ld + 2 * c] : 0;
+      const uint32_t hi = jj < cnt && 2 * c + 1 < d ? src[jj * ld + 2 * c + 1] : 0;
+      out[c * BK + jj] = lo | hi << 16;
+    }
 }
 
 // Packs keys [first, first+keys) of every group: block (g, kb) at (g*nkb + kb) * BK*pair_dim(d).
@@ -64,10 +88,19 @@ inline void pack_v(const bf16* v, int G, int d, int64_t keys, bf16* packed) {
     const int g = (int)(item / nkb);
     const int64_t kb = item % nkb;
     const int cnt = (int)min_of<int64_t>(BK, keys - kb * BK);
-    bf16* dst = packed + (g * nkb + kb) * (int64_t)BK * dv;
-    for (int jj = 0; jj < BK; ++jj) {
-      const bf16* src = v + (kb * BK + jj) * ld + (int64_t)g * d;
-      for (int c = 0; c < dv; ++c) dst[(jj / 2 * dv + c) * 2 + jj % 2] = jj < cnt && c < d ? src[c] : 0;
+    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + (g * nkb + kb) * (int64_t)BK * dv);
+    for (int jp = 0; jp < BK / 2; ++jp) {
+      const int j = 2 * jp;
+      const bf16* r0 = v + (kb * BK + j) * ld + (int64_t)g * d;
+      const bf16* r1 = r0 + ld;
+      uint32_t* row = dst + (int64_t)jp * dv;
+      if (j + 1 < cnt)
+        for (int c = 0; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
+      else if (j < cnt)
+        for (int c = 0; c < d; ++c) row[c] = r0[c];
+      else
+        for (int c = 0; c < d; ++c) row[c] = 0;
+      for (int c = d; c < dv; ++c) row[c] = 0;
     }
   };
   parallel_items(G * nkb, body);
@@ -203,9 +236,13 @@ inline void pv_tile(const bf16* p, int cnt, const bf16* vb, int d, float* o) {
   for (; c0 < dv; c0 += W) pv_cols<1>(p, cnt, vb, dv, c0, o);
 }
 
-// Probabilities for p*v: fp32 in place, or rounded to bf16 (what p*v then multiplies exactly).
-inline void store_p(Vec p, float* dst) { p.store(dst); }
-inline void store_p(Vec p, bf16* dst) { store_bf16(p, dst); }
+// Probabilities for p*v, two vectors at a time: fp32 in place, or rounded to bf16 (what p*v then
+// multiplies exactly).
+inline void store_p(Vec lo, Vec hi, float* dst) {
+  lo.store(dst);
+  hi.store(dst + W);
+}
+inline void store_p(Vec lo, Vec hi, bf16* dst) { store_bf16x2(lo, hi, dst); }
 
 // One output row, normalised, to fp32 or bf16 (round to nearest even; NaN stays NaN).
 inline void write_row(const float* o, int d, float* dst) {
@@ -251,9 +288,12 @@ void attention_impl(const AttentionArgs<T>& a) {
     // fp32 probabilities overwrite the logits; bf16 ones go to their own tile.
     T* pt = kBf16<T> ? reinterpret_cast<T*>(s + BQ * BK) : reinterpret_cast<T*>(s);
     float* m = s + 2 * BQ * BK;
-    float* l = m + BQ;
+    float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
     pack_q(a.q, H, d, h, i0, rows, qs);
-    for (int r = 0; r < BQ; ++r) { m[r] = -__builtin_inff(); l[r] = 0.f; }
+    for (int r = 0; r < BQ; ++r) {
+      m[r] = -__builtin_inff();
+      Vec::zero().store(l + r * W);
+    }
     for (int i = 0; i < BQ * ldo; ++i) o[i] = 0.f;
 
     const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
@@ -276,18 +316,18 @@ void attention_impl(const AttentionArgs<T>& a) {
         const float tile_max = mx.hmax();
         const float m_new = tile_max > m[r] ? tile_max : m[r];
         if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
-          for (int x = 0; x < BK; x += W) store_p(Vec::zero(), pr + x);
+          for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
           continue;
         }
         const Vec mv = Vec::set1(m_new);
         Vec sum = Vec::zero();
-        for (int x = 0; x < BK; x += W) {
-          const Vec p = vexp2(Vec::load(sr + x) - mv);
-          store_p(p, pr + x);
-          sum = sum + p;
+        for (int x = 0; x < BK; x += 2 * W) {
+          const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
+          store_p(p0, p1, pr + x);
+          sum = sum + (p0 + p1);
         }
         const float alpha = __builtin_exp2f(m[r] - m_new);
-        l[r] = l[r] * alpha + sum.hsum();
+        fma(Vec::load(l + r * W), Vec::set1(alpha), sum).store(l + r * W);
         m[r] = m_new;
         if (alpha != 1.f) scale_row(o + r * ldo, d, alpha);
       }
@@ -297,13 +337,14 @@ void attention_impl(const AttentionArgs<T>& a) {
         pv_tile(pt, cnt, a.v + j0 * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
-      scale_row(o + r * ldo, d, 1.f / l[r]);
+      const float lr = Vec::load(l + r * W).hsum();
+      scale_row(o + r * ldo, d, 1.f / lr);
       const int64_t at = (i0 + r) * ldq + (int64_t)h * d;
       if (a.out_f32)
         write_row(o + r * ldo, d, static_cast<float*>(a.out) + at);
       else
         write_row(o + r * ldo, d, static_cast<T*>(a.out) + at);
-      a.lse[(int64_t)h * n + i0 + r] = (m[r] + __builtin_log2f(l[r])) * kLn2;
+      a.lse[(int64_t)h * n + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
   parallel_items(H * nqb, body);

@@ -60,6 +60,41 @@ inline void store_bf16(Vec x, uint16_t* p) {
   b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
 }
+// 2W values: lo then hi. vcvtne2ps2bf16 where the CPU has it (one instruction for 32 values; it
+// also flushes fp32 denormals, below 1.2e-38, to zero).
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+#if defined(__AVX512BF16__)
+  _mm512_storeu_si512(p, (__m512i)_mm512_cvtne2ps_pbh(hi.v, lo.v));
+#else
+  store_bf16(lo, p);
+  store_bf16(hi, p + 16);
+#endif
+}
+// dst[c * ldd + r] = src[r * lds + c] for a 16x16 block of 32-bit words (strides in words): the
+// K packing's transpose, 64 shuffles instead of 256 scalar moves.
+#define FP_HAVE_TRANSPOSE16 1
+inline void transpose16(const uint32_t* src, int64_t lds, uint32_t* dst, int64_t ldd) {
+  __m512i r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // r[i + k], lane l: rows i..i+3 of column 4l + k
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i x0 = _mm512_shuffle_i32x4(r[k], r[4 + k], 0x44), x1 = _mm512_shuffle_i32x4(r[k], r[4 + k], 0xEE);
+    const __m512i y0 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], 0x44), y1 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], 0xEE);
+    _mm512_storeu_si512(dst + k * ldd, _mm512_shuffle_i32x4(x0, y0, 0x88));
+    _mm512_storeu_si512(dst + (4 + k) * ldd, _mm512_shuffle_i32x4(x0, y0, 0xDD));
+    _mm512_storeu_si512(dst + (8 + k) * ldd, _mm512_shuffle_i32x4(x1, y1, 0x88));
+    _mm512_storeu_si512(dst + (12 + k) * ldd, _mm512_shuffle_i32x4(x1, y1, 0xDD));
+  }
+}
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
 
@@ -119,6 +154,10 @@ inline void store_bf16(Vec x, uint16_t* p) {
   const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0xD8);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
 }
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+  store_bf16(lo, p);
+  store_bf16(hi, p + 8);
+}
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
 
@@ -172,6 +211,10 @@ inline void store_bf16(Vec x, uint16_t* p) {
     uint32_t b; __builtin_memcpy(&b, &x.v[i], 4);
     p[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
   }
+}
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+  store_bf16(lo, p);
+  store_bf16(hi, p + Vec::W);
 }
 constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
 
