@@ -38,15 +38,18 @@ class CliForUsersTest {
       new SafetensorsWriter().putFloats("q", in.readFloats("q"), n, H, d).putFloats("k", in.readFloats("k"), n, G, d)
           .putFloats("v", in.readFloats("v"), n, G, d).write(f32);
     }
-    Path o64 = dir.resolve("o64.safetensors"), o32 = dir.resolve("o32.safetensors");
-    for (Path[] io : new Path[][] {{f64, o64}, {f32, o32}}) {
-      Result res = CliRun.run("score", "--qkv", io[0].toString(), "--prefix", "3", "--visual", "30", "--prune", "11",
-          "--backend", "cpu", "--out", io[1].toString());
-      assertEquals(0, res.code(), res.err());
-    }
-    try (SafetensorsFile a = SafetensorsFile.open(o64); SafetensorsFile b = SafetensorsFile.open(o32)) {
-      for (String t : new String[] {"out", "lse", "self", "cross"}) assertArrayEquals(b.readFloats(t), a.readFloats(t), t);
-      assertArrayEquals(b.readLongs("keep"), a.readLongs("keep"));
+    for (String dtype : new String[] {"fp32", "bf16"}) {
+      Path o64 = dir.resolve("o64" + dtype + ".safetensors"), o32 = dir.resolve("o32" + dtype + ".safetensors");
+      for (Path[] io : new Path[][] {{f64, o64}, {f32, o32}}) {
+        Result res = CliRun.run("score", "--qkv", io[0].toString(), "--prefix", "3", "--visual", "30", "--prune", "11",
+            "--backend", "cpu", "--dtype", dtype, "--out", io[1].toString());
+        assertEquals(0, res.code(), res.err());
+      }
+      try (SafetensorsFile a = SafetensorsFile.open(o64); SafetensorsFile b = SafetensorsFile.open(o32)) {
+        for (String t : new String[] {"out", "lse", "self", "cross"})
+          assertArrayEquals(b.readFloats(t), a.readFloats(t), dtype + " " + t);
+        assertArrayEquals(b.readLongs("keep"), a.readLongs("keep"));
+      }
     }
 
     // statistics written by numpy in float64 fit the same recipe as their float32 rounding
