@@ -121,6 +121,47 @@ public final class Kernels {
     }
   }
 
+  // ---- attention and scores in one pass ----
+
+  /**
+   * {@link #attention} and {@link #scores} in one call, with their results (to rounding: the
+   * scores' LSE is taken before its conversion to the natural log): the score pass reuses the
+   * attention's own logits of the visual keys instead of recomputing q*k^T. q, k, v are all
+   * {@link FloatData} or all {@link Bf16Data}; out as in the attention of that type.
+   */
+  public static void attentionScores(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
+      NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    int dtype = inputType(require(q, "q"), "q");
+    if (inputType(require(k, "k"), "k") != dtype || inputType(require(v, "v"), "v") != dtype)
+      throw new IllegalArgumentException("k, v: expected " + q.elementName() + " like q");
+    q.requireShape("q", "[n,H,d]", shape.qDims());
+    k.requireShape("k", "[n,G,d]", shape.kvDims());
+    v.requireShape("v", "[n,G,d]", shape.kvDims());
+    int outType = inputType(require(out, "out"), "out");
+    if (dtype == FitPruneNative.FP_DTYPE_F32 && outType != dtype)
+      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
+    out.requireShape("out", "[n,H,d]", shape.qDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    require(self, "self").requireShape("self", "[V]", spans.visual());
+    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true); var sa = self.open(false, true);
+        var ca = cross.open(false, true)) {
+      check(FitPruneNative.fp_cpu_attention_scores(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
+          shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr, spans.prefix(), spans.visual(), sa.ptr,
+          ca.ptr));
+    }
+  }
+
+  private static int inputType(NativeData<?> d, String name) {
+    if (d instanceof FloatData) return FitPruneNative.FP_DTYPE_F32;
+    if (d instanceof Bf16Data) return FitPruneNative.FP_DTYPE_BF16;
+    throw new IllegalArgumentException(name + ": expected float32 or bfloat16 memory, got " + d.elementName());
+  }
+
   // ---- select ----
 
   /**
