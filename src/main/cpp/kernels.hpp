@@ -118,50 +118,36 @@ void pack_q(const T* q, int H, int d, int h, int64_t i0, int rows, T* qs) {
   }
 }
 
-// s [BQ][BK] = scale * qs [BQ][d] * kt [d][BK], register-blocked kQkRows x kQkVecs vectors.
-inline void qk_tile(const float* qs, const float* kt, int d, float scale, float* s) {
-  constexpr int CW = kQkVecs * W;
-  const int pd = pair_dim(d);
-  const Vec sc = Vec::set1(scale);
-  for (int c0 = 0; c0 < BK; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
-      Vec acc[kQkRows][kQkVecs];
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const float* kp = kt + c0;
-      const float* qp = qs + r0 * pd;
-      for (int c = 0; c < d; ++c, kp += BK) {
-        Vec kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = Vec::load(kp + x * W);
-        for (int r = 0; r < kQkRows; ++r) {
-          const Vec b = Vec::set1(qp[r * pd + c]);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = fma(b, kv[x], acc[r][x]);
-        }
-      }
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
-    }
-  }
-}
+// The dot-product step of each element type: fp32 takes one element of the reduction at a time
+// (fma), bf16 a pair of elements (dot2). Operands: W lanes of packed data, or one broadcast.
+inline Vec lanes(const float* p) { return Vec::load(p); }
+inline Pairs lanes(const bf16* p) { return Pairs::load(p); }
+inline Vec bcast(const float* p) { return Vec::set1(*p); }
+inline Pairs bcast(const bf16* p) { return Pairs::set1(p); }
+inline Vec madd(Vec acc, Vec a, Vec b) { return fma(a, b, acc); }
+inline Vec madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
+template <class T> constexpr int kStep = kBf16<T> ? 2 : 1;
 
-// bf16: the same over element pairs with dot2 (vdpbf16ps, or its converting equivalent).
-inline void qk_tile(const bf16* qs, const bf16* kt, int d, float scale, float* s) {
-  constexpr int CW = kQkVecs * W;
-  const int pd = pair_dim(d);
+// s [BQ][BK] = scale * qs [BQ][d] * kt (packed K block), register-blocked kQkRows x kQkVecs
+// vectors: per step, kQkVecs vectors of keys against one broadcast q element (or pair) per row.
+template <class T>
+inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s) {
+  constexpr int CW = kQkVecs * W, E = kStep<T>;
+  const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
   const Vec sc = Vec::set1(scale);
   for (int c0 = 0; c0 < BK; c0 += CW) {
     for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
       Vec acc[kQkRows][kQkVecs];
       for (int r = 0; r < kQkRows; ++r)
         for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const bf16* kp = kt + c0 * 2;
-      const bf16* qp = qs + r0 * pd;
-      for (int c = 0; c < pd; c += 2, kp += 2 * BK) {
-        Pairs kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = Pairs::load(kp + x * 2 * W);
+      const T* kp = kt + c0 * E;
+      const T* qp = qs + r0 * pd;
+      for (int c = 0; c < steps; c += E, kp += E * BK) {
+        decltype(lanes(kp)) kv[kQkVecs];
+        for (int x = 0; x < kQkVecs; ++x) kv[x] = lanes(kp + x * E * W);
         for (int r = 0; r < kQkRows; ++r) {
-          const Pairs b = Pairs::set1(qp + r * pd + c);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = dot2(acc[r][x], b, kv[x]);
+          const auto b = bcast(qp + r * pd + c);
+          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
         }
       }
       for (int r = 0; r < kQkRows; ++r)
@@ -217,10 +203,10 @@ inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, floa
     const bf16* vp = vb + c0 * 2;
     for (int j = 0; j < cnt; j += 2, vp += 2 * dv) {
       Pairs vv[NV];
-      for (int x = 0; x < NV; ++x) vv[x] = Pairs::load(vp + x * 2 * W);
+      for (int x = 0; x < NV; ++x) vv[x] = lanes(vp + x * 2 * W);
       for (int r = 0; r < kPvRows; ++r) {
-        const Pairs b = Pairs::set1(p + (r0 + r) * BK + j);
-        for (int x = 0; x < NV; ++x) acc[r][x] = dot2(acc[r][x], b, vv[x]);
+        const Pairs b = bcast(p + (r0 + r) * BK + j);
+        for (int x = 0; x < NV; ++x) acc[r][x] = madd(acc[r][x], b, vv[x]);
       }
     }
     for (int r = 0; r < kPvRows; ++r)
