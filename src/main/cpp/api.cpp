@@ -284,6 +284,13 @@ int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
   if (n == 0) return FP_OK;
+  // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
+  // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
+  // the better trade.
+  if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
+    if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
+    return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
+  }
   return guarded([&] {
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),

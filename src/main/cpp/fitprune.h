@@ -94,7 +94,8 @@ int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int
                   float* self_score, float* cross_score);
 /* Attention and the score pass in one call, with fp_cpu_attention's and fp_cpu_scores's
  * results: the scores reuse the attention's own q*k^T logits of the visual keys (kept per query
- * tile until the row's LSE is known) instead of recomputing them. */
+ * tile until the row's LSE is known) instead of recomputing them. Its head-max buffer holds
+ * (n - prefix) x visual floats; past 256 MiB it runs the two separate passes instead. */
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                             int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                             float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score);
