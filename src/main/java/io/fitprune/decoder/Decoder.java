@@ -5,6 +5,7 @@ import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.IntData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -320,14 +321,14 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
-      Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+      FloatData qd = TorchData.floats(q3), kd = TorchData.floats(k3);
+      Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
       if (pf != null) pf.add(P_ATT, t);
       float[] self = null, cross = null;
       if (withScores && s.visual > 0) {
         t = System.nanoTime();
         Tensor st = tp.add(torch.empty(s.visual)), ct = tp.add(torch.empty(s.visual));
-        Kernels.scores(shape, s.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        Kernels.scores(shape, s.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(P_SCORES, t);
@@ -355,7 +356,7 @@ public final class Decoder {
       long t = System.nanoTime();
       if (keep != null && keep.length != s.n) {
         IntData idx = IntData.of(keep);
-        FloatData od = FloatData.of(o), xd = FloatData.of(s.x);
+        FloatData od = TorchData.floats(o), xd = TorchData.floats(s.x);
         Kernels.gatherRows(od, s.n, D, idx, od); // in place: indices ascending
         Kernels.gatherRows(xd, s.n, D, idx, xd);
         int m = keep.length;
