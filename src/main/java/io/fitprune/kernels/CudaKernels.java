@@ -12,11 +12,33 @@ import java.util.Objects;
 public final class CudaKernels {
   private CudaKernels() {}
 
+  /** System property: {@code true} keeps the library off the GPU (CUDA reports unavailable). Read on first use. */
+  public static final String DISABLE_PROPERTY = "fitprune.cuda.disable";
+
   private static volatile BackendInfo info;
 
-  /** True when the library has the CUDA backend and a device is present. */
-  public static boolean available() {
-    return info().cudaAvailable();
+  static boolean disabled() {
+    return Boolean.parseBoolean(System.getProperty(DISABLE_PROPERTY, "false").trim());
+  }
+
+  /**
+   * True when the native library loaded, it has the CUDA backend, CUDA is not disabled and a
+   * device is present. Never throws.
+   */
+  public static boolean isAvailable() {
+    return unavailabilityCause() == null;
+  }
+
+  /**
+   * Why the CUDA backend cannot be used (the native library's load failure, or a
+   * {@link FitPruneException} saying what the driver reported or that CUDA is disabled), or null
+   * when it can.
+   */
+  public static Throwable unavailabilityCause() {
+    if (!NativeLibrary.isAvailable()) return NativeLibrary.unavailabilityCause();
+    BackendInfo i = info();
+    return i.cudaAvailable() ? null
+        : new FitPruneException(FitPruneNative.FP_ERR_UNAVAILABLE, "CUDA backend unavailable: " + i.cudaStatus());
   }
 
   /** The backend description (cached after the first query). */
@@ -26,11 +48,11 @@ public final class CudaKernels {
     return i;
   }
 
-  /** Throws a one-line {@link FitPruneException} when there is no usable CUDA device. */
+  /** Throws a one-line {@link FitPruneException} when there is no usable CUDA device (see {@link #unavailabilityCause()}). */
   public static void requireDevice() {
-    BackendInfo i = info();
-    if (!i.cudaAvailable())
-      throw new FitPruneException(FitPruneNative.FP_ERR_UNAVAILABLE, "CUDA backend unavailable: " + i.cudaStatus());
+    NativeLibrary.ensureAvailability();
+    Throwable cause = unavailabilityCause();
+    if (cause != null) throw (FitPruneException) cause;
   }
 
   // ---- attention ----

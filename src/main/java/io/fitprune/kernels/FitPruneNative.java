@@ -2,7 +2,6 @@ package io.fitprune.kernels;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
@@ -14,12 +13,14 @@ import org.bytedeco.javacpp.annotation.Platform;
  *
  * <p>The archives are built by {@code src/main/native/build.sh}; JavaCPP passes link names in
  * reverse order, so dependencies come first, and the trailing {@code #} keeps the loader from
- * looking for them at run time (they are static).
+ * looking for them at run time (they are static). {@link NativeLibrary} loads the library (not
+ * JavaCPP's {@code Loader.load()}, see there why); when that failed, these methods throw
+ * {@code UnsatisfiedLinkError}, and the typed API a {@link FitPruneException} naming the cause.
  */
 @Platform(include = "fitprune.h", link = {"cudart_static#", "fitprune_cpu#", "fitprune_cuda#"})
 public final class FitPruneNative {
   static {
-    Loader.load();
+    NativeLibrary.attempted(); // loads the library; a failure is reported by NativeLibrary, not thrown here
   }
 
   private FitPruneNative() {}

@@ -72,6 +72,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
 
   /** Opens the memory for one native call; closing it copies array outputs back. */
   final Access<P> open(boolean input, boolean output) {
+    NativeLibrary.ensureAvailability(); // every kernel call passes here first
     if (pointer != null) return new Access<>(pointer, null, this);
     P temp = copyIn(input);
     return new Access<>(temp, output ? this : null, this);

@@ -76,7 +76,7 @@ class CudaKernelsTest {
 
   @Test
   void withoutADeviceEveryCudaCallFailsWithOneLine() {
-    assumeFalse(CudaKernels.available(), "a CUDA device is present");
+    assumeFalse(CudaKernels.isAvailable(), "a CUDA device is present");
     float[] q = new float[(int) SHAPE.qLength()], kv = new float[(int) SHAPE.kvLength()];
     for (Runnable r : new Runnable[] {
         () -> DeviceBuffer.allocate(ElementType.FP16, 10),
