@@ -3,6 +3,7 @@ package io.fitprune.kernels;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
@@ -94,6 +95,10 @@ public final class FitPruneNative {
   public static native int fp_dtype_size(int dtype);
 
   public static native int fp_cuda_memset(Pointer dst, int byteValue, @Cast("int64_t") long bytes);
+
+  public static native int fp_cuda_stream_create(@Cast("void**") PointerPointer<?> stream);
+
+  public static native int fp_cuda_stream_destroy(Pointer stream);
 
   public static native int fp_cuda_stream_synchronize(Pointer stream);
 
