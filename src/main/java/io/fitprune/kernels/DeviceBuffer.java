@@ -7,11 +7,12 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * GPU memory owned by this object, allocated and freed through our own C API
- * ({@code fp_cuda_malloc}/{@code fp_cuda_free}), so only the CUDA driver is needed at run time.
- * Close it (try-with-resources); a buffer that is never closed is freed when it becomes
- * unreachable. Float buffers of FP16/BF16 are filled from and read back to {@code float[]}
- * through a conversion on the device (round to nearest even).
+ * GPU memory: owned by this object, allocated and freed through our own C API
+ * ({@code fp_cuda_malloc}/{@code fp_cuda_free}, so only the CUDA driver is needed at run time),
+ * or the caller's memory used in place ({@link #wrap}). Close an owned buffer (try-with-resources);
+ * one that is never closed is freed when it becomes unreachable. Float buffers of FP16/BF16 are
+ * filled from and read back to {@code float[]} through a conversion on the device (round to
+ * nearest even).
  */
 public final class DeviceBuffer implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
@@ -19,15 +20,34 @@ public final class DeviceBuffer implements AutoCloseable {
   private final ElementType type;
   private final long length;
   private final Pointer pointer;
-  private final Cleaner.Cleanable cleanable;
+  private final Cleaner.Cleanable cleanable; // null for wrapped memory
   private volatile boolean closed;
 
-  private DeviceBuffer(ElementType type, long length, Pointer pointer) {
+  private DeviceBuffer(ElementType type, long length, Pointer pointer, boolean owned) {
     this.type = type;
     this.length = length;
     this.pointer = pointer;
     Pointer p = pointer; // the cleaning action must not capture this object
-    this.cleanable = CLEANER.register(this, () -> FitPruneNative.fp_cuda_free(p));
+    this.cleanable = owned ? CLEANER.register(this, () -> FitPruneNative.fp_cuda_free(p)) : null;
+  }
+
+  /**
+   * The caller's device memory, used in place: {@code length} elements of {@code type} at
+   * {@code address} (for example a torch CUDA tensor's {@code data_ptr()}). No copy and no
+   * ownership: {@link #close()} does not free it, and the caller keeps it alive while work that
+   * uses it is in flight. Needs no device to create (nothing is called); fp16/bf16 attention
+   * inputs must be 16-byte aligned, which the kernels check.
+   */
+  public static DeviceBuffer wrap(long address, ElementType type, long length) {
+    Objects.requireNonNull(type, "type");
+    if (address == 0) throw new IllegalArgumentException("address: null device pointer");
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    if (length > Long.MAX_VALUE / type.bytes)
+      throw new IllegalArgumentException("length: " + length + " " + type + " values overflow a byte count");
+    if (address % type.bytes != 0)
+      throw new IllegalArgumentException("address: 0x" + Long.toHexString(address) + " is not aligned to " + type
+          + " (" + type.bytes + " bytes)");
+    return new DeviceBuffer(type, length, new RawPointer(address), false);
   }
 
   /** Uninitialised device memory for {@code length} elements of {@code type}. */
@@ -40,7 +60,7 @@ public final class DeviceBuffer implements AutoCloseable {
     if (p == null || p.isNull())
       throw new FitPruneException(FitPruneNative.FP_ERR_CUDA, "cannot allocate " + bytes + " bytes on the GPU: "
           + FitPruneNative.fp_last_error());
-    return new DeviceBuffer(type, length, p);
+    return new DeviceBuffer(type, length, p, true);
   }
 
   /** A device copy of {@code host} stored as {@code type} (FP32, FP16 or BF16). */
@@ -162,15 +182,16 @@ public final class DeviceBuffer implements AutoCloseable {
     if (n != length) throw new IllegalArgumentException("host array has " + n + " elements, device buffer " + length);
   }
 
+  /** Frees owned memory; for wrapped memory only marks this object closed. */
   @Override
   public void close() {
     if (closed) return;
     closed = true;
-    cleanable.clean();
+    if (cleanable != null) cleanable.clean();
   }
 
   @Override
   public String toString() {
-    return "DeviceBuffer[" + type + " x " + length + (closed ? ", closed]" : "]");
+    return "DeviceBuffer[" + type + " x " + length + (cleanable == null ? ", wrapped" : "") + (closed ? ", closed]" : "]");
   }
 }

@@ -120,9 +120,16 @@ public final class FitPruneNative {
       @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
       @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep, Pointer stream);
 
+  public static native int fp_cuda_select_keep_async(@Cast("const float*") Pointer selfScore,
+      @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
+      @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep,
+      @Cast("int32_t*") Pointer status, Pointer stream);
+
   public static native int fp_cuda_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
       @Cast("int64_t") long rowBytes, @Cast("const int32_t*") Pointer index, @Cast("int64_t") long count,
-      Pointer dst, @Cast("int32_t*") Pointer bad, Pointer stream);
+      Pointer dst, @Cast("int32_t*") Pointer status, Pointer stream);
+
+  public static native int fp_cuda_status_check(@Cast("int32_t*") Pointer status, Pointer stream);
 
   public static native int fp_cuda_gather_rows_f32(@Cast("const float*") FloatPointer src,
       @Cast("int64_t") long rows, @Cast("int64_t") long width,
