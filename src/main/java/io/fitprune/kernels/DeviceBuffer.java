@@ -110,7 +110,7 @@ public final class DeviceBuffer implements AutoCloseable {
     return pointer;
   }
 
-  /** Fills from host floats, converting to this buffer's type on the device. */
+  /** Fills from host floats, converting to this buffer's type on the device; complete on return. */
   public void copyFrom(float[] host) {
     Objects.requireNonNull(host, "host");
     if (!type.isFloat()) throw new IllegalArgumentException("copyFrom(float[]) needs a float buffer, this one is " + type);
@@ -119,6 +119,7 @@ public final class DeviceBuffer implements AutoCloseable {
     try (FloatPointer h = new FloatPointer(host)) {
       if (type == ElementType.FP32) {
         Kernels.check(FitPruneNative.fp_cuda_memcpy(pointer(), h, 4L * host.length, FitPruneNative.FP_COPY_H2D));
+        Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null)); // see copyFrom(int[])
         return;
       }
       try (DeviceBuffer staging = allocate(ElementType.FP32, host.length)) {
@@ -130,7 +131,7 @@ public final class DeviceBuffer implements AutoCloseable {
     }
   }
 
-  /** Fills an INT32 buffer from host ints. */
+  /** Fills an INT32 buffer from host ints; complete on return. */
   public void copyFrom(int[] host) {
     Objects.requireNonNull(host, "host");
     if (type != ElementType.INT32) throw new IllegalArgumentException("copyFrom(int[]) needs an int32 buffer, this one is " + type);
@@ -138,6 +139,8 @@ public final class DeviceBuffer implements AutoCloseable {
     if (host.length == 0) return;
     try (IntPointer h = new IntPointer(host)) {
       Kernels.check(FitPruneNative.fp_cuda_memcpy(pointer(), h, 4L * host.length, FitPruneNative.FP_COPY_H2D));
+      // A pageable copy may return before its DMA lands: wait, so a non-blocking stream sees the data.
+      Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null));
     }
   }
 
@@ -173,9 +176,13 @@ public final class DeviceBuffer implements AutoCloseable {
     return out;
   }
 
-  /** Sets every byte to {@code value} (0xFF poisons floats with NaN). */
+  /**
+   * Sets every byte to {@code value} (0xFF poisons floats with NaN), complete on return (so work
+   * on any stream, including a non-blocking one, sees it).
+   */
   public void fill(int value) {
     Kernels.check(FitPruneNative.fp_cuda_memset(pointer(), value, bytes()));
+    Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null));
   }
 
   private void requireLength(long n) {

@@ -155,7 +155,7 @@ class CudaKernelsTest {
   void selectIsIdenticalToTheCpuOnTheSameScores() {
     assumeTrue(device(), "no CUDA device");
     Random rnd = new Random(3);
-    for (int V : new int[] {1, 150, 4096, 5000}) { // 5000: the host fallback
+    for (int V : new int[] {1, 150, 4096, 5000}) { // 5000: the many-CTA rank path
       int P = 7, n = V + 40;
       float[] s = new float[V], c = new float[V];
       for (int j = 0; j < V; j++) {
