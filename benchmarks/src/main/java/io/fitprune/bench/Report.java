@@ -34,7 +34,10 @@ public final class Report {
       new Ratio("AttentionBench", "oursAttention", "torchSdpa", 0.5, "our attention / libtorch SDPA"),
       new Ratio("AttentionBench", "oursAttention", "torchGemmEqualFlops", 1.0,
           "our attention / libtorch GEMM of equal FLOPs (yardstick)"),
-      new Ratio("AttentionBench", "oursAttentionScores", "oursAttention", 1.5, "attention+scores / attention"),
+      new Ratio("AttentionBench", "oursAttentionScores", "oursAttention", 1.25, "attention+scores / attention"),
+      new Ratio("AttentionBench", "oursAttentionBf16", "oursAttention", 0.55, "bf16 attention / fp32 attention"),
+      new Ratio("AttentionBench", "oursAttentionScoresBf16", "oursAttentionBf16", 1.25,
+          "bf16 attention+scores / bf16 attention"),
       new Ratio("AttentionBench", "oursAttentionScores", "torchEagerScores", 0.25, "attention+scores / libtorch eager scores"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
       new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"));
