@@ -1,5 +1,6 @@
 package io.fitprune.kernels;
 
+import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -21,6 +22,12 @@ public final class TorchData {
   public static IntData ints(Tensor tensor) {
     long[] shape = shapeOf("int", tensor, torch.ScalarType.Int);
     return IntData.view(tensor.data_ptr_int(), tensor.numel(), shape, tensor);
+  }
+
+  /** A contiguous bfloat16 CPU tensor, zero-copy. */
+  public static Bf16Data bf16(Tensor tensor) {
+    long[] shape = shapeOf("bfloat16", tensor, torch.ScalarType.BFloat16);
+    return Bf16Data.view(new ShortPointer(tensor.data_ptr()), tensor.numel(), shape, tensor);
   }
 
   private static long[] shapeOf(String what, Tensor t, torch.ScalarType dtype) {
