@@ -21,14 +21,33 @@ namespace fp {
 thread_local int tls_workers = 1;
 static thread_local std::string tls_error;
 
-int fail(int code, const char* fmt, ...) {
+int fail(int code, const char* fmt, ...) noexcept {
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  tls_error = buf;
+  try {
+    tls_error = buf;
+  } catch (...) {  // no memory for the message: keep the status
+  }
   return code;
+}
+
+int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept {
+  if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
+  if (prefix < 0 || visual < 0 || prefix > n || visual > n || prefix > n - visual)
+    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  return FP_OK;
+}
+
+int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept {
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (int st = check_spans(n, prefix, visual)) return st;
+  if (drop < 0 || drop > visual)
+    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
+  return FP_OK;
 }
 
 namespace {
@@ -83,19 +102,6 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
   if (n > INT32_MAX) return fail(FP_ERR_ARG, "n must fit in int32, got %lld", (long long)n);
   if (n > 0 && (!a || !b || !c)) return fail(FP_ERR_ARG, "null input pointer");
   return FP_OK;
-}
-
-template <class F>
-int guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(FP_ERR_NOMEM, "out of memory for the kernel workspace");
-  } catch (const std::exception& e) {
-    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
-  } catch (...) {
-    return fail(FP_ERR_INTERNAL, "internal error");
-  }
 }
 
 #define FP_DISPATCH(fn, args)                          \
@@ -159,15 +165,15 @@ const char* fp_cpu_features(void) {
 
 int fp_cpu_threads(void) { return max_workers(); }
 int fp_cpu_set_threads(int threads) {
-  return guarded([&] { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
+  return guarded([&]() -> int { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
 }
 
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
                          int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (n == 0) return FP_OK;
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (n == 0) return FP_OK;
     const int workers = max_workers();
     const int64_t packed = packed_k_floats(n, kv_heads, head_dim);
     float* ws = static_cast<float*>(tls_workspace.get(
@@ -182,13 +188,11 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t n, int32_t heads,
                       int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
                       float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (visual == 0) return FP_OK;
-  if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (visual == 0) return FP_OK;
+    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
     const int workers = max_workers();
     const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
     const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);

@@ -2,12 +2,37 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <new>
+
+#include "fitprune.h"
 
 namespace fp {
 
 // Sets this thread's error message (printf-style) and returns the code, so callers can write
-// `return fail(FP_ERR_ARG, "...")`.
-int fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// `return fail(FP_ERR_ARG, "...")`. Never throws.
+int fail(int code, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+// The body of every exported function runs inside this: no C++ exception (bad_alloc,
+// bad_array_new_length, ...) crosses the C API; each becomes a status and a message.
+template <class F>
+int guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {  // includes std::bad_array_new_length
+    return fail(FP_ERR_NOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
+  } catch (...) {
+    return fail(FP_ERR_INTERNAL, "internal error");
+  }
+}
+
+// The span checks of the score pass and of selection, for every backend: 0 <= prefix,
+// 0 <= visual and prefix + visual <= n, each term compared with n before the sum so nothing
+// overflows; select also needs n < 2^31 and 0 <= drop <= visual. FP_OK or FP_ERR_ARG.
+int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept;
+int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept;
 
 // Runs fn(ctx, item, worker) for item in [0, count) on the shared pool. Items are handed out
 // dynamically, in order, so put the most expensive first. `worker` is below `workers`, the

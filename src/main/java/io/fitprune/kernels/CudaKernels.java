@@ -115,11 +115,7 @@ public final class CudaKernels {
 
   /** As {@link Kernels#selectKeep(long, Spans, FloatData, FloatData, long, IntData)}, on the device. */
   public static void selectKeep(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep) {
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    spans.requireWithin(n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    Objects.requireNonNull(spans, "spans").requireSelect(n, drop);
     require(self, "self", ElementType.FP32, spans.visual(), "[V]");
     require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
     require(keep, "keep", ElementType.INT32, n - drop, "[n-k]");
@@ -142,8 +138,8 @@ public final class CudaKernels {
       throw new IllegalArgumentException("dst: expected " + src.type() + " like src, got " + dst.type());
     if (src == dst) throw new IllegalArgumentException("dst: the CUDA gather cannot run in place");
     long count = index.length();
-    require(src, "src", src.type(), Math.multiplyExact(rows, width), "[rows,width]");
-    if (dst.length() < Math.multiplyExact(count, width))
+    require(src, "src", src.type(), Lengths.product("src [rows,width]", rows, width), "[rows,width]");
+    if (dst.length() < Lengths.product("dst [count,width]", count, width))
       throw new IllegalArgumentException("dst: expected at least " + count * width + " " + dst.type()
           + " values ([count,width] = [" + count + ", " + width + "]), got " + dst.length());
     requireDevice();

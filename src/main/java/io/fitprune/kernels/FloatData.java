@@ -9,15 +9,16 @@ import org.bytedeco.pytorch.global.torch;
 public final class FloatData extends NativeData<FloatPointer> {
   private final float[] array;
 
-  private FloatData(FloatPointer p, float[] array, long length, long[] shape, Object keepAlive, boolean owned) {
-    super(p, length, shape, keepAlive, owned);
+  private FloatData(FloatPointer p, float[] array, long length, long[] shape, Object keepAlive, boolean owned,
+      boolean readOnly) {
+    super(p, length, shape, keepAlive, owned, readOnly);
     this.array = array;
   }
 
   /** Copied to native memory for each call (and back for outputs). */
   public static FloatData of(float[] array) {
     if (array == null) throw new NullPointerException("array is null");
-    return new FloatData(null, array, array.length, null, null, false);
+    return new FloatData(null, array, array.length, null, null, false, false);
   }
 
   /** A direct buffer, zero-copy, from its position to its limit. */
@@ -25,38 +26,36 @@ public final class FloatData extends NativeData<FloatPointer> {
     if (buffer == null) throw new NullPointerException("buffer is null");
     if (!buffer.isDirect())
       throw new IllegalArgumentException("buffer must be direct (use FloatData.of(float[]) for heap memory)");
-    return new FloatData(new FloatPointer(buffer), null, buffer.remaining(), null, buffer, false);
+    return new FloatData(new FloatPointer(buffer), null, buffer.remaining(), null, buffer, false,
+        buffer.isReadOnly());
   }
 
   /** A pointer, zero-copy, from its position to its limit (or capacity). */
   public static FloatData of(FloatPointer pointer) {
-    return new FloatData(pointer, null, pointerLength(pointer), null, pointer, false);
+    return new FloatData(pointer, null, pointerLength(pointer), null, pointer, false, false);
   }
 
   /** A pointer to {@code length} floats, zero-copy. */
   public static FloatData of(FloatPointer pointer, long length) {
-    if (pointer == null) throw new NullPointerException("pointer is null");
-    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
-    return new FloatData(pointer, null, length, null, pointer, false);
+    return new FloatData(pointer, null, checkedLength(pointer, length), null, pointer, false, false);
   }
 
   /** A contiguous float32 CPU tensor, zero-copy through its data pointer; shapes are checked exactly. */
   public static FloatData of(Tensor tensor) {
     long[] shape = tensorShape("float", tensor, torch.ScalarType.Float);
-    return new FloatData(tensor.data_ptr_float(), null, tensor.numel(), shape, tensor, false);
+    return new FloatData(tensor.data_ptr_float(), null, tensor.numel(), shape, tensor, false, false);
   }
 
   /** Native memory owned by the returned object: close it (try-with-resources). */
   public static FloatData allocate(long length) {
-    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
-    FloatPointer p = new FloatPointer(Math.max(1, length));
-    return new FloatData(p, null, length, null, null, true);
+    FloatPointer p = new FloatPointer(allocateZeroed(length, Float.BYTES, "float32")).capacity(Math.max(1, length)).limit(Math.max(1, length));
+    return new FloatData(p, null, length, null, null, true, false);
   }
 
   /** A copy of the contents. */
   public float[] toArray() {
     if (array != null) return array.clone();
-    float[] out = new float[Math.toIntExact(length())];
+    float[] out = new float[Lengths.arrayLength("toArray", length())];
     pointer().get(out);
     return out;
   }

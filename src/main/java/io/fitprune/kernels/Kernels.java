@@ -28,7 +28,9 @@ public final class Kernels {
     require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
     require(v, "v").requireShape("v", "[n,G,d]", shape.kvDims());
     require(out, "out").requireShape("out", "[n,H,d]", shape.qDims());
+    out.requireWritable("out");
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    lse.requireWritable("lse");
     try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
         var oa = out.open(false, true); var la = lse.open(false, true)) {
       check(FitPruneNative.fp_cpu_attention_f32(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
@@ -38,8 +40,8 @@ public final class Kernels {
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
-    float[] out = new float[Math.toIntExact(shape.qLength())];
-    float[] lse = new float[Math.toIntExact(shape.lseLength())];
+    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
+    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
     attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
         FloatData.of(out), FloatData.of(lse));
     return new AttentionOutput(out, lse);
@@ -62,6 +64,8 @@ public final class Kernels {
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
     require(self, "self").requireShape("self", "[V]", spans.visual());
     require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    self.requireWritable("self");
+    cross.requireWritable("cross");
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
       check(FitPruneNative.fp_cpu_scores_f32(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(),
@@ -71,8 +75,8 @@ public final class Kernels {
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
     Objects.requireNonNull(spans, "spans");
-    float[] self = new float[Math.toIntExact(spans.visual())];
-    float[] cross = new float[Math.toIntExact(spans.visual())];
+    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
+    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
     scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
         FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
@@ -86,23 +90,19 @@ public final class Kernels {
    * sequence, ascending, into {@code keep}.
    */
   public static void selectKeep(long n, Spans spans, FloatData self, FloatData cross, long drop, IntData keep) {
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    spans.requireWithin(n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(spans, "spans").requireSelect(n, drop);
     require(self, "self").requireShape("self", "[V]", spans.visual());
     require(cross, "cross").requireShape("cross", "[V]", spans.visual());
     require(keep, "keep").requireShape("keep", "[n-k]", n - drop);
+    keep.requireWritable("keep");
     try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {
       check(FitPruneNative.fp_select_keep(sa.ptr, ca.ptr, n, spans.prefix(), spans.visual(), drop, ka.ptr));
     }
   }
 
   public static int[] selectKeep(long n, Spans spans, float[] self, float[] cross, long drop) {
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    if (drop < 0 || drop > n) throw new IllegalArgumentException("drop (k) must be in [0, V], got " + drop);
-    int[] keep = new int[Math.toIntExact(n - drop)];
+    require(spans, "spans").requireSelect(n, drop);
+    int[] keep = new int[Lengths.arrayLength("keep", n - drop)];
     selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
         IntData.of(keep));
     return keep;
@@ -132,14 +132,14 @@ public final class Kernels {
 
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    float[] dst = new float[Math.toIntExact(require(index, "index").length * width)];
+    float[] dst = new float[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
     gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
     return dst;
   }
 
   public static int[] gatherRows(int[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    int[] dst = new int[Math.toIntExact(require(index, "index").length * width)];
+    int[] dst = new int[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
     gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
     return dst;
   }
@@ -157,7 +157,8 @@ public final class Kernels {
     require(index, "index");
     long count = index.length();
     require(src, "src").requireShape("src", "[rows,width]", rows, width);
-    require(dst, "dst").requireAtLeast("dst", Math.multiplyExact(count, width), "[count,width] = [" + count + ", " + width + "]");
+    require(dst, "dst").requireWritable("dst");
+    dst.requireAtLeast("dst", Lengths.product("dst [count,width]", count, width), "[count,width] = [" + count + ", " + width + "]");
     if (dst == src && count > rows)
       throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has (" + rows + ")");
     return count;
@@ -202,10 +203,7 @@ public final class Kernels {
   /** Selection on a backend; both give the same indices on the same scores. */
   public static int[] selectKeep(Backend backend, long n, Spans spans, float[] self, float[] cross, long drop) {
     if (choose(backend, ElementType.FP32) == Backend.CPU) return selectKeep(n, spans, self, cross, drop);
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(spans, "spans").requireSelect(n, drop);
     require(self, "self");
     require(cross, "cross");
     try (DeviceBuffer s = DeviceBuffer.of(self, ElementType.FP32); DeviceBuffer c = DeviceBuffer.of(cross, ElementType.FP32);

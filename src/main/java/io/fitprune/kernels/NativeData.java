@@ -20,13 +20,15 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   private final long[] shape;   // known for tensors, null otherwise
   private final Object keepAlive; // the tensor or buffer the pointer points into
   private final boolean owned;
+  private final boolean readOnly; // a read-only buffer: never an output
 
-  NativeData(P pointer, long length, long[] shape, Object keepAlive, boolean owned) {
+  NativeData(P pointer, long length, long[] shape, Object keepAlive, boolean owned, boolean readOnly) {
     this.pointer = pointer;
     this.length = length;
     this.shape = shape;
     this.keepAlive = keepAlive;
     this.owned = owned;
+    this.readOnly = readOnly;
   }
 
   /** Number of elements. */
@@ -53,8 +55,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
    * every dimension for tensors. {@code dims} names the dimensions for the message, e.g. "[n,H,d]".
    */
   final void requireShape(String arg, String dims, long... expected) {
-    long count = 1;
-    for (long e : expected) count = Math.multiplyExact(count, e);
+    long count = Lengths.product(arg + " " + dims, expected);
     if (shape != null) {
       if (!Arrays.equals(shape, expected))
         throw new IllegalArgumentException(arg + ": expected a tensor of shape " + dims + " = "
@@ -72,8 +73,14 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
           + " values (" + what + "), got " + length);
   }
 
+  /** Checks this memory can be written (outputs): read-only buffers, mapped or not, cannot. */
+  final void requireWritable(String arg) {
+    if (readOnly) throw new IllegalArgumentException(arg + ": a read-only buffer cannot be an output");
+  }
+
   /** Opens the memory for one native call; closing it copies array outputs back. */
   final Access<P> open(boolean input, boolean output) {
+    if (output) requireWritable("output");
     if (pointer != null) return new Access<>(pointer, null, this);
     P temp = copyIn(input);
     return new Access<>(temp, output ? this : null, this);
@@ -106,8 +113,26 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   }
 
   @Override
-  public void close() {
-    if (owned && pointer != null && !pointer.isNull()) pointer.deallocate();
+  public synchronized void close() {
+    if (owned && pointer != null && !pointer.isNull()) {
+      Pointer.free(pointer);
+      pointer.setNull();
+    }
+  }
+
+  /**
+   * Zeroed native memory for {@code length} elements of {@code bytes} bytes, through calloc, which
+   * checks the size product and returns NULL instead of throwing from native code.
+   */
+  static Pointer allocateZeroed(long length, int bytes, String what) {
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    if (length > Long.MAX_VALUE / bytes)
+      throw new IllegalArgumentException("length " + length + " of " + what + " exceeds the 64-bit byte range");
+    Pointer p = Pointer.calloc(Math.max(1, length), bytes);
+    if (p == null || p.isNull())
+      throw new FitPruneException(FitPruneNative.FP_ERR_NOMEM, "cannot allocate " + length + " " + what + " values ("
+          + Math.multiplyExact(length, (long) bytes) + " bytes)");
+    return p;
   }
 
   /** Shape and storage checks shared by the tensor factories. */
@@ -124,11 +149,31 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   }
 
   static long pointerLength(Pointer p) {
-    if (p == null) throw new NullPointerException("pointer is null");
-    if (p.isNull()) throw new IllegalArgumentException("pointer is NULL");
-    long n = p.limit() > 0 ? p.limit() - p.position() : p.capacity() - p.position();
-    if (n <= 0)
+    long n = knownLength(p);
+    if (n < 0)
       throw new IllegalArgumentException("pointer has no known size (capacity and limit are 0): pass the length explicitly");
     return n;
+  }
+
+  /**
+   * A pointer for {@code length} elements from its position: refused past its limit (or capacity)
+   * where JavaCPP knows one; a pointer that knows neither is trusted.
+   */
+  static long checkedLength(Pointer p, long length) {
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    long known = knownLength(p);
+    if (known >= 0 && length > known)
+      throw new IllegalArgumentException("length " + length + " exceeds the pointer's " + known
+          + " elements from its position " + p.position() + " to its " + (p.limit() > 0 ? "limit " + p.limit() : "capacity " + p.capacity()));
+    return length;
+  }
+
+  /** Elements from the position to the limit (or capacity); -1 when the pointer knows neither. */
+  private static long knownLength(Pointer p) {
+    if (p == null) throw new NullPointerException("pointer is null");
+    if (p.isNull()) throw new IllegalArgumentException("pointer is NULL");
+    long end = p.limit() > 0 ? p.limit() : p.capacity();
+    if (end <= 0) return -1;
+    return Math.max(0, end - p.position());
   }
 }
