@@ -40,6 +40,9 @@ public final class Kernels {
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
+    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims()); // inputs before allocating outputs
+    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
     float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
     float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
     attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
@@ -74,7 +77,11 @@ public final class Kernels {
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
-    Objects.requireNonNull(spans, "spans");
+    Objects.requireNonNull(shape, "shape");
+    require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
+    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
+    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
     float[] self = new float[Lengths.arrayLength("self", spans.visual())];
     float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
     scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
@@ -102,6 +109,8 @@ public final class Kernels {
 
   public static int[] selectKeep(long n, Spans spans, float[] self, float[] cross, long drop) {
     require(spans, "spans").requireSelect(n, drop);
+    FloatData.of(require(self, "self")).requireShape("self", "[V]", spans.visual()); // before allocating keep
+    FloatData.of(require(cross, "cross")).requireShape("cross", "[V]", spans.visual());
     int[] keep = new int[Lengths.arrayLength("keep", n - drop)];
     selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
         IntData.of(keep));

@@ -81,6 +81,8 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   /** Opens the memory for one native call; closing it copies array outputs back. */
   final Access<P> open(boolean input, boolean output) {
     if (output) requireWritable("output");
+    if (pointer != null && pointer.isNull() && length > 0)
+      throw new IllegalStateException("the memory was closed (its pointer is NULL)");
     if (pointer != null) return new Access<>(pointer, null, this);
     P temp = copyIn(input);
     return new Access<>(temp, output ? this : null, this);
