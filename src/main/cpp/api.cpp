@@ -181,6 +181,19 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t
     AttentionArgs a{q, k, v, n, heads, kv_heads, head_dim, out, lse, ws, ws + packed};
     tls_workers = workers;
     FP_DISPATCH(attention, a);
+    // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
+    // last output row (it attends to every key); NaN or -Inf in k would only mask that key, so k is
+    // scanned. The error path then finds the first bad element.
+    const int64_t qd = (int64_t)heads * head_dim, kd = (int64_t)kv_heads * head_dim;
+    if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)heads * n) >= 0 ||
+        first_nonfinite(out + (n - 1) * qd, qd) >= 0) {
+      const int64_t qs[3] = {n, heads, head_dim}, ks[3] = {n, kv_heads, head_dim};
+      int64_t at;
+      if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
+      if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+      if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+      return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
+    }
     return FP_OK;
   });
 }
@@ -193,6 +206,11 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
     if (int st = check_spans(n, prefix, visual)) return st;
     if (visual == 0) return FP_OK;
     if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
+    // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
+    if (int64_t at = first_nonfinite(lse, (int64_t)heads * n); at >= 0) {
+      const int64_t ls[2] = {heads, n};
+      return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
+    }
     const int workers = max_workers();
     const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
     const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);

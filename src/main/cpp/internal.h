@@ -34,6 +34,12 @@ int guarded(F&& f) noexcept {
 int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept;
 int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept;
 
+// Index of the first NaN or infinity in x[0, count), or -1. Large arrays are scanned on the pool.
+int64_t first_nonfinite(const float* x, int64_t count);
+// FP_ERR_VALUE with "<tensor> <dims> is not finite at [i, j(, k)] (value)" for element `index` of
+// a row-major array of `rank` (2 or 3) dimensions.
+int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape);
+
 // Runs fn(ctx, item, worker) for item in [0, count) on the shared pool. Items are handed out
 // dynamically, in order, so put the most expensive first. `worker` is below `workers`, the
 // count the caller sized its scratch for (max_workers() when it allocated). If the pool is busy

@@ -60,6 +60,11 @@ public final class FloatData extends NativeData<FloatPointer> {
     return out;
   }
 
+  /** Element {@code i} of an array-backed instance (messages). */
+  float get(long i) {
+    return array[(int) i];
+  }
+
   @Override
   String elementName() {
     return "float32";

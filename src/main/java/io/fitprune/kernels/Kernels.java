@@ -173,6 +173,38 @@ public final class Kernels {
     return count;
   }
 
+  // ---- finiteness ----
+
+  /**
+   * Refuses data holding NaN or infinity with an {@link IllegalArgumentException} that names
+   * {@code tensor} and the first bad position, e.g. {@code "embeds [n,D] is not finite at [3, 17]
+   * (NaN)"}. {@code dims} give the row-major shape for the position (and are checked against the
+   * length); {@code names} spells them, e.g. "[n,D]". A native scan: about memory bandwidth.
+   */
+  public static void requireFinite(String tensor, String names, FloatData x, long... dims) {
+    require(x, tensor).requireShape(tensor, names, dims);
+    long at;
+    try (var xa = x.open(true, false); var index = new org.bytedeco.javacpp.LongPointer(1)) {
+      check(FitPruneNative.fp_first_nonfinite_f32(xa.ptr, x.length(), index));
+      at = index.get();
+    }
+    if (at < 0) return;
+    float value = x.pointer() != null ? x.pointer().get(at) : x.get(at);
+    long[] pos = new long[dims.length];
+    long rest = at;
+    for (int i = dims.length - 1; i >= 0; i--) {
+      pos[i] = rest % dims[i];
+      rest /= dims[i];
+    }
+    throw new IllegalArgumentException(tensor + " " + names + " is not finite at " + java.util.Arrays.toString(pos)
+        + " (" + value + ")");
+  }
+
+  /** As {@link #requireFinite(String, String, FloatData, long...)} for a Java array. */
+  public static void requireFinite(String tensor, String names, float[] x, long... dims) {
+    requireFinite(tensor, names, FloatData.of(require(x, tensor)), dims);
+  }
+
   // ---- backend choice ----
 
   /**
