@@ -242,11 +242,11 @@ public final class Decoder {
       throw new IllegalArgumentException("embeds: expected float32, got " + embeds.scalar_type());
     int n = Math.toIntExact(embeds.size(0));
     if (n < 1) throw new IllegalArgumentException("embeds: need at least one token");
-    if (spans.prefix() + spans.visual() > n)
-      throw new IllegalArgumentException("spans: prefix + visual (" + spans.prefix() + " + " + spans.visual()
-          + ") exceeds the " + n + " tokens of embeds");
+    spans.requireWithin(n);
     try (Tensor ct = embeds.contiguous()) {
-      return new State(c, ct.clone(), n, spans, decodeReserve);
+      Tensor own = ct.clone();
+      io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.FloatData.of(own), n, c.hidden());
+      return new State(c, own, n, spans, decodeReserve);
     }
   }
 
