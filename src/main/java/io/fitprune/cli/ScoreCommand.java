@@ -64,10 +64,13 @@ final class ScoreCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--qkv " + qkv + ": q " + q.shapeString() + ", k " + k.shapeString() + ": " + e.getMessage());
       }
-      if (prefix < 0 || visual < 0 || prefix > n || visual > n - prefix) // each term against n: no overflow
-        throw new IllegalArgumentException("--prefix (" + prefix + ") + --visual (" + visual + ") must be <= n (" + n
-            + ") and neither negative");
-      Spans spans = new Spans(prefix, visual);
+      Spans spans;
+      try {
+        spans = new Spans(prefix, visual);
+        spans.requireWithin(n);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--prefix/--visual: " + e.getMessage());
+      }
       if (prune != null && (prune < 0 || prune > visual))
         throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
       // Outputs live natively and again as Java arrays for the writer: check before allocating any.

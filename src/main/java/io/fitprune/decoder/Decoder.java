@@ -624,7 +624,12 @@ public final class Decoder {
   private static int argmax(Tensor logits) {
     float[] v = toArray(logits);
     int best = 0;
-    for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) // a NaN would otherwise decode as token 0
+        throw new IllegalStateException("logits [vocab] are not finite at [" + i + "] (" + v[i]
+            + "): the final norm or LM head weights hold NaN or infinity");
+      if (v[i] > v[best]) best = i;
+    }
     return best;
   }
 

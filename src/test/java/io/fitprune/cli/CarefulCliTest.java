@@ -52,7 +52,7 @@ class CarefulCliTest {
   @Test
   void spansThatOverflowAreRefused() {
     fails(CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "9223372036854775807", "--visual", "64", "--prune", "0",
-        "--out", dir.resolve("o.st").toString()), 2, "--prefix", "--visual", "<= n (40)");
+        "--out", dir.resolve("o.st").toString()), 2, "--prefix/--visual", "P=9223372036854775807", "<= n (40)");
     assertFalse(Files.exists(dir.resolve("o.st")));
   }
 
