@@ -36,6 +36,8 @@ public final class Report {
           "our attention / libtorch GEMM of equal FLOPs (yardstick)"),
       new Ratio("AttentionBench", "oursAttentionScores", "oursAttention", 1.5, "attention+scores / attention"),
       new Ratio("AttentionBench", "oursAttentionScores", "torchEagerScores", 0.25, "attention+scores / libtorch eager scores"),
+      new Ratio("AttentionBench", "oursFiniteChecks", "oursAttention", Double.NaN,
+          "non-finite input checks / attention (which includes them)"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
       new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"));
 
