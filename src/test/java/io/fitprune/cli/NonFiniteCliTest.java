@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderWeights;
-import io.fitprune.decoder.Pruner;
+import io.fitprune.pruning.Pruner;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
