@@ -100,6 +100,8 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
   if (H % G != 0) return fail(FP_ERR_ARG, "heads (%d) must be a multiple of kv_heads (%d)", H, G);
   if (d > 1024) return fail(FP_ERR_ARG, "head_dim must be <= 1024, got %d", d);
   if (n > INT32_MAX) return fail(FP_ERR_ARG, "n must fit in int32, got %lld", (long long)n);
+  if (n > 0 && (int64_t)H * d > (INT64_MAX / 8) / n)  // every size below is computed in int64
+    return fail(FP_ERR_ARG, "n*heads*head_dim overflows: n=%lld H=%d d=%d", (long long)n, H, d);
   if (n > 0 && (!a || !b || !c)) return fail(FP_ERR_ARG, "null input pointer");
   return FP_OK;
 }
@@ -206,11 +208,6 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
     if (int st = check_spans(n, prefix, visual)) return st;
     if (visual == 0) return FP_OK;
     if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-    // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
-    if (int64_t at = first_nonfinite(lse, (int64_t)heads * n); at >= 0) {
-      const int64_t ls[2] = {heads, n};
-      return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
-    }
     const int workers = max_workers();
     const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
     const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);
@@ -219,6 +216,12 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
     const int64_t partial = blocks * visual;  // doubles
     char* ws = static_cast<char*>(
         tls_workspace.get(sizeof(double) * partial + sizeof(float) * (packed + scratch)));
+    // (After the workspace, so an impossible size fails before any input is read.)
+    // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
+    if (int64_t at = first_nonfinite(lse, (int64_t)heads * n); at >= 0) {
+      const int64_t ls[2] = {heads, n};
+      return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
+    }
     double* acc = reinterpret_cast<double*>(ws);
     float* fws = reinterpret_cast<float*>(ws + sizeof(double) * partial);
     std::memset(acc, 0, sizeof(double) * partial);

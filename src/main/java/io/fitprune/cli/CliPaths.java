@@ -4,6 +4,7 @@ import io.fitprune.io.AtomicFiles;
 import io.fitprune.io.InputFiles;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -14,13 +15,15 @@ import java.nio.file.Path;
 final class CliPaths {
   private CliPaths() {}
 
-  /** An input file option; null (an absent optional option) passes. */
-  static void input(String option, Path p) {
+  /** An input file option; null (an absent optional option) passes. A missing file is an I/O failure (exit 1). */
+  static void input(String option, Path p) throws IOException {
     if (p == null) return;
     try {
       InputFiles.requireRegular(p);
+    } catch (NoSuchFileException e) {
+      throw new NoSuchFileException(null, null, option + " " + p + ": no such file");
     } catch (IOException e) {
-      throw new IllegalArgumentException(option + " " + (e instanceof java.nio.file.NoSuchFileException ? p + ": no such file" : e.getMessage()));
+      throw new IllegalArgumentException(option + " " + e.getMessage());
     }
   }
 

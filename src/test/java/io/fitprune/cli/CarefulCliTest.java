@@ -58,7 +58,11 @@ class CarefulCliTest {
 
   @Test
   void outputsNeverReplaceDevicesFifosOrLinks() throws Exception {
-    fails(score("--out", "/dev/null"), 2, "--out /dev/null", "character device", "refusing");
+    // Never a real device such as /dev/null: a regression would replace it for the whole machine.
+    // Our own node for the null device, where we may create one (root); the FIFO and link always.
+    Path dev = dir.resolve("null-device");
+    if (new ProcessBuilder("mknod", dev.toString(), "c", "1", "3").start().waitFor() == 0)
+      fails(score("--out", dev.toString()), 2, "--out " + dev, "character device", "refusing");
     Path fifo = mkfifo("out.fifo");
     fails(score("--out", fifo.toString()), 2, "--out " + fifo, "FIFO");
     Path target = Files.writeString(dir.resolve("target.txt"), "keep me");

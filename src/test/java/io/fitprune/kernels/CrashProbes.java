@@ -40,6 +40,12 @@ public final class CrashProbes {
         new FloatPointer(40), new FloatPointer(20), 10, 2, 1, 4, Long.MAX_VALUE, 1, new FloatPointer(1), new FloatPointer(1))));
     m.put("native-select-drop-overflow", () -> status(FitPruneNative.fp_select_keep(
         new FloatPointer(1), new FloatPointer(1), 10, 0, 1, Long.MIN_VALUE, new IntPointer(10))));
+    // A C++ exception inside the C API (bad_alloc of an impossible workspace) becomes a status.
+    m.put("native-scores-bad-alloc", () -> status(FitPruneNative.fp_cpu_scores_f32(new FloatPointer(1), new FloatPointer(1),
+        new FloatPointer(1), Integer.MAX_VALUE, 1, 1, 1024, 0, Integer.MAX_VALUE, new FloatPointer(1), new FloatPointer(1))));
+    m.put("native-attention-size-overflow", () -> status(FitPruneNative.fp_cpu_attention_f32(new FloatPointer(1),
+        new FloatPointer(1), new FloatPointer(1), Integer.MAX_VALUE, 1 << 30, 1 << 30, 1024, new FloatPointer(1),
+        new FloatPointer(1))));
     // Huge allocations: new float[n] with n >= 2^61 threw std::bad_array_new_length in native code.
     m.put("allocate-float-2^61", () -> FloatData.allocate(1L << 61));
     m.put("allocate-int-2^61", () -> IntData.allocate(1L << 61));
