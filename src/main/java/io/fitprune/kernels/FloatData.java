@@ -48,8 +48,8 @@ public final class FloatData extends NativeData<FloatPointer> {
 
   /** Native memory owned by the returned object: close it (try-with-resources). */
   public static FloatData allocate(long length) {
-    FloatPointer p = new FloatPointer(allocateZeroed(length, Float.BYTES, "float32")).capacity(Math.max(1, length)).limit(Math.max(1, length));
-    return new FloatData(p, null, length, null, null, true, false);
+    var a = allocateZeroed(length, Float.BYTES, "float32", FloatPointer::new);
+    return new FloatData(a.pointer(), null, length, null, a.freer(), true, false);
   }
 
   /** A copy of the contents. */

@@ -43,8 +43,8 @@ public final class IntData extends NativeData<IntPointer> {
   }
 
   public static IntData allocate(long length) {
-    IntPointer p = new IntPointer(allocateZeroed(length, Integer.BYTES, "int32")).capacity(Math.max(1, length)).limit(Math.max(1, length));
-    return new IntData(p, null, length, null, null, true, false);
+    var a = allocateZeroed(length, Integer.BYTES, "int32", IntPointer::new);
+    return new IntData(a.pointer(), null, length, null, a.freer(), true, false);
   }
 
   public int[] toArray() {

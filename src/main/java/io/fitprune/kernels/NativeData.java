@@ -1,5 +1,6 @@
 package io.fitprune.kernels;
 
+import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import org.bytedeco.javacpp.Pointer;
@@ -18,7 +19,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   private final P pointer;      // null for Java arrays
   private final long length;
   private final long[] shape;   // known for tensors, null otherwise
-  private final Object keepAlive; // the tensor or buffer the pointer points into
+  private final Object keepAlive; // the tensor or buffer the pointer points into; owned: the cleanable
   private final boolean owned;
   private final boolean readOnly; // a read-only buffer: never an output
 
@@ -117,25 +118,35 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   @Override
   public synchronized void close() {
     if (owned && pointer != null && !pointer.isNull()) {
-      Pointer.free(pointer);
+      ((Cleaner.Cleanable) keepAlive).clean(); // frees the allocation once
       pointer.setNull();
     }
   }
 
+  private static final Cleaner CLEANER = Cleaner.create();
+
   /**
    * Zeroed native memory for {@code length} elements of {@code bytes} bytes, through calloc, which
-   * checks the size product and returns NULL instead of throwing from native code.
+   * checks the size product and returns NULL instead of throwing from native code. {@code view}
+   * makes the typed pointer over it; the memory is freed by the allocation's {@code freer} (close),
+   * or when the view becomes unreachable.
    */
-  static Pointer allocateZeroed(long length, int bytes, String what) {
+  static <P extends Pointer> Allocation<P> allocateZeroed(long length, int bytes, String what,
+      java.util.function.Function<Pointer, P> view) {
     if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
     if (length > Long.MAX_VALUE / bytes)
       throw new IllegalArgumentException("length " + length + " of " + what + " exceeds the 64-bit byte range");
-    Pointer p = Pointer.calloc(Math.max(1, length), bytes);
-    if (p == null || p.isNull())
+    Pointer raw = Pointer.calloc(Math.max(1, length), bytes);
+    if (raw == null || raw.isNull())
       throw new FitPruneException(FitPruneNative.FP_ERR_NOMEM, "cannot allocate " + length + " " + what + " values ("
-          + Math.multiplyExact(length, (long) bytes) + " bytes)");
-    return p;
+          + length * bytes + " bytes)");
+    P p = view.apply(raw);
+    p.capacity(Math.max(1, length)).limit(Math.max(1, length));
+    return new Allocation<>(p, CLEANER.register(p, () -> Pointer.free(raw)));
   }
+
+  /** Owned native memory: the typed pointer and what frees it. */
+  record Allocation<P extends Pointer>(P pointer, Cleaner.Cleanable freer) {}
 
   /** Shape and storage checks shared by the tensor factories. */
   static long[] tensorShape(String what, Tensor t, torch.ScalarType dtype) {

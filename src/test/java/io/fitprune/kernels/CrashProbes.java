@@ -51,6 +51,14 @@ public final class CrashProbes {
     m.put("allocate-int-2^61", () -> IntData.allocate(1L << 61));
     m.put("allocate-float-max", () -> FloatData.allocate(Long.MAX_VALUE));
     m.put("allocate-float-2^60", () -> FloatData.allocate(1L << 60)); // representable, but no machine has it
+    // Owned memory is freed once, whatever the caller did to its pointer's position; then refused.
+    m.put("close-twice-after-position", () -> {
+      FloatData d = FloatData.allocate(8);
+      d.pointer().position(3);
+      d.close();
+      d.close();
+      return Kernels.gatherRows(new float[8], 1, new int[] {0}).length + d.toArray().length;
+    });
     // A pointer of 4 floats said to hold 4M, used as a gather destination.
     m.put("pointer-capacity", () -> {
       FloatData dst = FloatData.of(new FloatPointer(4), 1 << 22);
