@@ -61,11 +61,13 @@ bool isa_supported(int isa) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FP_ISA_AVX512_BF16: return isa_supported(FP_ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
     default: return false;
   }
 }
 
 int best_isa() {
+  if (isa_supported(FP_ISA_AVX512_BF16)) return FP_ISA_AVX512_BF16;
   if (isa_supported(FP_ISA_AVX512)) return FP_ISA_AVX512;
   if (isa_supported(FP_ISA_AVX2)) return FP_ISA_AVX2;
   return FP_ISA_GENERIC;
@@ -108,10 +110,81 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
 
 #define FP_DISPATCH(fn, args)                          \
   switch (g_isa.load()) {                              \
+    case FP_ISA_AVX512_BF16: avx512bf16::fn(args); break; \
     case FP_ISA_AVX512: avx512::fn(args); break;       \
     case FP_ISA_AVX2: avx2::fn(args); break;           \
     default: generic::fn(args); break;                 \
   }
+
+
+int check_cpu_dtype(int32_t dtype) {
+  if (dtype != FP_DTYPE_F32 && dtype != FP_DTYPE_BF16)
+    return fail(FP_ERR_UNAVAILABLE, "the CPU kernels take FP_DTYPE_F32 (0) or FP_DTYPE_BF16 (2), got dtype %d", dtype);
+  return FP_OK;
+}
+
+// Workspace: packed K (and V for bf16) in the input type, then each worker's fp32 scratch.
+template <class T>
+int run_attention(const T* q, const T* k, const T* v, int64_t n, int H, int G, int d, void* out,
+                  bool out_f32, float* lse) {
+  const int workers = max_workers();
+  const int64_t pk = packed_k_elems(n, G, d) * (int64_t)sizeof(T);
+  const int64_t pv = sizeof(T) == 2 ? packed_v_elems(n, G, d) * 2 : 0;
+  const int64_t scratch = (int64_t)sizeof(float) * workers * attention_scratch_floats(d);
+  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch));
+  AttentionArgs<T> a{q, k, v, n, H, G, d, out, out_f32, lse, reinterpret_cast<T*>(ws),
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv)};
+  tls_workers = workers;
+  FP_DISPATCH(attention, a);
+  // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
+  // last output row (it attends to every key); NaN or -Inf in k would only mask that key, so k is
+  // scanned. The error path then finds the first bad element.
+  const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
+  const bool last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + (n - 1) * qd, qd) >= 0
+                                    : first_nonfinite(static_cast<const T*>(out) + (n - 1) * qd, qd) >= 0;
+  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
+    const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
+    int64_t at;
+    if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
+    if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+    return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
+  }
+  return FP_OK;
+}
+
+template <class T>
+int run_scores(const T* q, const T* k, const float* lse, int64_t n, int H, int G, int d,
+               int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
+  const int workers = max_workers();
+  const int64_t text_blocks = score_text_blocks(n, prefix, visual);
+  const int64_t blocks = score_row_blocks(n, prefix, visual);
+  const int64_t partial = (int64_t)sizeof(double) * blocks * visual;
+  const int64_t pk = (packed_k_elems(visual, G, d) * (int64_t)sizeof(T) + 63) / 64 * 64;
+  const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, visual);
+  char* ws = static_cast<char*>(tls_workspace.get(partial + pk + scratch));
+  // (After the workspace, so an impossible size fails before any input is read.)
+  // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
+  if (int64_t at = first_nonfinite(lse, (int64_t)H * n); at >= 0) {
+    const int64_t ls[2] = {H, n};
+    return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
+  }
+  double* acc = reinterpret_cast<double*>(ws);
+  std::memset(acc, 0, partial);
+  ScoreArgs<T> a{q, k, lse, n, H, G, d, prefix, visual, reinterpret_cast<T*>(ws + partial),
+                 reinterpret_cast<float*>(ws + partial + pk), acc};
+  tls_workers = workers;
+  FP_DISPATCH(scores, a);
+  const int64_t text = n - prefix - visual;
+  for (int64_t j = 0; j < visual; ++j) {
+    double s = 0.0, c = 0.0;
+    for (int64_t b = 0; b < text_blocks; ++b) c += acc[b * visual + j];
+    for (int64_t b = text_blocks; b < blocks; ++b) s += acc[b * visual + j];
+    self_score[j] = (float)(s / (double)visual);
+    cross_score[j] = text > 0 ? (float)(c / (double)text) : 0.f;
+  }
+  return FP_OK;
+}
 
 }  // namespace
 }  // namespace fp
@@ -136,7 +209,7 @@ int fp_cpu_isa(void) { return g_isa.load(); }
 
 int fp_cpu_set_isa(int isa) {
   if (isa == FP_ISA_AUTO) isa = best_isa();
-  if (isa != FP_ISA_GENERIC && isa != FP_ISA_AVX2 && isa != FP_ISA_AVX512)
+  if (isa != FP_ISA_GENERIC && isa != FP_ISA_AVX2 && isa != FP_ISA_AVX512 && isa != FP_ISA_AVX512_BF16)
     return fail(FP_ERR_ARG, "unknown isa %d", isa);
   if (!isa_supported(isa)) return fail(FP_ERR_UNAVAILABLE, "this CPU cannot run isa %d", isa);
   g_isa.store(isa);
@@ -170,74 +243,52 @@ int fp_cpu_set_threads(int threads) {
   return guarded([&]() -> int { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
 }
 
-int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
-                         int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
+int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                     int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                     float* lse) {
   return guarded([&]() -> int {
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
     if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
     if (n == 0) return FP_OK;
-    const int workers = max_workers();
-    const int64_t packed = packed_k_floats(n, kv_heads, head_dim);
-    float* ws = static_cast<float*>(tls_workspace.get(
-        sizeof(float) * (packed + (int64_t)workers * attention_scratch_floats(head_dim))));
-    AttentionArgs a{q, k, v, n, heads, kv_heads, head_dim, out, lse, ws, ws + packed};
-    tls_workers = workers;
-    FP_DISPATCH(attention, a);
-    // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
-    // last output row (it attends to every key); NaN or -Inf in k would only mask that key, so k is
-    // scanned. The error path then finds the first bad element.
-    const int64_t qd = (int64_t)heads * head_dim, kd = (int64_t)kv_heads * head_dim;
-    if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)heads * n) >= 0 ||
-        first_nonfinite(out + (n - 1) * qd, qd) >= 0) {
-      const int64_t qs[3] = {n, heads, head_dim}, ks[3] = {n, kv_heads, head_dim};
-      int64_t at;
-      if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
-      if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
-      if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
-      return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
-    }
-    return FP_OK;
+    return dtype == FP_DTYPE_BF16
+               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
+                               static_cast<const bf16*>(v), n, heads, kv_heads, head_dim, out,
+                               out_dtype == FP_DTYPE_F32, lse)
+               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
+                               static_cast<const float*>(v), n, heads, kv_heads, head_dim, out, true, lse);
+  });
+}
+
+int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
+                         int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
+  return fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, FP_DTYPE_F32, out, FP_DTYPE_F32, lse);
+}
+
+int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
+                  int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
+                  float* self_score, float* cross_score) {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (visual == 0) return FP_OK;
+    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
+    return dtype == FP_DTYPE_BF16
+               ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, n, heads,
+                            kv_heads, head_dim, prefix, visual, self_score, cross_score)
+               : run_scores(static_cast<const float*>(q), static_cast<const float*>(k), lse, n, heads,
+                            kv_heads, head_dim, prefix, visual, self_score, cross_score);
   });
 }
 
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t n, int32_t heads,
                       int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
                       float* self_score, float* cross_score) {
-  return guarded([&]() -> int {
-    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_spans(n, prefix, visual)) return st;
-    if (visual == 0) return FP_OK;
-    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-    const int workers = max_workers();
-    const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
-    const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);
-    const int64_t text_blocks = score_text_blocks(n, prefix, visual);
-    const int64_t blocks = score_row_blocks(n, prefix, visual);
-    const int64_t partial = blocks * visual;  // doubles
-    char* ws = static_cast<char*>(
-        tls_workspace.get(sizeof(double) * partial + sizeof(float) * (packed + scratch)));
-    // (After the workspace, so an impossible size fails before any input is read.)
-    // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
-    if (int64_t at = first_nonfinite(lse, (int64_t)heads * n); at >= 0) {
-      const int64_t ls[2] = {heads, n};
-      return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
-    }
-    double* acc = reinterpret_cast<double*>(ws);
-    float* fws = reinterpret_cast<float*>(ws + sizeof(double) * partial);
-    std::memset(acc, 0, sizeof(double) * partial);
-    ScoreArgs a{q, k, lse, n, heads, kv_heads, head_dim, prefix, visual, fws, fws + packed, acc};
-    tls_workers = workers;
-    FP_DISPATCH(scores, a);
-    const int64_t text = n - prefix - visual;
-    for (int64_t j = 0; j < visual; ++j) {
-      double s = 0.0, c = 0.0;
-      for (int64_t b = 0; b < text_blocks; ++b) c += acc[b * visual + j];
-      for (int64_t b = text_blocks; b < blocks; ++b) s += acc[b * visual + j];
-      self_score[j] = (float)(s / (double)visual);
-      cross_score[j] = text > 0 ? (float)(c / (double)text) : 0.f;
-    }
-    return FP_OK;
-  });
+  return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, FP_DTYPE_F32, prefix, visual,
+                       self_score, cross_score);
 }
 
 }  // extern "C"

@@ -13,21 +13,32 @@ namespace fp {
 
 namespace {
 
-constexpr int64_t kChunk = 1 << 16;  // floats per work item
+constexpr int64_t kChunk = 1 << 16;  // elements per work item
 
-bool any_nonfinite(const float* x, int64_t count) {
-  unsigned bad = 0;
-  for (int64_t i = 0; i < count; ++i) {  // no early exit, so the compiler vectorises it
-    uint32_t b;
-    std::memcpy(&b, x + i, sizeof b);
-    bad |= (b & 0x7f800000u) == 0x7f800000u;
-  }
-  return bad != 0;
+// Exponent bits all ones: infinity or NaN. float32 and bf16 (its upper half) alike.
+inline bool bad(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return (b & 0x7f800000u) == 0x7f800000u;
+}
+inline bool bad(bf16 x) { return (x & 0x7f80u) == 0x7f80u; }
+inline double value(float x) { return x; }
+inline double value(bf16 x) {
+  const uint32_t b = (uint32_t)x << 16;
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
 }
 
-}  // namespace
+template <class T>
+bool any_nonfinite(const T* x, int64_t count) {
+  unsigned found = 0;
+  for (int64_t i = 0; i < count; ++i) found |= bad(x[i]);  // no early exit: the compiler vectorises it
+  return found != 0;
+}
 
-int64_t first_nonfinite(const float* x, int64_t count) {
+template <class T>
+int64_t first_of(const T* x, int64_t count) {
   if (count <= 0 || !x) return -1;
   int64_t first_chunk = -1;
   const int64_t chunks = ceil_div(count, kChunk);
@@ -52,11 +63,11 @@ int64_t first_nonfinite(const float* x, int64_t count) {
   if (first_chunk < 0) return -1;
   const int64_t end = std::min(count, (first_chunk + 1) * kChunk);
   for (int64_t i = first_chunk * kChunk; i < end; ++i)
-    if (any_nonfinite(x + i, 1)) return i;
+    if (bad(x[i])) return i;
   return -1;
 }
 
-int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
+int error_at(const char* tensor, double v, int64_t index, const char* dims, int rank, const int64_t* shape) {
   int64_t pos[4] = {0, 0, 0, 0};
   int64_t rest = index;
   for (int r = rank - 1; r >= 0; --r) {
@@ -68,7 +79,19 @@ int nonfinite_error(const char* tensor, const float* x, int64_t index, const cha
     snprintf(where, sizeof where, "[%lld, %lld, %lld]", (long long)pos[0], (long long)pos[1], (long long)pos[2]);
   else
     snprintf(where, sizeof where, "[%lld, %lld]", (long long)pos[0], (long long)pos[1]);
-  return fail(FP_ERR_VALUE, "%s %s is not finite at %s (%g)", tensor, dims, where, (double)x[index]);
+  return fail(FP_ERR_VALUE, "%s %s is not finite at %s (%g)", tensor, dims, where, v);
+}
+
+}  // namespace
+
+int64_t first_nonfinite(const float* x, int64_t count) { return first_of(x, count); }
+int64_t first_nonfinite(const bf16* x, int64_t count) { return first_of(x, count); }
+
+int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
+  return error_at(tensor, value(x[index]), index, dims, rank, shape);
+}
+int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
+  return error_at(tensor, value(x[index]), index, dims, rank, shape);
 }
 
 }  // namespace fp

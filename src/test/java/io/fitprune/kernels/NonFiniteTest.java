@@ -19,6 +19,10 @@ class NonFiniteTest {
 
   @Test
   void attentionNamesTheTensorAndPosition() {
+    for (ElementType type : new ElementType[] {ElementType.FP32, ElementType.BF16}) attentionRefuses(type);
+  }
+
+  void attentionRefuses(ElementType type) {
     Random rnd = new Random(9);
     for (AttentionShape s : new AttentionShape[] {new AttentionShape(1, 2, 1, 8), new AttentionShape(70, 4, 2, 16),
         new AttentionShape(131, 3, 3, 5)}) {
@@ -31,8 +35,9 @@ class NonFiniteTest {
         long head = rnd.nextInt(heads), c = rnd.nextInt(s.headDim());
         float bad = BAD[(trial / 3) % 3];
         qkv[which][(int) ((row * heads + head) * s.headDim() + c)] = bad;
-        FitPruneException e = assertThrows(FitPruneException.class, () -> Kernels.attention(s, qkv[0], qkv[1], qkv[2]),
-            "a " + bad + " in " + "qkv".charAt(which) + " at [" + row + ", " + head + ", " + c + "] must be refused");
+        FitPruneException e = assertThrows(FitPruneException.class,
+            () -> Kernels.attention(Backend.CPU, type, s, qkv[0], qkv[1], qkv[2]),
+            type + ": a " + bad + " in " + "qkv".charAt(which) + " at [" + row + ", " + head + ", " + c + "] must be refused");
         String name = String.valueOf("qkv".charAt(which));
         assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
         assertTrue(e.getMessage().startsWith(name + " [") && e.getMessage().contains("at [" + row + ", " + head + ", " + c + "]"),
