@@ -111,8 +111,8 @@ public final class Kernels {
     int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
     try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
         var oa = out.open(false, true); var la = lse.open(false, true)) {
-      check(FitPruneNative.fp_cpu_attention(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, oa.ptr, outType, la.ptr));
+      check(FitPruneNative.fp_cpu_attention(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
+          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, oa.untyped(), outType, la.untyped()));
     }
   }
 
@@ -131,8 +131,8 @@ public final class Kernels {
     cross.requireWritable("cross");
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
+      check(FitPruneNative.fp_cpu_scores(qa.untyped(), ka.untyped(), la.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
+          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
     }
   }
 
@@ -190,8 +190,8 @@ public final class Kernels {
   public static void gatherRows(Bf16Data src, long rows, long width, IntData index, Bf16Data dst) {
     long count = checkGather(src, rows, width, index, dst);
     try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
-      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.ptr : sa.ptr, rows, Lengths.product("row bytes", width, 2), ia.ptr,
-          count, da.ptr));
+      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.untyped() : sa.untyped(), rows, Lengths.product("row bytes", width, 2), ia.untyped(),
+          count, da.untyped()));
     }
   }
 

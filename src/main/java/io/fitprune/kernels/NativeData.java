@@ -101,6 +101,14 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
       this.source = source;
     }
 
+    /**
+     * The pointer for a {@code void*} parameter of the binding: JavaCPP offsets those by the
+     * position in bytes, not elements, so a positioned pointer would reach the wrong memory.
+     */
+    Pointer untyped() {
+      return ptr.position() == 0 ? ptr : new Pointer(ptr).position(ptr.position() * ptr.sizeof());
+    }
+
     @Override
     public void close() {
       if (source.pointer != null) {

@@ -31,7 +31,7 @@ public final class KernelsFuzz {
     long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
     KernelsFuzz f = new KernelsFuzz(seed);
     for (int i = 0; i < calls; i++) {
-      int kind = f.rnd.nextInt(10);
+      int kind = f.rnd.nextInt(11);
       try {
         f.call(kind);
         f.returned++;
@@ -115,11 +115,26 @@ public final class KernelsFuzz {
         FloatPointer p = new FloatPointer(n + 2 * PAD);
         for (int i = 0; i < n + 2 * PAD; i++) p.put(i, GUARD);
         g.add(p, n);
-        return FloatData.of(p.position(PAD), rnd.nextInt(8) == 0 ? n + rnd.nextInt(1, 1 << 20) : n);
+        // A length past the allocation (refused); within it, the guards are the caller's own memory.
+        return FloatData.of(p.position(PAD), rnd.nextInt(8) == 0 ? n + PAD + rnd.nextInt(1, 1 << 20) : n);
       }
       case 3: return FloatData.of(new FloatPointer(Math.max(1, n)).limit(n));
       case 4: return rnd.nextInt(20) == 0 ? null : FloatData.of(new float[near(n)]);
       default: return FloatData.of(new float[n]);
+    }
+  }
+
+  Bf16Data bf16Data(int n) {
+    switch (rnd.nextInt(4)) {
+      case 0: {
+        Bf16Data d = Bf16Data.allocate(n);
+        if (rnd.nextInt(4) == 0) d.close();
+        return d;
+      }
+      case 1: return Bf16Data.of(new org.bytedeco.javacpp.ShortPointer(Math.max(1, n)).limit(n),
+          rnd.nextInt(6) == 0 ? n + rnd.nextInt(1, 1 << 20) : n);
+      case 2: return rnd.nextInt(20) == 0 ? null : Bf16Data.of(new short[near(n)]);
+      default: return Bf16Data.round(floats(n) == null ? new float[n] : floats(n));
     }
   }
 
@@ -222,6 +237,17 @@ public final class KernelsFuzz {
           } else {
             Kernels.gatherRows(intData(srcLen, 100, g), rows, width, intData(count, (int) Math.min(rows, 16), g),
                 intData(dstLen, 1, g));
+          }
+        }
+        case 10 -> {  // bf16 inputs
+          AttentionShape s = shape();
+          int q = near(s.qLength()), kv = near(s.kvLength()), l = near(s.lseLength());
+          if (rnd.nextBoolean()) {
+            Kernels.attention(s, bf16Data(q), bf16Data(kv), bf16Data(kv), floatData(q, g), floatData(l, g));
+          } else {
+            Spans sp = spans(s.tokens());
+            int v = near(sp.visual());
+            Kernels.scores(s, sp, bf16Data(q), bf16Data(kv), floatData(l, g), floatData(v, g), floatData(v, g));
           }
         }
         case 8 -> {  // straight through the binding, with arguments the C checks must refuse
