@@ -28,8 +28,7 @@ public final class Kernels {
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
-    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims()); // inputs before allocating outputs
-    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    requireQk(shape, q, k); // inputs before allocating outputs
     FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
     float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
     float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
@@ -53,8 +52,7 @@ public final class Kernels {
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
     Objects.requireNonNull(shape, "shape");
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
-    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
-    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    requireQk(shape, q, k);
     FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
     float[] self = new float[Lengths.arrayLength("self", spans.visual())];
     float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
@@ -318,8 +316,7 @@ public final class Kernels {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
     if (type == ElementType.FP32) return attention(shape, q, k, v);
     Objects.requireNonNull(shape, "shape");
-    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims()); // inputs before allocating outputs
-    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    requireQk(shape, q, k); // inputs before allocating outputs
     FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
     float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
     float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
@@ -335,8 +332,7 @@ public final class Kernels {
     if (type == ElementType.FP32) return scores(shape, spans, q, k, lse);
     Objects.requireNonNull(shape, "shape");
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
-    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
-    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
+    requireQk(shape, q, k);
     FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
     float[] self = new float[Lengths.arrayLength("self", spans.visual())];
     float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
@@ -393,6 +389,12 @@ public final class Kernels {
 
   static void check(int status) {
     if (status != FitPruneNative.FP_OK) throw new FitPruneException(status, FitPruneNative.fp_last_error());
+  }
+
+  /** Lengths of the q and k arrays of an array entry point, checked before its outputs are allocated. */
+  private static void requireQk(AttentionShape shape, float[] q, float[] k) {
+    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
+    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
   }
 
   private static <T> T require(T value, String name) {
