@@ -35,8 +35,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
 
-  @Option(names = "--weights", required = true, paramLabel = "W.safetensors",
-      description = "Hugging Face LLaMA weights (F32 memory-mapped; BF16/F16 converted on load).")
+  @Option(names = "--weights", required = true, paramLabel = "W",
+      description = "Hugging Face LLaMA-family weights: a .safetensors file, a model.safetensors.index.json (sharded) or "
+          + "the directory holding it; memory-mapped, kept in their dtype (F32, BF16, F16).")
   Path weights;
 
   @Option(names = "--embeds", required = true, paramLabel = "E.safetensors", description = "Input embeddings: 'embeds' [n, D] float32.")
@@ -48,8 +49,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--generate", defaultValue = "0", paramLabel = "N", description = "Greedy tokens to generate after the prefill. Default: ${DEFAULT-VALUE}.")
   int generate;
 
-  @Option(names = "--name-prefix", defaultValue = "", paramLabel = "PREFIX",
-      description = "Prefix of the language model's tensor names (LLaVA: 'language_model.'). Default: none.")
+  @Option(names = "--name-prefix", paramLabel = "PREFIX",
+      description = "Prefix of the language model's tensor names before 'model.layers' and 'lm_head' ('' for plain LLaMA, "
+          + "'language_model.' for llava-hf). Default: detected (llava-hf, model.language_model.*, or plain LLaMA).")
   String namePrefix;
 
   @Option(names = "--prefix", paramLabel = "P", description = "Prefix tokens before the image (default: the embeddings file's 'spans', else the model's prefixTokens).")
@@ -75,8 +77,8 @@ final class PrefillCommand implements Callable<Integer> {
     DecoderConfig cfg = DecoderConfig.of(g, 1, ropeTheta, rmsEps);
     DecoderWeights w = DecoderWeights.load(weights, cfg, namePrefix, true);
     if (generate > 1 && w.embed() == null)
-      throw new IllegalArgumentException("--generate " + generate + " needs '" + namePrefix
-          + "model.embed_tokens.weight' in --weights to feed tokens back");
+      throw new IllegalArgumentException("--generate " + generate
+          + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
     Decoder dec = new Decoder(w);
     Input in = readEmbeds(embeds, g);
     int P = prefixTokens != null ? prefixTokens : in.prefix != null ? in.prefix : g.prefixTokens();

@@ -20,4 +20,9 @@ public final class Tensors {
   public static float[] toArray(Tensor t) {
     return Decoder.toArray(t);
   }
+
+  /** Whether a tensor has the given element type (JavaCPP's enum values are not unique objects: compare values). */
+  public static boolean is(Tensor t, torch.ScalarType type) {
+    return t.scalar_type().value == type.value;
+  }
 }
