@@ -52,12 +52,15 @@ final class RandomCheckpointCommand implements Callable<Integer> {
 
   @Option(names = "--embeds", paramLabel = "E.safetensors",
       description = "Also write random input embeddings 'embeds' [n, D] (float32) with 'spans' = [prefix, visual], "
-          + "n = the model's prefix + visual + text tokens.")
+          + "n = the model's prefix + visual tokens + --text.")
   Path embeds;
 
   @Option(names = "--calibration", paramLabel = "C.safetensors",
       description = "Also write --samples random calibration inputs 'embeds' [S, n, D] with 'spans'.")
   Path calibration;
+
+  @Option(names = "--text", paramLabel = "T", description = "Text tokens after the image in the inputs (default: the model's textTokens).")
+  Integer text;
 
   @Option(names = "--samples", defaultValue = "2", paramLabel = "S", description = "Calibration samples. Default: ${DEFAULT-VALUE}.")
   int samples;
@@ -78,7 +81,9 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     int shards = RandomCheckpoint.write(out, c, RandomCheckpoint.Layout.parse(layout), dt, biases, seed, bytes(shardSize));
     System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
         c.layers(), c.hidden(), c.mlp(), c.vocab(), dt, shards, (System.nanoTime() - t0) / 1e9);
-    int n = g.prefixTokens() + g.visualTokens() + g.textTokens();
+    int T = text != null ? text : g.textTokens();
+    if (T < 0) throw new IllegalArgumentException("--text must be >= 0, got " + T);
+    int n = g.prefixTokens() + g.visualTokens() + T;
     long[] spans = {g.prefixTokens(), g.visualTokens()};
     if (embeds != null) {
       new SafetensorsWriter().putFloats("embeds", gaussian(seed + 1, (long) n * g.hidden()), n, g.hidden())

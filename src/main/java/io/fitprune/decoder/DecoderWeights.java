@@ -108,6 +108,39 @@ public final class DecoderWeights {
     return new DecoderWeights(c, layers, ones(D), lm, emb, List.of(), "random seed " + seed);
   }
 
+  /**
+   * A copy with the projections, biases, LM head and embedding table converted to {@code type}
+   * (norms stay float32): e.g. the bf16 twin of random weights, to compare precisions on the same
+   * values. New memory: loading never does this.
+   */
+  public DecoderWeights converted(torch.ScalarType type) {
+    List<Layer> out = new ArrayList<>();
+    for (Layer l : layers)
+      out.add(new Layer(l.inputNorm(), conv(l.q(), type), conv(l.k(), type), conv(l.v(), type), conv(l.o(), type),
+          l.postNorm(), conv(l.gate(), type), conv(l.up(), type), conv(l.down(), type), conv(l.qBias(), type),
+          conv(l.kBias(), type), conv(l.vBias(), type)));
+    return new DecoderWeights(config, out, finalNorm, conv(lmHead, type), conv(embed, type), keepAlive,
+        source + " as " + type);
+  }
+
+  private static Tensor conv(Tensor t, torch.ScalarType type) {
+    return t == null ? null : t.to(type).contiguous();
+  }
+
+  /**
+   * The same weights with seeded random q/k/v biases (standard deviation {@code std}) added to
+   * every layer, as Qwen2-family models have them.
+   */
+  public DecoderWeights withRandomBiases(long seed, double std) {
+    SplittableRandom r = new SplittableRandom(seed);
+    List<Layer> out = new ArrayList<>();
+    for (Layer l : layers)
+      out.add(new Layer(l.inputNorm(), l.q(), l.k(), l.v(), l.o(), l.postNorm(), l.gate(), l.up(), l.down(),
+          uniform(r.nextLong(), std, config.hidden()), uniform(r.nextLong(), std, config.kvWidth()),
+          uniform(r.nextLong(), std, config.kvWidth())));
+    return new DecoderWeights(config, out, finalNorm, lmHead, embed, keepAlive, source + " with q/k/v biases");
+  }
+
   static Tensor ones(long n) {
     Tensor t = torch.empty(n);
     t.fill_(new org.bytedeco.pytorch.Scalar(1.0f));

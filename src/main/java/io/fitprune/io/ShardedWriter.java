@@ -72,7 +72,9 @@ public final class ShardedWriter {
     }
     Path parent = target.getParent();
     Files.createDirectories(parent);
-    Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
+    // A hidden sibling (same file system, so the final rename is atomic), created with the umask's permissions.
+    Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid()
+        + "-" + System.nanoTime()));
     try {
       Map<String, String> weightMap = new TreeMap<>();
       long total = 0;

@@ -13,8 +13,11 @@ import java.util.Set;
 final class Reference64 {
   final DecoderConfig c;
   final List<double[][][]> layers = new ArrayList<>(); // per layer: ln1, q, k, v, o, ln2, gate, up, down as [rows][cols]
+  final List<double[][]> biases = new ArrayList<>();   // per layer: q, k, v biases (entries null when absent)
   final double[] finalNorm;
   final double[][] lmHead;
+  /** Round every dense layer's input and output to bfloat16, as the decoder does with BF16 weights. */
+  boolean bf16Dense;
 
   Reference64(DecoderWeights w) {
     c = w.config();
@@ -24,6 +27,7 @@ final class Reference64 {
           mat(lw.inputNorm(), 1, c.hidden()), mat(lw.q(), c.hidden(), c.hidden()), mat(lw.k(), c.kvWidth(), c.hidden()),
           mat(lw.v(), c.kvWidth(), c.hidden()), mat(lw.o(), c.hidden(), c.hidden()), mat(lw.postNorm(), 1, c.hidden()),
           mat(lw.gate(), c.mlp(), c.hidden()), mat(lw.up(), c.mlp(), c.hidden()), mat(lw.down(), c.hidden(), c.mlp())});
+      biases.add(new double[][] {vec(lw.qBias()), vec(lw.kBias()), vec(lw.vBias())});
     }
     finalNorm = mat(w.finalNorm(), 1, c.hidden())[0];
     lmHead = mat(w.lmHead(), c.vocab(), c.hidden());
@@ -34,6 +38,19 @@ final class Reference64 {
     double[][] m = new double[rows][cols];
     for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) m[r][j] = f[r * cols + j];
     return m;
+  }
+
+  static double[] vec(org.bytedeco.pytorch.Tensor t) {
+    if (t == null) return null;
+    float[] f = Tensors.toArray(t);
+    double[] v = new double[f.length];
+    for (int i = 0; i < f.length; i++) v[i] = f[i];
+    return v;
+  }
+
+  static double[][] plus(double[][] x, double[] b) {
+    if (b != null) for (double[] row : x) for (int j = 0; j < row.length; j++) row[j] += b[j];
+    return x;
   }
 
   /** Result: final residual rows, their original ids, last row after the final norm, greedy next token. */
@@ -49,7 +66,8 @@ final class Reference64 {
     for (int l = 0; l < c.layers(); l++) {
       double[][][] w = layers.get(l);
       double[][] h = norm(x, w[0][0]);
-      double[][] q = lin(h, w[1]), k = lin(h, w[2]), v = lin(h, w[3]);
+      double[][] bs = biases.get(l);
+      double[][] q = plus(dense(h, w[1]), bs[0]), k = plus(dense(h, w[2]), bs[1]), v = plus(dense(h, w[3]), bs[2]);
       rope(q, ids, c.heads());
       rope(k, ids, c.kvHeads());
       double[][] o = attention(q, k, v);
@@ -71,15 +89,15 @@ final class Reference64 {
         o = o2;
         ids = ids2;
       }
-      add(x, lin(o, w[4]));
+      add(x, dense(o, w[4]));
       double[][] h2 = norm(x, w[5][0]);
-      double[][] g = lin(h2, w[6]), u = lin(h2, w[7]);
+      double[][] g = dense(h2, w[6]), u = dense(h2, w[7]);
       for (int i = 0; i < g.length; i++)
         for (int j = 0; j < g[i].length; j++) g[i][j] = g[i][j] / (1 + Math.exp(-g[i][j])) * u[i][j];
-      add(x, lin(g, w[8]));
+      add(x, dense(g, w[8]));
     }
     double[] last = norm(new double[][] {x[x.length - 1]}, finalNorm)[0];
-    double[] logits = lin(new double[][] {last}, lmHead)[0];
+    double[] logits = dense(new double[][] {last}, lmHead)[0];
     int best = 0;
     for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     return new Out(x, ids, last, best);
@@ -94,6 +112,21 @@ final class Reference64 {
       out[i] = new double[x[i].length];
       for (int j = 0; j < x[i].length; j++) out[i][j] = x[i][j] * r * w[j];
     }
+    return out;
+  }
+
+  double[][] dense(double[][] x, double[][] w) {
+    if (!bf16Dense) return lin(x, w);
+    double[][] xr = new double[x.length][];
+    for (int i = 0; i < x.length; i++) xr[i] = bf16(x[i]);
+    double[][] y = lin(xr, w);
+    for (int i = 0; i < y.length; i++) y[i] = bf16(y[i]);
+    return y;
+  }
+
+  static double[] bf16(double[] v) {
+    double[] out = new double[v.length];
+    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.io.HalfFloats.bf16ToFloat(io.fitprune.io.HalfFloats.toBf16((float) v[i]));
     return out;
   }
 
