@@ -69,7 +69,7 @@ final class FitCommand implements Callable<Integer> {
     Geometry g = Geometries.resolve(model);
     FlopsModel m = cost.model(g, scope);
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
-    io.fitprune.decoder.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
+    io.fitprune.calibration.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
         ? ExactInputs.runner(g, weights, namePrefix, calibration) : null;
     if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
     FitResult r;

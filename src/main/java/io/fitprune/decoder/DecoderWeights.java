@@ -28,10 +28,6 @@ import org.bytedeco.pytorch.global.torch;
  * values each) and q/k/v biases of another dtype than their projection are converted.
  */
 public final class DecoderWeights {
-  static {
-    DecoderRuntime.init(); // before the first tensor loads libtorch
-  }
-
   /** One decoder layer. */
   public record Layer(Tensor inputNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor postNorm, Tensor gate,
       Tensor up, Tensor down, Tensor qBias, Tensor kBias, Tensor vBias) {

@@ -39,7 +39,7 @@ final class Dense {
   static void linearInto(Tensor out, Tensor x, Tensor w, Tensor b) {
     if (computeType(w).value == torch.ScalarType.Float.value && Tensors.is(x, torch.ScalarType.Float)) {
       if (b == null) torch.linear_out(out, x, w);
-      else torch.linear_out(out, x, w, b);
+      else torch.linear_out(out, x, w, new org.bytedeco.pytorch.TensorOptional(b));
       return;
     }
     try (Tensor r = linear(x, w, b)) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
-import io.fitprune.decoder.Pruner;
+import io.fitprune.pruning.Pruner;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.io.SafetensorsFile;
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ShardedCheckpointCliTest {
   @TempDir Path dir;
   static final int P = 3, V = 24, T = 5, N = P + V + T;
-  static final DecoderConfig CFG = new DecoderConfig("tiny-llava", 3, 64, 4, 2, 16, 96, 50, 10000.0, 1e-5);
+  static final DecoderConfig CFG = new DecoderConfig(new io.fitprune.model.Geometry("tiny-llava", 3, 64, 4, 2, 16, 96, V, P, T), 50, 10000.0, 1e-5);
 
   Path geometry() throws Exception {
     Path f = dir.resolve("tiny-llava.json");
@@ -70,7 +70,7 @@ class ShardedCheckpointCliTest {
     try (SafetensorsFile f = SafetensorsFile.open(emb)) {
       e = f.readFloats("embeds");
     }
-    Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.recipe(rec.prune()), 4);
+    Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.fitprune(rec.prune(), V), 4);
     assertTrue(r.out().contains("visual tokens kept after each layer: " + Arrays.toString(p.visualAfter())), r.out());
     assertTrue(r.out().contains("output ids: " + Arrays.toString(dec.generate(p, 4))), r.out());
 

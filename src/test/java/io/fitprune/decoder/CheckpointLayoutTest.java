@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointLayoutTest {
-  static final DecoderConfig CFG = new DecoderConfig("tiny-gqa", 2, 64, 4, 2, 16, 96, 50, 10000.0, 1e-5);
+  static final DecoderConfig CFG = new DecoderConfig(new io.fitprune.model.Geometry("tiny-gqa", 2, 64, 4, 2, 16, 96, 24, 3, 5), 50, 10000.0, 1e-5);
   @TempDir Path dir;
 
   /** The file whose mapping holds {@code address} in this process, from /proc/self/maps (null if none). */

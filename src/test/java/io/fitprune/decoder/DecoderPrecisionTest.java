@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.eval.Evaluation;
 import io.fitprune.kernels.Spans;
+import io.fitprune.pruning.Pruner;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.pytorch.global.torch;
