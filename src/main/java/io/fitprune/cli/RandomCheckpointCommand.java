@@ -23,7 +23,8 @@ final class RandomCheckpointCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
 
-  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to create (must not exist, or be empty).")
+  @Option(names = "--out", paramLabel = "DIR", description = "Checkpoint directory to create (must not exist, or be empty); "
+      + "without it only the inputs asked for are written.")
   Path out;
 
   @Option(names = "--vocab", defaultValue = "32064", description = "Vocabulary size. Default: ${DEFAULT-VALUE} (LLaVA-1.5).")
@@ -77,10 +78,16 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       default -> throw new IllegalArgumentException("--dtype must be bf16, f16 or f32, got " + dtype);
     };
     if (samples < 1) throw new IllegalArgumentException("--samples must be >= 1, got " + samples);
-    long t0 = System.nanoTime();
-    int shards = RandomCheckpoint.write(out, c, RandomCheckpoint.Layout.parse(layout), dt, biases, seed, bytes(shardSize));
-    System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
-        c.layers(), c.hidden(), c.mlp(), c.vocab(), dt, shards, (System.nanoTime() - t0) / 1e9);
+    if (out == null && embeds == null && calibration == null)
+      throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
+    RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
+    long shardBytes = bytes(shardSize);
+    if (out != null) {
+      long t0 = System.nanoTime();
+      int shards = RandomCheckpoint.write(out, c, lay, dt, biases, seed, shardBytes);
+      System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
+          c.layers(), c.hidden(), c.mlp(), c.vocab(), dt, shards, (System.nanoTime() - t0) / 1e9);
+    }
     int T = text != null ? text : g.textTokens();
     if (T < 0) throw new IllegalArgumentException("--text must be >= 0, got " + T);
     int n = g.prefixTokens() + g.visualTokens() + T;

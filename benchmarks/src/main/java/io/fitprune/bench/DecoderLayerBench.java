@@ -3,8 +3,10 @@ package io.fitprune.bench;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
-import io.fitprune.decoder.Pruner;
+import io.fitprune.decoder.DecoderState;
 import io.fitprune.decoder.Tensors;
+import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
@@ -45,8 +47,8 @@ public class DecoderLayerBench {
 
   @Setup
   public void setup() {
-    io.fitprune.decoder.DecoderRuntime.init();
-    DecoderConfig c = new DecoderConfig("llava-1.5-7b-layer", 1, 4096, 32, 32, 128, 11008, 8, 10000.0, 1e-5);
+    io.fitprune.decoder.DecoderRuntime.tuneProcess(); // passive OpenMP waiting, one thread per CPU for libtorch and our pool
+    DecoderConfig c = new DecoderConfig(new Geometry("llava-1.5-7b-layer", 1, 4096, 32, 32, 128, 11008, V, P, N - P - V), 8, 10000.0, 1e-5);
     DecoderWeights w = DecoderWeights.random(c, 1);
     fp32 = new Decoder(w);
     bf16 = new Decoder(w.converted(torch.ScalarType.BFloat16));
@@ -58,7 +60,7 @@ public class DecoderLayerBench {
   }
 
   private static void layer(Decoder dec, Tensor embeds, io.fitprune.kernels.Spans spans, Blackhole bh) {
-    try (Decoder.State s = dec.start(embeds, spans, -1)) {
+    try (DecoderState s = dec.start(embeds, spans, -1)) {
       dec.layer(s, Pruner.none());
       bh.consume(s.tokens());
     }
