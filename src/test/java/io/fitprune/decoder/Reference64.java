@@ -18,6 +18,8 @@ final class Reference64 {
   final double[][] lmHead;
   /** Round every dense layer's input and output to bfloat16, as the decoder does with BF16 weights. */
   boolean bf16Dense;
+  /** Also keep the residual stream in bfloat16 (rounded after every addition): the alternative the decoder does not take. */
+  boolean bf16Residual;
 
   Reference64(DecoderWeights w) {
     c = w.config();
@@ -89,12 +91,12 @@ final class Reference64 {
         o = o2;
         ids = ids2;
       }
-      add(x, dense(o, w[4]));
+      addResidual(x, dense(o, w[4]));
       double[][] h2 = norm(x, w[5][0]);
       double[][] g = dense(h2, w[6]), u = dense(h2, w[7]);
       for (int i = 0; i < g.length; i++)
         for (int j = 0; j < g[i].length; j++) g[i][j] = g[i][j] / (1 + Math.exp(-g[i][j])) * u[i][j];
-      add(x, dense(g, w[8]));
+      addResidual(x, dense(g, w[8]));
     }
     double[] last = norm(new double[][] {x[x.length - 1]}, finalNorm)[0];
     double[] logits = dense(new double[][] {last}, lmHead)[0];
@@ -139,6 +141,11 @@ final class Reference64 {
         out[i][r] = s;
       }
     return out;
+  }
+
+  void addResidual(double[][] x, double[][] y) {
+    add(x, y);
+    if (bf16Residual) for (int i = 0; i < x.length; i++) x[i] = bf16(x[i]);
   }
 
   static void add(double[][] x, double[][] y) {
