@@ -32,33 +32,54 @@ constexpr int kBlockK = 64;  // keys per tile
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// K packed per (group, key block) as [d][kBlockK], zero-padded.
-inline int64_t packed_k_floats(int64_t keys, int G, int d) {
-  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * d;
+// bf16 as its bit pattern: the kernels only move it, convert it and feed it to dot products.
+typedef uint16_t bf16;
+
+// Head dims as the bf16 packs pad them: q/k to an even count (the dot products take pairs), and
+// v columns (and the fp32 output tile) to whole 16-lane vectors. Zero padding changes no result.
+inline int pair_dim(int d) { return (d + 1) / 2 * 2; }
+inline int vec_dim(int d) { return (d + 15) / 16 * 16; }
+
+// K packed per (group, key block): fp32 as [d][kBlockK], bf16 as [d/2][kBlockK][2], zero-padded;
+// V (bf16 only) as [kBlockK/2][vec_dim(d)][2]. Counts are in elements of the input type.
+inline int64_t packed_k_elems(int64_t keys, int G, int d) {
+  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * pair_dim(d);
 }
+inline int64_t packed_v_elems(int64_t keys, int G, int d) {
+  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * vec_dim(d);
+}
+// Per worker: q tile, output tile, logits, probabilities (fp32 or bf16), row max, and row sums
+// kept per vector lane (up to 16) until the end.
 inline int64_t attention_scratch_floats(int d) {
-  return (int64_t)kBlockQ * d * 2 + (int64_t)kBlockQ * kBlockK + 2 * kBlockQ + 64;
+  return (int64_t)kBlockQ * vec_dim(d) * 2 + (int64_t)kBlockQ * kBlockK * 2 + 17 * kBlockQ + 64;
 }
 inline int64_t scores_scratch_floats(int d, int64_t visual) {
-  return (int64_t)kBlockQ * d + (int64_t)kBlockQ * kBlockK +
+  return (int64_t)kBlockQ * vec_dim(d) + (int64_t)kBlockQ * kBlockK +
          (int64_t)kBlockQ * ceil_div(visual, kBlockK) * kBlockK + kBlockQ + 64;
 }
 
+// T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
+template <class T>
 struct AttentionArgs {
-  const float *q, *k, *v;
+  const T *q, *k, *v;
   int64_t n;
   int H, G, d;
-  float *out, *lse;
-  float* packed_k;  // packed_k_floats(n, G, d)
-  float* scratch;   // max_workers() * attention_scratch_floats(d)
+  void* out;         // [n,H,d] of T, or of float when out_f32
+  bool out_f32;
+  float* lse;
+  T* packed_k;       // packed_k_elems(n, G, d)
+  T* packed_v;       // packed_v_elems(n, G, d) for bf16; unused for fp32
+  float* scratch;    // max_workers() * attention_scratch_floats(d)
 };
 
+template <class T>
 struct ScoreArgs {
-  const float *q, *k, *lse;
+  const T *q, *k;
+  const float* lse;
   int64_t n;
   int H, G, d;
   int64_t prefix, visual;
-  float* packed_k;   // packed_k_floats(visual, G, d)
+  T* packed_k;       // packed_k_elems(visual, G, d)
   float* scratch;    // max_workers() * scores_scratch_floats(d, visual)
   double* partial;   // score_row_blocks(...) * visual, zeroed: one row per query-row block
 };
@@ -73,15 +94,19 @@ inline int64_t score_row_blocks(int64_t n, int64_t prefix, int64_t visual) {
   return score_text_blocks(n, prefix, visual) + ceil_div(visual, kBlockQ);
 }
 
-// One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp).
-#define FP_DECLARE_ISA(ns)                  \
-  namespace ns {                            \
-  void attention(const AttentionArgs& a);   \
-  void scores(const ScoreArgs& a);          \
+// One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp);
+// avx512bf16 is the avx512 path with vdpbf16ps for the bf16 dot products.
+#define FP_DECLARE_ISA(ns)                        \
+  namespace ns {                                  \
+  void attention(const AttentionArgs<float>& a);  \
+  void attention(const AttentionArgs<bf16>& a);   \
+  void scores(const ScoreArgs<float>& a);         \
+  void scores(const ScoreArgs<bf16>& a);          \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)
 FP_DECLARE_ISA(avx512)
+FP_DECLARE_ISA(avx512bf16)
 #undef FP_DECLARE_ISA
 
 }  // namespace fp

@@ -6,6 +6,7 @@ import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Backend;
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.CudaKernels;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
@@ -21,7 +22,8 @@ import picocli.CommandLine.Option;
 /** One layer's attention, FitPrune scores and (optionally) the kept rows, from a q/k/v file. */
 @Command(name = "score", description = "Attention, FitPrune scores and kept rows for one layer's q/k/v.")
 final class ScoreCommand implements Callable<Integer> {
-  @Option(names = "--qkv", required = true, description = "Safetensors with float32 q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied).")
+  @Option(names = "--qkv", required = true,
+      description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 or all BF16.")
   Path qkv;
 
   @Option(names = "--prefix", required = true, description = "Prefix length P: visual tokens start at row P.")
@@ -41,21 +43,23 @@ final class ScoreCommand implements Callable<Integer> {
   String backend;
 
   @Option(names = "--dtype", defaultValue = "fp32",
-      description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16/bf16: cuda only; default ${DEFAULT-VALUE}).")
+      description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16: cuda only; inputs are rounded to it; default ${DEFAULT-VALUE}).")
   String dtype;
 
   @Override
   public Integer call() throws Exception {
     Backend requested = Backend.parse(backend);
     ElementType type = ElementType.parseFloat(dtype);
-    if (requested == Backend.CPU && type != ElementType.FP32)
-      throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32)");
+    if (requested == Backend.CPU && type == ElementType.FP16)
+      throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32 and bf16)");
     try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
-      TensorInfo q = in.require("q", DType.F32, -1, -1, -1);
+      TensorInfo first = in.tensors().get("q");
+      DType stored = first != null && first.dtype() == DType.BF16 ? DType.BF16 : DType.F32;
+      TensorInfo q = in.require("q", stored, -1, -1, -1);
       long n = q.shape()[0];
       int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
-      TensorInfo k = in.require("k", DType.F32, n, -1, d);
-      in.require("v", DType.F32, k.shape());
+      TensorInfo k = in.require("k", stored, n, -1, d);
+      in.require("v", stored, k.shape());
       AttentionShape shape = new AttentionShape(n, heads, Math.toIntExact(k.shape()[1]), d);
       Spans spans = new Spans(prefix, visual);
       if (prefix + visual > n)
@@ -70,13 +74,22 @@ final class ScoreCommand implements Callable<Integer> {
       }
       try (FloatData o = FloatData.allocate(shape.qLength()); FloatData lse = FloatData.allocate(shape.lseLength());
           FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
-        FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k")), vd = FloatData.of(in.floats("v"));
+        Runnable attention, scores;
+        if (type == ElementType.BF16) {
+          Bf16Data qd = bf16(in, "q"), kd = bf16(in, "k"), vd = bf16(in, "v");
+          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
+          scores = () -> Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+        } else {
+          FloatData qd = fp32(in, "q"), kd = fp32(in, "k"), vd = fp32(in, "v");
+          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
+          scores = () -> Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+        }
         long t0 = 0, t1 = 0, t2 = 0;
         for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the mapped file
           t0 = System.nanoTime();
-          Kernels.attention(shape, qd, kd, vd, o, lse);
+          attention.run();
           t1 = System.nanoTime();
-          Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+          scores.run();
           t2 = System.nanoTime();
         }
 
@@ -87,7 +100,7 @@ final class ScoreCommand implements Callable<Integer> {
             keep = kept.toArray();
           }
         }
-        writeResult("cpu", ElementType.FP32, shape, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
+        writeResult("cpu", type, shape, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
             t1 - t0, t2 - t1);
       }
     }
@@ -97,8 +110,8 @@ final class ScoreCommand implements Callable<Integer> {
   /** The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. */
   private void runCuda(SafetensorsFile in, AttentionShape shape, Spans spans, ElementType type) throws Exception {
     long n = shape.tokens();
-    try (DeviceBuffer q = DeviceBuffer.of(in.readFloats("q"), type); DeviceBuffer k = DeviceBuffer.of(in.readFloats("k"), type);
-        DeviceBuffer v = DeviceBuffer.of(in.readFloats("v"), type);
+    try (DeviceBuffer q = DeviceBuffer.of(floats(in, "q"), type); DeviceBuffer k = DeviceBuffer.of(floats(in, "k"), type);
+        DeviceBuffer v = DeviceBuffer.of(floats(in, "v"), type);
         DeviceBuffer o = DeviceBuffer.allocate(type, shape.qLength());
         DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, shape.lseLength());
         DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, visual);
@@ -121,6 +134,26 @@ final class ScoreCommand implements Callable<Integer> {
       writeResult("cuda", type, shape, o.toFloats(), lse.toFloats(), self.toFloats(), cross.toFloats(), keep,
           t1 - t0, t2 - t1);
     }
+  }
+
+  /** An input as bf16: a BF16 tensor zero-copy from the mapped file, an F32 one rounded. */
+  private static Bf16Data bf16(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.BF16) return Bf16Data.of(in.bytes(name).asShortBuffer());
+    return Bf16Data.round(in.readFloats(name));
+  }
+
+  /** An input as float32: an F32 tensor zero-copy from the mapped file, a BF16 one widened (exactly). */
+  private static FloatData fp32(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.F32) return FloatData.of(in.floats(name));
+    return FloatData.of(floats(in, name));
+  }
+
+  private static float[] floats(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.F32) return in.readFloats(name);
+    java.nio.ShortBuffer b = in.bytes(name).asShortBuffer();
+    float[] out = new float[b.remaining()];
+    for (int i = 0; i < out.length; i++) out[i] = Bf16Data.toFloat(b.get(i));
+    return out;
   }
 
   /** Writes OUT (keep as int64, as numpy indexes) and prints the one-line summary; both backends end here. */
