@@ -1,6 +1,7 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
@@ -8,7 +9,9 @@ import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
 import java.util.Arrays;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -16,7 +19,9 @@ import org.bytedeco.pytorch.global.torch;
  * a recipe").
  *
  * <p>A layer: {@code h = RMSNorm(x)}; q, k, v projections (libtorch {@code linear} on the weights
- * as loaded, in their precision: see {@link Dense}; q/k/v biases where the checkpoint has them); RoPE at each token's own position id; causal GQA attention with log-sum-exp
+ * as loaded, in their precision: see {@link Dense}; q/k/v biases where the checkpoint has them;
+ * with BF16 or F16 weights q, k, v, the K/V caches and attention are bf16, the attention output,
+ * LSE and scores float32, the residual stream float32 throughout); RoPE at each token's own position id; causal GQA attention with log-sum-exp
  * through our kernel; when the pruner asks for it, the FitPrune score pass, the selection of the
  * survivors and the in-place gather of the attention output and the residual stream (our
  * kernels, through {@link SequenceState#apply}); then output projection, residual, RMSNorm and
@@ -100,14 +105,17 @@ public final class Decoder {
       Tensor h = tp.add(rmsNorm(s.x, lw.inputNorm()));
       if (pf != null) pf.add(Profile.NORM, t);
       t = System.nanoTime();
-      Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k, v;
+      // q, k, v (and the K/V caches) in the dense layers' type: bf16 attention for bf16 weights
+      torch.ScalarType qkv = Dense.computeType(lw.q());
+      boolean bf16 = qkv.value == torch.ScalarType.BFloat16.value;
+      Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k, v;
       if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
         int cap = n + s.reserve;
         if (s.kCache[l] != null) {
           s.kCache[l].close();
           s.vCache[l].close();
         }
-        Tensor kc = torch.empty(cap, G, d), vc = torch.empty(cap, G, d);
+        Tensor kc = emptyOf(qkv, cap, G, d), vc = emptyOf(qkv, cap, G, d);
         s.kCache[l] = kc;
         s.vCache[l] = vc;
         k = tp.add(tp.add(tp.add(kc.view(cap, (long) G * d)).narrow(0, 0, n)));
@@ -115,8 +123,8 @@ public final class Decoder {
         Dense.linearInto(k, h, lw.k(), lw.kBias());
         Dense.linearInto(v, h, lw.v(), lw.vBias());
       } else {
-        k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-        v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
+        k = tp.add(Dense.linear(h, lw.k(), lw.kBias()));
+        v = tp.add(Dense.linear(h, lw.v(), lw.vBias()));
       }
       if (pf != null) pf.add(Profile.QKV, t);
       t = System.nanoTime();
@@ -128,14 +136,17 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
-      Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+      Bf16Data qb = bf16 ? Bf16Data.of(q3) : null, kb = bf16 ? Bf16Data.of(k3) : null;
+      FloatData qd = bf16 ? null : FloatData.of(q3), kd = bf16 ? null : FloatData.of(k3);
+      if (bf16) Kernels.attention(shape, qb, kb, Bf16Data.of(v3), FloatData.of(out), FloatData.of(lse));
+      else Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
       if (pf != null) pf.add(Profile.ATTENTION, t);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) {
         t = System.nanoTime();
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        Kernels.scores(shape, seq.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        if (bf16) Kernels.scores(shape, seq.spans(), qb, kb, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        else Kernels.scores(shape, seq.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(Profile.SCORES, t);
@@ -206,6 +217,10 @@ public final class Decoder {
       g.mul_(tp.add(Dense.linear(h, lw.up(), null)));
       x.add_(tp.add(Dense.linear(g, lw.down(), null))); // the float32 residual stream takes the sum
     }
+  }
+
+  static Tensor emptyOf(torch.ScalarType type, long... shape) {
+    return torch.empty(shape, new TensorOptions(type), new MemoryFormatOptional());
   }
 
   Tensor rmsNorm(Tensor x, Tensor weight) {

@@ -60,8 +60,9 @@ final class Generation {
         dec.rope().apply(k, posArr, G);
         tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(k.view(1, G, d)));
         tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(v.view(1, G, d)));
-        Tensor kk = tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).permute(1, 2, 0)); // [G, d, len]
-        Tensor vv = tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).permute(1, 0, 2)); // [G, len, d]
+        // bf16 caches are read as float32: one token's attention is small, and its softmax stays float32
+        Tensor kk = tp.add(tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 2, 0)); // [G, d, len]
+        Tensor vv = tp.add(tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 0, 2)); // [G, len, d]
         Tensor qq = tp.add(q.view(G, grp, d));
         Tensor logits = tp.add(torch.bmm(qq, kk));
         logits.mul_(new Scalar((float) (1 / Math.sqrt(d))));
