@@ -8,8 +8,8 @@ import org.bytedeco.pytorch.global.torch;
  * run in float32; BF16 weights in bfloat16 (the activations are rounded to bf16 on the way in,
  * accumulation is float32 inside oneDNN, which uses {@code avx512_bf16} where the CPU has it).
  * F16 weights also run in bf16, each matrix converted for the one call: libtorch's CPU float16
- * GEMM was about 10 times slower than its bf16 GEMM on the development machine (Zen 4 has no
- * avx512_fp16), and float32 twice as slow. Nothing is converted for good.
+ * GEMM was 7-10 times slower than its bf16 GEMM on the development machine (Zen 4 has no
+ * avx512_fp16), and float32 2-4 times. Nothing is converted for good.
  */
 final class Dense {
   private Dense() {}
