@@ -92,6 +92,13 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                   float* self_score, float* cross_score);
+/* Attention and the score pass in one call, with fp_cpu_attention's and fp_cpu_scores's
+ * results: the scores reuse the attention's own q*k^T logits of the visual keys (kept per query
+ * tile until the row's LSE is known) instead of recomputing them. Its head-max buffer holds
+ * (n - prefix) x visual floats; past 256 MiB it runs the two separate passes instead. */
+int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                            int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                            float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score);
 /* Row gather of any element type (rows of row_bytes bytes: bf16 hidden states, K/V caches), with
  * the rules of fp_cpu_gather_rows_f32, in place included. */
 int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
@@ -138,18 +145,35 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
                    int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                    float* self_score, float* cross_score, void* stream);
 
+/* ---- Asynchronous use on the caller's memory and stream ----
+ * The calls below and fp_cuda_attention / fp_cuda_scores only enqueue work on `stream`: no
+ * device-wide synchronisation, no read-back. Bad data found on the device (a NaN self*cross, a
+ * gather index out of range) is recorded in a status word: one device int32 the caller owns,
+ * zero when clear (NULL: not recorded). A nonzero word holds the status code in bits 24..30 and
+ * the position in bits 0..23 (the visual token, or the gather's output row; capped at 2^24-1);
+ * of several errors the smallest word is kept, so the report is deterministic. */
+
 /* fp_select_keep on the GPU (device scores in, device keep out), same rule and same result.
- * Synchronises `stream` (it must read back the NaN check). Visual spans up to 4096 sort on the
- * device in one CTA; larger spans copy the scores to the host and use fp_select_keep. */
+ * Visual spans up to 4096 sort in one CTA; larger spans rank every token on many CTAs. */
+int fp_cuda_select_keep_async(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
+                              int64_t visual, int64_t drop, int32_t* keep, int32_t* status, void* stream);
+
+/* Row gather of any element type: dst[r] = src[index[r]], rows of row_bytes bytes (16-byte
+ * accesses when row_bytes and both pointers allow). An index outside [0, rows) is never read: its
+ * dst row is zero-filled and the status word records FP_ERR_INDEX at row r. dst == src gathers in
+ * place (any indices, count <= rows; through a stream-ordered temporary); any other overlap of
+ * dst and src is FP_ERR_ARG. */
+int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
+                        int64_t count, void* dst, int32_t* status, void* stream);
+
+/* Waits for `stream` (only it), then reads the status word and clears it: FP_OK, the recorded
+ * error with its position in fp_last_error(), or FP_ERR_CUDA for a failure of work on the stream. */
+int fp_cuda_status_check(int32_t* status, void* stream);
+
+/* Synchronous conveniences on top of the calls above: a temporary status word, checked.
+ * fp_cuda_select_keep synchronises `stream`; the gathers run on the legacy default stream. */
 int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
                         int64_t visual, int64_t drop, int32_t* keep, void* stream);
-
-/* Asynchronous row gather of any element type: dst[r] = src[index[r]], rows of row_bytes bytes
- * (16-byte accesses when row_bytes and both pointers allow). An index outside [0, rows) is never
- * read: its dst row is zero-filled and, when bad is not NULL, the device int *bad is set to 1. */
-int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
-                        int64_t count, void* dst, int32_t* bad, void* stream);
-/* Synchronous gathers that report a bad index as FP_ERR_INDEX. */
 int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, float* dst);
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,

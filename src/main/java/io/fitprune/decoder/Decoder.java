@@ -5,6 +5,7 @@ import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
@@ -136,17 +137,17 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      Bf16Data qb = bf16 ? Bf16Data.of(q3) : null, kb = bf16 ? Bf16Data.of(k3) : null;
-      FloatData qd = bf16 ? null : FloatData.of(q3), kd = bf16 ? null : FloatData.of(k3);
-      if (bf16) Kernels.attention(shape, qb, kb, Bf16Data.of(v3), FloatData.of(out), FloatData.of(lse));
-      else Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+      Bf16Data qb = bf16 ? TorchData.bf16(q3) : null, kb = bf16 ? TorchData.bf16(k3) : null;
+      FloatData qd = bf16 ? null : TorchData.floats(q3), kd = bf16 ? null : TorchData.floats(k3);
+      if (bf16) Kernels.attention(shape, qb, kb, TorchData.bf16(v3), TorchData.floats(out), TorchData.floats(lse));
+      else Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
       if (pf != null) pf.add(Profile.ATTENTION, t);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) {
         t = System.nanoTime();
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        if (bf16) Kernels.scores(shape, seq.spans(), qb, kb, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
-        else Kernels.scores(shape, seq.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        if (bf16) Kernels.scores(shape, seq.spans(), qb, kb, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        else Kernels.scores(shape, seq.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(Profile.SCORES, t);
@@ -172,7 +173,7 @@ public final class Decoder {
       Tensor o = tp.add(a.out.view(n, D));
       long t = System.nanoTime();
       // checks keep before changing anything; on a bad keep the layer stays pending
-      seq.apply(l, keep, RowBuffer.of(FloatData.of(o), D), RowBuffer.of(FloatData.of(s.x), D));
+      seq.apply(l, keep, RowBuffer.of(TorchData.floats(o), D), RowBuffer.of(TorchData.floats(s.x), D));
       tp.add(a.out);
       s.pending = null;
       if (prunes) {
