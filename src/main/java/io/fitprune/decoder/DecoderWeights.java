@@ -221,11 +221,13 @@ public final class DecoderWeights {
   private static String hint(Checkpoint ck, String prefix) {
     try {
       NameLayout found = NameLayout.detect(ck.tensors().keySet(), ck.path());
-      if (found.base().endsWith("model.") && !found.base().equals(prefix + "model.")) {
-        String actual = found.base().substring(0, found.base().length() - "model.".length());
-        return actual.isEmpty() ? " (its tensors have no name prefix: set an empty one)"
-            : " (its tensors start with '" + actual + "': set that name prefix, or none to detect the layout)";
-      }
+      String base = found.base();
+      if (base.equals(prefix + "model.")) return "";
+      if (!base.equals("model.") && !base.endsWith(".model."))
+        return " (its decoder is under '" + base + "': give no name prefix to detect its layout)";
+      String actual = base.substring(0, base.length() - "model.".length());
+      return actual.isEmpty() ? " (its tensors have no name prefix: set an empty one)"
+          : " (its tensors start with '" + actual + "': set that name prefix, or none to detect the layout)";
     } catch (IllegalArgumentException e) {
       // no recognisable layout: nothing to suggest
     }

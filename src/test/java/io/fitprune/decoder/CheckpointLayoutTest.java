@@ -127,6 +127,10 @@ class CheckpointLayoutTest {
     String m = message(() -> DecoderWeights.load(ok, CFG, ""));
     assertTrue(m.contains("'lm_head.weight'") && m.contains("language_model."), m);
 
+    Path newerOk = withExtra("newer-ok", Layout.LLAVA, false);
+    m = message(() -> DecoderWeights.load(newerOk, CFG, "language_model."));
+    assertTrue(m.contains("'model.language_model.'") && m.contains("no name prefix"), m);
+
     String stray = "language_model.model.layers.1.mlp.gate_proj.scales";
     Path bad = withExtra("bad", Layout.LLAVA_HF, false, stray);
     m = message(() -> DecoderWeights.load(bad, CFG, null));
