@@ -1,18 +1,8 @@
 package io.fitprune.io;
 
-/** Conversions between float and the 2-byte float formats (bfloat16, IEEE binary16), round to nearest even. */
+/** Conversions between float and IEEE binary16 (round to nearest even); bfloat16 has its own in {@code kernels.Bf16Data}. */
 public final class HalfFloats {
   private HalfFloats() {}
-
-  public static short toBf16(float f) {
-    int x = Float.floatToRawIntBits(f);
-    if ((x & 0x7fffffff) > 0x7f800000) return (short) ((x >>> 16) | 0x40); // NaN stays a (quiet) NaN
-    return (short) ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16);
-  }
-
-  public static float bf16ToFloat(short h) {
-    return Float.intBitsToFloat((h & 0xffff) << 16);
-  }
 
   public static short toF16(float f) {
     int x = Float.floatToRawIntBits(f), sign = (x >>> 16) & 0x8000, e = (x >>> 23) & 0xff, m = x & 0x7fffff;

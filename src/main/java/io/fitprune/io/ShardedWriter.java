@@ -106,26 +106,7 @@ public final class ShardedWriter {
 
   private static void writeShard(Path file, List<Entry> entries, Map<String, String> metadata, Source source)
       throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    ObjectNode m = root.putObject("__metadata__");
-    metadata.forEach(m::put);
-    long offset = 0;
-    for (Entry e : entries) {
-      ObjectNode t = root.putObject(e.name());
-      t.put("dtype", e.dtype().name());
-      ArrayNode sh = t.putArray("shape");
-      for (long d : e.shape()) sh.add(d);
-      ArrayNode o = t.putArray("data_offsets");
-      o.add(offset);
-      offset += e.bytes();
-      o.add(offset);
-    }
-    byte[] header = JSON.writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
-    int padded = (header.length + 7) / 8 * 8; // data 8-byte aligned, as the reference writer does
-    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-    head.putLong(padded).put(header);
-    while (head.hasRemaining()) head.put((byte) ' ');
-    head.flip();
+    ByteBuffer head = header(metadata, entries);
     ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       while (head.hasRemaining()) ch.write(head);
@@ -139,6 +120,36 @@ public final class ShardedWriter {
       }
       ch.force(true);
     }
+  }
+
+  /**
+   * The start of a safetensors file holding {@code entries} in this order: the 8-byte header
+   * length and the JSON header, padded with spaces so the data starts 8-byte aligned (as the
+   * reference writer does); ready to write.
+   */
+  static ByteBuffer header(Map<String, String> metadata, List<Entry> entries) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    if (!metadata.isEmpty()) {
+      ObjectNode m = root.putObject("__metadata__");
+      metadata.forEach(m::put);
+    }
+    long offset = 0;
+    for (Entry e : entries) {
+      ObjectNode t = root.putObject(e.name());
+      t.put("dtype", e.dtype().name());
+      ArrayNode sh = t.putArray("shape");
+      for (long d : e.shape()) sh.add(d);
+      ArrayNode o = t.putArray("data_offsets");
+      o.add(offset);
+      offset += e.bytes();
+      o.add(offset);
+    }
+    byte[] header = JSON.writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
+    int padded = (header.length + 7) / 8 * 8;
+    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    head.putLong(padded).put(header);
+    while (head.hasRemaining()) head.put((byte) ' ');
+    return head.flip();
   }
 
   private static boolean isEmpty(Path dir) throws IOException {

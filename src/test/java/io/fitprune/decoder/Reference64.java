@@ -1,5 +1,6 @@
 package io.fitprune.decoder;
 
+import io.fitprune.kernels.Bf16Data;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -128,7 +129,7 @@ final class Reference64 {
 
   static double[] bf16(double[] v) {
     double[] out = new double[v.length];
-    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.io.HalfFloats.bf16ToFloat(io.fitprune.io.HalfFloats.toBf16((float) v[i]));
+    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.kernels.Bf16Data.toFloat(io.fitprune.kernels.Bf16Data.fromFloat((float) v[i]));
     return out;
   }
 

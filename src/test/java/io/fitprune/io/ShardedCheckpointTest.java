@@ -141,22 +141,18 @@ class ShardedCheckpointTest {
   }
 
   @Test
-  void halfFloatConversionsRoundToNearestEven() {
+  void f16ConversionRoundsToNearestEven() {
     Random r = new Random(5);
     for (int i = 0; i < 200_000; i++) {
       float x = (float) (r.nextGaussian() * Math.pow(2, r.nextInt(40) - 26));
-      float b = HalfFloats.bf16ToFloat(HalfFloats.toBf16(x)), h = HalfFloats.f16ToFloat(HalfFloats.toF16(x));
-      assertTrue(Math.abs(b - x) <= Math.ulp(x) * 32768, x + " -> bf16 " + b); // half a bf16 ulp: 2^15 float ulps
+      float h = HalfFloats.f16ToFloat(HalfFloats.toF16(x));
       double hulp = Math.abs(x) < 0x1p-14 ? 0x1p-24 : Math.ulp(x) * 8192;
       if (Math.abs(x) < 65504) assertTrue(Math.abs(h - x) <= hulp / 2, x + " -> f16 " + h);
     }
-    assertEquals(0x3f80, HalfFloats.toBf16(1f));
-    assertEquals(0x3f80, HalfFloats.toBf16(1.00390625f)); // exactly halfway, rounds to even
-    assertEquals(0x3f82, HalfFloats.toBf16(1.01171875f)); // halfway above odd, rounds up
     assertEquals(0x3c00, HalfFloats.toF16(1f));
     assertEquals(0x7c00, HalfFloats.toF16(70000f));
     assertEquals(1, HalfFloats.toF16(0x1p-24f));
     assertEquals(0x3c00, HalfFloats.toF16(1.00048828125f)); // halfway, to even
-    assertTrue(Float.isNaN(HalfFloats.bf16ToFloat(HalfFloats.toBf16(Float.NaN))));
+    assertEquals(0x3c02, HalfFloats.toF16(1.00146484375f)); // halfway above odd, rounds up
   }
 }
