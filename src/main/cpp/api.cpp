@@ -22,14 +22,33 @@ namespace fp {
 thread_local int tls_workers = 1;
 static thread_local std::string tls_error;
 
-int fail(int code, const char* fmt, ...) {
+int fail(int code, const char* fmt, ...) noexcept {
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  tls_error = buf;
+  try {
+    tls_error = buf;
+  } catch (...) {  // no memory for the message: keep the status
+  }
   return code;
+}
+
+int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept {
+  if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
+  if (prefix < 0 || visual < 0 || prefix > n || visual > n || prefix > n - visual)
+    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  return FP_OK;
+}
+
+int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept {
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (int st = check_spans(n, prefix, visual)) return st;
+  if (drop < 0 || drop > visual)
+    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
+  return FP_OK;
 }
 
 namespace {
@@ -84,21 +103,10 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
   if (H % G != 0) return fail(FP_ERR_ARG, "heads (%d) must be a multiple of kv_heads (%d)", H, G);
   if (d > 1024) return fail(FP_ERR_ARG, "head_dim must be <= 1024, got %d", d);
   if (n > INT32_MAX) return fail(FP_ERR_ARG, "n must fit in int32, got %lld", (long long)n);
+  if (n > 0 && (int64_t)H * d > (INT64_MAX / 8) / n)  // every size below is computed in int64
+    return fail(FP_ERR_ARG, "n*heads*head_dim overflows: n=%lld H=%d d=%d", (long long)n, H, d);
   if (n > 0 && (!a || !b || !c)) return fail(FP_ERR_ARG, "null input pointer");
   return FP_OK;
-}
-
-template <class F>
-int guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(FP_ERR_NOMEM, "out of memory for the kernel workspace");
-  } catch (const std::exception& e) {
-    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
-  } catch (...) {
-    return fail(FP_ERR_INTERNAL, "internal error");
-  }
 }
 
 #define FP_DISPATCH(fn, args)                          \
@@ -169,6 +177,20 @@ int run_attention(const T* q, const T* k, const T* v, int64_t n, int H, int G, i
                      reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? &f : nullptr};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
+  // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
+  // last output row (it attends to every key); NaN or -Inf in k would only mask that key, so k is
+  // scanned. The error path then finds the first bad element.
+  const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
+  const bool last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + (n - 1) * qd, qd) >= 0
+                                    : first_nonfinite(static_cast<const T*>(out) + (n - 1) * qd, qd) >= 0;
+  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
+    const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
+    int64_t at;
+    if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
+    if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+    return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
+  }
   if (fused) {
     FP_DISPATCH2(fused_score_sums, f, n);
     reduce_partials(f.partial, n, prefix, visual, self_score, cross_score);
@@ -185,6 +207,12 @@ int run_scores(const T* q, const T* k, const float* lse, int64_t n, int H, int G
   const int64_t pk = (packed_k_elems(visual, G, d) * (int64_t)sizeof(T) + 63) / 64 * 64;
   const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, visual);
   char* ws = static_cast<char*>(tls_workspace.get(partial + pk + scratch));
+  // (After the workspace, so an impossible size fails before any input is read.)
+  // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
+  if (int64_t at = first_nonfinite(lse, (int64_t)H * n); at >= 0) {
+    const int64_t ls[2] = {H, n};
+    return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
+  }
   double* acc = reinterpret_cast<double*>(ws);
   std::memset(acc, 0, partial);
   ScoreArgs<T> a{q, k, lse, n, H, G, d, prefix, visual, reinterpret_cast<T*>(ws + partial),
@@ -249,19 +277,19 @@ const char* fp_cpu_features(void) {
 
 int fp_cpu_threads(void) { return max_workers(); }
 int fp_cpu_set_threads(int threads) {
-  return guarded([&] { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
+  return guarded([&]() -> int { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
 }
 
 int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                      int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                      float* lse) {
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (n == 0) return FP_OK;
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (n == 0) return FP_OK;
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
                                static_cast<const bf16*>(v), n, heads, kv_heads, head_dim, out,
@@ -274,24 +302,22 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                             int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                             float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-  if (n == 0) return FP_OK;
-  // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
-  // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
-  // the better trade.
-  if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
-    if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
-    return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
-  }
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+    if (n == 0) return FP_OK;
+    // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
+    // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
+    // the better trade.
+    if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
+      if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
+      return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
+    }
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
                                static_cast<const bf16*>(v), n, heads, kv_heads, head_dim, out,
@@ -310,14 +336,12 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                   float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (visual == 0) return FP_OK;
-  if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (visual == 0) return FP_OK;
+    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
     return dtype == FP_DTYPE_BF16
                ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, n, heads,
                             kv_heads, head_dim, prefix, visual, self_score, cross_score)

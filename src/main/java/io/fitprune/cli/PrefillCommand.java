@@ -80,6 +80,9 @@ final class PrefillCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.input("--weights", weights);
+    CliPaths.input("--embeds", embeds);
+    CliPaths.input("--recipe", recipe);
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     Geometry g = Geometries.resolve(model);
@@ -92,7 +95,7 @@ final class PrefillCommand implements Callable<Integer> {
     Input in = readEmbeds(embeds, g);
     int P = prefixTokens != null ? prefixTokens : in.prefix != null ? in.prefix : g.prefixTokens();
     int V = visualTokens != null ? visualTokens : in.visual != null ? in.visual : g.visualTokens();
-    if (P < 0 || V < 0 || P + V > in.n)
+    if (P < 0 || V < 0 || (long) P + V > in.n)
       throw new IllegalArgumentException("--prefix/--visual: prefix " + P + " + visual " + V + " must fit in the "
           + in.n + " tokens of --embeds");
     int T = in.n - P - V;
@@ -184,6 +187,11 @@ final class PrefillCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--embeds: tensor 'embeds' must have shape [n, " + g.hidden() + "], got "
             + t.shapeString());
       FloatBuffer fb = f.floats("embeds");
+      try {
+        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.FloatData.of(fb), t.shape());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--embeds " + file + ": " + e.getMessage());
+      }
       Tensor mapped = torch.from_blob(new FloatPointer(fb), t.shape());
       Tensor copy = mapped.clone(); // the decoder copies anyway; this one owns its memory
       Integer pre = null, vis = null;
@@ -191,8 +199,12 @@ final class PrefillCommand implements Callable<Integer> {
         long[] s = f.readLongs("spans");
         if (s.length != 2) throw new IllegalArgumentException("--embeds: tensor 'spans' must hold [prefix, visual], got "
             + s.length + " values");
-        pre = Math.toIntExact(s[0]);
-        vis = Math.toIntExact(s[1]);
+        long n = t.shape()[0];
+        if (s[0] < 0 || s[1] < 0 || s[0] > n || s[1] > n - s[0])
+          throw new IllegalArgumentException("--embeds " + file + ": 'spans' [" + s[0] + ", " + s[1]
+              + "] must be a non-negative prefix and visual count with prefix + visual <= n = " + n);
+        pre = (int) s[0];
+        vis = (int) s[1];
       }
       java.lang.ref.Reference.reachabilityFence(fb);
       return new Input(copy, (int) t.shape()[0], pre, vis);

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** One layer's attention, FitPrune scores and (optionally) the kept rows, from a q/k/v file. */
-@Command(name = "score", description = "Attention, FitPrune scores and kept rows for one layer's q/k/v.")
+@Command(name = "score", mixinStandardHelpOptions = true, description = "Attention, FitPrune scores and kept rows for one layer's q/k/v.")
 final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--qkv", required = true,
       description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 or all BF16.")
@@ -48,6 +48,8 @@ final class ScoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.input("--qkv", qkv);
+    CliPaths.output("--out", out);
     Backend requested = Backend.parse(backend);
     ElementType type = ElementType.parseFloat(dtype);
     if (requested == Backend.CPU && type == ElementType.FP16)
@@ -57,15 +59,37 @@ final class ScoreCommand implements Callable<Integer> {
       DType stored = first != null && first.dtype() == DType.BF16 ? DType.BF16 : DType.F32;
       TensorInfo q = in.require("q", stored, -1, -1, -1);
       long n = q.shape()[0];
-      int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
-      TensorInfo k = in.require("k", stored, n, -1, d);
+      TensorInfo k = in.require("k", stored, n, -1, q.shape()[2]);
       in.require("v", stored, k.shape());
-      AttentionShape shape = new AttentionShape(n, heads, Math.toIntExact(k.shape()[1]), d);
-      Spans spans = new Spans(prefix, visual);
-      if (prefix + visual > n)
-        throw new IllegalArgumentException("--prefix + --visual (" + (prefix + visual) + ") must be <= n (" + n + ")");
+      AttentionShape shape;
+      try {
+        shape = new AttentionShape(n, MemoryCheck.arrayLength("heads", q.shape()[1]), MemoryCheck.arrayLength("kv heads",
+            k.shape()[1]), MemoryCheck.arrayLength("head dim", q.shape()[2]));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--qkv " + qkv + ": q " + q.shapeString() + ", k " + k.shapeString() + ": " + e.getMessage());
+      }
+      Spans spans;
+      try {
+        spans = new Spans(prefix, visual);
+        spans.requireWithin(n);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--prefix/--visual: " + e.getMessage());
+      }
       if (prune != null && (prune < 0 || prune > visual))
         throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
+      // Outputs live natively and again as Java arrays for the writer: check before allocating any.
+      String what = "--qkv " + qkv + " (q " + q.shapeString() + ")";
+      long outFloats = shape.qLength() + shape.lseLength() + 2 * visual;
+      MemoryCheck.arrayLength(what + ": out bytes", 4 * (long) MemoryCheck.arrayLength(what + ": out", shape.qLength()));
+      MemoryCheck.require(what, 4.0 * outFloats, 4.0 * outFloats);
+      for (String name : new String[] {"q", "k", "v"}) { // NaN or infinity: a clear error, not a plausible answer
+        long[] dims = in.tensors().get(name).shape();
+        try {
+          Kernels.requireFinite(name, name.equals("q") ? "[n,H,d]" : "[n,G,d]", fp32(in, name), dims);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--qkv " + qkv + ": " + e.getMessage());
+        }
+      }
 
       Backend chosen = Kernels.choose(requested, type);
       if (chosen == Backend.CUDA) {

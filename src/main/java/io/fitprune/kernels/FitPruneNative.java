@@ -94,6 +94,9 @@ public final class FitPruneNative {
       @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count,
       @Cast("int32_t*") IntPointer dst);
 
+  public static native int fp_first_nonfinite_f32(@Cast("const float*") FloatPointer x, @Cast("int64_t") long count,
+      @Cast("int64_t*") org.bytedeco.javacpp.LongPointer index);
+
   public static native int fp_cuda_compiled();
 
   public static native int fp_cuda_device_count();
