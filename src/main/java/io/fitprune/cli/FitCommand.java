@@ -60,7 +60,7 @@ final class FitCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     CliPaths.input("--stats", stats);
-    CliPaths.input("--weights", weights);
+    CliPaths.checkpoint("--weights", weights);
     CliPaths.input("--calibration", calibration);
     CliPaths.output("--out", out);
     Args.budget("--budget", budget);

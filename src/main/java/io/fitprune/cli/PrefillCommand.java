@@ -80,7 +80,7 @@ final class PrefillCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    CliPaths.input("--weights", weights);
+    CliPaths.checkpoint("--weights", weights);
     CliPaths.input("--embeds", embeds);
     CliPaths.input("--recipe", recipe);
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);

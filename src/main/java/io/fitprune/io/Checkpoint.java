@@ -1,5 +1,6 @@
 package io.fitprune.io;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -60,11 +61,11 @@ public final class Checkpoint implements AutoCloseable {
   private static Checkpoint openIndex(Path index) throws IOException {
     JsonNode root;
     try {
-      root = JSON.readTree(Files.readAllBytes(index));
+      root = JSON.readTree(InputFiles.readJson(index)); // a regular file, size-capped
     } catch (NoSuchFileException e) {
       throw new SafetensorsException(index, "no such file");
-    } catch (IOException e) {
-      throw new SafetensorsException(index, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+    } catch (JsonProcessingException e) {
+      throw new SafetensorsException(index, "is " + InputFiles.jsonError(e));
     }
     JsonNode map = root == null ? null : root.get("weight_map");
     if (map == null || !map.isObject() || map.isEmpty())
