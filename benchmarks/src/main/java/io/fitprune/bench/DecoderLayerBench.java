@@ -28,8 +28,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * on a 650-token prefill (35 + 576 + 39), unpruned, in the same run with the same weight values:
  * <ul>
  *   <li>{@code layerFp32}: float32 weights, dense layers in float32;
- *   <li>{@code layerBf16}: the bf16 twin of those weights, dense layers in bf16 (as a BF16
- *       checkpoint runs), residual stream and attention in float32.
+ *   <li>{@code layerBf16}: the bf16 twin of those weights, run as a BF16 checkpoint runs: dense
+ *       layers, q/k/v and attention in bf16 (float32 softmax), residual stream float32.
  * </ul>
  * Each call starts from the same embeddings (a 10 MB copy, negligible next to the layer).
  */
