@@ -37,8 +37,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
 
-  @Option(names = "--weights", required = true, paramLabel = "W.safetensors",
-      description = "Hugging Face LLaMA weights (F32 memory-mapped; BF16/F16 converted on load).")
+  @Option(names = "--weights", required = true, paramLabel = "W",
+      description = "Hugging Face LLaMA-family weights: a .safetensors file, a model.safetensors.index.json (sharded) or "
+          + "the directory holding it; memory-mapped, kept in their dtype (F32, BF16, F16).")
   Path weights;
 
   @Option(names = "--embeds", required = true, paramLabel = "E.safetensors", description = "Input embeddings: 'embeds' [n, D] float32.")
@@ -50,8 +51,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--generate", defaultValue = "0", paramLabel = "N", description = "Greedy tokens to generate after the prefill. Default: ${DEFAULT-VALUE}.")
   int generate;
 
-  @Option(names = "--name-prefix", defaultValue = "", paramLabel = "PREFIX",
-      description = "Prefix of the language model's tensor names (LLaVA: 'language_model.'). Default: none.")
+  @Option(names = "--name-prefix", paramLabel = "PREFIX",
+      description = "Prefix of the language model's tensor names before 'model.layers' and 'lm_head' ('' for plain LLaMA, "
+          + "'language_model.' for llava-hf). Default: detected (llava-hf, model.language_model.*, or plain LLaMA).")
   String namePrefix;
 
   @Option(names = "--prefix", paramLabel = "P", description = "Prefix tokens before the image (default: the embeddings file's 'spans', else the model's prefixTokens).")
@@ -70,9 +72,13 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--repeats", defaultValue = "1", description = "Timed prefills; the median is printed. Default: ${DEFAULT-VALUE}.")
   int repeats;
 
+  @Option(names = "--baseline", description = "With --recipe: also time unpruned prefills, alternating with the pruned ones "
+      + "(same process, same load), and print the measured speedup beside the FLOPs-predicted one.")
+  boolean baseline;
+
   @Override
   public Integer call() throws Exception {
-    CliPaths.input("--weights", weights);
+    CliPaths.checkpoint("--weights", weights);
     CliPaths.input("--embeds", embeds);
     CliPaths.input("--recipe", recipe);
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
@@ -84,8 +90,8 @@ final class PrefillCommand implements Callable<Integer> {
       w = DecoderWeights.load(weights, cfg, namePrefix, true);
     }
     if (generate > 1 && w.embed() == null)
-      throw new IllegalArgumentException("--generate " + generate + " needs '" + namePrefix
-          + "model.embed_tokens.weight' in --weights to feed tokens back");
+      throw new IllegalArgumentException("--generate " + generate
+          + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
     Decoder dec = new Decoder(w);
     Input in = readEmbeds(embeds, g);
     int P = prefixTokens != null ? prefixTokens : in.prefix != null ? in.prefix : g.prefixTokens();
@@ -101,15 +107,24 @@ final class PrefillCommand implements Callable<Integer> {
       prune = r.prune();
       pruner = Pruner.of(r, g, visualPolicy);
     }
-    double[] secs = new double[repeats];
+    if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
+    double[] secs = new double[repeats], base = new double[repeats];
     Decoder.Prefill p = null;
     for (int i = 0; i < repeats; i++) {
       if (p != null) p.close();
+      if (baseline) {
+        try (Decoder.Prefill b = dec.prefill(in.tensor, new Spans(P, V), Pruner.none(), Math.max(generate, 1))) {
+          base[i] = b.seconds();
+        }
+      }
       p = dec.prefill(in.tensor, new Spans(P, V), pruner, Math.max(generate, 1));
       secs[i] = p.seconds();
     }
     Arrays.sort(secs);
+    Arrays.sort(base);
+    long t0 = System.nanoTime();
     int[] ids = dec.generate(p, generate);
+    double decodeSec = (System.nanoTime() - t0) / 1e9;
     int[] after = p.visualAfter();
     int[] entering = new int[g.layers()];
     int alive = V;
@@ -117,8 +132,9 @@ final class PrefillCommand implements Callable<Integer> {
       entering[l] = P + alive + T;
       alive = after[l];
     }
-    System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s%n", g.name(), g.layers(),
-        g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights);
+    System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s (%s, memory-mapped)%n",
+        g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights,
+        w.layer(0).q().scalar_type());
     System.out.printf(Locale.ROOT, "input: %d tokens = %d prefix + %d visual + %d text%n", in.n, P, V, T);
     System.out.printf(Locale.ROOT, "prefill: %.1f ms%s, %s%n", 1e3 * secs[repeats / 2], repeats > 1 ? " (median of " + repeats + ")" : "",
         prune == null ? "unpruned" : "recipe " + Arrays.toString(prune));
@@ -127,12 +143,37 @@ final class PrefillCommand implements Callable<Integer> {
       Cost c = m.evaluate(prune);
       System.out.printf(Locale.ROOT, "full-scope FLOPs: %.3g of %.3g (%.1f%% cut, predicted speedup %.2fx)%n", c.pruned(),
           c.baseline(), 100 * c.reduction(), c.baseline() / c.pruned());
+      if (baseline) {
+        double measured = base[repeats / 2] / secs[repeats / 2];
+        System.out.printf(Locale.ROOT, "unpruned prefill: %.1f ms%s; measured speedup %.2fx, measured / predicted %.2f%n",
+            1e3 * base[repeats / 2], repeats > 1 ? " (median of " + repeats + ")" : "", measured,
+            measured / (c.baseline() / c.pruned()));
+      }
     }
+    if (generate > 1)
+      System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%n", generate - 1, decodeSec,
+          1e3 * decodeSec / (generate - 1));
     System.out.println("tokens entering each layer: " + Arrays.toString(entering));
     System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
     System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
     System.out.println("output ids: " + Arrays.toString(ids.length == 0 ? new int[] {p.nextToken()} : ids));
+    String hwm = peakRss();
+    if (hwm != null) System.out.println("peak RSS (VmHWM): " + hwm);
     return 0;
+  }
+
+  /** The process's peak resident set (Linux: VmHWM in /proc/self/status, mapped weights included), or null. */
+  static String peakRss() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (!line.startsWith("VmHWM:")) continue;
+        long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+        return String.format(Locale.ROOT, "%.2f GB", kb * 1024 / 1e9);
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux: nothing to report
+    }
+    return null;
   }
 
   record Input(Tensor tensor, int n, Integer prefix, Integer visual) {}

@@ -49,28 +49,30 @@ final class Generation {
     int H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden(), grp = H / G;
     int[] posArr = {s.seq.appendToken()};
     try (Temps tp = new Temps()) {
-      x = tp.add(tp.add(x.contiguous()).clone());
+      x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
       for (int l = 0; l < c.layers(); l++) {
         int len = s.seq.kvLength(l); // including the new token, at row len - 1
         DecoderWeights.Layer lw = w.layer(l);
         Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-        Tensor q = tp.add(torch.linear(h, lw.q())), k = tp.add(torch.linear(h, lw.k())), v = tp.add(torch.linear(h, lw.v()));
+        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+        Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
         dec.rope().apply(q, posArr, H);
         dec.rope().apply(k, posArr, G);
         tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(k.view(1, G, d)));
         tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(v.view(1, G, d)));
-        Tensor kk = tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).permute(1, 2, 0)); // [G, d, len]
-        Tensor vv = tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).permute(1, 0, 2)); // [G, len, d]
+        // bf16 caches are read as float32: one token's attention is small, and its softmax stays float32
+        Tensor kk = tp.add(tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 2, 0)); // [G, d, len]
+        Tensor vv = tp.add(tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 0, 2)); // [G, len, d]
         Tensor qq = tp.add(q.view(G, grp, d));
         Tensor logits = tp.add(torch.bmm(qq, kk));
         logits.mul_(new Scalar((float) (1 / Math.sqrt(d))));
         Tensor att = tp.add(torch.softmax(logits, -1));
         Tensor o = tp.add(tp.add(torch.bmm(att, vv)).reshape(1, D));
-        x.add_(tp.add(torch.linear(o, lw.o())));
+        x.add_(tp.add(Dense.linear(o, lw.o(), null)));
         dec.mlp(x, lw);
       }
       Tensor last = tp.add(dec.rmsNorm(x, w.finalNorm()));
-      return new Decoder.Step(Decoder.argmax(tp.add(torch.linear(last, w.lmHead()))), Decoder.toArray(last));
+      return new Decoder.Step(Decoder.argmax(tp.add(Dense.linearFloat(last, w.lmHead(), null))), Decoder.toArray(last));
     }
   }
 }

@@ -42,7 +42,8 @@ public final class Report {
       new Ratio("AttentionBench", "oursFiniteChecks", "oursAttention", Double.NaN,
           "non-finite input checks / attention (which includes them)"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
-      new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"));
+      new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"),
+      new Ratio("DecoderLayerBench", "layerBf16", "layerFp32", 0.6, "decoder layer, bf16 weights / fp32"));
 
   public static void main(String[] args) throws IOException {
     if (args.length != 3) throw new IllegalArgumentException("usage: Report JMH.json RESULTS.md COMMAND");
