@@ -1,5 +1,6 @@
 // The C API of the CPU backend: argument checks (second line of defence after Java), workspace,
 // instruction-set dispatch, and the conversion of C++ failures into status codes.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdarg>
@@ -73,6 +74,36 @@ struct Workspace {
   }
 };
 thread_local Workspace tls_workspace;
+thread_local Workspace tls_plan;  // work tables of a batch, sized before the main workspace
+
+// cu [batch+1]: starts at 0, never decreases, ends at the row count (<= INT32_MAX). `name` is the
+// argument's name in messages; `min_len` the least length of a sequence (0, or 1 for decode).
+int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len) {
+  if (batch < 0 || batch > INT32_MAX)
+    return fail(FP_ERR_ARG, "batch must be in [0, 2^31), got %lld", (long long)batch);
+  if (!cu) return fail(FP_ERR_ARG, "null %s pointer", name);
+  if (cu[0] != 0) return fail(FP_ERR_ARG, "%s[0] must be 0, got %lld", name, (long long)cu[0]);
+  for (int64_t b = 0; b < batch; ++b) {
+    // cu[b] is in [0, INT32_MAX] here, so the subtraction cannot overflow
+    if (cu[b + 1] < cu[b] || cu[b + 1] - cu[b] < min_len || cu[b + 1] > INT32_MAX)
+      return fail(FP_ERR_ARG, "%s must rise by >= %lld per sequence and stay <= 2^31-1; %s[%lld]=%lld, %s[%lld]=%lld",
+                  name, (long long)min_len, name, (long long)b, (long long)cu[b], name, (long long)(b + 1),
+                  (long long)cu[b + 1]);
+  }
+  return FP_OK;
+}
+
+// spans [batch,2] of (prefix, visual) per sequence of cu.
+int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
+  if (batch > 0 && !spans) return fail(FP_ERR_ARG, "null spans pointer");
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = cu[b + 1] - cu[b], P = spans[2 * b], V = spans[2 * b + 1];
+    if (P < 0 || V < 0 || P > len || V > len - P)
+      return fail(FP_ERR_ARG, "sequence %lld: spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                  (long long)b, (long long)P, (long long)V, (long long)len);
+  }
+  return FP_OK;
+}
 
 int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t H, int32_t G, int32_t d) {
   if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
@@ -165,14 +196,26 @@ int fp_cpu_set_threads(int threads) {
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
                          int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
   if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+  const int64_t cu[2] = {0, n};
+  return fp_cpu_attention_varlen_f32(q, k, v, cu, 1, heads, kv_heads, head_dim, out, lse);
+}
+
+int fp_cpu_attention_varlen_f32(const float* q, const float* k, const float* v, const int64_t* cu_seqlens,
+                                int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, float* out,
+                                float* lse) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  const int64_t n = cu_seqlens[batch];
+  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   if (n == 0) return FP_OK;
   return guarded([&] {
+    SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+    const int64_t count = plan_attention(cu_seqlens, batch, heads, seqs);
     const int workers = max_workers();
-    const int64_t packed = packed_k_floats(n, kv_heads, head_dim);
+    const int64_t packed = (int64_t)kv_heads * seqs[count].kb0 * kBlockK * head_dim;
     float* ws = static_cast<float*>(tls_workspace.get(
         sizeof(float) * (packed + (int64_t)workers * attention_scratch_floats(head_dim))));
-    AttentionArgs a{q, k, v, n, heads, kv_heads, head_dim, out, lse, ws, ws + packed};
+    AttentionArgs a{q, k, v, n, heads, kv_heads, head_dim, seqs, count, out, lse, ws, ws + packed};
     tls_workers = workers;
     FP_DISPATCH(attention, a);
     return FP_OK;
@@ -183,34 +226,119 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
                       int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
                       float* self_score, float* cross_score) {
   if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (visual == 0) return FP_OK;
+  const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
+  return fp_cpu_scores_varlen_f32(q, k, lse, cu, 1, heads, kv_heads, head_dim, spans, self_score, cross_score);
+}
+
+int fp_cpu_scores_varlen_f32(const float* q, const float* k, const float* lse, const int64_t* cu_seqlens,
+                             int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                             const int64_t* spans, float* self_score, float* cross_score) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  const int64_t n = cu_seqlens[batch];
+  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+  int64_t total_visual = 0, max_visual = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    total_visual += spans[2 * b + 1];
+    if (spans[2 * b + 1] > max_visual) max_visual = spans[2 * b + 1];
+  }
+  if (total_visual == 0) return FP_OK;
   if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
   return guarded([&] {
+    SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+    const int64_t count = plan_scores(cu_seqlens, spans, batch, seqs);
     const int workers = max_workers();
-    const int64_t packed = packed_k_floats(visual, kv_heads, head_dim);
-    const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, visual);
-    const int64_t text_blocks = score_text_blocks(n, prefix, visual);
-    const int64_t blocks = score_row_blocks(n, prefix, visual);
-    const int64_t partial = blocks * visual;  // doubles
+    const int64_t packed = (int64_t)kv_heads * seqs[count].kb0 * kBlockK * head_dim;
+    const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, max_visual);
+    const int64_t partial = seqs[count].partial0;  // doubles
     char* ws = static_cast<char*>(
         tls_workspace.get(sizeof(double) * partial + sizeof(float) * (packed + scratch)));
     double* acc = reinterpret_cast<double*>(ws);
     float* fws = reinterpret_cast<float*>(ws + sizeof(double) * partial);
     std::memset(acc, 0, sizeof(double) * partial);
-    ScoreArgs a{q, k, lse, n, heads, kv_heads, head_dim, prefix, visual, fws, fws + packed, acc};
+    ScoreArgs a{q, k, lse, n, heads, kv_heads, head_dim, seqs, count, max_visual, fws, fws + packed, acc};
     tls_workers = workers;
     FP_DISPATCH(scores, a);
-    const int64_t text = n - prefix - visual;
-    for (int64_t j = 0; j < visual; ++j) {
-      double s = 0.0, c = 0.0;
-      for (int64_t b = 0; b < text_blocks; ++b) c += acc[b * visual + j];
-      for (int64_t b = text_blocks; b < blocks; ++b) s += acc[b * visual + j];
-      self_score[j] = (float)(s / (double)visual);
-      cross_score[j] = text > 0 ? (float)(c / (double)text) : 0.f;
+    // Each sequence's partial rows in block order: the same sums in any batch and schedule.
+    for (int64_t i = 0; i < count; ++i) {
+      const SeqSlot& sq = seqs[i];
+      const int64_t V = sq.visual, text = sq.len - sq.prefix - V;
+      const int64_t text_blocks = score_text_blocks(sq.len, sq.prefix, V);
+      const int64_t blocks = score_row_blocks(sq.len, sq.prefix, V);
+      const double* p = acc + sq.partial0;
+      for (int64_t j = 0; j < V; ++j) {
+        double s = 0.0, c = 0.0;
+        for (int64_t b = 0; b < text_blocks; ++b) c += p[b * V + j];
+        for (int64_t b = text_blocks; b < blocks; ++b) s += p[b * V + j];
+        self_score[sq.out0 + j] = (float)(s / (double)V);
+        cross_score[sq.out0 + j] = text > 0 ? (float)(c / (double)text) : 0.f;
+      }
     }
+    return FP_OK;
+  });
+}
+
+int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+  if (batch > 0 && !drop) return fail(FP_ERR_ARG, "null drop pointer");
+  for (int64_t b = 0; b < batch; ++b)
+    if (drop[b] < 0 || drop[b] > spans[2 * b + 1])
+      return fail(FP_ERR_ARG, "sequence %lld: drop must be in [0, visual=%lld], got %lld", (long long)b,
+                  (long long)spans[2 * b + 1], (long long)drop[b]);
+  int64_t score0 = 0, keep0 = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t start = cu_seqlens[b], len = cu_seqlens[b + 1] - start, V = spans[2 * b + 1];
+    const bool any = V > 0;
+    int32_t* kb = len - drop[b] > 0 ? (keep ? keep + keep0 : nullptr) : nullptr;
+    if (int st = fp_select_keep(any ? self_score + score0 : nullptr, any ? cross_score + score0 : nullptr, len,
+                                spans[2 * b], V, drop[b], kb)) {
+      const std::string why = fp_last_error();
+      return fail(st, "sequence %lld: %s", (long long)b, why.c_str());
+    }
+    for (int64_t r = 0; r < len - drop[b]; ++r) kb[r] += (int32_t)start;  // global rows, still ascending
+    score0 += V;
+    keep0 += len - drop[b];
+  }
+  return FP_OK;
+}
+
+int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
+  if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
+  const int64_t nq = cu_q[batch];
+  if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
+  if (nq == 0) return FP_OK;
+  if (!out) return fail(FP_ERR_ARG, "null output pointer");
+  if (!kv_len) return fail(FP_ERR_ARG, "null kv_len pointer");
+  const int64_t group = heads / kv_heads;
+  int64_t max_rows = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b];
+    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
+      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
+                  (long long)qn, (long long)kv_len[b]);
+    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+    if (qn * group > max_rows) max_rows = qn * group;  // <= 2^31 * 2^31
+  }
+  int64_t per_worker;
+  if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 2, &per_worker) || per_worker > (INT64_MAX >> 12))
+    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
+  return guarded([&] {
+    int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
+    for (int64_t b = 0; b < batch; ++b) order[b] = b;
+    std::stable_sort(order, order + batch, [&](int64_t x, int64_t y) {
+      return kv_len[x] * (cu_q[x + 1] - cu_q[x]) > kv_len[y] * (cu_q[y + 1] - cu_q[y]);
+    });
+    const int workers = max_workers();
+    float* ws = static_cast<float*>(
+        tls_workspace.get(sizeof(float) * (int64_t)workers * decode_scratch_floats(head_dim, max_rows)));
+    DecodeArgs a{q, cu_q, k_cache, v_cache, kv_len, order, batch, nq, heads, kv_heads, head_dim,
+                 max_rows, out, lse, ws};
+    tls_workers = workers;
+    FP_DISPATCH(decode, a);
     return FP_OK;
   });
 }

@@ -77,6 +77,41 @@ int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,
 int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                            const int32_t* index, int64_t count, int32_t* dst);
 
+/* ---- Packed batches (CPU) ----
+ * B sequences of different lengths packed along the rows, as FlashAttention's varlen API:
+ * sequence b holds rows [cu_seqlens[b], cu_seqlens[b+1]) of q [N,H,d], k and v [N,G,d], out
+ * [N,H,d] and lse [H,N], with cu_seqlens[0] = 0, never decreasing, cu_seqlens[B] = N < 2^31.
+ * Every sequence is causal on its own and gives the same bits as a call on it alone. The
+ * single-sequence functions above are these with B = 1. */
+int fp_cpu_attention_varlen_f32(const float* q, const float* k, const float* v, const int64_t* cu_seqlens,
+                                int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                                float* out, float* lse);
+
+/* Scores of every sequence's visual span; spans [B,2] holds (prefix, visual) within each
+ * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
+ * ([sum of visual]). */
+int fp_cpu_scores_varlen_f32(const float* q, const float* k, const float* lse, const int64_t* cu_seqlens,
+                             int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                             const int64_t* spans, float* self_score, float* cross_score);
+
+/* fp_select_keep per sequence, drop[b] tokens from sequence b; self/cross as the varlen scores
+ * write them. keep receives N - sum(drop) global row indices, ascending: one
+ * fp_cpu_gather_rows_* call with them compacts the whole packed batch. */
+int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep);
+
+/* ---- Decode attention over K/V caches (CPU) ----
+ * Cache layout: sequence b has its own K and V caches, k_cache[b] and v_cache[b], each
+ * [cap_b, G, d] row-major (the layout a prefill leaves, rows appended at the end); kv_len[b] rows
+ * are valid. Sequence b decodes q_len_b = cu_q[b+1] - cu_q[b] >= 1 new tokens (one per step, or a
+ * few for speculative decoding), rows [cu_q[b], cu_q[b+1]) of q [Nq,H,d]; their K/V must already
+ * be the last q_len_b of the kv_len[b] cache rows, and new token t sees cache rows
+ * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Writes out [Nq,H,d] and, unless
+ * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head). */
+int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);
+
 /* Element types of the CUDA kernels' q, k, v and out (lse and scores are always fp32). */
 enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1, FP_DTYPE_BF16 = 2 };
 int fp_dtype_size(int32_t dtype); /* bytes per element, or 0 for an unknown dtype */

@@ -24,16 +24,18 @@ inline void pack_k_block(const float* k, int G, int d, int g, int64_t j0, int cn
     for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0.f;
 }
 
-// Packs keys [first, first+keys) of every group: block (g, kb) at (g*nkb + kb) * BK*d.
-inline void pack_k(const float* k, int G, int d, int64_t first, int64_t keys, float* packed) {
-  const int64_t nkb = ceil_div(keys, BK);
+// Packs the keys [key0, key0+keys) of every sequence and group: block (g, kb) of a sequence at
+// (G*kb0 + g*nkb + kb) * BK*d.
+inline void pack_k(const float* k, int G, int d, const SeqSlot* seqs, int64_t count, float* packed) {
   auto body = [&](int64_t item, int) {
-    const int g = (int)(item / nkb);
-    const int64_t kb = item % nkb;
-    const int cnt = (int)min_of<int64_t>(BK, keys - kb * BK);
-    pack_k_block(k, G, d, g, first + kb * BK, cnt, packed + (g * nkb + kb) * (int64_t)BK * d);
+    const SeqSlot& s = seqs[slot_of(seqs, count, &SeqSlot::kb0, item / G)];
+    const int64_t nkb = ceil_div(s.keys, BK), local = item - G * s.kb0;
+    const int g = (int)(local / nkb);
+    const int64_t kb = local % nkb;
+    const int cnt = (int)min_of<int64_t>(BK, s.keys - kb * BK);
+    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + item * (int64_t)BK * d);
   };
-  parallel_items(G * nkb, body);
+  parallel_items(G * seqs[count].kb0, body);
 }
 
 // Rows [i0, i0+rows) of head h, times `scale`, into qs [BQ][d]; padding rows are zero.
@@ -115,27 +117,55 @@ inline void scale_row(float* row, int d, float a) {
   if (c < d) (Vec::load_partial(row + c, d - c) * av).store_partial(row + c, d - c);
 }
 
+// Online softmax of one row of a tile (base-2 logits in sr, BK wide, masked entries -inf):
+// sr becomes the probabilities, the running max m and sum l are updated and the output row o
+// rescaled to the new max.
+inline void softmax_row(float* sr, float& m, float& l, float* o, int d) {
+  Vec mx = Vec::load(sr);
+  for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
+  const float tile_max = mx.hmax();
+  const float m_new = tile_max > m ? tile_max : m;
+  if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
+    for (int x = 0; x < BK; x += W) Vec::zero().store(sr + x);
+    return;
+  }
+  const Vec mv = Vec::set1(m_new);
+  Vec sum = Vec::zero();
+  for (int x = 0; x < BK; x += W) {
+    const Vec p = vexp2(Vec::load(sr + x) - mv);
+    p.store(sr + x);
+    sum = sum + p;
+  }
+  const float alpha = __builtin_exp2f(m - m_new);
+  l = l * alpha + sum.hsum();
+  m = m_new;
+  if (alpha != 1.f) scale_row(o, d, alpha);
+}
+
+// Work items are (sequence, head, query block): sequences heaviest first, each head-major and,
+// within a head, the longest rows (last query blocks) first: consecutive items share one head's
+// K/V, which then stays in cache, and the short blocks fill the tail of the schedule. Every block
+// is computed from its own sequence alone, so a sequence gives the same bits in any batch.
 void attention(const AttentionArgs& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
-  const int64_t n = a.n, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK);
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  pack_k(a.k, a.G, d, 0, n, a.packed_k);
+  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {
-    // Head-major, and within a head the longest rows (last query blocks) first: consecutive
-    // items share one head's K/V, which then stays in cache, and the short blocks of the last
-    // head fill the tail of the schedule.
-    const int h = (int)(item / nqb), g = h / group;
-    const int64_t qb = nqb - 1 - item % nqb;
-    const int64_t i0 = qb * BQ;
+    const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
+    const int64_t n = sq.len, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK), local = item - sq.item0;
+    const int h = (int)(local / nqb), g = h / group;
+    const int64_t qb = nqb - 1 - local % nqb;
+    const int64_t i0 = qb * BQ;  // within the sequence
     const int rows = (int)min_of<int64_t>(BQ, n - i0);
+    const float* kg = a.packed_k + (a.G * sq.kb0 + g * nkb) * (int64_t)BK * d;
     float* qs = a.scratch + worker * attention_scratch_floats(d);
     float* o = qs + BQ * d;
     float* s = o + BQ * d;
     float* m = s + BQ * BK;
     float* l = m + BQ;
-    pack_q(a.q, H, d, h, i0, rows, qscale, qs);
+    pack_q(a.q, H, d, h, sq.start + i0, rows, qscale, qs);
     for (int r = 0; r < BQ; ++r) { m[r] = -__builtin_inff(); l[r] = 0.f; }
     for (int i = 0; i < BQ * d; ++i) o[i] = 0.f;
 
@@ -143,7 +173,7 @@ void attention(const AttentionArgs& a) {
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
-      qk_tile(qs, a.packed_k + (g * nkb + kb) * (int64_t)BK * d, d, s);
+      qk_tile(qs, kg + kb * BK * d, d, s);
       if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
         for (int r = 0; r < BQ; ++r) {
           const int64_t visible = i0 + r - j0 + 1;
@@ -151,38 +181,17 @@ void attention(const AttentionArgs& a) {
           for (int jj = from; jj < BK; ++jj) s[r * BK + jj] = -__builtin_inff();
         }
       }
-      for (int r = 0; r < BQ; ++r) {  // online softmax
-        float* sr = s + r * BK;
-        Vec mx = Vec::load(sr);
-        for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
-        const float tile_max = mx.hmax();
-        const float m_new = tile_max > m[r] ? tile_max : m[r];
-        if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
-          for (int x = 0; x < BK; x += W) Vec::zero().store(sr + x);
-          continue;
-        }
-        const Vec mv = Vec::set1(m_new);
-        Vec sum = Vec::zero();
-        for (int x = 0; x < BK; x += W) {
-          const Vec p = vexp2(Vec::load(sr + x) - mv);
-          p.store(sr + x);
-          sum = sum + p;
-        }
-        const float alpha = __builtin_exp2f(m[r] - m_new);
-        l[r] = l[r] * alpha + sum.hsum();
-        m[r] = m_new;
-        if (alpha != 1.f) scale_row(o + r * d, d, alpha);
-      }
-      pv_tile(s, cnt, a.v + j0 * ldv + (int64_t)g * d, ldv, d, o);
+      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, m[r], l[r], o + r * d, d);
+      pv_tile(s, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
       scale_row(o + r * d, d, 1.f / l[r]);
-      float* dst = a.out + (i0 + r) * ldq + (int64_t)h * d;
+      float* dst = a.out + (sq.start + i0 + r) * ldq + (int64_t)h * d;
       for (int c = 0; c < d; ++c) dst[c] = o[r * d + c];
-      a.lse[(int64_t)h * n + i0 + r] = (m[r] + __builtin_log2f(l[r])) * kLn2;
+      a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(l[r])) * kLn2;
     }
   };
-  parallel_items(H * nqb, body);
+  parallel_items(a.seqs[a.count].item0, body);
 }
 
 // Score pass: for each block of visual or text query rows, the head-max M[i,j] over all heads is
@@ -191,30 +200,33 @@ void attention(const AttentionArgs& a) {
 // exp is monotonic, so max_h exp(s_h - lse_h) = exp(max_h (s_h - lse_h)): the buffer keeps the
 // max of the normalised logits and takes one exp per (row, key) at the end instead of one per
 // head, which turns an exp-bound pass into a matmul-bound one.
+//
+// Work items are (sequence, query-row block), sequences heaviest first; each block sums its rows
+// into its own partial row of its sequence, so scores do not depend on the batch or schedule.
 void scores(const ScoreArgs& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
-  const int64_t n = a.n, P = a.prefix, V = a.visual;
-  if (V == 0) return;
-  const int64_t nkb = ceil_div(V, BK), ldm = nkb * BK;
-  const int64_t nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  pack_k(a.k, a.G, d, P, V, a.packed_k);
+  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {
-    const bool text = item < ntb;  // text blocks see every visual key: do them first
-    int64_t i0, kb_end;
+    const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
+    const int64_t n = sq.len, P = sq.prefix, V = sq.visual, local = item - sq.item0;
+    const int64_t nkb = ceil_div(V, BK), ldm = ceil_div(a.max_visual, BK) * BK;
+    const int64_t nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
+    const bool text = local < ntb;  // text blocks see every visual key: do them first
+    int64_t i0, kb_end;  // i0 within the sequence
     int rows;
     if (text) {
-      i0 = P + V + item * BQ;
+      i0 = P + V + local * BQ;
       rows = (int)min_of<int64_t>(BQ, n - i0);
       kb_end = nkb;
     } else {
-      const int64_t vb = nvb - 1 - (item - ntb);
+      const int64_t vb = nvb - 1 - (local - ntb);
       i0 = P + vb * BQ;
       rows = (int)min_of<int64_t>(BQ, P + V - i0);
       kb_end = (i0 + rows - 1 - P) / BK + 1;
     }
-    float* qs = a.scratch + worker * scores_scratch_floats(d, V);
+    float* qs = a.scratch + worker * scores_scratch_floats(d, a.max_visual);
     float* s = qs + BQ * d;
     float* mx = s + BQ * BK;
     float* lse2 = mx + BQ * ldm;
@@ -222,9 +234,9 @@ void scores(const ScoreArgs& a) {
       for (int64_t j = 0; j < kb_end * BK; ++j) mx[r * ldm + j] = -__builtin_inff();
 
     for (int h = 0; h < H; ++h) {
-      const float* kg = a.packed_k + (int64_t)(h / group) * nkb * BK * d;
-      pack_q(a.q, H, d, h, i0, rows, qscale, qs);
-      for (int r = 0; r < rows; ++r) lse2[r] = a.lse[(int64_t)h * n + i0 + r] * kLog2e;
+      const float* kg = a.packed_k + (a.G * sq.kb0 + (int64_t)(h / group) * nkb) * BK * d;
+      pack_q(a.q, H, d, h, sq.start + i0, rows, qscale, qs);
+      for (int r = 0; r < rows; ++r) lse2[r] = a.lse[(int64_t)h * a.n + sq.start + i0 + r] * kLog2e;
       for (int64_t kb = 0; kb < kb_end; ++kb) {
         qk_tile(qs, kg + kb * BK * d, d, s);
         for (int r = 0; r < rows; ++r) {
@@ -241,7 +253,7 @@ void scores(const ScoreArgs& a) {
       if (!text)  // visual row i sees visual keys j <= i only
         for (int64_t j = i0 + r - P + 1; j < kb_end * BK; ++j) mrow[j] = 0.f;
     }
-    double* acc = a.partial + item * V;
+    double* acc = a.partial + sq.partial0 + local * V;
     float col[W];
     for (int64_t j0 = 0; j0 < kb_end * BK && j0 < V; j0 += W) {
       Vec sum = Vec::zero();
@@ -251,5 +263,5 @@ void scores(const ScoreArgs& a) {
       for (int e = 0; e < w; ++e) acc[j0 + e] = col[e];
     }
   };
-  parallel_items(ntb + nvb, body);
+  parallel_items(a.seqs[a.count].item0, body);
 }

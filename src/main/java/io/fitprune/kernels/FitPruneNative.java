@@ -73,6 +73,29 @@ public final class FitPruneNative {
       @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count,
       @Cast("int32_t*") IntPointer dst);
 
+  // ---- packed batches and decode (CPU); int64 arrays are pinned for the call ----
+
+  public static native int fp_cpu_attention_varlen_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer v,
+      @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
+      FloatPointer out, FloatPointer lse);
+
+  public static native int fp_cpu_scores_varlen_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer lse,
+      @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
+      @Cast("const int64_t*") long[] spans, FloatPointer selfScore, FloatPointer crossScore);
+
+  public static native int fp_select_keep_varlen(@Cast("const float*") FloatPointer selfScore,
+      @Cast("const float*") FloatPointer crossScore, @Cast("const int64_t*") long[] cuSeqlens,
+      @Cast("int64_t") long batch, @Cast("const int64_t*") long[] spans, @Cast("const int64_t*") long[] drop,
+      @Cast("int32_t*") IntPointer keep);
+
+  /** kCache and vCache: one native address per sequence. */
+  public static native int fp_cpu_decode_attention_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
+      @Cast("const float* const*") long[] kCache, @Cast("const float* const*") long[] vCache,
+      @Cast("const int64_t*") long[] kvLen, FloatPointer out, FloatPointer lse);
+
   public static native int fp_cuda_compiled();
 
   public static native int fp_cuda_device_count();
