@@ -76,8 +76,28 @@ struct Workspace {
 thread_local Workspace tls_workspace;
 thread_local Workspace tls_plan;  // work tables of a batch, sized before the main workspace
 
-// cu [batch+1]: starts at 0, never decreases, ends at the row count (<= INT32_MAX). `name` is the
-// argument's name in messages; `min_len` the least length of a sequence (0, or 1 for decode).
+template <class F>
+int guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return fail(FP_ERR_NOMEM, "out of memory for the kernel workspace");
+  } catch (const std::exception& e) {
+    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
+  } catch (...) {
+    return fail(FP_ERR_INTERNAL, "internal error");
+  }
+}
+
+#define FP_DISPATCH(fn, args)                          \
+  switch (g_isa.load()) {                              \
+    case FP_ISA_AVX512: avx512::fn(args); break;       \
+    case FP_ISA_AVX2: avx2::fn(args); break;           \
+    default: generic::fn(args); break;                 \
+  }
+
+}  // namespace
+
 int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len) {
   if (batch < 0 || batch > INT32_MAX)
     return fail(FP_ERR_ARG, "batch must be in [0, 2^31), got %lld", (long long)batch);
@@ -93,7 +113,6 @@ int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t mi
   return FP_OK;
 }
 
-// spans [batch,2] of (prefix, visual) per sequence of cu.
 int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
   if (batch > 0 && !spans) return fail(FP_ERR_ARG, "null spans pointer");
   for (int64_t b = 0; b < batch; ++b) {
@@ -116,27 +135,6 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
   return FP_OK;
 }
 
-template <class F>
-int guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(FP_ERR_NOMEM, "out of memory for the kernel workspace");
-  } catch (const std::exception& e) {
-    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
-  } catch (...) {
-    return fail(FP_ERR_INTERNAL, "internal error");
-  }
-}
-
-#define FP_DISPATCH(fn, args)                          \
-  switch (g_isa.load()) {                              \
-    case FP_ISA_AVX512: avx512::fn(args); break;       \
-    case FP_ISA_AVX2: avx2::fn(args); break;           \
-    default: generic::fn(args); break;                 \
-  }
-
-}  // namespace
 }  // namespace fp
 
 using namespace fp;

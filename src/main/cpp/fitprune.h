@@ -157,6 +157,25 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
                    int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                    float* self_score, float* cross_score, void* stream);
 
+/* Packed batches on the GPU, as fp_cpu_attention_varlen_f32 / fp_cpu_scores_varlen_f32: fp16 or
+ * bf16 (tensor cores) only. cu_seqlens and spans are HOST arrays (the launch geometry is planned
+ * on the host); q, k, v, out, lse, self_score and cross_score are device pointers. One launch
+ * covers every (head, query tile) of every sequence, at most 65535 tiles (of attention_rows or
+ * score_rows rows) per call. */
+int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                             void* stream);
+int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                          float* self_score, float* cross_score, void* stream);
+
+/* Decode attention on the GPU, as fp_cpu_decode_attention_f32 with the same cache layout, for
+ * fp32, fp16 or bf16 (q, caches and out in `dtype`, lse fp32, may be NULL). cu_q, kv_len and the
+ * arrays k_cache, v_cache are HOST arrays; the cache pointers they hold are device pointers. */
+int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                             const int64_t* kv_len, void* out, float* lse, void* stream);
+
 /* fp_select_keep on the GPU (device scores in, device keep out), same rule and same result.
  * Synchronises `stream` (it must read back the NaN check). Visual spans up to 4096 sort on the
  * device in one CTA; larger spans copy the scores to the host and use fp_select_keep. */

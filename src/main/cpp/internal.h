@@ -78,6 +78,12 @@ inline int64_t slot_of(const SeqSlot* slot, int64_t count, int64_t SeqSlot::*fie
   return lo;
 }
 
+// Checks of packed-batch arguments, shared by the CPU and CUDA entry points. cu [batch+1]: starts
+// at 0, never decreases, rises by >= min_len per sequence (0, or 1 for decode), ends <= INT32_MAX;
+// `name` names it in the message. spans [batch,2]: (prefix, visual) within each sequence of cu.
+int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len);
+int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans);
+
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
 int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot);

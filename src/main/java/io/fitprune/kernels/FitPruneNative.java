@@ -133,6 +133,22 @@ public final class FitPruneNative {
       @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
       @Cast("float*") Pointer crossScore, Pointer stream);
 
+  /** cuSeqlens and spans are host arrays. */
+  public static native int fp_cuda_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+
+  public static native int fp_cuda_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans, @Cast("float*") Pointer selfScore,
+      @Cast("float*") Pointer crossScore, Pointer stream);
+
+  /** kCache and vCache: one device address per sequence (host arrays). */
+  public static native int fp_cuda_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("const void* const*") long[] kCache, @Cast("const void* const*") long[] vCache,
+      @Cast("const int64_t*") long[] kvLen, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+
   public static native int fp_cuda_select_keep(@Cast("const float*") Pointer selfScore,
       @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
       @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep, Pointer stream);
