@@ -37,7 +37,10 @@ public final class Report {
       new Ratio("AttentionBench", "oursAttentionScores", "oursAttention", 1.5, "attention+scores / attention"),
       new Ratio("AttentionBench", "oursAttentionScores", "torchEagerScores", 0.25, "attention+scores / libtorch eager scores"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
-      new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"));
+      new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"),
+      new Ratio("BatchBench", "batchedAttentionScores", "loopAttentionScores", 0.9,
+          "8 ragged requests: packed attention+scores / a loop of single calls"),
+      new Ratio("BatchBench", "batchedDecode", "loopDecode", 0.5, "8 ragged requests: one decode-attention call / 8 calls"));
 
   public static void main(String[] args) throws IOException {
     if (args.length != 3) throw new IllegalArgumentException("usage: Report JMH.json RESULTS.md COMMAND");
