@@ -159,10 +159,32 @@ final class ScoreCommand implements Callable<Integer> {
 
   /**
    * The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. A batch
-   * runs its sequences one after another.
+   * in fp16/bf16 runs as one packed call (selection on the host, the same rule); in fp32 its
+   * sequences run one after another.
    */
   private void runCuda(SafetensorsFile in, BatchShape shape, Request req, ElementType type) throws Exception {
     AttentionShape all = shape.packed();
+    if (shape.batch().size() > 1 && type != ElementType.FP32) {
+      try (DeviceBuffer q = DeviceBuffer.of(in.readFloats("q"), type); DeviceBuffer k = DeviceBuffer.of(in.readFloats("k"), type);
+          DeviceBuffer v = DeviceBuffer.of(in.readFloats("v"), type);
+          DeviceBuffer o = DeviceBuffer.allocate(type, all.qLength());
+          DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, all.lseLength());
+          DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, req.visual());
+          DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, req.visual())) {
+        long t0 = 0, t1 = 0, t2 = 0;
+        for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
+          t0 = System.nanoTime();
+          CudaKernels.attention(shape, q, k, v, o, lse);
+          t1 = System.nanoTime();
+          CudaKernels.scores(shape, req.spans(), q, k, lse, self, cross);
+          t2 = System.nanoTime();
+        }
+        float[] s = self.toFloats(), c = cross.toFloats();
+        int[] keep = req.drop() == null ? null : Kernels.selectKeep(req.batch(), req.spans(), s, c, req.drop());
+        writeResult("cuda", type, shape, req, o.toFloats(), lse.toFloats(), s, c, keep, t1 - t0, t2 - t1);
+      }
+      return;
+    }
     int H = shape.heads(), G = shape.kvHeads(), d = shape.headDim();
     long N = all.tokens();
     float[] qAll = in.readFloats("q"), kAll = in.readFloats("k"), vAll = in.readFloats("v");
