@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GPU check of the FitPrune CUDA backend (issue 4), run by benchmarks/gpu/check.sh.
+"""GPU check of the FitPrune CUDA backend, run by benchmarks/gpu/check.sh.
 
 Drives our library through ctypes (fplib.py) on torch-allocated memory, so our kernels, the CPU
 backend of the same library, a float64 reference and PyTorch's SDPA (flash backend) run in one
@@ -70,7 +70,7 @@ def ref_attention(q, k, v):
 
 
 def ref_scores(q, k, lse, P, V):
-    """FitPrune self/cross (DESIGN.md section 2) in float64 from q, k and a given LSE [H,n]."""
+    """FitPrune self/cross (docs/design.md) in float64 from q, k and a given LSE [H,n]."""
     n, H, d = q.shape
     G = k.shape[1]
     t = n - P - V
@@ -560,7 +560,7 @@ def main():
     for r in results["gather"]:
         log(f"gather {r['gather']:28s} {r['gather_GBps']:8.0f} GB/s vs copy {r['copy_GBps']:8.0f} GB/s "
             f"= {r['gather_over_copy']:.2f}")
-    # The issue's goals (H100, same run): reported, not counted as check failures.
+    # The project's speed goals (H100, same run): reported, not counted as check failures.
     for r in results["timing"]:
         if r["case"].startswith(("fp16 n=2900", "bf16 n=2900")) and "ours_over_sdpa_throughput" in r:
             x = r["ours_over_sdpa_throughput"]

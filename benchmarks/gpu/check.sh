@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of the CUDA backend (issue 4), in one call on a lent GPU machine:
+# The GPU check of the CUDA backend, in one call on a lent GPU machine:
 #
 #   bash benchmarks/gpu/check.sh            (from the repository root; $OUT receives the results)
 #

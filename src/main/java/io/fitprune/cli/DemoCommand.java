@@ -1,12 +1,14 @@
 package io.fitprune.cli;
 
-import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.Profile;
 import io.fitprune.eval.Evaluation;
+import io.fitprune.eval.Policy;
 import io.fitprune.eval.Synthetic;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
 import io.fitprune.io.AtomicFiles;
+import io.fitprune.model.Geometry;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import io.fitprune.stats.StatsFiles;
@@ -91,8 +93,9 @@ final class DemoCommand implements Callable<Integer> {
     Preset p = preset(size);
     int L = or(layers, p.layers()), D = or(hidden, p.hidden()), H = or(heads, p.heads()), G = or(kvHeads, p.kvHeads());
     if (H <= 0 || D % H != 0) throw new IllegalArgumentException("--hidden (" + D + ") must be a positive multiple of --heads (" + H + ")");
-    DecoderConfig cfg = new DecoderConfig("fitprune-demo-" + size, L, D, H, G, D / H, or(mlp, p.mlp()), p.vocab(), 10000.0, 1e-5);
     int V = or(visual, p.visual());
+    DecoderConfig cfg = new DecoderConfig(new Geometry("fitprune-demo-" + size, L, D, H, G, D / H, or(mlp, p.mlp()), V,
+        or(prefix, p.prefix()), or(text, p.text())), p.vocab(), 10000.0, 1e-5);
     Synthetic syn = Synthetic.of(cfg, or(prefix, p.prefix()), V, or(text, p.text()), seed);
     double[] sw = sweepBudgets();
     Evaluation.Options o = new Evaluation.Options(budget, or(calibration, p.calibration()), or(heldOut, p.heldOut()),
@@ -153,7 +156,7 @@ final class DemoCommand implements Callable<Integer> {
     sb.append(String.format(Locale.ROOT, "fast recipe  (alpha %.3f): %s%n", r.fast().alpha(), Arrays.toString(r.fast().prune())));
     if (r.exact() != null)
       sb.append(String.format(Locale.ROOT, "exact recipe (alpha %.3f): %s%n", r.exact().alpha(), Arrays.toString(r.exact().prune())));
-    r.policies().stream().filter(p -> p.name().equals("fastv")).findFirst().ifPresent(p -> {
+    r.policies().stream().filter(p -> p.policy() == Policy.FASTV).findFirst().ifPresent(p -> {
       int k = 0;
       while (k < p.prune().length && p.prune()[k] == 0) k++;
       sb.append(String.format(Locale.ROOT, "fastv: drops %d of %d visual tokens after layer %d's attention, by attention received%n",
@@ -172,7 +175,7 @@ final class DemoCommand implements Callable<Integer> {
     sb.append(String.format(Locale.ROOT, "%nquality vs FLOPs (budget: policy FLOPs cut, planted kept, cosine):%n"));
     for (Evaluation.SweepPoint p : r.sweep().stream()
         .sorted(java.util.Comparator.comparingDouble(Evaluation.SweepPoint::budget)).toList())
-      sb.append(String.format(Locale.ROOT, "  %.2f: %-15s %.1f%%  %.1f%%  %.4f%n", p.budget(), p.policy(),
+      sb.append(String.format(Locale.ROOT, "  %.2f: %-15s %.1f%%  %.1f%%  %.4f%n", p.budget(), p.policy().label(),
           100 * p.flopsReduction(), 100 * p.plantedKept(), p.cosine()));
     sb.append(String.format(Locale.ROOT, "%nvisual tokens alive after each layer:%n"));
     for (Evaluation.PolicyResult p : r.policies())
@@ -180,7 +183,7 @@ final class DemoCommand implements Callable<Integer> {
     sb.append(String.format(Locale.ROOT, "%nprefill time per phase, ms (unpruned / %s):%n  ", r.policies().get(0).name()));
     double[] b = r.baselinePhases(), f = r.policies().get(0).phaseSeconds();
     for (int i = 0; i < b.length; i++)
-      sb.append(String.format(Locale.ROOT, "%s %.1f/%.1f  ", Decoder.Profile.PHASES[i], 1e3 * b[i], 1e3 * f[i]));
+      sb.append(String.format(Locale.ROOT, "%s %.1f/%.1f  ", Profile.PHASES[i], 1e3 * b[i], 1e3 * f[i]));
     sb.append(String.format(Locale.ROOT, "%nscore-pass overhead (full-scope FLOPs, not in the prediction): %.2f%% of the unpruned cost%n",
         100 * r.policies().get(0).scoreOverhead()));
     sb.append("stages (s):");
@@ -199,11 +202,11 @@ final class DemoCommand implements Callable<Integer> {
     double[] x = new double[L + 1];
     for (int l = 0; l <= L; l++) x[l] = l - 1;
     for (Evaluation.PolicyResult p : r.policies()) {
-      if (p.name().equals("random")) continue; // same counts as fitprune-fast
+      if (p.policy() == Policy.RANDOM) continue; // same counts as fitprune-fast
       double[] y = new double[L + 1];
       y[0] = r.synthetic().visual();
       for (int l = 0; l < L; l++) y[l + 1] = p.visualAfter()[l];
-      c.addSeries(p.name() + (p.name().equals("fitprune-fast") ? " (and random)" : ""), x, y);
+      c.addSeries(p.name() + (p.policy() == Policy.FITPRUNE_FAST ? " (and random)" : ""), x, y);
     }
     return c;
   }
@@ -213,12 +216,12 @@ final class DemoCommand implements Callable<Integer> {
         .title(r.synthetic().config().name() + ": quality vs FLOPs (held-out samples)")
         .xAxisTitle("full-scope FLOPs reduction").yAxisTitle("cosine of last hidden state to unpruned").build();
     c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-    Map<String, List<Evaluation.SweepPoint>> by = new LinkedHashMap<>();
+    Map<Policy, List<Evaluation.SweepPoint>> by = new LinkedHashMap<>();
     for (Evaluation.SweepPoint p : r.sweep()) by.computeIfAbsent(p.policy(), k -> new java.util.ArrayList<>()).add(p);
     for (var e : by.entrySet()) {
       List<Evaluation.SweepPoint> pts = e.getValue().stream()
           .sorted(java.util.Comparator.comparingDouble(Evaluation.SweepPoint::flopsReduction)).toList();
-      XYSeries sr = c.addSeries(e.getKey(), pts.stream().mapToDouble(Evaluation.SweepPoint::flopsReduction).toArray(),
+      XYSeries sr = c.addSeries(e.getKey().label(), pts.stream().mapToDouble(Evaluation.SweepPoint::flopsReduction).toArray(),
           pts.stream().mapToDouble(Evaluation.SweepPoint::cosine).toArray());
       sr.setMarker(SeriesMarkers.CIRCLE);
     }

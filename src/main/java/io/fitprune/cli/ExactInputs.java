@@ -1,8 +1,8 @@
 package io.fitprune.cli;
 
+import io.fitprune.calibration.DecoderRunner;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
-import io.fitprune.decoder.DecoderRunner;
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;

@@ -67,7 +67,7 @@ final class FitCommand implements Callable<Integer> {
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     FitResult r;
     if (md == Mode.EXACT) {
-      io.fitprune.decoder.DecoderRunner runner = ExactInputs.runner(g, weights, namePrefix, calibration);
+      io.fitprune.calibration.DecoderRunner runner = ExactInputs.runner(g, weights, namePrefix, calibration);
       if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
       try (Progress p = Progress.start("fit exact", AlphaSearch.passesPerSearch())) {
         r = new ExactFitter(runner, st, m).fit(budget, p::step);

@@ -21,8 +21,8 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (tests call this). */
   public static int run(String... args) {
-    io.fitprune.decoder.DecoderRuntime.init(); // before anything loads libtorch
-    CommandLine cl = new CommandLine(new Main());
+    io.fitprune.decoder.DecoderRuntime.tuneProcess(); // the CLI tunes its process; before anything loads libtorch
+    CommandLine cl = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
     cl.setParameterExceptionHandler((ex, a) -> {
       ex.getCommandLine().getErr().println("fitprune: " + ex.getMessage() + " (see --help)");
       return EXIT_USAGE;

@@ -3,7 +3,6 @@ package io.fitprune.cli;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
-import io.fitprune.decoder.Pruner;
 import io.fitprune.flops.Cost;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
@@ -13,6 +12,8 @@ import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.nio.FloatBuffer;
@@ -64,6 +65,10 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--rms-eps", defaultValue = "1e-5", description = "RMSNorm epsilon. Default: ${DEFAULT-VALUE}.")
   double rmsEps;
 
+  @Option(names = "--visual-policy", defaultValue = "REFUSE", description = "When the input's visual token count differs "
+      + "from the recipe's: REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: ${DEFAULT-VALUE}.")
+  VisualCountPolicy visualPolicy;
+
   @Option(names = "--repeats", defaultValue = "1", description = "Timed prefills; the median is printed. Default: ${DEFAULT-VALUE}.")
   int repeats;
 
@@ -89,10 +94,8 @@ final class PrefillCommand implements Callable<Integer> {
     int[] prune = null;
     if (recipe != null) {
       Recipe r = RecipeFiles.read(recipe, g);
-      if (V != g.visualTokens())
-        throw new IllegalArgumentException("--recipe is for " + g.visualTokens() + " visual tokens but the input has " + V);
       prune = r.prune();
-      pruner = Pruner.recipe(prune);
+      pruner = Pruner.of(r, g, visualPolicy);
     }
     double[] secs = new double[repeats];
     Decoder.Prefill p = null;

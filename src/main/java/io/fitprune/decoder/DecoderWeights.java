@@ -23,10 +23,6 @@ import org.bytedeco.pytorch.global.torch;
  * memory-mapped and wrapped without a copy; BF16 and F16 tensors are converted to float32 on load.
  */
 public final class DecoderWeights {
-  static {
-    DecoderRuntime.init(); // before the first tensor loads libtorch
-  }
-
   /** One decoder layer. */
   public record Layer(Tensor inputNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor postNorm, Tensor gate,
       Tensor up, Tensor down) {}

@@ -1,26 +1,17 @@
 package io.fitprune.eval;
 
-import io.fitprune.decoder.Decoder;
-import io.fitprune.decoder.DecoderRunner;
-import io.fitprune.decoder.Pruner;
-import io.fitprune.fitting.ExactFitter;
 import io.fitprune.fitting.FastFitter;
 import io.fitprune.fitting.FitResult;
-import io.fitprune.fitting.StatsRecorder;
 import io.fitprune.flops.Cost;
 import io.fitprune.flops.FlopsModel;
-import io.fitprune.flops.Scope;
 import io.fitprune.model.Geometry;
 import io.fitprune.stats.AttentionStats;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import org.bytedeco.pytorch.Tensor;
 
 /**
- * The end-to-end comparison of the issue on a {@link Synthetic} model: record statistics on
+ * The end-to-end comparison the demo prints, on a {@link Synthetic} model: record statistics on
  * calibration samples, fit FitPrune recipes (fast and exact mode) for a budget, and compare four
  * policies at equal full-scope FLOPs on held-out samples against the unpruned run:
  * FitPrune fast, FitPrune exact, random dropping with the fast recipe's per-layer counts, and a
@@ -60,12 +51,17 @@ public final class Evaluation {
   }
 
   /** One policy's figures (means over the held-out samples). */
-  public record PolicyResult(String name, int[] prune, int[] visualAfter, double plantedKept, double visualKept,
+  public record PolicyResult(Policy policy, int[] prune, int[] visualAfter, double plantedKept, double visualKept,
       double cosine, double nextAgreement, double agreement, double flopsReduction, double predictedSpeedup, double scoreOverhead,
-      double medianSeconds, double measuredSpeedup, double[] phaseSeconds) {}
+      double medianSeconds, double measuredSpeedup, double[] phaseSeconds) {
+    /** The policy's label. */
+    public String name() {
+      return policy.label();
+    }
+  }
 
   /** Quality of one policy at one budget (the quality-vs-FLOPs plot). */
-  public record SweepPoint(String policy, double budget, double flopsReduction, double plantedKept, double cosine,
+  public record SweepPoint(Policy policy, double budget, double flopsReduction, double plantedKept, double cosine,
       double agreement) {}
 
   /** Everything the demo prints and plots. */
@@ -73,177 +69,28 @@ public final class Evaluation {
       FitResult exact, double baselineSeconds, double[] baselinePhases, List<PolicyResult> policies,
       List<SweepPoint> sweep, double[] secondsPerStage, String[] stages) {}
 
+  /** Records statistics, fits, then compares the policies on held-out samples: quality, budget sweep, timing. */
   public static Report run(Synthetic syn, Options o, Listener listener) {
-    Listener L = listener == null ? (s, d, t) -> {} : listener;
-    long t0 = System.nanoTime();
-    List<String> stages = new ArrayList<>();
-    List<Double> stageSec = new ArrayList<>();
-    Decoder dec = new Decoder(syn.weights());
-    int layers = syn.config().layers(), V = syn.visual();
-    Geometry g = syn.config().geometry(V, syn.prefix(), syn.text());
-    FlopsModel full = new FlopsModel(g, Scope.FULL, syn.prefix(), syn.text());
-    t0 = stage(stages, stageSec, "model", t0);
-
-    List<Tensor> calEmb = new ArrayList<>();
-    List<io.fitprune.kernels.Spans> calSpans = new ArrayList<>();
-    for (int i = 0; i < o.calibration(); i++) {
-      Synthetic.Sample s = syn.sample(1000 + i);
-      calEmb.add(s.embeds());
-      calSpans.add(s.spans());
-    }
-    DecoderRunner runner = new DecoderRunner(dec, calEmb, calSpans);
-    CountingRunner counting = new CountingRunner(runner, layers * o.calibration(), "record", L);
-    AttentionStats stats = StatsRecorder.record(counting, layers, V);
-    t0 = stage(stages, stageSec, "record statistics", t0);
-
-    FitResult fast = new FastFitter(stats, full).fit(o.budget());
-    t0 = stage(stages, stageSec, "fit fast", t0);
-    FitResult exact = null;
-    if (o.exact()) {
-      int passes = io.fitprune.fitting.AlphaSearch.passesPerSearch();
-      int[] done = {0};
-      L.progress("fit exact", 0, passes);
-      exact = new ExactFitter(runner, stats, full).fit(o.budget(), () -> L.progress("fit exact", ++done[0], passes));
-      t0 = stage(stages, stageSec, "fit exact", t0);
-    }
-
-    // Policies at equal full-scope FLOPs.
-    List<Pruner> pruners = new ArrayList<>();
-    List<int[]> counts = new ArrayList<>();
-    pruners.add(Pruner.recipe(fast.prune(), "fitprune-fast"));
-    counts.add(fast.prune());
-    if (exact != null) {
-      pruners.add(Pruner.recipe(exact.prune(), "fitprune-exact"));
-      counts.add(exact.prune());
-    }
-    pruners.add(Pruner.random(fast.prune(), 42));
-    counts.add(fast.prune());
-    int k = fastvLayer(full, layers, V, o.fastvLayer(), fast.cost().pruned());
-    int[] fv = fastvCounts(full, layers, V, k, fast.cost().pruned());
-    pruners.add(Pruner.attentionReceived(layers, k, fv[k], "fastv"));
-    counts.add(fv);
-
-    // Quality on held-out samples.
-    int P = pruners.size();
-    List<Synthetic.Sample> held = new ArrayList<>();
-    for (int i = 0; i < o.heldOut(); i++) held.add(syn.sample(2000 + i));
-    Reference[] refs = new Reference[held.size()];
-    Quality q = quality(dec, held, refs, pruners, o.generate(), "evaluate", L);
-    t0 = stage(stages, stageSec, "evaluate quality", t0);
-
-    List<SweepPoint> sweep = new ArrayList<>();
-    for (int p = 0; p < P; p++)
-      sweep.add(new SweepPoint(pruners.get(p).name(), o.budget(), full.evaluate(counts.get(p)).reduction(),
-          q.planted[p], q.cosine[p], q.agree[p]));
-    for (double b : o.sweep()) {
-      if (Math.abs(b - o.budget()) < 1e-9) continue;
-      FitResult f;
-      try {
-        f = new FastFitter(stats, full).fit(b);
-      } catch (IllegalArgumentException unreachable) {
-        continue; // budget out of reach on this model: no point
-      }
-      int kb = fastvLayer(full, layers, V, o.fastvLayer(), f.cost().pruned());
-      int[] fvb = fastvCounts(full, layers, V, kb, f.cost().pruned());
-      List<Pruner> ps = List.of(Pruner.recipe(f.prune(), "fitprune-fast"), Pruner.random(f.prune(), 42),
-          Pruner.attentionReceived(layers, kb, fvb[kb], "fastv"));
-      List<int[]> cs = List.of(f.prune(), f.prune(), fvb);
-      Quality qb = quality(dec, held, refs, ps, o.generate(), String.format(java.util.Locale.ROOT, "sweep %.2f", b), L);
-      for (int p = 0; p < ps.size(); p++)
-        sweep.add(new SweepPoint(ps.get(p).name(), b, full.evaluate(cs.get(p)).reduction(), qb.planted[p],
-            qb.cosine[p], qb.agree[p]));
-    }
-    if (o.sweep().length > 0) t0 = stage(stages, stageSec, "sweep budgets", t0);
-
-    // Timing. The machine may be shared, so every pruned run sits between two unpruned runs and
-    // its speedup is taken against their mean; the reported speedup is the median over rounds of
-    // these paired ratios, and the reported times are medians.
-    double[][] secs = new double[P + 1][o.repeats()];
-    double[][] ratio = new double[P][o.repeats()];
-    double[] baseAll = new double[o.repeats() * (P + 1)];
-    Decoder.Profile[] prof = new Decoder.Profile[P + 1];
-    for (int i = 0; i <= P; i++) prof[i] = new Decoder.Profile();
-    Synthetic.Sample ts = held.get(0);
-    dec.prefill(ts.embeds(), ts.spans(), Pruner.none(), 0).close(); // warm-up
-    int tsteps = o.repeats() * (2 * P + 1), tdone = 0;
-    for (int r = 0; r < o.repeats(); r++) {
-      double prev = time(dec, ts, Pruner.none(), prof[0]);
-      baseAll[r * (P + 1)] = prev;
-      L.progress("time prefill", ++tdone, tsteps);
-      for (int p = 0; p < P; p++) {
-        double t = time(dec, ts, pruners.get(p), prof[p + 1]);
-        L.progress("time prefill", ++tdone, tsteps);
-        double next = time(dec, ts, Pruner.none(), prof[0]);
-        L.progress("time prefill", ++tdone, tsteps);
-        baseAll[r * (P + 1) + p + 1] = next;
-        secs[p + 1][r] = t;
-        ratio[p][r] = (prev + next) / 2 / t;
-        prev = next;
-      }
-    }
-    stage(stages, stageSec, "time prefill", t0);
-    double base = median(baseAll);
-    double[] basePhases = scale(prof[0].seconds(), 1.0 / baseAll.length);
+    EvaluationRun r = new EvaluationRun(syn, o, listener == null ? (s, d, t) -> {} : listener);
+    AttentionStats stats = r.record();
+    FitResult fast = new FastFitter(stats, r.full).fit(o.budget());
+    r.stage("fit fast");
+    FitResult exact = o.exact() ? r.fitExact(stats) : null;
+    List<EvaluationRun.Candidate> cands = r.atEqualFlops(fast, exact);
+    EvaluationRun.Quality q = r.quality(cands, "evaluate");
+    r.stage("evaluate quality");
+    List<SweepPoint> sweep = r.sweep(stats, cands, q);
+    EvaluationRun.Timing t = r.time(cands);
     List<PolicyResult> results = new ArrayList<>();
-    for (int p = 0; p < P; p++) {
-      Cost c = full.evaluate(counts.get(p));
-      double med = median(secs[p + 1]);
-      results.add(new PolicyResult(pruners.get(p).name(), counts.get(p), q.visualAfter[p], q.planted[p], q.kept[p],
-          q.cosine[p], q.next[p], q.agree[p], c.reduction(), c.baseline() / c.pruned(), c.scoreOverhead() / c.baseline(), med,
-          median(ratio[p]), scale(prof[p + 1].seconds(), 1.0 / o.repeats())));
+    for (int p = 0; p < cands.size(); p++) {
+      EvaluationRun.Candidate c = cands.get(p);
+      Cost cost = r.full.evaluate(c.counts());
+      results.add(new PolicyResult(c.policy(), c.counts(), q.visualAfter()[p], q.planted()[p], q.kept()[p], q.cosine()[p],
+          q.next()[p], q.agree()[p], cost.reduction(), cost.baseline() / cost.pruned(), cost.scoreOverhead() / cost.baseline(),
+          t.medians()[p], t.speedups()[p], t.phases()[p + 1]));
     }
-    return new Report(syn, g, o, stats, fast, exact, base, basePhases, results, sweep,
-        stageSec.stream().mapToDouble(Double::doubleValue).toArray(), stages.toArray(new String[0]));
-  }
-
-  private record Reference(float[] lastHidden, int[] tokens) {}
-
-  /** Means over the held-out samples, per policy. */
-  private record Quality(double[] planted, double[] kept, double[] cosine, double[] next, double[] agree,
-      int[][] visualAfter) {}
-
-  private static Quality quality(Decoder dec, List<Synthetic.Sample> held, Reference[] refs, List<Pruner> pruners,
-      int generate, String stage, Listener L) {
-    int P = pruners.size(), n = held.size();
-    double[] planted = new double[P], kept = new double[P], cos = new double[P], agree = new double[P];
-    double[] next = new double[P];
-    int[][] visualAfter = new int[P][];
-    int steps = n * P, done = 0;
-    L.progress(stage, 0, steps);
-    for (int i = 0; i < n; i++) {
-      Synthetic.Sample s = held.get(i);
-      if (refs[i] == null) {
-        try (Decoder.Prefill ref = dec.prefill(s.embeds(), s.spans(), Pruner.none(), generate)) {
-          refs[i] = new Reference(ref.lastHidden(), dec.generate(ref, generate));
-        }
-      }
-      Set<Integer> plantedIds = new HashSet<>();
-      for (int id : s.planted()) plantedIds.add(id);
-      int V = (int) s.spans().visual();
-      for (int p = 0; p < P; p++) {
-        Decoder.Prefill r = dec.prefill(s.embeds(), s.spans(), pruners.get(p), generate);
-        int[] toks = dec.generate(r, generate);
-        r.close();
-        int hit = 0;
-        for (int id : r.state().visualIds()) if (plantedIds.contains(id)) hit++;
-        planted[p] += hit / (double) s.planted().length / n;
-        kept[p] += r.state().visual() / (double) V / n;
-        cos[p] += cosine(refs[i].lastHidden(), r.lastHidden()) / n;
-        int same = 0;
-        for (int t = 0; t < toks.length; t++) if (toks[t] == refs[i].tokens()[t]) same++;
-        agree[p] += same / (double) toks.length / n;
-        if (toks[0] == refs[i].tokens()[0]) next[p] += 1.0 / n;
-        visualAfter[p] = r.visualAfter();
-        L.progress(stage, ++done, steps);
-      }
-    }
-    return new Quality(planted, kept, cos, next, agree, visualAfter);
-  }
-
-  private static double time(Decoder dec, Synthetic.Sample s, Pruner p, Decoder.Profile prof) {
-    try (Decoder.Prefill run = dec.prefill(s.embeds(), s.spans(), p, 0, prof)) {
-      return run.seconds();
-    }
+    return new Report(syn, r.g, o, stats, fast, exact, t.baseline(), t.phases()[0], results, sweep,
+        r.stageSec.stream().mapToDouble(Double::doubleValue).toArray(), r.stages.toArray(new String[0]));
   }
 
   /**
@@ -270,13 +117,6 @@ public final class Evaluation {
     return p;
   }
 
-  private static long stage(List<String> names, List<Double> secs, String name, long since) {
-    long now = System.nanoTime();
-    names.add(name);
-    secs.add((now - since) / 1e9);
-    return now;
-  }
-
   /** Cosine similarity, in double. */
   public static double cosine(float[] a, float[] b) {
     double ab = 0, aa = 0, bb = 0;
@@ -294,14 +134,14 @@ public final class Evaluation {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
-  private static double[] scale(double[] v, double f) {
+  static double[] scale(double[] v, double f) {
     double[] out = v.clone();
     for (int i = 0; i < out.length; i++) out[i] *= f;
     return out;
   }
 
   /** Reports progress of a statistics recording through a runner. */
-  private static final class CountingRunner implements io.fitprune.fitting.LayerRunner {
+  static final class CountingRunner implements io.fitprune.fitting.LayerRunner {
     final io.fitprune.fitting.LayerRunner r;
     final int total;
     final String stage;

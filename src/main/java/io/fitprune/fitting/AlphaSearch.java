@@ -5,7 +5,7 @@ import io.fitprune.flops.FlopsModel;
 import java.util.function.DoubleFunction;
 
 /**
- * Binary search over the tolerance alpha (DESIGN.md section 3, step 3), shared by both modes.
+ * Binary search over the tolerance alpha (docs/design.md, "Fitting a recipe", step 3), shared by both modes.
  * It returns the recipe of a pass that met the budget, never an untested midpoint's.
  */
 public final class AlphaSearch {

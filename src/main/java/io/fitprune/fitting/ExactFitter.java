@@ -7,7 +7,7 @@ import io.fitprune.stats.AttentionStats;
  * Exact mode (paper-faithful): each fitting pass re-runs the model layer by layer on the pruned
  * sequences through a {@link LayerRunner}, and a token set is deletable while the remaining score
  * stays {@code >= (1 - alpha) * W}, W being the mass recorded in the unpruned pass for that sample
- * and layer (DESIGN.md section 3). Same budget check and binary search as fast mode.
+ * and layer (docs/design.md, "Fitting a recipe"). Same budget check and binary search as fast mode.
  */
 public final class ExactFitter {
   private final LayerRunner runner;

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.stream.IntStream;
 
 /**
- * Fast mode (issue 3): fitting passes replay the recorded scores restricted to each sample's
+ * Fast mode: fitting passes replay the recorded scores restricted to each sample's
  * survivors, with no model run.
  *
  * <p>Why it is fast: (1) every (sample, layer) row is sorted once, up front, so a pass walks a
@@ -17,7 +17,8 @@ import java.util.stream.IntStream;
  * is applied afterwards to the finished trajectories; (3) the binary search probes the same dyadic
  * alphas for every budget, so a sweep reuses passes through a small cache.
  *
- * <p>The result is identical to the lock-step procedure of the issue: samples do not interact
+ * <p>The result is identical to the lock-step procedure (docs/design.md, "Fitting a
+ * recipe"): samples do not interact
  * before the budget check stops the pass, and after it the recipe is 0.
  */
 public final class FastFitter {
@@ -87,8 +88,8 @@ public final class FastFitter {
   }
 
   /**
-   * The recipe of one pass at {@code alpha} for {@code budget}, exactly as the issue's lock-step
-   * procedure computes it (exposed for tests and for comparison with exact mode).
+   * The recipe of one pass at {@code alpha} for {@code budget}, exactly as the lock-step procedure
+   * computes it (exposed for tests and for comparison with exact mode).
    */
   public int[] pass(double alpha, double budget) {
     AlphaSearch.checkBudget(budget);

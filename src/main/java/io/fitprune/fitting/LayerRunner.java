@@ -1,8 +1,9 @@
 package io.fitprune.fitting;
 
 /**
- * A model that exact-mode fitting drives layer by layer, all calibration samples in lock step
- * (DESIGN.md section 3). The reference decoder implements it; so can a user over their own model.
+ * A model that exact-mode fitting drives layer by layer, all calibration samples in lock step.
+ * {@code io.fitprune.calibration.DecoderRunner} drives the reference decoder through it; a user
+ * can implement it over their own model.
  *
  * <p>Protocol of one pass: {@link #beginPass}, then for each layer l = 0, 1, ... and each sample
  * s: {@link #attend}(s, l) followed by {@link #finish}(s, l, drop); finally {@link #endPass}
@@ -30,7 +31,7 @@ public interface LayerRunner {
 
   /**
    * Runs layer {@code layer}'s attention for {@code sample} on its current tokens and writes the
-   * scores of DESIGN.md section 2 (self: mean over the alive visual query rows; cross: mean over
+   * scores (docs/design.md; self: mean over the alive visual query rows; cross: mean over
    * the text rows; both head-max) for its {@code alive} visual tokens into {@code self[0..alive)}
    * and {@code cross[0..alive)}. {@code alive} is the count the fitter expects; a runner that
    * disagrees should throw, since the two have lost track of each other.

@@ -2,7 +2,7 @@ package io.fitprune.fitting;
 
 import java.util.Locale;
 
-/** How a fitting pass gets each layer's scores (DESIGN.md section 3). */
+/** How a fitting pass gets each layer's scores (docs/design.md, "Fitting a recipe"). */
 public enum Mode {
   /** Re-runs every layer on the pruned sequence through a {@link LayerRunner} (paper-faithful). */
   EXACT,

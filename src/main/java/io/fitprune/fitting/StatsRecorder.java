@@ -2,7 +2,7 @@ package io.fitprune.fitting;
 
 import io.fitprune.stats.AttentionStats;
 
-/** Step 1 of DESIGN.md section 3: one unpruned pass through a runner records every score. */
+/** Step 1 of fitting (docs/design.md, "Fitting a recipe"): one unpruned pass through a runner records every score. */
 public final class StatsRecorder {
   private StatsRecorder() {}
 

@@ -3,7 +3,7 @@ package io.fitprune.flops;
 import io.fitprune.model.Geometry;
 
 /**
- * The per-layer cost model of DESIGN.md section 5, in one scope.
+ * The per-layer cost model (docs/design.md, "FLOPs model"), in one scope.
  *
  * <p>A layer's cost splits into a part that depends only on the tokens entering it (QKV
  * projections and attention, which run before pruning) and a part that depends only on the

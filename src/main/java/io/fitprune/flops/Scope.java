@@ -2,7 +2,7 @@ package io.fitprune.flops;
 
 import java.util.Locale;
 
-/** What a cost counts (DESIGN.md section 5). */
+/** What a cost counts (docs/design.md, "FLOPs model"). */
 public enum Scope {
   /** All tokens (prefix, visual, text), FLOPs (2 per multiply-add), GQA-sized K/V projections, causal attention. */
   FULL,

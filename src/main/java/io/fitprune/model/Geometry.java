@@ -1,7 +1,8 @@
 package io.fitprune.model;
 
 /**
- * The shape of a LLaMA-family decoder as far as token pruning cares (DESIGN.md section 2).
+ * The shape of a LLaMA-family decoder as far as token pruning cares (docs/design.md, "The parts and
+ * their words").
  * Construction validates, so a {@code Geometry} in hand is always usable by the FLOPs model and
  * the fitter.
  *

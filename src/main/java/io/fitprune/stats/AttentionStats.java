@@ -1,8 +1,8 @@
 package io.fitprune.stats;
 
 /**
- * Per-token attention scores from one unpruned pass over S calibration samples (DESIGN.md
- * section 2): {@code self[s,l,j]} and {@code cross[s,l,j]} for sample s, layer l, visual token j,
+ * Per-token attention scores from one unpruned pass over S calibration samples
+ * (docs/design.md, "The parts and their words"): {@code self[s,l,j]} and {@code cross[s,l,j]} for sample s, layer l, visual token j,
  * stored flat in row-major order. Arrays are shared, not copied: callers must not modify them.
  */
 public final class AttentionStats {

@@ -4,11 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.calibration.DecoderRunner;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
-import io.fitprune.decoder.DecoderRunner;
 import io.fitprune.decoder.DecoderWeights;
-import io.fitprune.decoder.Pruner;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.fitting.FastFitter;
 import io.fitprune.fitting.FitResult;
@@ -18,6 +17,7 @@ import io.fitprune.flops.Scope;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.nio.file.Files;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DecoderCliTest {
   @TempDir Path dir;
   static final int P = 3, V = 24, T = 5, N = P + V + T;
-  static final DecoderConfig CFG = new DecoderConfig("tiny-llama", 3, 64, 4, 2, 16, 96, 50, 10000.0, 1e-5);
+  static final DecoderConfig CFG = new DecoderConfig(new Geometry("tiny-llama", 3, 64, 4, 2, 16, 96, V, P, T), 50, 10000.0, 1e-5);
 
   Path geometry() throws Exception {
     Path f = dir.resolve("tiny-llama.json");
@@ -74,7 +74,7 @@ class DecoderCliTest {
     r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
         "--name-prefix", "language_model.", "--recipe", recipe.toString(), "--generate", "3");
     assertEquals(0, r.code(), r.err());
-    Decoder.Prefill pr = dec.prefill(e, new Spans(P, V), Pruner.recipe(fit.prune()), 3);
+    Decoder.Prefill pr = dec.prefill(e, new Spans(P, V), Pruner.fitprune(fit.prune(), V), 3);
     assertTrue(r.out().contains("visual tokens kept after each layer: " + Arrays.toString(pr.visualAfter())), r.out());
     assertTrue(r.out().contains("kv cache length per layer: "), r.out());
     assertTrue(r.out().contains("output ids: " + Arrays.toString(dec.generate(pr, 3))), r.out());

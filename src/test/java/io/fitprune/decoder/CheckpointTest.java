@@ -12,6 +12,7 @@ import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.Spans;
+import io.fitprune.pruning.Pruner;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -45,8 +46,8 @@ class CheckpointTest {
     Decoder a = new Decoder(DecoderWeights.random(CFG, 21)), b = new Decoder(w);
     float[] e = DecoderTest.embeds(3, DecoderTest.N, CFG.hidden());
     Spans sp = new Spans(DecoderTest.P, DecoderTest.V);
-    Decoder.Prefill pa = a.prefill(e, sp, Pruner.recipe(new int[] {3, 2, 0}), 3);
-    Decoder.Prefill pb = b.prefill(e, sp, Pruner.recipe(new int[] {3, 2, 0}), 3);
+    Decoder.Prefill pa = a.prefill(e, sp, Pruner.fitprune(new int[] {3, 2, 0}, DecoderTest.V), 3);
+    Decoder.Prefill pb = b.prefill(e, sp, Pruner.fitprune(new int[] {3, 2, 0}, DecoderTest.V), 3);
     assertArrayEquals(pa.lastHidden(), pb.lastHidden());
     assertArrayEquals(a.generate(pa, 3), b.generate(pb, 3));
     // the vocabulary can come from the checkpoint

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.kernels.Spans;
+import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -14,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 class DecoderTest {
   // GQA (H=4, G=2), odd-ish sizes; small enough for the float64 oracle.
-  static final DecoderConfig CFG = new DecoderConfig("tiny", 3, 32, 4, 2, 8, 48, 37, 10000.0, 1e-5);
+  static final DecoderConfig CFG = new DecoderConfig(new Geometry("tiny", 3, 32, 4, 2, 8, 48, 12, 3, 5), 37, 10000.0, 1e-5);
   static final int P = 3, V = 12, T = 5, N = P + V + T;
 
   static float[] embeds(long seed, int n, int D) {
@@ -97,7 +99,7 @@ class DecoderTest {
     Decoder dec = decoder(10);
     float[] e = embeds(4, N, CFG.hidden());
     Decoder.Prefill a = dec.prefill(e, new Spans(P, V), Pruner.none(), 6);
-    Decoder.Prefill b = dec.prefill(e, new Spans(P, V), Pruner.recipe(new int[CFG.layers()]), 6);
+    Decoder.Prefill b = dec.prefill(e, new Spans(P, V), Pruner.fitprune(new int[CFG.layers()], V), 6);
     assertArrayEquals(a.state().hidden(), b.state().hidden());
     assertArrayEquals(a.lastHidden(), b.lastHidden());
     assertArrayEquals(dec.generate(a, 6), dec.generate(b, 6));
@@ -120,19 +122,19 @@ class DecoderTest {
   }
 
   @Test
-  void recipeDropsLowestProductAndClampsToAliveTokens() {
+  void recipeDropsLowestProductDownToNoVisualToken() {
     Decoder dec = decoder(12);
     float[] e = embeds(6, N, CFG.hidden());
-    Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.recipe(new int[] {4, 0, 100}), 2);
+    Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.fitprune(new int[] {4, 0, 8}, V), 2);
     assertArrayEquals(new int[] {V - 4, V - 4, 0}, p.visualAfter());
     assertEquals(P + T, p.state().tokens());
     assertArrayEquals(new int[] {N, N - 4, N - 4}, p.state().kvLengths());
     // layer 0 drops exactly what the kernels' select picks on layer 0's scores
-    Decoder.State s = dec.start(e, new Spans(P, V), -1);
-    Decoder.Attended a = dec.attend(s, true);
+    DecoderState s = dec.start(e, new Spans(P, V), -1);
+    Attended a = dec.attend(s, true);
     int[] keep = io.fitprune.kernels.Kernels.selectKeep(N, new Spans(P, V), a.self(), a.cross(), 4);
     dec.finish(s, keep);
-    Decoder.Prefill p0 = dec.prefill(e, new Spans(P, V), Pruner.recipe(new int[] {4, 0, 0}), -1);
+    Decoder.Prefill p0 = dec.prefill(e, new Spans(P, V), Pruner.fitprune(new int[] {4, 0, 0}, V), -1);
     assertArrayEquals(s.visualIds(), p0.state().visualIds());
     assertEquals(2, dec.generate(p, 2).length);
   }
@@ -145,16 +147,16 @@ class DecoderTest {
         new Spans(P, V), null, -1)).getMessage().contains("embeds"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> dec.prefill(e, new Spans(P, N), null, -1))
         .getMessage().contains("spans"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> Pruner.recipe(new int[] {1, -1, 0}))
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Pruner.fitprune(new int[] {1, -1, 0}, V))
         .getMessage().contains("recipe"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> dec.prefill(e, new Spans(P, V),
-        Pruner.recipe(new int[] {1, 0}), -1)).getMessage().contains("3 layers"));
+        Pruner.fitprune(new int[] {1, 0}, V), -1)).getMessage().contains("3 layers"));
     Decoder.Prefill p = dec.prefill(e, new Spans(P, V), null, -1);
     assertTrue(assertThrows(IllegalStateException.class, () -> dec.step(p.state(), 1)).getMessage().contains("cache"));
     Decoder.Prefill p2 = dec.prefill(e, new Spans(P, V), null, 1);
     assertTrue(assertThrows(IllegalArgumentException.class, () -> dec.step(p2.state(), CFG.vocab()))
         .getMessage().contains("vocabulary"));
-    Decoder.State s = dec.start(e, new Spans(P, V), -1);
+    DecoderState s = dec.start(e, new Spans(P, V), -1);
     dec.attend(s, false);
     int[] dropText = new int[N - 1];
     for (int i = 0; i < dropText.length; i++) dropText[i] = i; // drops the last (text) row

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The issue's fast-mode procedure written as literally as possible (lock step, boxed sorts, no
+ * The fast-mode procedure of docs/design.md written as literally as possible (lock step, boxed sorts, no
  * caching), to check that the optimised {@link FastFitter} computes the same recipes.
  */
 final class NaiveFit {

@@ -2,7 +2,7 @@ package io.fitprune.kernels;
 
 import java.util.Random;
 
-/** Float64 reference implementations, written plainly from the definitions in DESIGN.md. */
+/** Float64 reference implementations, written plainly from the definitions in docs/design.md. */
 final class Reference {
   private Reference() {}
 
@@ -100,7 +100,7 @@ final class Reference {
     return err;
   }
 
-  /** The kept rows by the rule of DESIGN.md section 4, from a full sort on (self*cross, index). */
+  /** The kept rows by the deploy rule (docs/design.md, "Applying a recipe"), from a full sort on (self*cross, index). */
   static int[] keep(float[] self, float[] cross, int n, int P, int V, int drop) {
     Integer[] order = new Integer[V];
     for (int j = 0; j < V; j++) order[j] = j;

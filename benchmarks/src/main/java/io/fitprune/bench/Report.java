@@ -27,7 +27,7 @@ public final class Report {
 
   record Row(String bench, String method, String params, double median, double min, double max, String unit) {}
 
-  /** Pairs compared as ratios: numerator, denominator, goal (<= this; NaN where no issue sets one), label. */
+  /** Pairs compared as ratios: numerator, denominator, goal (<= this; NaN where none is set), label. */
   record Ratio(String bench, String num, String den, double goal, String label) {}
 
   static final List<Ratio> RATIOS = List.of(

@@ -1,0 +1,108 @@
+package io.fitprune.decoder;
+
+import io.fitprune.kernels.Spans;
+import io.fitprune.pruning.SequenceState;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * One sequence's progress through the reference decoder: its {@link SequenceState} (surviving
+ * tokens, position ids, per-layer K/V lengths) plus the tensors the decoder keeps for it: the
+ * residual stream, compacted in place as layers prune, and, when decoding follows, each layer's
+ * K/V cache. Not thread-safe; close it to free the native memory now.
+ */
+public final class DecoderState implements AutoCloseable {
+  final SequenceState seq;
+  Tensor x;                       // residual stream [rows, D], contiguous
+  final Tensor[] kCache, vCache;  // per layer [capacity, G, d]; null when not caching
+  final int reserve;              // extra cache rows for decoding; < 0: no caches
+  Attended pending;               // a layer between attend() and finish()
+  Profile profile;                // null: not profiling
+
+  DecoderState(int layers, Tensor x, Spans spans, int reserve) {
+    this.x = x;
+    this.seq = SequenceState.start(layers, Math.toIntExact(x.size(0)), spans);
+    this.kCache = new Tensor[layers];
+    this.vCache = new Tensor[layers];
+    this.reserve = reserve;
+  }
+
+  /** Turns per-phase timing on for this state (off by default). */
+  public Profile profile() {
+    if (profile == null) profile = new Profile();
+    return profile;
+  }
+
+  /** A copy of the pruning bookkeeping (the decoder owns the live one). */
+  public SequenceState sequence() {
+    return seq.copy();
+  }
+
+  public int tokens() {
+    return seq.rows();
+  }
+
+  public int visual() {
+    return seq.visual();
+  }
+
+  public int text() {
+    return seq.text();
+  }
+
+  public Spans spans() {
+    return seq.spans();
+  }
+
+  /** Original position ids of the alive rows. */
+  public int[] positions() {
+    return seq.positions();
+  }
+
+  /** Original indices of the alive visual tokens, ascending. */
+  public int[] visualIds() {
+    return seq.visualIds();
+  }
+
+  /** Visual tokens alive after each layer run so far. */
+  public int[] visualAfter() {
+    return seq.visualAfter();
+  }
+
+  /** K/V length of each layer (0 for layers not run). */
+  public int[] kvLengths() {
+    return seq.kvLengths();
+  }
+
+  /** Layers run so far. */
+  public int layersDone() {
+    return seq.layersDone();
+  }
+
+  /** The keep list dropping the alive visual tokens at positions {@code drop[0..count)}: {@link SequenceState#keepDropping}. */
+  public int[] keepDropping(int[] drop, int count) {
+    return seq.keepDropping(drop, count);
+  }
+
+  /** A copy of the residual stream {@code [rows, D]}. */
+  public float[] hidden() {
+    float[] out = new float[(int) x.numel()];
+    x.data_ptr_float().capacity(x.numel()).get(out);
+    return out;
+  }
+
+  /** Frees the native memory of the residual stream and the K/V caches now (idempotent). */
+  @Override
+  public void close() {
+    if (pending != null) {
+      pending.out.close();
+      pending = null;
+    }
+    if (x != null) x.close();
+    x = null;
+    for (int l = 0; l < kCache.length; l++) {
+      if (kCache[l] != null) kCache[l].close();
+      if (vCache[l] != null) vCache[l].close();
+      kCache[l] = vCache[l] = null;
+    }
+  }
+}

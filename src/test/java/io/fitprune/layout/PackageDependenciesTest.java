@@ -1,0 +1,46 @@
+package io.fitprune.layout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Which package may use which: data flows from the kernels through pruning and the decoder to fitting, not back. */
+class PackageDependenciesTest {
+  static final Path SRC = Path.of("src/main/java/io/fitprune");
+
+  /** Files of {@code pkg} that mention {@code forbidden} (an import or a qualified name). */
+  static List<String> uses(String pkg, String forbidden) throws IOException {
+    Pattern p = Pattern.compile("\\b" + Pattern.quote(forbidden) + "\\.");
+    try (Stream<Path> files = Files.list(SRC.resolve(pkg))) {
+      return files.filter(f -> f.toString().endsWith(".java")).filter(f -> {
+        try {
+          Matcher m = p.matcher(Files.readString(f));
+          return m.find();
+        } catch (IOException e) {
+          throw new RuntimeException(e);
+        }
+      }).map(f -> f.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void theDecoderKnowsNothingOfFitting() throws IOException {
+    assertTrue(Files.isDirectory(SRC.resolve("decoder")), "run from the project root");
+    assertEquals(List.of(), uses("decoder", "io.fitprune.fitting"));
+    assertEquals(List.of(), uses("decoder", "io.fitprune.calibration"));
+  }
+
+  @Test
+  void pruningNeedsNoLibtorch() throws IOException {
+    assertEquals(List.of(), uses("pruning", "org.bytedeco.pytorch"));
+    assertEquals(List.of(), uses("pruning", "io.fitprune.decoder"));
+  }
+}
