@@ -59,7 +59,7 @@ public class AttentionBench {
   public void setup() {
     // Before libtorch loads: passive OpenMP waiting and glibc keeping freed memory (this VM's page
     // faults would otherwise charge libtorch's per-call temporaries; our kernels allocate nothing).
-    io.fitprune.decoder.DecoderRuntime.init();
+    io.fitprune.decoder.DecoderRuntime.tuneProcess();
     s = Shapes.valueOf(shape);
     torch.set_num_threads(Kernels.threads()); // both sides on the same cores
     int n = (int) s.shape.tokens(), H = s.shape.heads(), G = s.shape.kvHeads(), d = s.shape.headDim();

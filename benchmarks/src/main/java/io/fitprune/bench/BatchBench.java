@@ -1,14 +1,24 @@
 package io.fitprune.bench;
 
+import io.fitprune.decoder.BatchDecoder;
+import io.fitprune.decoder.Decoder;
+import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.DecoderRuntime;
+import io.fitprune.decoder.DecoderState;
+import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
+import io.fitprune.model.Geometry;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -31,7 +41,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code loopAttentionScores}: 8 single-sequence attention + score calls on the same memory;
  *   <li>{@code batchedDecode}: one decode-attention call, one new token per request, against
  *       each request's K/V cache (its own length);
- *   <li>{@code loopDecode}: 8 single-request decode calls.
+ *   <li>{@code loopDecode}: 8 single-request decode calls;
+ *   <li>{@code batchedDecodeStep}: one whole decoder step (every layer, dense layers included)
+ *       for the 8 requests together, on the demo model (8 layers, D = 1024, H = 16, G = 4), each
+ *       request's caches from its prefill ({@code BatchDecoder});
+ *   <li>{@code loopDecodeStep}: the same as 8 single-request steps.
  * </ul>
  */
 @State(Scope.Benchmark)
@@ -147,6 +161,54 @@ public class BatchBench {
       Kernels.scores(one[i], spans[i], qs[i], ks[i], lses[i], selfs[i], crosses[i]);
     }
     return cross;
+  }
+
+  /** The demo model after a batched prefill of the 8 requests (lengths as above), with room to decode. */
+  @State(Scope.Benchmark)
+  public static class Steps {
+    BatchDecoder dec;
+    List<DecoderState> states;
+    int[] tokens;
+
+    @Setup(Level.Trial)
+    public void setup() {
+      DecoderRuntime.tuneProcess();
+      int L = 8, Dm = 1024, Hm = 16, Gm = 4;
+      Geometry g = new Geometry("fitprune-demo-base", L, Dm, Hm, Gm, Dm / Hm, 2816, 576, 16, 32);
+      dec = new BatchDecoder(new Decoder(DecoderWeights.random(new DecoderConfig(g, 512, 10000.0, 1e-5), 1)));
+      Random rnd = new Random(9);
+      List<BatchDecoder.Request> reqs = new ArrayList<>();
+      for (long n : LENGTHS) {
+        float[] e = new float[(int) n * Dm];
+        for (int i = 0; i < e.length; i++) e[i] = (float) rnd.nextGaussian();
+        reqs.add(new BatchDecoder.Request(torch.from_blob(new FloatPointer(e), n, Dm).clone(),
+            new Spans(PREFIX, n - PREFIX - TEXT), null));
+      }
+      List<Decoder.Prefill> ps = dec.prefill(reqs, 4096);
+      states = new ArrayList<>();
+      tokens = new int[ps.size()];
+      for (int b = 0; b < ps.size(); b++) {
+        states.add(ps.get(b).state());
+        tokens[b] = ps.get(b).nextToken();
+      }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      states.forEach(DecoderState::close);
+    }
+  }
+
+  @Benchmark
+  public Decoder.Step[] batchedDecodeStep(Steps s) {
+    return s.dec.step(s.states, s.tokens);
+  }
+
+  @Benchmark
+  public Decoder.Step[] loopDecodeStep(Steps s) {
+    Decoder.Step[] out = new Decoder.Step[s.tokens.length];
+    for (int b = 0; b < out.length; b++) out[b] = s.dec.step(List.of(s.states.get(b)), new int[] {s.tokens[b]})[0];
+    return out;
   }
 
   @Benchmark

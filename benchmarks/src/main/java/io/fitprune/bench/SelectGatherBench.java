@@ -49,7 +49,7 @@ public class SelectGatherBench {
 
   @Setup(Level.Trial)
   public void setup() {
-    io.fitprune.decoder.DecoderRuntime.init(); // as in AttentionBench: fair to libtorch's allocations
+    io.fitprune.decoder.DecoderRuntime.tuneProcess(); // as in AttentionBench: fair to libtorch's allocations
     torch.set_num_threads(Kernels.threads());
     Random rnd = new Random(3);
     self = AttentionBench.random(rnd, V);
