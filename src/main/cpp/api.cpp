@@ -135,6 +135,21 @@ int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t 
   return FP_OK;
 }
 
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
+  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
+  *max_rows = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b];
+    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
+      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
+                  (long long)qn, (long long)kv_len[b]);
+    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+    if (qn * group > *max_rows) *max_rows = qn * group;  // <= 2^31 * 2^31
+  }
+  return FP_OK;
+}
+
 }  // namespace fp
 
 using namespace fp;
@@ -310,17 +325,10 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
   if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
   if (nq == 0) return FP_OK;
   if (!out) return fail(FP_ERR_ARG, "null output pointer");
-  if (!kv_len) return fail(FP_ERR_ARG, "null kv_len pointer");
-  const int64_t group = heads / kv_heads;
   int64_t max_rows = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t qn = cu_q[b + 1] - cu_q[b];
-    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
-      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
-                  (long long)qn, (long long)kv_len[b]);
-    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
-    if (qn * group > max_rows) max_rows = qn * group;  // <= 2^31 * 2^31
-  }
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, reinterpret_cast<const void* const*>(k_cache),
+                                   reinterpret_cast<const void* const*>(v_cache), kv_len, &max_rows))
+    return st;
   int64_t per_worker;
   if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 2, &per_worker) || per_worker > (INT64_MAX >> 12))
     return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);

@@ -83,6 +83,10 @@ inline int64_t slot_of(const SeqSlot* slot, int64_t count, int64_t SeqSlot::*fie
 // `name` names it in the message. spans [batch,2]: (prefix, visual) within each sequence of cu.
 int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len);
 int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans);
+// Decode caches for new tokens cu_q: kv_len[b] in [q_len_b, 2^31) and both cache pointers set;
+// *max_rows receives the largest q_len_b * group.
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows);
 
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.

@@ -355,19 +355,11 @@ int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, 
   if (int st = check_common(q, q, q, nq, heads, kv_heads, head_dim, dtype)) return st;
   if (nq == 0) return FP_OK;
   if (!out) return fail(FP_ERR_ARG, "null output pointer");
-  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
-  const int64_t group = heads / kv_heads;
-  std::vector<DecodeSeq> seqs(batch);
   int64_t max_rows = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t qn = cu_q[b + 1] - cu_q[b];
-    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
-      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
-                  (long long)qn, (long long)kv_len[b]);
-    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
-    seqs[b] = DecodeSeq{k_cache[b], v_cache[b], (int)cu_q[b], (int)qn, (int)kv_len[b], 0};
-    max_rows = std::max(max_rows, qn * group);
-  }
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
+  std::vector<DecodeSeq> seqs(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    seqs[b] = DecodeSeq{k_cache[b], v_cache[b], (int)cu_q[b], (int)(cu_q[b + 1] - cu_q[b]), (int)kv_len[b], 0};
   if (max_rows > INT32_MAX) return fail(FP_ERR_ARG, "too many new tokens in one sequence (%lld rows)", (long long)max_rows);
   cudaStream_t s = as_stream(stream);
   DecodeSeq* dev = nullptr;
