@@ -43,11 +43,13 @@ bool isa_supported(int isa) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FP_ISA_AVX512_BF16: return isa_supported(FP_ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
     default: return false;
   }
 }
 
 int best_isa() {
+  if (isa_supported(FP_ISA_AVX512_BF16)) return FP_ISA_AVX512_BF16;
   if (isa_supported(FP_ISA_AVX512)) return FP_ISA_AVX512;
   if (isa_supported(FP_ISA_AVX2)) return FP_ISA_AVX2;
   return FP_ISA_GENERIC;
@@ -91,10 +93,72 @@ int guarded(F&& f) {
 
 #define FP_DISPATCH(fn, args)                          \
   switch (g_isa.load()) {                              \
+    case FP_ISA_AVX512_BF16: avx512bf16::fn(args); break; \
     case FP_ISA_AVX512: avx512::fn(args); break;       \
     case FP_ISA_AVX2: avx2::fn(args); break;           \
     default: generic::fn(args); break;                 \
   }
+
+
+int check_cpu_dtype(int32_t dtype) {
+  if (dtype != FP_DTYPE_F32 && dtype != FP_DTYPE_BF16)
+    return fail(FP_ERR_UNAVAILABLE, "the CPU kernels take FP_DTYPE_F32 (0) or FP_DTYPE_BF16 (2), got dtype %d", dtype);
+  return FP_OK;
+}
+
+// Workspace: packed K (and V for bf16) of every sequence in the input type, then each worker's
+// fp32 scratch; the batch's work table sits in its own buffer (tls_plan).
+template <class T>
+int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
+                  void* out, bool out_f32, float* lse) {
+  SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+  const int64_t count = plan_attention(cu, batch, H, seqs);
+  const int64_t blocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
+  const int workers = max_workers();
+  const int64_t pk = blocks * kBlockK * pair_dim(d) * (int64_t)sizeof(T);
+  const int64_t pv = sizeof(T) == 2 ? blocks * kBlockK * vec_dim(d) * 2 : 0;
+  const int64_t scratch = (int64_t)sizeof(float) * workers * attention_scratch_floats(d);
+  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch));
+  AttentionArgs<T> a{q, k, v, cu[batch], H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv)};
+  tls_workers = workers;
+  FP_DISPATCH(attention, a);
+  return FP_OK;
+}
+
+template <class T>
+int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int64_t batch, int H, int G, int d,
+               const int64_t* spans, int64_t max_visual, float* self_score, float* cross_score) {
+  SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+  const int64_t count = plan_scores(cu, spans, batch, seqs);
+  const int workers = max_workers();
+  const int64_t partial = (int64_t)sizeof(double) * seqs[count].partial0;
+  const int64_t pk = ((int64_t)G * seqs[count].kb0 * kBlockK * pair_dim(d) * (int64_t)sizeof(T) + 63) / 64 * 64;
+  const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, max_visual);
+  char* ws = static_cast<char*>(tls_workspace.get(partial + pk + scratch));
+  double* acc = reinterpret_cast<double*>(ws);
+  std::memset(acc, 0, partial);
+  ScoreArgs<T> a{q, k, lse, cu[batch], H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
+                 reinterpret_cast<float*>(ws + partial + pk), acc};
+  tls_workers = workers;
+  FP_DISPATCH(scores, a);
+  // Each sequence's partial rows in block order: the same sums in any batch and schedule.
+  for (int64_t i = 0; i < count; ++i) {
+    const SeqSlot& sq = seqs[i];
+    const int64_t V = sq.visual, text = sq.len - sq.prefix - V;
+    const int64_t text_blocks = score_text_blocks(sq.len, sq.prefix, V);
+    const int64_t blocks = score_row_blocks(sq.len, sq.prefix, V);
+    const double* p = acc + sq.partial0;
+    for (int64_t j = 0; j < V; ++j) {
+      double s = 0.0, c = 0.0;
+      for (int64_t b = 0; b < text_blocks; ++b) c += p[b * V + j];
+      for (int64_t b = text_blocks; b < blocks; ++b) s += p[b * V + j];
+      self_score[sq.out0 + j] = (float)(s / (double)V);
+      cross_score[sq.out0 + j] = text > 0 ? (float)(c / (double)text) : 0.f;
+    }
+  }
+  return FP_OK;
+}
 
 }  // namespace
 
@@ -172,7 +236,7 @@ int fp_cpu_isa(void) { return g_isa.load(); }
 
 int fp_cpu_set_isa(int isa) {
   if (isa == FP_ISA_AUTO) isa = best_isa();
-  if (isa != FP_ISA_GENERIC && isa != FP_ISA_AVX2 && isa != FP_ISA_AVX512)
+  if (isa != FP_ISA_GENERIC && isa != FP_ISA_AVX2 && isa != FP_ISA_AVX512 && isa != FP_ISA_AVX512_BF16)
     return fail(FP_ERR_ARG, "unknown isa %d", isa);
   if (!isa_supported(isa)) return fail(FP_ERR_UNAVAILABLE, "this CPU cannot run isa %d", isa);
   g_isa.store(isa);
@@ -206,49 +270,60 @@ int fp_cpu_set_threads(int threads) {
   return guarded([&] { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
 }
 
-int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
-                         int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
+int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                     int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                     float* lse) {
   if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
   const int64_t cu[2] = {0, n};
-  return fp_cpu_attention_varlen_f32(q, k, v, cu, 1, heads, kv_heads, head_dim, out, lse);
+  return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
 }
 
-int fp_cpu_attention_varlen_f32(const float* q, const float* k, const float* v, const int64_t* cu_seqlens,
-                                int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, float* out,
-                                float* lse) {
+int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
+                            int32_t out_dtype, float* lse) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
   const int64_t n = cu_seqlens[batch];
   if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   if (n == 0) return FP_OK;
   return guarded([&] {
-    SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
-    const int64_t count = plan_attention(cu_seqlens, batch, heads, seqs);
-    const int workers = max_workers();
-    const int64_t packed = (int64_t)kv_heads * seqs[count].kb0 * kBlockK * head_dim;
-    float* ws = static_cast<float*>(tls_workspace.get(
-        sizeof(float) * (packed + (int64_t)workers * attention_scratch_floats(head_dim))));
-    AttentionArgs a{q, k, v, n, heads, kv_heads, head_dim, seqs, count, out, lse, ws, ws + packed};
-    tls_workers = workers;
-    FP_DISPATCH(attention, a);
-    return FP_OK;
+    return dtype == FP_DTYPE_BF16
+               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
+                               static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
+                               out_dtype == FP_DTYPE_F32, lse)
+               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
+                               static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
+                               true, lse);
   });
 }
 
-int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t n, int32_t heads,
-                      int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
-                      float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
-  return fp_cpu_scores_varlen_f32(q, k, lse, cu, 1, heads, kv_heads, head_dim, spans, self_score, cross_score);
+int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
+                         int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
+  return fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, FP_DTYPE_F32, out, FP_DTYPE_F32, lse);
 }
 
-int fp_cpu_scores_varlen_f32(const float* q, const float* k, const float* lse, const int64_t* cu_seqlens,
-                             int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
-                             const int64_t* spans, float* self_score, float* cross_score) {
+int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
+                  int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
+                  float* self_score, float* cross_score) {
+  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (prefix < 0 || visual < 0 || prefix + visual > n)
+    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
+  return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, spans, self_score, cross_score);
+}
+
+int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                         float* self_score, float* cross_score) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
   const int64_t n = cu_seqlens[batch];
   if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
   if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
   int64_t total_visual = 0, max_visual = 0;
   for (int64_t b = 0; b < batch; ++b) {
@@ -258,37 +333,19 @@ int fp_cpu_scores_varlen_f32(const float* q, const float* k, const float* lse, c
   if (total_visual == 0) return FP_OK;
   if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
   return guarded([&] {
-    SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
-    const int64_t count = plan_scores(cu_seqlens, spans, batch, seqs);
-    const int workers = max_workers();
-    const int64_t packed = (int64_t)kv_heads * seqs[count].kb0 * kBlockK * head_dim;
-    const int64_t scratch = (int64_t)workers * scores_scratch_floats(head_dim, max_visual);
-    const int64_t partial = seqs[count].partial0;  // doubles
-    char* ws = static_cast<char*>(
-        tls_workspace.get(sizeof(double) * partial + sizeof(float) * (packed + scratch)));
-    double* acc = reinterpret_cast<double*>(ws);
-    float* fws = reinterpret_cast<float*>(ws + sizeof(double) * partial);
-    std::memset(acc, 0, sizeof(double) * partial);
-    ScoreArgs a{q, k, lse, n, heads, kv_heads, head_dim, seqs, count, max_visual, fws, fws + packed, acc};
-    tls_workers = workers;
-    FP_DISPATCH(scores, a);
-    // Each sequence's partial rows in block order: the same sums in any batch and schedule.
-    for (int64_t i = 0; i < count; ++i) {
-      const SeqSlot& sq = seqs[i];
-      const int64_t V = sq.visual, text = sq.len - sq.prefix - V;
-      const int64_t text_blocks = score_text_blocks(sq.len, sq.prefix, V);
-      const int64_t blocks = score_row_blocks(sq.len, sq.prefix, V);
-      const double* p = acc + sq.partial0;
-      for (int64_t j = 0; j < V; ++j) {
-        double s = 0.0, c = 0.0;
-        for (int64_t b = 0; b < text_blocks; ++b) c += p[b * V + j];
-        for (int64_t b = text_blocks; b < blocks; ++b) s += p[b * V + j];
-        self_score[sq.out0 + j] = (float)(s / (double)V);
-        cross_score[sq.out0 + j] = text > 0 ? (float)(c / (double)text) : 0.f;
-      }
-    }
-    return FP_OK;
+    return dtype == FP_DTYPE_BF16
+               ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, cu_seqlens, batch, heads,
+                            kv_heads, head_dim, spans, max_visual, self_score, cross_score)
+               : run_scores(static_cast<const float*>(q), static_cast<const float*>(k), lse, cu_seqlens, batch,
+                            heads, kv_heads, head_dim, spans, max_visual, self_score, cross_score);
   });
+}
+
+int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t n, int32_t heads,
+                      int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
+                      float* self_score, float* cross_score) {
+  return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, FP_DTYPE_F32, prefix, visual,
+                       self_score, cross_score);
 }
 
 int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
@@ -330,7 +387,7 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
                                    reinterpret_cast<const void* const*>(v_cache), kv_len, &max_rows))
     return st;
   int64_t per_worker;
-  if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 2, &per_worker) || per_worker > (INT64_MAX >> 12))
+  if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 17, &per_worker) || per_worker > (INT64_MAX >> 12))
     return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
   return guarded([&] {
     int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));

@@ -43,14 +43,14 @@ void decode(const DecodeArgs& a) {
     float* o = qs + rows * d;
     float* s = o + rows * d;
     float* m = s + rows * BK;
-    float* l = m + rows;
+    float* l = m + rows;  // [rows][W]: the row sums per lane
     // row r: new token t = r / group, head h = g*group + r % group
     for (int64_t r = 0; r < rows; ++r) {
       const float* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
       for (int c = 0; c < d; ++c) qs[r * d + c] = src[c] * qscale;
       for (int c = 0; c < d; ++c) o[r * d + c] = 0.f;
       m[r] = -__builtin_inff();
-      l[r] = 0.f;
+      Vec::zero().store(l + r * W);
     }
     for (int64_t j0 = 0; j0 < kv; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, kv - j0);
@@ -60,17 +60,18 @@ void decode(const DecodeArgs& a) {
         float* sr = s + r * BK;
         for (int jj = 0; jj < upto; ++jj) sr[jj] = dot(qs + r * d, kc + (j0 + jj) * ldkv, d);
         for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
-        softmax_row(sr, m[r], l[r], o + r * d, d);
+        softmax_row(sr, sr, m[r], l + r * W, o + r * d, d);
         for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vc + (j0 + jj) * ldkv, d, o + r * d);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t row = q0 + r / group;
       const int h = g * group + (int)(r % group);
-      scale_row(o + r * d, d, 1.f / l[r]);
+      const float lr = Vec::load(l + r * W).hsum();
+      scale_row(o + r * d, d, 1.f / lr);
       float* dst = a.out + row * ldq + (int64_t)h * d;
       for (int c = 0; c < d; ++c) dst[c] = o[r * d + c];
-      if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(l[r])) * kLn2;
+      if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
   parallel_items(a.batch * G, body);

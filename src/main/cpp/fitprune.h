@@ -32,8 +32,9 @@ enum fp_status {
   FP_ERR_INTERNAL = 7
 };
 
-/* Instruction-set levels of the CPU kernels. */
-enum fp_isa { FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2 };
+/* Instruction-set levels of the CPU kernels. AVX512_BF16 is AVX512 with vdpbf16ps for the bf16
+ * kernels (its fp32 kernels are AVX512's). */
+enum fp_isa { FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2, FP_ISA_AVX512_BF16 = 3 };
 
 const char* fp_version(void);
 const char* fp_last_error(void);
@@ -77,22 +78,42 @@ int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,
 int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                            const int32_t* index, int64_t count, int32_t* dst);
 
-/* ---- Packed batches (CPU) ----
+/* Element types of the kernels' q, k, v and out (lse and scores are always fp32). */
+enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1, FP_DTYPE_BF16 = 2 };
+int fp_dtype_size(int32_t dtype); /* bytes per element, or 0 for an unknown dtype */
+
+/* ---- CPU backend by element type (as the CUDA entry points) ----
+ * dtype: FP_DTYPE_F32 or FP_DTYPE_BF16 (bf16: fp32 accumulation, softmax and LSE; probabilities
+ * rounded to bf16 for p*v; vdpbf16ps on FP_ISA_AVX512_BF16, the same arithmetic through
+ * conversions on the other paths). out_dtype: FP_DTYPE_F32, or dtype itself. Any head_dim. */
+int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                     int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                     float* lse);
+int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
+                  int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
+                  float* self_score, float* cross_score);
+/* Row gather of any element type (rows of row_bytes bytes: bf16 hidden states, K/V caches), with
+ * the rules of fp_cpu_gather_rows_f32, in place included. */
+int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
+                       int64_t count, void* dst);
+
+/* ---- Packed batches (CPU, fp32 or bf16 as fp_cpu_attention / fp_cpu_scores) ----
  * B sequences of different lengths packed along the rows, as FlashAttention's varlen API:
  * sequence b holds rows [cu_seqlens[b], cu_seqlens[b+1]) of q [N,H,d], k and v [N,G,d], out
  * [N,H,d] and lse [H,N], with cu_seqlens[0] = 0, never decreasing, cu_seqlens[B] = N < 2^31.
- * Every sequence is causal on its own and gives the same bits as a call on it alone. The
- * single-sequence functions above are these with B = 1. */
-int fp_cpu_attention_varlen_f32(const float* q, const float* k, const float* v, const int64_t* cu_seqlens,
-                                int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
-                                float* out, float* lse);
+ * Every sequence is causal on its own and gives the same bits as a call on it alone; work is
+ * spread over (sequence, head, query block). fp_cpu_attention and fp_cpu_scores are these with
+ * B = 1. */
+int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
+                            int32_t out_dtype, float* lse);
 
 /* Scores of every sequence's visual span; spans [B,2] holds (prefix, visual) within each
  * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
  * ([sum of visual]). */
-int fp_cpu_scores_varlen_f32(const float* q, const float* k, const float* lse, const int64_t* cu_seqlens,
-                             int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
-                             const int64_t* spans, float* self_score, float* cross_score);
+int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                         float* self_score, float* cross_score);
 
 /* fp_select_keep per sequence, drop[b] tokens from sequence b; self/cross as the varlen scores
  * write them. keep receives N - sum(drop) global row indices, ascending: one
@@ -111,10 +132,6 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
 int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);
-
-/* Element types of the CUDA kernels' q, k, v and out (lse and scores are always fp32). */
-enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1, FP_DTYPE_BF16 = 2 };
-int fp_dtype_size(int32_t dtype); /* bytes per element, or 0 for an unknown dtype */
 
 /* ---- CUDA backend (device pointers) ----
  * Pointers below are device pointers unless said otherwise. `stream` is a cudaStream_t (NULL:

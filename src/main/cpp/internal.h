@@ -32,15 +32,29 @@ constexpr int kBlockK = 64;  // keys per tile
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// K packed per (group, key block) as [d][kBlockK], zero-padded.
-inline int64_t packed_k_floats(int64_t keys, int G, int d) {
-  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * d;
+// bf16 as its bit pattern: the kernels only move it, convert it and feed it to dot products.
+typedef uint16_t bf16;
+
+// Head dims as the bf16 packs pad them: q/k to an even count (the dot products take pairs), and
+// v columns (and the fp32 output tile) to whole 16-lane vectors. Zero padding changes no result.
+inline int pair_dim(int d) { return (d + 1) / 2 * 2; }
+inline int vec_dim(int d) { return (d + 15) / 16 * 16; }
+
+// K packed per (group, key block): fp32 as [d][kBlockK], bf16 as [d/2][kBlockK][2], zero-padded;
+// V (bf16 only) as [kBlockK/2][vec_dim(d)][2]. Counts are in elements of the input type.
+inline int64_t packed_k_elems(int64_t keys, int G, int d) {
+  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * pair_dim(d);
 }
+inline int64_t packed_v_elems(int64_t keys, int G, int d) {
+  return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * vec_dim(d);
+}
+// Per worker: q tile, output tile, logits, probabilities (fp32 or bf16), row max, and row sums
+// kept per vector lane (up to 16) until the end.
 inline int64_t attention_scratch_floats(int d) {
-  return (int64_t)kBlockQ * d * 2 + (int64_t)kBlockQ * kBlockK + 2 * kBlockQ + 64;
+  return (int64_t)kBlockQ * vec_dim(d) * 2 + (int64_t)kBlockQ * kBlockK * 2 + 17 * kBlockQ + 64;
 }
 inline int64_t scores_scratch_floats(int d, int64_t visual) {
-  return (int64_t)kBlockQ * d + (int64_t)kBlockQ * kBlockK +
+  return (int64_t)kBlockQ * vec_dim(d) + (int64_t)kBlockQ * kBlockK +
          (int64_t)kBlockQ * ceil_div(visual, kBlockK) * kBlockK + kBlockQ + 64;
 }
 
@@ -93,32 +107,39 @@ int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const
 int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot);
 int64_t plan_scores(const int64_t* cu, const int64_t* spans, int64_t batch, SeqSlot* slot);
 
+// T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
+template <class T>
 struct AttentionArgs {
-  const float *q, *k, *v;
-  int64_t n;  // rows of the packed batch (the LSE row stride)
+  const T *q, *k, *v;
+  int64_t n;         // rows of the packed batch (the LSE row stride)
   int H, G, d;
   const SeqSlot* seqs;  // plan_attention
   int64_t count;
-  float *out, *lse;
-  float* packed_k;  // packed_k_floats over the sequences' keys
-  float* scratch;   // max_workers() * attention_scratch_floats(d)
+  void* out;         // [n,H,d] of T, or of float when out_f32
+  bool out_f32;
+  float* lse;
+  T* packed_k;       // packed_k_elems over the sequences' key blocks
+  T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
+  float* scratch;    // max_workers() * attention_scratch_floats(d)
 };
 
+template <class T>
 struct ScoreArgs {
-  const float *q, *k, *lse;
+  const T *q, *k;
+  const float* lse;
   int64_t n;
   int H, G, d;
   const SeqSlot* seqs;  // plan_scores: only sequences with visual > 0
   int64_t count;
   int64_t max_visual;
-  float* packed_k;   // packed K of every visual span
+  T* packed_k;       // packed K of every visual span
   float* scratch;    // max_workers() * scores_scratch_floats(d, max_visual)
   double* partial;   // one row of `visual` doubles per query-row block, zeroed
 };
 
-// Decode: for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V are
-// already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t sees
-// cache rows [0, kv_len[b] - q_len + t].
+// Decode (fp32): for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V
+// are already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t
+// sees cache rows [0, kv_len[b] - q_len + t].
 struct DecodeArgs {
   const float* q;  // [Nq,H,d]
   const int64_t* cu_q;
@@ -133,19 +154,23 @@ struct DecodeArgs {
   float* scratch;    // max_workers() * decode_scratch_floats(d, max_rows)
 };
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
-  return rows * (2 * (int64_t)d + kBlockK + 2) + 64;
+  return rows * (2 * (int64_t)d + kBlockK + 17) + 64;  // q, o, logits, max, per-lane sums
 }
 
-// One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp).
-#define FP_DECLARE_ISA(ns)                  \
-  namespace ns {                            \
-  void attention(const AttentionArgs& a);   \
-  void scores(const ScoreArgs& a);          \
-  void decode(const DecodeArgs& a);         \
+// One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp);
+// avx512bf16 is the avx512 path with vdpbf16ps for the bf16 dot products.
+#define FP_DECLARE_ISA(ns)                        \
+  namespace ns {                                  \
+  void attention(const AttentionArgs<float>& a);  \
+  void attention(const AttentionArgs<bf16>& a);   \
+  void scores(const ScoreArgs<float>& a);         \
+  void scores(const ScoreArgs<bf16>& a);          \
+  void decode(const DecodeArgs& a);               \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)
 FP_DECLARE_ISA(avx512)
+FP_DECLARE_ISA(avx512bf16)
 #undef FP_DECLARE_ISA
 
 }  // namespace fp

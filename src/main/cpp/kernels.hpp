@@ -2,8 +2,12 @@
 // kernels_<isa>.cpp inside namespace fp::<isa>; the tile loops, packing and softmax are shared,
 // only the vector type and register blocking differ per instruction set.
 //
-// Scores are kept in base 2: q is pre-scaled by log2(e)/sqrt(d), so exp becomes exp2 and the
-// natural-log LSE is recovered as ln2 * (m + log2 l).
+// Templated on the element type T of q, k, v: float, or bf16 with fp32 accumulation (dot2 over
+// element pairs: vdpbf16ps on avx512bf16, the same function through conversions elsewhere) and
+// probabilities rounded to bf16 for p*v, as FlashAttention does. Softmax, LSE and scores are fp32.
+//
+// Scores are kept in base 2: the logits are scaled by log2(e)/sqrt(d), so exp becomes exp2 and
+// the natural-log LSE is recovered as ln2 * (m + log2 l).
 
 constexpr int W = Vec::W;
 constexpr int BQ = kBlockQ, BK = kBlockK;
@@ -12,63 +16,161 @@ static_assert(BK % (kQkVecs * W) == 0 && BQ % kQkRows == 0 && BQ % kPvRows == 0,
 
 template <class T> inline T min_of(T a, T b) { return a < b ? a : b; }
 
+template <class T> constexpr bool kBf16 = false;
+template <> constexpr bool kBf16<bf16> = true;
+
+// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
+// keys: the K packing of both element types, on 32-bit words.
+inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
+  int j0 = 0;
+#if defined(FP_HAVE_TRANSPOSE16)
+  for (; j0 + 16 <= cnt; j0 += 16) {
+    int c0 = 0;
+    for (; c0 + 16 <= words; c0 += 16) transpose16(src + j0 * ld + c0, ld, dst + c0 * BK + j0, BK);
+    for (int jj = j0; jj < j0 + 16; ++jj)
+      for (int c = c0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
+  }
+#endif
+  for (int jj = j0; jj < cnt; ++jj)
+    for (int c = 0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
+  for (int c = 0; c < words; ++c)
+    for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0;
+}
+
 // Keys [j0, j0+cnt) of kv-group g, transposed to [d][BK] and zero-padded: a q*k^T tile then
 // reads contiguous key vectors and broadcasts one q element per step.
 inline void pack_k_block(const float* k, int G, int d, int g, int64_t j0, int cnt, float* dst) {
   const int64_t ld = (int64_t)G * d;
-  for (int jj = 0; jj < cnt; ++jj) {
-    const float* src = k + (j0 + jj) * ld + (int64_t)g * d;
-    for (int c = 0; c < d; ++c) dst[c * BK + jj] = src[c];
-  }
-  for (int c = 0; c < d; ++c)
-    for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0.f;
+  pack_words(reinterpret_cast<const uint32_t*>(k + j0 * ld + (int64_t)g * d), ld, cnt, d,
+             reinterpret_cast<uint32_t*>(dst));
 }
 
-// Packs the keys [key0, key0+keys) of every sequence and group: block (g, kb) of a sequence at
-// (G*kb0 + g*nkb + kb) * BK*d.
-inline void pack_k(const float* k, int G, int d, const SeqSlot* seqs, int64_t count, float* packed) {
+// bf16: the same as [d/2][BK][2], each key's element pair (2c, 2c+1) adjacent: one dot2 step
+// takes a pair of q elements against W keys' pairs. A pair is adjacent in k too, so this is the
+// same transpose on 32-bit words (an even d keeps rows word-aligned; an odd d's last word, half
+// past the row, is written separately with a zero element).
+inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt, bf16* dst) {
+  const int64_t ld = (int64_t)G * d;
+  const bf16* src = k + j0 * ld + (int64_t)g * d;
+  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
+  if (d % 2 == 0) {
+    pack_words(reinterpret_cast<const uint32_t*>(src), ld / 2, cnt, d / 2, out);
+    return;
+  }
+  const int np = pair_dim(d) / 2;
+  for (int jj = 0; jj < BK; ++jj)
+    for (int c = 0; c < np; ++c) {
+      const uint32_t lo = jj < cnt ? src[jj * ld + 2 * c] : 0;
+      const uint32_t hi = jj < cnt && 2 * c + 1 < d ? src[jj * ld + 2 * c + 1] : 0;
+      out[c * BK + jj] = lo | hi << 16;
+    }
+}
+
+// Runs fn(slot, g, kb, cnt) for every key block kb (cnt keys) of every group g of every packed
+// sequence, in parallel; block item = G*kb0 + g*nkb + kb of its sequence is where it is packed.
+template <class F>
+void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
   auto body = [&](int64_t item, int) {
     const SeqSlot& s = seqs[slot_of(seqs, count, &SeqSlot::kb0, item / G)];
     const int64_t nkb = ceil_div(s.keys, BK), local = item - G * s.kb0;
-    const int g = (int)(local / nkb);
     const int64_t kb = local % nkb;
-    const int cnt = (int)min_of<int64_t>(BK, s.keys - kb * BK);
-    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + item * (int64_t)BK * d);
+    fn(s, (int)(local / nkb), kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), item);
   };
   parallel_items(G * seqs[count].kb0, body);
 }
 
-// Rows [i0, i0+rows) of head h, times `scale`, into qs [BQ][d]; padding rows are zero.
-inline void pack_q(const float* q, int H, int d, int h, int64_t i0, int rows, float scale, float* qs) {
-  const int64_t ld = (int64_t)H * d;
-  for (int r = 0; r < rows; ++r) {
-    const float* src = q + (i0 + r) * ld + (int64_t)h * d;
-    for (int c = 0; c < d; ++c) qs[r * d + c] = src[c] * scale;
-  }
-  for (int r = rows; r < BQ; ++r)
-    for (int c = 0; c < d; ++c) qs[r * d + c] = 0.f;
+// Packs the keys [key0, key0+keys) of every sequence and group: block (g, kb) of a sequence at
+// (G*kb0 + g*nkb + kb) * BK*pair_dim(d).
+template <class T>
+void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* packed) {
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t item) {
+    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + item * (int64_t)BK * pair_dim(d));
+  });
 }
 
-// s [BQ][BK] = qs [BQ][d] * kt [d][BK], register-blocked kQkRows x kQkVecs vectors.
-inline void qk_tile(const float* qs, const float* kt, int d, float* s) {
+// bf16 V of every group as [BK/2][vec_dim(d)][2] per key block: the pair (key 2j, key 2j+1) of
+// each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
+inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
+  const int64_t ld = (int64_t)G * d;
+  const int dv = vec_dim(d);
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t item) {
+    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + item * (int64_t)BK * dv);
+    for (int jp = 0; jp < BK / 2; ++jp) {
+      const int j = 2 * jp;
+      const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
+      const bf16* r1 = r0 + ld;
+      uint32_t* row = dst + (int64_t)jp * dv;
+      if (j + 1 < cnt)
+        for (int c = 0; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
+      else if (j < cnt)
+        for (int c = 0; c < d; ++c) row[c] = r0[c];
+      else
+        for (int c = 0; c < d; ++c) row[c] = 0;
+      for (int c = d; c < dv; ++c) row[c] = 0;
+    }
+  });
+}
+
+// Rows [i0, i0+rows) of head h into qs [BQ][pair_dim(d)]; padding rows and columns are zero.
+// q stays exact (bf16 cannot hold q times the scale exactly); qk_tile scales the fp32 logits.
+template <class T>
+void pack_q(const T* q, int H, int d, int h, int64_t i0, int rows, T* qs) {
+  const int64_t ld = (int64_t)H * d;
+  const int pd = pair_dim(d);
+  for (int r = 0; r < BQ; ++r) {
+    const T* src = q + (i0 + r) * ld + (int64_t)h * d;
+    for (int c = 0; c < pd; ++c) qs[r * pd + c] = r < rows && c < d ? src[c] : T(0);
+  }
+}
+
+// s [BQ][BK] = scale * qs [BQ][d] * kt [d][BK], register-blocked kQkRows x kQkVecs vectors.
+inline void qk_tile(const float* qs, const float* kt, int d, float scale, float* s) {
   constexpr int CW = kQkVecs * W;
+  const int pd = pair_dim(d);
+  const Vec sc = Vec::set1(scale);
   for (int c0 = 0; c0 < BK; c0 += CW) {
     for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
       Vec acc[kQkRows][kQkVecs];
       for (int r = 0; r < kQkRows; ++r)
         for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
       const float* kp = kt + c0;
-      const float* qp = qs + r0 * d;
+      const float* qp = qs + r0 * pd;
       for (int c = 0; c < d; ++c, kp += BK) {
         Vec kv[kQkVecs];
         for (int x = 0; x < kQkVecs; ++x) kv[x] = Vec::load(kp + x * W);
         for (int r = 0; r < kQkRows; ++r) {
-          const Vec b = Vec::set1(qp[r * d + c]);
+          const Vec b = Vec::set1(qp[r * pd + c]);
           for (int x = 0; x < kQkVecs; ++x) acc[r][x] = fma(b, kv[x], acc[r][x]);
         }
       }
       for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) acc[r][x].store(s + (r0 + r) * BK + c0 + x * W);
+        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
+    }
+  }
+}
+
+// bf16: the same over element pairs with dot2 (vdpbf16ps, or its converting equivalent).
+inline void qk_tile(const bf16* qs, const bf16* kt, int d, float scale, float* s) {
+  constexpr int CW = kQkVecs * W;
+  const int pd = pair_dim(d);
+  const Vec sc = Vec::set1(scale);
+  for (int c0 = 0; c0 < BK; c0 += CW) {
+    for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
+      Vec acc[kQkRows][kQkVecs];
+      for (int r = 0; r < kQkRows; ++r)
+        for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
+      const bf16* kp = kt + c0 * 2;
+      const bf16* qp = qs + r0 * pd;
+      for (int c = 0; c < pd; c += 2, kp += 2 * BK) {
+        Pairs kv[kQkVecs];
+        for (int x = 0; x < kQkVecs; ++x) kv[x] = Pairs::load(kp + x * 2 * W);
+        for (int r = 0; r < kQkRows; ++r) {
+          const Pairs b = Pairs::set1(qp + r * pd + c);
+          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = dot2(acc[r][x], b, kv[x]);
+        }
+      }
+      for (int r = 0; r < kQkRows; ++r)
+        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
     }
   }
 }
@@ -110,6 +212,55 @@ inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d,
   }
 }
 
+// bf16: o [BQ][vec_dim(d)] += p [BQ][BK] (bf16) * packed v block, NV vectors of columns from c0.
+template <int NV>
+inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, float* o) {
+  for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+    Vec acc[kPvRows][NV];
+    for (int r = 0; r < kPvRows; ++r)
+      for (int x = 0; x < NV; ++x) acc[r][x] = Vec::load(o + (r0 + r) * dv + c0 + x * W);
+    const bf16* vp = vb + c0 * 2;
+    for (int j = 0; j < cnt; j += 2, vp += 2 * dv) {
+      Pairs vv[NV];
+      for (int x = 0; x < NV; ++x) vv[x] = Pairs::load(vp + x * 2 * W);
+      for (int r = 0; r < kPvRows; ++r) {
+        const Pairs b = Pairs::set1(p + (r0 + r) * BK + j);
+        for (int x = 0; x < NV; ++x) acc[r][x] = dot2(acc[r][x], b, vv[x]);
+      }
+    }
+    for (int r = 0; r < kPvRows; ++r)
+      for (int x = 0; x < NV; ++x) acc[r][x].store(o + (r0 + r) * dv + c0 + x * W);
+  }
+}
+
+// An odd cnt reads one padding key: its probability is 0 (masked) and its packed v row is 0.
+inline void pv_tile(const bf16* p, int cnt, const bf16* vb, int d, float* o) {
+  const int dv = vec_dim(d);
+  int c0 = 0;
+  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, cnt, vb, dv, c0, o);
+  for (; c0 < dv; c0 += W) pv_cols<1>(p, cnt, vb, dv, c0, o);
+}
+
+// Probabilities for p*v, two vectors at a time: fp32 in place, or rounded to bf16 (what p*v then
+// multiplies exactly).
+inline void store_p(Vec lo, Vec hi, float* dst) {
+  lo.store(dst);
+  hi.store(dst + W);
+}
+inline void store_p(Vec lo, Vec hi, bf16* dst) { store_bf16x2(lo, hi, dst); }
+
+// One output row, normalised, to fp32 or bf16 (round to nearest even; NaN stays NaN).
+inline void write_row(const float* o, int d, float* dst) {
+  for (int c = 0; c < d; ++c) dst[c] = o[c];
+}
+inline void write_row(const float* o, int d, bf16* dst) {
+  for (int c = 0; c < d; ++c) {
+    uint32_t b;
+    __builtin_memcpy(&b, &o[c], 4);
+    dst[c] = (b & 0x7fffffffu) > 0x7f800000u ? (bf16)((b >> 16) | 0x40u) : (bf16)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  }
+}
+
 inline void scale_row(float* row, int d, float a) {
   const Vec av = Vec::set1(a);
   int c = 0;
@@ -117,27 +268,28 @@ inline void scale_row(float* row, int d, float a) {
   if (c < d) (Vec::load_partial(row + c, d - c) * av).store_partial(row + c, d - c);
 }
 
-// Online softmax of one row of a tile (base-2 logits in sr, BK wide, masked entries -inf):
-// sr becomes the probabilities, the running max m and sum l are updated and the output row o
-// rescaled to the new max.
-inline void softmax_row(float* sr, float& m, float& l, float* o, int d) {
+// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
+// probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
+// are updated, and the output row o is rescaled to the new max.
+template <class P>
+inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
   Vec mx = Vec::load(sr);
   for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
   const float tile_max = mx.hmax();
   const float m_new = tile_max > m ? tile_max : m;
   if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
-    for (int x = 0; x < BK; x += W) Vec::zero().store(sr + x);
+    for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
     return;
   }
   const Vec mv = Vec::set1(m_new);
   Vec sum = Vec::zero();
-  for (int x = 0; x < BK; x += W) {
-    const Vec p = vexp2(Vec::load(sr + x) - mv);
-    p.store(sr + x);
-    sum = sum + p;
+  for (int x = 0; x < BK; x += 2 * W) {
+    const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
+    store_p(p0, p1, pr + x);
+    sum = sum + (p0 + p1);
   }
   const float alpha = __builtin_exp2f(m - m_new);
-  l = l * alpha + sum.hsum();
+  fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
   m = m_new;
   if (alpha != 1.f) scale_row(o, d, alpha);
 }
@@ -146,11 +298,14 @@ inline void softmax_row(float* sr, float& m, float& l, float* o, int d) {
 // within a head, the longest rows (last query blocks) first: consecutive items share one head's
 // K/V, which then stays in cache, and the short blocks fill the tail of the schedule. Every block
 // is computed from its own sequence alone, so a sequence gives the same bits in any batch.
-void attention(const AttentionArgs& a) {
+template <class T>
+void attention_impl(const AttentionArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
+  const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
   pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
+  if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
 
   auto body = [&](int64_t item, int worker) {
     const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
@@ -159,21 +314,27 @@ void attention(const AttentionArgs& a) {
     const int64_t qb = nqb - 1 - local % nqb;
     const int64_t i0 = qb * BQ;  // within the sequence
     const int rows = (int)min_of<int64_t>(BQ, n - i0);
-    const float* kg = a.packed_k + (a.G * sq.kb0 + g * nkb) * (int64_t)BK * d;
-    float* qs = a.scratch + worker * attention_scratch_floats(d);
-    float* o = qs + BQ * d;
-    float* s = o + BQ * d;
-    float* m = s + BQ * BK;
-    float* l = m + BQ;
-    pack_q(a.q, H, d, h, sq.start + i0, rows, qscale, qs);
-    for (int r = 0; r < BQ; ++r) { m[r] = -__builtin_inff(); l[r] = 0.f; }
-    for (int i = 0; i < BQ * d; ++i) o[i] = 0.f;
+    const int64_t kblock0 = a.G * sq.kb0 + g * nkb;  // this group's first packed block
+    float* base = a.scratch + worker * attention_scratch_floats(d);
+    T* qs = reinterpret_cast<T*>(base);
+    float* o = base + BQ * vec_dim(d);
+    float* s = o + BQ * vec_dim(d);
+    // fp32 probabilities overwrite the logits; bf16 ones go to their own tile.
+    T* pt = kBf16<T> ? reinterpret_cast<T*>(s + BQ * BK) : reinterpret_cast<T*>(s);
+    float* m = s + 2 * BQ * BK;
+    float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
+    pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
+    for (int r = 0; r < BQ; ++r) {
+      m[r] = -__builtin_inff();
+      Vec::zero().store(l + r * W);
+    }
+    for (int i = 0; i < BQ * ldo; ++i) o[i] = 0.f;
 
     const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
-      qk_tile(qs, kg + kb * BK * d, d, s);
+      qk_tile(qs, a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d), d, qscale, s);
       if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
         for (int r = 0; r < BQ; ++r) {
           const int64_t visible = i0 + r - j0 + 1;
@@ -181,14 +342,21 @@ void attention(const AttentionArgs& a) {
           for (int jj = from; jj < BK; ++jj) s[r * BK + jj] = -__builtin_inff();
         }
       }
-      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, m[r], l[r], o + r * d, d);
-      pv_tile(s, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
+      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, pt + r * BK, m[r], l + r * W, o + r * ldo, d);
+      if constexpr (kBf16<T>)
+        pv_tile(pt, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
+      else
+        pv_tile(pt, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
-      scale_row(o + r * d, d, 1.f / l[r]);
-      float* dst = a.out + (sq.start + i0 + r) * ldq + (int64_t)h * d;
-      for (int c = 0; c < d; ++c) dst[c] = o[r * d + c];
-      a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(l[r])) * kLn2;
+      const float lr = Vec::load(l + r * W).hsum();
+      scale_row(o + r * ldo, d, 1.f / lr);
+      const int64_t at = (sq.start + i0 + r) * ldq + (int64_t)h * d;
+      if (a.out_f32)
+        write_row(o + r * ldo, d, static_cast<float*>(a.out) + at);
+      else
+        write_row(o + r * ldo, d, static_cast<T*>(a.out) + at);
+      a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
   parallel_items(a.seqs[a.count].item0, body);
@@ -203,16 +371,17 @@ void attention(const AttentionArgs& a) {
 //
 // Work items are (sequence, query-row block), sequences heaviest first; each block sums its rows
 // into its own partial row of its sequence, so scores do not depend on the batch or schedule.
-void scores(const ScoreArgs& a) {
+template <class T>
+void scores_impl(const ScoreArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
+  const int64_t ldm = ceil_div(a.max_visual, BK) * BK;
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
   pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {
     const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
     const int64_t n = sq.len, P = sq.prefix, V = sq.visual, local = item - sq.item0;
-    const int64_t nkb = ceil_div(V, BK), ldm = ceil_div(a.max_visual, BK) * BK;
-    const int64_t nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
+    const int64_t nkb = ceil_div(V, BK), nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
     const bool text = local < ntb;  // text blocks see every visual key: do them first
     int64_t i0, kb_end;  // i0 within the sequence
     int rows;
@@ -226,19 +395,20 @@ void scores(const ScoreArgs& a) {
       rows = (int)min_of<int64_t>(BQ, P + V - i0);
       kb_end = (i0 + rows - 1 - P) / BK + 1;
     }
-    float* qs = a.scratch + worker * scores_scratch_floats(d, a.max_visual);
-    float* s = qs + BQ * d;
+    float* base = a.scratch + worker * scores_scratch_floats(d, a.max_visual);
+    T* qs = reinterpret_cast<T*>(base);
+    float* s = base + BQ * vec_dim(d);
     float* mx = s + BQ * BK;
     float* lse2 = mx + BQ * ldm;
     for (int r = 0; r < rows; ++r)
       for (int64_t j = 0; j < kb_end * BK; ++j) mx[r * ldm + j] = -__builtin_inff();
 
     for (int h = 0; h < H; ++h) {
-      const float* kg = a.packed_k + (a.G * sq.kb0 + (int64_t)(h / group) * nkb) * BK * d;
-      pack_q(a.q, H, d, h, sq.start + i0, rows, qscale, qs);
+      const T* kg = a.packed_k + (a.G * sq.kb0 + (int64_t)(h / group) * nkb) * BK * pair_dim(d);
+      pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
       for (int r = 0; r < rows; ++r) lse2[r] = a.lse[(int64_t)h * a.n + sq.start + i0 + r] * kLog2e;
       for (int64_t kb = 0; kb < kb_end; ++kb) {
-        qk_tile(qs, kg + kb * BK * d, d, s);
+        qk_tile(qs, kg + kb * BK * pair_dim(d), d, qscale, s);
         for (int r = 0; r < rows; ++r) {
           const Vec lv = Vec::set1(lse2[r]);
           float* mrow = mx + r * ldm + kb * BK;
@@ -265,3 +435,8 @@ void scores(const ScoreArgs& a) {
   };
   parallel_items(a.seqs[a.count].item0, body);
 }
+
+void attention(const AttentionArgs<float>& a) { attention_impl(a); }
+void attention(const AttentionArgs<bf16>& a) { attention_impl(a); }
+void scores(const ScoreArgs<float>& a) { scores_impl(a); }
+void scores(const ScoreArgs<bf16>& a) { scores_impl(a); }

@@ -96,3 +96,8 @@ extern "C" int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t 
                                       const int32_t* index, int64_t count, int32_t* dst) {
   return gather_rows(src, rows, width, index, count, dst);
 }
+
+extern "C" int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
+                                  int64_t count, void* dst) {
+  return gather_rows(static_cast<const char*>(src), rows, row_bytes, index, count, static_cast<char*>(dst));
+}

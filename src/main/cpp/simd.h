@@ -25,6 +25,7 @@ struct Vec {
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << cnt) - 1u), v);
   }
   friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec fused(Vec a, Vec b, Vec c) { return fma(a, b, c); }
   friend inline Vec operator+(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
@@ -38,6 +39,62 @@ struct Vec {
   static constexpr float kExpMin = -160.f, kExpMax = 128.f;
   static constexpr bool kClampHigh = false;  // scalef saturates to inf by itself
 };
+// W pairs of bf16 in one register: the operands of dot2 (vdpbf16ps takes them so).
+struct Pairs {
+  __m512i v;
+  static inline Pairs load(const uint16_t* p) { return {_mm512_loadu_si512(p)}; }
+  static inline Pairs set1(const uint16_t* p) { return {_mm512_set1_epi32(*reinterpret_cast<const int*>(p))}; }
+  // The odd (upper) and even (lower) bf16 of each pair as fp32: a bf16 is the top half of an fp32.
+  inline Vec odd() const { return {_mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536)))}; }
+  inline Vec even() const { return {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16))}; }
+};
+#if defined(__AVX512BF16__)
+inline Vec dot2(Vec acc, Pairs a, Pairs b) {
+  return {_mm512_dpbf16_ps(acc.v, (__m512bh)a.v, (__m512bh)b.v)};
+}
+#define FP_NATIVE_DOT2 1
+#endif
+// fp32 -> bf16, round to nearest even, of W values (no NaN: probabilities only).
+inline void store_bf16(Vec x, uint16_t* p) {
+  __m512i b = _mm512_castps_si512(x.v);
+  b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+}
+// 2W values: lo then hi. vcvtne2ps2bf16 where the CPU has it (one instruction for 32 values; it
+// also flushes fp32 denormals, below 1.2e-38, to zero).
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+#if defined(__AVX512BF16__)
+  _mm512_storeu_si512(p, (__m512i)_mm512_cvtne2ps_pbh(hi.v, lo.v));
+#else
+  store_bf16(lo, p);
+  store_bf16(hi, p + 16);
+#endif
+}
+// dst[c * ldd + r] = src[r * lds + c] for a 16x16 block of 32-bit words (strides in words): the
+// K packing's transpose, 64 shuffles instead of 256 scalar moves.
+#define FP_HAVE_TRANSPOSE16 1
+inline void transpose16(const uint32_t* src, int64_t lds, uint32_t* dst, int64_t ldd) {
+  __m512i r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // r[i + k], lane l: rows i..i+3 of column 4l + k
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i x0 = _mm512_shuffle_i32x4(r[k], r[4 + k], 0x44), x1 = _mm512_shuffle_i32x4(r[k], r[4 + k], 0xEE);
+    const __m512i y0 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], 0x44), y1 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], 0xEE);
+    _mm512_storeu_si512(dst + k * ldd, _mm512_shuffle_i32x4(x0, y0, 0x88));
+    _mm512_storeu_si512(dst + (4 + k) * ldd, _mm512_shuffle_i32x4(x0, y0, 0xDD));
+    _mm512_storeu_si512(dst + (8 + k) * ldd, _mm512_shuffle_i32x4(x1, y1, 0x88));
+    _mm512_storeu_si512(dst + (12 + k) * ldd, _mm512_shuffle_i32x4(x1, y1, 0xDD));
+  }
+}
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
 
@@ -56,6 +113,7 @@ struct Vec {
   inline void store(float* p) const { _mm256_storeu_ps(p, v); }
   inline void store_partial(float* p, int cnt) const { _mm256_maskstore_ps(p, mask(cnt), v); }
   friend inline Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+  friend inline Vec fused(Vec a, Vec b, Vec c) { return fma(a, b, c); }
   friend inline Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
@@ -82,6 +140,24 @@ struct Vec {
   static constexpr float kExpMin = -127.f, kExpMax = 127.f;
   static constexpr bool kClampHigh = true;  // the exponent field would wrap
 };
+struct Pairs {
+  __m256i v;
+  static inline Pairs load(const uint16_t* p) { return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))}; }
+  static inline Pairs set1(const uint16_t* p) { return {_mm256_set1_epi32(*reinterpret_cast<const int*>(p))}; }
+  inline Vec odd() const { return {_mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536)))}; }
+  inline Vec even() const { return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16))}; }
+};
+inline void store_bf16(Vec x, uint16_t* p) {
+  __m256i b = _mm256_castps_si256(x.v);
+  b = _mm256_add_epi32(b, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1))));
+  b = _mm256_srli_epi32(b, 16);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+  store_bf16(lo, p);
+  store_bf16(hi, p + 8);
+}
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
 
@@ -99,6 +175,13 @@ struct Vec {
   inline void store(float* p) const { for (int i = 0; i < W; ++i) p[i] = v[i]; }
   inline void store_partial(float* p, int cnt) const { for (int i = 0; i < cnt; ++i) p[i] = v[i]; }
   friend inline Vec fma(Vec a, Vec b, Vec c) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
+  // Rounded once, as the other paths' fma (the baseline ISA has none): a product of two floats is
+  // exact in double, so one rounding of the double sum gives the fused result but for rare double
+  // rounding. exp2 uses it, which keeps the probabilities, and so their bf16 rounding, the same on
+  // every path.
+  friend inline Vec fused(Vec a, Vec b, Vec c) {
+    Vec r; for (int i = 0; i < W; ++i) r.v[i] = (float)((double)a.v[i] * b.v[i] + c.v[i]); return r;
+  }
   friend inline Vec operator+(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
   friend inline Vec operator-(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
   friend inline Vec operator*(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
@@ -113,8 +196,35 @@ struct Vec {
   static constexpr float kExpMin = -160.f, kExpMax = 128.f;
   static constexpr bool kClampHigh = false;
 };
+struct Pairs {
+  uint32_t v[Vec::W];
+  static inline Pairs load(const uint16_t* p) { Pairs r; __builtin_memcpy(r.v, p, sizeof r.v); return r; }
+  static inline Pairs set1(const uint16_t* p) {
+    uint32_t x; __builtin_memcpy(&x, p, 4); Pairs r; for (int i = 0; i < Vec::W; ++i) r.v[i] = x; return r;
+  }
+  inline Vec odd() const { Vec r; for (int i = 0; i < Vec::W; ++i) r.v[i] = bits(v[i] & 0xffff0000u); return r; }
+  inline Vec even() const { Vec r; for (int i = 0; i < Vec::W; ++i) r.v[i] = bits(v[i] << 16); return r; }
+  static inline float bits(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
+};
+inline void store_bf16(Vec x, uint16_t* p) {
+  for (int i = 0; i < Vec::W; ++i) {
+    uint32_t b; __builtin_memcpy(&b, &x.v[i], 4);
+    p[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  }
+}
+inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
+  store_bf16(lo, p);
+  store_bf16(hi, p + Vec::W);
+}
 constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
 
+#endif
+
+#if !defined(FP_NATIVE_DOT2)
+// acc + a.odd*b.odd + a.even*b.even in that order, as vdpbf16ps specifies it. A product of two
+// bf16 is exact in fp32, so each fma rounds once, like each of vdpbf16ps's two additions: the
+// converting paths compute the same function as the native instruction.
+inline Vec dot2(Vec acc, Pairs a, Pairs b) { return fma(a.even(), b.even(), fma(a.odd(), b.odd(), acc)); }
 #endif
 
 // 2^x for the x <= 0 of softmax (-inf, from masking, gives exactly 0): a degree-5 fit of 2^f on
@@ -125,10 +235,10 @@ inline Vec vexp2(Vec x) {
   const Vec r = Vec::round(xc);
   const Vec f = xc - r;
   Vec p = Vec::set1(kExp2C5);
-  p = fma(p, f, Vec::set1(kExp2C4));
-  p = fma(p, f, Vec::set1(kExp2C3));
-  p = fma(p, f, Vec::set1(kExp2C2));
-  p = fma(p, f, Vec::set1(kExp2C1));
-  p = fma(p, f, Vec::set1(kExp2C0));
+  p = fused(p, f, Vec::set1(kExp2C4));
+  p = fused(p, f, Vec::set1(kExp2C3));
+  p = fused(p, f, Vec::set1(kExp2C2));
+  p = fused(p, f, Vec::set1(kExp2C1));
+  p = fused(p, f, Vec::set1(kExp2C0));
   return Vec::ldexp(p, r);
 }

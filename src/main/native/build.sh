@@ -25,7 +25,8 @@ stale() {  # stale OBJ SRC: true when OBJ is missing or older than SRC or any he
 declare -A isa_flags=(
   [kernels_generic]=""
   [kernels_avx2]="-mavx2 -mfma"
-  [kernels_avx512]="-Wno-maybe-uninitialized -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mprefer-vector-width=512"
+  [kernels_avx512]="-Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mprefer-vector-width=512"
+  [kernels_avx512bf16]="-Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx512bf16 -mavx2 -mfma -mprefer-vector-width=512"
 )
 
 pids=()

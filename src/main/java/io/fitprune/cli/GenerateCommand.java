@@ -1,6 +1,9 @@
 package io.fitprune.cli;
 
+import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.ElementType;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -25,21 +28,31 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--head-dim", defaultValue = "128", description = "Head dimension d (default: ${DEFAULT-VALUE}).")
   int headDim;
 
+  @Option(names = "--dtype", defaultValue = "fp32", description = "fp32 or bf16 (default: ${DEFAULT-VALUE}).")
+  String dtype;
+
   @Option(names = "--seed", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Override
   public Integer call() throws Exception {
     new io.fitprune.kernels.AttentionShape(n, heads, kvHeads, headDim); // validates the sizes
+    ElementType type = ElementType.parseFloat(dtype);
+    if (type == ElementType.FP16) throw new IllegalArgumentException("--dtype must be fp32 or bf16, got fp16");
     Random rnd = new Random(seed);
-    SafetensorsWriter w = new SafetensorsWriter()
-        .putFloats("q", gaussian(rnd, (long) n * heads * headDim), n, heads, headDim)
-        .putFloats("k", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim)
-        .putFloats("v", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim);
-    w.metadata("generator", "fitprune generate --seed " + seed);
+    SafetensorsWriter w = new SafetensorsWriter();
+    put(w, type, "q", gaussian(rnd, (long) n * heads * headDim), n, heads, headDim);
+    put(w, type, "k", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim);
+    put(w, type, "v", gaussian(rnd, (long) n * kvHeads * headDim), n, kvHeads, headDim);
+    w.metadata("generator", "fitprune generate --seed " + seed + " --dtype " + type);
     w.write(out);
-    System.out.printf("wrote %s: q [%d,%d,%d], k and v [%d,%d,%d]%n", out, n, heads, headDim, n, kvHeads, headDim);
+    System.out.printf("wrote %s: %s q [%d,%d,%d], k and v [%d,%d,%d]%n", out, type, n, heads, headDim, n, kvHeads, headDim);
     return 0;
+  }
+
+  private static void put(SafetensorsWriter w, ElementType type, String name, float[] values, long... shape) {
+    if (type == ElementType.BF16) w.putShorts(name, DType.BF16, Bf16Data.round(values).toArray(), shape);
+    else w.putFloats(name, values, shape);
   }
 
   private static float[] gaussian(Random rnd, long count) {

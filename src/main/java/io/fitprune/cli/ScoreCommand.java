@@ -8,6 +8,7 @@ import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Backend;
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.CudaKernels;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
@@ -28,8 +29,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "score", description = "Attention, FitPrune scores and kept rows for one layer's q/k/v (one sequence or a packed batch).")
 final class ScoreCommand implements Callable<Integer> {
-  @Option(names = "--qkv", required = true, description = "Safetensors with float32 q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied); "
-      + "for a packed batch also cu_seqlens I64 [B+1], spans I64 [B,2] (prefix, visual) and optionally prune I64 [B].")
+  @Option(names = "--qkv", required = true, description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 "
+      + "or all BF16; for a packed batch also cu_seqlens I64 [B+1], spans I64 [B,2] (prefix, visual) and optionally prune I64 [B].")
   Path qkv;
 
   @Option(names = "--prefix", description = "Prefix length P: visual tokens start at row P (one sequence; not with cu_seqlens).")
@@ -49,7 +50,7 @@ final class ScoreCommand implements Callable<Integer> {
   String backend;
 
   @Option(names = "--dtype", defaultValue = "fp32",
-      description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16/bf16: cuda only; default ${DEFAULT-VALUE}).")
+      description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16: cuda only; inputs are rounded to it; default ${DEFAULT-VALUE}).")
   String dtype;
 
   /** The sequences of the input, their spans and how many visual tokens to drop in each (null: no selection). */
@@ -65,14 +66,16 @@ final class ScoreCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Backend requested = Backend.parse(backend);
     ElementType type = ElementType.parseFloat(dtype);
-    if (requested == Backend.CPU && type != ElementType.FP32)
-      throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32)");
+    if (requested == Backend.CPU && type == ElementType.FP16)
+      throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32 and bf16)");
     try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
-      TensorInfo q = in.require("q", DType.F32, -1, -1, -1);
+      TensorInfo first = in.tensors().get("q");
+      DType stored = first != null && first.dtype() == DType.BF16 ? DType.BF16 : DType.F32;
+      TensorInfo q = in.require("q", stored, -1, -1, -1);
       long n = q.shape()[0];
       int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
-      TensorInfo k = in.require("k", DType.F32, n, -1, d);
-      in.require("v", DType.F32, k.shape());
+      TensorInfo k = in.require("k", stored, n, -1, d);
+      in.require("v", stored, k.shape());
       Request req = in.tensors().containsKey("cu_seqlens") ? batchRequest(in, n) : singleRequest(n);
       BatchShape shape = new BatchShape(req.batch(), heads, Math.toIntExact(k.shape()[1]), d);
 
@@ -85,19 +88,28 @@ final class ScoreCommand implements Callable<Integer> {
       AttentionShape all = shape.packed();
       try (FloatData o = FloatData.allocate(all.qLength()); FloatData lse = FloatData.allocate(all.lseLength());
           FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
-        FloatData qd = FloatData.of(in.floats("q")), kd = FloatData.of(in.floats("k")), vd = FloatData.of(in.floats("v"));
+        Runnable attention, scores;
+        if (type == ElementType.BF16) {
+          Bf16Data qd = bf16(in, "q"), kd = bf16(in, "k"), vd = bf16(in, "v");
+          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
+          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
+        } else {
+          FloatData qd = fp32(in, "q"), kd = fp32(in, "k"), vd = fp32(in, "v");
+          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
+          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
+        }
         long t0 = 0, t1 = 0, t2 = 0;
         for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the mapped file
           t0 = System.nanoTime();
-          Kernels.attention(shape, qd, kd, vd, o, lse);
+          attention.run();
           t1 = System.nanoTime();
-          Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
+          scores.run();
           t2 = System.nanoTime();
         }
 
         int[] keep = null;
         if (req.drop() != null) keep = Kernels.selectKeep(req.batch(), req.spans(), self.toArray(), cross.toArray(), req.drop());
-        writeResult("cpu", ElementType.FP32, shape, req, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
+        writeResult("cpu", type, shape, req, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
             t1 - t0, t2 - t1);
       }
     }
@@ -165,8 +177,8 @@ final class ScoreCommand implements Callable<Integer> {
   private void runCuda(SafetensorsFile in, BatchShape shape, Request req, ElementType type) throws Exception {
     AttentionShape all = shape.packed();
     if (shape.batch().size() > 1 && type != ElementType.FP32) {
-      try (DeviceBuffer q = DeviceBuffer.of(in.readFloats("q"), type); DeviceBuffer k = DeviceBuffer.of(in.readFloats("k"), type);
-          DeviceBuffer v = DeviceBuffer.of(in.readFloats("v"), type);
+      try (DeviceBuffer q = DeviceBuffer.of(floats(in, "q"), type); DeviceBuffer k = DeviceBuffer.of(floats(in, "k"), type);
+          DeviceBuffer v = DeviceBuffer.of(floats(in, "v"), type);
           DeviceBuffer o = DeviceBuffer.allocate(type, all.qLength());
           DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, all.lseLength());
           DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, req.visual());
@@ -187,7 +199,7 @@ final class ScoreCommand implements Callable<Integer> {
     }
     int H = shape.heads(), G = shape.kvHeads(), d = shape.headDim();
     long N = all.tokens();
-    float[] qAll = in.readFloats("q"), kAll = in.readFloats("k"), vAll = in.readFloats("v");
+    float[] qAll = floats(in, "q"), kAll = floats(in, "k"), vAll = floats(in, "v");
     float[] oAll = new float[Math.toIntExact(all.qLength())], lseAll = new float[Math.toIntExact(all.lseLength())];
     float[] selfAll = new float[Math.toIntExact(req.visual())], crossAll = new float[selfAll.length];
     java.util.List<Integer> keepAll = new java.util.ArrayList<>();
@@ -231,6 +243,26 @@ final class ScoreCommand implements Callable<Integer> {
     }
     int[] keep = req.drop() == null ? null : keepAll.stream().mapToInt(Integer::intValue).toArray();
     writeResult("cuda", type, shape, req, oAll, lseAll, selfAll, crossAll, keep, attentionNs, scoresNs);
+  }
+
+  /** An input as bf16: a BF16 tensor zero-copy from the mapped file, an F32 one rounded. */
+  private static Bf16Data bf16(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.BF16) return Bf16Data.of(in.bytes(name).asShortBuffer());
+    return Bf16Data.round(in.readFloats(name));
+  }
+
+  /** An input as float32: an F32 tensor zero-copy from the mapped file, a BF16 one widened (exactly). */
+  private static FloatData fp32(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.F32) return FloatData.of(in.floats(name));
+    return FloatData.of(floats(in, name));
+  }
+
+  private static float[] floats(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.F32) return in.readFloats(name);
+    java.nio.ShortBuffer b = in.bytes(name).asShortBuffer();
+    float[] out = new float[b.remaining()];
+    for (int i = 0; i < out.length; i++) out[i] = Bf16Data.toFloat(b.get(i));
+    return out;
   }
 
   private static float[] slice(float[] a, long from, long count) {

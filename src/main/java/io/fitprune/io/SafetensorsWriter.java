@@ -36,6 +36,14 @@ public final class SafetensorsWriter {
     return add(name, DType.F32, shape, b);
   }
 
+  /** 2-byte elements (BF16, F16, I16, U16) from their bit patterns. */
+  public SafetensorsWriter putShorts(String name, DType dtype, short[] data, long... shape) {
+    if (dtype.bytes() != 2) throw new IllegalArgumentException(name + ": " + dtype + " is not a 2-byte dtype");
+    ByteBuffer b = allocate(name, dtype, data.length, shape);
+    b.asShortBuffer().put(data);
+    return add(name, dtype, shape, b);
+  }
+
   public SafetensorsWriter putLongs(String name, long[] data, long... shape) {
     ByteBuffer b = allocate(name, DType.I64, data.length, shape);
     b.asLongBuffer().put(data);

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * Element types of device memory. FP32, FP16 and BF16 are the kernels' input types (the C API's
- * {@code fp_dtype}); INT32 holds indices. The CPU backend computes in FP32 only.
+ * {@code fp_dtype}); INT32 holds indices. The CPU backend takes FP32 and BF16.
  */
 public enum ElementType {
   FP32(0, 4), FP16(1, 2), BF16(2, 2), INT32(-1, 4);

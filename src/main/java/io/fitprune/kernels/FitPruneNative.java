@@ -26,7 +26,8 @@ public final class FitPruneNative {
 
   public static final int FP_OK = 0, FP_ERR_ARG = 1, FP_ERR_INDEX = 2, FP_ERR_NOMEM = 3,
       FP_ERR_CUDA = 4, FP_ERR_UNAVAILABLE = 5, FP_ERR_VALUE = 6, FP_ERR_INTERNAL = 7;
-  public static final int FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2;
+  public static final int FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2,
+      FP_ISA_AVX512_BF16 = 3;
   public static final int FP_COPY_H2D = 1, FP_COPY_D2H = 2, FP_COPY_D2D = 3;
 
   public static native String fp_version();
@@ -59,6 +60,19 @@ public final class FitPruneNative {
       @Cast("int64_t") long prefix, @Cast("int64_t") long visual,
       FloatPointer selfScore, FloatPointer crossScore);
 
+  public static native int fp_cpu_attention(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
+      Pointer out, int outDtype, @Cast("float*") Pointer lse);
+
+  public static native int fp_cpu_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
+      @Cast("float*") Pointer crossScore);
+
+  public static native int fp_cpu_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
+      @Cast("int64_t") long rowBytes, @Cast("const int32_t*") Pointer index, @Cast("int64_t") long count,
+      Pointer dst);
+
   public static native int fp_select_keep(@Cast("const float*") FloatPointer selfScore,
       @Cast("const float*") FloatPointer crossScore, @Cast("int64_t") long n,
       @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("int64_t") long drop,
@@ -75,15 +89,14 @@ public final class FitPruneNative {
 
   // ---- packed batches and decode (CPU); int64 arrays are pinned for the call ----
 
-  public static native int fp_cpu_attention_varlen_f32(@Cast("const float*") FloatPointer q,
-      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer v,
-      @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
-      FloatPointer out, FloatPointer lse);
+  public static native int fp_cpu_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, Pointer out, int outDtype, @Cast("float*") Pointer lse);
 
-  public static native int fp_cpu_scores_varlen_f32(@Cast("const float*") FloatPointer q,
-      @Cast("const float*") FloatPointer k, @Cast("const float*") FloatPointer lse,
-      @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
-      @Cast("const int64_t*") long[] spans, FloatPointer selfScore, FloatPointer crossScore);
+  public static native int fp_cpu_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch,
+      int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
   public static native int fp_select_keep_varlen(@Cast("const float*") FloatPointer selfScore,
       @Cast("const float*") FloatPointer crossScore, @Cast("const int64_t*") long[] cuSeqlens,

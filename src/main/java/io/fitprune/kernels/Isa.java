@@ -4,7 +4,9 @@ package io.fitprune.kernels;
 public enum Isa {
   GENERIC(FitPruneNative.FP_ISA_GENERIC),
   AVX2(FitPruneNative.FP_ISA_AVX2),
-  AVX512(FitPruneNative.FP_ISA_AVX512);
+  AVX512(FitPruneNative.FP_ISA_AVX512),
+  /** AVX512 with {@code vdpbf16ps} for the bf16 kernels (its fp32 kernels are AVX512's). */
+  AVX512_BF16(FitPruneNative.FP_ISA_AVX512_BF16);
 
   final int code;
 

@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * The FitPrune kernels; methods without a {@link Backend} argument run on the CPU backend: attention forward with log-sum-exp, the FitPrune score
- * pass, selection of the tokens to keep, and row gathers. Every argument is validated here, before
+ * pass (fp32, or bf16 inputs with fp32 arithmetic: {@link Bf16Data}), selection of the tokens to keep, and row gathers. Every argument is validated here, before
  * any native call; a native failure becomes a {@link FitPruneException}. All methods are safe to
  * call from many threads at once.
  */
@@ -78,6 +78,49 @@ public final class Kernels {
     return new Scores(self, cross);
   }
 
+  // ---- bf16 on the CPU ----
+
+  /**
+   * Causal attention with GQA on bf16 q, k, v: fp32 accumulation, softmax and LSE, probabilities
+   * rounded to bf16 for {@code p*v} (as FlashAttention does). {@code out} is a {@link FloatData}
+   * (fp32 output) or a {@link Bf16Data}; lse is fp32 {@code [H,n]}.
+   */
+  public static void attention(AttentionShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out,
+      FloatData lse) {
+    Objects.requireNonNull(shape, "shape");
+    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
+    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
+    require(v, "v").requireShape("v", "[n,G,d]", shape.kvDims());
+    if (require(out, "out") instanceof IntData)
+      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
+    out.requireShape("out", "[n,H,d]", shape.qDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true)) {
+      check(FitPruneNative.fp_cpu_attention(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
+          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, oa.ptr, outType, la.ptr));
+    }
+  }
+
+  /** The score pass on bf16 q and k (fp32 LSE, scores and arithmetic), as {@link #scores(AttentionShape, Spans, FloatData, FloatData, FloatData, FloatData, FloatData)}. */
+  public static void scores(AttentionShape shape, Spans spans, Bf16Data q, Bf16Data k, FloatData lse,
+      FloatData self, FloatData cross) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
+    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    require(self, "self").requireShape("self", "[V]", spans.visual());
+    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
+        var sa = self.open(false, true); var ca = cross.open(false, true)) {
+      check(FitPruneNative.fp_cpu_scores(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
+          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
+    }
+  }
+
   // ---- select ----
 
   /**
@@ -130,6 +173,15 @@ public final class Kernels {
     }
   }
 
+  /** As {@link #gatherRows(FloatData, long, long, IntData, FloatData)} for bf16 rows (hidden states, K/V caches). */
+  public static void gatherRows(Bf16Data src, long rows, long width, IntData index, Bf16Data dst) {
+    long count = checkGather(src, rows, width, index, dst);
+    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
+      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.ptr : sa.ptr, rows, Math.multiplyExact(width, 2L), ia.ptr,
+          count, da.ptr));
+    }
+  }
+
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
     float[] dst = new float[Math.toIntExact(require(index, "index").length * width)];
@@ -172,6 +224,18 @@ public final class Kernels {
    * sequences keeps every core busy.
    */
   public static void attention(BatchShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
+    attentionPacked(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_F32);
+  }
+
+  /** The packed attention on bf16 q, k, v; out fp32 ({@link FloatData}) or {@link Bf16Data}, lse fp32. */
+  public static void attention(BatchShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out, FloatData lse) {
+    if (require(out, "out") instanceof IntData)
+      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
+    attentionPacked(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_BF16);
+  }
+
+  private static void attentionPacked(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse, int dtype) {
     Objects.requireNonNull(shape, "shape");
     AttentionShape all = shape.packed();
     require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
@@ -179,11 +243,12 @@ public final class Kernels {
     require(v, "v").requireShape("v", "[N,G,d]", all.kvDims());
     require(out, "out").requireShape("out", "[N,H,d]", all.qDims());
     require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
+    int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
     long[] cu = shape.batch().raw();
     try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
         var oa = out.open(false, true); var la = lse.open(false, true)) {
-      check(FitPruneNative.fp_cpu_attention_varlen_f32(qa.ptr, ka.ptr, va.ptr, cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), oa.ptr, la.ptr));
+      check(FitPruneNative.fp_cpu_attention_varlen(qa.ptr, ka.ptr, va.ptr, cu, cu.length - 1, shape.heads(),
+          shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr));
     }
   }
 
@@ -205,6 +270,17 @@ public final class Kernels {
    */
   public static void scores(BatchShape shape, Spans[] spans, FloatData q, FloatData k, FloatData lse, FloatData self,
       FloatData cross) {
+    scoresPacked(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
+  }
+
+  /** The packed score pass on bf16 q and k (fp32 LSE, scores and arithmetic). */
+  public static void scores(BatchShape shape, Spans[] spans, Bf16Data q, Bf16Data k, FloatData lse, FloatData self,
+      FloatData cross) {
+    scoresPacked(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
+  }
+
+  private static void scoresPacked(BatchShape shape, Spans[] spans, NativeData<?> q, NativeData<?> k, FloatData lse,
+      FloatData self, FloatData cross, int dtype) {
     Objects.requireNonNull(shape, "shape");
     long[] flat = flatSpans(shape.batch(), spans);
     long visual = totalVisual(flat);
@@ -217,8 +293,8 @@ public final class Kernels {
     long[] cu = shape.batch().raw();
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores_varlen_f32(qa.ptr, ka.ptr, la.ptr, cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), flat, sa.ptr, ca.ptr));
+      check(FitPruneNative.fp_cpu_scores_varlen(qa.ptr, ka.ptr, la.ptr, cu, cu.length - 1, shape.heads(),
+          shape.kvHeads(), shape.headDim(), dtype, flat, sa.ptr, ca.ptr));
     }
   }
 
@@ -372,7 +448,7 @@ public final class Kernels {
 
   /**
    * Resolves {@code backend} for element type {@code type}: AUTO becomes CUDA when a device is
-   * present, else CPU; the CPU computes in FP32 only, so FP16/BF16 need CUDA. Throws
+   * present, else CPU; the CPU computes in FP32 and BF16, so FP16 needs CUDA. Throws
    * {@link IllegalArgumentException} for a combination that cannot run and
    * {@link FitPruneException} when CUDA is asked for but unavailable.
    */
@@ -381,27 +457,43 @@ public final class Kernels {
     Objects.requireNonNull(type, "type");
     if (!type.isFloat()) throw new IllegalArgumentException("dtype must be fp32, fp16 or bf16, got " + type);
     Backend b = backend.resolve();
-    if (b == Backend.CPU && type != ElementType.FP32) {
+    if (b == Backend.CPU && type == ElementType.FP16) {
       if (backend == Backend.AUTO)
         throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend, which is unavailable here ("
             + CudaKernels.info().cudaStatus() + ")");
-      throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend (the CPU backend computes in fp32)");
+      throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend (the CPU backend computes in fp32 and bf16)");
     }
     if (b == Backend.CUDA) CudaKernels.requireDevice();
     return b;
   }
 
-  /** Attention on a backend (see {@link #choose}); inputs are rounded to {@code type} on CUDA. */
+  /**
+   * Attention on a backend (see {@link #choose}); inputs are rounded to {@code type}. The CPU's
+   * BF16 output is fp32 (not rounded); CUDA's is rounded to {@code type}.
+   */
   public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
       float[] v) {
-    return choose(backend, type) == Backend.CUDA ? CudaKernels.attention(shape, type, q, k, v) : attention(shape, q, k, v);
+    if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
+    if (type == ElementType.FP32) return attention(shape, q, k, v);
+    Objects.requireNonNull(shape, "shape");
+    float[] out = new float[Math.toIntExact(shape.qLength())];
+    float[] lse = new float[Math.toIntExact(shape.lseLength())];
+    attention(shape, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")), Bf16Data.round(require(v, "v")),
+        FloatData.of(out), FloatData.of(lse));
+    return new AttentionOutput(out, lse);
   }
 
-  /** Scores on a backend (see {@link #choose}). */
+  /** Scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
   public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
       float[] lse) {
-    return choose(backend, type) == Backend.CUDA ? CudaKernels.scores(shape, spans, type, q, k, lse)
-        : scores(shape, spans, q, k, lse);
+    if (choose(backend, type) == Backend.CUDA) return CudaKernels.scores(shape, spans, type, q, k, lse);
+    if (type == ElementType.FP32) return scores(shape, spans, q, k, lse);
+    Objects.requireNonNull(spans, "spans");
+    float[] self = new float[Math.toIntExact(spans.visual())];
+    float[] cross = new float[Math.toIntExact(spans.visual())];
+    scores(shape, spans, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")),
+        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
+    return new Scores(self, cross);
   }
 
   /** Selection on a backend; both give the same indices on the same scores. */

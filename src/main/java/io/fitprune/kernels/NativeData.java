@@ -14,7 +14,7 @@ import org.bytedeco.pytorch.global.torch;
  * @param <P> the JavaCPP pointer type handed to the native call
  */
 public abstract sealed class NativeData<P extends Pointer> implements AutoCloseable
-    permits FloatData, IntData {
+    permits FloatData, Bf16Data, IntData {
   private final P pointer;      // null for Java arrays
   private final long length;
   private final long[] shape;   // known for tensors, null otherwise
@@ -39,7 +39,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
     return pointer;
   }
 
-  /** Element-type name for messages ("float32", "int32"). */
+  /** Element-type name for messages ("float32", "bfloat16", "int32"). */
   abstract String elementName();
 
   /** For arrays: a temporary native copy of the contents (or uninitialised for outputs). */

@@ -10,6 +10,8 @@ import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.nio.file.Files;
@@ -50,6 +52,51 @@ class ScoreCliTest {
       for (int i = 0; i < keep.length; i++) expected[i] = keep[i];
       assertArrayEquals(expected, res.readLongs("keep"));
     }
+  }
+
+  /** The contract: BF16 q/k/v in, on the CPU; OUT keeps its tensor names, out/lse/self/cross F32, keep I64. */
+  @Test
+  void scoreBf16OnTheCpuReadsBf16Inputs() throws Exception {
+    Path bf = dir.resolve("bf16.safetensors"), f32 = dir.resolve("f32.safetensors");
+    Path out1 = dir.resolve("o1.safetensors"), out2 = dir.resolve("o2.safetensors");
+    String[] sizes = {"--tokens", "61", "--heads", "4", "--kv-heads", "2", "--head-dim", "64", "--seed", "3"};
+    assertEquals(0, CliRun.run(concat(new String[] {"generate", "--out", bf.toString(), "--dtype", "bf16"}, sizes)).code());
+    assertEquals(0, CliRun.run(concat(new String[] {"generate", "--out", f32.toString()}, sizes)).code());
+    Result r = CliRun.run("score", "--qkv", bf.toString(), "--prefix", "3", "--visual", "40", "--prune", "10",
+        "--backend", "cpu", "--dtype", "bf16", "--out", out1.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith("cpu bf16"), r.out());
+    // An F32 file is rounded to bf16 on the way in: the same results as the BF16 file of the same draw.
+    assertEquals(0, CliRun.run("score", "--qkv", f32.toString(), "--prefix", "3", "--visual", "40", "--prune", "10",
+        "--backend", "cpu", "--dtype", "bf16", "--out", out2.toString()).code());
+    try (SafetensorsFile in = SafetensorsFile.open(bf); SafetensorsFile res = SafetensorsFile.open(out1);
+        SafetensorsFile res2 = SafetensorsFile.open(out2)) {
+      in.require("q", DType.BF16, 61, 4, 64);
+      AttentionShape shape = new AttentionShape(61, 4, 2, 64);
+      Bf16Data q = Bf16Data.of(in.bytes("q").asShortBuffer()), k = Bf16Data.of(in.bytes("k").asShortBuffer()),
+          v = Bf16Data.of(in.bytes("v").asShortBuffer());
+      float[] o = new float[(int) shape.qLength()], lse = new float[(int) shape.lseLength()];
+      float[] self = new float[40], cross = new float[40];
+      Kernels.attention(shape, q, k, v, FloatData.of(o), FloatData.of(lse));
+      Kernels.scores(shape, new Spans(3, 40), q, k, FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+      res.require("out", DType.F32, 61, 4, 64);
+      res.require("lse", DType.F32, 4, 61);
+      assertArrayEquals(o, res.readFloats("out"));
+      assertArrayEquals(lse, res.readFloats("lse"));
+      assertArrayEquals(self, res.readFloats("self"));
+      assertArrayEquals(cross, res.readFloats("cross"));
+      res.require("keep", DType.I64, 51);
+      for (String name : new String[] {"out", "lse", "self", "cross"})
+        assertArrayEquals(res.readFloats(name), res2.readFloats(name), name);
+      assertArrayEquals(res.readLongs("keep"), res2.readLongs("keep"));
+      assertEquals("bf16", res.metadata().get("dtype"));
+    }
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   static void oneLineError(Result r, int code, String fragment) {

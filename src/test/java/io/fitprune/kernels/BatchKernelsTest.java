@@ -198,10 +198,12 @@ class BatchKernelsTest {
   void nativeChecksOffsets() {
     FloatData x = FloatData.of(new float[64]);
     try (var a = x.open(true, true)) {
-      int st = FitPruneNative.fp_cpu_attention_varlen_f32(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, a.ptr, a.ptr);
+      int f32 = FitPruneNative.FP_DTYPE_F32;
+      int st = FitPruneNative.fp_cpu_attention_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32, a.ptr,
+          f32, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("cu_seqlens"), FitPruneNative.fp_last_error());
-      st = FitPruneNative.fp_cpu_scores_varlen_f32(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8,
+      st = FitPruneNative.fp_cpu_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32,
           new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());

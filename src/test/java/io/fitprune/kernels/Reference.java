@@ -39,6 +39,14 @@ final class Reference {
   }
 
   static Attention attention(float[] q, float[] k, float[] v, int n, int H, int G, int d) {
+    return attention(q, k, v, n, H, G, d, false);
+  }
+
+  /**
+   * With {@code roundP}, each probability is rounded to bf16 before it multiplies v: the yardstick
+   * of the FlashAttention rule for bf16 kernels (their error is judged against this one's).
+   */
+  static Attention attention(float[] q, float[] k, float[] v, int n, int H, int G, int d, boolean roundP) {
     double[] out = new double[n * H * d], lse = new double[H * n];
     for (int h = 0; h < H; h++) {
       int g = h / (H / G);
@@ -48,6 +56,7 @@ final class Reference {
         lse[h * n + i] = l;
         for (int j = 0; j <= i; j++) {
           double p = Math.exp(s[j] - l);
+          if (roundP) p = Bf16Data.toFloat(Bf16Data.fromFloat((float) p));
           int vo = (j * G + g) * d, oo = (i * H + h) * d;
           for (int c = 0; c < d; c++) out[oo + c] += p * v[vo + c];
         }

@@ -1,5 +1,6 @@
 package io.fitprune.bench;
 
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
@@ -28,10 +29,12 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * One decoder layer's causal prefill attention, fp32, ours and libtorch's in the same run:
+ * One decoder layer's causal prefill attention, fp32 (and bf16 for ours), ours and libtorch's in the same run:
  * <ul>
  *   <li>{@code oursAttention}: our kernel, output and LSE;
  *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass;
+ *   <li>{@code oursAttentionBf16}, {@code oursAttentionScoresBf16}: the same two on the same
+ *       inputs rounded to bf16 (bf16 output; fp32 LSE and scores);
  *   <li>{@code torchSdpa}: libtorch {@code scaled_dot_product_attention}, causal (GQA natively);
  *   <li>{@code torchEagerScores}: what the reference FitPrune code does: materialised causal
  *       softmax probabilities (H x n x n), the output from them, the head-max and the two sums;
@@ -53,6 +56,7 @@ public class AttentionBench {
 
   private Shapes s;
   private FloatData q, k, v, out, lse, self, cross;
+  private Bf16Data qb, kb, vb, outb;
   private Tensor qt, kt, vt, causalMask, gemmA, gemmB;
 
   @Setup(Level.Trial)
@@ -71,6 +75,10 @@ public class AttentionBench {
     lse = FloatData.allocate(s.shape.lseLength());
     self = FloatData.allocate(s.spans.visual());
     cross = FloatData.allocate(s.spans.visual());
+    qb = bf16(q);
+    kb = bf16(k);
+    vb = bf16(v);
+    outb = Bf16Data.allocate(s.shape.qLength());
     // libtorch gets its preferred contiguous [H, n, d] layout, copied once here.
     qt = torch.from_blob(q.pointer(), n, H, d).permute(1, 0, 2).contiguous();
     kt = torch.from_blob(k.pointer(), n, G, d).permute(1, 0, 2).contiguous();
@@ -88,9 +96,16 @@ public class AttentionBench {
     return d;
   }
 
+  static Bf16Data bf16(FloatData f) {
+    Bf16Data b = Bf16Data.allocate(f.length());
+    b.pointer().put(Bf16Data.round(f.toArray()).toArray());
+    return b;
+  }
+
   @TearDown(Level.Trial)
   public void tearDown() {
     for (FloatData d : new FloatData[] {q, k, v, out, lse, self, cross}) d.close();
+    for (Bf16Data d : new Bf16Data[] {qb, kb, vb, outb}) d.close();
   }
 
   @Benchmark
@@ -103,6 +118,20 @@ public class AttentionBench {
   public void oursAttentionScores(Blackhole bh) {
     Kernels.attention(s.shape, q, k, v, out, lse);
     Kernels.scores(s.shape, s.spans, q, k, lse, self, cross);
+    bh.consume(self);
+    bh.consume(cross);
+  }
+
+  @Benchmark
+  public void oursAttentionBf16(Blackhole bh) {
+    Kernels.attention(s.shape, qb, kb, vb, outb, lse);
+    bh.consume(outb);
+  }
+
+  @Benchmark
+  public void oursAttentionScoresBf16(Blackhole bh) {
+    Kernels.attention(s.shape, qb, kb, vb, outb, lse);
+    Kernels.scores(s.shape, s.spans, qb, kb, lse, self, cross);
     bh.consume(self);
     bh.consume(cross);
   }
