@@ -91,6 +91,41 @@ class BatchKernelsTest {
       assertArrayEquals(rows(k, keep[r], 1, (long) G * d), rows(kept, r, 1, (long) G * d));
   }
 
+  /** bf16 q, k, v: the packed batch gives each sequence the bits it gets alone, too. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("isas")
+  void bf16BatchEqualsSequencesAloneBitForBit(Isa isa) {
+    Kernels.useIsa(isa);
+    int H = 4, G = 2, d = 64;
+    Batch batch = Batch.ofLengths(LENGTHS);
+    BatchShape shape = new BatchShape(batch, H, G, d);
+    Random rnd = new Random(70 + isa.ordinal());
+    long N = batch.tokens();
+    float[] q = Reference.gaussian(rnd, N * H * d), k = Reference.gaussian(rnd, N * G * d), v = Reference.gaussian(rnd, N * G * d);
+    float[] out = new float[(int) (N * H * d)], lse = new float[(int) (H * N)];
+    long visual = 0;
+    for (Spans sp : SPANS) visual += sp.visual();
+    float[] self = new float[(int) visual], cross = new float[(int) visual];
+    Kernels.attention(shape, Bf16Data.round(q), Bf16Data.round(k), Bf16Data.round(v), FloatData.of(out), FloatData.of(lse));
+    Kernels.scores(shape, SPANS, Bf16Data.round(q), Bf16Data.round(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+    int visual0 = 0;
+    for (int b = 0; b < batch.size(); b++) {
+      long s0 = batch.start(b), n = batch.length(b);
+      AttentionShape one = shape.sequence(b);
+      float[] oa = new float[(int) (n * H * d)], la = new float[(int) (H * n)];
+      Bf16Data qb = Bf16Data.round(rows(q, s0, n, H * d)), kb = Bf16Data.round(rows(k, s0, n, G * d));
+      Kernels.attention(one, qb, kb, Bf16Data.round(rows(v, s0, n, G * d)), FloatData.of(oa), FloatData.of(la));
+      assertArrayEquals(oa, rows(out, s0, n, H * d), "bf16 out of sequence " + b);
+      assertArrayEquals(la, lseColumns(lse, H, N, s0, n), "bf16 lse of sequence " + b);
+      int V = (int) SPANS[b].visual();
+      float[] sa = new float[V], ca = new float[V];
+      Kernels.scores(one, SPANS[b], qb, kb, FloatData.of(la), FloatData.of(sa), FloatData.of(ca));
+      assertArrayEquals(sa, Arrays.copyOfRange(self, visual0, visual0 + V), "bf16 self of sequence " + b);
+      assertArrayEquals(ca, Arrays.copyOfRange(cross, visual0, visual0 + V), "bf16 cross of sequence " + b);
+      visual0 += V;
+    }
+  }
+
   @Test
   void batchMatchesFloat64Reference() {
     int H = 4, G = 4, d = 64;
