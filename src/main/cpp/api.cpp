@@ -396,10 +396,19 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
       return kv_len[x] * (cu_q[x + 1] - cu_q[x]) > kv_len[y] * (cu_q[y + 1] - cu_q[y]);
     });
     const int workers = max_workers();
-    float* ws = static_cast<float*>(
-        tls_workspace.get(sizeof(float) * (int64_t)workers * decode_scratch_floats(head_dim, max_rows)));
+    // Fewer (sequence, kv group) pairs than twice the workers: split long caches along the keys,
+    // at least kDecodeSplitKeys keys a split, so every core reads its share of the caches.
+    constexpr int64_t kDecodeSplitKeys = 256;
+    int64_t max_kv = 0, splits = 1;
+    for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
+    const int64_t pairs = batch * kv_heads;
+    if (pairs < 2 * (int64_t)workers)
+      splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, pairs), ceil_div(max_kv, kDecodeSplitKeys)));
+    const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
+    const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
+    float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
     DecodeArgs a{q, cu_q, k_cache, v_cache, kv_len, order, batch, nq, heads, kv_heads, head_dim,
-                 max_rows, out, lse, ws};
+                 max_rows, out, lse, ws, splits, ws + scratch};
     tls_workers = workers;
     FP_DISPATCH(decode, a);
     return FP_OK;

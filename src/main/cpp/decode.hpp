@@ -1,8 +1,10 @@
 // Decode attention over per-sequence K/V caches, included after kernels.hpp by kernels_<isa>.cpp.
 //
-// One work item per (sequence, kv group): the group's H/G query heads times the sequence's new
-// tokens are the rows, so each cached key and value is read once for all of them. Decoding is
-// bound by reading the cache, which this order reads once per item.
+// One work item per (sequence, kv group, key split): the group's H/G query heads times the
+// sequence's new tokens are the rows, so each cached key and value is read once for all of them.
+// Decoding is bound by reading the caches. When the batch has fewer (sequence, kv group) pairs than
+// cores, long caches are also split along the keys (a.splits > 1): each split keeps its own
+// softmax state in a.partial, merged per row afterwards.
 
 // Dot product of two d-vectors, two accumulators for the FMA latency.
 inline float dot(const float* a, const float* b, int d) {
@@ -32,10 +34,13 @@ void decode(const DecodeArgs& a) {
   const int64_t ldq = (int64_t)H * d, ldkv = (int64_t)G * d;
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
 
+  const int64_t S = a.splits, ldp = d + 2;  // partial row: max, sum, unnormalised output
   auto body = [&](int64_t item, int worker) {
-    const int64_t b = a.order[item / G];
-    const int g = (int)(item % G);
+    const int64_t b = a.order[item / (G * S)], sp = item % S;
+    const int g = (int)(item / S % G);
     const int64_t q0 = a.cu_q[b], qn = a.cu_q[b + 1] - q0, kv = a.kv_len[b], rows = qn * group;
+    const int64_t chunk = ceil_div(ceil_div(kv, S), BK) * BK;
+    const int64_t j_lo = sp * chunk, j_hi = min_of(kv, j_lo + chunk);
     const int64_t past = kv - qn;  // cache rows before the first new token
     const float* kc = a.k_cache[b] + (int64_t)g * d;
     const float* vc = a.v_cache[b] + (int64_t)g * d;
@@ -52,8 +57,8 @@ void decode(const DecodeArgs& a) {
       m[r] = -__builtin_inff();
       Vec::zero().store(l + r * W);
     }
-    for (int64_t j0 = 0; j0 < kv; j0 += BK) {
-      const int cnt = (int)min_of<int64_t>(BK, kv - j0);
+    for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
+      const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
         const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
@@ -65,14 +70,50 @@ void decode(const DecodeArgs& a) {
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
+      const float lr = Vec::load(l + r * W).hsum();
+      if (S > 1) {  // this split's state; the merge below normalises
+        float* part = a.partial + (item * a.max_rows + r) * ldp;
+        part[0] = m[r];
+        part[1] = lr;
+        for (int c = 0; c < d; ++c) part[2 + c] = o[r * d + c];
+        continue;
+      }
       const int64_t row = q0 + r / group;
       const int h = g * group + (int)(r % group);
-      const float lr = Vec::load(l + r * W).hsum();
       scale_row(o + r * d, d, 1.f / lr);
       float* dst = a.out + row * ldq + (int64_t)h * d;
       for (int c = 0; c < d; ++c) dst[c] = o[r * d + c];
       if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
-  parallel_items(a.batch * G, body);
+  parallel_items(a.batch * G * S, body);
+  if (S == 1) return;
+
+  // Merge the splits of each (sequence, kv group): rescale to the largest max (a split that saw
+  // no key of a row has max -inf and weighs 0; split 0 always sees key 0).
+  auto merge = [&](int64_t pair, int) {
+    const int64_t b = a.order[pair / G];
+    const int g = (int)(pair % G);
+    const int64_t q0 = a.cu_q[b], rows = (a.cu_q[b + 1] - q0) * group;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* part = a.partial + (pair * S * a.max_rows + r) * ldp;
+      const int64_t step = a.max_rows * ldp;  // from one split's row to the next
+      float M = -__builtin_inff();
+      for (int64_t sp = 0; sp < S; ++sp) M = part[sp * step] > M ? part[sp * step] : M;
+      float L = 0.f;
+      const int64_t row = q0 + r / group;
+      const int h = g * group + (int)(r % group);
+      float* dst = a.out + row * ldq + (int64_t)h * d;
+      for (int c = 0; c < d; ++c) dst[c] = 0.f;
+      for (int64_t sp = 0; sp < S; ++sp) {
+        const float* p = part + sp * step;
+        const float f = __builtin_exp2f(p[0] - M);
+        L += p[1] * f;
+        axpy(f, p + 2, d, dst);
+      }
+      scale_row(dst, d, 1.f / L);
+      if (a.lse) a.lse[(int64_t)h * a.nq + row] = (M + __builtin_log2f(L)) * kLn2;
+    }
+  };
+  parallel_items(a.batch * G, merge);
 }

@@ -152,6 +152,8 @@ struct DecodeArgs {
   int64_t max_rows;  // max over sequences of q_len * H/G
   float *out, *lse;  // out [Nq,H,d], lse [H,Nq] (may be null)
   float* scratch;    // max_workers() * decode_scratch_floats(d, max_rows)
+  int64_t splits;    // key splits per (sequence, kv group), >= 1
+  float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
 };
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
   return rows * (2 * (int64_t)d + kBlockK + 17) + 64;  // q, o, logits, max, per-lane sums

@@ -189,6 +189,22 @@ class BatchKernelsTest {
     }
   }
 
+  /** One sequence with one kv head and a long cache: the keys are split across the cores and merged. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("isas")
+  void splitLongCacheDecodeEqualsFullRecomputation(Isa isa) {
+    Kernels.useIsa(isa);
+    int H = 4, G = 1, d = 40, n = 1500, qn = 3;
+    Random rnd = new Random(90 + isa.ordinal());
+    float[] q = Reference.gaussian(rnd, (long) n * H * d), k = Reference.gaussian(rnd, (long) n * G * d),
+        v = Reference.gaussian(rnd, (long) n * G * d);
+    Kernels.AttentionOutput full = Kernels.attention(new AttentionShape(n, H, G, d), q, k, v);
+    Kernels.AttentionOutput dec = Kernels.decodeAttention(new BatchShape(Batch.single(qn), H, G, d),
+        rows(q, n - qn, qn, H * d), new float[][] {k}, new float[][] {v}, new long[] {n});
+    assertTrue(Reference.relError(dec.out(), toDouble(rows(full.out(), n - qn, qn, H * d))) <= 1e-5, "out");
+    assertTrue(Reference.lseError(dec.lse(), toDouble(lseColumns(full.lse(), H, n, n - qn, qn))) <= 1e-5, "lse");
+  }
+
   static double[] toDouble(float[] a) {
     double[] out = new double[a.length];
     for (int i = 0; i < a.length; i++) out[i] = a[i];
