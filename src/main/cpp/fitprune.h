@@ -128,7 +128,9 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
  * few for speculative decoding), rows [cu_q[b], cu_q[b+1]) of q [Nq,H,d]; their K/V must already
  * be the last q_len_b of the kv_len[b] cache rows, and new token t sees cache rows
  * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Writes out [Nq,H,d] and, unless
- * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head). */
+ * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head) and, when those pairs are
+ * fewer than twice the worker threads, over the keys of long caches (results then differ from an
+ * unsplit call in rounding only). */
 int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);
