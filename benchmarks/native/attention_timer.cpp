@@ -1,6 +1,7 @@
 // Times the CPU attention and score pass through the C API alone (no JVM), per ISA path and
 // element type (fp32, and the same inputs rounded to bf16 with bf16 output): the median of 10
-// calls on random inputs, the two types interleaved call by call so load changes hit both. Used for quick A/B comparisons of kernel changes; JMH
+// calls on random inputs, the two types interleaved call by call so load changes hit both; and
+// the score pass separately (fp_cpu_scores) and fused into attention (fp_cpu_attention_scores). Used for quick A/B comparisons of kernel changes; JMH
 // (AttentionBench) remains the reference for the published ratios.
 //
 // Build and run (after `mvn -q package -DskipTests` made target/native):
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   for (int isa = FP_ISA_AVX2; isa <= FP_ISA_AVX512_BF16; ++isa) {
     if (!fp_cpu_isa_supported(isa)) continue;
     fp_cpu_set_isa(isa);
-    std::vector<double> t[2][2];  // [dtype][attention, scores]
+    std::vector<double> t[2][3];  // [dtype][attention, scores, attention+scores fused]
     for (int it = 0; it < 10; ++it) {
       for (int bf = 0; bf < 2; ++bf) {
         const int dt = bf ? FP_DTYPE_BF16 : FP_DTYPE_F32;
@@ -59,21 +60,25 @@ int main(int argc, char** argv) {
         const auto t1 = clock::now();
         st |= fp_cpu_scores(pq, pk, lse.data(), n, H, G, d, dt, P, V, self.data(), cross.data());
         const auto t2 = clock::now();
+        st |= fp_cpu_attention_scores(pq, pk, pv, n, H, G, d, dt, po, dt, lse.data(), P, V, self.data(), cross.data());
+        const auto t3 = clock::now();
         if (st != FP_OK) {
           std::fprintf(stderr, "error: %s\n", fp_last_error());
           return 1;
         }
         t[bf][0].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
         t[bf][1].push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+        t[bf][2].push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
       }
     }
     for (auto& a : t)
       for (auto& b : a) std::sort(b.begin(), b.end());
     const double flops = 2.0 * n * n * d * H;  // causal: half of 4*n^2*d*H
     for (int bf = 0; bf < 2; ++bf)
-      std::printf("%s %s: attention median %.2f ms (%.1f GFLOP/s), scores median %.2f ms, (attention+scores)/attention %.2f\n",
-                  names[isa], bf ? "bf16" : "fp32", t[bf][0][5], flops / t[bf][0][5] / 1e6, t[bf][1][5],
-                  (t[bf][0][5] + t[bf][1][5]) / t[bf][0][5]);
+      std::printf("%s %s: attention median %.2f ms (%.1f GFLOP/s), scores %.2f ms, fused attention+scores %.2f ms; "
+                  "over attention: separate %.2f, fused %.2f\n",
+                  names[isa], bf ? "bf16" : "fp32", t[bf][0][5], flops / t[bf][0][5] / 1e6, t[bf][1][5], t[bf][2][5],
+                  (t[bf][0][5] + t[bf][1][5]) / t[bf][0][5], t[bf][2][5] / t[bf][0][5]);
     std::printf("%s: bf16/fp32 attention %.2f\n", names[isa], t[1][0][5] / t[0][0][5]);
   }
   return 0;

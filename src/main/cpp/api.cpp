@@ -100,29 +100,74 @@ int guarded(F&& f) {
   }
 
 
+#define FP_DISPATCH2(fn, a1, a2)                               \
+  switch (g_isa.load()) {                                      \
+    case FP_ISA_AVX512_BF16: avx512bf16::fn(a1, a2); break;    \
+    case FP_ISA_AVX512: avx512::fn(a1, a2); break;             \
+    case FP_ISA_AVX2: avx2::fn(a1, a2); break;                 \
+    default: generic::fn(a1, a2); break;                       \
+  }
+
 int check_cpu_dtype(int32_t dtype) {
   if (dtype != FP_DTYPE_F32 && dtype != FP_DTYPE_BF16)
     return fail(FP_ERR_UNAVAILABLE, "the CPU kernels take FP_DTYPE_F32 (0) or FP_DTYPE_BF16 (2), got dtype %d", dtype);
   return FP_OK;
 }
 
+// self = sum of the visual row blocks' partials / visual, cross = the text blocks' / text, each
+// reduced in block order (so independent of threads and schedule).
+void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visual, float* self_score,
+                     float* cross_score) {
+  const int64_t text_blocks = score_text_blocks(n, prefix, visual);
+  const int64_t blocks = score_row_blocks(n, prefix, visual);
+  const int64_t text = n - prefix - visual;
+  for (int64_t j = 0; j < visual; ++j) {
+    double s = 0.0, c = 0.0;
+    for (int64_t b = 0; b < text_blocks; ++b) c += acc[b * visual + j];
+    for (int64_t b = text_blocks; b < blocks; ++b) s += acc[b * visual + j];
+    self_score[j] = (float)(s / (double)visual);
+    cross_score[j] = text > 0 ? (float)(c / (double)text) : 0.f;
+  }
+}
+
 // Workspace: packed K (and V for bf16) of every sequence in the input type, then each worker's
-// fp32 scratch; the batch's work table sits in its own buffer (tls_plan).
+// fp32 scratch; with scores (one sequence, visual > 0 and self_score given), the fused score
+// buffers after them. The batch's work table sits in its own buffer (tls_plan).
 template <class T>
 int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
-                  void* out, bool out_f32, float* lse) {
+                  void* out, bool out_f32, float* lse, int64_t prefix = 0, int64_t visual = 0,
+                  float* self_score = nullptr, float* cross_score = nullptr) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
   const int64_t count = plan_attention(cu, batch, H, seqs);
-  const int64_t blocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
+  const int64_t n = cu[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
   const int workers = max_workers();
-  const int64_t pk = blocks * kBlockK * pair_dim(d) * (int64_t)sizeof(T);
-  const int64_t pv = sizeof(T) == 2 ? blocks * kBlockK * vec_dim(d) * 2 : 0;
+  const bool fused = self_score && visual > 0 && batch == 1;
+  const int64_t pk = kblocks * kBlockK * pair_dim(d) * (int64_t)sizeof(T);
+  const int64_t pv = sizeof(T) == 2 ? kblocks * kBlockK * vec_dim(d) * 2 : 0;
   const int64_t scratch = (int64_t)sizeof(float) * workers * attention_scratch_floats(d);
-  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch));
-  AttentionArgs<T> a{q, k, v, cu[batch], H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
-                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv)};
+  const int64_t ldm = fused_ldm(visual), blocks = fused ? score_row_blocks(n, prefix, visual) : 0;
+  const int64_t head_max = fused ? (int64_t)sizeof(float) * (n - prefix) * ldm : 0;
+  const int64_t tiles = fused ? (int64_t)sizeof(float) * workers * kBlockQ * ldm : 0;
+  const int64_t partial = (int64_t)sizeof(double) * blocks * visual;
+  const int64_t locks = fused ? ((int64_t)sizeof(int) * ceil_div(n, kBlockQ) + 63) / 64 * 64 : 0;
+  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch + head_max + tiles + partial + locks));
+  char* f0 = ws + pk + pv + scratch;
+  FusedScores f{prefix, visual, ldm, reinterpret_cast<float*>(f0), reinterpret_cast<float*>(f0 + head_max),
+                reinterpret_cast<int*>(f0 + head_max + tiles + partial),
+                reinterpret_cast<double*>(f0 + head_max + tiles)};
+  if (fused) {
+    std::fill(f.head_max, f.head_max + (n - prefix) * ldm, -INFINITY);
+    std::memset(f.locks, 0, sizeof(int) * ceil_div(n, kBlockQ));
+    std::memset(f.partial, 0, partial);
+  }
+  AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? &f : nullptr};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
+  if (fused) {
+    FP_DISPATCH2(fused_score_sums, f, n);
+    reduce_partials(f.partial, n, prefix, visual, self_score, cross_score);
+  }
   return FP_OK;
 }
 
@@ -142,21 +187,9 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
                  reinterpret_cast<float*>(ws + partial + pk), acc};
   tls_workers = workers;
   FP_DISPATCH(scores, a);
-  // Each sequence's partial rows in block order: the same sums in any batch and schedule.
-  for (int64_t i = 0; i < count; ++i) {
-    const SeqSlot& sq = seqs[i];
-    const int64_t V = sq.visual, text = sq.len - sq.prefix - V;
-    const int64_t text_blocks = score_text_blocks(sq.len, sq.prefix, V);
-    const int64_t blocks = score_row_blocks(sq.len, sq.prefix, V);
-    const double* p = acc + sq.partial0;
-    for (int64_t j = 0; j < V; ++j) {
-      double s = 0.0, c = 0.0;
-      for (int64_t b = 0; b < text_blocks; ++b) c += p[b * V + j];
-      for (int64_t b = text_blocks; b < blocks; ++b) s += p[b * V + j];
-      self_score[sq.out0 + j] = (float)(s / (double)V);
-      cross_score[sq.out0 + j] = text > 0 ? (float)(c / (double)text) : 0.f;
-    }
-  }
+  for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
+    reduce_partials(acc + seqs[i].partial0, seqs[i].len, seqs[i].prefix, seqs[i].visual, self_score + seqs[i].out0,
+                    cross_score + seqs[i].out0);
   return FP_OK;
 }
 
@@ -297,6 +330,38 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
                                static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
                                true, lse);
+  });
+}
+
+int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                            int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                            float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
+  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (prefix < 0 || visual < 0 || prefix + visual > n)
+    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+  if (n == 0) return FP_OK;
+  // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
+  // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
+  // the better trade.
+  if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
+    if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
+    return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
+  }
+  const int64_t cu[2] = {0, n};
+  return guarded([&] {
+    return dtype == FP_DTYPE_BF16
+               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
+                               static_cast<const bf16*>(v), cu, 1, heads, kv_heads, head_dim, out,
+                               out_dtype == FP_DTYPE_F32, lse, prefix, visual, self_score, cross_score)
+               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
+                               static_cast<const float*>(v), cu, 1, heads, kv_heads, head_dim, out, true, lse,
+                               prefix, visual, self_score, cross_score);
   });
 }
 

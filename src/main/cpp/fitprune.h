@@ -92,6 +92,13 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                   float* self_score, float* cross_score);
+/* Attention and the score pass in one call, with fp_cpu_attention's and fp_cpu_scores's
+ * results: the scores reuse the attention's own q*k^T logits of the visual keys (kept per query
+ * tile until the row's LSE is known) instead of recomputing them. Its head-max buffer holds
+ * (n - prefix) x visual floats; past 256 MiB it runs the two separate passes instead. */
+int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
+                            int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
+                            float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score);
 /* Row gather of any element type (rows of row_bytes bytes: bf16 hidden states, K/V caches), with
  * the rules of fp_cpu_gather_rows_f32, in place included. */
 int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,

@@ -58,6 +58,21 @@ inline int64_t scores_scratch_floats(int d, int64_t visual) {
          (int64_t)kBlockQ * ceil_div(visual, kBlockK) * kBlockK + kBlockQ + 64;
 }
 
+// The score pass fused into attention (fp_cpu_attention_scores): each attention item keeps its
+// query tile's logits against the visual keys, and once its rows' LSE is known folds
+// (logit - LSE) into the head-max of those rows; fused_score_sums then takes one exp per
+// (row, visual key) and the column sums. The logits are the attention's own, so the score pass
+// costs no second q*k^T.
+struct FusedScores {
+  int64_t prefix, visual;
+  int64_t ldm;        // row stride of head_max and of the tiles: visual rounded up to 16
+  float* head_max;    // [n - prefix][ldm], -inf filled: max over heads of base-2 logit - LSE
+  float* tiles;       // max_workers() * kBlockQ * ldm: each worker's logits of its query tile
+  int* locks;         // one per query block of attention, zeroed: guards its head_max rows
+  double* partial;    // score_row_blocks(...) * visual: one row per query-row block
+};
+inline int64_t fused_ldm(int64_t visual) { return (visual + 15) / 16 * 16; }
+
 // Query-row blocks of the score pass: text blocks first, then visual blocks. Each block sums its
 // rows into its own partial row, and the partials are reduced in block order, so the scores are
 // bit-identical whatever the number of threads or the schedule.
@@ -121,6 +136,7 @@ struct AttentionArgs {
   T* packed_k;       // packed_k_elems over the sequences' key blocks
   T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
   float* scratch;    // max_workers() * attention_scratch_floats(d)
+  const FusedScores* fused;  // null: attention only; else one sequence starting at row 0
 };
 
 template <class T>
@@ -167,6 +183,7 @@ inline int64_t decode_scratch_floats(int d, int64_t rows) {
   void attention(const AttentionArgs<bf16>& a);   \
   void scores(const ScoreArgs<float>& a);         \
   void scores(const ScoreArgs<bf16>& a);          \
+  void fused_score_sums(const FusedScores& f, int64_t n); \
   void decode(const DecodeArgs& a);               \
   }
 FP_DECLARE_ISA(generic)

@@ -66,8 +66,8 @@ inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt
     }
 }
 
-// Runs fn(slot, g, kb, cnt) for every key block kb (cnt keys) of every group g of every packed
-// sequence, in parallel; block item = G*kb0 + g*nkb + kb of its sequence is where it is packed.
+// Runs fn(slot, g, kb, cnt, block) for every key block kb (cnt keys) of every group g of every
+// packed sequence, in parallel; block = G*kb0 + g*nkb + kb of its sequence is where it is packed.
 template <class F>
 void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
   auto body = [&](int64_t item, int) {
@@ -83,8 +83,8 @@ void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
 // (G*kb0 + g*nkb + kb) * BK*pair_dim(d).
 template <class T>
 void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* packed) {
-  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t item) {
-    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + item * (int64_t)BK * pair_dim(d));
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
+    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + block * (int64_t)BK * pair_dim(d));
   });
 }
 
@@ -93,8 +93,8 @@ void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* pac
 inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
   const int64_t ld = (int64_t)G * d;
   const int dv = vec_dim(d);
-  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t item) {
-    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + item * (int64_t)BK * dv);
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
+    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + block * (int64_t)BK * dv);
     for (int jp = 0; jp < BK / 2; ++jp) {
       const int j = 2 * jp;
       const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
@@ -123,50 +123,36 @@ void pack_q(const T* q, int H, int d, int h, int64_t i0, int rows, T* qs) {
   }
 }
 
-// s [BQ][BK] = scale * qs [BQ][d] * kt [d][BK], register-blocked kQkRows x kQkVecs vectors.
-inline void qk_tile(const float* qs, const float* kt, int d, float scale, float* s) {
-  constexpr int CW = kQkVecs * W;
-  const int pd = pair_dim(d);
-  const Vec sc = Vec::set1(scale);
-  for (int c0 = 0; c0 < BK; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
-      Vec acc[kQkRows][kQkVecs];
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const float* kp = kt + c0;
-      const float* qp = qs + r0 * pd;
-      for (int c = 0; c < d; ++c, kp += BK) {
-        Vec kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = Vec::load(kp + x * W);
-        for (int r = 0; r < kQkRows; ++r) {
-          const Vec b = Vec::set1(qp[r * pd + c]);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = fma(b, kv[x], acc[r][x]);
-        }
-      }
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
-    }
-  }
-}
+// The dot-product step of each element type: fp32 takes one element of the reduction at a time
+// (fma), bf16 a pair of elements (dot2). Operands: W lanes of packed data, or one broadcast.
+inline Vec lanes(const float* p) { return Vec::load(p); }
+inline Pairs lanes(const bf16* p) { return Pairs::load(p); }
+inline Vec bcast(const float* p) { return Vec::set1(*p); }
+inline Pairs bcast(const bf16* p) { return Pairs::set1(p); }
+inline Vec madd(Vec acc, Vec a, Vec b) { return fma(a, b, acc); }
+inline Vec madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
+template <class T> constexpr int kStep = kBf16<T> ? 2 : 1;
 
-// bf16: the same over element pairs with dot2 (vdpbf16ps, or its converting equivalent).
-inline void qk_tile(const bf16* qs, const bf16* kt, int d, float scale, float* s) {
-  constexpr int CW = kQkVecs * W;
-  const int pd = pair_dim(d);
+// s [BQ][BK] = scale * qs [BQ][d] * kt (packed K block), register-blocked kQkRows x kQkVecs
+// vectors: per step, kQkVecs vectors of keys against one broadcast q element (or pair) per row.
+template <class T>
+inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s) {
+  constexpr int CW = kQkVecs * W, E = kStep<T>;
+  const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
   const Vec sc = Vec::set1(scale);
   for (int c0 = 0; c0 < BK; c0 += CW) {
     for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
       Vec acc[kQkRows][kQkVecs];
       for (int r = 0; r < kQkRows; ++r)
         for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const bf16* kp = kt + c0 * 2;
-      const bf16* qp = qs + r0 * pd;
-      for (int c = 0; c < pd; c += 2, kp += 2 * BK) {
-        Pairs kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = Pairs::load(kp + x * 2 * W);
+      const T* kp = kt + c0 * E;
+      const T* qp = qs + r0 * pd;
+      for (int c = 0; c < steps; c += E, kp += E * BK) {
+        decltype(lanes(kp)) kv[kQkVecs];
+        for (int x = 0; x < kQkVecs; ++x) kv[x] = lanes(kp + x * E * W);
         for (int r = 0; r < kQkRows; ++r) {
-          const Pairs b = Pairs::set1(qp + r * pd + c);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = dot2(acc[r][x], b, kv[x]);
+          const auto b = bcast(qp + r * pd + c);
+          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
         }
       }
       for (int r = 0; r < kQkRows; ++r)
@@ -222,10 +208,10 @@ inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, floa
     const bf16* vp = vb + c0 * 2;
     for (int j = 0; j < cnt; j += 2, vp += 2 * dv) {
       Pairs vv[NV];
-      for (int x = 0; x < NV; ++x) vv[x] = Pairs::load(vp + x * 2 * W);
+      for (int x = 0; x < NV; ++x) vv[x] = lanes(vp + x * 2 * W);
       for (int r = 0; r < kPvRows; ++r) {
-        const Pairs b = Pairs::set1(p + (r0 + r) * BK + j);
-        for (int x = 0; x < NV; ++x) acc[r][x] = dot2(acc[r][x], b, vv[x]);
+        const Pairs b = bcast(p + (r0 + r) * BK + j);
+        for (int x = 0; x < NV; ++x) acc[r][x] = madd(acc[r][x], b, vv[x]);
       }
     }
     for (int r = 0; r < kPvRows; ++r)
@@ -268,6 +254,33 @@ inline void scale_row(float* row, int d, float a) {
   if (c < d) (Vec::load_partial(row + c, d - c) * av).store_partial(row + c, d - c);
 }
 
+template <class T> inline T max_of(T a, T b) { return a > b ? a : b; }
+
+// Fused scores: rows [i0, i0+rows) of one head are done; head_max[i - P][j] = max(head_max,
+// logit - LSE) for every visual key j the row sees (j <= i - P for visual rows, all for text
+// rows). Max is order-free, so the result does not depend on which head arrives first; the
+// lock only keeps two heads of one query block from interleaving their read-modify-writes.
+inline void fold_head_max(const FusedScores& f, const float* tile, const float* lse2, int64_t i0, int rows,
+                          int* lock) {
+  const int64_t P = f.prefix, V = f.visual;
+  while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+  for (int r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r;
+    if (i < P) continue;
+    const int64_t seen = min_of<int64_t>(V, i - P + 1);
+    const Vec lv = Vec::set1(lse2[r]);
+    float* mrow = f.head_max + (i - P) * f.ldm;
+    const float* trow = tile + r * f.ldm;
+    int64_t j = 0;
+    for (; j + W <= seen; j += W) max(Vec::load(mrow + j), Vec::load(trow + j) - lv).store(mrow + j);
+    if (j < seen) {
+      const int w = (int)(seen - j);
+      max(Vec::load_partial(mrow + j, w), Vec::load_partial(trow + j, w) - lv).store_partial(mrow + j, w);
+    }
+  }
+  __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
 // Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
 // probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
 // are updated, and the output row o is rescaled to the new max.
@@ -297,13 +310,16 @@ inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, in
 // Work items are (sequence, head, query block): sequences heaviest first, each head-major and,
 // within a head, the longest rows (last query blocks) first: consecutive items share one head's
 // K/V, which then stays in cache, and the short blocks fill the tail of the schedule. Every block
-// is computed from its own sequence alone, so a sequence gives the same bits in any batch.
+// is computed from its own sequence alone, so a sequence gives the same bits in any batch. The
+// fused scores (a.fused) come with a single sequence starting at row 0.
 template <class T>
 void attention_impl(const AttentionArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
+  const int64_t P = a.fused ? a.fused->prefix : 0, V = a.fused ? a.fused->visual : 0;
+  const int64_t ldt = a.fused ? a.fused->ldm : 0;
   pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
   if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
 
@@ -323,6 +339,9 @@ void attention_impl(const AttentionArgs<T>& a) {
     T* pt = kBf16<T> ? reinterpret_cast<T*>(s + BQ * BK) : reinterpret_cast<T*>(s);
     float* m = s + 2 * BQ * BK;
     float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
+    // Fused scores: rows at or past the prefix keep their logits against the visual keys.
+    const bool keep = a.fused && i0 + rows > P && V > 0;
+    float* tile = keep ? a.fused->tiles + worker * BQ * ldt : nullptr;
     pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
@@ -342,6 +361,11 @@ void attention_impl(const AttentionArgs<T>& a) {
           for (int jj = from; jj < BK; ++jj) s[r * BK + jj] = -__builtin_inff();
         }
       }
+      if (keep) {  // this tile's logits against visual keys, before the softmax overwrites them
+        const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
+        for (int r = 0; r < rows && lo < hi; ++r)
+          for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
+      }
       for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, pt + r * BK, m[r], l + r * W, o + r * ldo, d);
       if constexpr (kBf16<T>)
         pv_tile(pt, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
@@ -357,7 +381,9 @@ void attention_impl(const AttentionArgs<T>& a) {
       else
         write_row(o + r * ldo, d, static_cast<T*>(a.out) + at);
       a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
+      m[r] += __builtin_log2f(lr);  // now the base-2 LSE, for the fused scores
     }
+    if (keep) fold_head_max(*a.fused, tile, m, i0, rows, a.fused->locks + qb);
   };
   parallel_items(a.seqs[a.count].item0, body);
 }
@@ -368,7 +394,43 @@ void attention_impl(const AttentionArgs<T>& a) {
 // exp is monotonic, so max_h exp(s_h - lse_h) = exp(max_h (s_h - lse_h)): the buffer keeps the
 // max of the normalised logits and takes one exp per (row, key) at the end instead of one per
 // head, which turns an exp-bound pass into a matmul-bound one.
-//
+// Row block `item` of the score pass: text blocks first (they see every visual key), then visual
+// blocks, the last (longest) first.
+struct ScoreBlock {
+  bool text;
+  int64_t i0;
+  int rows;
+};
+inline ScoreBlock score_block(int64_t item, int64_t n, int64_t P, int64_t V) {
+  const int64_t ntb = score_text_blocks(n, P, V), nvb = ceil_div(V, BQ);
+  if (item < ntb) {
+    const int64_t i0 = P + V + item * BQ;
+    return {true, i0, (int)min_of<int64_t>(BQ, n - i0)};
+  }
+  const int64_t i0 = P + (nvb - 1 - (item - ntb)) * BQ;
+  return {false, i0, (int)min_of<int64_t>(BQ, P + V - i0)};
+}
+
+// A row block's share of the scores: acc[j] = sum over its rows of exp2(mx[r][j]), the rows'
+// head-max of base-2 logit - LSE (cols of them, a multiple of W, stride ldm; overwritten). A
+// visual row (visual index vis0 + r; vis0 < 0 for text rows) sees visual keys j <= its own only.
+inline void sum_block(float* mx, int64_t ldm, int rows, int64_t cols, int64_t vis0, int64_t V, double* acc) {
+  for (int r = 0; r < rows; ++r) {
+    float* mrow = mx + r * ldm;
+    for (int64_t j = 0; j < cols; j += W) vexp2(Vec::load(mrow + j)).store(mrow + j);
+    if (vis0 >= 0)
+      for (int64_t j = vis0 + r + 1; j < cols; ++j) mrow[j] = 0.f;
+  }
+  float col[W];
+  for (int64_t j0 = 0; j0 < cols && j0 < V; j0 += W) {
+    Vec sum = Vec::zero();
+    for (int r = 0; r < rows; ++r) sum = sum + Vec::load(mx + r * ldm + j0);
+    sum.store(col);
+    const int w = (int)min_of<int64_t>(W, V - j0);
+    for (int e = 0; e < w; ++e) acc[j0 + e] = col[e];
+  }
+}
+
 // Work items are (sequence, query-row block), sequences heaviest first; each block sums its rows
 // into its own partial row of its sequence, so scores do not depend on the batch or schedule.
 template <class T>
@@ -380,21 +442,12 @@ void scores_impl(const ScoreArgs<T>& a) {
 
   auto body = [&](int64_t item, int worker) {
     const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
-    const int64_t n = sq.len, P = sq.prefix, V = sq.visual, local = item - sq.item0;
-    const int64_t nkb = ceil_div(V, BK), nvb = ceil_div(V, BQ), ntb = score_text_blocks(n, P, V);
-    const bool text = local < ntb;  // text blocks see every visual key: do them first
-    int64_t i0, kb_end;  // i0 within the sequence
-    int rows;
-    if (text) {
-      i0 = P + V + local * BQ;
-      rows = (int)min_of<int64_t>(BQ, n - i0);
-      kb_end = nkb;
-    } else {
-      const int64_t vb = nvb - 1 - (local - ntb);
-      i0 = P + vb * BQ;
-      rows = (int)min_of<int64_t>(BQ, P + V - i0);
-      kb_end = (i0 + rows - 1 - P) / BK + 1;
-    }
+    const int64_t n = sq.len, P = sq.prefix, V = sq.visual, local = item - sq.item0, nkb = ceil_div(V, BK);
+    const ScoreBlock blk = score_block(local, n, P, V);  // i0 within the sequence
+    const bool text = blk.text;
+    const int64_t i0 = blk.i0;
+    const int rows = blk.rows;
+    const int64_t kb_end = text ? nkb : (i0 + rows - 1 - P) / BK + 1;
     float* base = a.scratch + worker * scores_scratch_floats(d, a.max_visual);
     T* qs = reinterpret_cast<T*>(base);
     float* s = base + BQ * vec_dim(d);
@@ -417,23 +470,21 @@ void scores_impl(const ScoreArgs<T>& a) {
         }
       }
     }
-    for (int r = 0; r < rows; ++r) {
-      float* mrow = mx + r * ldm;
-      for (int64_t j = 0; j < kb_end * BK; j += W) vexp2(Vec::load(mrow + j)).store(mrow + j);
-      if (!text)  // visual row i sees visual keys j <= i only
-        for (int64_t j = i0 + r - P + 1; j < kb_end * BK; ++j) mrow[j] = 0.f;
-    }
-    double* acc = a.partial + sq.partial0 + local * V;
-    float col[W];
-    for (int64_t j0 = 0; j0 < kb_end * BK && j0 < V; j0 += W) {
-      Vec sum = Vec::zero();
-      for (int r = 0; r < rows; ++r) sum = sum + Vec::load(mx + r * ldm + j0);
-      sum.store(col);
-      const int w = (int)min_of<int64_t>(W, V - j0);
-      for (int e = 0; e < w; ++e) acc[j0 + e] = col[e];
-    }
+    sum_block(mx, ldm, rows, kb_end * BK, text ? -1 : i0 - P, V, a.partial + sq.partial0 + local * V);
   };
   parallel_items(a.seqs[a.count].item0, body);
+}
+
+// The fused scores' second half, after attention: the same row blocks and sums as scores().
+void fused_score_sums(const FusedScores& f, int64_t n) {
+  const int64_t P = f.prefix, V = f.visual;
+  if (V == 0) return;
+  auto body = [&](int64_t item, int) {
+    const ScoreBlock blk = score_block(item, n, P, V);
+    sum_block(f.head_max + (blk.i0 - P) * f.ldm, f.ldm, blk.rows, f.ldm, blk.text ? -1 : blk.i0 - P, V,
+              f.partial + item * V);
+  };
+  parallel_items(score_row_blocks(n, P, V), body);
 }
 
 void attention(const AttentionArgs<float>& a) { attention_impl(a); }

@@ -69,6 +69,11 @@ public final class FitPruneNative {
       @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
       @Cast("float*") Pointer crossScore);
 
+  public static native int fp_cpu_attention_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
+      Pointer out, int outDtype, @Cast("float*") Pointer lse, @Cast("int64_t") long prefix,
+      @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
+
   public static native int fp_cpu_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
       @Cast("int64_t") long rowBytes, @Cast("const int32_t*") Pointer index, @Cast("int64_t") long count,
       Pointer dst);

@@ -23,17 +23,7 @@ public final class Kernels {
 
   /** Causal attention with GQA, scale 1/sqrt(d): writes out {@code [n,H,d]} and lse {@code [H,n]}. */
   public static void attention(AttentionShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
-    Objects.requireNonNull(shape, "shape");
-    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
-    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
-    require(v, "v").requireShape("v", "[n,G,d]", shape.kvDims());
-    require(out, "out").requireShape("out", "[n,H,d]", shape.qDims());
-    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
-        var oa = out.open(false, true); var la = lse.open(false, true)) {
-      check(FitPruneNative.fp_cpu_attention_f32(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
-          shape.kvHeads(), shape.headDim(), oa.ptr, la.ptr));
-    }
+    runAttention(shape, null, q, k, v, out, lse, null, null);
   }
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
@@ -54,19 +44,7 @@ public final class Kernels {
    */
   public static void scores(AttentionShape shape, Spans spans, FloatData q, FloatData k, FloatData lse,
       FloatData self, FloatData cross) {
-    Objects.requireNonNull(shape, "shape");
-    Objects.requireNonNull(spans, "spans");
-    spans.requireWithin(shape.tokens());
-    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
-    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
-    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    require(self, "self").requireShape("self", "[V]", spans.visual());
-    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
-        var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores_f32(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(),
-          shape.kvHeads(), shape.headDim(), spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
-    }
+    runScores(shape, spans, q, k, lse, self, cross);
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
@@ -87,38 +65,89 @@ public final class Kernels {
    */
   public static void attention(AttentionShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out,
       FloatData lse) {
-    Objects.requireNonNull(shape, "shape");
-    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
-    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
-    require(v, "v").requireShape("v", "[n,G,d]", shape.kvDims());
-    if (require(out, "out") instanceof IntData)
-      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
-    out.requireShape("out", "[n,H,d]", shape.qDims());
-    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
-        var oa = out.open(false, true); var la = lse.open(false, true)) {
-      check(FitPruneNative.fp_cpu_attention(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, oa.ptr, outType, la.ptr));
-    }
+    runAttention(shape, null, q, k, v, out, lse, null, null);
   }
 
   /** The score pass on bf16 q and k (fp32 LSE, scores and arithmetic), as {@link #scores(AttentionShape, Spans, FloatData, FloatData, FloatData, FloatData, FloatData)}. */
   public static void scores(AttentionShape shape, Spans spans, Bf16Data q, Bf16Data k, FloatData lse,
       FloatData self, FloatData cross) {
-    Objects.requireNonNull(shape, "shape");
+    runScores(shape, spans, q, k, lse, self, cross);
+  }
+
+  // ---- attention and scores in one pass ----
+
+  /**
+   * {@link #attention} and {@link #scores} in one call, with their results (to rounding: the
+   * scores' LSE is taken before its conversion to the natural log): the score pass reuses the
+   * attention's own logits of the visual keys instead of recomputing q*k^T. q, k, v are all
+   * {@link FloatData} or all {@link Bf16Data}; out as in the attention of that type.
+   */
+  public static void attentionScores(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
+      NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
     Objects.requireNonNull(spans, "spans");
-    spans.requireWithin(shape.tokens());
-    require(q, "q").requireShape("q", "[n,H,d]", shape.qDims());
-    require(k, "k").requireShape("k", "[n,G,d]", shape.kvDims());
+    runAttention(shape, spans, q, k, v, out, lse, self, cross);
+  }
+
+  /** The checks and call of every attention entry point; with spans, the scores in the same pass. */
+  private static void runAttention(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
+      NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
+    Objects.requireNonNull(shape, "shape");
+    int dtype = inputType(require(q, "q"), "q");
+    if (inputType(require(k, "k"), "k") != dtype || inputType(require(v, "v"), "v") != dtype)
+      throw new IllegalArgumentException("k, v: expected " + q.elementName() + " like q");
+    q.requireShape("q", "[n,H,d]", shape.qDims());
+    k.requireShape("k", "[n,G,d]", shape.kvDims());
+    v.requireShape("v", "[n,G,d]", shape.kvDims());
+    int outType = inputType(require(out, "out"), "out");
+    if (dtype == FitPruneNative.FP_DTYPE_F32 && outType != dtype)
+      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
+    out.requireShape("out", "[n,H,d]", shape.qDims());
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    require(self, "self").requireShape("self", "[V]", spans.visual());
-    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    if (spans != null) requireScoreOutputs(shape, spans, self, cross);
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true)) {
+      if (spans == null) {
+        check(FitPruneNative.fp_cpu_attention(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
+            shape.headDim(), dtype, oa.ptr, outType, la.ptr));
+        return;
+      }
+      try (var sa = self.open(false, true); var ca = cross.open(false, true)) {
+        check(FitPruneNative.fp_cpu_attention_scores(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
+            shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr, spans.prefix(), spans.visual(), sa.ptr,
+            ca.ptr));
+      }
+    }
+  }
+
+  /** The checks and call of both score-pass entry points. */
+  private static void runScores(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k, FloatData lse,
+      FloatData self, FloatData cross) {
+    Objects.requireNonNull(shape, "shape");
+    int dtype = inputType(require(q, "q"), "q");
+    if (inputType(require(k, "k"), "k") != dtype)
+      throw new IllegalArgumentException("k: expected " + q.elementName() + " like q");
+    requireScoreOutputs(shape, spans, self, cross);
+    q.requireShape("q", "[n,H,d]", shape.qDims());
+    k.requireShape("k", "[n,G,d]", shape.kvDims());
+    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
       check(FitPruneNative.fp_cpu_scores(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), FitPruneNative.FP_DTYPE_BF16, spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
+          shape.headDim(), dtype, spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
     }
+  }
+
+  private static void requireScoreOutputs(AttentionShape shape, Spans spans, FloatData self, FloatData cross) {
+    Objects.requireNonNull(spans, "spans");
+    spans.requireWithin(shape.tokens());
+    require(self, "self").requireShape("self", "[V]", spans.visual());
+    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+  }
+
+  private static int inputType(NativeData<?> d, String name) {
+    if (d instanceof FloatData) return FitPruneNative.FP_DTYPE_F32;
+    if (d instanceof Bf16Data) return FitPruneNative.FP_DTYPE_BF16;
+    throw new IllegalArgumentException(name + ": expected float32 or bfloat16 memory, got " + d.elementName());
   }
 
   // ---- select ----

@@ -32,7 +32,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * One decoder layer's causal prefill attention, fp32 (and bf16 for ours), ours and libtorch's in the same run:
  * <ul>
  *   <li>{@code oursAttention}: our kernel, output and LSE;
- *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass;
+ *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass, in one call
+ *       ({@code Kernels.attentionScores}: the scores from the attention's own logits);
  *   <li>{@code oursAttentionBf16}, {@code oursAttentionScoresBf16}: the same two on the same
  *       inputs rounded to bf16 (bf16 output; fp32 LSE and scores);
  *   <li>{@code torchSdpa}: libtorch {@code scaled_dot_product_attention}, causal (GQA natively);
@@ -116,8 +117,7 @@ public class AttentionBench {
 
   @Benchmark
   public void oursAttentionScores(Blackhole bh) {
-    Kernels.attention(s.shape, q, k, v, out, lse);
-    Kernels.scores(s.shape, s.spans, q, k, lse, self, cross);
+    Kernels.attentionScores(s.shape, s.spans, q, k, v, out, lse, self, cross);
     bh.consume(self);
     bh.consume(cross);
   }
@@ -130,8 +130,7 @@ public class AttentionBench {
 
   @Benchmark
   public void oursAttentionScoresBf16(Blackhole bh) {
-    Kernels.attention(s.shape, qb, kb, vb, outb, lse);
-    Kernels.scores(s.shape, s.spans, qb, kb, lse, self, cross);
+    Kernels.attentionScores(s.shape, s.spans, qb, kb, vb, outb, lse, self, cross);
     bh.consume(self);
     bh.consume(cross);
   }
