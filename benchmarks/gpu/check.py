@@ -8,7 +8,9 @@ process on the same inputs:
   correctness  attention out + LSE (fp32 vs float64; fp16/bf16 by the FlashAttention rule: our max
                error at most 2x PyTorch's own low-precision error against the reference), scores
                (float64 reference and CPU backend), select (identical to the CPU on the same
-               scores, ties, -0, NaN, the >4096 host path), gather (exact);
+               scores, ties, -0, NaN, the >4096 many-CTA path), gather (exact, in place);
+               the stream forms on a torch stream with a status word checked once (no
+               read-back per call), against the synchronous calls;
   timings      CUDA events, medians, inputs rotated over several sets: attention vs SDPA flash,
                score pass alone, attention + scores, gather vs a device-to-device copy.
 
@@ -26,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fplib import Lib, FitPruneError, FP_ERR_VALUE  # noqa: E402
+from fplib import Lib, FitPruneError, FP_ERR_INDEX, FP_ERR_VALUE, status_word  # noqa: E402
 
 TORCH_DT = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LN2 = math.log(2.0)
@@ -273,7 +275,7 @@ def check_select(lib, n, P, V, s, c, tag):
 def check_select_edges(lib):
     log("-- select edge cases")
     g = torch.Generator(device="cuda").manual_seed(7)
-    for V in (1, 4096, 4500):  # 4500: the host fallback
+    for V in (1, 4096, 4500, 20000):  # above 4096: the many-CTA rank path
         n, P = V + 50, 10
         s = torch.rand(V, device="cuda", generator=g)
         c = torch.rand(V, device="cuda", generator=g)
@@ -294,6 +296,26 @@ def check_select_edges(lib):
         record("select NaN", False, "no error raised")
     except FitPruneError as e:
         record("select NaN", e.status == FP_ERR_VALUE and "123" in str(e), str(e))
+    for V in (300, 5000):  # the stream form records NaNs in the status word: the smallest token wins
+        n, P = V + 100, 20
+        s = torch.rand(V, device="cuda", generator=g)
+        s[V - 7] = float("nan")
+        s[123] = float("nan")
+        c = torch.ones(V, device="cuda")
+        kd = torch.empty(n - 10, dtype=torch.int32, device="cuda")
+        status = torch.zeros(1, dtype=torch.int32, device="cuda")
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())  # inputs and the zeroed word were made there
+        lib.cuda_select_async(ptr(s), ptr(c), n, P, V, 10, ptr(kd), ptr(status), stream.cuda_stream)
+        stream.synchronize()
+        word = status.item()
+        try:
+            lib.cuda_status_check(ptr(status), stream.cuda_stream)
+            record(f"select NaN status V={V}", False, "no error raised")
+        except FitPruneError as e:
+            ok = word == status_word(FP_ERR_VALUE, 123) and e.status == FP_ERR_VALUE and "123" in str(e)
+            stream.synchronize()  # the check clears the word on the stream
+            record(f"select NaN status V={V}", ok and status.item() == 0, f"word {word:#x}, {e}; cleared")
 
 
 def check_gather(lib):
@@ -315,8 +337,54 @@ def check_gather(lib):
     bad = torch.zeros(1, dtype=torch.int32, device="cuda")
     lib.cuda_gather(ptr(src), 10, 32, ptr(idx), 4, ptr(dst), ptr(bad))
     torch.cuda.synchronize()
-    record("gather bad index", bad.item() == 1 and dst[1].abs().sum().item() == 0 and torch.equal(dst[3], src[3]),
-           "flagged, zero-filled, no out-of-bounds read")
+    record("gather bad index", bad.item() == status_word(FP_ERR_INDEX, 1) and dst[1].abs().sum().item() == 0
+           and dst[2].abs().sum().item() == 0 and torch.equal(dst[3], src[3]),
+           f"recorded as {bad.item():#x} (first bad output row 1), zero-filled, no out-of-bounds read")
+    # In place (dst == src): ascending compaction and an arbitrary permutation with repeats.
+    for name, make in (("ascending", lambda r: torch.sort(torch.randperm(r, device="cuda", generator=g)[: r // 2]).values),
+                       ("any order", lambda r: torch.randint(0, r, (r * 3 // 4,), device="cuda", generator=g))):
+        rows, width = 2900, 4096
+        buf = torch.randn(rows, width, device="cuda", generator=g).to(torch.bfloat16)
+        orig = buf.clone()
+        idx = make(rows).to(torch.int32)
+        status = torch.zeros(1, dtype=torch.int32, device="cuda")
+        lib.cuda_gather(ptr(buf), rows, width * 2, ptr(idx), idx.numel(), ptr(buf), ptr(status))
+        lib.cuda_status_check(ptr(status))
+        cnt = idx.numel()
+        ok = torch.equal(buf[:cnt], orig.index_select(0, idx.long())) and torch.equal(buf[cnt:], orig[cnt:])
+        record(f"gather in place, {name}", ok, "equal to index_select, rows past count untouched")
+
+
+def check_stream_forms(lib):
+    """Attention, scores, select and an in-place gather of torch tensors on a torch stream, with one
+    status check at the end: identical to the synchronous calls."""
+    log("-- stream forms on torch memory and a torch stream")
+    n, H, G, d, P, V = 650, 32, 8, 128, 35, 576
+    for dtype in ("fp16", "bf16"):
+        q, k, v = make_inputs(n, H, G, d, dtype, 31)
+        out_ref, lse_ref = ours_attention(lib, q, k, v, dtype)
+        s_ref, c_ref = ours_scores(lib, q, k, lse_ref, P, V, dtype)
+        drop = V // 2
+        keep_ref = torch.empty(n - drop, dtype=torch.int32, device="cuda")
+        lib.cuda_select(ptr(s_ref), ptr(c_ref), n, P, V, drop, ptr(keep_ref))
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            out = torch.empty_like(q)
+            lse = torch.empty(H, n, device="cuda")
+            s = torch.empty(V, device="cuda")
+            c = torch.empty(V, device="cuda")
+            keep = torch.empty(n - drop, dtype=torch.int32, device="cuda")
+            status = torch.zeros(1, dtype=torch.int32, device="cuda")
+        h = stream.cuda_stream
+        lib.cuda_attention(ptr(q), ptr(k), ptr(v), n, H, G, d, dtype, ptr(out), ptr(lse), h)
+        lib.cuda_scores(ptr(q), ptr(k), ptr(lse), n, H, G, d, dtype, P, V, ptr(s), ptr(c), h)
+        lib.cuda_select_async(ptr(s), ptr(c), n, P, V, drop, ptr(keep), ptr(status), h)
+        lib.cuda_gather(ptr(out), n, H * d * out.element_size(), ptr(keep), n - drop, ptr(out), ptr(status), h)
+        lib.cuda_status_check(ptr(status), h)
+        ok = (torch.equal(lse, lse_ref) and torch.equal(s, s_ref) and torch.equal(keep, keep_ref)
+              and torch.equal(out[: n - drop], out_ref.index_select(0, keep_ref.long())))
+        record(f"stream forms {dtype}", ok, "attention, scores, select, in-place gather equal the synchronous calls")
 
 
 # ---------------------------------------------------------------- timings
@@ -519,7 +587,7 @@ def main():
                     record(f"variant {dtype} {case}", False, f"exception {e!r}")
         lib.cuda_set_option("attention_rows", 128)
         lib.cuda_set_option("score_rows", 64)
-    for section in (check_select_edges, check_gather, check_batch):
+    for section in (check_select_edges, check_gather, check_stream_forms, check_batch):
         try:
             section(lib)
         except Exception as e:  # noqa: BLE001

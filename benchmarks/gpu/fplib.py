@@ -8,6 +8,11 @@ import ctypes
 from ctypes import c_char_p, c_int, c_int32, c_int64, c_void_p, POINTER
 
 FP_OK, FP_ERR_ARG, FP_ERR_INDEX, FP_ERR_NOMEM, FP_ERR_CUDA, FP_ERR_UNAVAILABLE, FP_ERR_VALUE = range(7)
+
+
+def status_word(code, where):
+    """The value a status word holds for one error (see fitprune.h)."""
+    return (code << 24) | min(where, 0xFFFFFF)
 DTYPES = {"fp32": 0, "fp16": 1, "bf16": 2}
 
 
@@ -40,8 +45,11 @@ class Lib:
                                                        c_void_p, c_void_p, c_void_p]),
             "fp_cuda_select_keep": (c_int, [c_void_p, c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p,
                                             c_void_p]),
+            "fp_cuda_select_keep_async": (c_int, [c_void_p, c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p,
+                                                  c_void_p, c_void_p]),
             "fp_cuda_gather_rows": (c_int, [c_void_p, c_int64, c_int64, c_void_p, c_int64, c_void_p, c_void_p,
                                             c_void_p]),
+            "fp_cuda_status_check": (c_int, [c_void_p, c_void_p]),
             # packed batches and decode: cu_seqlens, spans, cu_q, kv_len and the cache-pointer arrays are host arrays
             "fp_cuda_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
                                                                  c_int32, c_void_p, c_void_p, c_void_p]),
@@ -94,8 +102,16 @@ class Lib:
     def cuda_select(self, self_s, cross_s, n, P, V, drop, keep, stream=None):
         self._check(self.L.fp_cuda_select_keep(self_s, cross_s, n, P, V, drop, keep, stream))
 
-    def cuda_gather(self, src, rows, row_bytes, index, count, dst, bad=None, stream=None):
-        self._check(self.L.fp_cuda_gather_rows(src, rows, row_bytes, index, count, dst, bad, stream))
+    def cuda_select_async(self, self_s, cross_s, n, P, V, drop, keep, status, stream=None):
+        self._check(self.L.fp_cuda_select_keep_async(self_s, cross_s, n, P, V, drop, keep, status, stream))
+
+    def cuda_gather(self, src, rows, row_bytes, index, count, dst, status=None, stream=None):
+        """Enqueues the gather; a bad index is recorded in the status word (device int32)."""
+        self._check(self.L.fp_cuda_gather_rows(src, rows, row_bytes, index, count, dst, status, stream))
+
+    def cuda_status_check(self, status, stream=None):
+        """Waits for the stream, raises FitPruneError for a recorded error, clears the word."""
+        self._check(self.L.fp_cuda_status_check(status, stream))
 
     def cuda_attention_varlen(self, q, k, v, cu, H, G, d, dtype, out, lse, stream=None):
         self._check(self.L.fp_cuda_attention_varlen(q, k, v, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], out, lse,

@@ -161,6 +161,27 @@ static void run_dtype(int dtype, int64_t n, int H, int G, int d, int64_t P, int6
   for (size_t r = 0; r < keep_g.size() && same; ++r)
     same = std::memcmp(hg.data() + r * es * H * d, (const unsigned char*)hq + keep_g[r] * es * H * d, es * H * d) == 0;
   EXPECT(same, "%s gather differs", name);
+
+  // The stream forms on a stream of our own, one status check at the end: select again, then
+  // compact q in place with its result; both must equal the synchronous calls above.
+  void* stream = nullptr;
+  OK(fp_cuda_stream_create(&stream));
+  Dev dstatus(4), dkeep2(4 * (n - drop)), dip(nq * es);
+  OK(fp_cuda_memset(dstatus.p, 0, 4));
+  OK(fp_cuda_memcpy(dip.p, dq.p, (int64_t)(nq * es), FP_COPY_D2D));
+  OK(fp_cuda_synchronize());  // the legacy stream's memset and copy before the non-blocking stream's work
+  OK(fp_cuda_select_keep_async((float*)ds.p, (float*)dc.p, n, P, V, drop, (int32_t*)dkeep2.p, (int32_t*)dstatus.p,
+                               stream));
+  OK(fp_cuda_gather_rows(dip.p, n, (int64_t)(es * H * d), (const int32_t*)dkeep2.p, (int64_t)keep_g.size(), dip.p,
+                         (int32_t*)dstatus.p, stream));
+  OK(fp_cuda_status_check((int32_t*)dstatus.p, stream));
+  OK(fp_cuda_stream_destroy(stream));
+  std::vector<int32_t> keep_a(n - drop);
+  std::vector<unsigned char> hip(hg.size());
+  OK(fp_cuda_memcpy(keep_a.data(), dkeep2.p, 4 * (n - drop), FP_COPY_D2H));
+  OK(fp_cuda_memcpy(hip.data(), dip.p, (int64_t)hip.size(), FP_COPY_D2H));
+  EXPECT(keep_a == keep_g, "%s stream-form select differs", name);
+  EXPECT(hip == hg, "%s in-place gather differs", name);
 }
 
 // Packed batch and decode on the device: q/k/v of n rows cut into two sequences (n1 and n - n1

@@ -183,7 +183,7 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
                    int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                    float* self_score, float* cross_score, void* stream);
 
-/* Packed batches on the GPU, as fp_cpu_attention_varlen_f32 / fp_cpu_scores_varlen_f32: fp16 or
+/* Packed batches on the GPU, as fp_cpu_attention_varlen / fp_cpu_scores_varlen: fp16 or
  * bf16 (tensor cores) only. cu_seqlens and spans are HOST arrays (the launch geometry is planned
  * on the host); q, k, v, out, lse, self_score and cross_score are device pointers. One launch
  * covers every (head, query tile) of every sequence, at most 65535 tiles (of attention_rows or
@@ -202,18 +202,35 @@ int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, 
                              int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
                              const int64_t* kv_len, void* out, float* lse, void* stream);
 
+/* ---- Asynchronous use on the caller's memory and stream ----
+ * The calls below and fp_cuda_attention / fp_cuda_scores only enqueue work on `stream`: no
+ * device-wide synchronisation, no read-back. Bad data found on the device (a NaN self*cross, a
+ * gather index out of range) is recorded in a status word: one device int32 the caller owns,
+ * zero when clear (NULL: not recorded). A nonzero word holds the status code in bits 24..30 and
+ * the position in bits 0..23 (the visual token, or the gather's output row; capped at 2^24-1);
+ * of several errors the smallest word is kept, so the report is deterministic. */
+
 /* fp_select_keep on the GPU (device scores in, device keep out), same rule and same result.
- * Synchronises `stream` (it must read back the NaN check). Visual spans up to 4096 sort on the
- * device in one CTA; larger spans copy the scores to the host and use fp_select_keep. */
+ * Visual spans up to 4096 sort in one CTA; larger spans rank every token on many CTAs. */
+int fp_cuda_select_keep_async(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
+                              int64_t visual, int64_t drop, int32_t* keep, int32_t* status, void* stream);
+
+/* Row gather of any element type: dst[r] = src[index[r]], rows of row_bytes bytes (16-byte
+ * accesses when row_bytes and both pointers allow). An index outside [0, rows) is never read: its
+ * dst row is zero-filled and the status word records FP_ERR_INDEX at row r. dst == src gathers in
+ * place (any indices, count <= rows; through a stream-ordered temporary); any other overlap of
+ * dst and src is FP_ERR_ARG. */
+int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
+                        int64_t count, void* dst, int32_t* status, void* stream);
+
+/* Waits for `stream` (only it), then reads the status word and clears it: FP_OK, the recorded
+ * error with its position in fp_last_error(), or FP_ERR_CUDA for a failure of work on the stream. */
+int fp_cuda_status_check(int32_t* status, void* stream);
+
+/* Synchronous conveniences on top of the calls above: a temporary status word, checked.
+ * fp_cuda_select_keep synchronises `stream`; the gathers run on the legacy default stream. */
 int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
                         int64_t visual, int64_t drop, int32_t* keep, void* stream);
-
-/* Asynchronous row gather of any element type: dst[r] = src[index[r]], rows of row_bytes bytes
- * (16-byte accesses when row_bytes and both pointers allow). An index outside [0, rows) is never
- * read: its dst row is zero-filled and, when bad is not NULL, the device int *bad is set to 1. */
-int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
-                        int64_t count, void* dst, int32_t* bad, void* stream);
-/* Synchronous gathers that report a bad index as FP_ERR_INDEX. */
 int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width,
                             const int32_t* index, int64_t count, float* dst);
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,

@@ -28,6 +28,38 @@ int cuda_fail(cudaError_t e, const char* what);
 
 inline cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
+// Records an error in a status word (see fitprune.h): code in bits 24..30, position in bits
+// 0..23; the smallest nonzero word wins, so the report does not depend on thread timing.
+__device__ __forceinline__ void status_record(int32_t* status, int code, int64_t where) {
+  if (status == nullptr) return;
+  const int32_t w = (int32_t)(((uint32_t)code << 24) | (uint32_t)(where < 0xffffff ? where : 0xffffff));
+  int32_t old = *reinterpret_cast<volatile int32_t*>(status);
+  while (old == 0 || w < old) {
+    const int32_t seen = atomicCAS(reinterpret_cast<int*>(status), old, w);
+    if (seen == old) break;
+    old = seen;
+  }
+}
+
+// Runs `enqueue(status)` with a temporary zeroed status word on `s` and checks it
+// (fp_cuda_status_check): the synchronous form of an asynchronous call.
+template <class F>
+int run_checked(cudaStream_t s, F enqueue) {
+  int32_t* status = nullptr;
+  FP_CUDA(cudaMallocAsync(reinterpret_cast<void**>(&status), sizeof(int32_t), s), "cudaMallocAsync(status word)");
+  int st = FP_OK;
+  cudaError_t e = cudaMemsetAsync(status, 0, sizeof(int32_t), s);
+  if (e != cudaSuccess) st = cuda_fail(e, "cudaMemsetAsync(status word)");
+  if (st == FP_OK) st = enqueue(status);
+  if (st == FP_OK) st = fp_cuda_status_check(status, s);
+  e = cudaFreeAsync(status, s);  // stream-ordered: after the enqueued work, whatever happened
+  if (e != cudaSuccess) {
+    if (st == FP_OK) return cuda_fail(e, "cudaFreeAsync(status word)");
+    cudaGetLastError();  // keep the first error; clear this one so a later launch check does not see it
+  }
+  return st;
+}
+
 // Raises a kernel's dynamic shared-memory limit once per device (cached only on success).
 template <class Kernel>
 inline int ensure_smem(Kernel kernel, int bytes, unsigned long long& done_devices) {

@@ -59,6 +59,20 @@ __global__ void reduce_scores_kernel(const float* __restrict__ partial, int V, i
   cross[j] = t > 0 ? (float)(c / (double)t) : 0.f;
 }
 
+int check_select(const float* self_score, const float* cross_score, int64_t n, int64_t prefix, int64_t visual,
+                 int64_t drop, const int32_t* keep) {
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (prefix < 0 || visual < 0 || prefix > n - visual)
+    return fail(FP_ERR_ARG,
+                "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  if (drop < 0 || drop > visual)
+    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
+  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+  if (n - drop > 0 && !keep) return fail(FP_ERR_ARG, "null keep pointer");
+  return FP_OK;
+}
+
 template <class T>
 int attention_mma(const void* q, const void* k, const void* v, int n, int H, int G, int d, void* out, float* lse,
                   int rows, VarlenLaunch vl, cudaStream_t s) {
@@ -205,43 +219,21 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
   return st;
 }
 
+int fp_cuda_select_keep_async(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
+                              int64_t visual, int64_t drop, int32_t* keep, int32_t* status, void* stream) {
+  if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
+  if (n - drop == 0) return FP_OK;
+  return select_keep_device(self_score, cross_score, (int)n, (int)prefix, (int)visual, (int)drop, keep, status,
+                            as_stream(stream));
+}
+
 int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
                         int64_t visual, int64_t drop, int32_t* keep, void* stream) {
-  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG,
-                "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (drop < 0 || drop > visual)
-    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
-  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-  if (n - drop > 0 && !keep) return fail(FP_ERR_ARG, "null keep pointer");
+  if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
   if (n - drop == 0) return FP_OK;
-  cudaStream_t s = as_stream(stream);
-  if (visual > kSelectMaxDevice) {  // too large for one CTA's shared memory: the host rule
-    std::vector<float> hs(visual), hc(visual);
-    std::vector<int32_t> hk(n - drop);
-    FP_CUDA(cudaMemcpyAsync(hs.data(), self_score, sizeof(float) * visual, cudaMemcpyDeviceToHost, s), "cudaMemcpy");
-    FP_CUDA(cudaMemcpyAsync(hc.data(), cross_score, sizeof(float) * visual, cudaMemcpyDeviceToHost, s), "cudaMemcpy");
-    FP_CUDA(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-    if (int st = fp_select_keep(hs.data(), hc.data(), n, prefix, visual, drop, hk.data())) return st;
-    FP_CUDA(cudaMemcpyAsync(keep, hk.data(), sizeof(int32_t) * hk.size(), cudaMemcpyHostToDevice, s), "cudaMemcpy");
-    FP_CUDA(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-    return FP_OK;
-  }
-  int* flag = nullptr;
-  FP_CUDA(cudaMallocAsync(&flag, sizeof(int), s), "cudaMallocAsync");
-  int st = select_keep_device(self_score, cross_score, (int)n, (int)prefix, (int)visual, (int)drop, keep, flag, s);
-  int nan_at = INT32_MAX;
-  if (st == FP_OK) {
-    cudaError_t e = cudaMemcpyAsync(&nan_at, flag, sizeof(int), cudaMemcpyDeviceToHost, s);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
-    if (e != cudaSuccess) st = cuda_fail(e, "select");
-  }
-  cudaFreeAsync(flag, s);
-  if (st == FP_OK && nan_at != INT32_MAX)
-    return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %d", nan_at);
-  return st;
+  return run_checked(as_stream(stream), [&](int32_t* status) {
+    return fp_cuda_select_keep_async(self_score, cross_score, n, prefix, visual, drop, keep, status, stream);
+  });
 }
 
 

@@ -21,16 +21,16 @@ namespace {
 
 // One block per row (grid-stride over rows), threads across the row's V-sized vectors (float4
 // when rows are 16-byte multiples and both pointers 16-byte aligned), unrolled so several loads
-// are in flight per thread. A bad index is never read: its row is zero-filled and flagged.
+// are in flight per thread. A bad index is never read: its row is zero-filled and recorded.
 template <class V>
 __global__ void gather_kernel(const V* __restrict__ src, int64_t rows, int64_t vec,
                               const int32_t* __restrict__ index, int64_t count, V* __restrict__ dst,
-                              int32_t* __restrict__ bad) {
+                              int32_t* __restrict__ status) {
   for (int64_t r = blockIdx.x; r < count; r += gridDim.x) {
     const int32_t i = index[r];
     V* d = dst + r * vec;
     if (i < 0 || i >= rows) {
-      if (bad != nullptr && threadIdx.x == 0) *bad = 1;
+      if (threadIdx.x == 0) status_record(status, FP_ERR_INDEX, r);
       for (int64_t c = threadIdx.x; c < vec; c += blockDim.x) d[c] = V{};
       continue;
     }
@@ -42,7 +42,7 @@ __global__ void gather_kernel(const V* __restrict__ src, int64_t rows, int64_t v
 
 template <class V>
 void launch_gather(const void* src, int64_t rows, int64_t vec, const int32_t* index, int64_t count, void* dst,
-                   int32_t* bad, cudaStream_t stream) {
+                   int32_t* status, cudaStream_t stream) {
   int threads = (int)(vec >= 256 ? 256 : ((vec + 31) / 32) * 32);
   int blocks_cap = 132 * 16;
   int dev = 0, sms = 0;
@@ -51,46 +51,81 @@ void launch_gather(const void* src, int64_t rows, int64_t vec, const int32_t* in
     blocks_cap = sms * (2048 / threads);
   const unsigned blocks = (unsigned)(count < blocks_cap ? count : blocks_cap);
   gather_kernel<V><<<blocks, threads, 0, stream>>>(static_cast<const V*>(src), rows, vec, index, count,
-                                                   static_cast<V*>(dst), bad);
+                                                   static_cast<V*>(dst), status);
 }
 
-int gather_async(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count, void* dst,
-                 int32_t* bad, cudaStream_t stream) {
+// Launches the gather kernel for the widest access that row_bytes and both pointers allow.
+int launch_gather_any(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count,
+                      void* dst, int32_t* status, cudaStream_t stream) {
+  const uintptr_t s = reinterpret_cast<uintptr_t>(src), d = reinterpret_cast<uintptr_t>(dst);
+  if (row_bytes % 16 == 0 && s % 16 == 0 && d % 16 == 0)
+    launch_gather<float4>(src, rows, row_bytes / 16, index, count, dst, status, stream);
+  else if (row_bytes % 8 == 0 && s % 8 == 0 && d % 8 == 0)
+    launch_gather<float2>(src, rows, row_bytes / 8, index, count, dst, status, stream);
+  else if (row_bytes % 4 == 0 && s % 4 == 0 && d % 4 == 0)
+    launch_gather<float>(src, rows, row_bytes / 4, index, count, dst, status, stream);
+  else
+    launch_gather<unsigned char>(src, rows, row_bytes, index, count, dst, status, stream);
+  FP_CUDA(cudaGetLastError(), "gather launch");
+  return FP_OK;
+}
+
+int check_gather(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count,
+                 const void* dst) {
   if (rows < 0 || row_bytes < 0 || count < 0)
     return fail(FP_ERR_ARG, "rows, row_bytes and count must be >= 0, got %lld, %lld, %lld", (long long)rows,
                 (long long)row_bytes, (long long)count);
   if (count == 0 || row_bytes == 0) return FP_OK;
   if (!src || !index || !dst) return fail(FP_ERR_ARG, "null device pointer");
+  int64_t src_bytes = 0, dst_bytes = 0;
+  if (__builtin_mul_overflow(rows, row_bytes, &src_bytes) || __builtin_mul_overflow(count, row_bytes, &dst_bytes))
+    return fail(FP_ERR_ARG, "rows * row_bytes or count * row_bytes overflows");
   const uintptr_t s = reinterpret_cast<uintptr_t>(src), d = reinterpret_cast<uintptr_t>(dst);
-  if (row_bytes % 16 == 0 && s % 16 == 0 && d % 16 == 0)
-    launch_gather<float4>(src, rows, row_bytes / 16, index, count, dst, bad, stream);
-  else if (row_bytes % 8 == 0 && s % 8 == 0 && d % 8 == 0)
-    launch_gather<float2>(src, rows, row_bytes / 8, index, count, dst, bad, stream);
-  else if (row_bytes % 4 == 0 && s % 4 == 0 && d % 4 == 0)
-    launch_gather<float>(src, rows, row_bytes / 4, index, count, dst, bad, stream);
-  else
-    launch_gather<unsigned char>(src, rows, row_bytes, index, count, dst, bad, stream);
-  FP_CUDA(cudaGetLastError(), "gather launch");
+  if (s == d) {
+    if (count > rows)
+      return fail(FP_ERR_ARG, "in-place gather: count (%lld) must be <= rows (%lld)", (long long)count,
+                  (long long)rows);
+  } else if (d < s + (uint64_t)src_bytes && s < d + (uint64_t)dst_bytes) {
+    return fail(FP_ERR_ARG, "dst overlaps src without being src (in place needs dst == src)");
+  }
   return FP_OK;
+}
+
+int gather_async(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count, void* dst,
+                 int32_t* status, cudaStream_t stream) {
+  if (int st = check_gather(src, rows, row_bytes, index, count, dst)) return st;
+  if (count == 0 || row_bytes == 0) return FP_OK;
+  if (src != dst) return launch_gather_any(src, rows, row_bytes, index, count, dst, status, stream);
+  // In place: rows may be read after they were overwritten, so gather into a stream-ordered
+  // temporary and copy back; both stay on the stream, nothing waits.
+  void* tmp = nullptr;
+  const size_t bytes = (size_t)(count * row_bytes);
+  FP_CUDA(cudaMallocAsync(&tmp, bytes, stream), "cudaMallocAsync(in-place gather)");
+  int st = launch_gather_any(src, rows, row_bytes, index, count, tmp, status, stream);
+  if (st == FP_OK) {
+    const cudaError_t e = cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream);
+    if (e != cudaSuccess) st = cuda_fail(e, "cudaMemcpyAsync(in-place gather)");
+  }
+  const cudaError_t e = cudaFreeAsync(tmp, stream);
+  if (e != cudaSuccess) {
+    if (st == FP_OK) return cuda_fail(e, "cudaFreeAsync(in-place gather)");
+    cudaGetLastError();
+  }
+  return st;
 }
 
 template <class T>
 int gather(const T* src, int64_t rows, int64_t width, const int32_t* index, int64_t count, T* dst) {
   if (rows < 0 || width < 0 || count < 0)
     return fail(FP_ERR_ARG, "rows, width and count must be >= 0");
+  int64_t row_bytes = 0;
+  if (__builtin_mul_overflow(width, (int64_t)sizeof(T), &row_bytes)) return fail(FP_ERR_ARG, "width overflows");
+  if (int st = check_gather(src, rows, row_bytes, index, count, dst)) return st;
   if (count == 0 || width == 0) return FP_OK;
-  if (!src || !index || !dst) return fail(FP_ERR_ARG, "null device pointer");
-  int32_t* bad = nullptr;
-  FP_CUDA(cudaMalloc(&bad, sizeof(int32_t)), "cudaMalloc");
-  int st = FP_OK;
-  cudaError_t e = cudaMemset(bad, 0, sizeof(int32_t));
-  if (e != cudaSuccess) st = cuda_fail(e, "cudaMemset");
-  if (st == FP_OK) st = gather_async(src, rows, (int64_t)sizeof(T) * width, index, count, dst, bad, 0);
-  int32_t host_bad = 0;
-  if (st == FP_OK && (e = cudaMemcpy(&host_bad, bad, sizeof(int32_t), cudaMemcpyDeviceToHost)) != cudaSuccess)
-    st = cuda_fail(e, "gather");
-  cudaFree(bad);
-  if (st == FP_OK && host_bad) return fail(FP_ERR_INDEX, "an index is outside [0, %lld)", (long long)rows);
+  const int st = run_checked(nullptr, [&](int32_t* status) {
+    return gather_async(src, rows, row_bytes, index, count, dst, status, nullptr);
+  });
+  if (st == FP_ERR_INDEX) return fail(FP_ERR_INDEX, "an index is outside [0, %lld)", (long long)rows);
   return st;
 }
 
@@ -258,8 +293,24 @@ int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_d
 }
 
 int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count,
-                        void* dst, int32_t* bad, void* stream) {
-  return gather_async(src, rows, row_bytes, index, count, dst, bad, as_stream(stream));
+                        void* dst, int32_t* status, void* stream) {
+  return gather_async(src, rows, row_bytes, index, count, dst, status, as_stream(stream));
+}
+
+int fp_cuda_status_check(int32_t* status, void* stream) {
+  if (!status) return fail(FP_ERR_ARG, "null status word");
+  cudaStream_t s = as_stream(stream);
+  int32_t word = 0;
+  FP_CUDA(cudaMemcpyAsync(&word, status, sizeof word, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(status word)");
+  FP_CUDA(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // also reports failures of work on the stream
+  if (word == 0) return FP_OK;
+  FP_CUDA(cudaMemsetAsync(status, 0, sizeof word, s), "cudaMemsetAsync(status word)");
+  const int code = (word >> 24) & 0x7f, where = word & 0xffffff;
+  switch (code) {
+    case FP_ERR_VALUE: return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %d", where);
+    case FP_ERR_INDEX: return fail(FP_ERR_INDEX, "a gather index is outside [0, rows) at output row %d", where);
+    default: return fail(FP_ERR_INTERNAL, "status word 0x%08x holds no known status", (unsigned)word);
+  }
 }
 
 }  // extern "C"

@@ -16,10 +16,11 @@ int attention_f32(const float* q, const float* k, const float* v, int n, int H, 
 int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, int P, int V,
                int text_tiles, int visual_tiles, float* partial, cudaStream_t stream);
 
-// Largest visual span the single-CTA device sort handles; larger spans select on the host.
+// Largest visual span the single-CTA sort handles; larger spans rank every token on many CTAs.
 constexpr int64_t kSelectMaxDevice = 4096;
+// Enqueues the selection on `stream`; a NaN self*cross is recorded in `status` (may be null).
 int select_keep_device(const float* self, const float* cross, int n, int P, int V, int drop, int32_t* keep,
-                       int* flag, cudaStream_t stream);
+                       int32_t* status, cudaStream_t stream);
 
 // Decode attention (decode.cu): sequence b of a batch, as the kernel reads it.
 struct DecodeSeq {

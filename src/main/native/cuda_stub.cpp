@@ -34,7 +34,10 @@ int fp_cuda_scores_varlen(const void*, const void*, const float*, const int64_t*
 int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t,
                              const void* const*, const void* const*, const int64_t*, void*, float*, void*) { return none(); }
 int fp_cuda_select_keep(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, void*) { return none(); }
+int fp_cuda_select_keep_async(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, int32_t*,
+                              void*) { return none(); }
 int fp_cuda_gather_rows(const void*, int64_t, int64_t, const int32_t*, int64_t, void*, int32_t*, void*) { return none(); }
+int fp_cuda_status_check(int32_t*, void*) { return none(); }
 int fp_cuda_gather_rows_f32(const float*, int64_t, int64_t, const int32_t*, int64_t, float*) { return none(); }
 int fp_cuda_gather_rows_i32(const int32_t*, int64_t, int64_t, const int32_t*, int64_t, int32_t*) { return none(); }
 }

@@ -6,6 +6,7 @@ import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.IntData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.SequenceState;
 import java.util.ArrayList;
@@ -133,8 +134,8 @@ public final class BatchDecoder {
       dec.rope().apply(k, pos, G);
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
-      FloatData qd = FloatData.of(tp.add(q.view(total, H, d))), kd = FloatData.of(tp.add(k.view(total, G, d)));
-      Kernels.attention(shape, qd, kd, FloatData.of(tp.add(v.view(total, G, d))), FloatData.of(out), FloatData.of(lse));
+      FloatData qd = TorchData.floats(tp.add(q.view(total, H, d))), kd = TorchData.floats(tp.add(k.view(total, G, d)));
+      Kernels.attention(shape, qd, kd, TorchData.floats(tp.add(v.view(total, G, d))), TorchData.floats(out), TorchData.floats(lse));
 
       Spans[] spans = new Spans[B];
       int[] visual0 = new int[B + 1];
@@ -147,7 +148,7 @@ public final class BatchDecoder {
       float[] self = null, cross = null;
       if (scores) {
         Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
-        Kernels.scores(shape, spans, qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        Kernels.scores(shape, spans, qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
         self = Decoder.toArray(st);
         cross = Decoder.toArray(ct);
       }
@@ -178,7 +179,7 @@ public final class BatchDecoder {
           else for (int r : keeps[b]) global[at++] = s0 + r;
         }
         IntData idx = IntData.of(global);
-        FloatData od = FloatData.of(o), xd = FloatData.of(x);
+        FloatData od = TorchData.floats(o), xd = TorchData.floats(x);
         Kernels.gatherRows(od, total, D, idx, od);
         Kernels.gatherRows(xd, total, D, idx, xd);
         o = tp.add(o.narrow(0, 0, kept));
@@ -293,12 +294,12 @@ public final class BatchDecoder {
           int len = s.seq.kvLength(l); // including the new token, at row len - 1
           tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
           tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
-          kc[b] = FloatData.of(s.kCache[l]);
-          vc[b] = FloatData.of(s.vCache[l]);
+          kc[b] = TorchData.floats(s.kCache[l]);
+          vc[b] = TorchData.floats(s.vCache[l]);
           kvLen[b] = len;
         }
         Tensor o = tp.add(torch.empty(B, H, d));
-        Kernels.decodeAttention(shape, FloatData.of(tp.add(q.view(B, H, d))), kc, vc, kvLen, FloatData.of(o), null);
+        Kernels.decodeAttention(shape, TorchData.floats(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
         x.add_(tp.add(torch.linear(tp.add(o.view(B, D)), lw.o())));
         dec.mlp(x, lw);
       }

@@ -4,6 +4,7 @@ import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
@@ -128,14 +129,14 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      FloatData qd = FloatData.of(q3), kd = FloatData.of(k3);
-      Kernels.attention(shape, qd, kd, FloatData.of(v3), FloatData.of(out), FloatData.of(lse));
+      FloatData qd = TorchData.floats(q3), kd = TorchData.floats(k3);
+      Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
       if (pf != null) pf.add(Profile.ATTENTION, t);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) {
         t = System.nanoTime();
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        Kernels.scores(shape, seq.spans(), qd, kd, FloatData.of(lse), FloatData.of(st), FloatData.of(ct));
+        Kernels.scores(shape, seq.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(Profile.SCORES, t);
@@ -161,7 +162,7 @@ public final class Decoder {
       Tensor o = tp.add(a.out.view(n, D));
       long t = System.nanoTime();
       // checks keep before changing anything; on a bad keep the layer stays pending
-      seq.apply(l, keep, RowBuffer.of(FloatData.of(o), D), RowBuffer.of(FloatData.of(s.x), D));
+      seq.apply(l, keep, RowBuffer.of(TorchData.floats(o), D), RowBuffer.of(TorchData.floats(s.x), D));
       tp.add(a.out);
       s.pending = null;
       if (prunes) {

@@ -2,8 +2,6 @@ package io.fitprune.kernels;
 
 import java.nio.ShortBuffer;
 import org.bytedeco.javacpp.ShortPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * bfloat16 memory for the kernels, each value a {@code short} holding the bf16 bit pattern (the top
@@ -44,10 +42,9 @@ public final class Bf16Data extends NativeData<ShortPointer> {
     return new Bf16Data(pointer, null, length, null, pointer, false);
   }
 
-  /** A contiguous bfloat16 CPU tensor, zero-copy through its data pointer; shapes are checked exactly. */
-  public static Bf16Data of(Tensor tensor) {
-    long[] shape = tensorShape("bfloat16", tensor, torch.ScalarType.BFloat16);
-    return new Bf16Data(new ShortPointer(tensor.data_ptr()), null, tensor.numel(), shape, tensor, false);
+  /** A view of memory owned by {@code keepAlive} whose exact shape is known (tensors: {@link TorchData}). */
+  static Bf16Data view(ShortPointer pointer, long length, long[] shape, Object keepAlive) {
+    return new Bf16Data(pointer, null, length, shape, keepAlive, false);
   }
 
   /** Native memory owned by the returned object: close it (try-with-resources). */

@@ -7,16 +7,44 @@ import java.util.Objects;
  * (FP16/BF16 on the tensor cores, FP32 exact and slower; head dims 64 and 128), the score pass,
  * selection and row gathers. Arguments are validated here, as in {@link Kernels}, before any
  * native call; without a usable device every method fails with a {@link FitPruneException} whose
- * one-line message says why. Calls are synchronous: each waits for the GPU and reports any error.
+ * one-line message says why.
+ *
+ * <p>Two forms. The methods that take a {@link CudaStream} only enqueue work on it: no device-wide
+ * synchronisation and no read-back, on the caller's memory ({@link DeviceBuffer#wrap}) and stream;
+ * bad data is recorded in a {@link DeviceStatus} that the caller checks when it synchronises.
+ * The methods without one are synchronous conveniences built on them: each waits for the GPU and
+ * reports any error.
  */
 public final class CudaKernels {
   private CudaKernels() {}
 
+  /** System property: {@code true} keeps the library off the GPU (CUDA reports unavailable). Read on first use. */
+  public static final String DISABLE_PROPERTY = "fitprune.cuda.disable";
+
   private static volatile BackendInfo info;
 
-  /** True when the library has the CUDA backend and a device is present. */
-  public static boolean available() {
-    return info().cudaAvailable();
+  static boolean disabled() {
+    return Boolean.parseBoolean(System.getProperty(DISABLE_PROPERTY, "false").trim());
+  }
+
+  /**
+   * True when the native library loaded, it has the CUDA backend, CUDA is not disabled and a
+   * device is present. Never throws.
+   */
+  public static boolean isAvailable() {
+    return unavailabilityCause() == null;
+  }
+
+  /**
+   * Why the CUDA backend cannot be used (the native library's load failure, or a
+   * {@link FitPruneException} saying what the driver reported or that CUDA is disabled), or null
+   * when it can.
+   */
+  public static Throwable unavailabilityCause() {
+    if (!NativeLibrary.isAvailable()) return NativeLibrary.unavailabilityCause();
+    BackendInfo i = info();
+    return i.cudaAvailable() ? null
+        : new FitPruneException(FitPruneNative.FP_ERR_UNAVAILABLE, "CUDA backend unavailable: " + i.cudaStatus());
   }
 
   /** The backend description (cached after the first query). */
@@ -26,18 +54,25 @@ public final class CudaKernels {
     return i;
   }
 
-  /** Throws a one-line {@link FitPruneException} when there is no usable CUDA device. */
+  /** Throws a one-line {@link FitPruneException} when there is no usable CUDA device (see {@link #unavailabilityCause()}). */
   public static void requireDevice() {
-    BackendInfo i = info();
-    if (!i.cudaAvailable())
-      throw new FitPruneException(FitPruneNative.FP_ERR_UNAVAILABLE, "CUDA backend unavailable: " + i.cudaStatus());
+    NativeLibrary.ensureAvailability();
+    Throwable cause = unavailabilityCause();
+    if (cause != null) throw (FitPruneException) cause;
   }
 
   // ---- attention ----
 
-  /** Causal attention with GQA: q, k, v, out of one float type; lse FP32 {@code [H,n]}. */
+  /** Causal attention with GQA: q, k, v, out of one float type; lse FP32 {@code [H,n]}. Synchronous. */
   public static void attention(AttentionShape shape, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
       DeviceBuffer lse) {
+    attention(shape, q, k, v, out, lse, CudaStream.DEFAULT);
+    sync();
+  }
+
+  /** As {@link #attention(AttentionShape, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer)}, enqueued on {@code stream}. */
+  public static void attention(AttentionShape shape, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
+      DeviceBuffer lse, CudaStream stream) {
     Objects.requireNonNull(shape, "shape");
     requireHeadDim(shape);
     ElementType t = floatType(q, "q");
@@ -46,10 +81,10 @@ public final class CudaKernels {
     require(v, "v", t, shape.kvLength(), "[n,G,d]");
     require(out, "out", t, shape.qLength(), "[n,H,d]");
     require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
+    Objects.requireNonNull(stream, "stream");
     requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_attention(q.pointer(), k.pointer(), v.pointer(), shape.tokens(),
-        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), null));
-    sync();
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), stream.pointer()));
   }
 
   /** Uploads host floats as {@code type}, runs attention, and returns out (as floats) and lse. */
@@ -71,9 +106,16 @@ public final class CudaKernels {
 
   // ---- scores ----
 
-  /** FitPrune self and cross scores (FP32, V each) from q, k (one float type) and the FP32 LSE. */
+  /** FitPrune self and cross scores (FP32, V each) from q, k (one float type) and the FP32 LSE. Synchronous. */
   public static void scores(AttentionShape shape, Spans spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
       DeviceBuffer self, DeviceBuffer cross) {
+    scores(shape, spans, q, k, lse, self, cross, CudaStream.DEFAULT);
+    sync();
+  }
+
+  /** As {@link #scores(AttentionShape, Spans, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer)}, enqueued on {@code stream}. */
+  public static void scores(AttentionShape shape, Spans spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
+      DeviceBuffer self, DeviceBuffer cross, CudaStream stream) {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(spans, "spans");
     spans.requireWithin(shape.tokens());
@@ -84,10 +126,11 @@ public final class CudaKernels {
     require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
     require(self, "self", ElementType.FP32, spans.visual(), "[V]");
     require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
+    Objects.requireNonNull(stream, "stream");
     requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_scores(q.pointer(), k.pointer(), lse.pointer(), shape.tokens(), shape.heads(),
-        shape.kvHeads(), shape.headDim(), t.code, spans.prefix(), spans.visual(), self.pointer(), cross.pointer(), null));
-    sync();
+        shape.kvHeads(), shape.headDim(), t.code, spans.prefix(), spans.visual(), self.pointer(), cross.pointer(),
+        stream.pointer()));
   }
 
   /** Host-array convenience: uploads q and k as {@code type} and the LSE, returns the scores. */
@@ -113,8 +156,29 @@ public final class CudaKernels {
 
   // ---- select ----
 
-  /** As {@link Kernels#selectKeep(long, Spans, FloatData, FloatData, long, IntData)}, on the device. */
+  /** As {@link Kernels#selectKeep(long, Spans, FloatData, FloatData, long, IntData)}, on the device. Synchronous. */
   public static void selectKeep(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep) {
+    checkSelect(n, spans, self, cross, drop, keep);
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_select_keep(self.pointer(), cross.pointer(), n, spans.prefix(),
+        spans.visual(), drop, keep.pointer(), null));
+  }
+
+  /**
+   * The selection enqueued on {@code stream}: a NaN {@code self*cross} is recorded in
+   * {@code status} (reported by {@link DeviceStatus#check}) and keep's contents are then unspecified.
+   */
+  public static void selectKeep(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep,
+      DeviceStatus status, CudaStream stream) {
+    checkSelect(n, spans, self, cross, drop, keep);
+    Objects.requireNonNull(status, "status");
+    Objects.requireNonNull(stream, "stream");
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_select_keep_async(self.pointer(), cross.pointer(), n, spans.prefix(),
+        spans.visual(), drop, keep.pointer(), status.pointer(), stream.pointer()));
+  }
+
+  private static void checkSelect(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep) {
     Objects.requireNonNull(spans, "spans");
     if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
     spans.requireWithin(n);
@@ -123,15 +187,39 @@ public final class CudaKernels {
     require(self, "self", ElementType.FP32, spans.visual(), "[V]");
     require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
     require(keep, "keep", ElementType.INT32, n - drop, "[n-k]");
-    requireDevice();
-    Kernels.check(FitPruneNative.fp_cuda_select_keep(self.pointer(), cross.pointer(), n, spans.prefix(),
-        spans.visual(), drop, keep.pointer(), null));
   }
 
   // ---- gather ----
 
-  /** {@code dst[r,:] = src[index[r],:]}, rows of {@code width} elements of any type; index INT32. */
+  /**
+   * {@code dst[r,:] = src[index[r],:]}, rows of {@code width} elements of any type; index INT32.
+   * {@code dst} may be {@code src} (the same memory: in place, any indices, count <= rows).
+   * Synchronous: an index outside {@code [0, rows)} is a {@link FitPruneException}.
+   */
   public static void gatherRows(DeviceBuffer src, long rows, long width, DeviceBuffer index, DeviceBuffer dst) {
+    checkGather(src, rows, width, index, dst);
+    requireDevice();
+    try (DeviceStatus status = DeviceStatus.allocate()) {
+      gatherRows(src, rows, width, index, dst, status, CudaStream.DEFAULT);
+      status.check(CudaStream.DEFAULT);
+    }
+  }
+
+  /**
+   * The gather enqueued on {@code stream}: an index outside {@code [0, rows)} is never read, its
+   * row is zero-filled and recorded in {@code status} (reported by {@link DeviceStatus#check}).
+   */
+  public static void gatherRows(DeviceBuffer src, long rows, long width, DeviceBuffer index, DeviceBuffer dst,
+      DeviceStatus status, CudaStream stream) {
+    long count = checkGather(src, rows, width, index, dst);
+    Objects.requireNonNull(status, "status");
+    Objects.requireNonNull(stream, "stream");
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_gather_rows(src.pointer(), rows, width * src.type().bytes, index.pointer(),
+        count, dst.pointer(), status.pointer(), stream.pointer()));
+  }
+
+  private static long checkGather(DeviceBuffer src, long rows, long width, DeviceBuffer index, DeviceBuffer dst) {
     Objects.requireNonNull(src, "src");
     Objects.requireNonNull(index, "index");
     Objects.requireNonNull(dst, "dst");
@@ -140,20 +228,16 @@ public final class CudaKernels {
     if (index.type() != ElementType.INT32) throw new IllegalArgumentException("index: expected int32, got " + index.type());
     if (dst.type() != src.type())
       throw new IllegalArgumentException("dst: expected " + src.type() + " like src, got " + dst.type());
-    if (src == dst) throw new IllegalArgumentException("dst: the CUDA gather cannot run in place");
     long count = index.length();
     require(src, "src", src.type(), Math.multiplyExact(rows, width), "[rows,width]");
+    Math.multiplyExact(Math.multiplyExact(rows, width), (long) src.type().bytes);
     if (dst.length() < Math.multiplyExact(count, width))
       throw new IllegalArgumentException("dst: expected at least " + count * width + " " + dst.type()
           + " values ([count,width] = [" + count + ", " + width + "]), got " + dst.length());
-    requireDevice();
-    try (DeviceBuffer bad = DeviceBuffer.allocate(ElementType.INT32, 1)) {
-      bad.fill(0);
-      Kernels.check(FitPruneNative.fp_cuda_gather_rows(src.pointer(), rows, width * src.type().bytes, index.pointer(),
-          count, dst.pointer(), bad.pointer(), null));
-      if (bad.toInts()[0] != 0)
-        throw new FitPruneException(FitPruneNative.FP_ERR_INDEX, "index: an index is outside [0, " + rows + ")");
-    }
+    if (src.pointer().address() == dst.pointer().address() && count > rows)
+      throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has ("
+          + rows + ")");
+    return count;
   }
 
   // ---- packed batches and decode ----

@@ -7,11 +7,12 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * GPU memory owned by this object, allocated and freed through our own C API
- * ({@code fp_cuda_malloc}/{@code fp_cuda_free}), so only the CUDA driver is needed at run time.
- * Close it (try-with-resources); a buffer that is never closed is freed when it becomes
- * unreachable. Float buffers of FP16/BF16 are filled from and read back to {@code float[]}
- * through a conversion on the device (round to nearest even).
+ * GPU memory: owned by this object, allocated and freed through our own C API
+ * ({@code fp_cuda_malloc}/{@code fp_cuda_free}, so only the CUDA driver is needed at run time),
+ * or the caller's memory used in place ({@link #wrap}). Close an owned buffer (try-with-resources);
+ * one that is never closed is freed when it becomes unreachable. Float buffers of FP16/BF16 are
+ * filled from and read back to {@code float[]} through a conversion on the device (round to
+ * nearest even).
  */
 public final class DeviceBuffer implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
@@ -19,15 +20,34 @@ public final class DeviceBuffer implements AutoCloseable {
   private final ElementType type;
   private final long length;
   private final Pointer pointer;
-  private final Cleaner.Cleanable cleanable;
+  private final Cleaner.Cleanable cleanable; // null for wrapped memory
   private volatile boolean closed;
 
-  private DeviceBuffer(ElementType type, long length, Pointer pointer) {
+  private DeviceBuffer(ElementType type, long length, Pointer pointer, boolean owned) {
     this.type = type;
     this.length = length;
     this.pointer = pointer;
     Pointer p = pointer; // the cleaning action must not capture this object
-    this.cleanable = CLEANER.register(this, () -> FitPruneNative.fp_cuda_free(p));
+    this.cleanable = owned ? CLEANER.register(this, () -> FitPruneNative.fp_cuda_free(p)) : null;
+  }
+
+  /**
+   * The caller's device memory, used in place: {@code length} elements of {@code type} at
+   * {@code address} (for example a torch CUDA tensor's {@code data_ptr()}). No copy and no
+   * ownership: {@link #close()} does not free it, and the caller keeps it alive while work that
+   * uses it is in flight. Needs no device to create (nothing is called); fp16/bf16 attention
+   * inputs must be 16-byte aligned, which the kernels check.
+   */
+  public static DeviceBuffer wrap(long address, ElementType type, long length) {
+    Objects.requireNonNull(type, "type");
+    if (address == 0) throw new IllegalArgumentException("address: null device pointer");
+    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
+    if (length > Long.MAX_VALUE / type.bytes)
+      throw new IllegalArgumentException("length: " + length + " " + type + " values overflow a byte count");
+    if (address % type.bytes != 0)
+      throw new IllegalArgumentException("address: 0x" + Long.toHexString(address) + " is not aligned to " + type
+          + " (" + type.bytes + " bytes)");
+    return new DeviceBuffer(type, length, new RawPointer(address), false);
   }
 
   /** Uninitialised device memory for {@code length} elements of {@code type}. */
@@ -40,7 +60,7 @@ public final class DeviceBuffer implements AutoCloseable {
     if (p == null || p.isNull())
       throw new FitPruneException(FitPruneNative.FP_ERR_CUDA, "cannot allocate " + bytes + " bytes on the GPU: "
           + FitPruneNative.fp_last_error());
-    return new DeviceBuffer(type, length, p);
+    return new DeviceBuffer(type, length, p, true);
   }
 
   /** A device copy of {@code host} stored as {@code type} (FP32, FP16 or BF16). */
@@ -90,7 +110,7 @@ public final class DeviceBuffer implements AutoCloseable {
     return pointer;
   }
 
-  /** Fills from host floats, converting to this buffer's type on the device. */
+  /** Fills from host floats, converting to this buffer's type on the device; complete on return. */
   public void copyFrom(float[] host) {
     Objects.requireNonNull(host, "host");
     if (!type.isFloat()) throw new IllegalArgumentException("copyFrom(float[]) needs a float buffer, this one is " + type);
@@ -99,6 +119,7 @@ public final class DeviceBuffer implements AutoCloseable {
     try (FloatPointer h = new FloatPointer(host)) {
       if (type == ElementType.FP32) {
         Kernels.check(FitPruneNative.fp_cuda_memcpy(pointer(), h, 4L * host.length, FitPruneNative.FP_COPY_H2D));
+        Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null)); // see copyFrom(int[])
         return;
       }
       try (DeviceBuffer staging = allocate(ElementType.FP32, host.length)) {
@@ -110,7 +131,7 @@ public final class DeviceBuffer implements AutoCloseable {
     }
   }
 
-  /** Fills an INT32 buffer from host ints. */
+  /** Fills an INT32 buffer from host ints; complete on return. */
   public void copyFrom(int[] host) {
     Objects.requireNonNull(host, "host");
     if (type != ElementType.INT32) throw new IllegalArgumentException("copyFrom(int[]) needs an int32 buffer, this one is " + type);
@@ -118,6 +139,8 @@ public final class DeviceBuffer implements AutoCloseable {
     if (host.length == 0) return;
     try (IntPointer h = new IntPointer(host)) {
       Kernels.check(FitPruneNative.fp_cuda_memcpy(pointer(), h, 4L * host.length, FitPruneNative.FP_COPY_H2D));
+      // A pageable copy may return before its DMA lands: wait, so a non-blocking stream sees the data.
+      Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null));
     }
   }
 
@@ -153,24 +176,29 @@ public final class DeviceBuffer implements AutoCloseable {
     return out;
   }
 
-  /** Sets every byte to {@code value} (0xFF poisons floats with NaN). */
+  /**
+   * Sets every byte to {@code value} (0xFF poisons floats with NaN), complete on return (so work
+   * on any stream, including a non-blocking one, sees it).
+   */
   public void fill(int value) {
     Kernels.check(FitPruneNative.fp_cuda_memset(pointer(), value, bytes()));
+    Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null));
   }
 
   private void requireLength(long n) {
     if (n != length) throw new IllegalArgumentException("host array has " + n + " elements, device buffer " + length);
   }
 
+  /** Frees owned memory; for wrapped memory only marks this object closed. */
   @Override
   public void close() {
     if (closed) return;
     closed = true;
-    cleanable.clean();
+    if (cleanable != null) cleanable.clean();
   }
 
   @Override
   public String toString() {
-    return "DeviceBuffer[" + type + " x " + length + (closed ? ", closed]" : "]");
+    return "DeviceBuffer[" + type + " x " + length + (cleanable == null ? ", wrapped" : "") + (closed ? ", closed]" : "]");
   }
 }

@@ -9,6 +9,11 @@ public final class FitPruneException extends RuntimeException {
     this.status = status;
   }
 
+  public FitPruneException(int status, String message, Throwable cause) {
+    super(message, cause);
+    this.status = status;
+  }
+
   public int status() {
     return status;
   }

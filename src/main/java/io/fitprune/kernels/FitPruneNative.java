@@ -2,8 +2,8 @@ package io.fitprune.kernels;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
@@ -14,12 +14,14 @@ import org.bytedeco.javacpp.annotation.Platform;
  *
  * <p>The archives are built by {@code src/main/native/build.sh}; JavaCPP passes link names in
  * reverse order, so dependencies come first, and the trailing {@code #} keeps the loader from
- * looking for them at run time (they are static).
+ * looking for them at run time (they are static). {@link NativeLibrary} loads the library (not
+ * JavaCPP's {@code Loader.load()}, see there why); when that failed, these methods throw
+ * {@code UnsatisfiedLinkError}, and the typed API a {@link FitPruneException} naming the cause.
  */
 @Platform(include = "fitprune.h", link = {"cudart_static#", "fitprune_cpu#", "fitprune_cuda#"})
 public final class FitPruneNative {
   static {
-    Loader.load();
+    NativeLibrary.attempted(); // loads the library; a failure is reported by NativeLibrary, not thrown here
   }
 
   private FitPruneNative() {}
@@ -135,6 +137,10 @@ public final class FitPruneNative {
 
   public static native int fp_cuda_memset(Pointer dst, int byteValue, @Cast("int64_t") long bytes);
 
+  public static native int fp_cuda_stream_create(@Cast("void**") PointerPointer<?> stream);
+
+  public static native int fp_cuda_stream_destroy(Pointer stream);
+
   public static native int fp_cuda_stream_synchronize(Pointer stream);
 
   public static native int fp_cuda_set_option(String name, int value);
@@ -171,9 +177,16 @@ public final class FitPruneNative {
       @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
       @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep, Pointer stream);
 
+  public static native int fp_cuda_select_keep_async(@Cast("const float*") Pointer selfScore,
+      @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,
+      @Cast("int64_t") long visual, @Cast("int64_t") long drop, @Cast("int32_t*") Pointer keep,
+      @Cast("int32_t*") Pointer status, Pointer stream);
+
   public static native int fp_cuda_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
       @Cast("int64_t") long rowBytes, @Cast("const int32_t*") Pointer index, @Cast("int64_t") long count,
-      Pointer dst, @Cast("int32_t*") Pointer bad, Pointer stream);
+      Pointer dst, @Cast("int32_t*") Pointer status, Pointer stream);
+
+  public static native int fp_cuda_status_check(@Cast("int32_t*") Pointer status, Pointer stream);
 
   public static native int fp_cuda_gather_rows_f32(@Cast("const float*") FloatPointer src,
       @Cast("int64_t") long rows, @Cast("int64_t") long width,

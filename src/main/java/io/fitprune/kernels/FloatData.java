@@ -2,8 +2,6 @@ package io.fitprune.kernels;
 
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /** float32 memory for the kernels: see {@link NativeData}. */
 public final class FloatData extends NativeData<FloatPointer> {
@@ -40,10 +38,10 @@ public final class FloatData extends NativeData<FloatPointer> {
     return new FloatData(pointer, null, length, null, pointer, false);
   }
 
-  /** A contiguous float32 CPU tensor, zero-copy through its data pointer; shapes are checked exactly. */
-  public static FloatData of(Tensor tensor) {
-    long[] shape = tensorShape("float", tensor, torch.ScalarType.Float);
-    return new FloatData(tensor.data_ptr_float(), null, tensor.numel(), shape, tensor, false);
+
+  /** A view of memory owned by {@code keepAlive} whose exact shape is known (tensors: {@link TorchData}). */
+  static FloatData view(FloatPointer pointer, long length, long[] shape, Object keepAlive) {
+    return new FloatData(pointer, null, length, shape, keepAlive, false);
   }
 
   /** Native memory owned by the returned object: close it (try-with-resources). */

@@ -2,8 +2,6 @@ package io.fitprune.kernels;
 
 import java.nio.IntBuffer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /** int32 memory for the kernels (indices, position ids): see {@link NativeData}. */
 public final class IntData extends NativeData<IntPointer> {
@@ -36,10 +34,10 @@ public final class IntData extends NativeData<IntPointer> {
     return new IntData(pointer, null, length, null, pointer, false);
   }
 
-  /** A contiguous int32 CPU tensor, zero-copy. */
-  public static IntData of(Tensor tensor) {
-    long[] shape = tensorShape("int", tensor, torch.ScalarType.Int);
-    return new IntData(tensor.data_ptr_int(), null, tensor.numel(), shape, tensor, false);
+
+  /** A view of memory owned by {@code keepAlive} whose exact shape is known (tensors: {@link TorchData}). */
+  static IntData view(IntPointer pointer, long length, long[] shape, Object keepAlive) {
+    return new IntData(pointer, null, length, shape, keepAlive, false);
   }
 
   public static IntData allocate(long length) {

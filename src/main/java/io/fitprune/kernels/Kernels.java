@@ -545,11 +545,13 @@ public final class Kernels {
 
   /** The CPU path in use. */
   public static Isa isa() {
+    NativeLibrary.ensureAvailability();
     return Isa.of(FitPruneNative.fp_cpu_isa());
   }
 
   /** The CPU paths this machine can run, slowest first. */
   public static List<Isa> supportedIsas() {
+    NativeLibrary.ensureAvailability();
     List<Isa> out = new ArrayList<>();
     for (Isa i : Isa.values()) if (FitPruneNative.fp_cpu_isa_supported(i.code) == 1) out.add(i);
     return out;
@@ -557,15 +559,18 @@ public final class Kernels {
 
   /** Forces a CPU path (tests, benchmarks); {@code null} returns to the best one. Process-wide. */
   public static void useIsa(Isa isa) {
+    NativeLibrary.ensureAvailability();
     check(FitPruneNative.fp_cpu_set_isa(isa == null ? FitPruneNative.FP_ISA_AUTO : isa.code));
   }
 
   public static int threads() {
+    NativeLibrary.ensureAvailability();
     return FitPruneNative.fp_cpu_threads();
   }
 
   /** Worker threads of the native pool; {@code <= 0} means one per available CPU. Process-wide. */
   public static void useThreads(int threads) {
+    NativeLibrary.ensureAvailability();
     check(FitPruneNative.fp_cpu_set_threads(threads));
   }
 

@@ -3,12 +3,10 @@ package io.fitprune.kernels;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * Memory the kernels read or write, whatever the caller holds it in. Pointers, direct buffers and
- * tensors are passed zero-copy; Java arrays are copied into native memory for the call and, for
+ * tensors ({@link TorchData}) are passed zero-copy; Java arrays are copied into native memory for the call and, for
  * outputs, back. Memory allocated by {@code allocate} is owned and freed by {@link #close()}.
  *
  * @param <P> the JavaCPP pointer type handed to the native call
@@ -74,6 +72,7 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
 
   /** Opens the memory for one native call; closing it copies array outputs back. */
   final Access<P> open(boolean input, boolean output) {
+    NativeLibrary.ensureAvailability(); // every kernel call passes here first
     if (pointer != null) return new Access<>(pointer, null, this);
     P temp = copyIn(input);
     return new Access<>(temp, output ? this : null, this);
@@ -108,19 +107,6 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
   @Override
   public void close() {
     if (owned && pointer != null && !pointer.isNull()) pointer.deallocate();
-  }
-
-  /** Shape and storage checks shared by the tensor factories. */
-  static long[] tensorShape(String what, Tensor t, torch.ScalarType dtype) {
-    if (t == null) throw new NullPointerException(what + " tensor is null");
-    if (!t.defined()) throw new IllegalArgumentException(what + ": tensor is undefined");
-    if (t.scalar_type().value != dtype.value) // JavaCPP enums from native calls are not always the same instance
-      throw new IllegalArgumentException(what + ": tensor must be " + dtype + ", got " + t.scalar_type());
-    if (!t.is_cpu()) throw new IllegalArgumentException(what + ": tensor must be on the CPU");
-    if (!t.is_contiguous()) throw new IllegalArgumentException(what + ": tensor must be contiguous (call contiguous())");
-    long[] shape = new long[(int) t.dim()];
-    for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
-    return shape;
   }
 
   static long pointerLength(Pointer p) {

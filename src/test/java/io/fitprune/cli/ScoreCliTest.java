@@ -137,7 +137,7 @@ class ScoreCliTest {
     Result cpu = CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cpu", "--out", o);
     assertEquals(0, cpu.code(), cpu.err());
     assertTrue(cpu.out().startsWith("cpu fp32"), cpu.out());
-    if (!io.fitprune.kernels.CudaKernels.available()) {
+    if (!io.fitprune.kernels.CudaKernels.isAvailable()) {
       oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cuda", "--out", o), 1,
           "CUDA backend unavailable");
       System.out.println("CUDA CLI run skipped: " + io.fitprune.kernels.CudaKernels.info().cudaStatus());

@@ -127,7 +127,7 @@ class Bf16KernelsTest {
 
   @Test
   void autoWithBf16RunsOnTheCpuWithoutAGpu() {
-    if (CudaKernels.available()) return; // AUTO is CUDA there (CudaKernelsTest covers it)
+    if (CudaKernels.isAvailable()) return; // AUTO is CUDA there (CudaKernelsTest covers it)
     AttentionShape shape = new AttentionShape(40, 4, 2, 64);
     Random rnd = new Random(5);
     float[] q = Reference.gaussian(rnd, shape.qLength()), k = Reference.gaussian(rnd, shape.kvLength()),
@@ -161,14 +161,14 @@ class Bf16KernelsTest {
     // ByteDeco bf16 tensors, zero-copy, shapes checked exactly.
     Tensor qt = tensor(q, 50, 4, 64), kt = tensor(k, 50, 2, 64), vt = tensor(v, 50, 2, 64);
     Tensor ot = torch.empty(50, 4, 64).to(torch.ScalarType.BFloat16);
-    Kernels.attention(shape, Bf16Data.of(qt), Bf16Data.of(kt), Bf16Data.of(vt), Bf16Data.of(ot),
+    Kernels.attention(shape, TorchData.bf16(qt), TorchData.bf16(kt), TorchData.bf16(vt), TorchData.bf16(ot),
         FloatData.allocate(shape.lseLength()));
-    short[] got = Bf16Data.of(ot).toArray();
+    short[] got = TorchData.bf16(ot).toArray();
     for (int i = 0; i < got.length; i++) assertEquals(Bf16Data.fromFloat(expected[i]), got[i], "tensor out " + i);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(shape,
-        Bf16Data.of(kt), Bf16Data.of(kt), Bf16Data.of(vt), Bf16Data.of(ot), FloatData.allocate(shape.lseLength())));
+        TorchData.bf16(kt), TorchData.bf16(kt), TorchData.bf16(vt), TorchData.bf16(ot), FloatData.allocate(shape.lseLength())));
     assertTrue(e.getMessage().startsWith("q: expected a tensor of shape [n,H,d]"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Bf16Data.of(torch.zeros(4)));
+    e = assertThrows(IllegalArgumentException.class, () -> TorchData.bf16(torch.zeros(4)));
     assertTrue(e.getMessage().contains("must be BFloat16"), e.getMessage());
   }
 

@@ -56,7 +56,7 @@ class CudaBatchChecksTest {
   void javaChecksComeBeforeTheDevice() {
     BatchShape shape = new BatchShape(Batch.ofLengths(3, 5), 2, 1, 64);
     assertMessage(() -> new BatchShape(Batch.ofLengths(3), 3, 2, 64), "multiple of kvHeads");
-    if (!CudaKernels.available()) System.out.println("CUDA batch calls not run: " + CudaKernels.info().cudaStatus());
+    if (!CudaKernels.isAvailable()) System.out.println("CUDA batch calls not run: " + CudaKernels.info().cudaStatus());
     // Buffers are only allocated where a device exists; without one, the checks before allocation run.
     assertMessage(() -> CudaKernels.scores(shape, new Spans[] {new Spans(0, 3)}, null, null, null, null, null),
         "spans: expected one entry per sequence");

@@ -76,7 +76,7 @@ class CudaKernelsTest {
 
   @Test
   void withoutADeviceEveryCudaCallFailsWithOneLine() {
-    assumeFalse(CudaKernels.available(), "a CUDA device is present");
+    assumeFalse(CudaKernels.isAvailable(), "a CUDA device is present");
     float[] q = new float[(int) SHAPE.qLength()], kv = new float[(int) SHAPE.kvLength()];
     for (Runnable r : new Runnable[] {
         () -> DeviceBuffer.allocate(ElementType.FP16, 10),
@@ -157,7 +157,7 @@ class CudaKernelsTest {
   void selectIsIdenticalToTheCpuOnTheSameScores() {
     assumeTrue(device(), "no CUDA device");
     Random rnd = new Random(3);
-    for (int V : new int[] {1, 150, 4096, 5000}) { // 5000: the host fallback
+    for (int V : new int[] {1, 150, 4096, 5000}) { // 5000: the many-CTA rank path
       int P = 7, n = V + 40;
       float[] s = new float[V], c = new float[V];
       for (int j = 0; j < V; j++) {

@@ -54,15 +54,15 @@ class InteropAndConcurrencyTest {
     Tensor qt = TorchOracleTest.tensor(q, N, H, D), kt = TorchOracleTest.tensor(k, N, G, D),
         vt = TorchOracleTest.tensor(v, N, G, D);
     Tensor ot = torch.empty(N, H, D), lt = torch.empty(H, N);
-    Kernels.attention(SHAPE, FloatData.of(qt), FloatData.of(kt), FloatData.of(vt), FloatData.of(ot), FloatData.of(lt));
+    Kernels.attention(SHAPE, TorchData.floats(qt), TorchData.floats(kt), TorchData.floats(vt), TorchData.floats(ot), TorchData.floats(lt));
     assertArrayEquals(expected.out(), TorchOracleTest.floats(ot), "tensors");
     Tensor self = torch.empty(V), cross = torch.empty(V);
-    Kernels.scores(SHAPE, new Spans(P, V), FloatData.of(qt), FloatData.of(kt), FloatData.of(lt), FloatData.of(self),
-        FloatData.of(cross));
+    Kernels.scores(SHAPE, new Spans(P, V), TorchData.floats(qt), TorchData.floats(kt), TorchData.floats(lt), TorchData.floats(self),
+        TorchData.floats(cross));
     Kernels.Scores s = Kernels.scores(SHAPE, new Spans(P, V), q, k, expected.lse());
     assertArrayEquals(s.self(), TorchOracleTest.floats(self));
     Tensor keep = torch.empty(N - 30).to(torch.ScalarType.Int);
-    Kernels.selectKeep(N, new Spans(P, V), FloatData.of(self), FloatData.of(cross), 30, IntData.of(keep));
+    Kernels.selectKeep(N, new Spans(P, V), TorchData.floats(self), TorchData.floats(cross), 30, TorchData.ints(keep));
     int[] keepRows = new int[N - 30];
     keep.data_ptr_int().get(keepRows);
     assertArrayEquals(Kernels.selectKeep(N, new Spans(P, V), s.self(), s.cross(), 30), keepRows);

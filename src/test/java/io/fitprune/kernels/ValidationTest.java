@@ -78,14 +78,14 @@ class ValidationTest {
   @Test
   void tensors() {
     Tensor dbl = torch.randn(10, 4, 8).to(torch.ScalarType.Double);
-    rejects(IllegalArgumentException.class, "must be Float", () -> FloatData.of(dbl));
+    rejects(IllegalArgumentException.class, "must be Float", () -> TorchData.floats(dbl));
     Tensor strided = torch.randn(4, 10, 8).permute(1, 0, 2);  // [10,4,8] but not contiguous
-    rejects(IllegalArgumentException.class, "contiguous", () -> FloatData.of(strided));
+    rejects(IllegalArgumentException.class, "contiguous", () -> TorchData.floats(strided));
     Tensor flat = torch.randn(10, 32);  // same numel as [10,4,8], wrong shape
     rejects(IllegalArgumentException.class, "q: expected a tensor of shape [n,H,d] = [10, 4, 8], got [10, 32]",
-        () -> Kernels.attention(SHAPE, FloatData.of(flat), FloatData.of(KV), FloatData.of(KV),
+        () -> Kernels.attention(SHAPE, TorchData.floats(flat), FloatData.of(KV), FloatData.of(KV),
             FloatData.of(new float[320]), FloatData.of(new float[40])));
-    rejects(IllegalArgumentException.class, "must be Int", () -> IntData.of(torch.randn(3)));
+    rejects(IllegalArgumentException.class, "must be Int", () -> TorchData.ints(torch.randn(3)));
   }
 
   @Test

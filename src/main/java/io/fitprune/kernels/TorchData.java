@@ -1,0 +1,44 @@
+package io.fitprune.kernels;
+
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Zero-copy views of ByteDeco PyTorch tensors for the kernels. The only kernels class that links
+ * libtorch: a program that uses it adds {@code org.bytedeco:pytorch} (and its platform classifier)
+ * to its own dependencies, since the library declares them optional.
+ */
+public final class TorchData {
+  private TorchData() {}
+
+  /** A contiguous float32 CPU tensor, zero-copy through its data pointer; shapes are checked exactly. */
+  public static FloatData floats(Tensor tensor) {
+    long[] shape = shapeOf("float", tensor, torch.ScalarType.Float);
+    return FloatData.view(tensor.data_ptr_float(), tensor.numel(), shape, tensor);
+  }
+
+  /** A contiguous int32 CPU tensor, zero-copy. */
+  public static IntData ints(Tensor tensor) {
+    long[] shape = shapeOf("int", tensor, torch.ScalarType.Int);
+    return IntData.view(tensor.data_ptr_int(), tensor.numel(), shape, tensor);
+  }
+
+  /** A contiguous bfloat16 CPU tensor, zero-copy. */
+  public static Bf16Data bf16(Tensor tensor) {
+    long[] shape = shapeOf("bfloat16", tensor, torch.ScalarType.BFloat16);
+    return Bf16Data.view(new ShortPointer(tensor.data_ptr()), tensor.numel(), shape, tensor);
+  }
+
+  private static long[] shapeOf(String what, Tensor t, torch.ScalarType dtype) {
+    if (t == null) throw new NullPointerException(what + " tensor is null");
+    if (!t.defined()) throw new IllegalArgumentException(what + ": tensor is undefined");
+    if (t.scalar_type().value != dtype.value) // JavaCPP enums from native calls are not always the same instance
+      throw new IllegalArgumentException(what + ": tensor must be " + dtype + ", got " + t.scalar_type());
+    if (!t.is_cpu()) throw new IllegalArgumentException(what + ": tensor must be on the CPU");
+    if (!t.is_contiguous()) throw new IllegalArgumentException(what + ": tensor must be contiguous (call contiguous())");
+    long[] shape = new long[(int) t.dim()];
+    for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
+    return shape;
+  }
+}
