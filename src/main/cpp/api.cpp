@@ -22,14 +22,76 @@ namespace fp {
 thread_local int tls_workers = 1;
 static thread_local std::string tls_error;
 
-int fail(int code, const char* fmt, ...) {
+int fail(int code, const char* fmt, ...) noexcept {
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  tls_error = buf;
+  try {
+    tls_error = buf;
+  } catch (...) {  // no memory for the message: keep the status
+  }
   return code;
+}
+
+int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept {
+  if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
+  if (prefix < 0 || visual < 0 || prefix > n || visual > n || prefix > n - visual)
+    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
+                (long long)prefix, (long long)visual, (long long)n);
+  return FP_OK;
+}
+
+int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept {
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (int st = check_spans(n, prefix, visual)) return st;
+  if (drop < 0 || drop > visual)
+    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
+  return FP_OK;
+}
+
+// Packed-batch checks (internal.h): offsets, per-sequence spans (check_spans, named by sequence),
+// decode caches.
+int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len) {
+  if (batch < 0 || batch > INT32_MAX)
+    return fail(FP_ERR_ARG, "batch must be in [0, 2^31), got %lld", (long long)batch);
+  if (!cu) return fail(FP_ERR_ARG, "null %s pointer", name);
+  if (cu[0] != 0) return fail(FP_ERR_ARG, "%s[0] must be 0, got %lld", name, (long long)cu[0]);
+  for (int64_t b = 0; b < batch; ++b) {
+    // cu[b] is in [0, INT32_MAX] here, so the subtraction cannot overflow
+    if (cu[b + 1] < cu[b] || cu[b + 1] - cu[b] < min_len || cu[b + 1] > INT32_MAX)
+      return fail(FP_ERR_ARG, "%s must rise by >= %lld per sequence and stay <= 2^31-1; %s[%lld]=%lld, %s[%lld]=%lld",
+                  name, (long long)min_len, name, (long long)b, (long long)cu[b], name, (long long)(b + 1),
+                  (long long)cu[b + 1]);
+  }
+  return FP_OK;
+}
+
+int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
+  if (batch > 0 && !spans) return fail(FP_ERR_ARG, "null spans pointer");
+  for (int64_t b = 0; b < batch; ++b)
+    if (int st = check_spans(cu[b + 1] - cu[b], spans[2 * b], spans[2 * b + 1])) {
+      char why[512];
+      std::snprintf(why, sizeof why, "%s", tls_error.c_str());
+      return fail(st, "sequence %lld: %s", (long long)b, why);
+    }
+  return FP_OK;
+}
+
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
+  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
+  *max_rows = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b];
+    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
+      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
+                  (long long)qn, (long long)kv_len[b]);
+    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+    if (qn * group > *max_rows) *max_rows = qn * group;  // <= 2^31 * 2^31
+  }
+  return FP_OK;
 }
 
 namespace {
@@ -78,17 +140,17 @@ struct Workspace {
 thread_local Workspace tls_workspace;
 thread_local Workspace tls_plan;  // work tables of a batch, sized before the main workspace
 
-template <class F>
-int guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(FP_ERR_NOMEM, "out of memory for the kernel workspace");
-  } catch (const std::exception& e) {
-    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
-  } catch (...) {
-    return fail(FP_ERR_INTERNAL, "internal error");
-  }
+int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t H, int32_t G, int32_t d) {
+  if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
+  if (H <= 0 || G <= 0 || d <= 0)
+    return fail(FP_ERR_ARG, "heads, kv_heads and head_dim must be > 0, got H=%d G=%d d=%d", H, G, d);
+  if (H % G != 0) return fail(FP_ERR_ARG, "heads (%d) must be a multiple of kv_heads (%d)", H, G);
+  if (d > 1024) return fail(FP_ERR_ARG, "head_dim must be <= 1024, got %d", d);
+  if (n > INT32_MAX) return fail(FP_ERR_ARG, "n must fit in int32, got %lld", (long long)n);
+  if (n > 0 && (int64_t)H * d > (INT64_MAX / 8) / n)  // every size below is computed in int64
+    return fail(FP_ERR_ARG, "n*heads*head_dim overflows: n=%lld H=%d d=%d", (long long)n, H, d);
+  if (n > 0 && (!a || !b || !c)) return fail(FP_ERR_ARG, "null input pointer");
+  return FP_OK;
 }
 
 #define FP_DISPATCH(fn, args)                          \
@@ -98,8 +160,6 @@ int guarded(F&& f) {
     case FP_ISA_AVX2: avx2::fn(args); break;           \
     default: generic::fn(args); break;                 \
   }
-
-
 #define FP_DISPATCH2(fn, a1, a2)                               \
   switch (g_isa.load()) {                                      \
     case FP_ISA_AVX512_BF16: avx512bf16::fn(a1, a2); break;    \
@@ -107,6 +167,7 @@ int guarded(F&& f) {
     case FP_ISA_AVX2: avx2::fn(a1, a2); break;                 \
     default: generic::fn(a1, a2); break;                       \
   }
+
 
 int check_cpu_dtype(int32_t dtype) {
   if (dtype != FP_DTYPE_F32 && dtype != FP_DTYPE_BF16)
@@ -164,6 +225,24 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
                      reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? &f : nullptr};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
+  // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
+  // last output row of its sequence (it attends to every key); NaN or -Inf in k would only mask
+  // that key, so k is scanned. The error path then finds the first bad element.
+  const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
+  bool last_row_bad = false;
+  for (int64_t i = 0; i < count && !last_row_bad; ++i) {
+    const int64_t last = seqs[i].start + seqs[i].len - 1;
+    last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + last * qd, qd) >= 0
+                           : first_nonfinite(static_cast<const T*>(out) + last * qd, qd) >= 0;
+  }
+  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
+    const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
+    int64_t at;
+    if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
+    if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+    return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
+  }
   if (fused) {
     FP_DISPATCH2(fused_score_sums, f, n);
     reduce_partials(f.partial, n, prefix, visual, self_score, cross_score);
@@ -176,14 +255,21 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
                const int64_t* spans, int64_t max_visual, float* self_score, float* cross_score) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
   const int64_t count = plan_scores(cu, spans, batch, seqs);
+  const int64_t n = cu[batch];
   const int workers = max_workers();
   const int64_t partial = (int64_t)sizeof(double) * seqs[count].partial0;
   const int64_t pk = ((int64_t)G * seqs[count].kb0 * kBlockK * pair_dim(d) * (int64_t)sizeof(T) + 63) / 64 * 64;
   const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, max_visual);
   char* ws = static_cast<char*>(tls_workspace.get(partial + pk + scratch));
+  // (After the workspace, so an impossible size fails before any input is read.)
+  // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
+  if (int64_t at = first_nonfinite(lse, (int64_t)H * n); at >= 0) {
+    const int64_t ls[2] = {H, n};
+    return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
+  }
   double* acc = reinterpret_cast<double*>(ws);
   std::memset(acc, 0, partial);
-  ScoreArgs<T> a{q, k, lse, cu[batch], H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
+  ScoreArgs<T> a{q, k, lse, n, H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
                  reinterpret_cast<float*>(ws + partial + pk), acc};
   tls_workers = workers;
   FP_DISPATCH(scores, a);
@@ -194,59 +280,6 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
 }
 
 }  // namespace
-
-int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len) {
-  if (batch < 0 || batch > INT32_MAX)
-    return fail(FP_ERR_ARG, "batch must be in [0, 2^31), got %lld", (long long)batch);
-  if (!cu) return fail(FP_ERR_ARG, "null %s pointer", name);
-  if (cu[0] != 0) return fail(FP_ERR_ARG, "%s[0] must be 0, got %lld", name, (long long)cu[0]);
-  for (int64_t b = 0; b < batch; ++b) {
-    // cu[b] is in [0, INT32_MAX] here, so the subtraction cannot overflow
-    if (cu[b + 1] < cu[b] || cu[b + 1] - cu[b] < min_len || cu[b + 1] > INT32_MAX)
-      return fail(FP_ERR_ARG, "%s must rise by >= %lld per sequence and stay <= 2^31-1; %s[%lld]=%lld, %s[%lld]=%lld",
-                  name, (long long)min_len, name, (long long)b, (long long)cu[b], name, (long long)(b + 1),
-                  (long long)cu[b + 1]);
-  }
-  return FP_OK;
-}
-
-int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
-  if (batch > 0 && !spans) return fail(FP_ERR_ARG, "null spans pointer");
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t len = cu[b + 1] - cu[b], P = spans[2 * b], V = spans[2 * b + 1];
-    if (P < 0 || V < 0 || P > len || V > len - P)
-      return fail(FP_ERR_ARG, "sequence %lld: spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                  (long long)b, (long long)P, (long long)V, (long long)len);
-  }
-  return FP_OK;
-}
-
-int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t H, int32_t G, int32_t d) {
-  if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
-  if (H <= 0 || G <= 0 || d <= 0)
-    return fail(FP_ERR_ARG, "heads, kv_heads and head_dim must be > 0, got H=%d G=%d d=%d", H, G, d);
-  if (H % G != 0) return fail(FP_ERR_ARG, "heads (%d) must be a multiple of kv_heads (%d)", H, G);
-  if (d > 1024) return fail(FP_ERR_ARG, "head_dim must be <= 1024, got %d", d);
-  if (n > INT32_MAX) return fail(FP_ERR_ARG, "n must fit in int32, got %lld", (long long)n);
-  if (n > 0 && (!a || !b || !c)) return fail(FP_ERR_ARG, "null input pointer");
-  return FP_OK;
-}
-
-int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
-                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
-  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
-  *max_rows = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t qn = cu_q[b + 1] - cu_q[b];
-    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
-      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
-                  (long long)qn, (long long)kv_len[b]);
-    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
-    if (qn * group > *max_rows) *max_rows = qn * group;  // <= 2^31 * 2^31
-  }
-  return FP_OK;
-}
-
 }  // namespace fp
 
 using namespace fp;
@@ -300,29 +333,34 @@ const char* fp_cpu_features(void) {
 
 int fp_cpu_threads(void) { return max_workers(); }
 int fp_cpu_set_threads(int threads) {
-  return guarded([&] { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
+  return guarded([&]() -> int { return set_threads(threads) > 0 ? FP_OK : FP_ERR_ARG; });
 }
 
 int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                      int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                      float* lse) {
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  const int64_t cu[2] = {0, n};
-  return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    const int64_t cu[2] = {0, n};
+    return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
+  });
 }
 
 int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
                             int32_t out_dtype, float* lse) {
-  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
-  const int64_t n = cu_seqlens[batch];
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (n == 0) return FP_OK;
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+    const int64_t n = cu_seqlens[batch];
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (n == 0) return FP_OK;
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
                                static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
@@ -336,25 +374,23 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                             int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                             float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-  if (n == 0) return FP_OK;
-  // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
-  // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
-  // the better trade.
-  if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
-    if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
-    return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
-  }
-  const int64_t cu[2] = {0, n};
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+    if (n == 0) return FP_OK;
+    // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
+    // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
+    // the better trade.
+    if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
+      if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
+      return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
+    }
+    const int64_t cu[2] = {0, n};
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
                                static_cast<const bf16*>(v), cu, 1, heads, kv_heads, head_dim, out,
@@ -373,31 +409,31 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                   float* self_score, float* cross_score) {
-  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
-  return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, spans, self_score, cross_score);
+  return guarded([&]() -> int {
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_spans(n, prefix, visual)) return st;
+    const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
+    return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, spans, self_score, cross_score);
+  });
 }
 
 int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
                          float* self_score, float* cross_score) {
-  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
-  const int64_t n = cu_seqlens[batch];
-  if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
-  int64_t total_visual = 0, max_visual = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    total_visual += spans[2 * b + 1];
-    if (spans[2 * b + 1] > max_visual) max_visual = spans[2 * b + 1];
-  }
-  if (total_visual == 0) return FP_OK;
-  if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-  return guarded([&] {
+  return guarded([&]() -> int {
+    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+    const int64_t n = cu_seqlens[batch];
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+    int64_t total_visual = 0, max_visual = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      total_visual += spans[2 * b + 1];
+      if (spans[2 * b + 1] > max_visual) max_visual = spans[2 * b + 1];
+    }
+    if (total_visual == 0) return FP_OK;
+    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
     return dtype == FP_DTYPE_BF16
                ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, cu_seqlens, batch, heads,
                             kv_heads, head_dim, spans, max_visual, self_score, cross_score)
@@ -413,7 +449,7 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
                        self_score, cross_score);
 }
 
-int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+static int select_keep_varlen_impl(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
                           int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
   if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
@@ -439,7 +475,7 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
   return FP_OK;
 }
 
-int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+static int decode_attention_impl(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
   if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
@@ -454,7 +490,7 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
   int64_t per_worker;
   if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 17, &per_worker) || per_worker > (INT64_MAX >> 12))
     return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
-  return guarded([&] {
+  {
     int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
     for (int64_t b = 0; b < batch; ++b) order[b] = b;
     std::stable_sort(order, order + batch, [&](int64_t x, int64_t y) {
@@ -477,6 +513,20 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
     tls_workers = workers;
     FP_DISPATCH(decode, a);
     return FP_OK;
+  }
+}
+
+
+int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
+  return guarded([&]() -> int { return select_keep_varlen_impl(self_score, cross_score, cu_seqlens, batch, spans, drop, keep); });
+}
+
+int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, k_cache, v_cache, kv_len, out, lse);
   });
 }
 

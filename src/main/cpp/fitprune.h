@@ -54,12 +54,15 @@ int fp_tune_malloc(int64_t mmap_threshold, int64_t trim_threshold);
 /* Sets OMP_WAIT_POLICY=PASSIVE (unless set) for a libgomp not loaded yet: 1 if in effect, 0 if too late. */
 int fp_prefer_passive_omp(void);
 
-/* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n]. */
+/* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n].
+ * FP_ERR_VALUE, naming the tensor and the first position, when q, k or v holds NaN or infinity
+ * (or q*k overflows): q and v show in the LSE and the last output row, k is scanned. */
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v,
                          int64_t n, int32_t heads, int32_t kv_heads, int32_t head_dim,
                          float* out, float* lse);
 
-/* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE:
+/* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE of
+ * fp_cpu_attention_f32 on the same q and k (FP_ERR_VALUE when the LSE is not finite):
  * self[j]  = (1/visual) * sum over visual rows i of max_h A[h,i,j]
  * cross[j] = (1/t)      * sum over text rows i >= prefix+visual of max_h A[h,i,j] (0 if t == 0) */
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
@@ -71,6 +74,10 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
  * writes the n - drop kept row indices of the whole sequence, ascending. */
 int fp_select_keep(const float* self_score, const float* cross_score,
                    int64_t n, int64_t prefix, int64_t visual, int64_t drop, int32_t* keep);
+
+/* Sets *index to the position of the first NaN or infinity in x[0, count), or to -1. The CPU
+ * attention applies the same check to what its output reveals (see fp_cpu_attention_f32). */
+int fp_first_nonfinite_f32(const float* x, int64_t count, int64_t* index);
 
 /* dst[r, :] = src[index[r], :] for r < count; rows of `width` elements. */
 int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,

@@ -2,12 +2,38 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <new>
+
+#include "fitprune.h"
 
 namespace fp {
 
 // Sets this thread's error message (printf-style) and returns the code, so callers can write
-// `return fail(FP_ERR_ARG, "...")`.
-int fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// `return fail(FP_ERR_ARG, "...")`. Never throws.
+int fail(int code, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+// The body of every exported function runs inside this: no C++ exception (bad_alloc,
+// bad_array_new_length, ...) crosses the C API; each becomes a status and a message.
+template <class F>
+int guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {  // includes std::bad_array_new_length
+    return fail(FP_ERR_NOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(FP_ERR_INTERNAL, "internal error: %s", e.what());
+  } catch (...) {
+    return fail(FP_ERR_INTERNAL, "internal error");
+  }
+}
+
+// The span checks of the score pass and of selection, for every backend: 0 <= prefix,
+// 0 <= visual and prefix + visual <= n, each term compared with n before the sum so nothing
+// overflows; select also needs n < 2^31 and 0 <= drop <= visual. FP_OK or FP_ERR_ARG.
+int check_spans(int64_t n, int64_t prefix, int64_t visual) noexcept;
+int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexcept;
+
 
 // Runs fn(ctx, item, worker) for item in [0, count) on the shared pool. Items are handed out
 // dynamically, in order, so put the most expensive first. `worker` is below `workers`, the
@@ -34,6 +60,14 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // bf16 as its bit pattern: the kernels only move it, convert it and feed it to dot products.
 typedef uint16_t bf16;
+
+// Index of the first NaN or infinity in x[0, count), or -1. Large arrays are scanned on the pool.
+int64_t first_nonfinite(const float* x, int64_t count);
+int64_t first_nonfinite(const bf16* x, int64_t count);
+// FP_ERR_VALUE with "<tensor> <dims> is not finite at [i, j(, k)] (value)" for element `index` of
+// a row-major array of `rank` (2 or 3) dimensions.
+int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape);
+int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape);
 
 // Head dims as the bf16 packs pad them: q/k to an even count (the dot products take pairs), and
 // v columns (and the fp32 output tile) to whole 16-lane vectors. Zero padding changes no result.

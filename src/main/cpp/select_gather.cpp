@@ -12,15 +12,10 @@ using namespace fp;
 
 extern "C" int fp_select_keep(const float* self_score, const float* cross_score, int64_t n,
                               int64_t prefix, int64_t visual, int64_t drop, int32_t* keep) {
-  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG, "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (drop < 0 || drop > visual)
-    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
-  if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-  if (n - drop > 0 && !keep) return fail(FP_ERR_ARG, "null keep pointer");
-  try {
+  return guarded([&]() -> int {
+    if (int st = check_select(n, prefix, visual, drop)) return st;
+    if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+    if (n - drop > 0 && !keep) return fail(FP_ERR_ARG, "null keep pointer");
     std::vector<float> score(visual);
     for (int64_t j = 0; j < visual; ++j) {
       score[j] = self_score[j] * cross_score[j];
@@ -41,9 +36,7 @@ extern "C" int fp_select_keep(const float* self_score, const float* cross_score,
       if (!dropped[j]) keep[out++] = (int32_t)(prefix + j);
     for (int64_t i = prefix + visual; i < n; ++i) keep[out++] = (int32_t)i;
     return FP_OK;
-  } catch (const std::bad_alloc&) {
-    return fail(FP_ERR_NOMEM, "out of memory in select");
-  }
+  });
 }
 
 namespace {
@@ -55,6 +48,10 @@ int gather_rows(const T* src, int64_t rows, int64_t width, const int32_t* index,
                 (long long)rows, (long long)width, (long long)count);
   if (count == 0 || width == 0) return FP_OK;
   if (!src || !index || !dst) return fail(FP_ERR_ARG, "null pointer");
+  const int64_t max_width = INT64_MAX / (int64_t)sizeof(T);
+  if (width > max_width || rows > max_width / width || count > max_width / width)
+    return fail(FP_ERR_ARG, "rows*width or count*width overflows (rows %lld, count %lld, width %lld)",
+                (long long)rows, (long long)count, (long long)width);
   for (int64_t r = 0; r < count; ++r)
     if (index[r] < 0 || index[r] >= rows)
       return fail(FP_ERR_INDEX, "index[%lld] = %d is outside [0, %lld)", (long long)r, index[r], (long long)rows);
@@ -89,15 +86,17 @@ int gather_rows(const T* src, int64_t rows, int64_t width, const int32_t* index,
 
 extern "C" int fp_cpu_gather_rows_f32(const float* src, int64_t rows, int64_t width,
                                       const int32_t* index, int64_t count, float* dst) {
-  return gather_rows(src, rows, width, index, count, dst);
+  return guarded([&] { return gather_rows(src, rows, width, index, count, dst); });
 }
 
 extern "C" int fp_cpu_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width,
                                       const int32_t* index, int64_t count, int32_t* dst) {
-  return gather_rows(src, rows, width, index, count, dst);
+  return guarded([&] { return gather_rows(src, rows, width, index, count, dst); });
 }
 
 extern "C" int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
                                   int64_t count, void* dst) {
-  return gather_rows(static_cast<const char*>(src), rows, row_bytes, index, count, static_cast<char*>(dst));
+  return guarded([&] {
+    return gather_rows(static_cast<const char*>(src), rows, row_bytes, index, count, static_cast<char*>(dst));
+  });
 }

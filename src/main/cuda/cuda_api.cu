@@ -61,13 +61,7 @@ __global__ void reduce_scores_kernel(const float* __restrict__ partial, int V, i
 
 int check_select(const float* self_score, const float* cross_score, int64_t n, int64_t prefix, int64_t visual,
                  int64_t drop, const int32_t* keep) {
-  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
-  if (prefix < 0 || visual < 0 || prefix > n - visual)
-    return fail(FP_ERR_ARG,
-                "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (drop < 0 || drop > visual)
-    return fail(FP_ERR_ARG, "drop must be in [0, visual=%lld], got %lld", (long long)visual, (long long)drop);
+  if (int st = ::fp::check_select(n, prefix, visual, drop)) return st;  // the CPU select's check
   if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
   if (n - drop > 0 && !keep) return fail(FP_ERR_ARG, "null keep pointer");
   return FP_OK;
@@ -151,93 +145,100 @@ __global__ void reduce_scores_varlen_kernel(const float* __restrict__ partial, c
 extern "C" {
 
 int fp_cuda_set_option(const char* name, int32_t value) {
-  if (!name) return fail(FP_ERR_ARG, "null option name");
-  std::atomic<int>* opt = std::strcmp(name, "attention_rows") == 0 ? &g_attention_rows
-                          : std::strcmp(name, "score_rows") == 0   ? &g_score_rows
-                                                                    : nullptr;
-  if (!opt) return fail(FP_ERR_ARG, "unknown option '%s' (attention_rows, score_rows)", name);
-  if (value != 64 && value != 128) return fail(FP_ERR_ARG, "%s must be 64 or 128, got %d", name, value);
-  opt->store(value);
-  return FP_OK;
+  return guarded([&]() -> int {
+    if (!name) return fail(FP_ERR_ARG, "null option name");
+    std::atomic<int>* opt = std::strcmp(name, "attention_rows") == 0 ? &g_attention_rows
+                            : std::strcmp(name, "score_rows") == 0   ? &g_score_rows
+                                                                      : nullptr;
+    if (!opt) return fail(FP_ERR_ARG, "unknown option '%s' (attention_rows, score_rows)", name);
+    if (value != 64 && value != 128) return fail(FP_ERR_ARG, "%s must be 64 or 128, got %d", name, value);
+    opt->store(value);
+    return FP_OK;
+  });
 }
 
 int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads, int32_t kv_heads,
                       int32_t head_dim, int32_t dtype, void* out, float* lse, void* stream) {
-  if (int st = check_common(q, k, v, n, heads, kv_heads, head_dim, dtype)) return st;
-  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-  if (dtype != FP_DTYPE_F32 && reinterpret_cast<uintptr_t>(out) % 4 != 0)
-    return fail(FP_ERR_ARG, "out must be 4-byte aligned");
-  if (n == 0) return FP_OK;
-  const int N = (int)n, rows = g_attention_rows.load(std::memory_order_relaxed);
-  cudaStream_t s = as_stream(stream);
-  switch (dtype) {
-    case FP_DTYPE_F32:
-      return attention_f32(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                           N, heads, kv_heads, head_dim, static_cast<float*>(out), lse, s);
-    case FP_DTYPE_F16: return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
-    default: return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
-  }
+  return guarded([&]() -> int {
+    if (int st = check_common(q, k, v, n, heads, kv_heads, head_dim, dtype)) return st;
+    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    if (dtype != FP_DTYPE_F32 && reinterpret_cast<uintptr_t>(out) % 4 != 0)
+      return fail(FP_ERR_ARG, "out must be 4-byte aligned");
+    if (n == 0) return FP_OK;
+    const int N = (int)n, rows = g_attention_rows.load(std::memory_order_relaxed);
+    cudaStream_t s = as_stream(stream);
+    switch (dtype) {
+      case FP_DTYPE_F32:
+        return attention_f32(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
+                             N, heads, kv_heads, head_dim, static_cast<float*>(out), lse, s);
+      case FP_DTYPE_F16: return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
+      default: return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
+    }
+  });
 }
 
 int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads, int32_t kv_heads,
                    int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual, float* self_score,
                    float* cross_score, void* stream) {
-  if (int st = check_common(q, k, lse, n, heads, kv_heads, head_dim, dtype)) return st;
-  if (prefix < 0 || visual < 0 || prefix + visual > n)
-    return fail(FP_ERR_ARG,
-                "spans must satisfy 0 <= prefix, 0 <= visual, prefix + visual <= n; got prefix=%lld visual=%lld n=%lld",
-                (long long)prefix, (long long)visual, (long long)n);
-  if (visual == 0) return FP_OK;
-  if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
-  const int N = (int)n, P = (int)prefix, V = (int)visual;
-  const int64_t t = n - prefix - visual;
-  const int bq = dtype == FP_DTYPE_F32 ? score_f32_tile_rows() : g_score_rows.load(std::memory_order_relaxed);
-  const int tt = (int)((t + bq - 1) / bq), vt = (V + bq - 1) / bq;
-  cudaStream_t s = as_stream(stream);
-  float* partial = nullptr;
-  FP_CUDA(cudaMallocAsync(&partial, sizeof(float) * (size_t)(tt + vt) * V, s), "cudaMallocAsync(score partials)");
-  int st;
-  switch (dtype) {
-    case FP_DTYPE_F32:
-      st = scores_f32(static_cast<const float*>(q), static_cast<const float*>(k), lse, N, heads, kv_heads, head_dim,
-                      P, V, tt, vt, partial, s);
-      break;
-    case FP_DTYPE_F16:
-      st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
-      break;
-    default:
-      st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
-      break;
-  }
-  if (st == FP_OK) {
-    reduce_scores_kernel<<<(V + 255) / 256, 256, 0, s>>>(partial, V, tt, tt + vt, t, self_score, cross_score);
-    const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) st = cuda_fail(e, "score reduction launch");
-  }
-  const cudaError_t e = cudaFreeAsync(partial, s);
-  if (st == FP_OK && e != cudaSuccess) st = cuda_fail(e, "cudaFreeAsync(score partials)");
-  return st;
+  return guarded([&]() -> int {
+    if (int st = check_common(q, k, lse, n, heads, kv_heads, head_dim, dtype)) return st;
+    if (int st = check_spans(n, prefix, visual)) return st;
+    if (visual == 0) return FP_OK;
+    if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
+    const int N = (int)n, P = (int)prefix, V = (int)visual;
+    const int64_t t = n - prefix - visual;
+    const int bq = dtype == FP_DTYPE_F32 ? score_f32_tile_rows() : g_score_rows.load(std::memory_order_relaxed);
+    const int tt = (int)((t + bq - 1) / bq), vt = (V + bq - 1) / bq;
+    cudaStream_t s = as_stream(stream);
+    float* partial = nullptr;
+    FP_CUDA(cudaMallocAsync(&partial, sizeof(float) * (size_t)(tt + vt) * V, s), "cudaMallocAsync(score partials)");
+    int st;
+    switch (dtype) {
+      case FP_DTYPE_F32:
+        st = scores_f32(static_cast<const float*>(q), static_cast<const float*>(k), lse, N, heads, kv_heads, head_dim,
+                        P, V, tt, vt, partial, s);
+        break;
+      case FP_DTYPE_F16:
+        st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
+        break;
+      default:
+        st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
+        break;
+    }
+    if (st == FP_OK) {
+      reduce_scores_kernel<<<(V + 255) / 256, 256, 0, s>>>(partial, V, tt, tt + vt, t, self_score, cross_score);
+      const cudaError_t e = cudaGetLastError();
+      if (e != cudaSuccess) st = cuda_fail(e, "score reduction launch");
+    }
+    const cudaError_t e = cudaFreeAsync(partial, s);
+    if (st == FP_OK && e != cudaSuccess) st = cuda_fail(e, "cudaFreeAsync(score partials)");
+    return st;
+  });
 }
 
 int fp_cuda_select_keep_async(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
                               int64_t visual, int64_t drop, int32_t* keep, int32_t* status, void* stream) {
-  if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
-  if (n - drop == 0) return FP_OK;
-  return select_keep_device(self_score, cross_score, (int)n, (int)prefix, (int)visual, (int)drop, keep, status,
-                            as_stream(stream));
+  return guarded([&]() -> int {
+    if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
+    if (n - drop == 0) return FP_OK;
+    return select_keep_device(self_score, cross_score, (int)n, (int)prefix, (int)visual, (int)drop, keep, status,
+                              as_stream(stream));
+  });
 }
 
 int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64_t n, int64_t prefix,
                         int64_t visual, int64_t drop, int32_t* keep, void* stream) {
-  if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
-  if (n - drop == 0) return FP_OK;
-  return run_checked(as_stream(stream), [&](int32_t* status) {
-    return fp_cuda_select_keep_async(self_score, cross_score, n, prefix, visual, drop, keep, status, stream);
+  return guarded([&]() -> int {
+    if (int st = check_select(self_score, cross_score, n, prefix, visual, drop, keep)) return st;
+    if (n - drop == 0) return FP_OK;
+    return run_checked(as_stream(stream), [&](int32_t* status) {
+      return fp_cuda_select_keep_async(self_score, cross_score, n, prefix, visual, drop, keep, status, stream);
+    });
   });
 }
 
 
-int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+static int attention_varlen_impl(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
                              int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
                              void* stream) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
@@ -270,7 +271,7 @@ int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const 
   return release(dev, st, s);
 }
 
-int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+static int scores_varlen_impl(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
                           int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
                           float* self_score, float* cross_score, void* stream) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
@@ -339,7 +340,7 @@ int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const 
   return release(dtiles, st, s);
 }
 
-int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+static int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
                              int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
                              const int64_t* kv_len, void* out, float* lse, void* stream) {
   if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
@@ -358,6 +359,34 @@ int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, 
   if (int st = upload(seqs, &dev, s)) return st;
   const int st = decode_attention(q, dev, (int)batch, heads, kv_heads, head_dim, dtype, (int)nq, (int)max_rows, out, lse, s);
   return release(dev, st, s);
+}
+
+// The packed-batch and decode entry points: their host tables are std::vectors, so no exception
+// may leave them (guarded).
+int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                             void* stream) {
+  return guarded([&]() -> int {
+    return attention_varlen_impl(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, lse, stream);
+  });
+}
+
+int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                          float* self_score, float* cross_score, void* stream) {
+  return guarded([&]() -> int {
+    return scores_varlen_impl(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
+                              cross_score, stream);
+  });
+}
+
+int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                             const int64_t* kv_len, void* out, float* lse, void* stream) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, k_cache, v_cache, kv_len, out, lse,
+                                 stream);
+  });
 }
 
 }  // extern "C"

@@ -152,23 +152,7 @@ int convert_from(const S* src, int32_t dst_dtype, void* dst, int64_t count, cuda
   return FP_OK;
 }
 
-}  // namespace
-
-extern "C" {
-
-int fp_cuda_compiled(void) { return 1; }
-
-int fp_cuda_device_count(void) {
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    cuda_fail(e, "cudaGetDeviceCount");
-    return -1;
-  }
-  return count;
-}
-
-const char* fp_cuda_describe(void) {
+const char* describe() {
   static thread_local std::string line;
   char buf[512];
   int count = 0;
@@ -201,6 +185,49 @@ const char* fp_cuda_describe(void) {
   return line.c_str();
 }
 
+// The status word of the asynchronous calls, read back (synchronising the stream) as a status.
+int status_check(int32_t* status, void* stream) {
+  if (!status) return fail(FP_ERR_ARG, "null status word");
+  cudaStream_t s = as_stream(stream);
+  int32_t word = 0;
+  FP_CUDA(cudaMemcpyAsync(&word, status, sizeof word, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(status word)");
+  FP_CUDA(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // also reports failures of work on the stream
+  if (word == 0) return FP_OK;
+  FP_CUDA(cudaMemsetAsync(status, 0, sizeof word, s), "cudaMemsetAsync(status word)");
+  const int code = (word >> 24) & 0x7f, where = word & 0xffffff;
+  switch (code) {
+    case FP_ERR_VALUE: return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %d", where);
+    case FP_ERR_INDEX: return fail(FP_ERR_INDEX, "a gather index is outside [0, rows) at output row %d", where);
+    default: return fail(FP_ERR_INTERNAL, "status word 0x%08x holds no known status", (unsigned)word);
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int fp_cuda_compiled(void) { return 1; }
+
+int fp_cuda_device_count(void) {
+  return guarded([&]() -> int {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+      cuda_fail(e, "cudaGetDeviceCount");
+      return -1;
+    }
+    return count;
+  });
+}
+
+const char* fp_cuda_describe(void) {
+  try {
+    return describe();
+  } catch (...) {  // no C++ exception crosses the C API
+    return "unknown: out of memory while describing the devices";
+  }
+}
+
 void* fp_cuda_malloc(int64_t bytes) {
   if (bytes <= 0) {
     fail(FP_ERR_ARG, "bytes must be > 0, got %lld", (long long)bytes);
@@ -216,101 +243,111 @@ void* fp_cuda_malloc(int64_t bytes) {
 }
 
 int fp_cuda_free(void* ptr) {
-  FP_CUDA(cudaFree(ptr), "cudaFree");
-  return FP_OK;
+  return guarded([&]() -> int {
+    FP_CUDA(cudaFree(ptr), "cudaFree");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_memcpy(void* dst, const void* src, int64_t bytes, int32_t kind) {
-  if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0");
-  if (bytes == 0) return FP_OK;
-  if (!dst || !src) return fail(FP_ERR_ARG, "null pointer");
-  cudaMemcpyKind k;
-  switch (kind) {
-    case FP_COPY_H2D: k = cudaMemcpyHostToDevice; break;
-    case FP_COPY_D2H: k = cudaMemcpyDeviceToHost; break;
-    case FP_COPY_D2D: k = cudaMemcpyDeviceToDevice; break;
-    default: return fail(FP_ERR_ARG, "unknown copy kind %d", kind);
-  }
-  FP_CUDA(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy");
-  return FP_OK;
+  return guarded([&]() -> int {
+    if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0");
+    if (bytes == 0) return FP_OK;
+    if (!dst || !src) return fail(FP_ERR_ARG, "null pointer");
+    cudaMemcpyKind k;
+    switch (kind) {
+      case FP_COPY_H2D: k = cudaMemcpyHostToDevice; break;
+      case FP_COPY_D2H: k = cudaMemcpyDeviceToHost; break;
+      case FP_COPY_D2D: k = cudaMemcpyDeviceToDevice; break;
+      default: return fail(FP_ERR_ARG, "unknown copy kind %d", kind);
+    }
+    FP_CUDA(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_synchronize(void) {
-  FP_CUDA(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  return FP_OK;
+  return guarded([&]() -> int {
+    FP_CUDA(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_gather_rows_f32(const float* src, int64_t rows, int64_t width, const int32_t* index,
                             int64_t count, float* dst) {
-  return gather(src, rows, width, index, count, dst);
+  return guarded([&]() -> int {
+    return gather(src, rows, width, index, count, dst);
+  });
 }
 
 int fp_cuda_gather_rows_i32(const int32_t* src, int64_t rows, int64_t width, const int32_t* index,
                             int64_t count, int32_t* dst) {
-  return gather(src, rows, width, index, count, dst);
+  return guarded([&]() -> int {
+    return gather(src, rows, width, index, count, dst);
+  });
 }
 
 
 int fp_cuda_memset(void* dst, int32_t byte_value, int64_t bytes) {
-  if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0");
-  if (bytes == 0) return FP_OK;
-  if (!dst) return fail(FP_ERR_ARG, "null pointer");
-  FP_CUDA(cudaMemset(dst, byte_value, (size_t)bytes), "cudaMemset");
-  return FP_OK;
+  return guarded([&]() -> int {
+    if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0");
+    if (bytes == 0) return FP_OK;
+    if (!dst) return fail(FP_ERR_ARG, "null pointer");
+    FP_CUDA(cudaMemset(dst, byte_value, (size_t)bytes), "cudaMemset");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_stream_create(void** stream) {
-  if (!stream) return fail(FP_ERR_ARG, "null stream out-pointer");
-  cudaStream_t s = nullptr;
-  FP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
-  *stream = s;
-  return FP_OK;
+  return guarded([&]() -> int {
+    if (!stream) return fail(FP_ERR_ARG, "null stream out-pointer");
+    cudaStream_t s = nullptr;
+    FP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    *stream = s;
+    return FP_OK;
+  });
 }
 
 int fp_cuda_stream_destroy(void* stream) {
-  if (!stream) return FP_OK;
-  FP_CUDA(cudaStreamDestroy(as_stream(stream)), "cudaStreamDestroy");
-  return FP_OK;
+  return guarded([&]() -> int {
+    if (!stream) return FP_OK;
+    FP_CUDA(cudaStreamDestroy(as_stream(stream)), "cudaStreamDestroy");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_stream_synchronize(void* stream) {
-  FP_CUDA(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize");
-  return FP_OK;
+  return guarded([&]() -> int {
+    FP_CUDA(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize");
+    return FP_OK;
+  });
 }
 
 int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_dtype, int64_t count, void* stream) {
-  if (count < 0) return fail(FP_ERR_ARG, "count must be >= 0, got %lld", (long long)count);
-  if (fp_dtype_size(src_dtype) == 0 || fp_dtype_size(dst_dtype) == 0)
-    return fail(FP_ERR_ARG, "unknown dtype (src %d, dst %d)", src_dtype, dst_dtype);
-  if (count == 0) return FP_OK;
-  if (!src || !dst) return fail(FP_ERR_ARG, "null device pointer");
-  cudaStream_t s = as_stream(stream);
-  switch (src_dtype) {
-    case FP_DTYPE_F32: return convert_from(static_cast<const float*>(src), dst_dtype, dst, count, s);
-    case FP_DTYPE_F16: return convert_from(static_cast<const __half*>(src), dst_dtype, dst, count, s);
-    default: return convert_from(static_cast<const __nv_bfloat16*>(src), dst_dtype, dst, count, s);
-  }
+  return guarded([&]() -> int {
+    if (count < 0) return fail(FP_ERR_ARG, "count must be >= 0, got %lld", (long long)count);
+    if (fp_dtype_size(src_dtype) == 0 || fp_dtype_size(dst_dtype) == 0)
+      return fail(FP_ERR_ARG, "unknown dtype (src %d, dst %d)", src_dtype, dst_dtype);
+    if (count == 0) return FP_OK;
+    if (!src || !dst) return fail(FP_ERR_ARG, "null device pointer");
+    cudaStream_t s = as_stream(stream);
+    switch (src_dtype) {
+      case FP_DTYPE_F32: return convert_from(static_cast<const float*>(src), dst_dtype, dst, count, s);
+      case FP_DTYPE_F16: return convert_from(static_cast<const __half*>(src), dst_dtype, dst, count, s);
+      default: return convert_from(static_cast<const __nv_bfloat16*>(src), dst_dtype, dst, count, s);
+    }
+  });
 }
 
 int fp_cuda_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index, int64_t count,
                         void* dst, int32_t* status, void* stream) {
-  return gather_async(src, rows, row_bytes, index, count, dst, status, as_stream(stream));
+  return guarded([&]() -> int {
+    return gather_async(src, rows, row_bytes, index, count, dst, status, as_stream(stream));
+  });
 }
 
 int fp_cuda_status_check(int32_t* status, void* stream) {
-  if (!status) return fail(FP_ERR_ARG, "null status word");
-  cudaStream_t s = as_stream(stream);
-  int32_t word = 0;
-  FP_CUDA(cudaMemcpyAsync(&word, status, sizeof word, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(status word)");
-  FP_CUDA(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // also reports failures of work on the stream
-  if (word == 0) return FP_OK;
-  FP_CUDA(cudaMemsetAsync(status, 0, sizeof word, s), "cudaMemsetAsync(status word)");
-  const int code = (word >> 24) & 0x7f, where = word & 0xffffff;
-  switch (code) {
-    case FP_ERR_VALUE: return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %d", where);
-    case FP_ERR_INDEX: return fail(FP_ERR_INDEX, "a gather index is outside [0, rows) at output row %d", where);
-    default: return fail(FP_ERR_INTERNAL, "status word 0x%08x holds no known status", (unsigned)word);
-  }
+  return guarded([&]() -> int { return status_check(status, stream); });
 }
 
 }  // extern "C"

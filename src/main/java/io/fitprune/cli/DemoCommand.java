@@ -90,17 +90,21 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.outputDirectory("--out", out); // every option is checked before anything is created
     Preset p = preset(size);
     int L = or(layers, p.layers()), D = or(hidden, p.hidden()), H = or(heads, p.heads()), G = or(kvHeads, p.kvHeads());
     if (H <= 0 || D % H != 0) throw new IllegalArgumentException("--hidden (" + D + ") must be a positive multiple of --heads (" + H + ")");
     int V = or(visual, p.visual());
     DecoderConfig cfg = new DecoderConfig(new Geometry("fitprune-demo-" + size, L, D, H, G, D / H, or(mlp, p.mlp()), V,
         or(prefix, p.prefix()), or(text, p.text())), p.vocab(), 10000.0, 1e-5);
+    double kv = (double) cfg.kvWidth(), weights = L * (2.0 * D * D + 2.0 * D * kv + 3.0 * D * cfg.mlp() + 2.0 * D)
+        + 2.0 * cfg.vocab() * D + D;
+    MemoryCheck.require("the demo model (--layers " + L + " --hidden " + D + " --kv-heads " + G + " --mlp " + cfg.mlp()
+        + ")", 4 * weights, 0);
     Synthetic syn = Synthetic.of(cfg, or(prefix, p.prefix()), V, or(text, p.text()), seed);
     double[] sw = sweepBudgets();
     Evaluation.Options o = new Evaluation.Options(budget, or(calibration, p.calibration()), or(heldOut, p.heldOut()),
         or(repeats, p.repeats()), generate, fastvLayer, !noExact, sw);
-    Files.createDirectories(out);
     System.err.printf(Locale.ROOT, "demo: %s: L=%d D=%d H=%d G=%d F=%d, P=%d V=%d (%d planted) T=%d; budget %.2f; %d calibration, %d held-out samples%n",
         cfg.name(), L, D, H, G, cfg.mlp(), syn.prefix(), V, syn.planted(), syn.text(), budget, o.calibration(), o.heldOut());
     if (!io.fitprune.decoder.DecoderRuntime.passiveOmp())
@@ -110,6 +114,7 @@ final class DemoCommand implements Callable<Integer> {
       r = Evaluation.run(syn, o, sp);
     }
     FlopsModel full = new FlopsModel(r.geometry(), Scope.FULL, syn.prefix(), syn.text());
+    Files.createDirectories(out); // only now that there are results to write
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("model", cfg.name());
     meta.put("recorded", "fitprune demo, " + o.calibration() + " synthetic calibration samples, seed " + seed);

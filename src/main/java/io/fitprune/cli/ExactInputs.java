@@ -39,12 +39,19 @@ final class ExactInputs {
       if (f.tensors().containsKey("spans")) {
         long[] sp = f.readLongs("spans");
         if (sp.length != 2) throw new IllegalArgumentException("--calibration: 'spans' must hold [prefix, visual]");
-        P = Math.toIntExact(sp[0]);
+        if (sp[0] < 0 || sp[0] > n) throw new IllegalArgumentException("--calibration: 'spans' prefix " + sp[0] + " is outside [0, n = " + n + "]");
+        P = (int) sp[0];
         if (sp[1] != V)
           throw new IllegalArgumentException("--calibration: " + sp[1] + " visual tokens, but " + g.name() + " has " + V);
       }
-      if (P + V > n) throw new IllegalArgumentException("--calibration: prefix " + P + " + visual " + V + " exceed n = " + n);
+      if ((long) P + V > n) throw new IllegalArgumentException("--calibration: prefix " + P + " + visual " + V + " exceed n = " + n);
       FloatBuffer fb = f.floats("embeds");
+      try {
+        io.fitprune.kernels.Kernels.requireFinite("embeds", sh.length == 3 ? "[S,n,D]" : "[n,D]",
+            io.fitprune.kernels.FloatData.of(fb), sh);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--calibration " + calibration + ": " + e.getMessage());
+      }
       try (Tensor all = torch.from_blob(new FloatPointer(fb), S, n, g.hidden())) {
         for (long s = 0; s < S; s++) {
           try (Tensor row = all.select(0, s)) {

@@ -57,6 +57,10 @@ final class FitCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.input("--stats", stats);
+    CliPaths.input("--weights", weights);
+    CliPaths.input("--calibration", calibration);
+    CliPaths.output("--out", out);
     Args.budget("--budget", budget);
     Scope scope = cost.scope();
     Mode md = Mode.parse(mode);

@@ -41,6 +41,7 @@ final class FlopsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (source != null) CliPaths.input("--recipe", source.recipe);
     Scope scope = cost.scope();
     Geometry g = Geometries.resolve(model);
     int[] prune = new int[g.layers()];

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** Writes random q, k, v of one layer, the input `score` expects, for trying the tool out. */
-@Command(name = "generate", description = "Write a random q/k/v safetensors file (one attention layer) for `score`.")
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Write a random q/k/v safetensors file (one attention layer) for `score`.")
 final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output safetensors file.")
   Path out;
@@ -36,7 +36,15 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    new io.fitprune.kernels.AttentionShape(n, heads, kvHeads, headDim); // validates the sizes
+    CliPaths.output("--out", out);
+    io.fitprune.kernels.AttentionShape shape;
+    try {
+      shape = new io.fitprune.kernels.AttentionShape(n, heads, kvHeads, headDim); // validates the sizes
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--tokens/--heads/--kv-heads/--head-dim: " + e.getMessage());
+    }
+    MemoryCheck.arrayLength("--tokens * --heads * --head-dim", shape.qLength());
+    MemoryCheck.require("--tokens/--heads/--kv-heads/--head-dim", 0, 4.0 * (shape.qLength() + 2 * shape.kvLength()) * 2);
     ElementType type = ElementType.parseFloat(dtype);
     if (type == ElementType.FP16) throw new IllegalArgumentException("--dtype must be fp32 or bf16, got fp16");
     Random rnd = new Random(seed);
@@ -56,7 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
   }
 
   private static float[] gaussian(Random rnd, long count) {
-    float[] a = new float[Math.toIntExact(count)];
+    float[] a = new float[(int) count]; // checked by the caller
     for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
     return a;
   }

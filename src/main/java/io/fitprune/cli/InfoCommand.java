@@ -4,7 +4,7 @@ import io.fitprune.kernels.BackendInfo;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
-@Command(name = "info", description = "Version, backends, CPU features used and CUDA status.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Version, backends, CPU features used and CUDA status.")
 final class InfoCommand implements Callable<Integer> {
   @Override
   public Integer call() {

@@ -35,10 +35,17 @@ public final class Main implements Runnable {
     return cl.execute(args);
   }
 
+  /**
+   * The message on one line of at most 300 characters, without the C++ backtrace libtorch appends
+   * to its errors ("Exception raised from ...", "frame #0: ..."); FITPRUNE_DEBUG=1 prints it all.
+   */
   static String oneLine(Throwable ex) {
     String msg = ex.getMessage();
     if (msg == null || msg.isBlank()) msg = ex.getClass().getSimpleName();
-    return msg.replace('\n', ' ');
+    String line = String.join(" ", msg.strip().lines()
+        .takeWhile(l -> !l.startsWith("Exception raised from") && !l.startsWith("frame #"))
+        .map(String::strip).toList());
+    return line.length() > 300 ? line.substring(0, 297) + "..." : line;
   }
 
   @Override

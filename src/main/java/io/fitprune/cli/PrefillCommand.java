@@ -81,6 +81,11 @@ final class PrefillCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.input("--weights", weights);
+    for (Path e : embeds) CliPaths.input("--embeds", e);
+    if (recipe != null)
+      for (String r : recipe)
+        if (!r.equals("none")) CliPaths.input("--recipe", Path.of(r));
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     Geometry g = Geometries.resolve(model);
@@ -186,6 +191,11 @@ final class PrefillCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--embeds: tensor 'embeds' must have shape [n, " + g.hidden() + "], got "
             + t.shapeString());
       FloatBuffer fb = f.floats("embeds");
+      try {
+        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.FloatData.of(fb), t.shape());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--embeds " + file + ": " + e.getMessage());
+      }
       Tensor mapped = torch.from_blob(new FloatPointer(fb), t.shape());
       Tensor all = mapped.clone(); // the decoder copies anyway; this one owns its memory
       java.lang.ref.Reference.reachabilityFence(fb);

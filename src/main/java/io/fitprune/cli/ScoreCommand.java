@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
  * {@code prune} I64 [B]). Batch outputs: {@code self}/{@code cross} concatenated in sequence
  * order, {@code keep} global row indices, ascending.
  */
-@Command(name = "score", description = "Attention, FitPrune scores and kept rows for one layer's q/k/v (one sequence or a packed batch).")
+@Command(name = "score", mixinStandardHelpOptions = true, description = "Attention, FitPrune scores and kept rows for one layer's q/k/v (one sequence or a packed batch).")
 final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--qkv", required = true, description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 "
       + "or all BF16; for a packed batch also cu_seqlens I64 [B+1], spans I64 [B,2] (prefix, visual) and optionally prune I64 [B].")
@@ -64,6 +64,8 @@ final class ScoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.input("--qkv", qkv);
+    CliPaths.output("--out", out);
     Backend requested = Backend.parse(backend);
     ElementType type = ElementType.parseFloat(dtype);
     if (requested == Backend.CPU && type == ElementType.FP16)
@@ -73,11 +75,30 @@ final class ScoreCommand implements Callable<Integer> {
       DType stored = first != null && first.dtype() == DType.BF16 ? DType.BF16 : DType.F32;
       TensorInfo q = in.require("q", stored, -1, -1, -1);
       long n = q.shape()[0];
-      int heads = Math.toIntExact(q.shape()[1]), d = Math.toIntExact(q.shape()[2]);
-      TensorInfo k = in.require("k", stored, n, -1, d);
+      TensorInfo k = in.require("k", stored, n, -1, q.shape()[2]);
       in.require("v", stored, k.shape());
       Request req = in.tensors().containsKey("cu_seqlens") ? batchRequest(in, n) : singleRequest(n);
-      BatchShape shape = new BatchShape(req.batch(), heads, Math.toIntExact(k.shape()[1]), d);
+      BatchShape shape;
+      try {
+        shape = new BatchShape(req.batch(), MemoryCheck.arrayLength("heads", q.shape()[1]),
+            MemoryCheck.arrayLength("kv heads", k.shape()[1]), MemoryCheck.arrayLength("head dim", q.shape()[2]));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--qkv " + qkv + ": q " + q.shapeString() + ", k " + k.shapeString() + ": " + e.getMessage());
+      }
+      // Outputs live natively and again as Java arrays for the writer: check before allocating any.
+      String what = "--qkv " + qkv + " (q " + q.shapeString() + ")";
+      AttentionShape packed = shape.packed();
+      long outFloats = packed.qLength() + packed.lseLength() + 2 * req.visual();
+      MemoryCheck.arrayLength(what + ": out bytes", 4 * (long) MemoryCheck.arrayLength(what + ": out", packed.qLength()));
+      MemoryCheck.require(what, 4.0 * outFloats, 4.0 * outFloats);
+      for (String name : new String[] {"q", "k", "v"}) { // NaN or infinity: a clear error, not a plausible answer
+        long[] dims = in.tensors().get(name).shape();
+        try {
+          Kernels.requireFinite(name, name.equals("q") ? "[n,H,d]" : "[n,G,d]", fp32(in, name), dims);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--qkv " + qkv + ": " + e.getMessage());
+        }
+      }
 
       Backend chosen = Kernels.choose(requested, type);
       if (chosen == Backend.CUDA) {
@@ -119,9 +140,13 @@ final class ScoreCommand implements Callable<Integer> {
   private Request singleRequest(long n) {
     if (prefix == null || visual == null)
       throw new IllegalArgumentException("--prefix and --visual are required unless the input holds cu_seqlens");
-    Spans spans = new Spans(prefix, visual);
-    if (prefix + visual > n)
-      throw new IllegalArgumentException("--prefix + --visual (" + (prefix + visual) + ") must be <= n (" + n + ")");
+    Spans spans;
+    try {
+      spans = new Spans(prefix, visual);
+      spans.requireWithin(n);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--prefix/--visual: " + e.getMessage());
+    }
     if (prune != null && (prune < 0 || prune > visual))
       throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
     return new Request(Batch.single(n), new Spans[] {spans}, prune == null ? null : new long[] {prune});

@@ -28,6 +28,7 @@ final class StatsExampleCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    CliPaths.output("--out", out);
     if (samples < 1) throw new IllegalArgumentException("--samples must be >= 1, got " + samples);
     Geometry g = Geometries.resolve(model);
     AttentionStats st = SyntheticStats.generate(g, samples, seed);

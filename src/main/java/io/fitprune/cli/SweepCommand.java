@@ -49,8 +49,8 @@ final class SweepCommand implements Callable<Integer> {
     double[] bs = Args.budgets("--budgets", budgets);
     Scope scope = cost.scope();
     FitCommand.requireFast(Mode.parse(mode));
-    if (Files.exists(out) && !Files.isDirectory(out))
-      throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+    CliPaths.input("--stats", stats);
+    CliPaths.outputDirectory("--out", out);
     Geometry g = Geometries.resolve(model);
     FlopsModel m = cost.model(g, scope), full = cost.model(g, Scope.FULL);
     AttentionStats st = StatsFiles.read(stats, g);

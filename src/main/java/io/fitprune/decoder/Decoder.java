@@ -69,11 +69,11 @@ public final class Decoder {
       throw new IllegalArgumentException("embeds: expected float32, got " + embeds.scalar_type());
     int n = Math.toIntExact(embeds.size(0));
     if (n < 1) throw new IllegalArgumentException("embeds: need at least one token");
-    if (spans.prefix() + spans.visual() > n)
-      throw new IllegalArgumentException("spans: prefix + visual (" + spans.prefix() + " + " + spans.visual()
-          + ") exceeds the " + n + " tokens of embeds");
+    spans.requireWithin(n);
     try (Tensor ct = embeds.contiguous()) {
-      return new DecoderState(c.layers(), ct.clone(), spans, decodeReserve);
+      Tensor own = ct.clone();
+      io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.TorchData.floats(own), n, c.hidden());
+      return new DecoderState(c.layers(), own, spans, decodeReserve);
     }
   }
 
@@ -302,7 +302,12 @@ public final class Decoder {
   static int argmax(Tensor logits) {
     float[] v = toArray(logits);
     int best = 0;
-    for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) // a NaN would otherwise decode as token 0
+        throw new IllegalStateException("logits [vocab] are not finite at [" + i + "] (" + v[i]
+            + "): the final norm or LM head weights hold NaN or infinity");
+      if (v[i] > v[best]) best = i;
+    }
     return best;
   }
 

@@ -47,6 +47,7 @@ public final class SafetensorsFile implements AutoCloseable {
   public static SafetensorsFile open(Path path) throws IOException {
     FileChannel ch;
     try {
+      InputFiles.requireRegular(path); // a FIFO would block the open forever
       ch = FileChannel.open(path, StandardOpenOption.READ);
     } catch (NoSuchFileException e) {
       throw new SafetensorsException(path, "no such file");
@@ -73,7 +74,8 @@ public final class SafetensorsFile implements AutoCloseable {
     try {
       root = JSON.readTree(header.array());
     } catch (IOException e) {
-      throw new SafetensorsException(path, "header is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+      throw new SafetensorsException(path, "header is " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+          ? InputFiles.jsonError(j) : "not valid JSON")); // the position only: the parser's message quotes the text
     }
     if (root == null || !root.isObject()) throw new SafetensorsException(path, "header is not a JSON object");
     long dataStart = 8 + headerLen, dataSize = size - dataStart;

@@ -66,7 +66,10 @@ public final class SafetensorsWriter {
       throw new IllegalArgumentException(name + ": " + count + " elements do not fill shape " + java.util.Arrays.toString(shape));
     for (Entry e : entries)
       if (e.name().equals(name)) throw new IllegalArgumentException("duplicate tensor name: " + name);
-    return ByteBuffer.allocate(Math.toIntExact(Math.multiplyExact(count, dtype.bytes()))).order(ByteOrder.LITTLE_ENDIAN);
+    long bytes = count * dtype.bytes(); // count is an array length: no overflow
+    if (bytes > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException(name + ": " + bytes + " bytes are more than one tensor of this writer holds (2 GiB)");
+    return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
   }
 
   private SafetensorsWriter add(String name, DType dtype, long[] shape, ByteBuffer data) {

@@ -17,6 +17,7 @@ public record AttentionShape(long tokens, int heads, int kvHeads, int headDim) {
       throw new IllegalArgumentException("heads (H=" + heads + ") must be a multiple of kvHeads (G=" + kvHeads + ")");
     if (headDim <= 0 || headDim > MAX_HEAD_DIM)
       throw new IllegalArgumentException("headDim (d) must be in [1, " + MAX_HEAD_DIM + "], got " + headDim);
+    length("q length n*H*d", tokens, heads, headDim); // every length below fits in a long
   }
 
   long[] qDims() {
@@ -32,14 +33,18 @@ public record AttentionShape(long tokens, int heads, int kvHeads, int headDim) {
   }
 
   public long qLength() {
-    return tokens * heads * headDim;
+    return length("q length n*H*d", tokens, heads, headDim);
   }
 
   public long kvLength() {
-    return tokens * kvHeads * headDim;
+    return length("kv length n*G*d", tokens, kvHeads, headDim);
   }
 
   public long lseLength() {
-    return (long) heads * tokens;
+    return length("lse length H*n", heads, tokens, 1);
+  }
+
+  private static long length(String what, long a, long b, long c) {
+    return Lengths.product("shape: " + what, a, b, c);
   }
 }

@@ -11,15 +11,16 @@ import org.bytedeco.javacpp.ShortPointer;
 public final class Bf16Data extends NativeData<ShortPointer> {
   private final short[] array;
 
-  private Bf16Data(ShortPointer p, short[] array, long length, long[] shape, Object keepAlive, boolean owned) {
-    super(p, length, shape, keepAlive, owned);
+  private Bf16Data(ShortPointer p, short[] array, long length, long[] shape, Object keepAlive, boolean owned,
+      boolean readOnly) {
+    super(p, length, shape, keepAlive, owned, readOnly);
     this.array = array;
   }
 
   /** bf16 bit patterns in a Java array: copied to native memory for each call (and back for outputs). */
   public static Bf16Data of(short[] array) {
     if (array == null) throw new NullPointerException("array is null");
-    return new Bf16Data(null, array, array.length, null, null, false);
+    return new Bf16Data(null, array, array.length, null, null, false, false);
   }
 
   /** A direct buffer (native byte order, e.g. a memory-mapped BF16 tensor), zero-copy, position to limit. */
@@ -27,30 +28,28 @@ public final class Bf16Data extends NativeData<ShortPointer> {
     if (buffer == null) throw new NullPointerException("buffer is null");
     if (!buffer.isDirect())
       throw new IllegalArgumentException("buffer must be direct (use Bf16Data.of(short[]) for heap memory)");
-    return new Bf16Data(new ShortPointer(buffer), null, buffer.remaining(), null, buffer, false);
+    return new Bf16Data(new ShortPointer(buffer), null, buffer.remaining(), null, buffer, false, buffer.isReadOnly());
   }
 
   /** A pointer, zero-copy, from its position to its limit (or capacity). */
   public static Bf16Data of(ShortPointer pointer) {
-    return new Bf16Data(pointer, null, pointerLength(pointer), null, pointer, false);
+    return new Bf16Data(pointer, null, pointerLength(pointer), null, pointer, false, false);
   }
 
   /** A pointer to {@code length} bf16 values, zero-copy. */
   public static Bf16Data of(ShortPointer pointer, long length) {
-    if (pointer == null) throw new NullPointerException("pointer is null");
-    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
-    return new Bf16Data(pointer, null, length, null, pointer, false);
+    return new Bf16Data(pointer, null, checkedLength(pointer, length), null, pointer, false, false);
   }
 
   /** A view of memory owned by {@code keepAlive} whose exact shape is known (tensors: {@link TorchData}). */
   static Bf16Data view(ShortPointer pointer, long length, long[] shape, Object keepAlive) {
-    return new Bf16Data(pointer, null, length, shape, keepAlive, false);
+    return new Bf16Data(pointer, null, length, shape, keepAlive, false, false);
   }
 
   /** Native memory owned by the returned object: close it (try-with-resources). */
   public static Bf16Data allocate(long length) {
-    if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
-    return new Bf16Data(new ShortPointer(Math.max(1, length)), null, length, null, null, true);
+    var a = allocateZeroed(length, Short.BYTES, "bfloat16", ShortPointer::new);
+    return new Bf16Data(a.pointer(), null, length, null, a.freer(), true, false);
   }
 
   /** float32 values rounded to bf16 (nearest, ties to even; NaN stays NaN), in a Java array. */
@@ -76,7 +75,7 @@ public final class Bf16Data extends NativeData<ShortPointer> {
   /** A copy of the contents as bit patterns. */
   public short[] toArray() {
     if (array != null) return array.clone();
-    short[] out = new short[Math.toIntExact(length())];
+    short[] out = new short[Lengths.arrayLength("toArray", length())];
     pointer().get(out);
     return out;
   }

@@ -179,11 +179,7 @@ public final class CudaKernels {
   }
 
   private static void checkSelect(long n, Spans spans, DeviceBuffer self, DeviceBuffer cross, long drop, DeviceBuffer keep) {
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    spans.requireWithin(n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    Objects.requireNonNull(spans, "spans").requireSelect(n, drop); // the one check of every select entry point
     require(self, "self", ElementType.FP32, spans.visual(), "[V]");
     require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
     require(keep, "keep", ElementType.INT32, n - drop, "[n-k]");
@@ -229,9 +225,9 @@ public final class CudaKernels {
     if (dst.type() != src.type())
       throw new IllegalArgumentException("dst: expected " + src.type() + " like src, got " + dst.type());
     long count = index.length();
-    require(src, "src", src.type(), Math.multiplyExact(rows, width), "[rows,width]");
-    Math.multiplyExact(Math.multiplyExact(rows, width), (long) src.type().bytes);
-    if (dst.length() < Math.multiplyExact(count, width))
+    require(src, "src", src.type(), Lengths.product("src [rows,width]", rows, width), "[rows,width]");
+    Lengths.product("src bytes", rows, width, src.type().bytes);
+    if (dst.length() < Lengths.product("dst [count,width]", count, width))
       throw new IllegalArgumentException("dst: expected at least " + count * width + " " + dst.type()
           + " values ([count,width] = [" + count + ", " + width + "]), got " + dst.length());
     if (src.pointer().address() == dst.pointer().address() && count > rows)

@@ -55,7 +55,7 @@ public final class DeviceBuffer implements AutoCloseable {
     Objects.requireNonNull(type, "type");
     if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
     CudaKernels.requireDevice();
-    long bytes = Math.multiplyExact(Math.max(1, length), (long) type.bytes);
+    long bytes = Lengths.product("device buffer bytes", Math.max(1, length), type.bytes);
     Pointer p = FitPruneNative.fp_cuda_malloc(bytes);
     if (p == null || p.isNull())
       throw new FitPruneException(FitPruneNative.FP_ERR_CUDA, "cannot allocate " + bytes + " bytes on the GPU: "
@@ -147,7 +147,7 @@ public final class DeviceBuffer implements AutoCloseable {
   /** The contents as floats (converted from FP16/BF16 on the device). */
   public float[] toFloats() {
     if (!type.isFloat()) throw new IllegalArgumentException("toFloats() needs a float buffer, this one is " + type);
-    float[] out = new float[Math.toIntExact(length)];
+    float[] out = new float[Lengths.arrayLength("toFloats", length)];
     if (length == 0) return out;
     try (FloatPointer h = new FloatPointer(length)) {
       if (type == ElementType.FP32) {
@@ -167,7 +167,7 @@ public final class DeviceBuffer implements AutoCloseable {
   /** The contents of an INT32 buffer. */
   public int[] toInts() {
     if (type != ElementType.INT32) throw new IllegalArgumentException("toInts() needs an int32 buffer, this one is " + type);
-    int[] out = new int[Math.toIntExact(length)];
+    int[] out = new int[Lengths.arrayLength("toInts", length)];
     if (length == 0) return out;
     try (IntPointer h = new IntPointer(length)) {
       Kernels.check(FitPruneNative.fp_cuda_memcpy(h, pointer(), 4L * length, FitPruneNative.FP_COPY_D2H));

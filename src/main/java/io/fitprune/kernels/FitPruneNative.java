@@ -116,6 +116,9 @@ public final class FitPruneNative {
       @Cast("const float* const*") long[] kCache, @Cast("const float* const*") long[] vCache,
       @Cast("const int64_t*") long[] kvLen, FloatPointer out, FloatPointer lse);
 
+  public static native int fp_first_nonfinite_f32(@Cast("const float*") FloatPointer x, @Cast("int64_t") long count,
+      @Cast("int64_t*") org.bytedeco.javacpp.LongPointer index);
+
   public static native int fp_cuda_compiled();
 
   public static native int fp_cuda_device_count();

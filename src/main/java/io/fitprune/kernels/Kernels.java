@@ -28,8 +28,10 @@ public final class Kernels {
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
-    float[] out = new float[Math.toIntExact(shape.qLength())];
-    float[] lse = new float[Math.toIntExact(shape.lseLength())];
+    requireQk(shape, q, k); // inputs before allocating outputs
+    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
+    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
+    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
     attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
         FloatData.of(out), FloatData.of(lse));
     return new AttentionOutput(out, lse);
@@ -48,9 +50,12 @@ public final class Kernels {
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
-    Objects.requireNonNull(spans, "spans");
-    float[] self = new float[Math.toIntExact(spans.visual())];
-    float[] cross = new float[Math.toIntExact(spans.visual())];
+    Objects.requireNonNull(shape, "shape");
+    require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
+    requireQk(shape, q, k);
+    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
+    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
+    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
     scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
         FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
@@ -103,18 +108,20 @@ public final class Kernels {
       throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
     out.requireShape("out", "[n,H,d]", shape.qDims());
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
+    out.requireWritable("out");
+    lse.requireWritable("lse");
     if (spans != null) requireScoreOutputs(shape, spans, self, cross);
     try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
         var oa = out.open(false, true); var la = lse.open(false, true)) {
       if (spans == null) {
-        check(FitPruneNative.fp_cpu_attention(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-            shape.headDim(), dtype, oa.ptr, outType, la.ptr));
+        check(FitPruneNative.fp_cpu_attention(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
+            shape.headDim(), dtype, oa.untyped(), outType, la.untyped()));
         return;
       }
       try (var sa = self.open(false, true); var ca = cross.open(false, true)) {
-        check(FitPruneNative.fp_cpu_attention_scores(qa.ptr, ka.ptr, va.ptr, shape.tokens(), shape.heads(),
-            shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr, spans.prefix(), spans.visual(), sa.ptr,
-            ca.ptr));
+        check(FitPruneNative.fp_cpu_attention_scores(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(),
+            shape.kvHeads(), shape.headDim(), dtype, oa.untyped(), outType, la.untyped(), spans.prefix(), spans.visual(), sa.untyped(),
+            ca.untyped()));
       }
     }
   }
@@ -132,8 +139,8 @@ public final class Kernels {
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores(qa.ptr, ka.ptr, la.ptr, shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), dtype, spans.prefix(), spans.visual(), sa.ptr, ca.ptr));
+      check(FitPruneNative.fp_cpu_scores(qa.untyped(), ka.untyped(), la.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
+          shape.headDim(), dtype, spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
     }
   }
 
@@ -142,6 +149,8 @@ public final class Kernels {
     spans.requireWithin(shape.tokens());
     require(self, "self").requireShape("self", "[V]", spans.visual());
     require(cross, "cross").requireShape("cross", "[V]", spans.visual());
+    self.requireWritable("self");
+    cross.requireWritable("cross");
   }
 
   private static int inputType(NativeData<?> d, String name) {
@@ -158,23 +167,21 @@ public final class Kernels {
    * sequence, ascending, into {@code keep}.
    */
   public static void selectKeep(long n, Spans spans, FloatData self, FloatData cross, long drop, IntData keep) {
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    spans.requireWithin(n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(spans, "spans").requireSelect(n, drop);
     require(self, "self").requireShape("self", "[V]", spans.visual());
     require(cross, "cross").requireShape("cross", "[V]", spans.visual());
     require(keep, "keep").requireShape("keep", "[n-k]", n - drop);
+    keep.requireWritable("keep");
     try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {
       check(FitPruneNative.fp_select_keep(sa.ptr, ca.ptr, n, spans.prefix(), spans.visual(), drop, ka.ptr));
     }
   }
 
   public static int[] selectKeep(long n, Spans spans, float[] self, float[] cross, long drop) {
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    if (drop < 0 || drop > n) throw new IllegalArgumentException("drop (k) must be in [0, V], got " + drop);
-    int[] keep = new int[Math.toIntExact(n - drop)];
+    require(spans, "spans").requireSelect(n, drop);
+    FloatData.of(require(self, "self")).requireShape("self", "[V]", spans.visual()); // before allocating keep
+    FloatData.of(require(cross, "cross")).requireShape("cross", "[V]", spans.visual());
+    int[] keep = new int[Lengths.arrayLength("keep", n - drop)];
     selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
         IntData.of(keep));
     return keep;
@@ -206,21 +213,21 @@ public final class Kernels {
   public static void gatherRows(Bf16Data src, long rows, long width, IntData index, Bf16Data dst) {
     long count = checkGather(src, rows, width, index, dst);
     try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
-      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.ptr : sa.ptr, rows, Math.multiplyExact(width, 2L), ia.ptr,
-          count, da.ptr));
+      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.untyped() : sa.untyped(), rows, Lengths.product("row bytes", width, 2), ia.untyped(),
+          count, da.untyped()));
     }
   }
 
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    float[] dst = new float[Math.toIntExact(require(index, "index").length * width)];
+    float[] dst = new float[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
     gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
     return dst;
   }
 
   public static int[] gatherRows(int[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    int[] dst = new int[Math.toIntExact(require(index, "index").length * width)];
+    int[] dst = new int[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
     gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
     return dst;
   }
@@ -238,7 +245,8 @@ public final class Kernels {
     require(index, "index");
     long count = index.length();
     require(src, "src").requireShape("src", "[rows,width]", rows, width);
-    require(dst, "dst").requireAtLeast("dst", Math.multiplyExact(count, width), "[count,width] = [" + count + ", " + width + "]");
+    require(dst, "dst").requireWritable("dst");
+    dst.requireAtLeast("dst", Lengths.product("dst [count,width]", count, width), "[count,width] = [" + count + ", " + width + "]");
     if (dst == src && count > rows)
       throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has (" + rows + ")");
     return count;
@@ -473,6 +481,38 @@ public final class Kernels {
     return total;
   }
 
+  // ---- finiteness ----
+
+  /**
+   * Refuses data holding NaN or infinity with an {@link IllegalArgumentException} that names
+   * {@code tensor} and the first bad position, e.g. {@code "embeds [n,D] is not finite at [3, 17]
+   * (NaN)"}. {@code dims} give the row-major shape for the position (and are checked against the
+   * length); {@code names} spells them, e.g. "[n,D]". A native scan: about memory bandwidth.
+   */
+  public static void requireFinite(String tensor, String names, FloatData x, long... dims) {
+    require(x, tensor).requireShape(tensor, names, dims);
+    long at;
+    try (var xa = x.open(true, false); var index = new org.bytedeco.javacpp.LongPointer(1)) {
+      check(FitPruneNative.fp_first_nonfinite_f32(xa.ptr, x.length(), index));
+      at = index.get();
+    }
+    if (at < 0) return;
+    float value = x.pointer() != null ? x.pointer().get(at) : x.get(at);
+    long[] pos = new long[dims.length];
+    long rest = at;
+    for (int i = dims.length - 1; i >= 0; i--) {
+      pos[i] = rest % dims[i];
+      rest /= dims[i];
+    }
+    throw new IllegalArgumentException(tensor + " " + names + " is not finite at " + java.util.Arrays.toString(pos)
+        + " (" + value + ")");
+  }
+
+  /** As {@link #requireFinite(String, String, FloatData, long...)} for a Java array. */
+  public static void requireFinite(String tensor, String names, float[] x, long... dims) {
+    requireFinite(tensor, names, FloatData.of(require(x, tensor)), dims);
+  }
+
   // ---- backend choice ----
 
   /**
@@ -505,8 +545,10 @@ public final class Kernels {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
     if (type == ElementType.FP32) return attention(shape, q, k, v);
     Objects.requireNonNull(shape, "shape");
-    float[] out = new float[Math.toIntExact(shape.qLength())];
-    float[] lse = new float[Math.toIntExact(shape.lseLength())];
+    requireQk(shape, q, k); // inputs before allocating outputs
+    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
+    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
+    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
     attention(shape, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")), Bf16Data.round(require(v, "v")),
         FloatData.of(out), FloatData.of(lse));
     return new AttentionOutput(out, lse);
@@ -517,9 +559,12 @@ public final class Kernels {
       float[] lse) {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.scores(shape, spans, type, q, k, lse);
     if (type == ElementType.FP32) return scores(shape, spans, q, k, lse);
-    Objects.requireNonNull(spans, "spans");
-    float[] self = new float[Math.toIntExact(spans.visual())];
-    float[] cross = new float[Math.toIntExact(spans.visual())];
+    Objects.requireNonNull(shape, "shape");
+    require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
+    requireQk(shape, q, k);
+    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
+    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
+    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
     scores(shape, spans, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")),
         FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
@@ -528,10 +573,7 @@ public final class Kernels {
   /** Selection on a backend; both give the same indices on the same scores. */
   public static int[] selectKeep(Backend backend, long n, Spans spans, float[] self, float[] cross, long drop) {
     if (choose(backend, ElementType.FP32) == Backend.CPU) return selectKeep(n, spans, self, cross, drop);
-    Objects.requireNonNull(spans, "spans");
-    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
-    if (drop < 0 || drop > spans.visual())
-      throw new IllegalArgumentException("drop (k) must be in [0, V=" + spans.visual() + "], got " + drop);
+    require(spans, "spans").requireSelect(n, drop);
     require(self, "self");
     require(cross, "cross");
     try (DeviceBuffer s = DeviceBuffer.of(self, ElementType.FP32); DeviceBuffer c = DeviceBuffer.of(cross, ElementType.FP32);
@@ -576,6 +618,12 @@ public final class Kernels {
 
   static void check(int status) {
     if (status != FitPruneNative.FP_OK) throw new FitPruneException(status, FitPruneNative.fp_last_error());
+  }
+
+  /** Lengths of the q and k arrays of an array entry point, checked before its outputs are allocated. */
+  private static void requireQk(AttentionShape shape, float[] q, float[] k) {
+    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
+    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
   }
 
   private static <T> T require(T value, String name) {

@@ -15,9 +15,18 @@ public record Spans(long prefix, long visual) {
     return n - prefix - visual;
   }
 
-  void requireWithin(long n) {
-    if (prefix + visual > n)
-      throw new IllegalArgumentException("spans: prefix + visual (P=" + prefix + " + V=" + visual + " = "
-          + (prefix + visual) + ") must be <= n (" + n + ")");
+  /** Checks P + V <= n, each term against n before the sum (no overflow can pass it). */
+  public void requireWithin(long n) {
+    if (prefix > n || visual > n || prefix > n - visual)
+      throw new IllegalArgumentException("spans: prefix + visual (P=" + prefix + " + V=" + visual
+          + ") must be <= n (" + n + ")");
+  }
+
+  /** The arguments of every select entry point (CPU and CUDA): n, the spans within n, and drop. */
+  void requireSelect(long n, long drop) {
+    if (n < 0 || n > Integer.MAX_VALUE) throw new IllegalArgumentException("n must be in [0, 2^31), got " + n);
+    requireWithin(n);
+    if (drop < 0 || drop > visual)
+      throw new IllegalArgumentException("drop (k) must be in [0, V=" + visual + "], got " + drop);
   }
 }

@@ -58,7 +58,7 @@ public final class Geometries {
   public static Geometry load(Path file) throws IOException {
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(file);
+      bytes = io.fitprune.io.InputFiles.readJson(file);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IllegalArgumentException(file + ": no such model file");
     }
@@ -72,8 +72,9 @@ public final class Geometries {
     try {
       root = JSON.readTree(json);
     } catch (IOException e) {
-      String msg = e instanceof JsonProcessingException jpe ? jpe.getOriginalMessage() : e.getMessage();
-      throw new IllegalArgumentException(where + ": not valid JSON: " + msg);
+      // Never the parser's message: it quotes the offending text, which may be a secret (--model /etc/shadow).
+      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
+          ? io.fitprune.io.InputFiles.jsonError(jpe) : "not readable as JSON"));
     }
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
     for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {

@@ -87,9 +87,7 @@ public final class SequenceState {
     if (layers < 1) throw new IllegalArgumentException("layers must be >= 1, got " + layers);
     if (rows < 1) throw new IllegalArgumentException("rows: need at least one token, got " + rows);
     if (spans == null) throw new IllegalArgumentException("spans is null");
-    if (spans.prefix() + spans.visual() > rows)
-      throw new IllegalArgumentException("spans: prefix + visual (" + spans.prefix() + " + " + spans.visual()
-          + ") exceeds the " + rows + " tokens of the sequence");
+    spans.requireWithin(rows); // overflow-safe: each term against rows
   }
 
   // ---------------------------------------------------------------- reading

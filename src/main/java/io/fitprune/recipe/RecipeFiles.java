@@ -63,11 +63,11 @@ public final class RecipeFiles {
     String where = path.toString();
     JsonNode root;
     try {
-      root = JSON.readTree(Files.readAllBytes(path));
+      root = JSON.readTree(io.fitprune.io.InputFiles.readJson(path));
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(where + ": no such recipe file");
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(where + ": not valid JSON: " + e.getOriginalMessage());
+    } catch (JsonProcessingException e) { // never the parser's message: it quotes the file's text
+      throw new IllegalArgumentException(where + ": " + io.fitprune.io.InputFiles.jsonError(e));
     }
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": a recipe must be a JSON object");
     int version = integer(root, "version", where);

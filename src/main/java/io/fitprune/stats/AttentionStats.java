@@ -17,11 +17,38 @@ public final class AttentionStats {
     if (self.length != n || cross.length != n)
       throw new IllegalArgumentException("statistics arrays must hold S*L*V = " + n + " values, got self="
           + self.length + " cross=" + cross.length);
+    requireSignal("self", self, layers, tokens);
+    requireSignal("cross", cross, layers, tokens);
     this.samples = samples;
     this.layers = layers;
     this.tokens = tokens;
     this.self = self;
     this.cross = cross;
+  }
+
+  /**
+   * Scores must be finite and non-negative (they are attention probabilities), and every (sample,
+   * layer) row must carry some mass: a row summing to zero has no signal to rank tokens by, and
+   * the recipe search would drop every visual token at that layer (cross is all zero, for
+   * example, when the calibration samples have no text after the image).
+   */
+  private static void requireSignal(String name, float[] a, int layers, int tokens) {
+    for (int row = 0; row * tokens < a.length; row++) {
+      double sum = 0;
+      for (int j = 0; j < tokens; j++) {
+        float x = a[row * tokens + j];
+        if (!(x >= 0 && x < Float.POSITIVE_INFINITY)) { // one comparison: NaN, infinities, negatives
+          String what = Float.isNaN(x) ? "NaN" : Float.isInfinite(x) ? "an infinite value" : "a negative value (" + x + ")";
+          throw new IllegalArgumentException("tensor '" + name + "' has " + what + " at [sample " + row / layers
+              + ", layer " + row % layers + ", token " + j + "]; attention scores must be finite and non-negative");
+        }
+        sum += x;
+      }
+      if (sum == 0)
+        throw new IllegalArgumentException("tensor '" + name + "' of sample " + row / layers + ", layer "
+            + row % layers + " sum to 0: no attention signal to fit a recipe from"
+            + (name.equals("cross") ? " (do the calibration samples have text tokens after the visual span?)" : ""));
+    }
   }
 
   public int samples() {

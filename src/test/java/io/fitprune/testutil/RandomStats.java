@@ -3,7 +3,7 @@ package io.fitprune.testutil;
 import io.fitprune.stats.AttentionStats;
 import java.util.SplittableRandom;
 
-/** Random statistics with heavy tails, exact zeros and ties, to stress the fitter. */
+/** Random statistics with heavy tails, exact zeros and ties (but no all-zero row), to stress the fitter. */
 public final class RandomStats {
   private RandomStats() {}
 
@@ -15,7 +15,16 @@ public final class RandomStats {
       self[i] = value(r);
       cross[i] = value(r);
     }
+    for (int row = 0; row < samples * layers; row++) { // statistics with no signal are refused
+      if (allZero(self, row * tokens, tokens)) self[row * tokens] = 0.25f;
+      if (allZero(cross, row * tokens, tokens)) cross[row * tokens] = 0.25f;
+    }
     return new AttentionStats(samples, layers, tokens, self, cross);
+  }
+
+  private static boolean allZero(float[] a, int from, int n) {
+    for (int i = from; i < from + n; i++) if (a[i] != 0) return false;
+    return true;
   }
 
   private static float value(SplittableRandom r) {

@@ -1,11 +1,13 @@
 package io.fitprune.bench;
 
+import io.fitprune.kernels.FitPruneNative;
 import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
@@ -34,6 +36,8 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code oursAttention}: our kernel, output and LSE;
  *   <li>{@code oursAttentionScores}: the same plus the FitPrune score pass, in one call
  *       ({@code Kernels.attentionScores}: the scores from the attention's own logits);
+ *   <li>{@code oursFiniteChecks}: the non-finite input checks that {@code oursAttention} includes
+ *       (a scan of k, of the LSE and of the last output row), alone: their share of the attention;
  *   <li>{@code oursAttentionBf16}, {@code oursAttentionScoresBf16}: the same two on the same
  *       inputs rounded to bf16 (bf16 output; fp32 LSE and scores);
  *   <li>{@code torchSdpa}: libtorch {@code scaled_dot_product_attention}, causal (GQA natively);
@@ -120,6 +124,20 @@ public class AttentionBench {
     Kernels.attentionScores(s.shape, s.spans, q, k, v, out, lse, self, cross);
     bh.consume(self);
     bh.consume(cross);
+  }
+
+  @Benchmark
+  public void oursFiniteChecks(Blackhole bh) {
+    long qd = (long) s.shape.heads() * s.shape.headDim();
+    try (LongPointer at = new LongPointer(1);
+        FloatPointer lastRow = new FloatPointer(out.pointer()).position((s.shape.tokens() - 1) * qd)) {
+      FitPruneNative.fp_first_nonfinite_f32(k.pointer(), s.shape.kvLength(), at);
+      bh.consume(at.get());
+      FitPruneNative.fp_first_nonfinite_f32(lse.pointer(), s.shape.lseLength(), at);
+      bh.consume(at.get());
+      FitPruneNative.fp_first_nonfinite_f32(lastRow, qd, at);
+      bh.consume(at.get());
+    }
   }
 
   @Benchmark

@@ -39,6 +39,8 @@ public final class Report {
       new Ratio("AttentionBench", "oursAttentionScoresBf16", "oursAttentionBf16", 1.25,
           "bf16 attention+scores / bf16 attention"),
       new Ratio("AttentionBench", "oursAttentionScores", "torchEagerScores", 0.25, "attention+scores / libtorch eager scores"),
+      new Ratio("AttentionBench", "oursFiniteChecks", "oursAttention", Double.NaN,
+          "non-finite input checks / attention (which includes them)"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
       new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"),
       new Ratio("BatchBench", "batchedAttentionScores", "loopAttentionScores", 0.9,

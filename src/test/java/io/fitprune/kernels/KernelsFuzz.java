@@ -1,0 +1,280 @@
+package io.fitprune.kernels;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.SplittableRandom;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+
+/**
+ * Randomised calls to the public kernels API, run in a child JVM by {@link KernelsFuzzTest}:
+ * shapes, spans, lengths, nulls, closed and read-only buffers, overflowing sizes, and bad
+ * arguments straight through the binding. Every call must return or throw one of the documented
+ * exceptions; outputs sit between guard floats that must survive every call. Exit 0 when all
+ * held, 4 on an unexpected exception or a damaged guard; a JVM crash ends the process itself.
+ * Arguments: calls, seed.
+ */
+public final class KernelsFuzz {
+  static final float GUARD = -12345.5f;
+  static final int PAD = 16;
+
+  final SplittableRandom rnd;
+  int returned, refused;
+
+  KernelsFuzz(long seed) {
+    rnd = new SplittableRandom(seed);
+  }
+
+  public static void main(String[] args) {
+    int calls = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
+    long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
+    KernelsFuzz f = new KernelsFuzz(seed);
+    for (int i = 0; i < calls; i++) {
+      int kind = f.rnd.nextInt(11);
+      try {
+        f.call(kind);
+        f.returned++;
+      } catch (IllegalArgumentException | NullPointerException | IllegalStateException | FitPruneException e) {
+        f.refused++;
+      } catch (Throwable t) {
+        System.out.println("call " + i + " (kind " + kind + ", seed " + seed + "): unexpected " + t);
+        t.printStackTrace(System.out);
+        System.exit(4);
+      }
+    }
+    System.out.println("fuzz: " + calls + " calls, " + f.returned + " returned, " + f.refused + " refused");
+    System.exit(0);
+  }
+
+  // ---- random values: mostly small and plausible, sometimes hostile ----
+
+  long size(int small) {
+    switch (rnd.nextInt(12)) {
+      case 0: return -1 - rnd.nextInt(3);
+      case 1: return Long.MAX_VALUE - rnd.nextInt(3);
+      case 2: return Integer.MAX_VALUE + (long) rnd.nextInt(-1, 2);
+      case 3: return 1L << rnd.nextInt(31, 63);
+      case 4: return Long.MIN_VALUE;
+      default: return rnd.nextInt(0, small + 1);
+    }
+  }
+
+  int intSize(int small) {
+    long s = size(small);
+    return s == (int) s ? (int) s : (rnd.nextBoolean() ? Integer.MAX_VALUE : Integer.MIN_VALUE);
+  }
+
+  /** A length near {@code exact}: usually exact, sometimes off by a little. */
+  int near(long exact) {
+    if (exact < 0 || exact > 1 << 16) return rnd.nextInt(0, 64);
+    return (int) Math.max(0, exact + (rnd.nextInt(6) == 0 ? rnd.nextInt(-2, 3) : 0));
+  }
+
+  float[] floats(int n) {
+    if (rnd.nextInt(40) == 0) return null;
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) a[i] = (float) rnd.nextDouble(-2, 2);
+    return a;
+  }
+
+  int[] ints(int n, int bound) {
+    if (rnd.nextInt(40) == 0) return null;
+    int[] a = new int[n];
+    for (int i = 0; i < n; i++) a[i] = rnd.nextInt(8) == 0 ? rnd.nextInt() : rnd.nextInt(Math.max(1, bound));
+    return a;
+  }
+
+  AttentionShape shape() {
+    if (rnd.nextInt(8) == 0) return new AttentionShape(size(24), intSize(4), intSize(4), intSize(16));
+    int g = rnd.nextInt(1, 3);
+    return new AttentionShape(rnd.nextInt(0, 24), g * rnd.nextInt(1, 3), g, rnd.nextInt(1, 17));
+  }
+
+  Spans spans(long n) {
+    if (rnd.nextInt(6) == 0) return new Spans(size(8), size(8));
+    long p = n <= 0 ? 0 : rnd.nextLong(0, n + 1);
+    long v = n - p <= 0 ? 0 : rnd.nextLong(0, n - p + 1);
+    return new Spans(p, v);
+  }
+
+  /** Memory of length n in one of the kinds callers hold; outputs get guards on both sides. */
+  FloatData floatData(int n, Guarded g) {
+    switch (rnd.nextInt(6)) {
+      case 0: {
+        FloatData d = FloatData.allocate(n);
+        if (rnd.nextInt(4) == 0) d.close();  // closed before use
+        return d;
+      }
+      case 1: {
+        FloatBuffer b = ByteBuffer.allocateDirect(4 * Math.max(1, n)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        b.limit(n);
+        return FloatData.of(rnd.nextInt(4) == 0 ? b.asReadOnlyBuffer() : b);
+      }
+      case 2: {
+        FloatPointer p = new FloatPointer(n + 2 * PAD);
+        for (int i = 0; i < n + 2 * PAD; i++) p.put(i, GUARD);
+        g.add(p, n);
+        // A length past the allocation (refused); within it, the guards are the caller's own memory.
+        return FloatData.of(p.position(PAD), rnd.nextInt(8) == 0 ? n + PAD + rnd.nextInt(1, 1 << 20) : n);
+      }
+      case 3: return FloatData.of(new FloatPointer(Math.max(1, n)).limit(n));
+      case 4: return rnd.nextInt(20) == 0 ? null : FloatData.of(new float[near(n)]);
+      default: return FloatData.of(new float[n]);
+    }
+  }
+
+  Bf16Data bf16Data(int n) {
+    switch (rnd.nextInt(4)) {
+      case 0: {
+        Bf16Data d = Bf16Data.allocate(n);
+        if (rnd.nextInt(4) == 0) d.close();
+        return d;
+      }
+      case 1: return Bf16Data.of(new org.bytedeco.javacpp.ShortPointer(Math.max(1, n)).limit(n),
+          rnd.nextInt(6) == 0 ? n + rnd.nextInt(1, 1 << 20) : n);
+      case 2: return rnd.nextInt(20) == 0 ? null : Bf16Data.of(new short[near(n)]);
+      default: return Bf16Data.round(floats(n) == null ? new float[n] : floats(n));
+    }
+  }
+
+  IntData intData(int n, int bound, Guarded g) {
+    switch (rnd.nextInt(4)) {
+      case 0: {
+        IntData d = IntData.allocate(n);
+        if (rnd.nextInt(4) == 0) d.close();
+        return d;
+      }
+      case 1: {
+        IntPointer p = new IntPointer(n + 2 * PAD);
+        for (int i = 0; i < n + 2 * PAD; i++) p.put(i, (int) GUARD);
+        g.add(p, n);
+        return IntData.of(p.position(PAD), n);
+      }
+      case 2: return rnd.nextInt(20) == 0 ? null : IntData.of(ints(n, bound));
+      default: return IntData.of(new int[near(n)]);
+    }
+  }
+
+  /** Guard elements around pointer-backed memory, checked after each call. */
+  static final class Guarded {
+    final java.util.List<Object[]> list = new java.util.ArrayList<>();
+
+    void add(Object pointer, int n) {
+      list.add(new Object[] {pointer, n});
+    }
+
+    void check() {
+      for (Object[] e : list) {
+        int n = (Integer) e[1];
+        for (int i = 0; i < PAD; i++) {
+          boolean ok = e[0] instanceof FloatPointer p
+              ? p.get(i - p.position()) == GUARD && p.get(PAD + n + i - p.position()) == GUARD
+              : ((IntPointer) e[0]).get(i - ((IntPointer) e[0]).position()) == (int) GUARD
+                  && ((IntPointer) e[0]).get(PAD + n + i - ((IntPointer) e[0]).position()) == (int) GUARD;
+          if (!ok) throw new AssertionError("a kernel wrote outside its buffer of " + n + " elements");
+        }
+      }
+    }
+  }
+
+  // ---- the calls ----
+
+  void call(int kind) {
+    Guarded g = new Guarded();
+    try {
+      switch (kind) {
+        case 0 -> {
+          AttentionShape s = shape();
+          long unused = s.qLength() + s.kvLength() + s.lseLength();
+        }
+        case 1 -> {
+          AttentionShape s = shape();
+          Kernels.attention(s, floats(near(s.qLength())), floats(near(s.kvLength())), floats(near(s.kvLength())));
+        }
+        case 2 -> {
+          AttentionShape s = shape();
+          int q = near(s.qLength()), kv = near(s.kvLength()), l = near(s.lseLength());
+          Kernels.attention(s, floatData(q, g), floatData(kv, g), floatData(kv, g), floatData(q, g), floatData(l, g));
+        }
+        case 3 -> {
+          AttentionShape s = shape();
+          Spans sp = spans(s.tokens());
+          Kernels.scores(s, sp, floats(near(s.qLength())), floats(near(s.kvLength())), floats(near(s.lseLength())));
+        }
+        case 4 -> {
+          AttentionShape s = shape();
+          Spans sp = spans(s.tokens());
+          int v = near(sp.visual());
+          Kernels.scores(s, sp, floatData(near(s.qLength()), g), floatData(near(s.kvLength()), g),
+              floatData(near(s.lseLength()), g), floatData(v, g), floatData(v, g));
+        }
+        case 5 -> {
+          long n = rnd.nextInt(5) == 0 ? size(30) : rnd.nextInt(0, 30);
+          Spans sp = spans(n);
+          long drop = rnd.nextInt(5) == 0 ? size(10) : (sp.visual() > 0 ? rnd.nextLong(0, sp.visual() + 1) : 0);
+          int v = near(sp.visual());
+          if (rnd.nextBoolean()) {
+            Kernels.selectKeep(rnd.nextBoolean() ? Backend.AUTO : Backend.CPU, n, sp, floats(v), floats(v), drop);
+          } else {
+            Kernels.selectKeep(n, sp, floatData(v, g), floatData(v, g), drop, intData(near(n - drop), 1, g));
+          }
+        }
+        case 6 -> {
+          int width = rnd.nextInt(6) == 0 ? intSize(8) : rnd.nextInt(1, 8);
+          int rows = rnd.nextInt(0, 10);
+          Kernels.gatherRows(floats(rows * Math.max(1, Math.min(width, 8))), width, ints(rnd.nextInt(0, 12), rows));
+        }
+        case 7 -> {
+          long rows = rnd.nextInt(6) == 0 ? size(10) : rnd.nextInt(0, 10);
+          long width = rnd.nextInt(6) == 0 ? size(8) : rnd.nextInt(1, 8);
+          int count = rnd.nextInt(0, 12);
+          int srcLen = near(rows * width), dstLen = near((long) count * width);
+          FloatData src = floatData(srcLen, g);
+          FloatData dst = rnd.nextInt(4) == 0 ? src : floatData(dstLen, g);
+          if (rnd.nextBoolean()) {
+            Kernels.gatherRows(src, rows, width, intData(count, (int) Math.min(rows, 16), g), dst);
+          } else {
+            Kernels.gatherRows(intData(srcLen, 100, g), rows, width, intData(count, (int) Math.min(rows, 16), g),
+                intData(dstLen, 1, g));
+          }
+        }
+        case 10 -> {  // bf16 inputs
+          AttentionShape s = shape();
+          int q = near(s.qLength()), kv = near(s.kvLength()), l = near(s.lseLength());
+          if (rnd.nextBoolean()) {
+            Kernels.attention(s, bf16Data(q), bf16Data(kv), bf16Data(kv), floatData(q, g), floatData(l, g));
+          } else {
+            Spans sp = spans(s.tokens());
+            int v = near(sp.visual());
+            Kernels.scores(s, sp, bf16Data(q), bf16Data(kv), floatData(l, g), floatData(v, g), floatData(v, g));
+          }
+        }
+        case 8 -> {  // straight through the binding, with arguments the C checks must refuse
+          long n = rnd.nextInt(0, 30), bad = size(8) < 0 ? -1 : Long.MAX_VALUE - rnd.nextInt(4);
+          FloatPointer a = new FloatPointer(64), b = new FloatPointer(64);
+          IntPointer keep = new IntPointer(64);
+          int st = switch (rnd.nextInt(4)) {
+            case 0 -> FitPruneNative.fp_select_keep(a, b, n, bad, 1, 0, keep);
+            case 1 -> FitPruneNative.fp_select_keep(a, b, n, 1, bad, 0, keep);
+            case 2 -> FitPruneNative.fp_cpu_scores_f32(a, b, a, n, 1, 1, 1, bad, rnd.nextInt(0, 3), a, b);
+            default -> FitPruneNative.fp_cpu_gather_rows_f32(a, rnd.nextInt(0, 4), bad, keep, rnd.nextInt(1, 4), b);
+          };
+          if (st == FitPruneNative.FP_OK) throw new AssertionError("the C API accepted an invalid argument");
+          Kernels.check(st);
+        }
+        default -> {
+          int k = rnd.nextInt(4) == 0 ? rnd.nextInt(40, 64) : rnd.nextInt(0, 16);
+          long len = rnd.nextInt(8) == 0 ? -1 : 1L << k;
+          try (FloatData d = rnd.nextBoolean() ? FloatData.allocate(len) : null;
+              IntData e = d == null ? IntData.allocate(len) : null) {
+            if (d != null && d.length() > 0) d.pointer().put(d.length() - 1, 1f);
+            if (e != null && e.length() > 0) e.pointer().put(e.length() - 1, 1);
+          }
+        }
+      }
+    } finally {
+      g.check();
+    }
+  }
+}
