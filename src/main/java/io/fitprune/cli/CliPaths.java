@@ -27,6 +27,12 @@ final class CliPaths {
     }
   }
 
+  /** A checkpoint option: a directory (holding the index or one file), or an input file (safetensors or index). */
+  static void checkpoint(String option, Path p) throws IOException {
+    if (p != null && Files.isDirectory(p)) return; // its files are checked as they are opened
+    input(option, p);
+  }
+
   /** An output file option, written through {@link AtomicFiles}. */
   static void output(String option, Path p) {
     try {

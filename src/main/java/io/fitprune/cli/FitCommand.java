@@ -32,15 +32,17 @@ final class FitCommand implements Callable<Integer> {
   Path stats;
 
   @Option(names = "--weights", paramLabel = "W.safetensors",
-      description = "Exact mode: the model's Hugging Face LLaMA weights, run by the reference decoder.")
+      description = "The model's Hugging Face weights (file, index or directory), run by the reference decoder: exact "
+          + "mode, and fast mode without --stats (records them on --calibration).")
   Path weights;
 
   @Option(names = "--calibration", paramLabel = "E.safetensors",
-      description = "Exact mode: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
+      description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
   Path calibration;
 
-  @Option(names = "--name-prefix", defaultValue = "", paramLabel = "PREFIX",
-      description = "Exact mode: prefix of the language model's tensor names (LLaVA: 'language_model.').")
+  @Option(names = "--name-prefix", paramLabel = "PREFIX",
+      description = "Prefix of the language model's tensor names ('' for plain LLaMA, 'language_model.' for llava-hf). "
+          + "Default: detected.")
   String namePrefix;
 
   @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost to remove, in [0, 1).")
@@ -58,21 +60,24 @@ final class FitCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     CliPaths.input("--stats", stats);
-    CliPaths.input("--weights", weights);
+    CliPaths.checkpoint("--weights", weights);
     CliPaths.input("--calibration", calibration);
     CliPaths.output("--out", out);
     Args.budget("--budget", budget);
     Scope scope = cost.scope();
     Mode md = Mode.parse(mode);
     if (md == Mode.EXACT && (weights == null || calibration == null)) requireFast(md);
-    if (md == Mode.FAST && stats == null) throw new IllegalArgumentException("--stats is required in fast mode");
+    boolean hasModel = weights != null && calibration != null;
+    if (md == Mode.FAST && stats == null && !hasModel)
+      throw new IllegalArgumentException("--stats is required in fast mode (or --weights and --calibration to record them)");
     Geometry g = Geometries.resolve(model);
     FlopsModel m = cost.model(g, scope);
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
+    io.fitprune.calibration.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
+        ? ExactInputs.runner(g, weights, namePrefix, calibration) : null;
+    if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
     FitResult r;
     if (md == Mode.EXACT) {
-      io.fitprune.calibration.DecoderRunner runner = ExactInputs.runner(g, weights, namePrefix, calibration);
-      if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
       try (Progress p = Progress.start("fit exact", AlphaSearch.passesPerSearch())) {
         r = new ExactFitter(runner, st, m).fit(budget, p::step);
       }

@@ -20,9 +20,9 @@ import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.ArrayList;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.FloatPointer;
@@ -40,8 +40,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
 
-  @Option(names = "--weights", required = true, paramLabel = "W.safetensors",
-      description = "Hugging Face LLaMA weights (F32 memory-mapped; BF16/F16 converted on load).")
+  @Option(names = "--weights", required = true, paramLabel = "W",
+      description = "Hugging Face LLaMA-family weights: a .safetensors file, a model.safetensors.index.json (sharded) or "
+          + "the directory holding it; memory-mapped, kept in their dtype (F32, BF16, F16).")
   Path weights;
 
   @Option(names = "--embeds", required = true, paramLabel = "E.safetensors",
@@ -56,8 +57,9 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--generate", defaultValue = "0", paramLabel = "N", description = "Greedy tokens to generate after the prefill. Default: ${DEFAULT-VALUE}.")
   int generate;
 
-  @Option(names = "--name-prefix", defaultValue = "", paramLabel = "PREFIX",
-      description = "Prefix of the language model's tensor names (LLaVA: 'language_model.'). Default: none.")
+  @Option(names = "--name-prefix", paramLabel = "PREFIX",
+      description = "Prefix of the language model's tensor names before 'model.layers' and 'lm_head' ('' for plain LLaMA, "
+          + "'language_model.' for llava-hf). Default: detected (llava-hf, model.language_model.*, or plain LLaMA).")
   String namePrefix;
 
   @Option(names = "--prefix", paramLabel = "P", description = "Prefix tokens before the image (default: the embeddings file's 'spans', else the model's prefixTokens).")
@@ -79,25 +81,102 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--repeats", defaultValue = "1", description = "Timed prefills; the median is printed. Default: ${DEFAULT-VALUE}.")
   int repeats;
 
+  @Option(names = "--baseline", description = "With --recipe: also time unpruned prefills, alternating with the pruned ones "
+      + "(same process, same load), and print the measured speedup beside the FLOPs-predicted one.")
+  boolean baseline;
+
   @Override
   public Integer call() throws Exception {
-    CliPaths.input("--weights", weights);
+    CliPaths.checkpoint("--weights", weights);
     for (Path e : embeds) CliPaths.input("--embeds", e);
-    if (recipe != null)
-      for (String r : recipe)
-        if (!r.equals("none")) CliPaths.input("--recipe", Path.of(r));
+    List<String> recipes = recipe == null ? List.of() : recipe;
+    for (String r : recipes)
+      if (!r.equals("none")) CliPaths.input("--recipe", Path.of(r));
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     Geometry g = Geometries.resolve(model);
     DecoderConfig cfg = DecoderConfig.of(g, 1, ropeTheta, rmsEps);
     DecoderWeights w = DecoderWeights.load(weights, cfg, namePrefix, true);
     if (generate > 1 && w.embed() == null)
-      throw new IllegalArgumentException("--generate " + generate + " needs '" + namePrefix
-          + "model.embed_tokens.weight' in --weights to feed tokens back");
+      throw new IllegalArgumentException("--generate " + generate
+          + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
     Decoder dec = new Decoder(w);
-    List<Input> in = readInputs(embeds, g);
+    List<Input> inputs = readInputs(embeds, g);
+    if (inputs.size() > 1 || recipes.size() > 1) return runBatch(dec, w, g, inputs, recipes);
+    Input in = inputs.get(0);
+    String recipeFile = recipes.isEmpty() || recipes.get(0).equals("none") ? null : recipes.get(0);
+    int P = prefixTokens != null ? prefixTokens : in.prefix != null ? in.prefix : g.prefixTokens();
+    int V = visualTokens != null ? visualTokens : in.visual != null ? in.visual : g.visualTokens();
+    if (P < 0 || V < 0 || (long) P + V > in.n)
+      throw new IllegalArgumentException("--prefix/--visual: prefix " + P + " + visual " + V + " must fit in the "
+          + in.n + " tokens of --embeds");
+    int T = in.n - P - V;
+    Pruner pruner = Pruner.none();
+    int[] prune = null;
+    if (recipeFile != null) {
+      Recipe r = RecipeFiles.read(Path.of(recipeFile), g);
+      prune = r.prune();
+      pruner = Pruner.of(r, g, visualPolicy);
+    }
+    if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
+    double[] secs = new double[repeats], base = new double[repeats];
+    Decoder.Prefill p = null;
+    for (int i = 0; i < repeats; i++) {
+      if (p != null) p.close();
+      if (baseline) {
+        try (Decoder.Prefill b = dec.prefill(in.tensor, new Spans(P, V), Pruner.none(), Math.max(generate, 1))) {
+          base[i] = b.seconds();
+        }
+      }
+      p = dec.prefill(in.tensor, new Spans(P, V), pruner, Math.max(generate, 1));
+      secs[i] = p.seconds();
+    }
+    Arrays.sort(secs);
+    Arrays.sort(base);
+    long t0 = System.nanoTime();
+    int[] ids = dec.generate(p, generate);
+    double decodeSec = (System.nanoTime() - t0) / 1e9;
+    int[] after = p.visualAfter();
+    int[] entering = new int[g.layers()];
+    int alive = V;
+    for (int l = 0; l < g.layers(); l++) {
+      entering[l] = P + alive + T;
+      alive = after[l];
+    }
+    System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s (%s, memory-mapped)%n",
+        g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights,
+        w.layer(0).q().scalar_type());
+    System.out.printf(Locale.ROOT, "input: %d tokens = %d prefix + %d visual + %d text%n", in.n, P, V, T);
+    System.out.printf(Locale.ROOT, "prefill: %.1f ms%s, %s%n", 1e3 * secs[repeats / 2], repeats > 1 ? " (median of " + repeats + ")" : "",
+        prune == null ? "unpruned" : "recipe " + Arrays.toString(prune));
+    if (prune != null && V == g.visualTokens()) {
+      FlopsModel m = new FlopsModel(g, Scope.FULL, P, T);
+      Cost c = m.evaluate(prune);
+      System.out.printf(Locale.ROOT, "full-scope FLOPs: %.3g of %.3g (%.1f%% cut, predicted speedup %.2fx)%n", c.pruned(),
+          c.baseline(), 100 * c.reduction(), c.baseline() / c.pruned());
+      if (baseline) {
+        double measured = base[repeats / 2] / secs[repeats / 2];
+        System.out.printf(Locale.ROOT, "unpruned prefill: %.1f ms%s; measured speedup %.2fx, measured / predicted %.2f%n",
+            1e3 * base[repeats / 2], repeats > 1 ? " (median of " + repeats + ")" : "", measured,
+            measured / (c.baseline() / c.pruned()));
+      }
+    }
+    if (generate > 1)
+      System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%n", generate - 1, decodeSec,
+          1e3 * decodeSec / (generate - 1));
+    System.out.println("tokens entering each layer: " + Arrays.toString(entering));
+    System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
+    System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
+    System.out.println("output ids: " + Arrays.toString(ids.length == 0 ? new int[] {p.nextToken()} : ids));
+    String hwm = peakRss();
+    if (hwm != null) System.out.println("peak RSS (VmHWM): " + hwm);
+    return 0;
+  }
+
+  /** Several requests prefilled and decoded together (BatchDecoder); one recipe for all or one per request. */
+  private int runBatch(Decoder dec, DecoderWeights w, Geometry g, List<Input> in, List<String> recipes) throws Exception {
     int B = in.size();
-    List<String> recipes = recipe == null ? List.of() : recipe;
+    if (baseline) throw new IllegalArgumentException("--baseline compares one request's prefill with its unpruned run; got " + B);
     if (recipes.size() > 1 && recipes.size() != B)
       throw new IllegalArgumentException("--recipe: give one for every request or one per request (" + B + "), got "
           + recipes.size());
@@ -177,6 +256,21 @@ final class PrefillCommand implements Callable<Integer> {
     if (files.size() > 1 && out.size() != files.size())
       throw new IllegalArgumentException("--embeds: a file with cu_seqlens must be the only --embeds");
     return out;
+  }
+
+
+  /** The process's peak resident set (Linux: VmHWM in /proc/self/status, mapped weights included), or null. */
+  static String peakRss() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (!line.startsWith("VmHWM:")) continue;
+        long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+        return String.format(Locale.ROOT, "%.2f GB", kb * 1024 / 1e9);
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux: nothing to report
+    }
+    return null;
   }
 
   record Input(Tensor tensor, int n, Integer prefix, Integer visual) {}

@@ -123,7 +123,8 @@ public final class BatchDecoder {
     DecoderWeights.Layer lw = w.layer(l);
     try (Temps tp = new Temps()) {
       Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-      Tensor q = tp.add(torch.linear(h, lw.q())), k = tp.add(torch.linear(h, lw.k())), v = tp.add(torch.linear(h, lw.v()));
+      Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
       int[] pos = new int[total];
       for (int b = 0, at = 0; b < B; b++) {
         int[] p = states.get(b).seq.positions();
@@ -187,7 +188,7 @@ public final class BatchDecoder {
         x = x.narrow(0, 0, kept);
         old.close();
       }
-      x.add_(tp.add(torch.linear(o, lw.o())));
+      x.add_(tp.add(Dense.linear(o, lw.o(), null)));
       dec.mlp(x, lw);
       return x;
     }
@@ -229,7 +230,7 @@ public final class BatchDecoder {
     int B = (int) x.size(0), D = c.hidden();
     try (Temps tp = new Temps()) {
       Tensor last = tp.add(dec.rmsNorm(x, w.finalNorm()));
-      Tensor logits = tp.add(torch.linear(last, w.lmHead()));
+      Tensor logits = tp.add(Dense.linearFloat(last, w.lmHead(), null));
       float[] h = Decoder.toArray(last);
       Decoder.Step[] out = new Decoder.Step[B];
       for (int b = 0; b < B; b++)
@@ -280,13 +281,14 @@ public final class BatchDecoder {
     java.util.Arrays.fill(ones, 1);
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
     try (Temps tp = new Temps()) {
-      x = tp.add(tp.add(x.contiguous()).clone());
+      x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
       FloatData[] kc = new FloatData[B], vc = new FloatData[B];
       long[] kvLen = new long[B];
       for (int l = 0; l < c.layers(); l++) {
         DecoderWeights.Layer lw = w.layer(l);
         Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-        Tensor q = tp.add(torch.linear(h, lw.q())), k = tp.add(torch.linear(h, lw.k())), v = tp.add(torch.linear(h, lw.v()));
+        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
         dec.rope().apply(q, pos, H);
         dec.rope().apply(k, pos, G);
         for (int b = 0; b < B; b++) {
@@ -300,7 +302,7 @@ public final class BatchDecoder {
         }
         Tensor o = tp.add(torch.empty(B, H, d));
         Kernels.decodeAttention(shape, TorchData.floats(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
-        x.add_(tp.add(torch.linear(tp.add(o.view(B, D)), lw.o())));
+        x.add_(tp.add(Dense.linear(tp.add(o.view(B, D)), lw.o(), null)));
         dec.mlp(x, lw);
       }
       return head(x);

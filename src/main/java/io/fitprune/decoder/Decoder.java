@@ -1,6 +1,7 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
@@ -9,15 +10,19 @@ import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
 import java.util.Arrays;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * The reference LLaMA-family decoder with FitPrune applied in prefill (docs/design.md, "Applying
  * a recipe").
  *
- * <p>A layer: {@code h = RMSNorm(x)}; q, k, v projections (libtorch {@code linear}, zero-copy on
- * the weights); RoPE at each token's own position id; causal GQA attention with log-sum-exp
+ * <p>A layer: {@code h = RMSNorm(x)}; q, k, v projections (libtorch {@code linear} on the weights
+ * as loaded, in their precision: see {@link Dense}; q/k/v biases where the checkpoint has them;
+ * with BF16 or F16 weights q, k, v, the K/V caches and attention are bf16, the attention output,
+ * LSE and scores float32, the residual stream float32 throughout); RoPE at each token's own position id; causal GQA attention with log-sum-exp
  * through our kernel; when the pruner asks for it, the FitPrune score pass, the selection of the
  * survivors and the in-place gather of the attention output and the residual stream (our
  * kernels, through {@link SequenceState#apply}); then output projection, residual, RMSNorm and
@@ -101,23 +106,26 @@ public final class Decoder {
       Tensor h = tp.add(rmsNorm(s.x, lw.inputNorm()));
       if (pf != null) pf.add(Profile.NORM, t);
       t = System.nanoTime();
-      Tensor q = tp.add(torch.linear(h, lw.q())), k, v;
+      // q, k, v (and the K/V caches) in the dense layers' type: bf16 attention for bf16 weights
+      torch.ScalarType qkv = Dense.computeType(lw.q());
+      boolean bf16 = qkv.value == torch.ScalarType.BFloat16.value;
+      Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k, v;
       if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
         int cap = n + s.reserve;
         if (s.kCache[l] != null) {
           s.kCache[l].close();
           s.vCache[l].close();
         }
-        Tensor kc = torch.empty(cap, G, d), vc = torch.empty(cap, G, d);
+        Tensor kc = emptyOf(qkv, cap, G, d), vc = emptyOf(qkv, cap, G, d);
         s.kCache[l] = kc;
         s.vCache[l] = vc;
         k = tp.add(tp.add(tp.add(kc.view(cap, (long) G * d)).narrow(0, 0, n)));
         v = tp.add(tp.add(tp.add(vc.view(cap, (long) G * d)).narrow(0, 0, n)));
-        torch.linear_out(k, h, lw.k());
-        torch.linear_out(v, h, lw.v());
+        Dense.linearInto(k, h, lw.k(), lw.kBias());
+        Dense.linearInto(v, h, lw.v(), lw.vBias());
       } else {
-        k = tp.add(torch.linear(h, lw.k()));
-        v = tp.add(torch.linear(h, lw.v()));
+        k = tp.add(Dense.linear(h, lw.k(), lw.kBias()));
+        v = tp.add(Dense.linear(h, lw.v(), lw.vBias()));
       }
       if (pf != null) pf.add(Profile.QKV, t);
       t = System.nanoTime();
@@ -129,14 +137,17 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      FloatData qd = TorchData.floats(q3), kd = TorchData.floats(k3);
-      Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
+      Bf16Data qb = bf16 ? TorchData.bf16(q3) : null, kb = bf16 ? TorchData.bf16(k3) : null;
+      FloatData qd = bf16 ? null : TorchData.floats(q3), kd = bf16 ? null : TorchData.floats(k3);
+      if (bf16) Kernels.attention(shape, qb, kb, TorchData.bf16(v3), TorchData.floats(out), TorchData.floats(lse));
+      else Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
       if (pf != null) pf.add(Profile.ATTENTION, t);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) {
         t = System.nanoTime();
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        Kernels.scores(shape, seq.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        if (bf16) Kernels.scores(shape, seq.spans(), qb, kb, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        else Kernels.scores(shape, seq.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(Profile.SCORES, t);
@@ -175,7 +186,7 @@ public final class Decoder {
       }
       DecoderWeights.Layer lw = w.layer(l);
       t = System.nanoTime();
-      s.x.add_(tp.add(torch.linear(o, lw.o()))); // in-place ops return their receiver: never close them
+      s.x.add_(tp.add(Dense.linear(o, lw.o(), null))); // in-place ops return their receiver: never close them
       if (pf != null) pf.add(Profile.O_PROJ, t);
       t = System.nanoTime();
       mlp(s.x, lw);
@@ -202,11 +213,15 @@ public final class Decoder {
   void mlp(Tensor x, DecoderWeights.Layer lw) {
     try (Temps tp = new Temps()) {
       Tensor h = tp.add(rmsNorm(x, lw.postNorm()));
-      Tensor g = tp.add(torch.linear(h, lw.gate()));
+      Tensor g = tp.add(Dense.linear(h, lw.gate(), null)); // in the dense layers' type: bf16 for BF16 weights
       torch.silu_(g);
-      g.mul_(tp.add(torch.linear(h, lw.up())));
-      x.add_(tp.add(torch.linear(g, lw.down())));
+      g.mul_(tp.add(Dense.linear(h, lw.up(), null)));
+      x.add_(tp.add(Dense.linear(g, lw.down(), null))); // the float32 residual stream takes the sum
     }
+  }
+
+  static Tensor emptyOf(torch.ScalarType type, long... shape) {
+    return torch.empty(shape, new TensorOptions(type), new MemoryFormatOptional());
   }
 
   Tensor rmsNorm(Tensor x, Tensor weight) {
@@ -250,7 +265,7 @@ public final class Decoder {
       while (s.seq.layersDone() < c.layers()) layer(s, pruner);
       try (Temps tp = new Temps()) {
         Tensor last = tp.add(rmsNorm(tp.add(s.x.narrow(0, s.seq.rows() - 1, 1)), w.finalNorm()));
-        int next = argmax(tp.add(torch.linear(last, w.lmHead())));
+        int next = argmax(tp.add(Dense.linearFloat(last, w.lmHead(), null)));
         double sec = (System.nanoTime() - t0) / 1e9;
         return new Prefill(s, next, toArray(last), sec);
       }

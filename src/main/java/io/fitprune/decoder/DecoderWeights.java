@@ -1,31 +1,42 @@
 package io.fitprune.decoder;
 
+import io.fitprune.io.Checkpoint;
 import io.fitprune.io.DType;
-import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
-import java.nio.ShortBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The weights of a LLaMA-family decoder as contiguous float32 CPU tensors, in Hugging Face's
+ * The weights of a LLaMA-family decoder as contiguous CPU tensors, in Hugging Face's
  * layouts ({@code nn.Linear} weights are {@code [out, in]}). Either seeded random
- * ({@link #random}) or loaded from a safetensors checkpoint ({@link #load}): F32 tensors are
- * memory-mapped and wrapped without a copy; BF16 and F16 tensors are converted to float32 on load.
+ * ({@link #random}) or loaded from a safetensors checkpoint ({@link #load}), single-file or
+ * sharded: every projection, the LM head and the embedding table stay in their stored dtype (F32,
+ * BF16 or F16), wrapped over the memory-mapped file without a copy. Only the norms' weights (D
+ * values each) and q/k/v biases of another dtype than their projection are converted.
  */
 public final class DecoderWeights {
   /** One decoder layer. */
   public record Layer(Tensor inputNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor postNorm, Tensor gate,
-      Tensor up, Tensor down) {}
+      Tensor up, Tensor down, Tensor qBias, Tensor kBias, Tensor vBias) {
+    /** A layer without projection biases (LLaMA). */
+    public Layer(Tensor inputNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor postNorm, Tensor gate, Tensor up,
+        Tensor down) {
+      this(inputNorm, q, k, v, o, postNorm, gate, up, down, null, null, null);
+    }
+  }
 
   private final DecoderConfig config;
   private final List<Layer> layers;
@@ -93,6 +104,39 @@ public final class DecoderWeights {
     return new DecoderWeights(c, layers, ones(D), lm, emb, List.of(), "random seed " + seed);
   }
 
+  /**
+   * A copy with the projections, biases, LM head and embedding table converted to {@code type}
+   * (norms stay float32): e.g. the bf16 twin of random weights, to compare precisions on the same
+   * values. New memory: loading never does this.
+   */
+  public DecoderWeights converted(torch.ScalarType type) {
+    List<Layer> out = new ArrayList<>();
+    for (Layer l : layers)
+      out.add(new Layer(l.inputNorm(), conv(l.q(), type), conv(l.k(), type), conv(l.v(), type), conv(l.o(), type),
+          l.postNorm(), conv(l.gate(), type), conv(l.up(), type), conv(l.down(), type), conv(l.qBias(), type),
+          conv(l.kBias(), type), conv(l.vBias(), type)));
+    return new DecoderWeights(config, out, finalNorm, conv(lmHead, type), conv(embed, type), keepAlive,
+        source + " as " + type);
+  }
+
+  private static Tensor conv(Tensor t, torch.ScalarType type) {
+    return t == null ? null : t.to(type).contiguous();
+  }
+
+  /**
+   * The same weights with seeded random q/k/v biases (standard deviation {@code std}) added to
+   * every layer, as Qwen2-family models have them.
+   */
+  public DecoderWeights withRandomBiases(long seed, double std) {
+    SplittableRandom r = new SplittableRandom(seed);
+    List<Layer> out = new ArrayList<>();
+    for (Layer l : layers)
+      out.add(new Layer(l.inputNorm(), l.q(), l.k(), l.v(), l.o(), l.postNorm(), l.gate(), l.up(), l.down(),
+          uniform(r.nextLong(), std, config.hidden()), uniform(r.nextLong(), std, config.kvWidth()),
+          uniform(r.nextLong(), std, config.kvWidth())));
+    return new DecoderWeights(config, out, finalNorm, lmHead, embed, keepAlive, source + " with q/k/v biases");
+  }
+
   static Tensor ones(long n) {
     Tensor t = torch.empty(n);
     t.fill_(new org.bytedeco.pytorch.Scalar(1.0f));
@@ -117,128 +161,134 @@ public final class DecoderWeights {
 
   // ---------------------------------------------------------------- checkpoints
 
-  /** Hugging Face names of one layer's tensors, without the prefix. */
+  /** Hugging Face names of one layer's tensors in the plain LLaMA layout. */
   public static String layerName(int l, String part) {
     return "model.layers." + l + "." + part + ".weight";
   }
 
   /**
-   * Loads a Hugging Face LLaMA checkpoint ({@code model.layers.{i}.self_attn.q_proj.weight} and so
-   * on, each name preceded by {@code prefix}, e.g. {@code "language_model."} for LLaVA) and checks
-   * every tensor's presence, dtype and shape against {@code config} (the LM head must have
-   * {@code config.vocab()} rows; {@link #load(Path, DecoderConfig, String, boolean)} can take the
-   * vocabulary from the checkpoint instead). The embedding table is optional: only decoding needs it.
+   * Loads a Hugging Face LLaMA-family checkpoint and checks every tensor's presence, dtype and
+   * shape against {@code config} (the LM head must have {@code config.vocab()} rows;
+   * {@link #load(Path, DecoderConfig, String, boolean)} can take the vocabulary from the checkpoint
+   * instead). {@code path} is a safetensors file, a {@code model.safetensors.index.json} or the
+   * directory holding it. {@code prefix} null detects the name layout ({@link NameLayout});
+   * otherwise names are {@code prefix + "model.layers.{i}..."} and {@code prefix + "lm_head.weight"}.
+   * The embedding table is optional: only decoding needs it.
    */
-  public static DecoderWeights load(Path file, DecoderConfig config, String prefix) throws IOException {
-    return load(file, config, prefix, false);
+  public static DecoderWeights load(Path path, DecoderConfig config, String prefix) throws IOException {
+    return load(path, config, prefix, false);
   }
 
   /** As {@link #load(Path, DecoderConfig, String)}; with {@code inferVocab} the vocabulary comes from the LM head. */
-  public static DecoderWeights load(Path file, DecoderConfig config, String prefix, boolean inferVocab)
+  public static DecoderWeights load(Path path, DecoderConfig config, String prefix, boolean inferVocab)
       throws IOException {
-    if (file == null) throw new IllegalArgumentException("weights: no file given");
-    if (prefix == null) prefix = "";
-    try (SafetensorsFile f = SafetensorsFile.open(file)) {
-      List<Object> keep = new ArrayList<>();
-      int D = config.hidden(), F = config.mlp(), kv = config.kvWidth();
-      String lmName = prefix + "lm_head.weight";
-      TensorInfo lmInfo = f.tensors().get(lmName);
-      if (lmInfo == null) throw new IllegalArgumentException("weights: " + file + " has no tensor '" + lmName + "'"
-          + hint(f, prefix));
+    if (path == null) throw new IllegalArgumentException("weights: no file given");
+    try (Checkpoint ck = Checkpoint.open(path)) {
+      NameLayout names = prefix == null ? NameLayout.detect(ck.tensors().keySet(), ck.path()) : NameLayout.ofPrefix(prefix);
+      TensorInfo lmInfo = ck.tensors().get(names.lmHead());
+      if (lmInfo == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + names.lmHead()
+          + "'" + (prefix == null ? "" : hint(ck, prefix)));
       DecoderConfig c = inferVocab ? config.withVocab(Math.toIntExact(lmInfo.shape().length == 2 ? lmInfo.shape()[0] : 1)) : config;
-      Loader ld = new Loader(f, prefix, keep);
+      String extra = names.layer(c.layers(), "self_attn.q_proj.weight");
+      if (ck.tensors().containsKey(extra))
+        throw new IllegalArgumentException("weights: " + ck.path() + " has more layers than the model's " + c.layers()
+            + " (found '" + extra + "'): wrong --model?");
+      Loader ld = new Loader(ck);
+      int D = c.hidden(), F = c.mlp(), kv = c.kvWidth();
       List<Layer> layers = new ArrayList<>();
       for (int l = 0; l < c.layers(); l++) {
-        layers.add(new Layer(ld.get(layerName(l, "input_layernorm"), D), ld.get(layerName(l, "self_attn.q_proj"), D, D),
-            ld.get(layerName(l, "self_attn.k_proj"), kv, D), ld.get(layerName(l, "self_attn.v_proj"), kv, D),
-            ld.get(layerName(l, "self_attn.o_proj"), D, D), ld.get(layerName(l, "post_attention_layernorm"), D),
-            ld.get(layerName(l, "mlp.gate_proj"), F, D), ld.get(layerName(l, "mlp.up_proj"), F, D),
-            ld.get(layerName(l, "mlp.down_proj"), D, F)));
+        Tensor q = ld.weight(names.layer(l, "self_attn.q_proj.weight"), D, D);
+        Tensor k = ld.weight(names.layer(l, "self_attn.k_proj.weight"), kv, D);
+        Tensor v = ld.weight(names.layer(l, "self_attn.v_proj.weight"), kv, D);
+        layers.add(new Layer(ld.norm(names.layer(l, "input_layernorm.weight"), D), q, k, v,
+            ld.weight(names.layer(l, "self_attn.o_proj.weight"), D, D), ld.norm(names.layer(l, "post_attention_layernorm.weight"), D),
+            ld.weight(names.layer(l, "mlp.gate_proj.weight"), F, D), ld.weight(names.layer(l, "mlp.up_proj.weight"), F, D),
+            ld.weight(names.layer(l, "mlp.down_proj.weight"), D, F), ld.bias(names.layer(l, "self_attn.q_proj.bias"), q, D),
+            ld.bias(names.layer(l, "self_attn.k_proj.bias"), k, kv), ld.bias(names.layer(l, "self_attn.v_proj.bias"), v, kv)));
       }
-      String extra = prefix + layerName(c.layers(), "self_attn.q_proj");
-      if (f.tensors().containsKey(extra))
-        throw new IllegalArgumentException("weights: " + file + " has more layers than the model's " + c.layers()
-            + " (found '" + extra + "'): wrong --model?");
-      Tensor norm = ld.get("model.norm.weight", D);
-      Tensor lm = ld.get("lm_head.weight", c.vocab(), D);
-      Tensor emb = f.tensors().containsKey(prefix + "model.embed_tokens.weight")
-          ? ld.get("model.embed_tokens.weight", c.vocab(), D) : null;
-      return new DecoderWeights(c, layers, norm, lm, emb, keep, file.toString());
+      Tensor norm = ld.norm(names.norm(), D);
+      Tensor lm = ld.weight(names.lmHead(), c.vocab(), D);
+      Tensor emb = ck.tensors().containsKey(names.embed()) ? ld.weight(names.embed(), c.vocab(), D) : null;
+      for (String name : ck.tensors().keySet()) {
+        if (names.inside(name) && !ld.used.contains(name) && !name.endsWith(".rotary_emb.inv_freq"))
+          throw new IllegalArgumentException("weights: tensor '" + name + "' in " + ck.fileOf(name)
+              + " belongs to the language model but this decoder has no use for it");
+      }
+      return new DecoderWeights(c, layers, norm, lm, emb, ld.keep, ck.path().toString());
     }
   }
 
-  private static String hint(SafetensorsFile f, String prefix) {
-    for (String name : f.tensors().keySet()) {
-      int i = name.indexOf("model.layers.");
-      if (i < 0) continue;
-      String actual = name.substring(0, i);
-      if (actual.equals(prefix)) continue;
+  private static String hint(Checkpoint ck, String prefix) {
+    try {
+      NameLayout found = NameLayout.detect(ck.tensors().keySet(), ck.path());
+      String base = found.base();
+      if (base.equals(prefix + "model.")) return "";
+      if (!base.equals("model.") && !base.endsWith(".model."))
+        return " (its decoder is under '" + base + "': give no name prefix to detect its layout)";
+      String actual = base.substring(0, base.length() - "model.".length());
       return actual.isEmpty() ? " (its tensors have no name prefix: set an empty one)"
-          : " (its tensors start with '" + actual + "': set that name prefix)";
+          : " (its tensors start with '" + actual + "': set that name prefix, or none to detect the layout)";
+    } catch (IllegalArgumentException e) {
+      // no recognisable layout: nothing to suggest
     }
     return "";
   }
 
+  /** Reads tensors out of a checkpoint, checking shape and dtype, remembering which names it used. */
   private static final class Loader {
-    final SafetensorsFile f;
-    final String prefix;
-    final List<Object> keep;
+    final Checkpoint ck;
+    final List<Object> keep = new ArrayList<>();
+    final Set<String> used = new HashSet<>();
 
-    Loader(SafetensorsFile f, String prefix, List<Object> keep) {
-      this.f = f;
-      this.prefix = prefix;
-      this.keep = keep;
+    Loader(Checkpoint ck) {
+      this.ck = ck;
     }
 
-    Tensor get(String shortName, long... shape) throws IOException {
-      String name = prefix + shortName;
-      TensorInfo t = f.tensors().get(name);
-      if (t == null) throw new IllegalArgumentException("weights: " + f.path() + " has no tensor '" + name + "'");
-      if (!java.util.Arrays.equals(t.shape(), shape))
-        throw new IllegalArgumentException("weights: tensor '" + name + "' must have shape "
-            + java.util.Arrays.toString(shape) + " for this model, got " + t.shapeString());
-      switch (t.dtype()) {
-        case F32 -> {
-          FloatBuffer fb = f.floats(name); // memory-mapped: zero-copy
-          keep.add(fb);
-          return torch.from_blob(new FloatPointer(fb), shape);
-        }
-        case BF16, F16 -> {
-          ByteBuffer bb = f.bytes(name);
-          ShortBuffer sb = bb.asShortBuffer();
-          Tensor out = torch.empty(shape);
-          long n = out.numel();
-          FloatBuffer dst = out.data_ptr_float().capacity(n).asBuffer();
-          boolean bf = t.dtype() == DType.BF16;
-          IntStream.range(0, (int) ((n + 65535) >> 16)).parallel().forEach(ci -> {
-            int from = ci << 16, to = (int) Math.min(n, (long) from + 65536);
-            for (int i = from; i < to; i++) {
-              short s = sb.get(i);
-              dst.put(i, bf ? Float.intBitsToFloat((s & 0xffff) << 16) : halfToFloat(s));
-            }
-          });
-          return out;
-        }
-        default -> throw new IllegalArgumentException("weights: tensor '" + name + "' must be F32, BF16 or F16, got "
-            + t.dtype());
-      }
+    private TensorInfo info(String name, long... shape) {
+      TensorInfo t = ck.tensors().get(name);
+      if (t == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + name + "'");
+      if (!Arrays.equals(t.shape(), shape))
+        throw new IllegalArgumentException("weights: tensor '" + name + "' must have shape " + Arrays.toString(shape)
+            + " for this model, got " + t.shapeString());
+      if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16)
+        throw new IllegalArgumentException("weights: tensor '" + name + "' must be F32, BF16 or F16, got " + t.dtype());
+      used.add(name);
+      return t;
+    }
+
+    /** A tensor in its stored dtype over the mapped bytes: no copy, no conversion. */
+    Tensor weight(String name, long... shape) throws IOException {
+      TensorInfo t = info(name, shape);
+      ByteBuffer bb = ck.bytes(name);
+      keep.add(bb);
+      return torch.from_blob(new BytePointer(bb), shape, new TensorOptions(scalarType(t.dtype())));
+    }
+
+    /** A norm's weight as float32 (D values; the decoder's RMSNorm reads float32). */
+    Tensor norm(String name, long n) throws IOException {
+      Tensor w = weight(name, n);
+      return Tensors.is(w, torch.ScalarType.Float) ? w : w.to(torch.ScalarType.Float);
+    }
+
+    /** An optional projection bias (Qwen2-family q/k/v), in its projection weight's dtype; null when absent. */
+    Tensor bias(String name, Tensor weight, long n) throws IOException {
+      if (!ck.tensors().containsKey(name)) return null;
+      Tensor b = weight(name, n);
+      return b.scalar_type().value == weight.scalar_type().value ? b : b.to(weight.scalar_type());
     }
   }
 
-  /** IEEE 754 binary16 to float. */
-  static float halfToFloat(short h) {
-    int bits = h & 0xffff, sign = (bits & 0x8000) << 16, exp = (bits >> 10) & 0x1f, mant = bits & 0x3ff;
-    if (exp == 0x1f) return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-    if (exp == 0) {
-      if (mant == 0) return Float.intBitsToFloat(sign);
-      float v = mant * 0x1p-24f;
-      return sign != 0 ? -v : v;
-    }
-    return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+  static torch.ScalarType scalarType(DType d) {
+    return switch (d) {
+      case F32 -> torch.ScalarType.Float;
+      case BF16 -> torch.ScalarType.BFloat16;
+      case F16 -> torch.ScalarType.Half;
+      default -> throw new IllegalArgumentException("no libtorch dtype for " + d);
+    };
   }
 
   /**
-   * Writes the weights as an F32 safetensors checkpoint with Hugging Face names, each preceded by
+   * Writes the weights (converted to float32) as an F32 safetensors checkpoint with Hugging Face names, each preceded by
    * {@code prefix} (atomically). {@link #load} reads it back.
    */
   public void save(Path file, String prefix) throws IOException {
@@ -250,6 +300,9 @@ public final class DecoderWeights {
       Layer lw = layers.get(l);
       Tensor[] ts = {lw.inputNorm(), lw.q(), lw.k(), lw.v(), lw.o(), lw.postNorm(), lw.gate(), lw.up(), lw.down()};
       for (int i = 0; i < ts.length; i++) put(sw, p + layerName(l, parts[i]), ts[i]);
+      Tensor[] biases = {lw.qBias(), lw.kBias(), lw.vBias()};
+      for (int i = 0; i < 3; i++)
+        if (biases[i] != null) put(sw, p + "model.layers." + l + "." + parts[1 + i] + ".bias", biases[i]);
     }
     put(sw, p + "model.norm.weight", finalNorm);
     put(sw, p + "lm_head.weight", lmHead);
@@ -262,8 +315,9 @@ public final class DecoderWeights {
   private static void put(io.fitprune.io.SafetensorsWriter sw, String name, Tensor t) {
     long[] shape = new long[(int) t.dim()];
     for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
-    Tensor ct = t.contiguous();
-    sw.putFloats(name, ct.data_ptr_float().capacity(ct.numel()).asBuffer(), shape);
+    try (Tensor ct = t.to(torch.ScalarType.Float).contiguous()) {
+      sw.putFloats(name, ct.data_ptr_float().capacity(ct.numel()).asBuffer(), shape);
+    }
   }
 
   /** Memory the tensors point into (mapped files); kept reachable for the weights' lifetime. */

@@ -1,19 +1,20 @@
 package io.fitprune.decoder;
 
-import java.util.List;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Greedy decoding after a prefill: each new token goes through every layer once, attending over
  * that layer's own K/V cache (the pruning layer's holds all tokens it saw, later layers' the
- * survivors) at the sequence's next position id, through the decode-attention kernel
- * ({@link BatchDecoder#step}, a batch of one).
+ * survivors) at the sequence's next position id. Decoding attends one query row, so plain
+ * libtorch {@code bmm}/{@code softmax} does it; the kernels are for prefill.
  */
 final class Generation {
-  private final BatchDecoder batch;
+  private final Decoder dec;
 
   Generation(Decoder dec) {
-    this.batch = new BatchDecoder(dec);
+    this.dec = dec;
   }
 
   int[] generate(Decoder.Prefill p, int count) {
@@ -26,11 +27,52 @@ final class Generation {
   }
 
   Decoder.Step step(DecoderState s, int token) {
-    return batch.step(List.of(s), new int[] {token})[0];
+    DecoderConfig c = dec.config();
+    Tensor emb = dec.weights().embed();
+    if (emb == null) throw new IllegalStateException("decoding needs model.embed_tokens.weight, which the weights lack");
+    if (token < 0 || token >= c.vocab())
+      throw new IllegalArgumentException("token " + token + " outside the vocabulary [0, " + c.vocab() + ")");
+    try (Temps tp = new Temps()) {
+      return step(s, tp.add(emb.narrow(0, token, 1)));
+    }
   }
 
-  /** One state's step: the batched step with a batch of one (the decode kernel, not a private attention). */
   Decoder.Step step(DecoderState s, Tensor x) {
-    return batch.step(List.of(s), x)[0];
+    DecoderConfig c = dec.config();
+    DecoderWeights w = dec.weights();
+    if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
+    if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
+    for (int l = 0; l < c.layers(); l++)
+      if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
+        throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
+            + " rows): prefill with a larger reserve");
+    int H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden(), grp = H / G;
+    int[] posArr = {s.seq.appendToken()};
+    try (Temps tp = new Temps()) {
+      x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
+      for (int l = 0; l < c.layers(); l++) {
+        int len = s.seq.kvLength(l); // including the new token, at row len - 1
+        DecoderWeights.Layer lw = w.layer(l);
+        Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
+        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+        Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
+        dec.rope().apply(q, posArr, H);
+        dec.rope().apply(k, posArr, G);
+        tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(k.view(1, G, d)));
+        tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(v.view(1, G, d)));
+        // bf16 caches are read as float32: one token's attention is small, and its softmax stays float32
+        Tensor kk = tp.add(tp.add(tp.add(s.kCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 2, 0)); // [G, d, len]
+        Tensor vv = tp.add(tp.add(tp.add(s.vCache[l].narrow(0, 0, len)).to(torch.ScalarType.Float)).permute(1, 0, 2)); // [G, len, d]
+        Tensor qq = tp.add(q.view(G, grp, d));
+        Tensor logits = tp.add(torch.bmm(qq, kk));
+        logits.mul_(new Scalar((float) (1 / Math.sqrt(d))));
+        Tensor att = tp.add(torch.softmax(logits, -1));
+        Tensor o = tp.add(tp.add(torch.bmm(att, vv)).reshape(1, D));
+        x.add_(tp.add(Dense.linear(o, lw.o(), null)));
+        dec.mlp(x, lw);
+      }
+      Tensor last = tp.add(dec.rmsNorm(x, w.finalNorm()));
+      return new Decoder.Step(Decoder.argmax(tp.add(Dense.linearFloat(last, w.lmHead(), null))), Decoder.toArray(last));
+    }
   }
 }

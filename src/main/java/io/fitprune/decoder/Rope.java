@@ -2,6 +2,7 @@ package io.fitprune.decoder;
 
 import java.nio.FloatBuffer;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Rotary position embedding (rotate-half convention, as Hugging Face's LLaMA) at explicit
@@ -19,8 +20,15 @@ final class Rope {
     for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
   }
 
-  /** Rotates rows {@code [n, heads*d]} in place, row i at position {@code pos[i]}. */
+  /** Rotates rows {@code [n, heads*d]} in place, row i at position {@code pos[i]}; bf16 rows in float32, rounded back. */
   void apply(Tensor t, int[] pos, int heads) {
+    if (!Tensors.is(t, torch.ScalarType.Float)) {
+      try (Tensor f = t.to(torch.ScalarType.Float)) {
+        apply(f, pos, heads);
+        t.copy_(f);
+      }
+      return;
+    }
     int d = headDim, half = d / 2, n = pos.length;
     int maxPos = 0;
     for (int p : pos) maxPos = Math.max(maxPos, p);

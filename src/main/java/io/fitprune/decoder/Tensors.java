@@ -16,8 +16,16 @@ public final class Tensors {
     return t;
   }
 
-  /** A copy of a tensor's contents (made contiguous first). */
+  /** A copy of a tensor's contents as float32 (converted and made contiguous first). */
   public static float[] toArray(Tensor t) {
-    return Decoder.toArray(t);
+    if (is(t, torch.ScalarType.Float)) return Decoder.toArray(t);
+    try (Tensor f = t.to(torch.ScalarType.Float)) {
+      return Decoder.toArray(f);
+    }
+  }
+
+  /** Whether a tensor has the given element type (JavaCPP's enum values are not unique objects: compare values). */
+  public static boolean is(Tensor t, torch.ScalarType type) {
+    return t.scalar_type().value == type.value;
   }
 }

@@ -1,13 +1,9 @@
 package io.fitprune.io;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -78,29 +74,9 @@ public final class SafetensorsWriter {
   }
 
   public void write(Path path) throws IOException {
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode root = json.createObjectNode();
-    if (!metadata.isEmpty()) {
-      ObjectNode m = root.putObject("__metadata__");
-      metadata.forEach(m::put);
-    }
-    long offset = 0;
-    for (Entry e : entries) {
-      ObjectNode t = root.putObject(e.name());
-      t.put("dtype", e.dtype().name());
-      ArrayNode s = t.putArray("shape");
-      for (long d : e.shape()) s.add(d);
-      ArrayNode o = t.putArray("data_offsets");
-      o.add(offset);
-      offset += e.data().capacity();
-      o.add(offset);
-    }
-    byte[] header = json.writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
-    int padded = (header.length + 7) / 8 * 8;  // data starts 8-byte aligned, as the reference writer does
-    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-    head.putLong(padded).put(header);
-    while (head.hasRemaining()) head.put((byte) ' ');
-    head.flip();
+    List<ShardedWriter.Entry> specs = new ArrayList<>();
+    for (Entry e : entries) specs.add(new ShardedWriter.Entry(e.name(), e.dtype(), e.shape()));
+    ByteBuffer head = ShardedWriter.header(metadata, specs);
     AtomicFiles.write(path, ch -> {
       while (head.hasRemaining()) ch.write(head);
       for (Entry e : entries) {

@@ -80,8 +80,12 @@ class DecoderCliTest {
     assertTrue(r.out().contains("output ids: " + Arrays.toString(dec.generate(pr, 3))), r.out());
     assertTrue(r.out().contains("predicted speedup"), r.out());
 
-    // Errors: one line, exit 2, naming what is wrong.
+    // Without --name-prefix the layout is detected; an explicit wrong one is honoured and refused.
     r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString());
+    assertEquals(0, r.code(), r.err());
+    // Errors: one line, exit 2, naming what is wrong.
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
+        "--name-prefix", "");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("lm_head.weight") && r.err().contains("language_model."), r.err());
     Path badEmb = dir.resolve("bad.safetensors");

@@ -1,5 +1,6 @@
 package io.fitprune.decoder;
 
+import io.fitprune.kernels.Bf16Data;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -13,8 +14,13 @@ import java.util.Set;
 final class Reference64 {
   final DecoderConfig c;
   final List<double[][][]> layers = new ArrayList<>(); // per layer: ln1, q, k, v, o, ln2, gate, up, down as [rows][cols]
+  final List<double[][]> biases = new ArrayList<>();   // per layer: q, k, v biases (entries null when absent)
   final double[] finalNorm;
   final double[][] lmHead;
+  /** Round every dense layer's input and output to bfloat16, as the decoder does with BF16 weights. */
+  boolean bf16Dense;
+  /** Also keep the residual stream in bfloat16 (rounded after every addition): the alternative the decoder does not take. */
+  boolean bf16Residual;
 
   Reference64(DecoderWeights w) {
     c = w.config();
@@ -24,6 +30,7 @@ final class Reference64 {
           mat(lw.inputNorm(), 1, c.hidden()), mat(lw.q(), c.hidden(), c.hidden()), mat(lw.k(), c.kvWidth(), c.hidden()),
           mat(lw.v(), c.kvWidth(), c.hidden()), mat(lw.o(), c.hidden(), c.hidden()), mat(lw.postNorm(), 1, c.hidden()),
           mat(lw.gate(), c.mlp(), c.hidden()), mat(lw.up(), c.mlp(), c.hidden()), mat(lw.down(), c.hidden(), c.mlp())});
+      biases.add(new double[][] {vec(lw.qBias()), vec(lw.kBias()), vec(lw.vBias())});
     }
     finalNorm = mat(w.finalNorm(), 1, c.hidden())[0];
     lmHead = mat(w.lmHead(), c.vocab(), c.hidden());
@@ -34,6 +41,19 @@ final class Reference64 {
     double[][] m = new double[rows][cols];
     for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) m[r][j] = f[r * cols + j];
     return m;
+  }
+
+  static double[] vec(org.bytedeco.pytorch.Tensor t) {
+    if (t == null) return null;
+    float[] f = Tensors.toArray(t);
+    double[] v = new double[f.length];
+    for (int i = 0; i < f.length; i++) v[i] = f[i];
+    return v;
+  }
+
+  static double[][] plus(double[][] x, double[] b) {
+    if (b != null) for (double[] row : x) for (int j = 0; j < row.length; j++) row[j] += b[j];
+    return x;
   }
 
   /** Result: final residual rows, their original ids, last row after the final norm, greedy next token. */
@@ -49,7 +69,8 @@ final class Reference64 {
     for (int l = 0; l < c.layers(); l++) {
       double[][][] w = layers.get(l);
       double[][] h = norm(x, w[0][0]);
-      double[][] q = lin(h, w[1]), k = lin(h, w[2]), v = lin(h, w[3]);
+      double[][] bs = biases.get(l);
+      double[][] q = plus(dense(h, w[1]), bs[0]), k = plus(dense(h, w[2]), bs[1]), v = plus(dense(h, w[3]), bs[2]);
       rope(q, ids, c.heads());
       rope(k, ids, c.kvHeads());
       double[][] o = attention(q, k, v);
@@ -71,15 +92,15 @@ final class Reference64 {
         o = o2;
         ids = ids2;
       }
-      add(x, lin(o, w[4]));
+      addResidual(x, dense(o, w[4]));
       double[][] h2 = norm(x, w[5][0]);
-      double[][] g = lin(h2, w[6]), u = lin(h2, w[7]);
+      double[][] g = dense(h2, w[6]), u = dense(h2, w[7]);
       for (int i = 0; i < g.length; i++)
         for (int j = 0; j < g[i].length; j++) g[i][j] = g[i][j] / (1 + Math.exp(-g[i][j])) * u[i][j];
-      add(x, lin(g, w[8]));
+      addResidual(x, dense(g, w[8]));
     }
     double[] last = norm(new double[][] {x[x.length - 1]}, finalNorm)[0];
-    double[] logits = lin(new double[][] {last}, lmHead)[0];
+    double[] logits = dense(new double[][] {last}, lmHead)[0];
     int best = 0;
     for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     return new Out(x, ids, last, best);
@@ -97,6 +118,21 @@ final class Reference64 {
     return out;
   }
 
+  double[][] dense(double[][] x, double[][] w) {
+    if (!bf16Dense) return lin(x, w);
+    double[][] xr = new double[x.length][];
+    for (int i = 0; i < x.length; i++) xr[i] = bf16(x[i]);
+    double[][] y = lin(xr, w);
+    for (int i = 0; i < y.length; i++) y[i] = bf16(y[i]);
+    return y;
+  }
+
+  static double[] bf16(double[] v) {
+    double[] out = new double[v.length];
+    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.kernels.Bf16Data.toFloat(io.fitprune.kernels.Bf16Data.fromFloat((float) v[i]));
+    return out;
+  }
+
   static double[][] lin(double[][] x, double[][] w) { // x W^T
     double[][] out = new double[x.length][w.length];
     for (int i = 0; i < x.length; i++)
@@ -106,6 +142,11 @@ final class Reference64 {
         out[i][r] = s;
       }
     return out;
+  }
+
+  void addResidual(double[][] x, double[][] y) {
+    add(x, y);
+    if (bf16Residual) for (int i = 0; i < x.length; i++) x[i] = bf16(x[i]);
   }
 
   static void add(double[][] x, double[][] y) {

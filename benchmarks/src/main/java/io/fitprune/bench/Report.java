@@ -50,7 +50,8 @@ public final class Report {
           "8 ragged requests: one decoder step for all / 8 single steps (demo model)"),
       new Ratio("PrunedPrefillBench", "pruned30", "unpruned", Double.NaN, "demo prefill, 30% FLOPs recipe / unpruned"),
       new Ratio("PrunedPrefillBench", "pruned50", "unpruned", Double.NaN, "demo prefill, 50% FLOPs recipe / unpruned"),
-      new Ratio("PrunedPrefillBench", "pruned70", "unpruned", Double.NaN, "demo prefill, 70% FLOPs recipe / unpruned"));
+      new Ratio("PrunedPrefillBench", "pruned70", "unpruned", Double.NaN, "demo prefill, 70% FLOPs recipe / unpruned"),
+      new Ratio("DecoderLayerBench", "layerBf16", "layerFp32", 0.6, "decoder layer, bf16 weights / fp32"));
 
   public static void main(String[] args) throws IOException {
     if (args.length != 3) throw new IllegalArgumentException("usage: Report JMH.json RESULTS.md COMMAND");
