@@ -479,6 +479,67 @@ def time_gather(lib):
 
 # ---------------------------------------------------------------- main
 
+def check_batch(lib):
+    """Packed batches and ragged decode: every sequence as if alone (attention and scores vs the
+    single-sequence kernels, bitwise where the tiles are the same), decode vs the last rows of a
+    full prefill; n = 1, V = 0, no text rows and an empty sequence in one batch."""
+    H, G, d = 8, 2, 128
+    lens = [1, 0, 300, 97, 650, 64]
+    spans = [(0, 1), (0, 0), (5, 200), (3, 0), (35, 576), (0, 64)]
+    cu = [0]
+    for n in lens:
+        cu.append(cu[-1] + n)
+    N = cu[-1]
+    for dtype in ("fp16", "bf16"):
+        q, k, v = make_inputs(N, H, G, d, dtype, 77)
+        out = torch.full_like(q, float("nan"))
+        lse = torch.full((H, N), float("nan"), device="cuda")
+        lib.cuda_attention_varlen(ptr(q), ptr(k), ptr(v), cu, H, G, d, dtype, ptr(out), ptr(lse))
+        Vt = sum(V for _, V in spans)
+        s = torch.full((Vt,), float("nan"), device="cuda")
+        c = torch.full((Vt,), float("nan"), device="cuda")
+        lib.cuda_scores_varlen(ptr(q), ptr(k), ptr(lse), cu, H, G, d, dtype, spans, ptr(s), ptr(c))
+        torch.cuda.synchronize()
+        record(f"batch {dtype} all written", not (torch.isnan(out).any() or torch.isnan(lse).any()
+                                                   or torch.isnan(s).any() or torch.isnan(c).any()).item(), "no NaN left")
+        same, v0 = True, 0
+        for b, n in enumerate(lens):
+            P, V = spans[b]
+            if n == 0:
+                continue
+            r = slice(cu[b], cu[b + 1])
+            o1, l1 = ours_attention(lib, q[r].contiguous(), k[r].contiguous(), v[r].contiguous(), dtype)
+            same = same and torch.equal(o1, out[r]) and torch.equal(l1, lse[:, r])
+            if V > 0:
+                s1, c1 = ours_scores(lib, q[r].contiguous(), k[r].contiguous(), l1.contiguous(), P, V, dtype)
+                same = same and torch.equal(s1, s[v0:v0 + V]) and torch.equal(c1, c[v0:v0 + V])
+            v0 += V
+        record(f"batch {dtype} = sequences alone", same, "attention, LSE, self, cross bitwise equal")
+
+    # decode: ragged caches, 1 or a few new tokens, against the last rows of the full prefill
+    kv = [1, 40, 700, 129]
+    qn = [1, 1, 3, 4]
+    for dtype in ("fp32", "fp16", "bf16"):
+        Hd, Gd, dd = 8, 2, 64
+        caches = [make_inputs(n, Hd, Gd, dd, dtype, 90 + i) for i, n in enumerate(kv)]
+        cu_q = [0]
+        for x in qn:
+            cu_q.append(cu_q[-1] + x)
+        qs = torch.cat([caches[i][0][kv[i] - qn[i]:] for i in range(len(kv))]).contiguous()
+        out = torch.full_like(qs, float("nan"))
+        lse = torch.full((Hd, cu_q[-1]), float("nan"), device="cuda")
+        lib.cuda_decode(ptr(qs), cu_q, Hd, Gd, dd, dtype, [ptr(x[1]) for x in caches], [ptr(x[2]) for x in caches], kv,
+                        ptr(out), ptr(lse))
+        torch.cuda.synchronize()
+        worst = 0.0
+        for i, n in enumerate(kv):
+            ref_out, ref_lse = ref_attention(*caches[i])
+            r = slice(cu_q[i], cu_q[i + 1])
+            worst = max(worst, rel(out[r], ref_out[n - qn[i]:]), maxabs(lse[:, r], ref_lse[:, n - qn[i]:]))
+        tol = 1e-5 if dtype == "fp32" else 1e-2
+        record(f"decode {dtype} vs float64", worst < tol and not torch.isnan(out).any().item(), f"worst {worst:.2e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -526,7 +587,7 @@ def main():
                     record(f"variant {dtype} {case}", False, f"exception {e!r}")
         lib.cuda_set_option("attention_rows", 128)
         lib.cuda_set_option("score_rows", 64)
-    for section in (check_select_edges, check_gather, check_stream_forms):
+    for section in (check_select_edges, check_gather, check_stream_forms, check_batch):
         try:
             section(lib)
         except Exception as e:  # noqa: BLE001

@@ -50,6 +50,19 @@ class Lib:
             "fp_cuda_gather_rows": (c_int, [c_void_p, c_int64, c_int64, c_void_p, c_int64, c_void_p, c_void_p,
                                             c_void_p]),
             "fp_cuda_status_check": (c_int, [c_void_p, c_void_p]),
+            # packed batches and decode: cu_seqlens, spans, cu_q, kv_len and the cache-pointer arrays are host arrays
+            "fp_cuda_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                                                 c_int32, c_void_p, c_void_p, c_void_p]),
+            "fp_cuda_scores_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                                              c_int32, POINTER(c_int64), c_void_p, c_void_p, c_void_p]),
+            "fp_cuda_decode_attention": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32, c_int32,
+                                                 POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64), c_void_p,
+                                                 c_void_p, c_void_p]),
+            "fp_cpu_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                                                c_int32, c_void_p, c_int32, c_void_p]),
+            "fp_cpu_decode_attention_f32": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                                    POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64), c_void_p,
+                                                    c_void_p]),
         }
         for name, (res, args) in sig.items():
             f = getattr(L, name)
@@ -100,11 +113,33 @@ class Lib:
         """Waits for the stream, raises FitPruneError for a recorded error, clears the word."""
         self._check(self.L.fp_cuda_status_check(status, stream))
 
+    def cuda_attention_varlen(self, q, k, v, cu, H, G, d, dtype, out, lse, stream=None):
+        self._check(self.L.fp_cuda_attention_varlen(q, k, v, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], out, lse,
+                                                    stream))
+
+    def cuda_scores_varlen(self, q, k, lse, cu, H, G, d, dtype, spans, self_s, cross_s, stream=None):
+        flat = [x for span in spans for x in span]
+        self._check(self.L.fp_cuda_scores_varlen(q, k, lse, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], _i64(flat),
+                                                 self_s, cross_s, stream))
+
+    def cuda_decode(self, q, cu_q, H, G, d, dtype, k_caches, v_caches, kv_len, out, lse, stream=None):
+        B = len(cu_q) - 1
+        self._check(self.L.fp_cuda_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], _ptrs(k_caches),
+                                                    _ptrs(v_caches), _i64(kv_len), out, lse, stream))
+
     def cuda_set_option(self, name, value):
         self._check(self.L.fp_cuda_set_option(name.encode(), value))
 
     def cuda_synchronize(self):
         self._check(self.L.fp_cuda_synchronize())
+
+
+def _i64(values):
+    return (c_int64 * max(1, len(values)))(*values)
+
+
+def _ptrs(values):
+    return (c_void_p * max(1, len(values)))(*values)
 
 
 def _selftest(path):

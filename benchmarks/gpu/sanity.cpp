@@ -4,7 +4,8 @@
 //
 // Build: g++ -O2 -std=c++17 -Isrc/main/cpp benchmarks/gpu/sanity.cpp -LDIR -lfitprune_cuda
 //        -lfitprune_cpu -lcudart_static -lpthread -ldl -lrt
-// Usage: sanity [n H G d P V]   (default 203 4 2 64 11 150; exit 1 on a mismatch)
+// Usage: sanity [n H G d P V]   (default 203 4 2 64 11 150; exit 1 on a mismatch). With a device
+// it also runs a packed batch and decode (run_batch).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -183,6 +184,82 @@ static void run_dtype(int dtype, int64_t n, int H, int G, int d, int64_t P, int6
   EXPECT(hip == hg, "%s in-place gather differs", name);
 }
 
+// Packed batch and decode on the device: q/k/v of n rows cut into two sequences (n1 and n - n1
+// rows, spans inside each) through the varlen kernels, against the single-sequence kernels on each
+// (bitwise: the same tiles); then decode of each sequence's last row against its own cache (the
+// k/v rows themselves) against the single-sequence attention's last row.
+static void run_batch(int dtype, int64_t n, int H, int G, int d) {
+  const char* name = dtype == FP_DTYPE_F16 ? "fp16" : "bf16";
+  const int64_t n1 = n / 3, cu[3] = {0, n1, n}, spans[4] = {1, n1 / 2, 2, (n - n1) / 2};
+  const size_t es = 2, row_q = (size_t)H * d * es, row_kv = (size_t)G * d * es;
+  std::mt19937 rng(7 + dtype);
+  std::uniform_int_distribution<int> bits(0x3000, 0x3fff);  // small positive and negative values
+  std::vector<uint16_t> hq((size_t)n * H * d), hk((size_t)n * G * d), hv((size_t)n * G * d);
+  for (auto* t : {&hq, &hk, &hv})
+    for (auto& x : *t) x = (uint16_t)(bits(rng) | (rng() & 1 ? 0x8000 : 0));
+  Dev dq(hq.size() * es), dk(hk.size() * es), dv(hv.size() * es), dout(hq.size() * es), dlse(4 * (size_t)H * n);
+  const int64_t vt = spans[1] + spans[3];
+  Dev ds(4 * vt), dc(4 * vt);
+  OK(fp_cuda_memcpy(dq.p, hq.data(), (int64_t)(hq.size() * es), FP_COPY_H2D));
+  OK(fp_cuda_memcpy(dk.p, hk.data(), (int64_t)(hk.size() * es), FP_COPY_H2D));
+  OK(fp_cuda_memcpy(dv.p, hv.data(), (int64_t)(hv.size() * es), FP_COPY_H2D));
+  OK(fp_cuda_attention_varlen(dq.p, dk.p, dv.p, cu, 2, H, G, d, dtype, dout.p, (float*)dlse.p, nullptr));
+  OK(fp_cuda_scores_varlen(dq.p, dk.p, (const float*)dlse.p, cu, 2, H, G, d, dtype, spans, (float*)ds.p, (float*)dc.p,
+                           nullptr));
+  std::vector<uint16_t> g_out(hq.size());
+  std::vector<float> g_lse((size_t)H * n), g_s(vt), g_c(vt);
+  OK(fp_cuda_memcpy(g_out.data(), dout.p, (int64_t)(g_out.size() * es), FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_lse.data(), dlse.p, 4 * (int64_t)g_lse.size(), FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_s.data(), ds.p, 4 * vt, FP_COPY_D2H));
+  OK(fp_cuda_memcpy(g_c.data(), dc.p, 4 * vt, FP_COPY_D2H));
+  bool same = true;
+  int64_t v0 = 0;
+  std::vector<int64_t> kv_len = {n1, n - n1}, cu_q = {0, 1, 2};
+  std::vector<const void*> kc(2), vc(2);
+  std::vector<uint16_t> last(2 * (size_t)H * d);
+  for (int b = 0; b < 2; ++b) {
+    const int64_t s0 = cu[b], len = cu[b + 1] - s0, V = spans[2 * b + 1];
+    const unsigned char* q0 = (const unsigned char*)dq.p + s0 * row_q;
+    const unsigned char* k0 = (const unsigned char*)dk.p + s0 * row_kv;
+    const unsigned char* v0p = (const unsigned char*)dv.p + s0 * row_kv;
+    Dev o1(len * row_q), l1(4 * (size_t)H * len), s1(4 * V), c1(4 * V);
+    OK(fp_cuda_attention(q0, k0, v0p, len, H, G, d, dtype, o1.p, (float*)l1.p, nullptr));
+    OK(fp_cuda_scores(q0, k0, (const float*)l1.p, len, H, G, d, dtype, spans[2 * b], V, (float*)s1.p, (float*)c1.p, nullptr));
+    std::vector<uint16_t> h_o(len * H * d);
+    std::vector<float> h_l((size_t)H * len), h_s(V), h_c(V);
+    OK(fp_cuda_memcpy(h_o.data(), o1.p, (int64_t)(h_o.size() * es), FP_COPY_D2H));
+    OK(fp_cuda_memcpy(h_l.data(), l1.p, 4 * (int64_t)h_l.size(), FP_COPY_D2H));
+    OK(fp_cuda_memcpy(h_s.data(), s1.p, 4 * V, FP_COPY_D2H));
+    OK(fp_cuda_memcpy(h_c.data(), c1.p, 4 * V, FP_COPY_D2H));
+    same = same && std::memcmp(h_o.data(), g_out.data() + s0 * H * d, h_o.size() * es) == 0;
+    for (int h = 0; h < H; ++h)
+      same = same && std::memcmp(h_l.data() + h * len, g_lse.data() + h * n + s0, 4 * len) == 0;
+    same = same && std::memcmp(h_s.data(), g_s.data() + v0, 4 * V) == 0 && std::memcmp(h_c.data(), g_c.data() + v0, 4 * V) == 0;
+    v0 += V;
+    kc[b] = k0;
+    vc[b] = v0p;
+    std::memcpy(last.data() + b * H * d, h_o.data() + (len - 1) * H * d, row_q);
+  }
+  EXPECT(same, "%s packed batch differs from the sequences alone", name);
+  // decode: the last row of each sequence as its new token, its k/v rows as its cache
+  Dev dq2(2 * row_q), do2(2 * row_q);
+  OK(fp_cuda_memcpy(dq2.p, (const unsigned char*)dq.p + (n1 - 1) * row_q, (int64_t)row_q, FP_COPY_D2D));
+  OK(fp_cuda_memcpy((unsigned char*)dq2.p + row_q, (const unsigned char*)dq.p + (n - 1) * row_q, (int64_t)row_q, FP_COPY_D2D));
+  OK(fp_cuda_decode_attention(dq2.p, cu_q.data(), 2, H, G, d, dtype, kc.data(), vc.data(), kv_len.data(), do2.p, nullptr,
+                              nullptr));
+  std::vector<uint16_t> h_dec(2 * H * d);
+  OK(fp_cuda_memcpy(h_dec.data(), do2.p, (int64_t)(h_dec.size() * es), FP_COPY_D2H));
+  std::vector<float> a(h_dec.size()), r(h_dec.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = dtype == FP_DTYPE_F16 ? from_half(h_dec[i]) : from_bf16(h_dec[i]);
+    r[i] = dtype == FP_DTYPE_F16 ? from_half(last[i]) : from_bf16(last[i]);
+  }
+  const double e = max_rel(a, r);
+  std::printf("%s packed batch of %lld + %lld rows: %s; decode vs prefill last rows rel %.2e\n", name, (long long)n1,
+              (long long)(n - n1), same ? "bitwise equal to the sequences alone" : "DIFFERS", e);
+  EXPECT(e < (dtype == FP_DTYPE_F16 ? 5e-3 : 3e-2), "%s decode rel %.3e", name, e);
+}
+
 int main(int argc, char** argv) {
   int64_t n = 203, P = 11, V = 150;
   int H = 4, G = 2, d = 64;
@@ -192,13 +269,15 @@ int main(int argc, char** argv) {
   }
   std::printf("fitprune %s; cuda: %s\n", fp_version(), fp_cuda_describe());
   for (int dtype : {FP_DTYPE_F32, FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
-  if (fp_cuda_device_count() > 0) {  // the other tile variants of the tensor-core kernels
+  if (fp_cuda_device_count() > 0) {  // packed batches and decode; the other tile variants
+    for (int dtype : {FP_DTYPE_F16, FP_DTYPE_BF16}) run_batch(dtype, n, H, G, d);
     if (fp_cuda_set_option("attention_rows", 64) != FP_OK || fp_cuda_set_option("score_rows", 128) != FP_OK) {
       std::printf("FAIL: fp_cuda_set_option: %s\n", fp_last_error());
       ++failures;
     }
     std::printf("tile variant attention_rows=64 score_rows=128:\n");
     for (int dtype : {FP_DTYPE_F16, FP_DTYPE_BF16}) run_dtype(dtype, n, H, G, d, P, V);
+    for (int dtype : {FP_DTYPE_F16, FP_DTYPE_BF16}) run_batch(dtype, n, H, G, d);
   }
   std::printf("%s (%d failure%s)\n", failures ? "SANITY FAILED" : "sanity ok", failures, failures == 1 ? "" : "s");
   return failures ? 1 : 0;

@@ -51,6 +51,49 @@ int check_select(int64_t n, int64_t prefix, int64_t visual, int64_t drop) noexce
   return FP_OK;
 }
 
+// Packed-batch checks (internal.h): offsets, per-sequence spans (check_spans, named by sequence),
+// decode caches.
+int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len) {
+  if (batch < 0 || batch > INT32_MAX)
+    return fail(FP_ERR_ARG, "batch must be in [0, 2^31), got %lld", (long long)batch);
+  if (!cu) return fail(FP_ERR_ARG, "null %s pointer", name);
+  if (cu[0] != 0) return fail(FP_ERR_ARG, "%s[0] must be 0, got %lld", name, (long long)cu[0]);
+  for (int64_t b = 0; b < batch; ++b) {
+    // cu[b] is in [0, INT32_MAX] here, so the subtraction cannot overflow
+    if (cu[b + 1] < cu[b] || cu[b + 1] - cu[b] < min_len || cu[b + 1] > INT32_MAX)
+      return fail(FP_ERR_ARG, "%s must rise by >= %lld per sequence and stay <= 2^31-1; %s[%lld]=%lld, %s[%lld]=%lld",
+                  name, (long long)min_len, name, (long long)b, (long long)cu[b], name, (long long)(b + 1),
+                  (long long)cu[b + 1]);
+  }
+  return FP_OK;
+}
+
+int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
+  if (batch > 0 && !spans) return fail(FP_ERR_ARG, "null spans pointer");
+  for (int64_t b = 0; b < batch; ++b)
+    if (int st = check_spans(cu[b + 1] - cu[b], spans[2 * b], spans[2 * b + 1])) {
+      char why[512];
+      std::snprintf(why, sizeof why, "%s", tls_error.c_str());
+      return fail(st, "sequence %lld: %s", (long long)b, why);
+    }
+  return FP_OK;
+}
+
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
+  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
+  *max_rows = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b];
+    if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
+      return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
+                  (long long)qn, (long long)kv_len[b]);
+    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+    if (qn * group > *max_rows) *max_rows = qn * group;  // <= 2^31 * 2^31
+  }
+  return FP_OK;
+}
+
 namespace {
 
 bool isa_supported(int isa) {
@@ -95,6 +138,7 @@ struct Workspace {
   }
 };
 thread_local Workspace tls_workspace;
+thread_local Workspace tls_plan;  // work tables of a batch, sized before the main workspace
 
 int check_shape(const void* a, const void* b, const void* c, int64_t n, int32_t H, int32_t G, int32_t d) {
   if (n < 0) return fail(FP_ERR_ARG, "n must be >= 0, got %lld", (long long)n);
@@ -147,16 +191,20 @@ void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visua
   }
 }
 
-// Workspace: packed K (and V for bf16) in the input type, then each worker's fp32 scratch; with
-// scores (visual > 0 and self_score given), the fused score buffers after them.
+// Workspace: packed K (and V for bf16) of every sequence in the input type, then each worker's
+// fp32 scratch; with scores (one sequence, visual > 0 and self_score given), the fused score
+// buffers after them. The batch's work table sits in its own buffer (tls_plan).
 template <class T>
-int run_attention(const T* q, const T* k, const T* v, int64_t n, int H, int G, int d, void* out,
-                  bool out_f32, float* lse, int64_t prefix = 0, int64_t visual = 0,
+int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
+                  void* out, bool out_f32, float* lse, int64_t prefix = 0, int64_t visual = 0,
                   float* self_score = nullptr, float* cross_score = nullptr) {
+  SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+  const int64_t count = plan_attention(cu, batch, H, seqs);
+  const int64_t n = cu[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
   const int workers = max_workers();
-  const bool fused = self_score && visual > 0;
-  const int64_t pk = packed_k_elems(n, G, d) * (int64_t)sizeof(T);
-  const int64_t pv = sizeof(T) == 2 ? packed_v_elems(n, G, d) * 2 : 0;
+  const bool fused = self_score && visual > 0 && batch == 1;
+  const int64_t pk = kblocks * kBlockK * pair_dim(d) * (int64_t)sizeof(T);
+  const int64_t pv = sizeof(T) == 2 ? kblocks * kBlockK * vec_dim(d) * 2 : 0;
   const int64_t scratch = (int64_t)sizeof(float) * workers * attention_scratch_floats(d);
   const int64_t ldm = fused_ldm(visual), blocks = fused ? score_row_blocks(n, prefix, visual) : 0;
   const int64_t head_max = fused ? (int64_t)sizeof(float) * (n - prefix) * ldm : 0;
@@ -173,16 +221,20 @@ int run_attention(const T* q, const T* k, const T* v, int64_t n, int H, int G, i
     std::memset(f.locks, 0, sizeof(int) * ceil_div(n, kBlockQ));
     std::memset(f.partial, 0, partial);
   }
-  AttentionArgs<T> a{q, k, v, n, H, G, d, out, out_f32, lse, reinterpret_cast<T*>(ws),
+  AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
                      reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? &f : nullptr};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
   // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
-  // last output row (it attends to every key); NaN or -Inf in k would only mask that key, so k is
-  // scanned. The error path then finds the first bad element.
+  // last output row of its sequence (it attends to every key); NaN or -Inf in k would only mask
+  // that key, so k is scanned. The error path then finds the first bad element.
   const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
-  const bool last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + (n - 1) * qd, qd) >= 0
-                                    : first_nonfinite(static_cast<const T*>(out) + (n - 1) * qd, qd) >= 0;
+  bool last_row_bad = false;
+  for (int64_t i = 0; i < count && !last_row_bad; ++i) {
+    const int64_t last = seqs[i].start + seqs[i].len - 1;
+    last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + last * qd, qd) >= 0
+                           : first_nonfinite(static_cast<const T*>(out) + last * qd, qd) >= 0;
+  }
   if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
     const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
     int64_t at;
@@ -199,13 +251,15 @@ int run_attention(const T* q, const T* k, const T* v, int64_t n, int H, int G, i
 }
 
 template <class T>
-int run_scores(const T* q, const T* k, const float* lse, int64_t n, int H, int G, int d,
-               int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
+int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int64_t batch, int H, int G, int d,
+               const int64_t* spans, int64_t max_visual, float* self_score, float* cross_score) {
+  SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
+  const int64_t count = plan_scores(cu, spans, batch, seqs);
+  const int64_t n = cu[batch];
   const int workers = max_workers();
-  const int64_t blocks = score_row_blocks(n, prefix, visual);
-  const int64_t partial = (int64_t)sizeof(double) * blocks * visual;
-  const int64_t pk = (packed_k_elems(visual, G, d) * (int64_t)sizeof(T) + 63) / 64 * 64;
-  const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, visual);
+  const int64_t partial = (int64_t)sizeof(double) * seqs[count].partial0;
+  const int64_t pk = ((int64_t)G * seqs[count].kb0 * kBlockK * pair_dim(d) * (int64_t)sizeof(T) + 63) / 64 * 64;
+  const int64_t scratch = (int64_t)sizeof(float) * workers * scores_scratch_floats(d, max_visual);
   char* ws = static_cast<char*>(tls_workspace.get(partial + pk + scratch));
   // (After the workspace, so an impossible size fails before any input is read.)
   // Non-finite q or k shows in the LSE of attention (which refuses them); check it is that LSE.
@@ -215,11 +269,13 @@ int run_scores(const T* q, const T* k, const float* lse, int64_t n, int H, int G
   }
   double* acc = reinterpret_cast<double*>(ws);
   std::memset(acc, 0, partial);
-  ScoreArgs<T> a{q, k, lse, n, H, G, d, prefix, visual, reinterpret_cast<T*>(ws + partial),
+  ScoreArgs<T> a{q, k, lse, n, H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
                  reinterpret_cast<float*>(ws + partial + pk), acc};
   tls_workers = workers;
   FP_DISPATCH(scores, a);
-  reduce_partials(acc, n, prefix, visual, self_score, cross_score);
+  for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
+    reduce_partials(acc + seqs[i].partial0, seqs[i].len, seqs[i].prefix, seqs[i].visual, self_score + seqs[i].out0,
+                    cross_score + seqs[i].out0);
   return FP_OK;
 }
 
@@ -288,14 +344,30 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
     if (int st = check_cpu_dtype(dtype)) return st;
     if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
       return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    const int64_t cu[2] = {0, n};
+    return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
+  });
+}
+
+int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
+                            int32_t out_dtype, float* lse) {
+  return guarded([&]() -> int {
+    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+    const int64_t n = cu_seqlens[batch];
+    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
     if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
     if (n == 0) return FP_OK;
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), n, heads, kv_heads, head_dim, out,
+                               static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
                                out_dtype == FP_DTYPE_F32, lse)
                : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), n, heads, kv_heads, head_dim, out, true, lse);
+                               static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
+                               true, lse);
   });
 }
 
@@ -318,12 +390,13 @@ int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t
       if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
       return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
     }
+    const int64_t cu[2] = {0, n};
     return dtype == FP_DTYPE_BF16
                ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), n, heads, kv_heads, head_dim, out,
+                               static_cast<const bf16*>(v), cu, 1, heads, kv_heads, head_dim, out,
                                out_dtype == FP_DTYPE_F32, lse, prefix, visual, self_score, cross_score)
                : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), n, heads, kv_heads, head_dim, out, true, lse,
+                               static_cast<const float*>(v), cu, 1, heads, kv_heads, head_dim, out, true, lse,
                                prefix, visual, self_score, cross_score);
   });
 }
@@ -340,13 +413,32 @@ int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int
     if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
     if (int st = check_cpu_dtype(dtype)) return st;
     if (int st = check_spans(n, prefix, visual)) return st;
-    if (visual == 0) return FP_OK;
+    const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
+    return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, spans, self_score, cross_score);
+  });
+}
+
+int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                         float* self_score, float* cross_score) {
+  return guarded([&]() -> int {
+    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+    const int64_t n = cu_seqlens[batch];
+    if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
+    if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+    int64_t total_visual = 0, max_visual = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      total_visual += spans[2 * b + 1];
+      if (spans[2 * b + 1] > max_visual) max_visual = spans[2 * b + 1];
+    }
+    if (total_visual == 0) return FP_OK;
     if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
     return dtype == FP_DTYPE_BF16
-               ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, n, heads,
-                            kv_heads, head_dim, prefix, visual, self_score, cross_score)
-               : run_scores(static_cast<const float*>(q), static_cast<const float*>(k), lse, n, heads,
-                            kv_heads, head_dim, prefix, visual, self_score, cross_score);
+               ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, cu_seqlens, batch, heads,
+                            kv_heads, head_dim, spans, max_visual, self_score, cross_score)
+               : run_scores(static_cast<const float*>(q), static_cast<const float*>(k), lse, cu_seqlens, batch,
+                            heads, kv_heads, head_dim, spans, max_visual, self_score, cross_score);
   });
 }
 
@@ -355,6 +447,87 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t 
                       float* self_score, float* cross_score) {
   return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, FP_DTYPE_F32, prefix, visual,
                        self_score, cross_score);
+}
+
+static int select_keep_varlen_impl(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+  if (batch > 0 && !drop) return fail(FP_ERR_ARG, "null drop pointer");
+  for (int64_t b = 0; b < batch; ++b)
+    if (drop[b] < 0 || drop[b] > spans[2 * b + 1])
+      return fail(FP_ERR_ARG, "sequence %lld: drop must be in [0, visual=%lld], got %lld", (long long)b,
+                  (long long)spans[2 * b + 1], (long long)drop[b]);
+  int64_t score0 = 0, keep0 = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t start = cu_seqlens[b], len = cu_seqlens[b + 1] - start, V = spans[2 * b + 1];
+    const bool any = V > 0;
+    int32_t* kb = len - drop[b] > 0 ? (keep ? keep + keep0 : nullptr) : nullptr;
+    if (int st = fp_select_keep(any ? self_score + score0 : nullptr, any ? cross_score + score0 : nullptr, len,
+                                spans[2 * b], V, drop[b], kb)) {
+      const std::string why = fp_last_error();
+      return fail(st, "sequence %lld: %s", (long long)b, why.c_str());
+    }
+    for (int64_t r = 0; r < len - drop[b]; ++r) kb[r] += (int32_t)start;  // global rows, still ascending
+    score0 += V;
+    keep0 += len - drop[b];
+  }
+  return FP_OK;
+}
+
+static int decode_attention_impl(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
+  if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
+  const int64_t nq = cu_q[batch];
+  if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
+  if (nq == 0) return FP_OK;
+  if (!out) return fail(FP_ERR_ARG, "null output pointer");
+  int64_t max_rows = 0;
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, reinterpret_cast<const void* const*>(k_cache),
+                                   reinterpret_cast<const void* const*>(v_cache), kv_len, &max_rows))
+    return st;
+  int64_t per_worker;
+  if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 17, &per_worker) || per_worker > (INT64_MAX >> 12))
+    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
+  {
+    int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
+    for (int64_t b = 0; b < batch; ++b) order[b] = b;
+    std::stable_sort(order, order + batch, [&](int64_t x, int64_t y) {
+      return kv_len[x] * (cu_q[x + 1] - cu_q[x]) > kv_len[y] * (cu_q[y + 1] - cu_q[y]);
+    });
+    const int workers = max_workers();
+    // Fewer (sequence, kv group) pairs than twice the workers: split long caches along the keys,
+    // at least kDecodeSplitKeys keys a split, so every core reads its share of the caches.
+    constexpr int64_t kDecodeSplitKeys = 256;
+    int64_t max_kv = 0, splits = 1;
+    for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
+    const int64_t pairs = batch * kv_heads;
+    if (pairs < 2 * (int64_t)workers)
+      splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, pairs), ceil_div(max_kv, kDecodeSplitKeys)));
+    const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
+    const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
+    float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
+    DecodeArgs a{q, cu_q, k_cache, v_cache, kv_len, order, batch, nq, heads, kv_heads, head_dim,
+                 max_rows, out, lse, ws, splits, ws + scratch};
+    tls_workers = workers;
+    FP_DISPATCH(decode, a);
+    return FP_OK;
+  }
+}
+
+
+int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
+  return guarded([&]() -> int { return select_keep_varlen_impl(self_score, cross_score, cu_seqlens, batch, spans, drop, keep); });
+}
+
+int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, k_cache, v_cache, kv_len, out, lse);
+  });
 }
 
 }  // extern "C"

@@ -111,6 +111,44 @@ int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t
 int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
                        int64_t count, void* dst);
 
+/* ---- Packed batches (CPU, fp32 or bf16 as fp_cpu_attention / fp_cpu_scores) ----
+ * B sequences of different lengths packed along the rows, as FlashAttention's varlen API:
+ * sequence b holds rows [cu_seqlens[b], cu_seqlens[b+1]) of q [N,H,d], k and v [N,G,d], out
+ * [N,H,d] and lse [H,N], with cu_seqlens[0] = 0, never decreasing, cu_seqlens[B] = N < 2^31.
+ * Every sequence is causal on its own and gives the same bits as a call on it alone; work is
+ * spread over (sequence, head, query block). fp_cpu_attention and fp_cpu_scores are these with
+ * B = 1. */
+int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
+                            int32_t out_dtype, float* lse);
+
+/* Scores of every sequence's visual span; spans [B,2] holds (prefix, visual) within each
+ * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
+ * ([sum of visual]). */
+int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                         float* self_score, float* cross_score);
+
+/* fp_select_keep per sequence, drop[b] tokens from sequence b; self/cross as the varlen scores
+ * write them. keep receives N - sum(drop) global row indices, ascending: one
+ * fp_cpu_gather_rows_* call with them compacts the whole packed batch. */
+int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
+                          int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep);
+
+/* ---- Decode attention over K/V caches (CPU) ----
+ * Cache layout: sequence b has its own K and V caches, k_cache[b] and v_cache[b], each
+ * [cap_b, G, d] row-major (the layout a prefill leaves, rows appended at the end); kv_len[b] rows
+ * are valid. Sequence b decodes q_len_b = cu_q[b+1] - cu_q[b] >= 1 new tokens (one per step, or a
+ * few for speculative decoding), rows [cu_q[b], cu_q[b+1]) of q [Nq,H,d]; their K/V must already
+ * be the last q_len_b of the kv_len[b] cache rows, and new token t sees cache rows
+ * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Writes out [Nq,H,d] and, unless
+ * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head) and, when those pairs are
+ * fewer than twice the worker threads, over the keys of long caches (results then differ from an
+ * unsplit call in rounding only). */
+int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
+                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
+                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);
+
 /* ---- CUDA backend (device pointers) ----
  * Pointers below are device pointers unless said otherwise. `stream` is a cudaStream_t (NULL:
  * the legacy default stream). Kernels are enqueued asynchronously: a status of FP_OK means the
@@ -151,6 +189,25 @@ int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, in
 int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
                    int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
                    float* self_score, float* cross_score, void* stream);
+
+/* Packed batches on the GPU, as fp_cpu_attention_varlen / fp_cpu_scores_varlen: fp16 or
+ * bf16 (tensor cores) only. cu_seqlens and spans are HOST arrays (the launch geometry is planned
+ * on the host); q, k, v, out, lse, self_score and cross_score are device pointers. One launch
+ * covers every (head, query tile) of every sequence, at most 65535 tiles (of attention_rows or
+ * score_rows rows) per call. */
+int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                             void* stream);
+int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                          float* self_score, float* cross_score, void* stream);
+
+/* Decode attention on the GPU, as fp_cpu_decode_attention_f32 with the same cache layout, for
+ * fp32, fp16 or bf16 (q, caches and out in `dtype`, lse fp32, may be NULL). cu_q, kv_len and the
+ * arrays k_cache, v_cache are HOST arrays; the cache pointers they hold are device pointers. */
+int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                             const int64_t* kv_len, void* out, float* lse, void* stream);
 
 /* ---- Asynchronous use on the caller's memory and stream ----
  * The calls below and fp_cuda_attention / fp_cuda_scores only enqueue work on `stream`: no

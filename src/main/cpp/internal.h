@@ -107,33 +107,6 @@ struct FusedScores {
 };
 inline int64_t fused_ldm(int64_t visual) { return (visual + 15) / 16 * 16; }
 
-// T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
-template <class T>
-struct AttentionArgs {
-  const T *q, *k, *v;
-  int64_t n;
-  int H, G, d;
-  void* out;         // [n,H,d] of T, or of float when out_f32
-  bool out_f32;
-  float* lse;
-  T* packed_k;       // packed_k_elems(n, G, d)
-  T* packed_v;       // packed_v_elems(n, G, d) for bf16; unused for fp32
-  float* scratch;    // max_workers() * attention_scratch_floats(d)
-  const FusedScores* fused;  // null: attention only
-};
-
-template <class T>
-struct ScoreArgs {
-  const T *q, *k;
-  const float* lse;
-  int64_t n;
-  int H, G, d;
-  int64_t prefix, visual;
-  T* packed_k;       // packed_k_elems(visual, G, d)
-  float* scratch;    // max_workers() * scores_scratch_floats(d, visual)
-  double* partial;   // score_row_blocks(...) * visual, zeroed: one row per query-row block
-};
-
 // Query-row blocks of the score pass: text blocks first, then visual blocks. Each block sums its
 // rows into its own partial row, and the partials are reduced in block order, so the scores are
 // bit-identical whatever the number of threads or the schedule.
@@ -142,6 +115,98 @@ inline int64_t score_text_blocks(int64_t n, int64_t prefix, int64_t visual) {
 }
 inline int64_t score_row_blocks(int64_t n, int64_t prefix, int64_t visual) {
   return score_text_blocks(n, prefix, visual) + ceil_div(visual, kBlockQ);
+}
+
+// One sequence of a packed batch as the kernels schedule it. The API builds a table of the
+// non-empty sequences, heaviest first (the pool hands items out in order), followed by a sentinel
+// entry holding the totals; a single sequence is a table of one.
+struct SeqSlot {
+  int64_t start, len;      // rows [start, start+len) of the packed batch
+  int64_t key0, keys;      // rows whose K is packed: the sequence (attention) or its visual span (scores)
+  int64_t prefix, visual;  // score pass: the spans within the sequence
+  int64_t item0;           // first work item of this sequence
+  int64_t kb0;             // first packed K block per group: block (g, kb) is G*kb0 + g*ceil(keys/BK) + kb
+  int64_t partial0;        // score pass: first partial double
+  int64_t out0;            // score pass: first self/cross entry (the concatenation is in sequence order)
+};
+
+// The slot whose range [slot[i].*field, slot[i+1].*field) holds `value` (binary search over the
+// ascending field; the sentinel at [count] bounds the last range).
+inline int64_t slot_of(const SeqSlot* slot, int64_t count, int64_t SeqSlot::*field, int64_t value) {
+  int64_t lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (slot[mid].*field <= value) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Checks of packed-batch arguments, shared by the CPU and CUDA entry points. cu [batch+1]: starts
+// at 0, never decreases, rises by >= min_len per sequence (0, or 1 for decode), ends <= INT32_MAX;
+// `name` names it in the message. spans [batch,2]: (prefix, visual) within each sequence of cu.
+int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t min_len);
+int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans);
+// Decode caches for new tokens cu_q: kv_len[b] in [q_len_b, 2^31) and both cache pointers set;
+// *max_rows receives the largest q_len_b * group.
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows);
+
+// Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
+// the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot);
+int64_t plan_scores(const int64_t* cu, const int64_t* spans, int64_t batch, SeqSlot* slot);
+
+// T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
+template <class T>
+struct AttentionArgs {
+  const T *q, *k, *v;
+  int64_t n;         // rows of the packed batch (the LSE row stride)
+  int H, G, d;
+  const SeqSlot* seqs;  // plan_attention
+  int64_t count;
+  void* out;         // [n,H,d] of T, or of float when out_f32
+  bool out_f32;
+  float* lse;
+  T* packed_k;       // packed_k_elems over the sequences' key blocks
+  T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
+  float* scratch;    // max_workers() * attention_scratch_floats(d)
+  const FusedScores* fused;  // null: attention only; else one sequence starting at row 0
+};
+
+template <class T>
+struct ScoreArgs {
+  const T *q, *k;
+  const float* lse;
+  int64_t n;
+  int H, G, d;
+  const SeqSlot* seqs;  // plan_scores: only sequences with visual > 0
+  int64_t count;
+  int64_t max_visual;
+  T* packed_k;       // packed K of every visual span
+  float* scratch;    // max_workers() * scores_scratch_floats(d, max_visual)
+  double* partial;   // one row of `visual` doubles per query-row block, zeroed
+};
+
+// Decode (fp32): for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V
+// are already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t
+// sees cache rows [0, kv_len[b] - q_len + t].
+struct DecodeArgs {
+  const float* q;  // [Nq,H,d]
+  const int64_t* cu_q;
+  const float* const* k_cache;  // per sequence [cap_b,G,d]
+  const float* const* v_cache;
+  const int64_t* kv_len;
+  const int64_t* order;  // sequences, heaviest first
+  int64_t batch, nq;
+  int H, G, d;
+  int64_t max_rows;  // max over sequences of q_len * H/G
+  float *out, *lse;  // out [Nq,H,d], lse [H,Nq] (may be null)
+  float* scratch;    // max_workers() * decode_scratch_floats(d, max_rows)
+  int64_t splits;    // key splits per (sequence, kv group), >= 1
+  float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
+};
+inline int64_t decode_scratch_floats(int d, int64_t rows) {
+  return rows * (2 * (int64_t)d + kBlockK + 17) + 64;  // q, o, logits, max, per-lane sums
 }
 
 // One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp);
@@ -153,6 +218,7 @@ inline int64_t score_row_blocks(int64_t n, int64_t prefix, int64_t visual) {
   void scores(const ScoreArgs<float>& a);         \
   void scores(const ScoreArgs<bf16>& a);          \
   void fused_score_sums(const FusedScores& f, int64_t n); \
+  void decode(const DecodeArgs& a);               \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)

@@ -66,32 +66,38 @@ inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt
     }
 }
 
-// Packs keys [first, first+keys) of every group: block (g, kb) at (g*nkb + kb) * BK*pair_dim(d).
-template <class T>
-void pack_k(const T* k, int G, int d, int64_t first, int64_t keys, T* packed) {
-  const int64_t nkb = ceil_div(keys, BK);
+// Runs fn(slot, g, kb, cnt, block) for every key block kb (cnt keys) of every group g of every
+// packed sequence, in parallel; block = G*kb0 + g*nkb + kb of its sequence is where it is packed.
+template <class F>
+void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
   auto body = [&](int64_t item, int) {
-    const int g = (int)(item / nkb);
-    const int64_t kb = item % nkb;
-    const int cnt = (int)min_of<int64_t>(BK, keys - kb * BK);
-    pack_k_block(k, G, d, g, first + kb * BK, cnt, packed + (g * nkb + kb) * (int64_t)BK * pair_dim(d));
+    const SeqSlot& s = seqs[slot_of(seqs, count, &SeqSlot::kb0, item / G)];
+    const int64_t nkb = ceil_div(s.keys, BK), local = item - G * s.kb0;
+    const int64_t kb = local % nkb;
+    fn(s, (int)(local / nkb), kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), item);
   };
-  parallel_items(G * nkb, body);
+  parallel_items(G * seqs[count].kb0, body);
+}
+
+// Packs the keys [key0, key0+keys) of every sequence and group: block (g, kb) of a sequence at
+// (G*kb0 + g*nkb + kb) * BK*pair_dim(d).
+template <class T>
+void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* packed) {
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
+    pack_k_block(k, G, d, g, s.key0 + kb * BK, cnt, packed + block * (int64_t)BK * pair_dim(d));
+  });
 }
 
 // bf16 V of every group as [BK/2][vec_dim(d)][2] per key block: the pair (key 2j, key 2j+1) of
 // each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
-inline void pack_v(const bf16* v, int G, int d, int64_t keys, bf16* packed) {
-  const int64_t nkb = ceil_div(keys, BK), ld = (int64_t)G * d;
+inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
+  const int64_t ld = (int64_t)G * d;
   const int dv = vec_dim(d);
-  auto body = [&](int64_t item, int) {
-    const int g = (int)(item / nkb);
-    const int64_t kb = item % nkb;
-    const int cnt = (int)min_of<int64_t>(BK, keys - kb * BK);
-    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + (g * nkb + kb) * (int64_t)BK * dv);
+  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
+    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + block * (int64_t)BK * dv);
     for (int jp = 0; jp < BK / 2; ++jp) {
       const int j = 2 * jp;
-      const bf16* r0 = v + (kb * BK + j) * ld + (int64_t)g * d;
+      const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
       const bf16* r1 = r0 + ld;
       uint32_t* row = dst + (int64_t)jp * dv;
       if (j + 1 < cnt)
@@ -102,8 +108,7 @@ inline void pack_v(const bf16* v, int G, int d, int64_t keys, bf16* packed) {
         for (int c = 0; c < d; ++c) row[c] = 0;
       for (int c = d; c < dv; ++c) row[c] = 0;
     }
-  };
-  parallel_items(G * nkb, body);
+  });
 }
 
 // Rows [i0, i0+rows) of head h into qs [BQ][pair_dim(d)]; padding rows and columns are zero.
@@ -276,26 +281,56 @@ inline void fold_head_max(const FusedScores& f, const float* tile, const float* 
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
+// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
+// probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
+// are updated, and the output row o is rescaled to the new max.
+template <class P>
+inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
+  Vec mx = Vec::load(sr);
+  for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
+  const float tile_max = mx.hmax();
+  const float m_new = tile_max > m ? tile_max : m;
+  if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
+    for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
+    return;
+  }
+  const Vec mv = Vec::set1(m_new);
+  Vec sum = Vec::zero();
+  for (int x = 0; x < BK; x += 2 * W) {
+    const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
+    store_p(p0, p1, pr + x);
+    sum = sum + (p0 + p1);
+  }
+  const float alpha = __builtin_exp2f(m - m_new);
+  fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
+  m = m_new;
+  if (alpha != 1.f) scale_row(o, d, alpha);
+}
+
+// Work items are (sequence, head, query block): sequences heaviest first, each head-major and,
+// within a head, the longest rows (last query blocks) first: consecutive items share one head's
+// K/V, which then stays in cache, and the short blocks fill the tail of the schedule. Every block
+// is computed from its own sequence alone, so a sequence gives the same bits in any batch. The
+// fused scores (a.fused) come with a single sequence starting at row 0.
 template <class T>
 void attention_impl(const AttentionArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
-  const int64_t n = a.n, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK);
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
   const int64_t P = a.fused ? a.fused->prefix : 0, V = a.fused ? a.fused->visual : 0;
   const int64_t ldt = a.fused ? a.fused->ldm : 0;
-  pack_k(a.k, a.G, d, 0, n, a.packed_k);
-  if constexpr (kBf16<T>) pack_v(a.v, a.G, d, n, a.packed_v);
+  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
+  if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
 
   auto body = [&](int64_t item, int worker) {
-    // Head-major, and within a head the longest rows (last query blocks) first: consecutive
-    // items share one head's K/V, which then stays in cache, and the short blocks of the last
-    // head fill the tail of the schedule.
-    const int h = (int)(item / nqb), g = h / group;
-    const int64_t qb = nqb - 1 - item % nqb;
-    const int64_t i0 = qb * BQ;
+    const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
+    const int64_t n = sq.len, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK), local = item - sq.item0;
+    const int h = (int)(local / nqb), g = h / group;
+    const int64_t qb = nqb - 1 - local % nqb;
+    const int64_t i0 = qb * BQ;  // within the sequence
     const int rows = (int)min_of<int64_t>(BQ, n - i0);
+    const int64_t kblock0 = a.G * sq.kb0 + g * nkb;  // this group's first packed block
     float* base = a.scratch + worker * attention_scratch_floats(d);
     T* qs = reinterpret_cast<T*>(base);
     float* o = base + BQ * vec_dim(d);
@@ -307,7 +342,7 @@ void attention_impl(const AttentionArgs<T>& a) {
     // Fused scores: rows at or past the prefix keep their logits against the visual keys.
     const bool keep = a.fused && i0 + rows > P && V > 0;
     float* tile = keep ? a.fused->tiles + worker * BQ * ldt : nullptr;
-    pack_q(a.q, H, d, h, i0, rows, qs);
+    pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
       Vec::zero().store(l + r * W);
@@ -318,7 +353,7 @@ void attention_impl(const AttentionArgs<T>& a) {
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
-      qk_tile(qs, a.packed_k + (g * nkb + kb) * (int64_t)BK * pair_dim(d), d, qscale, s);
+      qk_tile(qs, a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d), d, qscale, s);
       if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
         for (int r = 0; r < BQ; ++r) {
           const int64_t visible = i0 + r - j0 + 1;
@@ -331,48 +366,26 @@ void attention_impl(const AttentionArgs<T>& a) {
         for (int r = 0; r < rows && lo < hi; ++r)
           for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
       }
-      for (int r = 0; r < BQ; ++r) {  // online softmax
-        float* sr = s + r * BK;
-        T* pr = pt + r * BK;
-        Vec mx = Vec::load(sr);
-        for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
-        const float tile_max = mx.hmax();
-        const float m_new = tile_max > m[r] ? tile_max : m[r];
-        if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
-          for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
-          continue;
-        }
-        const Vec mv = Vec::set1(m_new);
-        Vec sum = Vec::zero();
-        for (int x = 0; x < BK; x += 2 * W) {
-          const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
-          store_p(p0, p1, pr + x);
-          sum = sum + (p0 + p1);
-        }
-        const float alpha = __builtin_exp2f(m[r] - m_new);
-        fma(Vec::load(l + r * W), Vec::set1(alpha), sum).store(l + r * W);
-        m[r] = m_new;
-        if (alpha != 1.f) scale_row(o + r * ldo, d, alpha);
-      }
+      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, pt + r * BK, m[r], l + r * W, o + r * ldo, d);
       if constexpr (kBf16<T>)
-        pv_tile(pt, cnt, a.packed_v + (g * nkb + kb) * (int64_t)BK * vec_dim(d), d, o);
+        pv_tile(pt, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
       else
-        pv_tile(pt, cnt, a.v + j0 * ldv + (int64_t)g * d, ldv, d, o);
+        pv_tile(pt, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
       const float lr = Vec::load(l + r * W).hsum();
       scale_row(o + r * ldo, d, 1.f / lr);
-      const int64_t at = (i0 + r) * ldq + (int64_t)h * d;
+      const int64_t at = (sq.start + i0 + r) * ldq + (int64_t)h * d;
       if (a.out_f32)
         write_row(o + r * ldo, d, static_cast<float*>(a.out) + at);
       else
         write_row(o + r * ldo, d, static_cast<T*>(a.out) + at);
-      a.lse[(int64_t)h * n + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
+      a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
       m[r] += __builtin_log2f(lr);  // now the base-2 LSE, for the fused scores
     }
     if (keep) fold_head_max(*a.fused, tile, m, i0, rows, a.fused->locks + qb);
   };
-  parallel_items(H * nqb, body);
+  parallel_items(a.seqs[a.count].item0, body);
 }
 
 // Score pass: for each block of visual or text query rows, the head-max M[i,j] over all heads is
@@ -418,22 +431,24 @@ inline void sum_block(float* mx, int64_t ldm, int rows, int64_t cols, int64_t vi
   }
 }
 
+// Work items are (sequence, query-row block), sequences heaviest first; each block sums its rows
+// into its own partial row of its sequence, so scores do not depend on the batch or schedule.
 template <class T>
 void scores_impl(const ScoreArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
-  const int64_t n = a.n, P = a.prefix, V = a.visual;
-  if (V == 0) return;
-  const int64_t nkb = ceil_div(V, BK), ldm = nkb * BK;
+  const int64_t ldm = ceil_div(a.max_visual, BK) * BK;
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  pack_k(a.k, a.G, d, P, V, a.packed_k);
+  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {
-    const ScoreBlock blk = score_block(item, n, P, V);
+    const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
+    const int64_t n = sq.len, P = sq.prefix, V = sq.visual, local = item - sq.item0, nkb = ceil_div(V, BK);
+    const ScoreBlock blk = score_block(local, n, P, V);  // i0 within the sequence
     const bool text = blk.text;
     const int64_t i0 = blk.i0;
     const int rows = blk.rows;
     const int64_t kb_end = text ? nkb : (i0 + rows - 1 - P) / BK + 1;
-    float* base = a.scratch + worker * scores_scratch_floats(d, V);
+    float* base = a.scratch + worker * scores_scratch_floats(d, a.max_visual);
     T* qs = reinterpret_cast<T*>(base);
     float* s = base + BQ * vec_dim(d);
     float* mx = s + BQ * BK;
@@ -442,9 +457,9 @@ void scores_impl(const ScoreArgs<T>& a) {
       for (int64_t j = 0; j < kb_end * BK; ++j) mx[r * ldm + j] = -__builtin_inff();
 
     for (int h = 0; h < H; ++h) {
-      const T* kg = a.packed_k + (int64_t)(h / group) * nkb * BK * pair_dim(d);
-      pack_q(a.q, H, d, h, i0, rows, qs);
-      for (int r = 0; r < rows; ++r) lse2[r] = a.lse[(int64_t)h * n + i0 + r] * kLog2e;
+      const T* kg = a.packed_k + (a.G * sq.kb0 + (int64_t)(h / group) * nkb) * BK * pair_dim(d);
+      pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
+      for (int r = 0; r < rows; ++r) lse2[r] = a.lse[(int64_t)h * a.n + sq.start + i0 + r] * kLog2e;
       for (int64_t kb = 0; kb < kb_end; ++kb) {
         qk_tile(qs, kg + kb * BK * pair_dim(d), d, qscale, s);
         for (int r = 0; r < rows; ++r) {
@@ -455,9 +470,9 @@ void scores_impl(const ScoreArgs<T>& a) {
         }
       }
     }
-    sum_block(mx, ldm, rows, kb_end * BK, text ? -1 : i0 - P, V, a.partial + item * V);
+    sum_block(mx, ldm, rows, kb_end * BK, text ? -1 : i0 - P, V, a.partial + sq.partial0 + local * V);
   };
-  parallel_items(score_row_blocks(n, P, V), body);
+  parallel_items(a.seqs[a.count].item0, body);
 }
 
 // The fused scores' second half, after attention: the same row blocks and sums as scores().

@@ -7,5 +7,6 @@ namespace fp {
 namespace avx2 {
 #include "simd.h"
 #include "kernels.hpp"
+#include "decode.hpp"
 }  // namespace avx2
 }  // namespace fp

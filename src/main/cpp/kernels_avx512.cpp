@@ -7,5 +7,6 @@ namespace fp {
 namespace avx512 {
 #include "simd.h"
 #include "kernels.hpp"
+#include "decode.hpp"
 }  // namespace avx512
 }  // namespace fp

@@ -7,5 +7,6 @@ namespace fp {
 namespace avx512bf16 {
 #include "simd.h"
 #include "kernels.hpp"
+#include "decode.hpp"
 }  // namespace avx512bf16
 }  // namespace fp

@@ -7,5 +7,6 @@ namespace fp {
 namespace generic {
 #include "simd.h"
 #include "kernels.hpp"
+#include "decode.hpp"
 }  // namespace generic
 }  // namespace fp

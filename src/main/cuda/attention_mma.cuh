@@ -24,6 +24,18 @@
 namespace fp {
 namespace cu {
 
+// Packed batches (cu_seqlens): grid row y of a launch is one query tile of one sequence, from a
+// table built on the host, heaviest tiles first; every tile reads its own sequence only, so a
+// sequence gets the same bits alone or in any batch. A null table is the single-sequence launch.
+struct VarlenTile {
+  int start, len, q0, pad;  // the sequence's rows [start, start+len); the tile's first row within it
+};
+struct VarlenScoreTile {
+  int start, len, P, V;   // the sequence and its spans
+  int text_tiles, rt;     // its text tiles, and this tile's index among its row tiles
+  long long partial;      // first float of the sequence's partial rows
+};
+
 // Query rows per CTA (BQ, 16 per warp) is a template parameter: 128 (8 warps) or 64 (4 warps),
 // chosen at launch (fp_cuda_set_option). Keys per tile are fixed at 64.
 constexpr int kAttnBK = 64, kScoreBK = 64;
@@ -36,7 +48,8 @@ constexpr int score_smem_bytes() { return (2 * BQ * D + 2 * kScoreBK * D) * 2; }
 template <class T, int D, int BQ>
 __global__ void __launch_bounds__(BQ * 2, 128 / BQ)
 attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, int n, int H,
-                     int G, float scale_log2, T* __restrict__ out, float* __restrict__ lse) {
+                     int G, float scale_log2, T* __restrict__ out, float* __restrict__ lse,
+                     const VarlenTile* __restrict__ tiles, int lse_ld) {
   constexpr int BK = kAttnBK, NT = BQ * 2;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
@@ -44,7 +57,17 @@ attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* 
   T* sV = sK + 2 * BK * D;   // two stages of BK x D
 
   const int h = blockIdx.x;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * BQ;  // the longest rows first
+  int q0 = (gridDim.y - 1 - blockIdx.y) * BQ;  // the longest rows first
+  if (tiles) {  // one sequence of a packed batch: rebase every tensor on its first row
+    const VarlenTile t = tiles[blockIdx.y];
+    q += (int64_t)t.start * H * D;
+    k += (int64_t)t.start * G * D;
+    v += (int64_t)t.start * G * D;
+    out += (int64_t)t.start * H * D;
+    lse += t.start;
+    n = t.len;
+    q0 = t.q0;
+  }
   const int g = h / (H / G);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t ldq = (int64_t)H * D, ldkv = (int64_t)G * D;
@@ -177,8 +200,8 @@ attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* 
     if (row_b < n) Elem<T>::store2(out + (int64_t)row_b * ldq + (int64_t)h * D + col, o[i][2] * inv_b, o[i][3] * inv_b);
   }
   if (tq == 0) {
-    if (row_a < n) lse[(int64_t)h * n + row_a] = (m[0] + __log2f(l[0])) * kLn2;
-    if (row_b < n) lse[(int64_t)h * n + row_b] = (m[1] + __log2f(l[1])) * kLn2;
+    if (row_a < n) lse[(int64_t)h * lse_ld + row_a] = (m[0] + __log2f(l[0])) * kLn2;
+    if (row_b < n) lse[(int64_t)h * lse_ld + row_b] = (m[1] + __log2f(l[1])) * kLn2;
   }
 }
 
@@ -186,14 +209,29 @@ attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* 
 template <class T, int D, int BQ>
 __global__ void __launch_bounds__(BQ * 2)
 scores_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const float* __restrict__ lse, int n, int H,
-                  int G, int P, int V, int text_tiles, float scale_log2, float* __restrict__ partial) {
+                  int G, int P, int V, int text_tiles, float scale_log2, float* __restrict__ partial,
+                  const VarlenScoreTile* __restrict__ tiles, int lse_ld) {
   constexpr int BK = kScoreBK, NT = BQ * 2;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);  // two stages (heads h, h+1) of BQ x D
   T* sK = sQ + 2 * BQ * D;                 // two stages (kv groups) of BK x D
   __shared__ float red[NT / 32][BK];
 
-  const int kt = blockIdx.x, rt = blockIdx.y;
+  const int kt = blockIdx.x;
+  int rt = blockIdx.y;
+  if (tiles) {  // one sequence of a packed batch: rebase on its first row and its partial rows
+    const VarlenScoreTile t = tiles[blockIdx.y];
+    q += (int64_t)t.start * H * D;
+    k += (int64_t)t.start * G * D;
+    lse += t.start;
+    partial += t.partial;
+    n = t.len;
+    P = t.P;
+    V = t.V;
+    text_tiles = t.text_tiles;
+    rt = t.rt;
+    if (kt * kScoreBK >= V) return;  // the grid spans the widest visual span of the batch
+  }
   const bool text = rt < text_tiles;
   const int row0 = text ? P + V + rt * BQ : P + (rt - text_tiles) * BQ;  // absolute rows
   const int row_end = text ? n : P + V;
@@ -249,8 +287,8 @@ scores_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const float*
           mma16816<T>(s[2 * np + 1], a, b[2], b[3]);
         }
       }
-      const float la = row_a < row_end ? lse[(int64_t)h * n + row_a] * kLog2e : 0.f;
-      const float lb = row_b < row_end ? lse[(int64_t)h * n + row_b] * kLog2e : 0.f;
+      const float la = row_a < row_end ? lse[(int64_t)h * lse_ld + row_a] * kLog2e : 0.f;
+      const float lb = row_b < row_end ? lse[(int64_t)h * lse_ld + row_b] * kLog2e : 0.f;
 #pragma unroll
       for (int j = 0; j < BK / 8; ++j) {
         mx[j][0] = fmaxf(mx[j][0], fmaf(s[j][0], scale_log2, -la));
@@ -298,37 +336,47 @@ scores_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const float*
   }
 }
 
+// Launch geometry of a packed batch: `tiles` (device) holds `count` grid rows; n is then the
+// batch's row count (the LSE leading dimension). Without tiles, count is unused.
+struct VarlenLaunch {
+  const void* tiles;
+  int count;
+};
+
 template <class T, int D, int BQ>
 int launch_attention_bq(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse,
-                        cudaStream_t stream) {
+                        VarlenLaunch vl, cudaStream_t stream) {
   constexpr int smem = attn_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
   if (int st = ensure_smem(attention_mma_kernel<T, D, BQ>, smem, done)) return st;
-  const dim3 grid(H, (n + BQ - 1) / BQ);
+  const dim3 grid(H, vl.tiles ? vl.count : (n + BQ - 1) / BQ);
   const float scale_log2 = kLog2e / sqrtf((float)D);
-  attention_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(q, k, v, n, H, G, scale_log2, out, lse);
+  attention_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(
+      q, k, v, n, H, G, scale_log2, out, lse, static_cast<const VarlenTile*>(vl.tiles), n);
   FP_CUDA(cudaGetLastError(), "attention kernel launch");
   return FP_OK;
 }
 
-// rows: query rows per CTA, 64 or 128.
+// rows: query rows per CTA, 64 or 128 (a packed batch's tiles must have been cut to the same).
 template <class T, int D>
 int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse, int rows,
-                         cudaStream_t stream) {
-  return rows == 64 ? launch_attention_bq<T, D, 64>(q, k, v, n, H, G, out, lse, stream)
-                    : launch_attention_bq<T, D, 128>(q, k, v, n, H, G, out, lse, stream);
+                         VarlenLaunch vl, cudaStream_t stream) {
+  return rows == 64 ? launch_attention_bq<T, D, 64>(q, k, v, n, H, G, out, lse, vl, stream)
+                    : launch_attention_bq<T, D, 128>(q, k, v, n, H, G, out, lse, vl, stream);
 }
 
+// With tiles, V is the widest visual span of the batch (the grid's key tiles) and P, text_tiles,
+// visual_tiles are unused.
 template <class T, int D, int BQ>
 int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
-                     int visual_tiles, float* partial, cudaStream_t stream) {
+                     int visual_tiles, float* partial, VarlenLaunch vl, cudaStream_t stream) {
   constexpr int smem = score_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
   if (int st = ensure_smem(scores_mma_kernel<T, D, BQ>, smem, done)) return st;
-  const dim3 grid((V + kScoreBK - 1) / kScoreBK, text_tiles + visual_tiles);
+  const dim3 grid((V + kScoreBK - 1) / kScoreBK, vl.tiles ? vl.count : text_tiles + visual_tiles);
   const float scale_log2 = kLog2e / sqrtf((float)D);
   scores_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2,
-                                                               partial);
+                                                               partial, static_cast<const VarlenScoreTile*>(vl.tiles), n);
   FP_CUDA(cudaGetLastError(), "scores kernel launch");
   return FP_OK;
 }
@@ -336,18 +384,18 @@ int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int
 // rows: query rows per tile (64 or 128); text_tiles and visual_tiles are counted in such tiles.
 template <class T, int D>
 int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
-                      int visual_tiles, float* partial, int rows, cudaStream_t stream) {
-  return rows == 128 ? launch_scores_bq<T, D, 128>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, stream)
-                     : launch_scores_bq<T, D, 64>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, stream);
+                      int visual_tiles, float* partial, int rows, VarlenLaunch vl, cudaStream_t stream) {
+  return rows == 128 ? launch_scores_bq<T, D, 128>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, vl, stream)
+                     : launch_scores_bq<T, D, 64>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, vl, stream);
 }
 
 // Explicit instantiations live in attention_<type>.cu; these declarations stop other files
 // from instantiating them again.
 #define FP_MMA_EXTERN(T, D)                                                                              \
   extern template int launch_attention_mma<T, D>(const T*, const T*, const T*, int, int, int, T*, float*, \
-                                                 int, cudaStream_t);                                     \
+                                                 int, VarlenLaunch, cudaStream_t);                       \
   extern template int launch_scores_mma<T, D>(const T*, const T*, const float*, int, int, int, int, int,  \
-                                              int, int, float*, int, cudaStream_t);
+                                              int, int, float*, int, VarlenLaunch, cudaStream_t);
 FP_MMA_EXTERN(__half, 64)
 FP_MMA_EXTERN(__half, 128)
 FP_MMA_EXTERN(__nv_bfloat16, 64)

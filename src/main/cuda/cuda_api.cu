@@ -1,9 +1,11 @@
 // CUDA backend, part 2: the C API of attention, scores and select: argument checks (the second
 // line of defence after Java), dispatch by element type and head dim, the fixed-order reduction of
 // the score partials, and the select wrapper.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "attention_mma.cuh"
 #include "common.cuh"
@@ -67,19 +69,75 @@ int check_select(const float* self_score, const float* cross_score, int64_t n, i
 
 template <class T>
 int attention_mma(const void* q, const void* k, const void* v, int n, int H, int G, int d, void* out, float* lse,
-                  cudaStream_t s) {
+                  int rows, VarlenLaunch vl, cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k), *tv = static_cast<const T*>(v);
-  const int rows = g_attention_rows.load(std::memory_order_relaxed);
-  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, s);
-  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, s);
+  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, vl, s);
+  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, vl, s);
 }
 
 template <class T>
 int scores_mma(const void* q, const void* k, const float* lse, int n, int H, int G, int d, int P, int V, int tt,
-               int vt, float* partial, int rows, cudaStream_t s) {
+               int vt, float* partial, int rows, VarlenLaunch vl, cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k);
-  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, s);
-  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, s);
+  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, vl, s);
+  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, vl, s);
+}
+
+constexpr VarlenLaunch kOneSequence{nullptr, 0};
+
+// A host table copied to a new device buffer for one launch (the copy from pageable memory has
+// left the vector when cudaMemcpyAsync returns); the caller frees it with cudaFreeAsync.
+template <class X>
+int upload(const std::vector<X>& host, X** dev, cudaStream_t s) {
+  *dev = nullptr;
+  FP_CUDA(cudaMallocAsync(reinterpret_cast<void**>(dev), sizeof(X) * (host.empty() ? 1 : host.size()), s),
+          "cudaMallocAsync(batch table)");
+  const cudaError_t e = cudaMemcpyAsync(*dev, host.data(), sizeof(X) * host.size(), cudaMemcpyHostToDevice, s);
+  if (e != cudaSuccess) {
+    cudaFreeAsync(*dev, s);
+    *dev = nullptr;
+    return cuda_fail(e, "cudaMemcpyAsync(batch table)");
+  }
+  return FP_OK;
+}
+
+// Frees a stream-ordered buffer, keeping the first failure.
+int release(void* p, int st, cudaStream_t s) {
+  const cudaError_t e = p ? cudaFreeAsync(p, s) : cudaSuccess;
+  return st == FP_OK && e != cudaSuccess ? cuda_fail(e, "cudaFreeAsync") : st;
+}
+
+int check_varlen_dtype(int32_t dtype) {
+  if (dtype != FP_DTYPE_F16 && dtype != FP_DTYPE_BF16)
+    return fail(FP_ERR_ARG, "packed batches on CUDA take fp16 or bf16 (the tensor-core kernels), got %s",
+                dtype_name(dtype));
+  return FP_OK;
+}
+
+// Per sequence, for the reduction of a packed batch's score partials (sequences with V > 0, in order).
+struct VarlenReduce {
+  long long out0, partial, text;
+  int V, text_tiles, tiles, pad;
+};
+
+__global__ void reduce_scores_varlen_kernel(const float* __restrict__ partial, const VarlenReduce* __restrict__ seqs,
+                                            int count, long long total, float* __restrict__ self,
+                                            float* __restrict__ cross) {
+  const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= total) return;
+  int lo = 0, hi = count - 1;  // the last sequence whose first entry is <= j
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (seqs[mid].out0 <= j) lo = mid; else hi = mid - 1;
+  }
+  const VarlenReduce r = seqs[lo];
+  const long long jj = j - r.out0;
+  const float* p = partial + r.partial;
+  double c = 0.0, s = 0.0;
+  for (int b = 0; b < r.text_tiles; ++b) c += p[(int64_t)b * r.V + jj];
+  for (int b = r.text_tiles; b < r.tiles; ++b) s += p[(int64_t)b * r.V + jj];
+  self[j] = (float)(s / (double)r.V);
+  cross[j] = r.text > 0 ? (float)(c / (double)r.text) : 0.f;
 }
 
 }  // namespace
@@ -107,14 +165,14 @@ int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, in
     if (dtype != FP_DTYPE_F32 && reinterpret_cast<uintptr_t>(out) % 4 != 0)
       return fail(FP_ERR_ARG, "out must be 4-byte aligned");
     if (n == 0) return FP_OK;
-    const int N = (int)n;
+    const int N = (int)n, rows = g_attention_rows.load(std::memory_order_relaxed);
     cudaStream_t s = as_stream(stream);
     switch (dtype) {
       case FP_DTYPE_F32:
         return attention_f32(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
                              N, heads, kv_heads, head_dim, static_cast<float*>(out), lse, s);
-      case FP_DTYPE_F16: return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, out, lse, s);
-      default: return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, out, lse, s);
+      case FP_DTYPE_F16: return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
+      default: return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
     }
   });
 }
@@ -141,10 +199,10 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
                         P, V, tt, vt, partial, s);
         break;
       case FP_DTYPE_F16:
-        st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, s);
+        st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
         break;
       default:
-        st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, s);
+        st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
         break;
     }
     if (st == FP_OK) {
@@ -176,6 +234,158 @@ int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64
     return run_checked(as_stream(stream), [&](int32_t* status) {
       return fp_cuda_select_keep_async(self_score, cross_score, n, prefix, visual, drop, keep, status, stream);
     });
+  });
+}
+
+
+static int attention_varlen_impl(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                             void* stream) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  const int64_t n = cu_seqlens[batch];
+  if (int st = check_common(q, k, v, n, heads, kv_heads, head_dim, dtype)) return st;
+  if (int st = check_varlen_dtype(dtype)) return st;
+  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+  if (reinterpret_cast<uintptr_t>(out) % 4 != 0) return fail(FP_ERR_ARG, "out must be 4-byte aligned");
+  if (n == 0) return FP_OK;
+  const int rows = g_attention_rows.load(std::memory_order_relaxed);
+  std::vector<VarlenTile> tiles;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int start = (int)cu_seqlens[b], len = (int)(cu_seqlens[b + 1] - cu_seqlens[b]);
+    for (int q0 = 0; q0 < len; q0 += rows) tiles.push_back(VarlenTile{start, len, q0, 0});
+  }
+  if (tiles.size() > 65535)
+    return fail(FP_ERR_ARG, "a packed batch on CUDA takes at most 65535 query tiles of %d rows, got %zu", rows,
+                tiles.size());
+  // the tiles with the most keys first, so the short ones fill the tail
+  std::stable_sort(tiles.begin(), tiles.end(), [&](const VarlenTile& a, const VarlenTile& b) {
+    return std::min(a.q0 + rows, a.len) > std::min(b.q0 + rows, b.len);
+  });
+  cudaStream_t s = as_stream(stream);
+  VarlenTile* dev = nullptr;
+  if (int st = upload(tiles, &dev, s)) return st;
+  const VarlenLaunch vl{dev, (int)tiles.size()};
+  const int st = dtype == FP_DTYPE_F16
+                     ? attention_mma<__half>(q, k, v, (int)n, heads, kv_heads, head_dim, out, lse, rows, vl, s)
+                     : attention_mma<__nv_bfloat16>(q, k, v, (int)n, heads, kv_heads, head_dim, out, lse, rows, vl, s);
+  return release(dev, st, s);
+}
+
+static int scores_varlen_impl(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                          float* self_score, float* cross_score, void* stream) {
+  if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
+  const int64_t n = cu_seqlens[batch];
+  if (int st = check_common(q, k, lse, n, heads, kv_heads, head_dim, dtype)) return st;
+  if (int st = check_varlen_dtype(dtype)) return st;
+  if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+  const int bq = g_score_rows.load(std::memory_order_relaxed);
+  std::vector<VarlenScoreTile> tiles;
+  std::vector<VarlenReduce> seqs;
+  std::vector<int> cost;  // keys a tile's rows see, for the order
+  long long out0 = 0, partial = 0;
+  int max_visual = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int start = (int)cu_seqlens[b], len = (int)(cu_seqlens[b + 1] - cu_seqlens[b]);
+    const int P = (int)spans[2 * b], V = (int)spans[2 * b + 1], t = len - P - V;
+    if (V == 0) continue;
+    const int tt = (t + bq - 1) / bq, vt = (V + bq - 1) / bq;
+    for (int rt = 0; rt < tt + vt; ++rt) {
+      tiles.push_back(VarlenScoreTile{start, len, P, V, tt, rt, partial});
+      cost.push_back(rt < tt ? V : std::min(V, (rt - tt + 1) * bq));
+    }
+    seqs.push_back(VarlenReduce{out0, partial, t, V, tt, tt + vt, 0});
+    out0 += V;
+    partial += (long long)(tt + vt) * V;
+    max_visual = std::max(max_visual, V);
+  }
+  if (out0 == 0) return FP_OK;
+  if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
+  if (tiles.size() > 65535)
+    return fail(FP_ERR_ARG, "a packed batch on CUDA takes at most 65535 score tiles of %d rows, got %zu", bq,
+                tiles.size());
+  {
+    std::vector<size_t> order(tiles.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost[a] > cost[b]; });
+    std::vector<VarlenScoreTile> sorted(tiles.size());
+    for (size_t i = 0; i < order.size(); ++i) sorted[i] = tiles[order[i]];
+    tiles.swap(sorted);
+  }
+  cudaStream_t s = as_stream(stream);
+  VarlenScoreTile* dtiles = nullptr;
+  VarlenReduce* dseqs = nullptr;
+  float* dpartial = nullptr;
+  int st = upload(tiles, &dtiles, s);
+  if (st == FP_OK) st = upload(seqs, &dseqs, s);
+  if (st == FP_OK) {
+    const cudaError_t e = cudaMallocAsync(&dpartial, sizeof(float) * (size_t)partial, s);
+    if (e != cudaSuccess) st = cuda_fail(e, "cudaMallocAsync(score partials)");
+  }
+  if (st == FP_OK) {
+    const VarlenLaunch vl{dtiles, (int)tiles.size()};
+    st = dtype == FP_DTYPE_F16
+             ? scores_mma<__half>(q, k, lse, (int)n, heads, kv_heads, head_dim, 0, max_visual, 0, 0, dpartial, bq, vl, s)
+             : scores_mma<__nv_bfloat16>(q, k, lse, (int)n, heads, kv_heads, head_dim, 0, max_visual, 0, 0, dpartial, bq,
+                                         vl, s);
+  }
+  if (st == FP_OK) {
+    reduce_scores_varlen_kernel<<<(unsigned)((out0 + 255) / 256), 256, 0, s>>>(dpartial, dseqs, (int)seqs.size(), out0,
+                                                                               self_score, cross_score);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) st = cuda_fail(e, "score reduction launch");
+  }
+  st = release(dpartial, st, s);
+  st = release(dseqs, st, s);
+  return release(dtiles, st, s);
+}
+
+static int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                             const int64_t* kv_len, void* out, float* lse, void* stream) {
+  if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
+  const int64_t nq = cu_q[batch];
+  if (int st = check_common(q, q, q, nq, heads, kv_heads, head_dim, dtype)) return st;
+  if (nq == 0) return FP_OK;
+  if (!out) return fail(FP_ERR_ARG, "null output pointer");
+  int64_t max_rows = 0;
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
+  std::vector<DecodeSeq> seqs(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    seqs[b] = DecodeSeq{k_cache[b], v_cache[b], (int)cu_q[b], (int)(cu_q[b + 1] - cu_q[b]), (int)kv_len[b], 0};
+  if (max_rows > INT32_MAX) return fail(FP_ERR_ARG, "too many new tokens in one sequence (%lld rows)", (long long)max_rows);
+  cudaStream_t s = as_stream(stream);
+  DecodeSeq* dev = nullptr;
+  if (int st = upload(seqs, &dev, s)) return st;
+  const int st = decode_attention(q, dev, (int)batch, heads, kv_heads, head_dim, dtype, (int)nq, (int)max_rows, out, lse, s);
+  return release(dev, st, s);
+}
+
+// The packed-batch and decode entry points: their host tables are std::vectors, so no exception
+// may leave them (guarded).
+int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
+                             void* stream) {
+  return guarded([&]() -> int {
+    return attention_varlen_impl(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, lse, stream);
+  });
+}
+
+int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
+                          float* self_score, float* cross_score, void* stream) {
+  return guarded([&]() -> int {
+    return scores_varlen_impl(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
+                              cross_score, stream);
+  });
+}
+
+int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                             const int64_t* kv_len, void* out, float* lse, void* stream) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, k_cache, v_cache, kv_len, out, lse,
+                                 stream);
   });
 }
 

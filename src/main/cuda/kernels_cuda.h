@@ -22,5 +22,15 @@ constexpr int64_t kSelectMaxDevice = 4096;
 int select_keep_device(const float* self, const float* cross, int n, int P, int V, int drop, int32_t* keep,
                        int32_t* status, cudaStream_t stream);
 
+// Decode attention (decode.cu): sequence b of a batch, as the kernel reads it.
+struct DecodeSeq {
+  const void* k;  // device cache [cap, G, d] of the element type
+  const void* v;
+  int q0, qn, kv, pad;  // first row of q and count of new tokens; valid cache rows
+};
+// seqs: device table of `batch` entries; max_rows: the most new tokens times H/G of any sequence.
+int decode_attention(const void* q, const DecodeSeq* seqs, int batch, int H, int G, int d, int dtype, int nq,
+                     int max_rows, void* out, float* lse, cudaStream_t stream);
+
 }  // namespace cu
 }  // namespace fp

@@ -27,6 +27,12 @@ int fp_cuda_attention(const void*, const void*, const void*, int64_t, int32_t, i
                       float*, void*) { return none(); }
 int fp_cuda_scores(const void*, const void*, const float*, int64_t, int32_t, int32_t, int32_t, int32_t, int64_t,
                    int64_t, float*, float*, void*) { return none(); }
+int fp_cuda_attention_varlen(const void*, const void*, const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t,
+                             int32_t, void*, float*, void*) { return none(); }
+int fp_cuda_scores_varlen(const void*, const void*, const float*, const int64_t*, int64_t, int32_t, int32_t, int32_t,
+                          int32_t, const int64_t*, float*, float*, void*) { return none(); }
+int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t,
+                             const void* const*, const void* const*, const int64_t*, void*, float*, void*) { return none(); }
 int fp_cuda_select_keep(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, void*) { return none(); }
 int fp_cuda_select_keep_async(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, int32_t*,
                               void*) { return none(); }

@@ -5,13 +5,14 @@ import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Backend;
 import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.CudaKernels;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FloatData;
-import io.fitprune.kernels.IntData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.nio.file.Path;
@@ -19,20 +20,26 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** One layer's attention, FitPrune scores and (optionally) the kept rows, from a q/k/v file. */
-@Command(name = "score", mixinStandardHelpOptions = true, description = "Attention, FitPrune scores and kept rows for one layer's q/k/v.")
+/**
+ * One layer's attention, FitPrune scores and (optionally) the kept rows, from a q/k/v file: one
+ * sequence with --prefix/--visual, or a packed batch described in the file itself
+ * ({@code cu_seqlens} I64 [B+1], {@code spans} I64 [B,2] of (prefix, visual), optional
+ * {@code prune} I64 [B]). Batch outputs: {@code self}/{@code cross} concatenated in sequence
+ * order, {@code keep} global row indices, ascending.
+ */
+@Command(name = "score", mixinStandardHelpOptions = true, description = "Attention, FitPrune scores and kept rows for one layer's q/k/v (one sequence or a packed batch).")
 final class ScoreCommand implements Callable<Integer> {
-  @Option(names = "--qkv", required = true,
-      description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 or all BF16.")
+  @Option(names = "--qkv", required = true, description = "Safetensors with q [n,H,d], k [n,G,d], v [n,G,d] (RoPE applied), all F32 "
+      + "or all BF16; for a packed batch also cu_seqlens I64 [B+1], spans I64 [B,2] (prefix, visual) and optionally prune I64 [B].")
   Path qkv;
 
-  @Option(names = "--prefix", required = true, description = "Prefix length P: visual tokens start at row P.")
-  long prefix;
+  @Option(names = "--prefix", description = "Prefix length P: visual tokens start at row P (one sequence; not with cu_seqlens).")
+  Long prefix;
 
-  @Option(names = "--visual", required = true, description = "Number of visual tokens V.")
-  long visual;
+  @Option(names = "--visual", description = "Number of visual tokens V (one sequence; not with cu_seqlens).")
+  Long visual;
 
-  @Option(names = "--prune", description = "Drop this many visual tokens and write `keep`.")
+  @Option(names = "--prune", description = "Drop this many visual tokens (in every sequence of a batch without `prune`) and write `keep`.")
   Long prune;
 
   @Option(names = "--out", required = true, description = "Output safetensors: out, lse, self, cross[, keep].")
@@ -45,6 +52,15 @@ final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--dtype", defaultValue = "fp32",
       description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16: cuda only; inputs are rounded to it; default ${DEFAULT-VALUE}).")
   String dtype;
+
+  /** The sequences of the input, their spans and how many visual tokens to drop in each (null: no selection). */
+  private record Request(Batch batch, Spans[] spans, long[] drop) {
+    long visual() {
+      long v = 0;
+      for (Spans sp : spans) v += sp.visual();
+      return v;
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -62,26 +78,19 @@ final class ScoreCommand implements Callable<Integer> {
       TensorInfo k = bf16 ? in.require("k", DType.BF16, n, -1, q.shape()[2]) : in.requireFloats("k", n, -1, q.shape()[2]);
       if (bf16) in.require("v", DType.BF16, k.shape());
       else in.requireFloats("v", k.shape());
-      AttentionShape shape;
+      Request req = in.tensors().containsKey("cu_seqlens") ? batchRequest(in, n) : singleRequest(n);
+      BatchShape shape;
       try {
-        shape = new AttentionShape(n, MemoryCheck.arrayLength("heads", q.shape()[1]), MemoryCheck.arrayLength("kv heads",
-            k.shape()[1]), MemoryCheck.arrayLength("head dim", q.shape()[2]));
+        shape = new BatchShape(req.batch(), MemoryCheck.arrayLength("heads", q.shape()[1]),
+            MemoryCheck.arrayLength("kv heads", k.shape()[1]), MemoryCheck.arrayLength("head dim", q.shape()[2]));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--qkv " + qkv + ": q " + q.shapeString() + ", k " + k.shapeString() + ": " + e.getMessage());
       }
-      Spans spans;
-      try {
-        spans = new Spans(prefix, visual);
-        spans.requireWithin(n);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("--prefix/--visual: " + e.getMessage());
-      }
-      if (prune != null && (prune < 0 || prune > visual))
-        throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
       // Outputs live natively and again as Java arrays for the writer: check before allocating any.
       String what = "--qkv " + qkv + " (q " + q.shapeString() + ")";
-      long outFloats = shape.qLength() + shape.lseLength() + 2 * visual;
-      MemoryCheck.arrayLength(what + ": out bytes", 4 * (long) MemoryCheck.arrayLength(what + ": out", shape.qLength()));
+      AttentionShape packed = shape.packed();
+      long outFloats = packed.qLength() + packed.lseLength() + 2 * req.visual();
+      MemoryCheck.arrayLength(what + ": out bytes", 4 * (long) MemoryCheck.arrayLength(what + ": out", packed.qLength()));
       MemoryCheck.require(what, 4.0 * outFloats, 4.0 * outFloats);
       for (String name : new String[] {"q", "k", "v"}) { // NaN or infinity: a clear error, not a plausible answer
         long[] dims = in.tensors().get(name).shape();
@@ -94,20 +103,22 @@ final class ScoreCommand implements Callable<Integer> {
 
       Backend chosen = Kernels.choose(requested, type);
       if (chosen == Backend.CUDA) {
-        runCuda(in, shape, spans, type);
+        runCuda(in, shape, req, type);
         return 0;
       }
-      try (FloatData o = FloatData.allocate(shape.qLength()); FloatData lse = FloatData.allocate(shape.lseLength());
+      long visual = req.visual();
+      AttentionShape all = shape.packed();
+      try (FloatData o = FloatData.allocate(all.qLength()); FloatData lse = FloatData.allocate(all.lseLength());
           FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
         Runnable attention, scores;
         if (type == ElementType.BF16) {
           Bf16Data qd = bf16(in, "q"), kd = bf16(in, "k"), vd = bf16(in, "v");
           attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
-          scores = () -> Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
         } else {
           FloatData qd = fp32(in, "q"), kd = fp32(in, "k"), vd = fp32(in, "v");
           attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
-          scores = () -> Kernels.scores(shape, spans, qd, kd, lse, self, cross);
+          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
         }
         long t0 = 0, t1 = 0, t2 = 0;
         for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the mapped file
@@ -119,46 +130,145 @@ final class ScoreCommand implements Callable<Integer> {
         }
 
         int[] keep = null;
-        if (prune != null) {
-          try (IntData kept = IntData.allocate(n - prune)) {
-            Kernels.selectKeep(n, spans, self, cross, prune, kept);
-            keep = kept.toArray();
-          }
-        }
-        writeResult("cpu", type, shape, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
+        if (req.drop() != null) keep = Kernels.selectKeep(req.batch(), req.spans(), self.toArray(), cross.toArray(), req.drop());
+        writeResult("cpu", type, shape, req, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
             t1 - t0, t2 - t1);
       }
     }
     return 0;
   }
 
-  /** The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. */
-  private void runCuda(SafetensorsFile in, AttentionShape shape, Spans spans, ElementType type) throws Exception {
-    long n = shape.tokens();
-    try (DeviceBuffer q = DeviceBuffer.of(floats(in, "q"), type); DeviceBuffer k = DeviceBuffer.of(floats(in, "k"), type);
-        DeviceBuffer v = DeviceBuffer.of(floats(in, "v"), type);
-        DeviceBuffer o = DeviceBuffer.allocate(type, shape.qLength());
-        DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, shape.lseLength());
-        DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, visual);
-        DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, visual)) {
-      long t0 = 0, t1 = 0, t2 = 0;
-      for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
-        t0 = System.nanoTime();
-        CudaKernels.attention(shape, q, k, v, o, lse);
-        t1 = System.nanoTime();
-        CudaKernels.scores(shape, spans, q, k, lse, self, cross);
-        t2 = System.nanoTime();
-      }
-      int[] keep = null;
-      if (prune != null) {
-        try (DeviceBuffer kept = DeviceBuffer.allocate(ElementType.INT32, n - prune)) {
-          CudaKernels.selectKeep(n, spans, self, cross, prune, kept);
-          keep = kept.toInts();
-        }
-      }
-      writeResult("cuda", type, shape, o.toFloats(), lse.toFloats(), self.toFloats(), cross.toFloats(), keep,
-          t1 - t0, t2 - t1);
+  private Request singleRequest(long n) {
+    if (prefix == null || visual == null)
+      throw new IllegalArgumentException("--prefix and --visual are required unless the input holds cu_seqlens");
+    Spans spans;
+    try {
+      spans = new Spans(prefix, visual);
+      spans.requireWithin(n);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--prefix/--visual: " + e.getMessage());
     }
+    if (prune != null && (prune < 0 || prune > visual))
+      throw new IllegalArgumentException("--prune must be in [0, --visual=" + visual + "], got " + prune);
+    return new Request(Batch.single(n), new Spans[] {spans}, prune == null ? null : new long[] {prune});
+  }
+
+  /** cu_seqlens, spans and prune from the input, each checked and named as in the file. */
+  private Request batchRequest(SafetensorsFile in, long n) throws java.io.IOException {
+    if (prefix != null || visual != null)
+      throw new IllegalArgumentException("--prefix/--visual cannot be used with an input holding cu_seqlens (spans come from the file)");
+    in.require("cu_seqlens", DType.I64, -1);
+    long[] cu = in.readLongs("cu_seqlens");
+    Batch batch;
+    try {
+      batch = Batch.ofOffsets(cu);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("input cu_seqlens: " + e.getMessage());
+    }
+    if (batch.tokens() != n)
+      throw new IllegalArgumentException("input cu_seqlens must end at n = " + n + " (the rows of q), got " + batch.tokens());
+    int B = batch.size();
+    in.require("spans", DType.I64, B, 2);
+    long[] flat = in.readLongs("spans");
+    Spans[] spans = new Spans[B];
+    for (int b = 0; b < B; b++) {
+      long P = flat[2 * b], V = flat[2 * b + 1], len = batch.length(b);
+      if (P < 0 || V < 0 || P > len || V > len - P)
+        throw new IllegalArgumentException("input spans[" + b + "] = (" + P + ", " + V
+            + "): need 0 <= prefix, 0 <= visual, prefix + visual <= the sequence's length " + len);
+      spans[b] = new Spans(P, V);
+    }
+    long[] drop = null;
+    if (in.tensors().containsKey("prune")) {
+      if (prune != null) throw new IllegalArgumentException("--prune cannot be used with an input holding prune");
+      in.require("prune", DType.I64, B);
+      drop = in.readLongs("prune");
+    } else if (prune != null) {
+      drop = new long[B];
+      java.util.Arrays.fill(drop, prune);
+    }
+    if (drop != null)
+      for (int b = 0; b < B; b++)
+        if (drop[b] < 0 || drop[b] > spans[b].visual())
+          throw new IllegalArgumentException((prune != null ? "--prune" : "input prune[" + b + "]") + " must be in [0, visual of sequence "
+              + b + " = " + spans[b].visual() + "], got " + drop[b]);
+    return new Request(batch, spans, drop);
+  }
+
+  /**
+   * The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. A batch
+   * in fp16/bf16 runs as one packed call (selection on the host, the same rule); in fp32 its
+   * sequences run one after another.
+   */
+  private void runCuda(SafetensorsFile in, BatchShape shape, Request req, ElementType type) throws Exception {
+    AttentionShape all = shape.packed();
+    if (shape.batch().size() > 1 && type != ElementType.FP32) {
+      try (DeviceBuffer q = DeviceBuffer.of(floats(in, "q"), type); DeviceBuffer k = DeviceBuffer.of(floats(in, "k"), type);
+          DeviceBuffer v = DeviceBuffer.of(floats(in, "v"), type);
+          DeviceBuffer o = DeviceBuffer.allocate(type, all.qLength());
+          DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, all.lseLength());
+          DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, req.visual());
+          DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, req.visual())) {
+        long t0 = 0, t1 = 0, t2 = 0;
+        for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
+          t0 = System.nanoTime();
+          CudaKernels.attention(shape, q, k, v, o, lse);
+          t1 = System.nanoTime();
+          CudaKernels.scores(shape, req.spans(), q, k, lse, self, cross);
+          t2 = System.nanoTime();
+        }
+        float[] s = self.toFloats(), c = cross.toFloats();
+        int[] keep = req.drop() == null ? null : Kernels.selectKeep(req.batch(), req.spans(), s, c, req.drop());
+        writeResult("cuda", type, shape, req, o.toFloats(), lse.toFloats(), s, c, keep, t1 - t0, t2 - t1);
+      }
+      return;
+    }
+    int H = shape.heads(), G = shape.kvHeads(), d = shape.headDim();
+    long N = all.tokens();
+    float[] qAll = floats(in, "q"), kAll = floats(in, "k"), vAll = floats(in, "v");
+    float[] oAll = new float[Math.toIntExact(all.qLength())], lseAll = new float[Math.toIntExact(all.lseLength())];
+    float[] selfAll = new float[Math.toIntExact(req.visual())], crossAll = new float[selfAll.length];
+    java.util.List<Integer> keepAll = new java.util.ArrayList<>();
+    long attentionNs = 0, scoresNs = 0;
+    int visual0 = 0;
+    for (int b = 0; b < req.batch().size(); b++) {
+      AttentionShape one = shape.sequence(b);
+      long s0 = req.batch().start(b), n = one.tokens();
+      Spans spans = req.spans()[b];
+      int V = Math.toIntExact(spans.visual());
+      try (DeviceBuffer q = DeviceBuffer.of(slice(qAll, s0 * H * d, n * H * d), type);
+          DeviceBuffer k = DeviceBuffer.of(slice(kAll, s0 * G * d, n * G * d), type);
+          DeviceBuffer v = DeviceBuffer.of(slice(vAll, s0 * G * d, n * G * d), type);
+          DeviceBuffer o = DeviceBuffer.allocate(type, one.qLength());
+          DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, one.lseLength());
+          DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, V);
+          DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, V)) {
+        long t0 = 0, t1 = 0, t2 = 0;
+        for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
+          t0 = System.nanoTime();
+          CudaKernels.attention(one, q, k, v, o, lse);
+          t1 = System.nanoTime();
+          CudaKernels.scores(one, spans, q, k, lse, self, cross);
+          t2 = System.nanoTime();
+        }
+        attentionNs += t1 - t0;
+        scoresNs += t2 - t1;
+        if (req.drop() != null) {
+          try (DeviceBuffer kept = DeviceBuffer.allocate(ElementType.INT32, n - req.drop()[b])) {
+            CudaKernels.selectKeep(n, spans, self, cross, req.drop()[b], kept);
+            for (int r : kept.toInts()) keepAll.add((int) (r + s0));
+          }
+        }
+        System.arraycopy(o.toFloats(), 0, oAll, (int) (s0 * H * d), (int) (n * H * d));
+        float[] l = lse.toFloats();
+        for (int h = 0; h < H; h++) System.arraycopy(l, (int) (h * n), lseAll, (int) (h * N + s0), (int) n);
+        System.arraycopy(self.toFloats(), 0, selfAll, visual0, V);
+        System.arraycopy(cross.toFloats(), 0, crossAll, visual0, V);
+        visual0 += V;
+      }
+    }
+    int[] keep = req.drop() == null ? null : keepAll.stream().mapToInt(Integer::intValue).toArray();
+    writeResult("cuda", type, shape, req, oAll, lseAll, selfAll, crossAll, keep, attentionNs, scoresNs);
   }
 
   /** An input as bf16: a BF16 tensor zero-copy from the mapped file, an F32 one rounded. */
@@ -181,15 +291,19 @@ final class ScoreCommand implements Callable<Integer> {
     return out;
   }
 
+  private static float[] slice(float[] a, long from, long count) {
+    return java.util.Arrays.copyOfRange(a, Math.toIntExact(from), Math.toIntExact(from + count));
+  }
+
   /** Writes OUT (keep as int64, as numpy indexes) and prints the one-line summary; both backends end here. */
-  private void writeResult(String backendName, ElementType type, AttentionShape shape, float[] o, float[] lse,
+  private void writeResult(String backendName, ElementType type, BatchShape shape, Request req, float[] o, float[] lse,
       float[] self, float[] cross, int[] keep, long attentionNs, long scoresNs) throws java.io.IOException {
-    long n = shape.tokens();
+    long n = shape.batch().tokens(), visualAll = req.visual();
     SafetensorsWriter w = new SafetensorsWriter()
         .putFloats("out", o, n, shape.heads(), shape.headDim())
         .putFloats("lse", lse, shape.heads(), n)
-        .putFloats("self", self, visual)
-        .putFloats("cross", cross, visual);
+        .putFloats("self", self, visualAll)
+        .putFloats("cross", cross, visualAll);
     String kept = "";
     if (keep != null) {
       long[] wide = new long[keep.length];
@@ -197,11 +311,23 @@ final class ScoreCommand implements Callable<Integer> {
       w.putLongs("keep", wide, wide.length);
       kept = String.format(", kept %d of %d rows", keep.length, n);
     }
-    w.metadata("prefix", Long.toString(prefix)).metadata("visual", Long.toString(visual))
-        .metadata("backend", backendName).metadata("dtype", type.toString()).write(out);
-    double flops = 2.0 * n * (n + 1) * shape.headDim() * shape.heads(); // causal: half of 4*n^2*d*H
-    System.out.printf("%s %s n=%d H=%d G=%d d=%d P=%d V=%d: attention %.3f ms (%.1f GFLOP/s), scores %.3f ms%s -> %s%n",
-        backendName, type, n, shape.heads(), shape.kvHeads(), shape.headDim(), prefix, visual, attentionNs / 1e6,
+    int B = shape.batch().size();
+    String spans;
+    if (B == 1) {
+      w.metadata("prefix", Long.toString(req.spans()[0].prefix())).metadata("visual", Long.toString(req.spans()[0].visual()));
+      spans = "P=" + req.spans()[0].prefix() + " V=" + req.spans()[0].visual();
+    } else {
+      w.metadata("batch", Integer.toString(B));
+      spans = "B=" + B + " V=" + visualAll;
+    }
+    w.metadata("backend", backendName).metadata("dtype", type.toString()).write(out);
+    double flops = 0;
+    for (int b = 0; b < B; b++) { // causal: half of 4*n^2*d*H per sequence
+      long nb = shape.batch().length(b);
+      flops += 2.0 * nb * (nb + 1) * shape.headDim() * shape.heads();
+    }
+    System.out.printf("%s %s n=%d H=%d G=%d d=%d %s: attention %.3f ms (%.1f GFLOP/s), scores %.3f ms%s -> %s%n",
+        backendName, type, n, shape.heads(), shape.kvHeads(), shape.headDim(), spans, attentionNs / 1e6,
         flops / attentionNs, scoresNs / 1e6, kept, out);
   }
 }

@@ -236,6 +236,102 @@ public final class CudaKernels {
     return count;
   }
 
+  // ---- packed batches and decode ----
+
+  /** As {@link Kernels#attention(BatchShape, FloatData, FloatData, FloatData, FloatData, FloatData)}, fp16 or bf16 on the device. */
+  public static void attention(BatchShape shape, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
+      DeviceBuffer lse) {
+    Objects.requireNonNull(shape, "shape");
+    AttentionShape all = shape.packed();
+    requireHeadDim(all);
+    ElementType t = halfType(q, "q");
+    require(q, "q", t, all.qLength(), "[N,H,d]");
+    require(k, "k", t, all.kvLength(), "[N,G,d]");
+    require(v, "v", t, all.kvLength(), "[N,G,d]");
+    require(out, "out", t, all.qLength(), "[N,H,d]");
+    require(lse, "lse", ElementType.FP32, all.lseLength(), "[H,N]");
+    requireDevice();
+    long[] cu = shape.batch().raw();
+    Kernels.check(FitPruneNative.fp_cuda_attention_varlen(q.pointer(), k.pointer(), v.pointer(), cu, cu.length - 1,
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), null));
+    sync();
+  }
+
+  /** As {@link Kernels#scores(BatchShape, Spans[], FloatData, FloatData, FloatData, FloatData, FloatData)}, fp16 or bf16 on the device. */
+  public static void scores(BatchShape shape, Spans[] spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
+      DeviceBuffer self, DeviceBuffer cross) {
+    Objects.requireNonNull(shape, "shape");
+    long[] flat = Kernels.flatSpans(shape.batch(), spans);
+    long visual = 0;
+    for (int b = 1; b < flat.length; b += 2) visual += flat[b];
+    AttentionShape all = shape.packed();
+    requireHeadDim(all);
+    ElementType t = halfType(q, "q");
+    require(q, "q", t, all.qLength(), "[N,H,d]");
+    require(k, "k", t, all.kvLength(), "[N,G,d]");
+    require(lse, "lse", ElementType.FP32, all.lseLength(), "[H,N]");
+    require(self, "self", ElementType.FP32, visual, "[sum V_b]");
+    require(cross, "cross", ElementType.FP32, visual, "[sum V_b]");
+    requireDevice();
+    long[] cu = shape.batch().raw();
+    Kernels.check(FitPruneNative.fp_cuda_scores_varlen(q.pointer(), k.pointer(), lse.pointer(), cu, cu.length - 1,
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, flat, self.pointer(), cross.pointer(), null));
+    sync();
+  }
+
+  /**
+   * As {@link Kernels#decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)}
+   * on the device: q, the caches and out of one float type, lse FP32 (or null).
+   */
+  public static void decodeAttention(BatchShape shape, DeviceBuffer q, DeviceBuffer[] kCaches, DeviceBuffer[] vCaches,
+      long[] kvLengths, DeviceBuffer out, DeviceBuffer lse) {
+    Objects.requireNonNull(shape, "shape");
+    AttentionShape all = shape.packed();
+    requireHeadDim(all);
+    ElementType t = floatType(q, "q");
+    require(q, "q", t, all.qLength(), "[Nq,H,d]");
+    require(out, "out", t, all.qLength(), "[Nq,H,d]");
+    if (lse != null) require(lse, "lse", ElementType.FP32, all.lseLength(), "[H,Nq]");
+    Batch batch = shape.batch();
+    int B = batch.size();
+    Objects.requireNonNull(kCaches, "kCaches");
+    Objects.requireNonNull(vCaches, "vCaches");
+    Objects.requireNonNull(kvLengths, "kvLengths");
+    if (kCaches.length != B || vCaches.length != B || kvLengths.length != B)
+      throw new IllegalArgumentException("kCaches, vCaches, kvLengths: expected one entry per sequence (" + B + "), got "
+          + kCaches.length + ", " + vCaches.length + ", " + kvLengths.length);
+    long row = (long) shape.kvHeads() * shape.headDim();
+    long[] kp = new long[B], vp = new long[B];
+    for (int b = 0; b < B; b++) {
+      if (batch.length(b) < 1)
+        throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
+      if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
+        throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b) + ", 2^31), got "
+            + kvLengths[b]);
+      for (DeviceBuffer c : new DeviceBuffer[] {kCaches[b], vCaches[b]}) {
+        String name = (c == kCaches[b] ? "kCaches[" : "vCaches[") + b + "]";
+        if (c == null) throw new NullPointerException(name + " is null");
+        if (c.type() != t) throw new IllegalArgumentException(name + ": expected " + t + " like q, got " + c.type());
+        if (c.length() < kvLengths[b] * row)
+          throw new IllegalArgumentException(name + ": expected at least " + kvLengths[b] * row + " values ([cap,G,d] with cap >= "
+              + kvLengths[b] + "), got " + c.length());
+      }
+      kp[b] = kCaches[b].pointer().address();
+      vp[b] = vCaches[b].pointer().address();
+    }
+    requireDevice();
+    Kernels.check(FitPruneNative.fp_cuda_decode_attention(q.pointer(), batch.raw(), B, shape.heads(), shape.kvHeads(),
+        shape.headDim(), t.code, kp, vp, kvLengths, out.pointer(), lse == null ? null : lse.pointer(), null));
+    sync();
+  }
+
+  private static ElementType halfType(DeviceBuffer b, String name) {
+    ElementType t = floatType(b, name);
+    if (t == ElementType.FP32)
+      throw new IllegalArgumentException(name + ": packed batches on CUDA take fp16 or bf16 (tensor cores), got fp32");
+    return t;
+  }
+
   // ---- helpers ----
 
   private static void sync() {

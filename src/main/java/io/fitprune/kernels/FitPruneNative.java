@@ -94,6 +94,28 @@ public final class FitPruneNative {
       @Cast("const int32_t*") IntPointer index, @Cast("int64_t") long count,
       @Cast("int32_t*") IntPointer dst);
 
+  // ---- packed batches and decode (CPU); int64 arrays are pinned for the call ----
+
+  public static native int fp_cpu_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, Pointer out, int outDtype, @Cast("float*") Pointer lse);
+
+  public static native int fp_cpu_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch,
+      int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
+
+  public static native int fp_select_keep_varlen(@Cast("const float*") FloatPointer selfScore,
+      @Cast("const float*") FloatPointer crossScore, @Cast("const int64_t*") long[] cuSeqlens,
+      @Cast("int64_t") long batch, @Cast("const int64_t*") long[] spans, @Cast("const int64_t*") long[] drop,
+      @Cast("int32_t*") IntPointer keep);
+
+  /** kCache and vCache: one native address per sequence. */
+  public static native int fp_cpu_decode_attention_f32(@Cast("const float*") FloatPointer q,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
+      @Cast("const float* const*") long[] kCache, @Cast("const float* const*") long[] vCache,
+      @Cast("const int64_t*") long[] kvLen, FloatPointer out, FloatPointer lse);
+
   public static native int fp_first_nonfinite_f32(@Cast("const float*") FloatPointer x, @Cast("int64_t") long count,
       @Cast("int64_t*") org.bytedeco.javacpp.LongPointer index);
 
@@ -137,6 +159,22 @@ public final class FitPruneNative {
       @Cast("const float*") Pointer lse, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
       @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
       @Cast("float*") Pointer crossScore, Pointer stream);
+
+  /** cuSeqlens and spans are host arrays. */
+  public static native int fp_cuda_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+
+  public static native int fp_cuda_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
+      int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans, @Cast("float*") Pointer selfScore,
+      @Cast("float*") Pointer crossScore, Pointer stream);
+
+  /** kCache and vCache: one device address per sequence (host arrays). */
+  public static native int fp_cuda_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("const void* const*") long[] kCache, @Cast("const void* const*") long[] vCache,
+      @Cast("const int64_t*") long[] kvLen, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
 
   public static native int fp_cuda_select_keep(@Cast("const float*") Pointer selfScore,
       @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,

@@ -109,6 +109,47 @@ class DecoderCliTest {
     assertTrue(r.err().contains("--prefix/--visual"), r.err());
   }
 
+  /** A batch: one file with cu_seqlens, or several files; one recipe for all or one per request ('none' unpruned). */
+  @Test
+  void prefillTakesABatchWithARecipePerRequest() throws Exception {
+    Path model = geometry(), weights = dir.resolve("w.safetensors"), packed = dir.resolve("packed.safetensors");
+    DecoderWeights w = DecoderWeights.random(CFG, 15);
+    w.save(weights, "");
+    Decoder dec = new Decoder(w);
+    float[] a = embeds(31), b = Arrays.copyOf(embeds(32), (N - 7) * CFG.hidden()), both = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    new SafetensorsWriter().putFloats("embeds", both, 2 * N - 7, CFG.hidden()).putLongs("cu_seqlens", new long[] {0, N, 2 * N - 7}, 3)
+        .putLongs("spans", new long[] {P, V, 1, V - 7}, 2, 2).write(packed);
+    CliRun.Result r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds",
+        packed.toString(), "--generate", "3");
+    assertEquals(0, r.code(), r.err());
+    int[] want0 = dec.generate(dec.prefill(a, new Spans(P, V), Pruner.none(), 3), 3);
+    int[] want1 = dec.generate(dec.prefill(b, new Spans(1, V - 7), Pruner.none(), 3), 3);
+    assertTrue(r.out().contains("prefill of 2 requests together"), r.out());
+    assertTrue(r.out().contains("request 0 output ids: " + Arrays.toString(want0)), r.out());
+    assertTrue(r.out().contains("request 1 output ids: " + Arrays.toString(want1)), r.out());
+
+    // two files, the first unpruned, the second with a recipe
+    Path ea = dir.resolve("a.safetensors"), eb = dir.resolve("b.safetensors"), recipe = dir.resolve("r.json");
+    new SafetensorsWriter().putFloats("embeds", a, N, CFG.hidden()).putLongs("spans", new long[] {P, V}, 2).write(ea);
+    new SafetensorsWriter().putFloats("embeds", embeds(33), N, CFG.hidden()).putLongs("spans", new long[] {P, V}, 2).write(eb);
+    Geometry g = CFG.geometry(V, P, T);
+    int[] prune = {0, 8, 6};
+    FlopsModel full = new FlopsModel(g, Scope.FULL, P, T);
+    RecipeFiles.write(recipe, Recipe.of(g, new FitResult(prune, 1.0, 0.5, io.fitprune.fitting.Mode.FAST, full.evaluate(prune), 1), Scope.FULL, full, 0));
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", ea.toString(),
+        "--embeds", eb.toString(), "--recipe", "none", "--recipe", recipe.toString(), "--generate", "2");
+    assertEquals(0, r.code(), r.err());
+    int[] wantB = dec.generate(dec.prefill(embeds(33), new Spans(P, V), Pruner.fitprune(prune, V), 2), 2);
+    assertTrue(r.out().contains("request 0 prefill: unpruned"), r.out());
+    assertTrue(r.out().contains("request 1 visual tokens kept after each layer: [24, 16, 10]"), r.out());
+    assertTrue(r.out().contains("request 1 output ids: " + Arrays.toString(wantB)), r.out());
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", ea.toString(),
+        "--embeds", eb.toString(), "--recipe", "none", "--recipe", "none", "--recipe", "none");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--recipe: give one for every request or one per request (2), got 3"), r.err());
+  }
+
   @Test
   void fitExactRunsTheReferenceDecoderOnACheckpoint() throws Exception {
     Path model = geometry(), weights = dir.resolve("w.safetensors"), cal = dir.resolve("cal.safetensors");

@@ -8,6 +8,8 @@ import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
@@ -144,6 +146,62 @@ class ScoreCliTest {
           "--prune", "5", "--out", o);
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("cuda bf16"), r.out());
+    }
+  }
+
+  /** A packed batch in the input: outputs concatenated in sequence order, keep global and ascending. */
+  @Test
+  void scoreTakesAPackedBatch() throws Exception {
+    Path gen = dir.resolve("gen.safetensors"), qkv = dir.resolve("batch.safetensors"), out = dir.resolve("b.safetensors");
+    assertEquals(0, CliRun.run("generate", "--out", gen.toString(), "--tokens", "100", "--heads", "4", "--kv-heads", "2",
+        "--head-dim", "64").code());
+    long[] cu = {0, 1, 41, 41, 70, 100};
+    long[] spans = {0, 1, 3, 30, 0, 0, 2, 0, 5, 25}; // n = 1, a cut, an empty sequence, V = 0, no text rows
+    long[] prune = {1, 10, 0, 0, 20};
+    Batch batch = Batch.ofOffsets(cu);
+    Spans[] sp = new Spans[5];
+    for (int b = 0; b < 5; b++) sp[b] = new Spans(spans[2 * b], spans[2 * b + 1]);
+    try (SafetensorsFile in = SafetensorsFile.open(gen)) {
+      float[] q = in.readFloats("q"), k = in.readFloats("k"), v = in.readFloats("v");
+      new SafetensorsWriter().putFloats("q", q, 100, 4, 64).putFloats("k", k, 100, 2, 64).putFloats("v", v, 100, 2, 64)
+          .putLongs("cu_seqlens", cu, 6).putLongs("spans", spans, 5, 2).putLongs("prune", prune, 5).write(qkv);
+      Result r = CliRun.run("score", "--qkv", qkv.toString(), "--backend", "cpu", "--out", out.toString());
+      assertEquals(0, r.code(), r.err());
+      BatchShape shape = new BatchShape(batch, 4, 2, 64);
+      Kernels.AttentionOutput a = Kernels.attention(shape, q, k, v);
+      Kernels.Scores s = Kernels.scores(shape, sp, q, k, a.lse());
+      int[] keep = Kernels.selectKeep(batch, sp, s.self(), s.cross(), prune);
+      try (SafetensorsFile res = SafetensorsFile.open(out)) {
+        res.require("out", DType.F32, 100, 4, 64);
+        res.require("lse", DType.F32, 4, 100);
+        res.require("self", DType.F32, 56);
+        assertArrayEquals(a.out(), res.readFloats("out"));
+        assertArrayEquals(a.lse(), res.readFloats("lse"));
+        assertArrayEquals(s.self(), res.readFloats("self"));
+        assertArrayEquals(s.cross(), res.readFloats("cross"));
+        long[] expected = new long[keep.length];
+        for (int i = 0; i < keep.length; i++) expected[i] = keep[i];
+        assertEquals(100 - 31, expected.length);
+        assertArrayEquals(expected, res.readLongs("keep"));
+      }
+      // --prune K drops K in every sequence when the file has no prune
+      Path noPrune = dir.resolve("np.safetensors");
+      new SafetensorsWriter().putFloats("q", q, 100, 4, 64).putFloats("k", k, 100, 2, 64).putFloats("v", v, 100, 2, 64)
+          .putLongs("cu_seqlens", cu, 6).putLongs("spans", spans, 5, 2).write(noPrune);
+      oneLineError(CliRun.run("score", "--qkv", noPrune.toString(), "--backend", "cpu", "--prune", "1", "--out", out.toString()),
+          2, "--prune must be in [0, visual of sequence 2 = 0]");
+      oneLineError(CliRun.run("score", "--qkv", qkv.toString(), "--backend", "cpu", "--prune", "1", "--out", out.toString()),
+          2, "--prune cannot be used with an input holding prune");
+      oneLineError(CliRun.run("score", "--qkv", qkv.toString(), "--prefix", "0", "--visual", "1", "--out", out.toString()),
+          2, "--prefix/--visual cannot be used");
+      Path bad = dir.resolve("bad.safetensors");
+      new SafetensorsWriter().putFloats("q", q, 100, 4, 64).putFloats("k", k, 100, 2, 64).putFloats("v", v, 100, 2, 64)
+          .putLongs("cu_seqlens", new long[] {0, 50, 40, 100}, 4).putLongs("spans", new long[6], 3, 2).write(bad);
+      oneLineError(CliRun.run("score", "--qkv", bad.toString(), "--out", out.toString()), 2, "input cu_seqlens");
+      new SafetensorsWriter().putFloats("q", q, 100, 4, 64).putFloats("k", k, 100, 2, 64).putFloats("v", v, 100, 2, 64)
+          .putLongs("cu_seqlens", new long[] {0, 50, 100}, 3).putLongs("spans", new long[] {0, 10, 45, 6}, 2, 2).write(bad);
+      oneLineError(CliRun.run("score", "--qkv", bad.toString(), "--out", out.toString()), 2, "input spans[1]");
+      oneLineError(CliRun.run("score", "--qkv", gen.toString(), "--out", out.toString()), 2, "--prefix and --visual are required");
     }
   }
 }

@@ -166,6 +166,11 @@ class BindingMatchesHeaderTest {
     if (type == int.class) return "int32";
     if (type == void.class) return "void";
     if (type == String.class) return "string";
+    if (type == long[].class && cast != null && cast.value().length > 0) {
+      // JavaCPP pins a primitive array for the call: its 8-byte elements are int64 values or addresses
+      String k = cKind(cast.value()[0]);
+      if (k.equals("pointer(int64_t)") || k.endsWith("*)")) return k;
+    }
     if (Pointer.class.isAssignableFrom(type)) {
       if (cast != null && cast.value().length > 0) return cKind(cast.value()[0]);
       String simple = type.getSimpleName();

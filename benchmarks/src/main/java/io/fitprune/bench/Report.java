@@ -43,6 +43,14 @@ public final class Report {
           "non-finite input checks / attention (which includes them)"),
       new Ratio("SelectGatherBench", "oursSelect", "torchTopkSelect", Double.NaN, "select / libtorch topk"),
       new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"),
+      new Ratio("BatchBench", "batchedAttentionScores", "loopAttentionScores", 0.9,
+          "8 ragged requests: packed attention+scores / a loop of single calls"),
+      new Ratio("BatchBench", "batchedDecode", "loopDecode", 0.5, "8 ragged requests: one decode-attention call / 8 calls"),
+      new Ratio("BatchBench", "batchedDecodeStep", "loopDecodeStep", 0.5,
+          "8 ragged requests: one decoder step for all / 8 single steps (demo model)"),
+      new Ratio("PrunedPrefillBench", "pruned30", "unpruned", Double.NaN, "demo prefill, 30% FLOPs recipe / unpruned"),
+      new Ratio("PrunedPrefillBench", "pruned50", "unpruned", Double.NaN, "demo prefill, 50% FLOPs recipe / unpruned"),
+      new Ratio("PrunedPrefillBench", "pruned70", "unpruned", Double.NaN, "demo prefill, 70% FLOPs recipe / unpruned"),
       new Ratio("DecoderLayerBench", "layerBf16", "layerFp32", 0.6, "decoder layer, bf16 weights / fp32"));
 
   public static void main(String[] args) throws IOException {

@@ -1,0 +1,334 @@
+package io.fitprune.decoder;
+
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
+import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.SequenceState;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Several requests through the reference decoder at once, each with its own length, spans and
+ * pruner (one may be unpruned, another pruned at 30%, another at 70%). The requests' rows are
+ * packed into one residual stream, so every dense layer is one matrix product for the whole batch;
+ * attention and the score pass run over the packed batch (each sequence causal on its own), each
+ * request's pruner picks its survivors, and one gather with the global keep list compacts the
+ * batch. Decoding feeds one token per request through every layer, attending over each request's
+ * own, ragged, per-layer K/V caches in one kernel call. Each request's results equal its own
+ * prefill and decoding run alone, up to the rounding of the batched matrix products.
+ */
+public final class BatchDecoder {
+  private final Decoder dec;
+  private final DecoderConfig c;
+  private final DecoderWeights w;
+
+  public BatchDecoder(Decoder decoder) {
+    if (decoder == null) throw new IllegalArgumentException("decoder is null");
+    this.dec = decoder;
+    this.c = decoder.config();
+    this.w = decoder.weights();
+  }
+
+  /** One request: input embeddings {@code [n, D]}, where its visual tokens are, how to prune it (null: unpruned). */
+  public record Request(Tensor embeds, Spans spans, Pruner pruner) {}
+
+  /**
+   * Prefills every request together; {@code decodeReserve >= 0} keeps K/V caches for
+   * {@link #generate}. Each result's {@code seconds} is the whole batch's time.
+   */
+  public List<Decoder.Prefill> prefill(List<Request> requests, int decodeReserve) {
+    if (requests == null || requests.isEmpty()) throw new IllegalArgumentException("requests: need at least one");
+    int B = requests.size();
+    Pruner[] pruners = new Pruner[B];
+    for (int b = 0; b < B; b++) {
+      Request r = requests.get(b);
+      if (r == null) throw new IllegalArgumentException("requests[" + b + "] is null");
+      pruners[b] = r.pruner() == null ? Pruner.none() : r.pruner();
+      if (pruners[b].layers() >= 0 && pruners[b].layers() != c.layers())
+        throw new IllegalArgumentException("requests[" + b + "]: recipe of " + pruners[b].layers()
+            + " per-layer counts for a model of " + c.layers() + " layers");
+    }
+    long t0 = System.nanoTime();
+    List<DecoderState> states = new ArrayList<>(B);
+    Tensor x = null;
+    try {
+      for (int b = 0; b < B; b++) {
+        Request r = requests.get(b);
+        try {
+          states.add(dec.start(r.embeds(), r.spans(), decodeReserve));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("requests[" + b + "]: " + e.getMessage(), e);
+        }
+      }
+      x = pack(states);
+      for (int l = 0; l < c.layers(); l++) x = layer(states, pruners, x, l);
+      List<Decoder.Prefill> out = new ArrayList<>(B);
+      Decoder.Step[] last = lastTokens(x, states);
+      double sec = (System.nanoTime() - t0) / 1e9;
+      long start = 0;
+      for (int b = 0; b < B; b++) { // each state gets its own residual stream back
+        DecoderState s = states.get(b);
+        int n = s.seq.rows();
+        try (Tensor rows = x.narrow(0, start, n)) {
+          s.x = rows.clone();
+        }
+        start += n;
+        out.add(new Decoder.Prefill(s, last[b].nextToken(), last[b].hidden(), sec));
+      }
+      return out;
+    } catch (RuntimeException | Error e) {
+      for (DecoderState s : states) s.close();
+      throw e;
+    } finally {
+      if (x != null) x.close();
+    }
+  }
+
+  /** The states' residual streams packed into one tensor {@code [N, D]}; the states keep none meanwhile. */
+  private static Tensor pack(List<DecoderState> states) {
+    TensorVector parts = new TensorVector();
+    for (DecoderState s : states) parts.push_back(s.x);
+    Tensor x = torch.cat(parts);
+    for (DecoderState s : states) {
+      s.x.close();
+      s.x = null;
+    }
+    return x;
+  }
+
+  /** One layer for the whole batch; returns the (possibly compacted) packed residual stream. */
+  private Tensor layer(List<DecoderState> states, Pruner[] pruners, Tensor x, int l) {
+    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
+    long[] lengths = new long[B];
+    int[] drop = new int[B];
+    boolean scores = false;
+    int total = 0;
+    for (int b = 0; b < B; b++) {
+      SequenceState seq = states.get(b).seq;
+      lengths[b] = seq.rows();
+      total += seq.rows();
+      drop[b] = Math.min(Math.max(0, pruners[b].count(seq)), seq.visual());
+      scores |= drop[b] > 0 && pruners[b].needsScores();
+    }
+    Batch batch = Batch.ofLengths(lengths);
+    BatchShape shape = new BatchShape(batch, H, G, d);
+    DecoderWeights.Layer lw = w.layer(l);
+    try (Temps tp = new Temps()) {
+      Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
+      Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
+      int[] pos = new int[total];
+      for (int b = 0, at = 0; b < B; b++) {
+        int[] p = states.get(b).seq.positions();
+        System.arraycopy(p, 0, pos, at, p.length);
+        at += p.length;
+      }
+      dec.rope().apply(q, pos, H);
+      dec.rope().apply(k, pos, G);
+      for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
+      Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
+      FloatData qd = TorchData.floats(tp.add(q.view(total, H, d))), kd = TorchData.floats(tp.add(k.view(total, G, d)));
+      Kernels.attention(shape, qd, kd, TorchData.floats(tp.add(v.view(total, G, d))), TorchData.floats(out), TorchData.floats(lse));
+
+      Spans[] spans = new Spans[B];
+      int[] visual0 = new int[B + 1];
+      for (int b = 0; b < B; b++) { // scores only for the sequences that prune with them
+        SequenceState seq = states.get(b).seq;
+        boolean want = drop[b] > 0 && pruners[b].needsScores();
+        spans[b] = want ? seq.spans() : new Spans(seq.prefix(), 0);
+        visual0[b + 1] = visual0[b] + (int) spans[b].visual();
+      }
+      float[] self = null, cross = null;
+      if (scores) {
+        Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
+        Kernels.scores(shape, spans, qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        self = Decoder.toArray(st);
+        cross = Decoder.toArray(ct);
+      }
+      int kept = 0;
+      int[][] keeps = new int[B][];
+      for (int b = 0; b < B; b++) {
+        SequenceState seq = states.get(b).seq;
+        if (drop[b] > 0) {
+          float[] sb = null, cb = null;
+          if (pruners[b].needsScores()) {
+            sb = java.util.Arrays.copyOfRange(self, visual0[b], visual0[b + 1]);
+            cb = java.util.Arrays.copyOfRange(cross, visual0[b], visual0[b + 1]);
+          }
+          keeps[b] = pruners[b].keep(seq, sb, cb, drop[b]);
+          if (keeps[b].length != seq.rows() - drop[b])
+            throw new IllegalStateException(pruners[b].name() + " kept " + keeps[b].length + " rows of request " + b
+                + ", expected " + (seq.rows() - drop[b]));
+        }
+        kept += keeps[b] == null ? seq.rows() : keeps[b].length;
+      }
+      for (int b = 0; b < B; b++) states.get(b).seq.apply(l, keeps[b]); // checks each keep list
+      Tensor o = tp.add(out.view(total, D));
+      if (kept < total) { // one gather of the packed batch, global rows ascending, in place
+        int[] global = new int[kept];
+        for (int b = 0, at = 0; b < B; b++) {
+          int s0 = (int) batch.start(b);
+          if (keeps[b] == null) for (int r = 0; r < lengths[b]; r++) global[at++] = s0 + r;
+          else for (int r : keeps[b]) global[at++] = s0 + r;
+        }
+        IntData idx = IntData.of(global);
+        FloatData od = TorchData.floats(o), xd = TorchData.floats(x);
+        Kernels.gatherRows(od, total, D, idx, od);
+        Kernels.gatherRows(xd, total, D, idx, xd);
+        o = tp.add(o.narrow(0, 0, kept));
+        Tensor old = x;
+        x = x.narrow(0, 0, kept);
+        old.close();
+      }
+      x.add_(tp.add(Dense.linear(o, lw.o(), null)));
+      dec.mlp(x, lw);
+      return x;
+    }
+  }
+
+  /** Rows [start, start+n) of the batch's k and v into this layer's cache of the state (when it keeps caches). */
+  private void cache(DecoderState s, int l, Tensor k, Tensor v, long start, int n) {
+    if (s.reserve < 0) return;
+    int G = c.kvHeads(), d = c.headDim(), cap = n + s.reserve;
+    if (s.kCache[l] != null) {
+      s.kCache[l].close();
+      s.vCache[l].close();
+    }
+    s.kCache[l] = torch.empty(cap, G, d);
+    s.vCache[l] = torch.empty(cap, G, d);
+    try (Temps tp = new Temps()) {
+      tp.add(s.kCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(k.narrow(0, start, n)).view(n, G, d)));
+      tp.add(s.vCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(v.narrow(0, start, n)).view(n, G, d)));
+    }
+  }
+
+  /** Final norm and LM head on each sequence's last row of the packed stream. */
+  private Decoder.Step[] lastTokens(Tensor x, List<DecoderState> states) {
+    int B = states.size();
+    long[] rows = new long[B];
+    long at = 0;
+    for (int b = 0; b < B; b++) {
+      at += states.get(b).seq.rows();
+      rows[b] = at - 1;
+    }
+    try (Temps tp = new Temps()) {
+      Tensor idx = tp.add(torch.tensor(rows));
+      return head(tp.add(torch.index_select(x, 0, idx)));
+    }
+  }
+
+  /** Greedy next token and final hidden state of each row of {@code x [B, D]}. */
+  private Decoder.Step[] head(Tensor x) {
+    int B = (int) x.size(0), D = c.hidden();
+    try (Temps tp = new Temps()) {
+      Tensor last = tp.add(dec.rmsNorm(x, w.finalNorm()));
+      Tensor logits = tp.add(Dense.linearFloat(last, w.lmHead(), null));
+      float[] h = Decoder.toArray(last);
+      Decoder.Step[] out = new Decoder.Step[B];
+      for (int b = 0; b < B; b++)
+        out[b] = new Decoder.Step(Decoder.argmax(tp.add(logits.narrow(0, b, 1))), java.util.Arrays.copyOfRange(h, b * D, (b + 1) * D));
+      return out;
+    }
+  }
+
+  // ------------------------------------------------------------------ decoding
+
+  /** Feeds {@code tokens[b]} to state b at its next position, all states in one pass; returns each greedy next token. */
+  public Decoder.Step[] step(List<DecoderState> states, int[] tokens) {
+    if (states == null || tokens == null) throw new IllegalArgumentException("states and tokens must not be null");
+    if (tokens.length != states.size())
+      throw new IllegalArgumentException("tokens: expected one per state (" + states.size() + "), got " + tokens.length);
+    Tensor emb = w.embed();
+    if (emb == null) throw new IllegalStateException("decoding needs model.embed_tokens.weight, which the weights lack");
+    long[] ids = new long[tokens.length];
+    for (int b = 0; b < tokens.length; b++) {
+      if (tokens[b] < 0 || tokens[b] >= c.vocab())
+        throw new IllegalArgumentException("tokens[" + b + "] = " + tokens[b] + " outside the vocabulary [0, " + c.vocab() + ")");
+      ids[b] = tokens[b];
+    }
+    try (Temps tp = new Temps()) {
+      return step(states, tp.add(torch.index_select(emb, 0, tp.add(torch.tensor(ids)))));
+    }
+  }
+
+  /** Feeds row b of {@code x [B, D]} to state b at its next position, through every layer's own cache. */
+  public Decoder.Step[] step(List<DecoderState> states, Tensor x) {
+    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
+    if (B < 1) throw new IllegalArgumentException("states: need at least one");
+    if (x == null || x.dim() != 2 || x.size(0) != B || x.size(1) != D)
+      throw new IllegalArgumentException("x: expected shape [" + B + ", " + D + "], got " + (x == null ? "null" : Decoder.shape(x)));
+    for (int b = 0; b < B; b++) {
+      DecoderState s = states.get(b);
+      if (s == null) throw new IllegalArgumentException("states[" + b + "] is null");
+      if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
+      if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
+      for (int l = 0; l < c.layers(); l++)
+        if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
+          throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
+              + " rows): prefill with a larger reserve");
+    }
+    int[] pos = new int[B];
+    for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();
+    long[] ones = new long[B];
+    java.util.Arrays.fill(ones, 1);
+    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
+    try (Temps tp = new Temps()) {
+      x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
+      FloatData[] kc = new FloatData[B], vc = new FloatData[B];
+      long[] kvLen = new long[B];
+      for (int l = 0; l < c.layers(); l++) {
+        DecoderWeights.Layer lw = w.layer(l);
+        Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
+        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
+      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
+        dec.rope().apply(q, pos, H);
+        dec.rope().apply(k, pos, G);
+        for (int b = 0; b < B; b++) {
+          DecoderState s = states.get(b);
+          int len = s.seq.kvLength(l); // including the new token, at row len - 1
+          tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
+          tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
+          kc[b] = TorchData.floats(s.kCache[l]);
+          vc[b] = TorchData.floats(s.vCache[l]);
+          kvLen[b] = len;
+        }
+        Tensor o = tp.add(torch.empty(B, H, d));
+        Kernels.decodeAttention(shape, TorchData.floats(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
+        x.add_(tp.add(Dense.linear(tp.add(o.view(B, D)), lw.o(), null)));
+        dec.mlp(x, lw);
+      }
+      return head(x);
+    }
+  }
+
+  /**
+   * Greedy decoding of every prefill together: {@code count} tokens each, the first being the
+   * prefill's own prediction.
+   */
+  public int[][] generate(List<Decoder.Prefill> prefills, int count) {
+    if (prefills == null || prefills.isEmpty()) throw new IllegalArgumentException("prefills: need at least one");
+    if (count < 0) throw new IllegalArgumentException("generate: count must be >= 0, got " + count);
+    int B = prefills.size();
+    int[][] out = new int[B][count];
+    if (count == 0) return out;
+    List<DecoderState> states = new ArrayList<>(B);
+    int[] tokens = new int[B];
+    for (int b = 0; b < B; b++) {
+      states.add(prefills.get(b).state());
+      tokens[b] = out[b][0] = prefills.get(b).nextToken();
+    }
+    for (int i = 1; i < count; i++) {
+      Decoder.Step[] st = step(states, tokens);
+      for (int b = 0; b < B; b++) tokens[b] = out[b][i] = st[b].nextToken();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,68 @@
+package io.fitprune.kernels;
+
+import static io.fitprune.kernels.BatchKernelsTest.assertMessage;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The host side of the CUDA packed-batch and decode entry points, which CI runs without a GPU:
+ * the C API refuses bad offsets, spans, dtypes and cache lengths before touching the device, and
+ * the Java API before the native call. The kernels themselves run in benchmarks/gpu/check.py.
+ */
+class CudaBatchChecksTest {
+  private static final Pointer FAKE = new Pointer() {
+    {
+      address = 1L << 20; // never dereferenced: every call below fails its argument checks first
+    }
+  };
+
+  /** The expected status: the check's, or UNAVAILABLE in a build without CUDA (the stub). */
+  private static void expectArg(int status, String part) {
+    if (FitPruneNative.fp_cuda_compiled() == 0) {
+      assertEquals(FitPruneNative.FP_ERR_UNAVAILABLE, status);
+      return;
+    }
+    assertEquals(FitPruneNative.FP_ERR_ARG, status, FitPruneNative.fp_last_error());
+    assertTrue(FitPruneNative.fp_last_error().contains(part), FitPruneNative.fp_last_error());
+  }
+
+  @Test
+  void nativeChecksComeBeforeTheDevice() {
+    int f16 = FitPruneNative.FP_DTYPE_F16;
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70, 60}, 2, 8, 2, 64, f16, FAKE,
+        FAKE, null), "cu_seqlens");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {1, 70}, 1, 8, 2, 64, f16, FAKE,
+        FAKE, null), "cu_seqlens[0]");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70}, 1, 8, 2, 64,
+        FitPruneNative.FP_DTYPE_F32, FAKE, FAKE, null), "fp16 or bf16");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70}, 1, 8, 2, 80, f16, FAKE,
+        FAKE, null), "head_dim");
+    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10, 30}, 2, 8, 2, 64, f16,
+        new long[] {0, 10, 15, 6}, FAKE, FAKE, null), "sequence 1");
+    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10}, 1, 8, 2, 64, f16,
+        new long[] {Long.MAX_VALUE, 5}, FAKE, FAKE, null), "sequence 0");
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, new long[] {1, 1},
+        new long[] {1, 1}, new long[] {4, 4}, FAKE, FAKE, null), "cu_q");
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 3}, 2, 8, 2, 64, f16, new long[] {1, 1},
+        new long[] {1, 1}, new long[] {4, 1}, FAKE, FAKE, null), "kv_len");
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, new long[] {0},
+        new long[] {1}, new long[] {4}, FAKE, FAKE, null), "null cache pointer");
+  }
+
+  @Test
+  void javaChecksComeBeforeTheDevice() {
+    BatchShape shape = new BatchShape(Batch.ofLengths(3, 5), 2, 1, 64);
+    assertMessage(() -> new BatchShape(Batch.ofLengths(3), 3, 2, 64), "multiple of kvHeads");
+    if (!CudaKernels.isAvailable()) System.out.println("CUDA batch calls not run: " + CudaKernels.info().cudaStatus());
+    // Buffers are only allocated where a device exists; without one, the checks before allocation run.
+    assertMessage(() -> CudaKernels.scores(shape, new Spans[] {new Spans(0, 3)}, null, null, null, null, null),
+        "spans: expected one entry per sequence");
+    assertMessage(() -> CudaKernels.scores(shape, new Spans[] {new Spans(0, 3), new Spans(4, 2)}, null, null, null, null,
+        null), "spans[1]");
+    assertMessage(() -> CudaKernels.attention(new BatchShape(Batch.ofLengths(3), 2, 1, 80), null, null, null, null, null),
+        "headDim");
+  }
+}
