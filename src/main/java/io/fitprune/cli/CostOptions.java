@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 /** Options shared by the commands that price recipes. */
 final class CostOptions {
   @Option(names = "--scope", defaultValue = "paper", paramLabel = "full|paper",
-      description = "FLOPs scope: paper (visual tokens, MACs, as the reference code counts) or full (all tokens, FLOPs, causal, GQA). Default: ${DEFAULT-VALUE}.")
+      description = "FLOPs scope: paper (visual tokens, MACs, as the reference code counts) or full (all tokens, FLOPs, causal, GQA). Default: ${DEFAULT-VALUE} (demo budgets in full); every figure printed names its scope.")
   String scope;
 
   @Option(names = "--prefix-tokens", paramLabel = "P",

@@ -105,7 +105,7 @@ final class DemoCommand implements Callable<Integer> {
     double[] sw = sweepBudgets();
     Evaluation.Options o = new Evaluation.Options(budget, or(calibration, p.calibration()), or(heldOut, p.heldOut()),
         or(repeats, p.repeats()), generate, fastvLayer, !noExact, sw);
-    System.err.printf(Locale.ROOT, "demo: %s: L=%d D=%d H=%d G=%d F=%d, P=%d V=%d (%d planted) T=%d; budget %.2f; %d calibration, %d held-out samples%n",
+    System.err.printf(Locale.ROOT, "demo: %s: L=%d D=%d H=%d G=%d F=%d, P=%d V=%d (%d planted) T=%d; budget %.2f of full-scope FLOPs; %d calibration, %d held-out samples%n",
         cfg.name(), L, D, H, G, cfg.mlp(), syn.prefix(), V, syn.planted(), syn.text(), budget, o.calibration(), o.heldOut());
     if (!io.fitprune.decoder.DecoderRuntime.passiveOmp())
       System.err.println("demo: note: libgomp spins its idle threads (set OMP_WAIT_POLICY=PASSIVE): timings suffer on few cores");

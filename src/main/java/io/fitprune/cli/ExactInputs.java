@@ -21,14 +21,19 @@ import org.bytedeco.pytorch.global.torch;
 final class ExactInputs {
   private ExactInputs() {}
 
-  static DecoderRunner runner(Geometry g, Path weights, String namePrefix, Path calibration) throws Exception {
-    DecoderWeights w = DecoderWeights.load(weights, DecoderConfig.of(g, 1, 10000.0, 1e-5), namePrefix, true);
+  static DecoderRunner runner(DecoderConfig config, Path weights, String namePrefix, Path calibration) throws Exception {
+    Geometry g = config.geometry();
+    DecoderWeights w;
+    try (Progress p = Progress.waiting("load weights")) {
+      w = DecoderWeights.load(weights, config, namePrefix, true);
+    }
     List<Tensor> embeds = new ArrayList<>();
     List<Spans> spans = new ArrayList<>();
     try (SafetensorsFile f = SafetensorsFile.open(calibration)) {
       TensorInfo t = f.tensors().get("embeds");
       if (t == null) throw new IllegalArgumentException("--calibration: " + calibration + " has no tensor 'embeds'");
-      if (t.dtype() != DType.F32) throw new IllegalArgumentException("--calibration: 'embeds' must be F32, got " + t.dtype());
+      if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
+        throw new IllegalArgumentException("--calibration: 'embeds' must be F32 or F64, got " + t.dtype());
       long[] sh = t.shape();
       boolean batched = sh.length == 3;
       if ((sh.length != 2 && sh.length != 3) || sh[sh.length - 1] != g.hidden())

@@ -45,7 +45,7 @@ final class FitCommand implements Callable<Integer> {
           + "Default: detected.")
   String namePrefix;
 
-  @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost to remove, in [0, 1).")
+  @Option(names = "--budget", required = true, paramLabel = "R", description = "Fraction of the cost (in --scope) to remove, in [0, 1).")
   double budget;
 
   @Option(names = "--mode", defaultValue = "fast", paramLabel = "fast|exact", description = "Fitting mode. Default: ${DEFAULT-VALUE}.")
@@ -56,6 +56,9 @@ final class FitCommand implements Callable<Integer> {
 
   @Mixin
   CostOptions cost = new CostOptions();
+
+  @Mixin
+  DecoderOptions decoder = new DecoderOptions();
 
   @Override
   public Integer call() throws Exception {
@@ -74,8 +77,12 @@ final class FitCommand implements Callable<Integer> {
     FlopsModel m = cost.model(g, scope);
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     io.fitprune.calibration.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
-        ? ExactInputs.runner(g, weights, namePrefix, calibration) : null;
-    if (st == null) st = StatsRecorder.record(runner, g.layers(), g.visualTokens());
+        ? ExactInputs.runner(decoder.config(g), weights, namePrefix, calibration) : null;
+    if (st == null) {
+      try (Progress p = Progress.start("record statistics", (long) runner.samples() * g.layers())) {
+        st = StatsRecorder.record(runner, g.layers(), g.visualTokens(), p::step);
+      }
+    }
     FitResult r;
     if (md == Mode.EXACT) {
       try (Progress p = Progress.start("fit exact", AlphaSearch.passesPerSearch())) {

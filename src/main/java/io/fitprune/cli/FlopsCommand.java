@@ -70,10 +70,11 @@ final class FlopsCommand implements Callable<Integer> {
       boolean macs = scope == Scope.PAPER;
       System.out.println("model     " + g.name() + " (" + scope.id() + " scope"
           + (macs ? ", visual tokens, MACs" : ", P=" + m.prefixTokens() + " t=" + m.textTokens() + ", FLOPs") + ")");
-      System.out.println("baseline  " + Args.amount(c.baseline(), macs));
-      System.out.println("pruned    " + Args.amount(c.pruned(), macs));
-      System.out.println("reduction " + Args.fraction(c.reduction()));
-      System.out.println("score     " + Args.amount(c.scoreOverhead(), macs) + " extra for the score passes");
+      String in = " (" + scope.id() + " scope)";
+      System.out.println("baseline  " + Args.amount(c.baseline(), macs) + in);
+      System.out.println("pruned    " + Args.amount(c.pruned(), macs) + in);
+      System.out.println("reduction " + Args.fraction(c.reduction()) + in);
+      System.out.println("score     " + Args.amount(c.scoreOverhead(), macs) + in + " extra for the score passes");
     }
     return 0;
   }

@@ -29,6 +29,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Pruned (or unpruned) prefill and greedy decoding on a user's checkpoint and input embeddings. */
@@ -68,11 +69,8 @@ final class PrefillCommand implements Callable<Integer> {
   @Option(names = "--visual", paramLabel = "V", description = "Visual tokens (default: the embeddings file's 'spans', else the model's visualTokens).")
   Integer visualTokens;
 
-  @Option(names = "--rope-theta", defaultValue = "10000", description = "RoPE base. Default: ${DEFAULT-VALUE}.")
-  double ropeTheta;
-
-  @Option(names = "--rms-eps", defaultValue = "1e-5", description = "RMSNorm epsilon. Default: ${DEFAULT-VALUE}.")
-  double rmsEps;
+  @Mixin
+  DecoderOptions decoder = new DecoderOptions();
 
   @Option(names = "--visual-policy", defaultValue = "REFUSE", description = "When the input's visual token count differs "
       + "from the recipe's: REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: ${DEFAULT-VALUE}.")
@@ -95,8 +93,11 @@ final class PrefillCommand implements Callable<Integer> {
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     Geometry g = Geometries.resolve(model);
-    DecoderConfig cfg = DecoderConfig.of(g, 1, ropeTheta, rmsEps);
-    DecoderWeights w = DecoderWeights.load(weights, cfg, namePrefix, true);
+    DecoderConfig cfg = decoder.config(g);
+    DecoderWeights w;
+    try (Progress p = Progress.waiting("load weights")) {
+      w = DecoderWeights.load(weights, cfg, namePrefix, true);
+    }
     if (generate > 1 && w.embed() == null)
       throw new IllegalArgumentException("--generate " + generate
           + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
@@ -280,7 +281,8 @@ final class PrefillCommand implements Callable<Integer> {
       TensorInfo t = f.tensors().get("embeds");
       if (t == null) throw new IllegalArgumentException("--embeds: " + file + " has no tensor 'embeds' (it has "
           + f.tensors().keySet() + ")");
-      if (t.dtype() != DType.F32) throw new IllegalArgumentException("--embeds: tensor 'embeds' must be F32, got " + t.dtype());
+      if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
+        throw new IllegalArgumentException("--embeds: tensor 'embeds' must be F32 or F64, got " + t.dtype());
       if (t.shape().length != 2 || t.shape()[1] != g.hidden() || t.shape()[0] < 1)
         throw new IllegalArgumentException("--embeds: tensor 'embeds' must have shape [n, " + g.hidden() + "], got "
             + t.shapeString());

@@ -72,11 +72,12 @@ final class ScoreCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--dtype " + type + " needs --backend cuda (the CPU backend computes in fp32 and bf16)");
     try (SafetensorsFile in = SafetensorsFile.open(qkv)) {
       TensorInfo first = in.tensors().get("q");
-      DType stored = first != null && first.dtype() == DType.BF16 ? DType.BF16 : DType.F32;
-      TensorInfo q = in.require("q", stored, -1, -1, -1);
+      boolean bf16 = first != null && first.dtype() == DType.BF16;
+      TensorInfo q = bf16 ? in.require("q", DType.BF16, -1, -1, -1) : in.requireFloats("q", -1, -1, -1);
       long n = q.shape()[0];
-      TensorInfo k = in.require("k", stored, n, -1, q.shape()[2]);
-      in.require("v", stored, k.shape());
+      TensorInfo k = bf16 ? in.require("k", DType.BF16, n, -1, q.shape()[2]) : in.requireFloats("k", n, -1, q.shape()[2]);
+      if (bf16) in.require("v", DType.BF16, k.shape());
+      else in.requireFloats("v", k.shape());
       Request req = in.tensors().containsKey("cu_seqlens") ? batchRequest(in, n) : singleRequest(n);
       BatchShape shape;
       try {
@@ -276,14 +277,14 @@ final class ScoreCommand implements Callable<Integer> {
     return Bf16Data.round(in.readFloats(name));
   }
 
-  /** An input as float32: an F32 tensor zero-copy from the mapped file, a BF16 one widened (exactly). */
+  /** An input as float32: an F32 tensor zero-copy from the mapped file, F64 converted, a BF16 one widened (exactly). */
   private static FloatData fp32(SafetensorsFile in, String name) throws java.io.IOException {
-    if (in.tensors().get(name).dtype() == DType.F32) return FloatData.of(in.floats(name));
+    if (in.tensors().get(name).dtype() != DType.BF16) return FloatData.of(in.floats(name));
     return FloatData.of(floats(in, name));
   }
 
   private static float[] floats(SafetensorsFile in, String name) throws java.io.IOException {
-    if (in.tensors().get(name).dtype() == DType.F32) return in.readFloats(name);
+    if (in.tensors().get(name).dtype() != DType.BF16) return in.readFloats(name); // F32, or F64 converted
     java.nio.ShortBuffer b = in.bytes(name).asShortBuffer();
     float[] out = new float[b.remaining()];
     for (int i = 0; i < out.length; i++) out[i] = Bf16Data.toFloat(b.get(i));

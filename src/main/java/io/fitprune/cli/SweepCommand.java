@@ -59,8 +59,8 @@ final class SweepCommand implements Callable<Integer> {
 
     List<Recipe> done = new ArrayList<>();
     List<String> failed = new ArrayList<>();
-    System.out.printf(Locale.ROOT, "%-7s %-7s %-9s %-9s %-7s %-6s %s%n", "budget", "alpha", "paper", "full", "pruned",
-        "last", "recipe");
+    System.out.printf(Locale.ROOT, "%-7s %-7s %-9s %-9s %-7s %-6s %s   (budget in the %s scope; paper, full: reductions)%n",
+        "budget", "alpha", "paper", "full", "pruned", "last", "recipe", scope.id());
     try (Progress p = Progress.start("sweep", bs.length)) {
       for (double b : bs) {
         try {

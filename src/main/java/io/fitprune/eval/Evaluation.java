@@ -139,46 +139,4 @@ public final class Evaluation {
     for (int i = 0; i < out.length; i++) out[i] *= f;
     return out;
   }
-
-  /** Reports progress of a statistics recording through a runner. */
-  static final class CountingRunner implements io.fitprune.fitting.LayerRunner {
-    final io.fitprune.fitting.LayerRunner r;
-    final int total;
-    final String stage;
-    final Listener l;
-    int done;
-
-    CountingRunner(io.fitprune.fitting.LayerRunner r, int total, String stage, Listener l) {
-      this.r = r;
-      this.total = total;
-      this.stage = stage;
-      this.l = l;
-    }
-
-    @Override
-    public int samples() {
-      return r.samples();
-    }
-
-    @Override
-    public void beginPass() {
-      r.beginPass();
-    }
-
-    @Override
-    public void attend(int sample, int layer, int alive, float[] self, float[] cross) {
-      r.attend(sample, layer, alive, self, cross);
-    }
-
-    @Override
-    public void finish(int sample, int layer, int[] drop, int count) {
-      r.finish(sample, layer, drop, count);
-      l.progress(stage, ++done, total);
-    }
-
-    @Override
-    public void endPass() {
-      r.endPass();
-    }
-  }
 }

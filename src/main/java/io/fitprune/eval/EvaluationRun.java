@@ -87,8 +87,9 @@ final class EvaluationRun {
       spans.add(s.spans());
     }
     runner = new DecoderRunner(dec, emb, spans);
-    AttentionStats stats = StatsRecorder.record(new Evaluation.CountingRunner(runner, layers * o.calibration(), "record", l),
-        layers, visual);
+    int total = layers * o.calibration();
+    int[] done = {0};
+    AttentionStats stats = StatsRecorder.record(runner, layers, visual, () -> l.progress("record", ++done[0], total));
     stage("record statistics");
     return stats;
   }

@@ -7,6 +7,11 @@ public final class StatsRecorder {
   private StatsRecorder() {}
 
   public static AttentionStats record(LayerRunner runner, int layers, int visualTokens) {
+    return record(runner, layers, visualTokens, null);
+  }
+
+  /** As {@link #record(LayerRunner, int, int)}, calling {@code onStep} after each (sample, layer): S * L steps. */
+  public static AttentionStats record(LayerRunner runner, int layers, int visualTokens, Runnable onStep) {
     int S = runner.samples();
     if (S < 1) throw new IllegalArgumentException("runner holds no samples");
     long n = (long) S * layers * visualTokens;
@@ -23,6 +28,7 @@ public final class StatsRecorder {
           System.arraycopy(a, 0, self, off, visualTokens);
           System.arraycopy(c, 0, cross, off, visualTokens);
           runner.finish(s, l, none, 0);
+          if (onStep != null) onStep.run();
         }
       }
     } finally {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
@@ -190,10 +191,31 @@ public final class SafetensorsFile implements AutoCloseable {
     return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), len).order(ByteOrder.LITTLE_ENDIAN);
   }
 
-  /** An F32 tensor as a direct, memory-mapped buffer: zero-copy into the native kernels. */
+  /**
+   * The entry named {@code name} holding float data that {@link #floats} reads: F32, or F64 (what
+   * numpy writes by default), checked for shape as {@link #require} does.
+   */
+  public TensorInfo requireFloats(String name, long... shape) throws SafetensorsException {
+    TensorInfo t = tensors.get(name);
+    if (t != null && t.dtype() == DType.F64) return require(name, DType.F64, shape);
+    if (t != null && t.dtype() != DType.F32)
+      throw new SafetensorsException(path, "tensor '" + name + "' must be F32 or F64, got " + t.dtype());
+    return require(name, DType.F32, shape);
+  }
+
+  /**
+   * A float tensor as a direct buffer of float32: an F32 tensor memory-mapped (zero-copy into the
+   * native kernels), an F64 tensor converted to float32 into new memory. The one place where
+   * float64 input becomes float32.
+   */
   public FloatBuffer floats(String name) throws IOException {
-    require(name, DType.F32);
-    return bytes(name).asFloatBuffer();
+    TensorInfo t = requireFloats(name);
+    if (t.dtype() == DType.F32) return bytes(name).asFloatBuffer();
+    DoubleBuffer src = bytes(name).asDoubleBuffer();
+    FloatBuffer dst = ByteBuffer.allocateDirect(Math.multiplyExact(src.remaining(), 4)).order(ByteOrder.nativeOrder())
+        .asFloatBuffer();
+    while (src.hasRemaining()) dst.put((float) src.get());
+    return dst.flip();
   }
 
   public float[] readFloats(String name) throws IOException {

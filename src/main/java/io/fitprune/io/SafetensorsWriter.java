@@ -32,6 +32,13 @@ public final class SafetensorsWriter {
     return add(name, DType.F32, shape, b);
   }
 
+  /** float64 data (what numpy writes by default); readers convert it with {@link SafetensorsFile#floats}. */
+  public SafetensorsWriter putDoubles(String name, double[] data, long... shape) {
+    ByteBuffer b = allocate(name, DType.F64, data.length, shape);
+    b.asDoubleBuffer().put(data);
+    return add(name, DType.F64, shape, b);
+  }
+
   /** 2-byte elements (BF16, F16, I16, U16) from their bit patterns. */
   public SafetensorsWriter putShorts(String name, DType dtype, short[] data, long... shape) {
     if (dtype.bytes() != 2) throw new IllegalArgumentException(name + ": " + dtype + " is not a 2-byte dtype");

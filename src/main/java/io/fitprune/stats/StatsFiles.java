@@ -1,6 +1,5 @@
 package io.fitprune.stats;
 
-import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsException;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
@@ -23,8 +22,8 @@ public final class StatsFiles {
   /** Reads and validates against {@code g}: dtype, shapes, and the values (see {@link AttentionStats}). */
   public static AttentionStats read(Path path, Geometry g) throws IOException {
     try (SafetensorsFile f = SafetensorsFile.open(path)) {
-      TensorInfo s = f.require(SELF, DType.F32, -1, -1, -1);
-      TensorInfo c = f.require(CROSS, DType.F32, -1, -1, -1);
+      TensorInfo s = f.requireFloats(SELF, -1, -1, -1);
+      TensorInfo c = f.requireFloats(CROSS, -1, -1, -1);
       long[] shape = s.shape();
       if (!java.util.Arrays.equals(shape, c.shape()))
         throw new SafetensorsException(path, "tensors 'self' " + s.shapeString() + " and 'cross' " + c.shapeString()

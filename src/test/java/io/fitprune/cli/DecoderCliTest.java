@@ -9,6 +9,7 @@ import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.Tensors;
+import io.fitprune.fitting.ExactFitter;
 import io.fitprune.fitting.FastFitter;
 import io.fitprune.fitting.FitResult;
 import io.fitprune.fitting.StatsRecorder;
@@ -79,6 +80,14 @@ class DecoderCliTest {
     assertTrue(r.out().contains("kv cache length per layer: "), r.out());
     assertTrue(r.out().contains("output ids: " + Arrays.toString(dec.generate(pr, 3))), r.out());
     assertTrue(r.out().contains("predicted speedup"), r.out());
+    // the same recipe on an input with fewer visual tokens: refused naming both counts, or scaled when asked
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
+        "--name-prefix", "language_model.", "--recipe", recipe.toString(), "--visual", "12");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains(V + " visual tokens") && r.err().contains("with 12"), r.err());
+    r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString(),
+        "--name-prefix", "language_model.", "--recipe", recipe.toString(), "--visual", "12", "--visual-policy", "scale");
+    assertEquals(0, r.code(), r.err());
 
     // Without --name-prefix the layout is detected; an explicit wrong one is honoured and refused.
     r = CliRun.run("prefill", "--model", model.toString(), "--weights", weights.toString(), "--embeds", emb.toString());
@@ -155,6 +164,24 @@ class DecoderCliTest {
     Recipe rec = RecipeFiles.read(out);
     assertEquals("exact", rec.mode());
     assertTrue(rec.full().reduction() >= 0.3, r.out());
+
+    // float64 embeddings (numpy's default) and the decoder's RoPE base and RMSNorm epsilon, as prefill takes them
+    Path cal64 = dir.resolve("cal64.safetensors");
+    double[] both64 = new double[both.length];
+    for (int i = 0; i < both.length; i++) both64[i] = both[i];
+    new SafetensorsWriter().putDoubles("embeds", both64, 2, N, CFG.hidden()).putLongs("spans", new long[] {P, V}, 2)
+        .write(cal64);
+    r = CliRun.run("fit", "--model", model.toString(), "--mode", "exact", "--weights", weights.toString(),
+        "--calibration", cal64.toString(), "--budget", "0.3", "--scope", "full", "--rope-theta", "500000", "--rms-eps",
+        "1e-6", "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    DecoderConfig c2 = new DecoderConfig(CFG.geometry(), CFG.vocab(), 500000, 1e-6);
+    DecoderRunner runner = new DecoderRunner(new Decoder(DecoderWeights.random(c2, 6)),
+        List.of(Tensors.of(a, N, CFG.hidden()), Tensors.of(b, N, CFG.hidden())), List.of(new Spans(P, V), new Spans(P, V)));
+    FlopsModel full = new FlopsModel(CFG.geometry(), Scope.FULL, P, T);
+    FitResult want = new ExactFitter(runner, StatsRecorder.record(runner, 3, V), full).fit(0.3);
+    assertArrayEquals(want.prune(), RecipeFiles.read(out).prune(), "exact fit on the decoder with --rope-theta, --rms-eps");
+
     r = CliRun.run("fit", "--model", model.toString(), "--mode", "exact", "--weights", weights.toString(), "--budget",
         "0.3", "--out", out.toString());
     assertEquals(2, r.code());

@@ -138,6 +138,28 @@ class SequenceStateTest {
   }
 
   @Test
+  void intRowsInJavaArraysAndNativeMemory() {
+    Random r = new Random(8);
+    SequenceState s = SequenceState.start(1, N, new Spans(P, V));
+    int[] ids = new int[N * 3 + 5], want = new int[N * 3];
+    for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt();
+    System.arraycopy(ids, 0, want, 0, want.length);
+    int[] keep = s.keepDropping(new int[] {10, 2, 5, 6}, 4);
+    try (io.fitprune.kernels.IntData nat = io.fitprune.kernels.IntData.allocate(N)) {
+      int[] natInit = new int[N];
+      for (int i = 0; i < N; i++) natInit[i] = r.nextInt();
+      nat.pointer().put(natInit);
+      s.apply(0, keep, RowBuffer.of(ids, 3), RowBuffer.of(nat, 1));
+      int[] got = new int[keep.length];
+      nat.pointer().get(got);
+      for (int i = 0; i < keep.length; i++) {
+        assertEquals(natInit[keep[i]], got[i]);
+        for (int c = 0; c < 3; c++) assertEquals(want[keep[i] * 3 + c], ids[i * 3 + c]);
+      }
+    }
+  }
+
+  @Test
   void oneTokenSequenceAndEmptyVisualSpan() {
     SequenceState s = SequenceState.start(1, 1, new Spans(0, 0));
     assertArrayEquals(new int[0], s.visualIds());
