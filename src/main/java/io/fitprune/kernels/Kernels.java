@@ -3,6 +3,7 @@ package io.fitprune.kernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The FitPrune kernels; methods without a {@link Backend} argument run on the CPU backend: attention forward with log-sum-exp, the FitPrune score
@@ -27,13 +28,18 @@ public final class Kernels {
   }
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
+    return attentionOfArrays(shape, q, k, v, FloatData::of);
+  }
+
+  /** The array attention in fp32 or bf16: {@code input} wraps q, k, v, once checked, and out is fp32. */
+  private static AttentionOutput attentionOfArrays(AttentionShape shape, float[] q, float[] k, float[] v,
+      Function<float[], NativeData<?>> input) {
     Objects.requireNonNull(shape, "shape");
     requireQk(shape, q, k); // inputs before allocating outputs
     FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
     float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
     float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
-    attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
-        FloatData.of(out), FloatData.of(lse));
+    runAttention(shape, null, input.apply(q), input.apply(k), input.apply(v), FloatData.of(out), FloatData.of(lse), null, null);
     return new AttentionOutput(out, lse);
   }
 
@@ -50,14 +56,19 @@ public final class Kernels {
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
+    return scoresOfArrays(shape, spans, q, k, lse, FloatData::of);
+  }
+
+  /** The array score pass in fp32 or bf16: {@code input} wraps q and k, once checked; lse, self, cross are fp32. */
+  private static Scores scoresOfArrays(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse,
+      Function<float[], NativeData<?>> input) {
     Objects.requireNonNull(shape, "shape");
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
     requireQk(shape, q, k);
     FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
     float[] self = new float[Lengths.arrayLength("self", spans.visual())];
     float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
-    scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
-        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
+    runScores(shape, spans, input.apply(q), input.apply(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
   }
 
@@ -543,31 +554,14 @@ public final class Kernels {
   public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
       float[] v) {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
-    if (type == ElementType.FP32) return attention(shape, q, k, v);
-    Objects.requireNonNull(shape, "shape");
-    requireQk(shape, q, k); // inputs before allocating outputs
-    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
-    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
-    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
-    attention(shape, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")), Bf16Data.round(require(v, "v")),
-        FloatData.of(out), FloatData.of(lse));
-    return new AttentionOutput(out, lse);
+    return attentionOfArrays(shape, q, k, v, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
   }
 
   /** Scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
   public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
       float[] lse) {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.scores(shape, spans, type, q, k, lse);
-    if (type == ElementType.FP32) return scores(shape, spans, q, k, lse);
-    Objects.requireNonNull(shape, "shape");
-    require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
-    requireQk(shape, q, k);
-    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
-    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
-    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
-    scores(shape, spans, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")),
-        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
-    return new Scores(self, cross);
+    return scoresOfArrays(shape, spans, q, k, lse, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
   }
 
   /** Selection on a backend; both give the same indices on the same scores. */
