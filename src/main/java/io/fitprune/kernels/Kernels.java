@@ -475,7 +475,8 @@ public final class Kernels {
     return flat;
   }
 
-  private static long totalVisual(long[] flat) {
+  /** The sum of the visual spans of {@link #flatSpans}. */
+  static long totalVisual(long[] flat) {
     long v = 0;
     for (int b = 1; b < flat.length; b += 2) v += flat[b];
     return v;
