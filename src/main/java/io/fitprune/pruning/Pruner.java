@@ -79,27 +79,8 @@ public interface Pruner {
   /** FitPrune's deploy rule: drop the {@code prune[l]} lowest {@code self*cross} (ties: lower index first). */
   static Pruner fitprune(int[] prune, int visualTokens, VisualCountPolicy policy, String name) {
     LayerCounts counts = new LayerCounts(prune, visualTokens, policy);
-    return new Pruner() {
-      @Override
-      public int count(SequenceState s) {
-        return counts.at(s);
-      }
-
-      @Override
-      public int[] keep(SequenceState s, float[] self, float[] cross, int drop) {
-        return Kernels.selectKeep(s.rows(), s.spans(), self, cross, drop);
-      }
-
-      @Override
-      public String name() {
-        return name;
-      }
-
-      @Override
-      public int layers() {
-        return counts.prune().length;
-      }
-    };
+    return new CountedPruner(counts, name, true, counts.prune().length,
+        (s, self, cross, drop) -> Kernels.selectKeep(s.rows(), s.spans(), self, cross, drop));
   }
 
   /**
@@ -113,70 +94,34 @@ public interface Pruner {
     int[] prune = new int[layers];
     prune[layer] = drop;
     LayerCounts counts = new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE);
-    return new Pruner() {
-      @Override
-      public int count(SequenceState s) {
-        return counts.at(s);
+    return new CountedPruner(counts, name, true, -1, (s, self, cross, k) -> {
+      int v = s.visual();
+      long t = s.text();
+      float[] received = new float[v], ones = new float[v];
+      for (int j = 0; j < v; j++) {
+        received[j] = v * self[j] + t * cross[j];
+        ones[j] = 1f;
       }
-
-      @Override
-      public int[] keep(SequenceState s, float[] self, float[] cross, int k) {
-        int v = s.visual();
-        long t = s.text();
-        float[] received = new float[v], ones = new float[v];
-        for (int j = 0; j < v; j++) {
-          received[j] = v * self[j] + t * cross[j];
-          ones[j] = 1f;
-        }
-        return Kernels.selectKeep(s.rows(), s.spans(), received, ones, k);
-      }
-
-      @Override
-      public String name() {
-        return name;
-      }
-    };
+      return Kernels.selectKeep(s.rows(), s.spans(), received, ones, k);
+    });
   }
 
   /** Random dropping with the given per-layer counts; the choice depends only on the seed, layer and alive count. */
   static Pruner random(int[] prune, int visualTokens, long seed) {
     LayerCounts counts = new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE);
-    return new Pruner() {
-      @Override
-      public int count(SequenceState s) {
-        return counts.at(s);
+    return new CountedPruner(counts, "random", false, counts.prune().length, (s, self, cross, drop) -> {
+      int v = s.visual();
+      int[] perm = new int[v];
+      for (int i = 0; i < v; i++) perm[i] = i;
+      SplittableRandom r = new SplittableRandom(seed * 1_000_003L + s.layersDone());
+      for (int i = 0; i < drop; i++) { // partial Fisher-Yates: perm[0..drop) are dropped
+        int j = i + r.nextInt(v - i);
+        int tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
       }
-
-      @Override
-      public boolean needsScores() {
-        return false;
-      }
-
-      @Override
-      public int[] keep(SequenceState s, float[] self, float[] cross, int drop) {
-        int v = s.visual();
-        int[] perm = new int[v];
-        for (int i = 0; i < v; i++) perm[i] = i;
-        SplittableRandom r = new SplittableRandom(seed * 1_000_003L + s.layersDone());
-        for (int i = 0; i < drop; i++) { // partial Fisher-Yates: perm[0..drop) are dropped
-          int j = i + r.nextInt(v - i);
-          int tmp = perm[i];
-          perm[i] = perm[j];
-          perm[j] = tmp;
-        }
-        return s.keepDropping(perm, drop);
-      }
-
-      @Override
-      public String name() {
-        return "random";
-      }
-
-      @Override
-      public int layers() {
-        return counts.prune().length;
-      }
-    };
+      return s.keepDropping(perm, drop);
+    });
   }
 
   /**
