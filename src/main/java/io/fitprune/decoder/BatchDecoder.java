@@ -268,12 +268,7 @@ public final class BatchDecoder {
     for (int b = 0; b < B; b++) {
       DecoderState s = states.get(b);
       if (s == null) throw new IllegalArgumentException("states[" + b + "] is null");
-      if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
-      if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
-      for (int l = 0; l < c.layers(); l++)
-        if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
-          throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
-              + " rows): prefill with a larger reserve");
+      s.requireRoomForToken(c.layers());
     }
     int[] pos = new int[B];
     for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();

@@ -40,12 +40,7 @@ final class Generation {
   Decoder.Step step(DecoderState s, Tensor x) {
     DecoderConfig c = dec.config();
     DecoderWeights w = dec.weights();
-    if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
-    if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
-    for (int l = 0; l < c.layers(); l++)
-      if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
-        throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
-            + " rows): prefill with a larger reserve");
+    s.requireRoomForToken(c.layers());
     int H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden(), grp = H / G;
     int[] posArr = {s.seq.appendToken()};
     try (Temps tp = new Temps()) {
