@@ -249,11 +249,11 @@ public final class CudaKernels {
   public static void scores(BatchShape shape, Spans[] spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
       DeviceBuffer self, DeviceBuffer cross) {
     Objects.requireNonNull(shape, "shape");
-    long[] flat = Kernels.flatSpans(shape.batch(), spans);
+    long[] flat = PackedBatches.flatSpans(shape.batch(), spans);
     AttentionShape all = shape.packed();
     requireHeadDim(all);
     ElementType t = halfType(q, "q");
-    requireScores(all, "N", t, q, k, lse, Kernels.totalVisual(flat), "[sum V_b]", self, cross);
+    requireScores(all, "N", t, q, k, lse, PackedBatches.totalVisual(flat), "[sum V_b]", self, cross);
     requireDevice();
     long[] cu = shape.batch().raw();
     Kernels.check(FitPruneNative.fp_cuda_scores_varlen(q.pointer(), k.pointer(), lse.pointer(), cu, cu.length - 1,
