@@ -48,11 +48,8 @@ final class Generation {
       for (int l = 0; l < c.layers(); l++) {
         int len = s.seq.kvLength(l); // including the new token, at row len - 1
         DecoderWeights.Layer lw = w.layer(l);
-        Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-        Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
-        dec.rope().apply(q, posArr, H);
-        dec.rope().apply(k, posArr, G);
+        Qkv qkv = Qkv.of(dec, tp, x, lw, posArr);
+        Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
         tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(k.view(1, G, d)));
         tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(v.view(1, G, d)));
         // bf16 caches are read as float32: one token's attention is small, and its softmax stays float32
