@@ -86,10 +86,7 @@ public final class CudaKernels {
   /** Uploads host floats as {@code type}, runs attention, and returns out (as floats) and lse. */
   public static Kernels.AttentionOutput attention(AttentionShape shape, ElementType type, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
-    requireHostFloat(type);
-    requireHeadDim(shape);
-    requireHost(q, "q", shape.qLength(), "[n,H,d]");
-    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHostQk(shape, type, q, k);
     requireHost(v, "v", shape.kvLength(), "[n,G,d]");
     requireDevice();
     try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
@@ -131,10 +128,7 @@ public final class CudaKernels {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(spans, "spans");
     spans.requireWithin(shape.tokens());
-    requireHostFloat(type);
-    requireHeadDim(shape);
-    requireHost(q, "q", shape.qLength(), "[n,H,d]");
-    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHostQk(shape, type, q, k);
     requireHost(lse, "lse", shape.lseLength(), "[H,n]");
     requireDevice();
     try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
@@ -362,6 +356,14 @@ public final class CudaKernels {
     if (b.length() != length)
       throw new IllegalArgumentException(name + ": expected " + length + " " + type + " values for shape " + dims
           + ", got " + b.length());
+  }
+
+  /** The upload type and the host q and k of an array entry point. */
+  private static void requireHostQk(AttentionShape shape, ElementType type, float[] q, float[] k) {
+    requireHostFloat(type);
+    requireHeadDim(shape);
+    requireHost(q, "q", shape.qLength(), "[n,H,d]");
+    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
   }
 
   private static void requireHost(float[] a, String name, long length, String dims) {

@@ -231,16 +231,21 @@ public final class Kernels {
 
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    float[] dst = new float[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
+    float[] dst = new float[gatheredLength(index, width)];
     gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
     return dst;
   }
 
   public static int[] gatherRows(int[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    int[] dst = new int[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
+    int[] dst = new int[gatheredLength(index, width)];
     gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
     return dst;
+  }
+
+  /** The length of an array gather's result, {@code [count,width]}, checked to fit an array. */
+  private static int gatheredLength(int[] index, long width) {
+    return Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width));
   }
 
   private static long rowsOf(long length, long width) {
