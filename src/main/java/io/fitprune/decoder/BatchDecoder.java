@@ -122,17 +122,14 @@ public final class BatchDecoder {
     BatchShape shape = new BatchShape(batch, H, G, d);
     DecoderWeights.Layer lw = w.layer(l);
     try (Temps tp = new Temps()) {
-      Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-      Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
       int[] pos = new int[total];
       for (int b = 0, at = 0; b < B; b++) {
         int[] p = states.get(b).seq.positions();
         System.arraycopy(p, 0, pos, at, p.length);
         at += p.length;
       }
-      dec.rope().apply(q, pos, H);
-      dec.rope().apply(k, pos, G);
+      Qkv qkv = Qkv.of(dec, tp, x, lw, pos);
+      Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
       FloatData qd = TorchData.floats(tp.add(q.view(total, H, d))), kd = TorchData.floats(tp.add(k.view(total, G, d)));
@@ -268,12 +265,7 @@ public final class BatchDecoder {
     for (int b = 0; b < B; b++) {
       DecoderState s = states.get(b);
       if (s == null) throw new IllegalArgumentException("states[" + b + "] is null");
-      if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
-      if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
-      for (int l = 0; l < c.layers(); l++)
-        if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
-          throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
-              + " rows): prefill with a larger reserve");
+      s.requireRoomForToken(c.layers());
     }
     int[] pos = new int[B];
     for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();
@@ -286,11 +278,8 @@ public final class BatchDecoder {
       long[] kvLen = new long[B];
       for (int l = 0; l < c.layers(); l++) {
         DecoderWeights.Layer lw = w.layer(l);
-        Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-      Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
-        dec.rope().apply(q, pos, H);
-        dec.rope().apply(k, pos, G);
+        Qkv qkv = Qkv.of(dec, tp, x, lw, pos);
+        Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
         for (int b = 0; b < B; b++) {
           DecoderState s = states.get(b);
           int len = s.seq.kvLength(l); // including the new token, at row len - 1

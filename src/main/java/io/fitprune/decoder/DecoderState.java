@@ -26,6 +26,19 @@ public final class DecoderState implements AutoCloseable {
     this.reserve = reserve;
   }
 
+  /**
+   * Refuses a decode step unless the prefill has run all {@code layers} layers and kept K/V caches
+   * with a free row in each layer for the new token.
+   */
+  void requireRoomForToken(int layers) {
+    if (reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
+    if (seq.layersDone() != layers) throw new IllegalStateException("decode: prefill has not finished");
+    for (int l = 0; l < layers; l++)
+      if (seq.kvLength(l) + 1 > kCache[l].size(0))
+        throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + seq.kvLength(l)
+            + " rows): prefill with a larger reserve");
+  }
+
   /** Turns per-phase timing on for this state (off by default). */
   public Profile profile() {
     if (profile == null) profile = new Profile();

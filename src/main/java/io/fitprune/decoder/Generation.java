@@ -40,12 +40,7 @@ final class Generation {
   Decoder.Step step(DecoderState s, Tensor x) {
     DecoderConfig c = dec.config();
     DecoderWeights w = dec.weights();
-    if (s.reserve < 0) throw new IllegalStateException("decode: the prefill kept no K/V caches (decodeReserve < 0)");
-    if (s.seq.layersDone() != c.layers()) throw new IllegalStateException("decode: prefill has not finished");
-    for (int l = 0; l < c.layers(); l++)
-      if (s.seq.kvLength(l) + 1 > s.kCache[l].size(0))
-        throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + s.seq.kvLength(l)
-            + " rows): prefill with a larger reserve");
+    s.requireRoomForToken(c.layers());
     int H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden(), grp = H / G;
     int[] posArr = {s.seq.appendToken()};
     try (Temps tp = new Temps()) {
@@ -53,11 +48,8 @@ final class Generation {
       for (int l = 0; l < c.layers(); l++) {
         int len = s.seq.kvLength(l); // including the new token, at row len - 1
         DecoderWeights.Layer lw = w.layer(l);
-        Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-        Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-        Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
-        dec.rope().apply(q, posArr, H);
-        dec.rope().apply(k, posArr, G);
+        Qkv qkv = Qkv.of(dec, tp, x, lw, posArr);
+        Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
         tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(k.view(1, G, d)));
         tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(v.view(1, G, d)));
         // bf16 caches are read as float32: one token's attention is small, and its softmax stays float32

@@ -76,11 +76,7 @@ public final class CudaKernels {
     Objects.requireNonNull(shape, "shape");
     requireHeadDim(shape);
     ElementType t = floatType(q, "q");
-    require(q, "q", t, shape.qLength(), "[n,H,d]");
-    require(k, "k", t, shape.kvLength(), "[n,G,d]");
-    require(v, "v", t, shape.kvLength(), "[n,G,d]");
-    require(out, "out", t, shape.qLength(), "[n,H,d]");
-    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
+    requireAttention(shape, "n", t, q, k, v, out, lse);
     Objects.requireNonNull(stream, "stream");
     requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_attention(q.pointer(), k.pointer(), v.pointer(), shape.tokens(),
@@ -90,10 +86,7 @@ public final class CudaKernels {
   /** Uploads host floats as {@code type}, runs attention, and returns out (as floats) and lse. */
   public static Kernels.AttentionOutput attention(AttentionShape shape, ElementType type, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
-    requireHostFloat(type);
-    requireHeadDim(shape);
-    requireHost(q, "q", shape.qLength(), "[n,H,d]");
-    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHostQk(shape, type, q, k);
     requireHost(v, "v", shape.kvLength(), "[n,G,d]");
     requireDevice();
     try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
@@ -121,11 +114,7 @@ public final class CudaKernels {
     spans.requireWithin(shape.tokens());
     requireHeadDim(shape);
     ElementType t = floatType(q, "q");
-    require(q, "q", t, shape.qLength(), "[n,H,d]");
-    require(k, "k", t, shape.kvLength(), "[n,G,d]");
-    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H,n]");
-    require(self, "self", ElementType.FP32, spans.visual(), "[V]");
-    require(cross, "cross", ElementType.FP32, spans.visual(), "[V]");
+    requireScores(shape, "n", t, q, k, lse, spans.visual(), "[V]", self, cross);
     Objects.requireNonNull(stream, "stream");
     requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_scores(q.pointer(), k.pointer(), lse.pointer(), shape.tokens(), shape.heads(),
@@ -139,10 +128,7 @@ public final class CudaKernels {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(spans, "spans");
     spans.requireWithin(shape.tokens());
-    requireHostFloat(type);
-    requireHeadDim(shape);
-    requireHost(q, "q", shape.qLength(), "[n,H,d]");
-    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
+    requireHostQk(shape, type, q, k);
     requireHost(lse, "lse", shape.lseLength(), "[H,n]");
     requireDevice();
     try (DeviceBuffer dq = DeviceBuffer.of(q, type); DeviceBuffer dk = DeviceBuffer.of(k, type);
@@ -245,11 +231,7 @@ public final class CudaKernels {
     AttentionShape all = shape.packed();
     requireHeadDim(all);
     ElementType t = halfType(q, "q");
-    require(q, "q", t, all.qLength(), "[N,H,d]");
-    require(k, "k", t, all.kvLength(), "[N,G,d]");
-    require(v, "v", t, all.kvLength(), "[N,G,d]");
-    require(out, "out", t, all.qLength(), "[N,H,d]");
-    require(lse, "lse", ElementType.FP32, all.lseLength(), "[H,N]");
+    requireAttention(all, "N", t, q, k, v, out, lse);
     requireDevice();
     long[] cu = shape.batch().raw();
     Kernels.check(FitPruneNative.fp_cuda_attention_varlen(q.pointer(), k.pointer(), v.pointer(), cu, cu.length - 1,
@@ -261,17 +243,11 @@ public final class CudaKernels {
   public static void scores(BatchShape shape, Spans[] spans, DeviceBuffer q, DeviceBuffer k, DeviceBuffer lse,
       DeviceBuffer self, DeviceBuffer cross) {
     Objects.requireNonNull(shape, "shape");
-    long[] flat = Kernels.flatSpans(shape.batch(), spans);
-    long visual = 0;
-    for (int b = 1; b < flat.length; b += 2) visual += flat[b];
+    long[] flat = PackedBatches.flatSpans(shape.batch(), spans);
     AttentionShape all = shape.packed();
     requireHeadDim(all);
     ElementType t = halfType(q, "q");
-    require(q, "q", t, all.qLength(), "[N,H,d]");
-    require(k, "k", t, all.kvLength(), "[N,G,d]");
-    require(lse, "lse", ElementType.FP32, all.lseLength(), "[H,N]");
-    require(self, "self", ElementType.FP32, visual, "[sum V_b]");
-    require(cross, "cross", ElementType.FP32, visual, "[sum V_b]");
+    requireScores(all, "N", t, q, k, lse, PackedBatches.totalVisual(flat), "[sum V_b]", self, cross);
     requireDevice();
     long[] cu = shape.batch().raw();
     Kernels.check(FitPruneNative.fp_cuda_scores_varlen(q.pointer(), k.pointer(), lse.pointer(), cu, cu.length - 1,
@@ -354,12 +330,40 @@ public final class CudaKernels {
     return b.type();
   }
 
+  /** The buffers of an attention call: q, k, v, out of type t, lse fp32; {@code rows} names the token dimension (n, or N packed). */
+  private static void requireAttention(AttentionShape shape, String rows, ElementType t, DeviceBuffer q, DeviceBuffer k,
+      DeviceBuffer v, DeviceBuffer out, DeviceBuffer lse) {
+    require(q, "q", t, shape.qLength(), "[" + rows + ",H,d]");
+    require(k, "k", t, shape.kvLength(), "[" + rows + ",G,d]");
+    require(v, "v", t, shape.kvLength(), "[" + rows + ",G,d]");
+    require(out, "out", t, shape.qLength(), "[" + rows + ",H,d]");
+    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H," + rows + "]");
+  }
+
+  /** The buffers of a score pass: q, k of type t, lse fp32 as in {@link #requireAttention}; self and cross fp32, {@code visual} long. */
+  private static void requireScores(AttentionShape shape, String rows, ElementType t, DeviceBuffer q, DeviceBuffer k,
+      DeviceBuffer lse, long visual, String visualDims, DeviceBuffer self, DeviceBuffer cross) {
+    require(q, "q", t, shape.qLength(), "[" + rows + ",H,d]");
+    require(k, "k", t, shape.kvLength(), "[" + rows + ",G,d]");
+    require(lse, "lse", ElementType.FP32, shape.lseLength(), "[H," + rows + "]");
+    require(self, "self", ElementType.FP32, visual, visualDims);
+    require(cross, "cross", ElementType.FP32, visual, visualDims);
+  }
+
   private static void require(DeviceBuffer b, String name, ElementType type, long length, String dims) {
     if (b == null) throw new NullPointerException(name + " is null");
     if (b.type() != type) throw new IllegalArgumentException(name + ": expected " + type + ", got " + b.type());
     if (b.length() != length)
       throw new IllegalArgumentException(name + ": expected " + length + " " + type + " values for shape " + dims
           + ", got " + b.length());
+  }
+
+  /** The upload type and the host q and k of an array entry point. */
+  private static void requireHostQk(AttentionShape shape, ElementType type, float[] q, float[] k) {
+    requireHostFloat(type);
+    requireHeadDim(shape);
+    requireHost(q, "q", shape.qLength(), "[n,H,d]");
+    requireHost(k, "k", shape.kvLength(), "[n,G,d]");
   }
 
   private static void requireHost(float[] a, String name, long length, String dims) {

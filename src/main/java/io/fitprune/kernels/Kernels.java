@@ -3,6 +3,7 @@ package io.fitprune.kernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The FitPrune kernels; methods without a {@link Backend} argument run on the CPU backend: attention forward with log-sum-exp, the FitPrune score
@@ -27,13 +28,18 @@ public final class Kernels {
   }
 
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
+    return attentionOfArrays(shape, q, k, v, FloatData::of);
+  }
+
+  /** The array attention in fp32 or bf16: {@code input} wraps q, k, v, once checked, and out is fp32. */
+  private static AttentionOutput attentionOfArrays(AttentionShape shape, float[] q, float[] k, float[] v,
+      Function<float[], NativeData<?>> input) {
     Objects.requireNonNull(shape, "shape");
     requireQk(shape, q, k); // inputs before allocating outputs
     FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
     float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
     float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
-    attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
-        FloatData.of(out), FloatData.of(lse));
+    runAttention(shape, null, input.apply(q), input.apply(k), input.apply(v), FloatData.of(out), FloatData.of(lse), null, null);
     return new AttentionOutput(out, lse);
   }
 
@@ -50,14 +56,19 @@ public final class Kernels {
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
+    return scoresOfArrays(shape, spans, q, k, lse, FloatData::of);
+  }
+
+  /** The array score pass in fp32 or bf16: {@code input} wraps q and k, once checked; lse, self, cross are fp32. */
+  private static Scores scoresOfArrays(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse,
+      Function<float[], NativeData<?>> input) {
     Objects.requireNonNull(shape, "shape");
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
     requireQk(shape, q, k);
     FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
     float[] self = new float[Lengths.arrayLength("self", spans.visual())];
     float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
-    scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")),
-        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
+    runScores(shape, spans, input.apply(q), input.apply(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
   }
 
@@ -220,16 +231,21 @@ public final class Kernels {
 
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    float[] dst = new float[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
+    float[] dst = new float[gatheredLength(index, width)];
     gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
     return dst;
   }
 
   public static int[] gatherRows(int[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
-    int[] dst = new int[Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width))];
+    int[] dst = new int[gatheredLength(index, width)];
     gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
     return dst;
+  }
+
+  /** The length of an array gather's result, {@code [count,width]}, checked to fit an array. */
+  private static int gatheredLength(int[] index, long width) {
+    return Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width));
   }
 
   private static long rowsOf(long length, long width) {
@@ -261,42 +277,18 @@ public final class Kernels {
    * sequences keeps every core busy.
    */
   public static void attention(BatchShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
-    attentionPacked(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_F32);
+    PackedBatches.attention(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_F32);
   }
 
   /** The packed attention on bf16 q, k, v; out fp32 ({@link FloatData}) or {@link Bf16Data}, lse fp32. */
   public static void attention(BatchShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out, FloatData lse) {
     if (require(out, "out") instanceof IntData)
       throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
-    attentionPacked(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_BF16);
-  }
-
-  private static void attentionPacked(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
-      NativeData<?> out, FloatData lse, int dtype) {
-    Objects.requireNonNull(shape, "shape");
-    AttentionShape all = shape.packed();
-    require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
-    require(k, "k").requireShape("k", "[N,G,d]", all.kvDims());
-    require(v, "v").requireShape("v", "[N,G,d]", all.kvDims());
-    require(out, "out").requireShape("out", "[N,H,d]", all.qDims());
-    require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
-    int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
-    long[] cu = shape.batch().raw();
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
-        var oa = out.open(false, true); var la = lse.open(false, true)) {
-      check(FitPruneNative.fp_cpu_attention_varlen(qa.ptr, ka.ptr, va.ptr, cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr));
-    }
+    PackedBatches.attention(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_BF16);
   }
 
   public static AttentionOutput attention(BatchShape shape, float[] q, float[] k, float[] v) {
-    Objects.requireNonNull(shape, "shape");
-    AttentionShape all = shape.packed();
-    float[] out = new float[Math.toIntExact(all.qLength())];
-    float[] lse = new float[Math.toIntExact(all.lseLength())];
-    attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
-        FloatData.of(out), FloatData.of(lse));
-    return new AttentionOutput(out, lse);
+    return PackedBatches.attention(shape, q, k, v);
   }
 
   /**
@@ -307,41 +299,17 @@ public final class Kernels {
    */
   public static void scores(BatchShape shape, Spans[] spans, FloatData q, FloatData k, FloatData lse, FloatData self,
       FloatData cross) {
-    scoresPacked(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
+    PackedBatches.scores(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
   }
 
   /** The packed score pass on bf16 q and k (fp32 LSE, scores and arithmetic). */
   public static void scores(BatchShape shape, Spans[] spans, Bf16Data q, Bf16Data k, FloatData lse, FloatData self,
       FloatData cross) {
-    scoresPacked(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
-  }
-
-  private static void scoresPacked(BatchShape shape, Spans[] spans, NativeData<?> q, NativeData<?> k, FloatData lse,
-      FloatData self, FloatData cross, int dtype) {
-    Objects.requireNonNull(shape, "shape");
-    long[] flat = flatSpans(shape.batch(), spans);
-    long visual = totalVisual(flat);
-    AttentionShape all = shape.packed();
-    require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
-    require(k, "k").requireShape("k", "[N,G,d]", all.kvDims());
-    require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
-    require(self, "self").requireShape("self", "[sum V_b]", visual);
-    require(cross, "cross").requireShape("cross", "[sum V_b]", visual);
-    long[] cu = shape.batch().raw();
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
-        var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores_varlen(qa.ptr, ka.ptr, la.ptr, cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype, flat, sa.ptr, ca.ptr));
-    }
+    PackedBatches.scores(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
   }
 
   public static Scores scores(BatchShape shape, Spans[] spans, float[] q, float[] k, float[] lse) {
-    Objects.requireNonNull(shape, "shape");
-    int visual = Math.toIntExact(totalVisual(flatSpans(shape.batch(), spans)));
-    float[] self = new float[visual], cross = new float[visual];
-    scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(lse, "lse")),
-        FloatData.of(self), FloatData.of(cross));
-    return new Scores(self, cross);
+    return PackedBatches.scores(shape, spans, q, k, lse);
   }
 
   /**
@@ -350,26 +318,11 @@ public final class Kernels {
    * global row indices, ascending, so one {@link #gatherRows} compacts the whole batch.
    */
   public static void selectKeep(Batch batch, Spans[] spans, FloatData self, FloatData cross, long[] drop, IntData keep) {
-    Objects.requireNonNull(batch, "batch");
-    long[] flat = flatSpans(batch, spans);
-    long dropped = totalDrop(batch, flat, drop);
-    long visual = totalVisual(flat);
-    require(self, "self").requireShape("self", "[sum V_b]", visual);
-    require(cross, "cross").requireShape("cross", "[sum V_b]", visual);
-    require(keep, "keep").requireShape("keep", "[N - sum k_b]", batch.tokens() - dropped);
-    long[] cu = batch.raw();
-    try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {
-      check(FitPruneNative.fp_select_keep_varlen(sa.ptr, ca.ptr, cu, cu.length - 1, flat, drop, ka.ptr));
-    }
+    PackedBatches.selectKeep(batch, spans, self, cross, drop, keep);
   }
 
   public static int[] selectKeep(Batch batch, Spans[] spans, float[] self, float[] cross, long[] drop) {
-    Objects.requireNonNull(batch, "batch");
-    long dropped = totalDrop(batch, flatSpans(batch, spans), drop);
-    int[] keep = new int[Math.toIntExact(batch.tokens() - dropped)];
-    selectKeep(batch, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
-        IntData.of(keep));
-    return keep;
+    return PackedBatches.selectKeep(batch, spans, self, cross, drop);
   }
 
   /**
@@ -383,102 +336,13 @@ public final class Kernels {
    */
   public static void decodeAttention(BatchShape shape, FloatData q, FloatData[] kCaches, FloatData[] vCaches,
       long[] kvLengths, FloatData out, FloatData lse) {
-    Objects.requireNonNull(shape, "shape");
-    Batch batch = shape.batch();
-    int B = batch.size();
-    AttentionShape all = shape.packed();
-    require(q, "q").requireShape("q", "[Nq,H,d]", all.qDims());
-    require(out, "out").requireShape("out", "[Nq,H,d]", all.qDims());
-    if (lse != null) lse.requireShape("lse", "[H,Nq]", all.lseDims());
-    requireLength(require(kCaches, "kCaches").length, B, "kCaches");
-    requireLength(require(vCaches, "vCaches").length, B, "vCaches");
-    requireLength(require(kvLengths, "kvLengths").length, B, "kvLengths");
-    long row = (long) shape.kvHeads() * shape.headDim();
-    for (int b = 0; b < B; b++) {
-      if (batch.length(b) < 1)
-        throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
-      if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
-        throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b)
-            + ", 2^31) (the cache holds the new tokens' K/V), got " + kvLengths[b]);
-      String need = "[cap,G,d] with cap >= kvLengths[" + b + "] = " + kvLengths[b];
-      require(kCaches[b], "kCaches[" + b + "]").requireAtLeast("kCaches[" + b + "]", kvLengths[b] * row, need);
-      require(vCaches[b], "vCaches[" + b + "]").requireAtLeast("vCaches[" + b + "]", kvLengths[b] * row, need);
-    }
-    List<NativeData.Access<?>> opened = new ArrayList<>();
-    try (var qa = q.open(true, false); var oa = out.open(false, true); var la = lse == null ? null : lse.open(false, true)) {
-      long[] kp = new long[B], vp = new long[B];
-      for (int b = 0; b < B; b++) {
-        kp[b] = address(opened, kCaches[b]);
-        vp[b] = address(opened, vCaches[b]);
-      }
-      check(FitPruneNative.fp_cpu_decode_attention_f32(qa.ptr, batch.raw(), B, shape.heads(), shape.kvHeads(),
-          shape.headDim(), kp, vp, kvLengths, oa.ptr, la == null ? null : la.ptr));
-    } finally {
-      for (NativeData.Access<?> a : opened) a.close();
-    }
+    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
   }
 
   /** {@link #decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)} on arrays. */
   public static AttentionOutput decodeAttention(BatchShape shape, float[] q, float[][] kCaches, float[][] vCaches,
       long[] kvLengths) {
-    Objects.requireNonNull(shape, "shape");
-    int B = shape.batch().size();
-    requireLength(require(kCaches, "kCaches").length, B, "kCaches");
-    requireLength(require(vCaches, "vCaches").length, B, "vCaches");
-    FloatData[] kd = new FloatData[B], vd = new FloatData[B];
-    for (int b = 0; b < B; b++) {
-      kd[b] = FloatData.of(require(kCaches[b], "kCaches[" + b + "]"));
-      vd[b] = FloatData.of(require(vCaches[b], "vCaches[" + b + "]"));
-    }
-    AttentionShape all = shape.packed();
-    float[] out = new float[Math.toIntExact(all.qLength())], lse = new float[Math.toIntExact(all.lseLength())];
-    decodeAttention(shape, FloatData.of(require(q, "q")), kd, vd, kvLengths, FloatData.of(out), FloatData.of(lse));
-    return new AttentionOutput(out, lse);
-  }
-
-  /** The native address of data opened for reading; the access is closed by the caller. */
-  private static long address(List<NativeData.Access<?>> opened, FloatData data) {
-    NativeData.Access<org.bytedeco.javacpp.FloatPointer> a = data.open(true, false);
-    opened.add(a);
-    return a.ptr.address() + a.ptr.position() * Float.BYTES;
-  }
-
-  private static void requireLength(int got, int expected, String name) {
-    if (got != expected)
-      throw new IllegalArgumentException(name + ": expected one entry per sequence (" + expected + "), got " + got);
-  }
-
-  /** spans as [B,2] (prefix, visual), each checked against its sequence's length. */
-  static long[] flatSpans(Batch batch, Spans[] spans) {
-    requireLength(require(spans, "spans").length, batch.size(), "spans");
-    long[] flat = new long[2 * spans.length];
-    for (int b = 0; b < spans.length; b++) {
-      Spans s = require(spans[b], "spans[" + b + "]");
-      long n = batch.length(b);
-      if (s.prefix() > n || s.visual() > n - s.prefix())
-        throw new IllegalArgumentException("spans[" + b + "]: prefix + visual (P=" + s.prefix() + ", V=" + s.visual()
-            + ") must be <= the sequence's length (" + n + ")");
-      flat[2 * b] = s.prefix();
-      flat[2 * b + 1] = s.visual();
-    }
-    return flat;
-  }
-
-  private static long totalVisual(long[] flat) {
-    long v = 0;
-    for (int b = 1; b < flat.length; b += 2) v += flat[b];
-    return v;
-  }
-
-  private static long totalDrop(Batch batch, long[] flat, long[] drop) {
-    requireLength(require(drop, "drop").length, batch.size(), "drop");
-    long total = 0;
-    for (int b = 0; b < drop.length; b++) {
-      if (drop[b] < 0 || drop[b] > flat[2 * b + 1])
-        throw new IllegalArgumentException("drop[" + b + "] (k) must be in [0, V=" + flat[2 * b + 1] + "], got " + drop[b]);
-      total += drop[b];
-    }
-    return total;
+    return PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths);
   }
 
   // ---- finiteness ----
@@ -543,31 +407,14 @@ public final class Kernels {
   public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
       float[] v) {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
-    if (type == ElementType.FP32) return attention(shape, q, k, v);
-    Objects.requireNonNull(shape, "shape");
-    requireQk(shape, q, k); // inputs before allocating outputs
-    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
-    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
-    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
-    attention(shape, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")), Bf16Data.round(require(v, "v")),
-        FloatData.of(out), FloatData.of(lse));
-    return new AttentionOutput(out, lse);
+    return attentionOfArrays(shape, q, k, v, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
   }
 
   /** Scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
   public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
       float[] lse) {
     if (choose(backend, type) == Backend.CUDA) return CudaKernels.scores(shape, spans, type, q, k, lse);
-    if (type == ElementType.FP32) return scores(shape, spans, q, k, lse);
-    Objects.requireNonNull(shape, "shape");
-    require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
-    requireQk(shape, q, k);
-    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
-    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
-    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
-    scores(shape, spans, Bf16Data.round(require(q, "q")), Bf16Data.round(require(k, "k")),
-        FloatData.of(require(lse, "lse")), FloatData.of(self), FloatData.of(cross));
-    return new Scores(self, cross);
+    return scoresOfArrays(shape, spans, q, k, lse, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
   }
 
   /** Selection on a backend; both give the same indices on the same scores. */
@@ -626,7 +473,7 @@ public final class Kernels {
     FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
   }
 
-  private static <T> T require(T value, String name) {
+  static <T> T require(T value, String name) {
     if (value == null) throw new NullPointerException(name + " is null");
     return value;
   }

@@ -3,6 +3,7 @@ package io.fitprune.kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.testutil.AttentionCase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -26,39 +27,32 @@ class AttentionAndScoresTest {
     Kernels.useIsa(null);
   }
 
-  record Case(int n, int H, int G, int d, int P, int V) {
-    @Override
-    public String toString() {
-      return "n=" + n + " H=" + H + " G=" + G + " d=" + d + " P=" + P + " V=" + V;
-    }
-  }
-
   static Stream<Arguments> cases() {
-    Case[] cases = {
-      new Case(1, 8, 2, 64, 0, 1),      // one token, all visual
-      new Case(1, 8, 2, 128, 0, 0),     // V = 0
-      new Case(7, 8, 2, 64, 2, 3),
-      new Case(7, 8, 2, 128, 0, 7),     // P = 0, no text rows
-      new Case(77, 8, 2, 64, 5, 40),
-      new Case(77, 8, 2, 128, 0, 77),   // no text rows
-      new Case(77, 8, 8, 80, 10, 0),    // V = 0, head dim off the vector blocking
-      new Case(100, 4, 4, 72, 3, 50),   // head dim with a partial vector
-      new Case(130, 6, 3, 64, 65, 64),  // spans cut tiles mid-way
-      new Case(650, 8, 2, 128, 35, 576),
-      new Case(650, 8, 2, 64, 0, 600),
+    AttentionCase[] cases = {
+      new AttentionCase(1, 8, 2, 64, 0, 1),      // one token, all visual
+      new AttentionCase(1, 8, 2, 128, 0, 0),     // V = 0
+      new AttentionCase(7, 8, 2, 64, 2, 3),
+      new AttentionCase(7, 8, 2, 128, 0, 7),     // P = 0, no text rows
+      new AttentionCase(77, 8, 2, 64, 5, 40),
+      new AttentionCase(77, 8, 2, 128, 0, 77),   // no text rows
+      new AttentionCase(77, 8, 8, 80, 10, 0),    // V = 0, head dim off the vector blocking
+      new AttentionCase(100, 4, 4, 72, 3, 50),   // head dim with a partial vector
+      new AttentionCase(130, 6, 3, 64, 65, 64),  // spans cut tiles mid-way
+      new AttentionCase(650, 8, 2, 128, 35, 576),
+      new AttentionCase(650, 8, 2, 64, 0, 600),
     };
     List<Arguments> out = new ArrayList<>();
     for (Isa isa : Kernels.supportedIsas())
-      for (Case c : cases) out.add(Arguments.of(isa, c));
+      for (AttentionCase c : cases) out.add(Arguments.of(isa, c));
     return out.stream();
   }
 
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
-  void matchesFloat64Reference(Isa isa, Case c) {
+  void matchesFloat64Reference(Isa isa, AttentionCase c) {
     Kernels.useIsa(isa);
     Random rnd = new Random(1000L * c.n() + 31L * c.d() + c.V() + isa.ordinal());
-    AttentionShape shape = new AttentionShape(c.n(), c.H(), c.G(), c.d());
+    AttentionShape shape = c.shape();
     float[] q = Reference.gaussian(rnd, shape.qLength());
     float[] k = Reference.gaussian(rnd, shape.kvLength());
     float[] v = Reference.gaussian(rnd, shape.kvLength());
@@ -70,7 +64,7 @@ class AttentionAndScoresTest {
     assertTrue(eOut <= BOUND, "out relative error " + eOut);
     assertTrue(eLse <= BOUND, "lse error " + eLse);
 
-    Kernels.Scores s = Kernels.scores(shape, new Spans(c.P(), c.V()), q, k, got.lse());
+    Kernels.Scores s = Kernels.scores(shape, c.spans(), q, k, got.lse());
     Reference.Scores rs = Reference.scores(q, k, c.n(), c.H(), c.G(), c.d(), c.P(), c.V());
     double eSelf = Reference.relError(s.self(), rs.self());
     double eCross = Reference.relError(s.cross(), rs.cross());

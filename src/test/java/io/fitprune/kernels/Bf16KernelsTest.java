@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.testutil.AttentionCase;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.ShortBuffer;
@@ -35,30 +36,23 @@ class Bf16KernelsTest {
     Kernels.useIsa(null);
   }
 
-  record Case(int n, int H, int G, int d, int P, int V) {
-    @Override
-    public String toString() {
-      return "n=" + n + " H=" + H + " G=" + G + " d=" + d + " P=" + P + " V=" + V;
-    }
-  }
-
-  static List<Case> cases() {
+  static List<AttentionCase> cases() {
     return List.of(
-        new Case(1, 4, 2, 64, 0, 1),      // n = 1: one token, all visual
-        new Case(1, 2, 2, 128, 0, 0),     // n = 1, V = 0
-        new Case(9, 4, 2, 33, 2, 3),      // odd head dim: a padded element pair
-        new Case(77, 8, 2, 64, 5, 40),    // odd n, GQA
-        new Case(77, 4, 1, 128, 0, 77),   // no text rows
-        new Case(100, 4, 4, 80, 10, 0),   // V = 0, head dim off the vector blocking
-        new Case(130, 6, 3, 72, 65, 64),  // spans cut tiles mid-way, partial column vector
-        new Case(301, 8, 2, 128, 35, 200));
+        new AttentionCase(1, 4, 2, 64, 0, 1),      // n = 1: one token, all visual
+        new AttentionCase(1, 2, 2, 128, 0, 0),     // n = 1, V = 0
+        new AttentionCase(9, 4, 2, 33, 2, 3),      // odd head dim: a padded element pair
+        new AttentionCase(77, 8, 2, 64, 5, 40),    // odd n, GQA
+        new AttentionCase(77, 4, 1, 128, 0, 77),   // no text rows
+        new AttentionCase(100, 4, 4, 80, 10, 0),   // V = 0, head dim off the vector blocking
+        new AttentionCase(130, 6, 3, 72, 65, 64),  // spans cut tiles mid-way, partial column vector
+        new AttentionCase(301, 8, 2, 128, 35, 200));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
-  void matchesFloat64ReferenceOnEveryPath(Case c) {
+  void matchesFloat64ReferenceOnEveryPath(AttentionCase c) {
     Random rnd = new Random(7000L + 1000L * c.n() + 31L * c.d() + c.V());
-    AttentionShape shape = new AttentionShape(c.n(), c.H(), c.G(), c.d());
+    AttentionShape shape = c.shape();
     Bf16Data q = Bf16Data.round(Reference.gaussian(rnd, shape.qLength()));
     Bf16Data k = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength()));
     Bf16Data v = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength()));
@@ -68,7 +62,7 @@ class Bf16KernelsTest {
     double yardstick = Reference.relError(toFloats(roundedP.out()), ref.out());
     double outBound = 2 * yardstick + FP32_BOUND;
     Reference.Scores rs = Reference.scores(qf, kf, c.n(), c.H(), c.G(), c.d(), c.P(), c.V());
-    Spans spans = new Spans(c.P(), c.V());
+    Spans spans = c.spans();
 
     float[] firstOut = null;
     Kernels.Scores firstScores = null;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.testutil.AttentionCase;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -23,29 +24,22 @@ class FusedScoresTest {
     Kernels.useIsa(null);
   }
 
-  record Case(int n, int H, int G, int d, int P, int V) {
-    @Override
-    public String toString() {
-      return "n=" + n + " H=" + H + " G=" + G + " d=" + d + " P=" + P + " V=" + V;
-    }
-  }
-
-  static List<Case> cases() {
+  static List<AttentionCase> cases() {
     return List.of(
-        new Case(1, 4, 2, 64, 0, 1),      // n = 1
-        new Case(9, 4, 2, 64, 3, 0),      // V = 0: attention only
-        new Case(40, 4, 4, 33, 0, 40),    // P = 0, no text rows, odd head dim
-        new Case(77, 8, 2, 64, 5, 40),    // odd n, GQA, prefix and text rows
-        new Case(130, 6, 3, 72, 65, 64),  // spans cut tiles mid-way
-        new Case(200, 4, 1, 128, 35, 150));
+        new AttentionCase(1, 4, 2, 64, 0, 1),      // n = 1
+        new AttentionCase(9, 4, 2, 64, 3, 0),      // V = 0: attention only
+        new AttentionCase(40, 4, 4, 33, 0, 40),    // P = 0, no text rows, odd head dim
+        new AttentionCase(77, 8, 2, 64, 5, 40),    // odd n, GQA, prefix and text rows
+        new AttentionCase(130, 6, 3, 72, 65, 64),  // spans cut tiles mid-way
+        new AttentionCase(200, 4, 1, 128, 35, 150));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
-  void matchesTheSeparateCallsAndFloat64(Case c) {
+  void matchesTheSeparateCallsAndFloat64(AttentionCase c) {
     Random rnd = new Random(100L * c.n() + c.d() + c.V());
-    AttentionShape shape = new AttentionShape(c.n(), c.H(), c.G(), c.d());
-    Spans spans = new Spans(c.P(), c.V());
+    AttentionShape shape = c.shape();
+    Spans spans = c.spans();
     float[] q = Reference.gaussian(rnd, shape.qLength()), k = Reference.gaussian(rnd, shape.kvLength()),
         v = Reference.gaussian(rnd, shape.kvLength());
     Bf16Data qb = Bf16Data.round(q), kb = Bf16Data.round(k), vb = Bf16Data.round(v);

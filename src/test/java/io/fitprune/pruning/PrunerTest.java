@@ -2,6 +2,7 @@ package io.fitprune.pruning;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -99,5 +100,24 @@ class PrunerTest {
     assertEquals(13, p.count(s));
     assertArrayEquals(Kernels.selectKeep(n, new Spans(P, V), self, cross, 13), p.keep(s, self, cross, 13));
     assertEquals(0, Pruner.none().count(s));
+  }
+
+  @Test
+  void countedPrunersReportTheirNameLayersAndWhetherTheyReadScores() {
+    int[] prune = {0, 3, 0, 2, 0};
+    Pruner f = Pruner.fitprune(prune, 10, VisualCountPolicy.REFUSE, "mine"), r = Pruner.random(prune, 10, 9);
+    assertEquals("mine", f.name());
+    assertEquals(prune.length, f.layers());
+    assertTrue(f.needsScores());
+    assertEquals("random", r.name());
+    assertEquals(prune.length, r.layers());
+    assertFalse(r.needsScores());
+    assertArrayEquals(prune, drops(f, prune.length, 10));
+    assertArrayEquals(prune, drops(r, prune.length, 10));
+    SequenceState s = SequenceState.start(prune.length, 2 + 10 + 3, new Spans(2, 10));
+    s.apply(0, s.keepDropping(new int[0], 0));
+    int[] a = r.keep(s, null, null, 3), b = Pruner.random(prune, 10, 9).keep(s, null, null, 3);
+    assertArrayEquals(a, b); // the seed, layer and alive count decide the choice
+    assertEquals(12, a.length);
   }
 }
