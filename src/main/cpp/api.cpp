@@ -306,6 +306,31 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
   return FP_OK;
 }
 
+// The checks shared by the packed attention calls, with or without scores.
+int check_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch, int32_t heads,
+                           int32_t kv_heads, int32_t head_dim, int32_t dtype, const void* out, int32_t out_dtype,
+                           const float* lse) {
+  if (int st = check_offsets("cu_seqlens", cu, batch, 0)) return st;
+  const int64_t n = cu[batch];
+  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+  return FP_OK;
+}
+
+// run_attention on the element type of dtype (checked); scores when spans and self_score are given.
+int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch,
+                     int H, int G, int d, void* out, int32_t out_dtype, float* lse, const int64_t* spans = nullptr,
+                     float* self_score = nullptr, float* cross_score = nullptr) {
+  if (dtype == FP_DTYPE_BF16)
+    return run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k), static_cast<const bf16*>(v), cu,
+                         batch, H, G, d, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score, cross_score);
+  return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
+                       batch, H, G, d, out, true, lse, spans, self_score, cross_score);
+}
+
 }  // namespace
 }  // namespace fp
 
@@ -380,36 +405,20 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
                             int32_t out_dtype, float* lse) {
   return guarded([&]() -> int {
-    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
-    const int64_t n = cu_seqlens[batch];
-    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-    if (n == 0) return FP_OK;
-    return dtype == FP_DTYPE_BF16
-               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
-                               out_dtype == FP_DTYPE_F32, lse)
-               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
-                               true, lse);
+    if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
+    if (cu_seqlens[batch] == 0) return FP_OK;
+    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse);
   });
 }
 
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                             int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                             float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
-  return guarded([&]() -> int {
+  return guarded([&]() -> int {  // the varlen call checks the rest
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
     if (int st = check_spans(n, prefix, visual)) return st;
-    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-    if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-    if (n == 0) return FP_OK;
     const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
     return fp_cpu_attention_scores_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse,
                                           spans, self_score, cross_score);
@@ -421,14 +430,11 @@ int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, 
                                    void* out, int32_t out_dtype, float* lse, const int64_t* spans,
                                    float* self_score, float* cross_score) {
   return guarded([&]() -> int {
-    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
-    const int64_t n = cu_seqlens[batch];
-    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
     if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
-    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+    const int64_t n = cu_seqlens[batch];
     double head_max = 0;  // bytes of the fused head-max buffers (double: cannot overflow)
     int64_t total_visual = 0;
     for (int64_t b = 0; b < batch; ++b) {
@@ -448,14 +454,8 @@ int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, 
       return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
                                   cross_score);
     }
-    float* self = total_visual > 0 ? self_score : nullptr;
-    return dtype == FP_DTYPE_BF16
-               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
-                               out_dtype == FP_DTYPE_F32, lse, spans, self, cross_score)
-               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out, true,
-                               lse, spans, self, cross_score);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse, spans,
+                            total_visual > 0 ? self_score : nullptr, cross_score);
   });
 }
 
