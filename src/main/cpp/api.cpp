@@ -192,37 +192,61 @@ void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visua
 }
 
 // Workspace: packed K (and V for bf16) of every sequence in the input type, then each worker's
-// fp32 scratch; with scores (one sequence, visual > 0 and self_score given), the fused score
-// buffers after them. The batch's work table sits in its own buffer (tls_plan).
+// fp32 scratch; with scores (spans given and some visual > 0), the fused score buffers after
+// them: one FusedScores per sequence, the per-sequence head-max, locks and partials, and the
+// workers' tiles. The batch's work table sits in its own buffer (tls_plan).
 template <class T>
 int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
-                  void* out, bool out_f32, float* lse, int64_t prefix = 0, int64_t visual = 0,
+                  void* out, bool out_f32, float* lse, const int64_t* spans = nullptr,
                   float* self_score = nullptr, float* cross_score = nullptr) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
-  const int64_t count = plan_attention(cu, batch, H, seqs);
+  const int64_t count = plan_attention(cu, batch, H, seqs, spans);
   const int64_t n = cu[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
   const int workers = max_workers();
-  const bool fused = self_score && visual > 0 && batch == 1;
+  int64_t head_max = 0, partial = 0, locks = 0, blocks = 0, max_ldm = 0;  // floats, doubles, ints, items
+  for (int64_t i = 0; self_score && i < count; ++i) {
+    const SeqSlot& s = seqs[i];
+    if (s.visual == 0) continue;
+    head_max += (s.len - s.prefix) * fused_ldm(s.visual);
+    partial += score_row_blocks(s.len, s.prefix, s.visual) * s.visual;
+    locks += ceil_div(s.len, kBlockQ);
+    blocks += score_row_blocks(s.len, s.prefix, s.visual);
+    max_ldm = max_ldm > fused_ldm(s.visual) ? max_ldm : fused_ldm(s.visual);
+  }
+  const bool fused = blocks > 0;
+  auto round64 = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
   const int64_t pk = kblocks * kBlockK * pair_dim(d) * (int64_t)sizeof(T);
   const int64_t pv = sizeof(T) == 2 ? kblocks * kBlockK * vec_dim(d) * 2 : 0;
   const int64_t scratch = (int64_t)sizeof(float) * workers * attention_scratch_floats(d);
-  const int64_t ldm = fused_ldm(visual), blocks = fused ? score_row_blocks(n, prefix, visual) : 0;
-  const int64_t head_max = fused ? (int64_t)sizeof(float) * (n - prefix) * ldm : 0;
-  const int64_t tiles = fused ? (int64_t)sizeof(float) * workers * kBlockQ * ldm : 0;
-  const int64_t partial = (int64_t)sizeof(double) * blocks * visual;
-  const int64_t locks = fused ? ((int64_t)sizeof(int) * ceil_div(n, kBlockQ) + 63) / 64 * 64 : 0;
-  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch + head_max + tiles + partial + locks));
+  const int64_t table = fused ? round64((int64_t)sizeof(FusedScores) * (count + 1)) : 0;
+  const int64_t hm = round64((int64_t)sizeof(float) * head_max);
+  const int64_t tiles = fused ? round64((int64_t)sizeof(float) * workers * kBlockQ * max_ldm) : 0;
+  const int64_t pa = round64((int64_t)sizeof(double) * partial), lk = round64((int64_t)sizeof(int) * locks);
+  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch + table + hm + tiles + pa + lk));
   char* f0 = ws + pk + pv + scratch;
-  FusedScores f{prefix, visual, ldm, reinterpret_cast<float*>(f0), reinterpret_cast<float*>(f0 + head_max),
-                reinterpret_cast<int*>(f0 + head_max + tiles + partial),
-                reinterpret_cast<double*>(f0 + head_max + tiles)};
+  FusedScores* f = reinterpret_cast<FusedScores*>(f0);
   if (fused) {
-    std::fill(f.head_max, f.head_max + (n - prefix) * ldm, -INFINITY);
-    std::memset(f.locks, 0, sizeof(int) * ceil_div(n, kBlockQ));
-    std::memset(f.partial, 0, partial);
+    float* hmp = reinterpret_cast<float*>(f0 + table);
+    double* pp = reinterpret_cast<double*>(f0 + table + hm + tiles);
+    int* lp = reinterpret_cast<int*>(f0 + table + hm + tiles + pa);
+    std::fill(hmp, hmp + head_max, -INFINITY);
+    std::memset(pp, 0, sizeof(double) * partial);
+    std::memset(lp, 0, sizeof(int) * locks);
+    int64_t block = 0;
+    for (int64_t i = 0; i <= count; ++i) {
+      const SeqSlot& s = seqs[i];
+      const int64_t V = i < count ? s.visual : 0, ldm = fused_ldm(V);
+      f[i] = FusedScores{s.prefix, V, s.len, ldm, hmp, reinterpret_cast<float*>(f0 + table + hm),
+                         kBlockQ * max_ldm, lp, pp, block, s.out0};
+      if (V == 0) continue;
+      hmp += (s.len - s.prefix) * ldm;
+      pp += score_row_blocks(s.len, s.prefix, V) * V;
+      lp += ceil_div(s.len, kBlockQ);
+      block += score_row_blocks(s.len, s.prefix, V);
+    }
   }
   AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
-                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? &f : nullptr};
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
   // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
@@ -244,8 +268,11 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
     return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
   }
   if (fused) {
-    FP_DISPATCH2(fused_score_sums, f, n);
-    reduce_partials(f.partial, n, prefix, visual, self_score, cross_score);
+    FP_DISPATCH2(fused_score_sums, f, count);
+    for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
+      if (f[i].visual > 0)
+        reduce_partials(f[i].partial, f[i].len, f[i].prefix, f[i].visual, self_score + f[i].out0,
+                        cross_score + f[i].out0);
   }
   return FP_OK;
 }
@@ -277,6 +304,31 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
     reduce_partials(acc + seqs[i].partial0, seqs[i].len, seqs[i].prefix, seqs[i].visual, self_score + seqs[i].out0,
                     cross_score + seqs[i].out0);
   return FP_OK;
+}
+
+// The checks shared by the packed attention calls, with or without scores.
+int check_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch, int32_t heads,
+                           int32_t kv_heads, int32_t head_dim, int32_t dtype, const void* out, int32_t out_dtype,
+                           const float* lse) {
+  if (int st = check_offsets("cu_seqlens", cu, batch, 0)) return st;
+  const int64_t n = cu[batch];
+  if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
+  return FP_OK;
+}
+
+// run_attention on the element type of dtype (checked); scores when spans and self_score are given.
+int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch,
+                     int H, int G, int d, void* out, int32_t out_dtype, float* lse, const int64_t* spans = nullptr,
+                     float* self_score = nullptr, float* cross_score = nullptr) {
+  if (dtype == FP_DTYPE_BF16)
+    return run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k), static_cast<const bf16*>(v), cu,
+                         batch, H, G, d, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score, cross_score);
+  return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
+                       batch, H, G, d, out, true, lse, spans, self_score, cross_score);
 }
 
 }  // namespace
@@ -353,51 +405,57 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
                             int32_t out_dtype, float* lse) {
   return guarded([&]() -> int {
-    if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
-    const int64_t n = cu_seqlens[batch];
-    if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
-    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-    if (n == 0) return FP_OK;
-    return dtype == FP_DTYPE_BF16
-               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
-                               out_dtype == FP_DTYPE_F32, lse)
-               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), cu_seqlens, batch, heads, kv_heads, head_dim, out,
-                               true, lse);
+    if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
+    if (cu_seqlens[batch] == 0) return FP_OK;
+    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse);
   });
 }
 
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
                             int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
                             float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
-  return guarded([&]() -> int {
+  return guarded([&]() -> int {  // the varlen call checks the rest
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
     if (int st = check_spans(n, prefix, visual)) return st;
-    if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
-    if (visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
-    if (n == 0) return FP_OK;
-    // The fused pass keeps a head-max of (n - prefix) x visual floats; past 256 MiB (very long
-    // sequences with many visual tokens) the two separate passes, whose buffers are per worker, are
-    // the better trade.
-    if ((double)(n - prefix) * (double)fused_ldm(visual) * sizeof(float) > 256.0 * (1 << 20)) {
-      if (int st = fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, dtype, out, out_dtype, lse)) return st;
-      return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, dtype, prefix, visual, self_score, cross_score);
+    const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
+    return fp_cpu_attention_scores_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse,
+                                          spans, self_score, cross_score);
+  });
+}
+
+int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens,
+                                   int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype,
+                                   void* out, int32_t out_dtype, float* lse, const int64_t* spans,
+                                   float* self_score, float* cross_score) {
+  return guarded([&]() -> int {
+    if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
+    if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
+    const int64_t n = cu_seqlens[batch];
+    double head_max = 0;  // bytes of the fused head-max buffers (double: cannot overflow)
+    int64_t total_visual = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t len = cu_seqlens[b + 1] - cu_seqlens[b], P = spans[2 * b], V = spans[2 * b + 1];
+      total_visual += V;
+      if (V > 0) head_max += (double)(len - P) * (double)fused_ldm(V) * sizeof(float);
     }
-    const int64_t cu[2] = {0, n};
-    return dtype == FP_DTYPE_BF16
-               ? run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k),
-                               static_cast<const bf16*>(v), cu, 1, heads, kv_heads, head_dim, out,
-                               out_dtype == FP_DTYPE_F32, lse, prefix, visual, self_score, cross_score)
-               : run_attention(static_cast<const float*>(q), static_cast<const float*>(k),
-                               static_cast<const float*>(v), cu, 1, heads, kv_heads, head_dim, out, true, lse,
-                               prefix, visual, self_score, cross_score);
+    if (total_visual > 0 && (!self_score || !cross_score)) return fail(FP_ERR_ARG, "null score pointer");
+    if (n == 0) return FP_OK;
+    // The fused pass keeps a head-max of (len - prefix) x visual floats per sequence; past 256 MiB
+    // for the batch (very long sequences with many visual tokens) the two separate passes, whose
+    // buffers are per worker, are the better trade.
+    if (head_max > 256.0 * (1 << 20)) {
+      if (int st = fp_cpu_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out,
+                                           out_dtype, lse))
+        return st;
+      return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
+                                  cross_score);
+    }
+    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse, spans,
+                            total_visual > 0 ? self_score : nullptr, cross_score);
   });
 }
 

@@ -32,11 +32,12 @@ int64_t finish(SeqSlot* slot, int64_t count, Cost cost, Items items) {
 
 }  // namespace
 
-int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot) {
-  int64_t count = 0;
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans) {
+  int64_t count = 0, out = 0;
   for (int64_t b = 0; b < batch; ++b) {
-    const int64_t len = cu[b + 1] - cu[b];
-    if (len > 0) slot[count++] = SeqSlot{cu[b], len, cu[b], len, 0, 0, 0, 0, 0, 0};
+    const int64_t len = cu[b + 1] - cu[b], P = spans ? spans[2 * b] : 0, V = spans ? spans[2 * b + 1] : 0;
+    if (len > 0) slot[count++] = SeqSlot{cu[b], len, cu[b], len, P, V, 0, 0, 0, out};
+    out += V;
   }
   return finish(slot, count, [](const SeqSlot& s) { return s.len; },
                 [&](const SeqSlot& s) { return heads * ceil_div(s.len, kBlockQ); });

@@ -129,6 +129,15 @@ int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const i
                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
                          float* self_score, float* cross_score);
 
+/* fp_cpu_attention_varlen and fp_cpu_scores_varlen in one pass, as fp_cpu_attention_scores per
+ * sequence (spans, self and cross as fp_cpu_scores_varlen); each sequence gives the same bits as
+ * fp_cpu_attention_scores on it alone. The head-max buffers hold sum over b of (len_b - prefix_b)
+ * x visual_b floats; past 256 MiB for the batch it runs the two separate passes instead. */
+int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens,
+                                   int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype,
+                                   void* out, int32_t out_dtype, float* lse, const int64_t* spans,
+                                   float* self_score, float* cross_score);
+
 /* fp_select_keep per sequence, drop[b] tokens from sequence b; self/cross as the varlen scores
  * write them. keep receives N - sum(drop) global row indices, ascending: one
  * fp_cpu_gather_rows_* call with them compacts the whole packed batch. */

@@ -97,13 +97,18 @@ inline int64_t scores_scratch_floats(int d, int64_t visual) {
 // (logit - LSE) into the head-max of those rows; fused_score_sums then takes one exp per
 // (row, visual key) and the column sums. The logits are the attention's own, so the score pass
 // costs no second q*k^T.
+// One entry per sequence of a packed batch, in plan_attention's slot order, plus a sentinel whose
+// block0 is the number of score row blocks of the whole batch.
 struct FusedScores {
-  int64_t prefix, visual;
+  int64_t prefix, visual, len;  // the sequence's spans and length
   int64_t ldm;        // row stride of head_max and of the tiles: visual rounded up to 16
-  float* head_max;    // [n - prefix][ldm], -inf filled: max over heads of base-2 logit - LSE
-  float* tiles;       // max_workers() * kBlockQ * ldm: each worker's logits of its query tile
+  float* head_max;    // [len - prefix][ldm], -inf filled: max over heads of base-2 logit - LSE
+  float* tiles;       // shared by the batch: max_workers() tiles of tile_floats each
+  int64_t tile_floats;  // kBlockQ * the batch's largest ldm
   int* locks;         // one per query block of attention, zeroed: guards its head_max rows
   double* partial;    // score_row_blocks(...) * visual: one row per query-row block
+  int64_t block0;     // the sequence's first item of fused_score_sums
+  int64_t out0;       // its first self/cross entry (sequence order)
 };
 inline int64_t fused_ldm(int64_t visual) { return (visual + 15) / 16 * 16; }
 
@@ -153,7 +158,8 @@ int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const
 
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
-int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot);
+// With spans [batch,2], plan_attention also fills each slot's prefix, visual and out0 (fused scores).
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans = nullptr);
 int64_t plan_scores(const int64_t* cu, const int64_t* spans, int64_t batch, SeqSlot* slot);
 
 // T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
@@ -170,7 +176,7 @@ struct AttentionArgs {
   T* packed_k;       // packed_k_elems over the sequences' key blocks
   T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
   float* scratch;    // max_workers() * attention_scratch_floats(d)
-  const FusedScores* fused;  // null: attention only; else one sequence starting at row 0
+  const FusedScores* fused;  // null: attention only; else one per slot of seqs (and the sentinel)
 };
 
 template <class T>
@@ -217,7 +223,7 @@ inline int64_t decode_scratch_floats(int d, int64_t rows) {
   void attention(const AttentionArgs<bf16>& a);   \
   void scores(const ScoreArgs<float>& a);         \
   void scores(const ScoreArgs<bf16>& a);          \
-  void fused_score_sums(const FusedScores& f, int64_t n); \
+  void fused_score_sums(const FusedScores* f, int64_t count); \
   void decode(const DecodeArgs& a);               \
   }
 FP_DECLARE_ISA(generic)

@@ -260,6 +260,7 @@ template <class T> inline T max_of(T a, T b) { return a > b ? a : b; }
 // logit - LSE) for every visual key j the row sees (j <= i - P for visual rows, all for text
 // rows). Max is order-free, so the result does not depend on which head arrives first; the
 // lock only keeps two heads of one query block from interleaving their read-modify-writes.
+// i0 and the rows are within f's sequence.
 inline void fold_head_max(const FusedScores& f, const float* tile, const float* lse2, int64_t i0, int rows,
                           int* lock) {
   const int64_t P = f.prefix, V = f.visual;
@@ -311,20 +312,21 @@ inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, in
 // within a head, the longest rows (last query blocks) first: consecutive items share one head's
 // K/V, which then stays in cache, and the short blocks fill the tail of the schedule. Every block
 // is computed from its own sequence alone, so a sequence gives the same bits in any batch. The
-// fused scores (a.fused) come with a single sequence starting at row 0.
+// fused scores (a.fused) hold one head-max per sequence, so they too are per sequence.
 template <class T>
 void attention_impl(const AttentionArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  const int64_t P = a.fused ? a.fused->prefix : 0, V = a.fused ? a.fused->visual : 0;
-  const int64_t ldt = a.fused ? a.fused->ldm : 0;
   pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
   if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
 
   auto body = [&](int64_t item, int worker) {
-    const SeqSlot& sq = a.seqs[slot_of(a.seqs, a.count, &SeqSlot::item0, item)];
+    const int64_t slot = slot_of(a.seqs, a.count, &SeqSlot::item0, item);
+    const SeqSlot& sq = a.seqs[slot];
+    const FusedScores* fs = a.fused ? a.fused + slot : nullptr;
+    const int64_t P = fs ? fs->prefix : 0, V = fs ? fs->visual : 0, ldt = fs ? fs->ldm : 0;
     const int64_t n = sq.len, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK), local = item - sq.item0;
     const int h = (int)(local / nqb), g = h / group;
     const int64_t qb = nqb - 1 - local % nqb;
@@ -340,8 +342,8 @@ void attention_impl(const AttentionArgs<T>& a) {
     float* m = s + 2 * BQ * BK;
     float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
     // Fused scores: rows at or past the prefix keep their logits against the visual keys.
-    const bool keep = a.fused && i0 + rows > P && V > 0;
-    float* tile = keep ? a.fused->tiles + worker * BQ * ldt : nullptr;
+    const bool keep = fs && i0 + rows > P && V > 0;
+    float* tile = keep ? fs->tiles + worker * fs->tile_floats : nullptr;
     pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
@@ -383,7 +385,7 @@ void attention_impl(const AttentionArgs<T>& a) {
       a.lse[(int64_t)h * a.n + sq.start + i0 + r] = (m[r] + __builtin_log2f(lr)) * kLn2;
       m[r] += __builtin_log2f(lr);  // now the base-2 LSE, for the fused scores
     }
-    if (keep) fold_head_max(*a.fused, tile, m, i0, rows, a.fused->locks + qb);
+    if (keep) fold_head_max(*fs, tile, m, i0, rows, fs->locks + qb);
   };
   parallel_items(a.seqs[a.count].item0, body);
 }
@@ -475,16 +477,22 @@ void scores_impl(const ScoreArgs<T>& a) {
   parallel_items(a.seqs[a.count].item0, body);
 }
 
-// The fused scores' second half, after attention: the same row blocks and sums as scores().
-void fused_score_sums(const FusedScores& f, int64_t n) {
-  const int64_t P = f.prefix, V = f.visual;
-  if (V == 0) return;
+// The fused scores' second half, after attention: the same row blocks and sums as scores(), over
+// the `count` sequences of f (items [f[i].block0, f[i+1].block0) are sequence i's blocks).
+void fused_score_sums(const FusedScores* f, int64_t count) {
   auto body = [&](int64_t item, int) {
-    const ScoreBlock blk = score_block(item, n, P, V);
-    sum_block(f.head_max + (blk.i0 - P) * f.ldm, f.ldm, blk.rows, f.ldm, blk.text ? -1 : blk.i0 - P, V,
-              f.partial + item * V);
+    int64_t lo = 0, hi = count - 1;  // the last sequence whose block0 <= item
+    while (lo < hi) {
+      const int64_t mid = (lo + hi + 1) / 2;
+      if (f[mid].block0 <= item) lo = mid; else hi = mid - 1;
+    }
+    const FusedScores& fs = f[lo];
+    const int64_t P = fs.prefix, V = fs.visual, local = item - fs.block0;
+    const ScoreBlock blk = score_block(local, fs.len, P, V);
+    sum_block(fs.head_max + (blk.i0 - P) * fs.ldm, fs.ldm, blk.rows, fs.ldm, blk.text ? -1 : blk.i0 - P, V,
+              fs.partial + local * V);
   };
-  parallel_items(score_row_blocks(n, P, V), body);
+  parallel_items(f[count].block0, body);
 }
 
 void attention(const AttentionArgs<float>& a) { attention_impl(a); }

@@ -105,6 +105,12 @@ public final class FitPruneNative {
       int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,
       @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
+  public static native int fp_cpu_attention_scores_varlen(@Cast("const void*") Pointer q,
+      @Cast("const void*") Pointer k, @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, Pointer out, int outDtype,
+      @Cast("float*") Pointer lse, @Cast("const int64_t*") long[] spans, @Cast("float*") Pointer selfScore,
+      @Cast("float*") Pointer crossScore);
+
   public static native int fp_select_keep_varlen(@Cast("const float*") FloatPointer selfScore,
       @Cast("const float*") FloatPointer crossScore, @Cast("const int64_t*") long[] cuSeqlens,
       @Cast("int64_t") long batch, @Cast("const int64_t*") long[] spans, @Cast("const int64_t*") long[] drop,

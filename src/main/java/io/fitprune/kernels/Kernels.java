@@ -292,6 +292,26 @@ public final class Kernels {
   }
 
   /**
+   * {@link #attention(BatchShape, FloatData, FloatData, FloatData, FloatData, FloatData)} and
+   * {@link #scores(BatchShape, Spans[], FloatData, FloatData, FloatData, FloatData, FloatData)} in
+   * one pass, with their results (each sequence as
+   * {@link #attentionScores(AttentionShape, Spans, NativeData, NativeData, NativeData, NativeData, FloatData, FloatData, FloatData)}
+   * on it alone): the scores reuse the attention's own logits of the visual keys.
+   */
+  public static void attentionScores(BatchShape shape, Spans[] spans, FloatData q, FloatData k, FloatData v,
+      FloatData out, FloatData lse, FloatData self, FloatData cross) {
+    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
+  }
+
+  /** The packed attention and scores in one pass on bf16 q, k, v; out fp32 ({@link FloatData}) or {@link Bf16Data}. */
+  public static void attentionScores(BatchShape shape, Spans[] spans, Bf16Data q, Bf16Data k, Bf16Data v,
+      NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
+    if (require(out, "out") instanceof IntData)
+      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
+    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
+  }
+
+  /**
    * The score pass of every sequence of a packed batch over its own visual span
    * ({@code spans[b]}, within sequence b), from q, k and the LSE of
    * {@link #attention(BatchShape, FloatData, FloatData, FloatData, FloatData, FloatData)}. self and

@@ -20,13 +20,7 @@ final class PackedBatches {
   /** The packed attention on q, k, v of element type {@code dtype}; out of the type the caller checked. */
   static void attention(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
       NativeData<?> out, FloatData lse, int dtype) {
-    Objects.requireNonNull(shape, "shape");
-    AttentionShape all = shape.packed();
-    require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
-    require(k, "k").requireShape("k", "[N,G,d]", all.kvDims());
-    require(v, "v").requireShape("v", "[N,G,d]", all.kvDims());
-    require(out, "out").requireShape("out", "[N,H,d]", all.qDims());
-    require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
+    requireAttention(shape, q, k, v, out, lse);
     int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
     long[] cu = shape.batch().raw();
     try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
@@ -56,8 +50,7 @@ final class PackedBatches {
     require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
     require(k, "k").requireShape("k", "[N,G,d]", all.kvDims());
     require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
-    require(self, "self").requireShape("self", "[sum V_b]", visual);
-    require(cross, "cross").requireShape("cross", "[sum V_b]", visual);
+    requireScoreArrays(visual, self, cross);
     long[] cu = shape.batch().raw();
     try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
         var sa = self.open(false, true); var ca = cross.open(false, true)) {
@@ -75,13 +68,46 @@ final class PackedBatches {
     return new Scores(self, cross);
   }
 
+  /** The packed attention and score pass in one call, with the checks of both. */
+  static void attentionScores(BatchShape shape, Spans[] spans, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse, FloatData self, FloatData cross, int dtype) {
+    Objects.requireNonNull(shape, "shape");
+    long[] flat = flatSpans(shape.batch(), spans);
+    requireAttention(shape, q, k, v, out, lse);
+    requireScoreArrays(totalVisual(flat), self, cross);
+    int outType = out instanceof Bf16Data ? FitPruneNative.FP_DTYPE_BF16 : FitPruneNative.FP_DTYPE_F32;
+    long[] cu = shape.batch().raw();
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true); var sa = self.open(false, true);
+        var ca = cross.open(false, true)) {
+      check(FitPruneNative.fp_cpu_attention_scores_varlen(qa.ptr, ka.ptr, va.ptr, cu, cu.length - 1, shape.heads(),
+          shape.kvHeads(), shape.headDim(), dtype, oa.ptr, outType, la.ptr, flat, sa.ptr, ca.ptr));
+    }
+  }
+
+  /** q, k, v, out and lse of a packed attention call. */
+  private static void requireAttention(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse) {
+    Objects.requireNonNull(shape, "shape");
+    AttentionShape all = shape.packed();
+    require(q, "q").requireShape("q", "[N,H,d]", all.qDims());
+    require(k, "k").requireShape("k", "[N,G,d]", all.kvDims());
+    require(v, "v").requireShape("v", "[N,G,d]", all.kvDims());
+    require(out, "out").requireShape("out", "[N,H,d]", all.qDims());
+    require(lse, "lse").requireShape("lse", "[H,N]", all.lseDims());
+  }
+
+  /** self and cross of the packed scores: the sequences' visual tokens concatenated. */
+  private static void requireScoreArrays(long visual, FloatData self, FloatData cross) {
+    require(self, "self").requireShape("self", "[sum V_b]", visual);
+    require(cross, "cross").requireShape("cross", "[sum V_b]", visual);
+  }
+
   static void selectKeep(Batch batch, Spans[] spans, FloatData self, FloatData cross, long[] drop, IntData keep) {
     Objects.requireNonNull(batch, "batch");
     long[] flat = flatSpans(batch, spans);
     long dropped = totalDrop(batch, flat, drop);
-    long visual = totalVisual(flat);
-    require(self, "self").requireShape("self", "[sum V_b]", visual);
-    require(cross, "cross").requireShape("cross", "[sum V_b]", visual);
+    requireScoreArrays(totalVisual(flat), self, cross);
     require(keep, "keep").requireShape("keep", "[N - sum k_b]", batch.tokens() - dropped);
     long[] cu = batch.raw();
     try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {

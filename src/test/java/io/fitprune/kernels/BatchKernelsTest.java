@@ -126,6 +126,68 @@ class BatchKernelsTest {
     }
   }
 
+  /**
+   * The packed fused pass (attention and scores in one call), fp32 and bf16: out, LSE and scores
+   * bit for bit those of each sequence's fused call alone; out and LSE bit for bit those of the
+   * separate packed passes, scores within the single-sequence fused bound (1e-6, the LSE's
+   * rounding through the natural log).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("isas")
+  void fusedBatchEqualsSequencesFusedAloneAndTheSeparatePasses(Isa isa) {
+    Kernels.useIsa(isa);
+    int H = 6, G = 3, d = 33; // GQA, an odd head dim
+    Batch batch = Batch.ofLengths(LENGTHS);
+    BatchShape shape = new BatchShape(batch, H, G, d);
+    Random rnd = new Random(40 + isa.ordinal());
+    long N = batch.tokens();
+    float[] q = Reference.gaussian(rnd, N * H * d), k = Reference.gaussian(rnd, N * G * d), v = Reference.gaussian(rnd, N * G * d);
+    int visual = 0;
+    for (Spans sp : SPANS) visual += (int) sp.visual();
+    for (boolean bf16 : new boolean[] {false, true}) {
+      String what = isa + (bf16 ? " bf16" : " fp32");
+      float[] out = new float[(int) (N * H * d)], lse = new float[(int) (H * N)], self = new float[visual],
+          cross = new float[visual];
+      float[] out2 = out.clone(), lse2 = lse.clone(), self2 = self.clone(), cross2 = cross.clone();
+      if (bf16) {
+        Bf16Data qb = Bf16Data.round(q), kb = Bf16Data.round(k), vb = Bf16Data.round(v);
+        Kernels.attentionScores(shape, SPANS, qb, kb, vb, FloatData.of(out), FloatData.of(lse), FloatData.of(self),
+            FloatData.of(cross));
+        Kernels.attention(shape, qb, kb, vb, FloatData.of(out2), FloatData.of(lse2));
+        Kernels.scores(shape, SPANS, qb, kb, FloatData.of(lse2), FloatData.of(self2), FloatData.of(cross2));
+      } else {
+        Kernels.attentionScores(shape, SPANS, FloatData.of(q), FloatData.of(k), FloatData.of(v), FloatData.of(out),
+            FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+        Kernels.attention(shape, FloatData.of(q), FloatData.of(k), FloatData.of(v), FloatData.of(out2), FloatData.of(lse2));
+        Kernels.scores(shape, SPANS, FloatData.of(q), FloatData.of(k), FloatData.of(lse2), FloatData.of(self2),
+            FloatData.of(cross2));
+      }
+      assertArrayEquals(out2, out, what + " out vs separate");
+      assertArrayEquals(lse2, lse, what + " lse vs separate");
+      assertTrue(Reference.relError(self, self2) <= 1e-6, what + " self vs separate");
+      assertTrue(Reference.relError(cross, cross2) <= 1e-6, what + " cross vs separate");
+
+      int visual0 = 0;
+      for (int b = 0; b < batch.size(); b++) {
+        long s0 = batch.start(b), n = batch.length(b);
+        int V = (int) SPANS[b].visual();
+        if (n == 0) continue;
+        AttentionShape one = shape.sequence(b);
+        float[] qs = rows(q, s0, n, (long) H * d), ks = rows(k, s0, n, (long) G * d), vs = rows(v, s0, n, (long) G * d);
+        float[] oa = new float[qs.length], la = new float[(int) (H * n)], sa = new float[V], ca = new float[V];
+        Kernels.attentionScores(one, SPANS[b], bf16 ? Bf16Data.round(qs) : FloatData.of(qs),
+            bf16 ? Bf16Data.round(ks) : FloatData.of(ks), bf16 ? Bf16Data.round(vs) : FloatData.of(vs), FloatData.of(oa),
+            FloatData.of(la), FloatData.of(sa), FloatData.of(ca));
+        String seq = what + " sequence " + b;
+        assertArrayEquals(oa, rows(out, s0, n, (long) H * d), seq + " out");
+        assertArrayEquals(la, lseColumns(lse, H, N, s0, n), seq + " lse");
+        assertArrayEquals(sa, Arrays.copyOfRange(self, visual0, visual0 + V), seq + " self");
+        assertArrayEquals(ca, Arrays.copyOfRange(cross, visual0, visual0 + V), seq + " cross");
+        visual0 += V;
+      }
+    }
+  }
+
   @Test
   void batchMatchesFloat64Reference() {
     int H = 4, G = 4, d = 64;
@@ -227,6 +289,16 @@ class BatchKernelsTest {
     assertMessage(() -> Kernels.scores(shape, new Spans[] {new Spans(0, 4), new Spans(2, 5)}, q, k, lse), "spans[1]");
     assertMessage(() -> Kernels.scores(shape, new Spans[] {new Spans(0, 4), new Spans(Long.MAX_VALUE, 5)}, q, k, lse),
         "spans[1]");
+    FloatData fq = FloatData.of(q), fk = FloatData.of(k), fl = FloatData.of(lse), f4 = FloatData.of(new float[4]);
+    Spans[] two = {new Spans(0, 4), new Spans(2, 3)};
+    assertMessage(() -> Kernels.attentionScores(shape, new Spans[] {new Spans(0, 4)}, fq, fk, fk, fq, fl, f4, f4),
+        "spans: expected one entry per sequence");
+    assertMessage(() -> Kernels.attentionScores(shape, new Spans[] {new Spans(0, 4), new Spans(2, 5)}, fq, fk, fk, fq,
+        fl, f4, f4), "spans[1]");
+    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, FloatData.of(new float[5]), fq, fl, f4, f4), "v: expected");
+    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, fk, fq, fl, FloatData.of(new float[7]), f4), "cross: expected 7");
+    assertMessage(() -> Kernels.attentionScores(shape, two, Bf16Data.of(new short[160]), Bf16Data.of(new short[80]),
+        Bf16Data.of(new short[80]), IntData.of(new int[160]), fl, f4, f4), "out: expected float32 or bfloat16");
     assertMessage(() -> Kernels.attention(shape, new float[5], k, k), "q: expected 160");
     Spans[] spans = {new Spans(0, 4), new Spans(1, 2)};
     float[] scores6 = new float[6];
@@ -256,6 +328,14 @@ class BatchKernelsTest {
       assertTrue(FitPruneNative.fp_last_error().contains("cu_seqlens"), FitPruneNative.fp_last_error());
       st = FitPruneNative.fp_cpu_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32,
           new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
+      assertEquals(FitPruneNative.FP_ERR_ARG, st);
+      assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());
+      st = FitPruneNative.fp_cpu_attention_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32,
+          a.ptr, f32, a.ptr, new long[] {0, 1, 0, 1}, a.ptr, a.ptr);
+      assertEquals(FitPruneNative.FP_ERR_ARG, st);
+      assertTrue(FitPruneNative.fp_last_error().contains("cu_seqlens"), FitPruneNative.fp_last_error());
+      st = FitPruneNative.fp_cpu_attention_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32, a.ptr,
+          f32, a.ptr, new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());
       st = FitPruneNative.fp_cpu_decode_attention_f32(a.ptr, new long[] {0, 1, 1}, 2, 1, 1, 8, new long[] {1, 1},
