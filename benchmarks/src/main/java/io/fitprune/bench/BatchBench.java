@@ -43,6 +43,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       score call ({@code Kernels.attention} then {@code Kernels.scores}), on the same memory. The
  *       ratio of the two therefore includes the fusion's saving (the score pass's own q*k^T) as
  *       well as the batching's; the loop is left as the unfused baseline it has always been.
+   <li>{@code loopFusedAttentionScores}: 8 single-sequence fused calls
+ *       ({@code Kernels.attentionScores(AttentionShape, ...)}): against it the packed call shows
+ *       what batching alone gains;
  *   <li>{@code batchedDecode}: one decode-attention call, one new token per request, against
  *       each request's K/V cache (its own length);
  *   <li>{@code loopDecode}: 8 single-request decode calls;
@@ -163,6 +166,13 @@ public class BatchBench {
       Kernels.attention(one[i], qs[i], ks[i], vs[i], outs[i], lses[i]);
       Kernels.scores(one[i], spans[i], qs[i], ks[i], lses[i], selfs[i], crosses[i]);
     }
+    return cross;
+  }
+
+  @Benchmark
+  public FloatData loopFusedAttentionScores() {
+    for (int i = 0; i < one.length; i++)
+      Kernels.attentionScores(one[i], spans[i], qs[i], ks[i], vs[i], outs[i], lses[i], selfs[i], crosses[i]);
     return cross;
   }
 

@@ -45,6 +45,8 @@ public final class Report {
       new Ratio("SelectGatherBench", "oursGather", "torchIndexSelect", Double.NaN, "gather / libtorch index_select"),
       new Ratio("BatchBench", "batchedAttentionScores", "loopAttentionScores", 0.9,
           "8 ragged requests: packed attention+scores / a loop of single calls"),
+      new Ratio("BatchBench", "batchedAttentionScores", "loopFusedAttentionScores", 0.9,
+          "8 ragged requests: packed attention+scores / a loop of single fused calls (batching alone)"),
       new Ratio("BatchBench", "batchedDecode", "loopDecode", 0.5, "8 ragged requests: one decode-attention call / 8 calls"),
       new Ratio("BatchBench", "batchedDecodeStep", "loopDecodeStep", 0.5,
           "8 ragged requests: one decoder step for all / 8 single steps (demo model)"),
