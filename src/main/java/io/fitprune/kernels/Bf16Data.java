@@ -75,7 +75,7 @@ public final class Bf16Data extends NativeData<ShortPointer> {
   /** A copy of the contents as bit patterns. */
   public short[] toArray() {
     if (array != null) return array.clone();
-    short[] out = new short[Lengths.arrayLength("toArray", length())];
+    short[] out = new short[Lengths.arrayLength("toArray", length(), Short.BYTES)];
     pointer().get(out);
     return out;
   }

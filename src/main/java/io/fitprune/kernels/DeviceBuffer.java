@@ -147,7 +147,7 @@ public final class DeviceBuffer implements AutoCloseable {
   /** The contents as floats (converted from FP16/BF16 on the device). */
   public float[] toFloats() {
     if (!type.isFloat()) throw new IllegalArgumentException("toFloats() needs a float buffer, this one is " + type);
-    float[] out = new float[Lengths.arrayLength("toFloats", length)];
+    float[] out = new float[Lengths.arrayLength("toFloats", length, Float.BYTES)];
     if (length == 0) return out;
     try (FloatPointer h = new FloatPointer(length)) {
       if (type == ElementType.FP32) {
@@ -167,7 +167,7 @@ public final class DeviceBuffer implements AutoCloseable {
   /** The contents of an INT32 buffer. */
   public int[] toInts() {
     if (type != ElementType.INT32) throw new IllegalArgumentException("toInts() needs an int32 buffer, this one is " + type);
-    int[] out = new int[Lengths.arrayLength("toInts", length)];
+    int[] out = new int[Lengths.arrayLength("toInts", length, Integer.BYTES)];
     if (length == 0) return out;
     try (IntPointer h = new IntPointer(length)) {
       Kernels.check(FitPruneNative.fp_cuda_memcpy(h, pointer(), 4L * length, FitPruneNative.FP_COPY_D2H));

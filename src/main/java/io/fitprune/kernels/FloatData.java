@@ -53,7 +53,7 @@ public final class FloatData extends NativeData<FloatPointer> {
   /** A copy of the contents. */
   public float[] toArray() {
     if (array != null) return array.clone();
-    float[] out = new float[Lengths.arrayLength("toArray", length())];
+    float[] out = new float[Lengths.arrayLength("toArray", length(), Float.BYTES)];
     pointer().get(out);
     return out;
   }

@@ -47,7 +47,7 @@ public final class IntData extends NativeData<IntPointer> {
 
   public int[] toArray() {
     if (array != null) return array.clone();
-    int[] out = new int[Lengths.arrayLength("toArray", length())];
+    int[] out = new int[Lengths.arrayLength("toArray", length(), Integer.BYTES)];
     pointer().get(out);
     return out;
   }

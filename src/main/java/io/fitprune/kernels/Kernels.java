@@ -37,8 +37,8 @@ public final class Kernels {
     Objects.requireNonNull(shape, "shape");
     requireQk(shape, q, k); // inputs before allocating outputs
     FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
-    float[] out = new float[Lengths.arrayLength("out", shape.qLength())];
-    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength())];
+    float[] out = new float[Lengths.arrayLength("out", shape.qLength(), Float.BYTES)];
+    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength(), Float.BYTES)];
     runAttention(shape, null, input.apply(q), input.apply(k), input.apply(v), FloatData.of(out), FloatData.of(lse), null, null);
     return new AttentionOutput(out, lse);
   }
@@ -66,8 +66,8 @@ public final class Kernels {
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
     requireQk(shape, q, k);
     FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
-    float[] self = new float[Lengths.arrayLength("self", spans.visual())];
-    float[] cross = new float[Lengths.arrayLength("cross", spans.visual())];
+    float[] self = new float[Lengths.arrayLength("self", spans.visual(), Float.BYTES)];
+    float[] cross = new float[Lengths.arrayLength("cross", spans.visual(), Float.BYTES)];
     runScores(shape, spans, input.apply(q), input.apply(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
     return new Scores(self, cross);
   }
@@ -192,7 +192,7 @@ public final class Kernels {
     require(spans, "spans").requireSelect(n, drop);
     FloatData.of(require(self, "self")).requireShape("self", "[V]", spans.visual()); // before allocating keep
     FloatData.of(require(cross, "cross")).requireShape("cross", "[V]", spans.visual());
-    int[] keep = new int[Lengths.arrayLength("keep", n - drop)];
+    int[] keep = new int[Lengths.arrayLength("keep", n - drop, Integer.BYTES)];
     selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
         IntData.of(keep));
     return keep;
@@ -245,7 +245,7 @@ public final class Kernels {
 
   /** The length of an array gather's result, {@code [count,width]}, checked to fit an array. */
   private static int gatheredLength(int[] index, long width) {
-    return Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width));
+    return Lengths.arrayLength("dst", Lengths.product("dst [count,width]", require(index, "index").length, width), Integer.BYTES);
   }
 
   private static long rowsOf(long length, long width) {

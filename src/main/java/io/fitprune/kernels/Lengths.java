@@ -16,11 +16,23 @@ final class Lengths {
     return p;
   }
 
-  /** A length as a Java array size, or an error naming {@code what}. */
-  static int arrayLength(String what, long length) {
+  /**
+   * A length as the size of a Java array of {@code elementBytes}-byte elements, or an error naming
+   * {@code what}: past the largest array, or past the heap this JVM may ever use (an error the
+   * caller can act on instead of an OutOfMemoryError from the allocation).
+   */
+  static int arrayLength(String what, long length, int elementBytes) {
     if (length < 0 || length > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException(what + ": " + length + " elements do not fit in a Java array; use FloatData/IntData");
+    long heap = Runtime.getRuntime().maxMemory();
+    if ((double) length * elementBytes > heap)
+      throw new IllegalArgumentException(what + ": " + length + " elements need " + mib(length * elementBytes)
+          + " of Java heap, more than the " + mib(heap) + " this JVM may use; raise -Xmx or use FloatData/IntData");
     return (int) length;
+  }
+
+  private static String mib(long bytes) {
+    return (bytes >> 20) + " MiB";
   }
 
   private static String join(long[] factors) {

@@ -33,8 +33,8 @@ final class PackedBatches {
   static AttentionOutput attention(BatchShape shape, float[] q, float[] k, float[] v) {
     Objects.requireNonNull(shape, "shape");
     AttentionShape all = shape.packed();
-    float[] out = new float[Math.toIntExact(all.qLength())];
-    float[] lse = new float[Math.toIntExact(all.lseLength())];
+    float[] out = new float[Lengths.arrayLength("out", all.qLength(), Float.BYTES)];
+    float[] lse = new float[Lengths.arrayLength("lse", all.lseLength(), Float.BYTES)];
     attention(shape, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(v, "v")),
         FloatData.of(out), FloatData.of(lse), FitPruneNative.FP_DTYPE_F32);
     return new AttentionOutput(out, lse);
@@ -61,7 +61,7 @@ final class PackedBatches {
 
   static Scores scores(BatchShape shape, Spans[] spans, float[] q, float[] k, float[] lse) {
     Objects.requireNonNull(shape, "shape");
-    int visual = Math.toIntExact(totalVisual(flatSpans(shape.batch(), spans)));
+    int visual = Lengths.arrayLength("self", totalVisual(flatSpans(shape.batch(), spans)), Float.BYTES);
     float[] self = new float[visual], cross = new float[visual];
     scores(shape, spans, FloatData.of(require(q, "q")), FloatData.of(require(k, "k")), FloatData.of(require(lse, "lse")),
         FloatData.of(self), FloatData.of(cross), FitPruneNative.FP_DTYPE_F32);
@@ -118,7 +118,7 @@ final class PackedBatches {
   static int[] selectKeep(Batch batch, Spans[] spans, float[] self, float[] cross, long[] drop) {
     Objects.requireNonNull(batch, "batch");
     long dropped = totalDrop(batch, flatSpans(batch, spans), drop);
-    int[] keep = new int[Math.toIntExact(batch.tokens() - dropped)];
+    int[] keep = new int[Lengths.arrayLength("keep", batch.tokens() - dropped, Integer.BYTES)];
     selectKeep(batch, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
         IntData.of(keep));
     return keep;
@@ -173,7 +173,8 @@ final class PackedBatches {
       vd[b] = FloatData.of(require(vCaches[b], "vCaches[" + b + "]"));
     }
     AttentionShape all = shape.packed();
-    float[] out = new float[Math.toIntExact(all.qLength())], lse = new float[Math.toIntExact(all.lseLength())];
+    float[] out = new float[Lengths.arrayLength("out", all.qLength(), Float.BYTES)];
+    float[] lse = new float[Lengths.arrayLength("lse", all.lseLength(), Float.BYTES)];
     decodeAttention(shape, FloatData.of(require(q, "q")), kd, vd, kvLengths, FloatData.of(out), FloatData.of(lse));
     return new AttentionOutput(out, lse);
   }

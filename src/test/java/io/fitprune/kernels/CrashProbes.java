@@ -98,6 +98,15 @@ public final class CrashProbes {
       Kernels.gatherRows(FloatData.of(new float[4]), Long.MAX_VALUE / 2, 4, IntData.of(new int[1]), FloatData.of(new float[4]));
       return null;
     });
+    // Array results past the heap this child may use (-Xmx512m): refused before the allocation,
+    // not an OutOfMemoryError (which the child does not catch).
+    m.put("select-keep-past-heap", () -> Kernels.selectKeep(Integer.MAX_VALUE - 9, new Spans(0, 0), new float[0],
+        new float[0], 0));
+    m.put("to-array-past-heap", () -> {
+      try (FloatData d = FloatData.allocate(1L << 28)) {
+        return d.toArray();
+      }
+    });
     return m;
   }
 
