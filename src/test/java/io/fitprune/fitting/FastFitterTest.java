@@ -129,20 +129,17 @@ class FastFitterTest {
   }
 
   @Test
-  void sweepAtBenchmarkSizeIsFast() {
+  void sweepAtBenchmarkSizeMeetsEveryBudget() {
+    // Its speed is FitterBench's to measure; here, that every budget of the sweep is met.
     AttentionStats st = SyntheticStats.generate(LLAVA, 100, 3);
-    FlopsModel m = FlopsModel.of(LLAVA, Scope.PAPER);
-    long t0 = System.nanoTime();
-    FastFitter f = new FastFitter(st, m);
+    FastFitter f = new FastFitter(st, FlopsModel.of(LLAVA, Scope.PAPER));
     double last = 0;
     for (int i = 1; i <= 9; i++) {
       FitResult r = f.fit(i / 10.0);
       assertTrue(r.cost().reduction() >= i / 10.0);
+      assertTrue(r.cost().reduction() >= last, "reduction falls from " + last + " at budget " + i / 10.0);
       last = r.cost().reduction();
     }
-    double seconds = (System.nanoTime() - t0) / 1e9;
     assertTrue(last >= 0.9);
-    // Generous bound (shared CI cores, cold JIT); the JMH benchmark measures the real figure.
-    assertTrue(seconds < 10, "9-budget sweep took " + seconds + " s");
   }
 }
