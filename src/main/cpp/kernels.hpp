@@ -68,13 +68,15 @@ inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt
 
 // Runs fn(slot, g, kb, cnt, block) for every key block kb (cnt keys) of every group g of every
 // packed sequence, in parallel; block = G*kb0 + g*nkb + kb of its sequence is where it is packed.
+// Items run group-minor: consecutive items read adjacent columns of the same key rows, which
+// streams through memory (group-major items read rows G*d apart).
 template <class F>
 void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
   auto body = [&](int64_t item, int) {
     const SeqSlot& s = seqs[slot_of(seqs, count, &SeqSlot::kb0, item / G)];
     const int64_t nkb = ceil_div(s.keys, BK), local = item - G * s.kb0;
-    const int64_t kb = local % nkb;
-    fn(s, (int)(local / nkb), kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), item);
+    const int64_t kb = local / G, g = local % G;
+    fn(s, (int)g, kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), G * s.kb0 + g * nkb + kb);
   };
   parallel_items(G * seqs[count].kb0, body);
 }
@@ -88,6 +90,18 @@ void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* pac
   });
 }
 
+// One row of the packed V: the words (r0[c], r1[c]) for c < d, then zeros up to dv; a null r1
+// (or r0) stands for a padding key. Its own function, so that d is a value the stores cannot
+// alias: the loop then vectorises.
+inline void pack_v_row(const bf16* r0, const bf16* r1, int d, int dv, uint32_t* row) {
+  int c = 0;
+  if (r1)
+    for (; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
+  else if (r0)
+    for (; c < d; ++c) row[c] = r0[c];
+  for (; c < dv; ++c) row[c] = 0;
+}
+
 // bf16 V of every group as [BK/2][vec_dim(d)][2] per key block: the pair (key 2j, key 2j+1) of
 // each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
 inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
@@ -98,17 +112,20 @@ inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t cou
     for (int jp = 0; jp < BK / 2; ++jp) {
       const int j = 2 * jp;
       const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
-      const bf16* r1 = r0 + ld;
-      uint32_t* row = dst + (int64_t)jp * dv;
-      if (j + 1 < cnt)
-        for (int c = 0; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
-      else if (j < cnt)
-        for (int c = 0; c < d; ++c) row[c] = r0[c];
-      else
-        for (int c = 0; c < d; ++c) row[c] = 0;
-      for (int c = d; c < dv; ++c) row[c] = 0;
+      pack_v_row(j < cnt ? r0 : nullptr, j + 1 < cnt ? r0 + ld : nullptr, d, dv, dst + (int64_t)jp * dv);
     }
   });
+}
+
+// Starts loading rows [i0, i0+rows) of head h (d elements each) into the cache: a head's rows
+// are H*d apart, a stride the hardware prefetchers follow poorly.
+template <class T>
+inline void prefetch_rows(const T* x, int H, int d, int h, int64_t i0, int rows) {
+  const int64_t ld = (int64_t)H * d;
+  for (int r = 0; r < rows; ++r) {
+    const char* row = reinterpret_cast<const char*>(x + (i0 + r) * ld + (int64_t)h * d);
+    for (int64_t b = 0; b < (int64_t)d * (int64_t)sizeof(T); b += 64) __builtin_prefetch(row + b);
+  }
 }
 
 // Rows [i0, i0+rows) of head h into qs [BQ][pair_dim(d)]; padding rows and columns are zero.
@@ -161,15 +178,26 @@ inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s) {
   }
 }
 
-// o [BQ][d] += p [BQ][:cnt] * v rows [cnt][d] (row stride ldv), register-blocked.
-inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d, float* o) {
+// p*v's starting accumulator for W (or w) columns of output row r: the row rescaled to the
+// softmax's new max, alpha[r] * o, or 0 for a null alpha (the first key block, so o needs no
+// clearing). x * 1 is x: a row whose max did not move keeps its bits.
+inline Vec rescaled(const float* o, const float* alpha, int r) {
+  return alpha ? Vec::load(o) * Vec::set1(alpha[r]) : Vec::zero();
+}
+inline Vec rescaled(const float* o, int w, const float* alpha, int r) {
+  return alpha ? Vec::load_partial(o, w) * Vec::set1(alpha[r]) : Vec::zero();
+}
+
+// o [BQ][d] = alpha[r] * o (or 0) + p [BQ][:cnt] * v rows [cnt][d] (row stride ldv),
+// register-blocked.
+inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v, int64_t ldv, int d, float* o) {
   constexpr int CW = kPvVecs * W;
   int c0 = 0;
   for (; c0 + CW <= d; c0 += CW) {
     for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
       Vec acc[kPvRows][kPvVecs];
       for (int r = 0; r < kPvRows; ++r)
-        for (int x = 0; x < kPvVecs; ++x) acc[r][x] = Vec::load(o + (r0 + r) * d + c0 + x * W);
+        for (int x = 0; x < kPvVecs; ++x) acc[r][x] = rescaled(o + (r0 + r) * d + c0 + x * W, alpha, r0 + r);
       const float* vr = v + c0;
       for (int j = 0; j < cnt; ++j, vr += ldv) {
         Vec vv[kPvVecs];
@@ -187,7 +215,7 @@ inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d,
     const int w = min_of(W, d - c0);
     for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
       Vec acc[kPvRows];
-      for (int r = 0; r < kPvRows; ++r) acc[r] = Vec::load_partial(o + (r0 + r) * d + c0, w);
+      for (int r = 0; r < kPvRows; ++r) acc[r] = rescaled(o + (r0 + r) * d + c0, w, alpha, r0 + r);
       const float* vr = v + c0;
       for (int j = 0; j < cnt; ++j, vr += ldv) {
         const Vec vv = Vec::load_partial(vr, w);
@@ -198,13 +226,14 @@ inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d,
   }
 }
 
-// bf16: o [BQ][vec_dim(d)] += p [BQ][BK] (bf16) * packed v block, NV vectors of columns from c0.
+// bf16: o [BQ][vec_dim(d)] = alpha[r] * o (or 0) + p [BQ][BK] (bf16) * packed v block, NV
+// vectors of columns from c0.
 template <int NV>
-inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, float* o) {
+inline void pv_cols(const bf16* p, const float* alpha, int cnt, const bf16* vb, int dv, int c0, float* o) {
   for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
     Vec acc[kPvRows][NV];
     for (int r = 0; r < kPvRows; ++r)
-      for (int x = 0; x < NV; ++x) acc[r][x] = Vec::load(o + (r0 + r) * dv + c0 + x * W);
+      for (int x = 0; x < NV; ++x) acc[r][x] = rescaled(o + (r0 + r) * dv + c0 + x * W, alpha, r0 + r);
     const bf16* vp = vb + c0 * 2;
     for (int j = 0; j < cnt; j += 2, vp += 2 * dv) {
       Pairs vv[NV];
@@ -220,11 +249,11 @@ inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, floa
 }
 
 // An odd cnt reads one padding key: its probability is 0 (masked) and its packed v row is 0.
-inline void pv_tile(const bf16* p, int cnt, const bf16* vb, int d, float* o) {
+inline void pv_tile(const bf16* p, const float* alpha, int cnt, const bf16* vb, int d, float* o) {
   const int dv = vec_dim(d);
   int c0 = 0;
-  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, cnt, vb, dv, c0, o);
-  for (; c0 < dv; c0 += W) pv_cols<1>(p, cnt, vb, dv, c0, o);
+  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, alpha, cnt, vb, dv, c0, o);
+  for (; c0 < dv; c0 += W) pv_cols<1>(p, alpha, cnt, vb, dv, c0, o);
 }
 
 // Probabilities for p*v, two vectors at a time: fp32 in place, or rounded to bf16 (what p*v then
@@ -284,16 +313,17 @@ inline void fold_head_max(const FusedScores& f, const float* tile, const float* 
 
 // Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
 // probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
-// are updated, and the output row o is rescaled to the new max.
+// are updated. Returns the factor that rescales the row's output to the new max (1 when it did
+// not move); the attention applies it as p*v loads the row, saving a pass over it.
 template <class P>
-inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
+inline float softmax_probs(const float* sr, P* pr, float& m, float* l) {
   Vec mx = Vec::load(sr);
   for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
   const float tile_max = mx.hmax();
   const float m_new = tile_max > m ? tile_max : m;
   if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
     for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
-    return;
+    return 1.f;
   }
   const Vec mv = Vec::set1(m_new);
   Vec sum = Vec::zero();
@@ -305,6 +335,13 @@ inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, in
   const float alpha = __builtin_exp2f(m - m_new);
   fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
   m = m_new;
+  return alpha;
+}
+
+// The same, rescaling the output row o (d floats) itself.
+template <class P>
+inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
+  const float alpha = softmax_probs(sr, pr, m, l);
   if (alpha != 1.f) scale_row(o, d, alpha);
 }
 
@@ -341,15 +378,17 @@ void attention_impl(const AttentionArgs<T>& a) {
     T* pt = kBf16<T> ? reinterpret_cast<T*>(s + BQ * BK) : reinterpret_cast<T*>(s);
     float* m = s + 2 * BQ * BK;
     float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
+    float* alpha = l + BQ * W;  // [BQ]: each row's rescale for the current key block
     // Fused scores: rows at or past the prefix keep their logits against the visual keys.
     const bool keep = fs && i0 + rows > P && V > 0;
     float* tile = keep ? fs->tiles + worker * fs->tile_floats : nullptr;
     pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
+    // The next items are most likely this head's next two query blocks (one per worker).
+    for (int64_t nb = qb - 1; nb >= 0 && nb >= qb - 2; --nb) prefetch_rows(a.q, H, d, h, sq.start + nb * BQ, BQ);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
       Vec::zero().store(l + r * W);
     }
-    for (int i = 0; i < BQ * ldo; ++i) o[i] = 0.f;
 
     const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
     for (int64_t kb = 0; kb < kb_end; ++kb) {
@@ -359,8 +398,9 @@ void attention_impl(const AttentionArgs<T>& a) {
       if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
         for (int r = 0; r < BQ; ++r) {
           const int64_t visible = i0 + r - j0 + 1;
-          const int from = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
-          for (int jj = from; jj < BK; ++jj) s[r * BK + jj] = -__builtin_inff();
+          int jj = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
+          for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
+          for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
         }
       }
       if (keep) {  // this tile's logits against visual keys, before the softmax overwrites them
@@ -368,11 +408,12 @@ void attention_impl(const AttentionArgs<T>& a) {
         for (int r = 0; r < rows && lo < hi; ++r)
           for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
       }
-      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, pt + r * BK, m[r], l + r * W, o + r * ldo, d);
+      for (int r = 0; r < BQ; ++r) alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W);
+      const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
       if constexpr (kBf16<T>)
-        pv_tile(pt, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
+        pv_tile(pt, rescale, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
       else
-        pv_tile(pt, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
+        pv_tile(pt, rescale, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
       const float lr = Vec::load(l + r * W).hsum();
