@@ -117,14 +117,15 @@ inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t cou
   });
 }
 
-// Starts loading rows [i0, i0+rows) of head h (d elements each) into the cache: a head's rows
-// are H*d apart, a stride the hardware prefetchers follow poorly.
-template <class T>
+// Starts loading rows [i0, i0+rows) of head h (d elements each) into the cache, to read them or
+// (Write) to overwrite them: a head's rows are H*d apart, a stride the hardware prefetchers
+// follow poorly.
+template <int Write = 0, class T>
 inline void prefetch_rows(const T* x, int H, int d, int h, int64_t i0, int rows) {
   const int64_t ld = (int64_t)H * d;
   for (int r = 0; r < rows; ++r) {
     const char* row = reinterpret_cast<const char*>(x + (i0 + r) * ld + (int64_t)h * d);
-    for (int64_t b = 0; b < (int64_t)d * (int64_t)sizeof(T); b += 64) __builtin_prefetch(row + b);
+    for (int64_t b = 0; b < (int64_t)d * (int64_t)sizeof(T); b += 64) __builtin_prefetch(row + b, Write);
   }
 }
 
@@ -385,6 +386,10 @@ void attention_impl(const AttentionArgs<T>& a) {
     pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
     // The next items are most likely this head's next two query blocks (one per worker).
     for (int64_t nb = qb - 1; nb >= 0 && nb >= qb - 2; --nb) prefetch_rows(a.q, H, d, h, sq.start + nb * BQ, BQ);
+    if (a.out_f32)  // and this block's output rows, written at its end
+      prefetch_rows<1>(static_cast<const float*>(a.out), H, d, h, sq.start + i0, rows);
+    else
+      prefetch_rows<1>(static_cast<const T*>(a.out), H, d, h, sq.start + i0, rows);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
       Vec::zero().store(l + r * W);
