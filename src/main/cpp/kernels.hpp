@@ -12,7 +12,9 @@
 constexpr int W = Vec::W;
 constexpr int BQ = kBlockQ, BK = kBlockK;
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
-static_assert(BK % (kQkVecs * W) == 0 && BQ % kQkRows == 0 && BQ % kPvRows == 0, "tile shapes");
+constexpr int kRowGroup = 8;  // attention rows taken through a key block together
+static_assert(BK % (kQkVecs * W) == 0 && BQ % kRowGroup == 0 && kRowGroup % kQkRows == 0 && kRowGroup % kPvRows == 0,
+              "tile shapes");
 
 template <class T> inline T min_of(T a, T b) { return a < b ? a : b; }
 
@@ -154,12 +156,12 @@ template <class T> constexpr int kStep = kBf16<T> ? 2 : 1;
 // s [BQ][BK] = scale * qs [BQ][d] * kt (packed K block), register-blocked kQkRows x kQkVecs
 // vectors: per step, kQkVecs vectors of keys against one broadcast q element (or pair) per row.
 template <class T>
-inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s) {
+inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s, int r_lo = 0, int r_hi = BQ) {
   constexpr int CW = kQkVecs * W, E = kStep<T>;
   const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
   const Vec sc = Vec::set1(scale);
   for (int c0 = 0; c0 < BK; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += kQkRows) {
       Vec acc[kQkRows][kQkVecs];
       for (int r = 0; r < kQkRows; ++r)
         for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
@@ -191,11 +193,12 @@ inline Vec rescaled(const float* o, int w, const float* alpha, int r) {
 
 // o [BQ][d] = alpha[r] * o (or 0) + p [BQ][:cnt] * v rows [cnt][d] (row stride ldv),
 // register-blocked.
-inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v, int64_t ldv, int d, float* o) {
+inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v, int64_t ldv, int d, float* o,
+                    int r_lo, int r_hi) {
   constexpr int CW = kPvVecs * W;
   int c0 = 0;
   for (; c0 + CW <= d; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
       Vec acc[kPvRows][kPvVecs];
       for (int r = 0; r < kPvRows; ++r)
         for (int x = 0; x < kPvVecs; ++x) acc[r][x] = rescaled(o + (r0 + r) * d + c0 + x * W, alpha, r0 + r);
@@ -214,7 +217,7 @@ inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v,
   }
   for (; c0 < d; c0 += W) {  // head dims that are not a multiple of CW: one vector at a time
     const int w = min_of(W, d - c0);
-    for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
       Vec acc[kPvRows];
       for (int r = 0; r < kPvRows; ++r) acc[r] = rescaled(o + (r0 + r) * d + c0, w, alpha, r0 + r);
       const float* vr = v + c0;
@@ -230,8 +233,9 @@ inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v,
 // bf16: o [BQ][vec_dim(d)] = alpha[r] * o (or 0) + p [BQ][BK] (bf16) * packed v block, NV
 // vectors of columns from c0.
 template <int NV>
-inline void pv_cols(const bf16* p, const float* alpha, int cnt, const bf16* vb, int dv, int c0, float* o) {
-  for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+inline void pv_cols(const bf16* p, const float* alpha, int cnt, const bf16* vb, int dv, int c0, float* o,
+                    int r_lo, int r_hi) {
+  for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
     Vec acc[kPvRows][NV];
     for (int r = 0; r < kPvRows; ++r)
       for (int x = 0; x < NV; ++x) acc[r][x] = rescaled(o + (r0 + r) * dv + c0 + x * W, alpha, r0 + r);
@@ -250,11 +254,11 @@ inline void pv_cols(const bf16* p, const float* alpha, int cnt, const bf16* vb, 
 }
 
 // An odd cnt reads one padding key: its probability is 0 (masked) and its packed v row is 0.
-inline void pv_tile(const bf16* p, const float* alpha, int cnt, const bf16* vb, int d, float* o) {
+inline void pv_tile(const bf16* p, const float* alpha, int cnt, const bf16* vb, int d, float* o, int r_lo, int r_hi) {
   const int dv = vec_dim(d);
   int c0 = 0;
-  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, alpha, cnt, vb, dv, c0, o);
-  for (; c0 < dv; c0 += W) pv_cols<1>(p, alpha, cnt, vb, dv, c0, o);
+  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, alpha, cnt, vb, dv, c0, o, r_lo, r_hi);
+  for (; c0 < dv; c0 += W) pv_cols<1>(p, alpha, cnt, vb, dv, c0, o, r_lo, r_hi);
 }
 
 // Probabilities for p*v, two vectors at a time: fp32 in place, or rounded to bf16 (what p*v then
@@ -399,26 +403,31 @@ void attention_impl(const AttentionArgs<T>& a) {
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
-      qk_tile(qs, a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d), d, qscale, s);
-      if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
-        for (int r = 0; r < BQ; ++r) {
+      const T* kt = a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d);
+      const bool diagonal = j0 + BK - 1 > i0;  // the tile reaches the diagonal or the end
+      const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
+      // A group of rows at a time through q*k^T, softmax and p*v: the K and V blocks then stay
+      // in L1 across the groups (the whole tile's logits, output and both blocks would not).
+      for (int r_lo = 0; r_lo < BQ; r_lo += kRowGroup) {
+        const int r_hi = r_lo + kRowGroup;
+        qk_tile(qs, kt, d, qscale, s, r_lo, r_hi);
+        for (int r = r_lo; r < r_hi && diagonal; ++r) {  // mask what row r cannot see
           const int64_t visible = i0 + r - j0 + 1;
           int jj = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
           for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
           for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
         }
+        if (keep) {  // these logits against visual keys, before the softmax overwrites them
+          const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
+          for (int r = r_lo; r < min_of(r_hi, rows) && lo < hi; ++r)
+            for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
+        }
+        for (int r = r_lo; r < r_hi; ++r) alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W);
+        if constexpr (kBf16<T>)
+          pv_tile(pt, rescale, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o, r_lo, r_hi);
+        else
+          pv_tile(pt, rescale, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
       }
-      if (keep) {  // this tile's logits against visual keys, before the softmax overwrites them
-        const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
-        for (int r = 0; r < rows && lo < hi; ++r)
-          for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
-      }
-      for (int r = 0; r < BQ; ++r) alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W);
-      const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
-      if constexpr (kBf16<T>)
-        pv_tile(pt, rescale, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
-      else
-        pv_tile(pt, rescale, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
       const float lr = Vec::load(l + r * W).hsum();
