@@ -16,7 +16,7 @@ constexpr int kRowGroup = 8;  // attention rows taken through a key block togeth
 static_assert(BK % (kQkVecs * W) == 0 && BQ % kRowGroup == 0 && kRowGroup % kQkRows == 0 && kRowGroup % kPvRows == 0,
               "tile shapes");
 
-template <class T> inline T min_of(T a, T b) { return a < b ? a : b; }
+template <class T> constexpr T min_of(T a, T b) { return a < b ? a : b; }
 
 template <class T> constexpr bool kBf16 = false;
 template <> constexpr bool kBf16<bf16> = true;
@@ -153,31 +153,45 @@ inline Vec madd(Vec acc, Vec a, Vec b) { return fma(a, b, acc); }
 inline Vec madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
 template <class T> constexpr int kStep = kBf16<T> ? 2 : 1;
 
-// s [BQ][BK] = scale * qs [BQ][d] * kt (packed K block), register-blocked kQkRows x kQkVecs
-// vectors: per step, kQkVecs vectors of keys against one broadcast q element (or pair) per row.
-template <class T>
-inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s, int r_lo = 0, int r_hi = BQ) {
-  constexpr int CW = kQkVecs * W, E = kStep<T>;
+// s [r_lo, r_hi) x [c0, c0 + NV*W) = scale * q rows * kt (packed K block), register-blocked
+// kQkRows x NV vectors: per step, NV vectors of keys against one broadcast q element (or pair)
+// per row.
+template <int NV, class T>
+inline void qk_cols(const T* qs, const T* kt, int d, Vec sc, float* s, int c0, int r_lo, int r_hi) {
+  constexpr int E = kStep<T>;
   const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
-  const Vec sc = Vec::set1(scale);
-  for (int c0 = 0; c0 < BK; c0 += CW) {
-    for (int r0 = r_lo; r0 < r_hi; r0 += kQkRows) {
-      Vec acc[kQkRows][kQkVecs];
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const T* kp = kt + c0 * E;
-      const T* qp = qs + r0 * pd;
-      for (int c = 0; c < steps; c += E, kp += E * BK) {
-        decltype(lanes(kp)) kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = lanes(kp + x * E * W);
-        for (int r = 0; r < kQkRows; ++r) {
-          const auto b = bcast(qp + r * pd + c);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
-        }
+  for (int r0 = r_lo; r0 < r_hi; r0 += kQkRows) {
+    Vec acc[kQkRows][NV];
+    for (int r = 0; r < kQkRows; ++r)
+      for (int x = 0; x < NV; ++x) acc[r][x] = Vec::zero();
+    const T* kp = kt + c0 * E;
+    const T* qp = qs + r0 * pd;
+    for (int c = 0; c < steps; c += E, kp += E * BK) {
+      decltype(lanes(kp)) kv[NV];
+      for (int x = 0; x < NV; ++x) kv[x] = lanes(kp + x * E * W);
+      for (int r = 0; r < kQkRows; ++r) {
+        const auto b = bcast(qp + r * pd + c);
+        for (int x = 0; x < NV; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
       }
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
     }
+    for (int r = 0; r < kQkRows; ++r)
+      for (int x = 0; x < NV; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
+  }
+}
+
+// s [BQ][BK] = scale * qs [BQ][d] * kt for rows [r_lo, r_hi) and the first `keys` keys, rounded
+// up to whole vectors (the rest of s is left as it was: keys the rows cannot see).
+template <class T>
+inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s, int r_lo = 0, int r_hi = BQ,
+                    int keys = BK) {
+  constexpr int CW = kQkVecs * W;
+  const Vec sc = Vec::set1(scale);
+  for (int c0 = 0; c0 < keys; c0 += CW) {
+    const int nv = min_of(kQkVecs, (keys - c0 + W - 1) / W);
+    if (nv == kQkVecs) qk_cols<kQkVecs>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else if (nv == 1) qk_cols<1>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else if (nv == 2) qk_cols<min_of(2, kQkVecs)>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else qk_cols<min_of(3, kQkVecs)>(qs, kt, d, sc, s, c0, r_lo, r_hi);
   }
 }
 
@@ -316,14 +330,17 @@ inline void fold_head_max(const FusedScores& f, const float* tile, const float* 
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
-// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
-// probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
-// are updated. Returns the factor that rescales the row's output to the new max (1 when it did
-// not move); the attention applies it as p*v loads the row, saving a pass over it.
+// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf, and all
+// entries from `keys` on masked): the probabilities go to pr (which may be sr), the running max m
+// and the per-lane sums l (W floats) are updated. Returns the factor that rescales the row's
+// output to the new max (1 when it did not move); the attention applies it as p*v loads the row,
+// saving a pass over it. Masked entries add exact zeros, so skipping those past `keys` changes
+// no bit.
 template <class P>
-inline float softmax_probs(const float* sr, P* pr, float& m, float* l) {
+inline float softmax_probs(const float* sr, P* pr, float& m, float* l, int keys = BK) {
+  const int end = (keys + 2 * W - 1) / (2 * W) * (2 * W);
   Vec mx = Vec::load(sr);
-  for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
+  for (int x = W; x < end; x += W) mx = max(mx, Vec::load(sr + x));
   const float tile_max = mx.hmax();
   const float m_new = tile_max > m ? tile_max : m;
   if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
@@ -332,11 +349,13 @@ inline float softmax_probs(const float* sr, P* pr, float& m, float* l) {
   }
   const Vec mv = Vec::set1(m_new);
   Vec sum = Vec::zero();
-  for (int x = 0; x < BK; x += 2 * W) {
+  int x = 0;
+  for (; x < end; x += 2 * W) {
     const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
     store_p(p0, p1, pr + x);
     sum = sum + (p0 + p1);
   }
+  for (; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
   const float alpha = __builtin_exp2f(m - m_new);
   fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
   m = m_new;
@@ -406,27 +425,30 @@ void attention_impl(const AttentionArgs<T>& a) {
       const T* kt = a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d);
       const bool diagonal = j0 + BK - 1 > i0;  // the tile reaches the diagonal or the end
       const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
-      // A group of rows at a time through q*k^T, softmax and p*v: the K and V blocks then stay
-      // in L1 across the groups (the whole tile's logits, output and both blocks would not).
+      // A group of rows at a time through q*k^T, softmax and p*v: the group's logits, probabilities
+      // and output rows stay in L1 between the three steps. On the diagonal a group computes only
+      // the keys its last row sees; the others are masked and would only add exact zeros.
       for (int r_lo = 0; r_lo < BQ; r_lo += kRowGroup) {
         const int r_hi = r_lo + kRowGroup;
-        qk_tile(qs, kt, d, qscale, s, r_lo, r_hi);
-        for (int r = r_lo; r < r_hi && diagonal; ++r) {  // mask what row r cannot see
-          const int64_t visible = i0 + r - j0 + 1;
-          int jj = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
-          for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
-          for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
+        const int keys = diagonal ? (int)min_of<int64_t>(cnt, i0 + r_hi - j0) : cnt;
+        qk_tile(qs, kt, d, qscale, s, r_lo, r_hi, keys);
+        for (int r = r_lo; r < r_hi; ++r) {
+          int seen = BK;
+          if (diagonal) {  // mask what row r cannot see
+            const int64_t visible = i0 + r - j0 + 1;
+            int jj = seen = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
+            for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
+            for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
+          }
+          if (keep && r < rows) {  // these logits against visual keys, before the softmax overwrites them
+            for (int64_t j = max_of(j0, P); j < min_of(j0 + cnt, P + V); ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
+          }
+          alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W, seen);
         }
-        if (keep) {  // these logits against visual keys, before the softmax overwrites them
-          const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
-          for (int r = r_lo; r < min_of(r_hi, rows) && lo < hi; ++r)
-            for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
-        }
-        for (int r = r_lo; r < r_hi; ++r) alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W);
         if constexpr (kBf16<T>)
-          pv_tile(pt, rescale, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o, r_lo, r_hi);
+          pv_tile(pt, rescale, keys, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o, r_lo, r_hi);
         else
-          pv_tile(pt, rescale, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
+          pv_tile(pt, rescale, keys, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
       }
     }
     for (int r = 0; r < rows; ++r) {
