@@ -177,6 +177,7 @@ struct AttentionArgs {
   T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
   float* scratch;    // max_workers() * attention_scratch_floats(d)
   const FusedScores* fused;  // null: attention only; else one per slot of seqs (and the sentinel)
+  int* packed;       // one flag per packed key block, zeroed: 0 not packed, 1 being packed, 2 packed
 };
 
 template <class T>

@@ -104,19 +104,17 @@ inline void pack_v_row(const bf16* r0, const bf16* r1, int d, int dv, uint32_t* 
   for (; c < dv; ++c) row[c] = 0;
 }
 
-// bf16 V of every group as [BK/2][vec_dim(d)][2] per key block: the pair (key 2j, key 2j+1) of
-// each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
-inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
+// Keys [j0, j0+cnt) of bf16 v's group g as [BK/2][vec_dim(d)][2]: the pair (key 2j, key 2j+1)
+// of each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
+inline void pack_v_block(const bf16* v, int G, int d, int g, int64_t j0, int cnt, bf16* dst) {
   const int64_t ld = (int64_t)G * d;
   const int dv = vec_dim(d);
-  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
-    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + block * (int64_t)BK * dv);
-    for (int jp = 0; jp < BK / 2; ++jp) {
-      const int j = 2 * jp;
-      const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
-      pack_v_row(j < cnt ? r0 : nullptr, j + 1 < cnt ? r0 + ld : nullptr, d, dv, dst + (int64_t)jp * dv);
-    }
-  });
+  for (int jp = 0; jp < BK / 2; ++jp) {
+    const int j = 2 * jp;
+    const bf16* r0 = v + (j0 + j) * ld + (int64_t)g * d;
+    pack_v_row(j < cnt ? r0 : nullptr, j + 1 < cnt ? r0 + ld : nullptr, d, dv,
+               reinterpret_cast<uint32_t*>(dst) + (int64_t)jp * dv);
+  }
 }
 
 // Starts loading rows [i0, i0+rows) of head h (d elements each) into the cache, to read them or
@@ -380,8 +378,26 @@ void attention_impl(const AttentionArgs<T>& a) {
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
-  if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
+  // K (and bf16 V) key blocks are packed by the first items that need them, not in a pass of
+  // their own: the items of one head run together, so the packed blocks are then read from cache
+  // instead of going out to memory and back. An item packs the blocks [0, kb_end) of its group
+  // that no other worker has taken, then waits for those another worker is packing.
+  auto pack_blocks = [&](const SeqSlot& sq, int g, int64_t kblock0, int64_t kb_end) {
+    for (int64_t kb = 0; kb < kb_end; ++kb) {
+      int* flag = a.packed + kblock0 + kb;
+      int free_flag = 0;
+      if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0 ||
+          !__atomic_compare_exchange_n(flag, &free_flag, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        continue;
+      const int64_t j0 = sq.key0 + kb * BK, block = kblock0 + kb;
+      const int cnt = (int)min_of<int64_t>(BK, sq.keys - kb * BK);
+      pack_k_block(a.k, a.G, d, g, j0, cnt, a.packed_k + block * (int64_t)BK * pair_dim(d));
+      if constexpr (kBf16<T>) pack_v_block(a.v, a.G, d, g, j0, cnt, a.packed_v + block * (int64_t)BK * vec_dim(d));
+      __atomic_store_n(flag, 2, __ATOMIC_RELEASE);
+    }
+    for (int64_t kb = 0; kb < kb_end; ++kb)
+      while (__atomic_load_n(a.packed + kblock0 + kb, __ATOMIC_ACQUIRE) != 2) __builtin_ia32_pause();
+  };
 
   auto body = [&](int64_t item, int worker) {
     const int64_t slot = slot_of(a.seqs, a.count, &SeqSlot::item0, item);
@@ -419,6 +435,7 @@ void attention_impl(const AttentionArgs<T>& a) {
     }
 
     const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
+    pack_blocks(sq, g, kblock0, kb_end);
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
