@@ -445,7 +445,7 @@ void attention_impl(const AttentionArgs<T>& a) {
       // A group of rows at a time through q*k^T, softmax and p*v: the group's logits, probabilities
       // and output rows stay in L1 between the three steps. On the diagonal a group computes only
       // the keys its last row sees; the others are masked and would only add exact zeros.
-      for (int r_lo = 0; r_lo < BQ; r_lo += kRowGroup) {
+      for (int r_lo = 0; r_lo < rows; r_lo += kRowGroup) {  // groups past the block's last row: padding only
         const int r_hi = r_lo + kRowGroup;
         const int keys = diagonal ? (int)min_of<int64_t>(cnt, i0 + r_hi - j0) : cnt;
         qk_tile(qs, kt, d, qscale, s, r_lo, r_hi, keys);
