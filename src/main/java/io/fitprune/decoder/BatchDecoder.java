@@ -133,7 +133,7 @@ public final class BatchDecoder {
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
       FloatData qd = TorchData.floats(tp.add(q.view(total, H, d))), kd = TorchData.floats(tp.add(k.view(total, G, d)));
-      Kernels.attention(shape, qd, kd, TorchData.floats(tp.add(v.view(total, G, d))), TorchData.floats(out), TorchData.floats(lse));
+      FloatData vd = TorchData.floats(tp.add(v.view(total, G, d)));
 
       Spans[] spans = new Spans[B];
       int[] visual0 = new int[B + 1];
@@ -144,11 +144,14 @@ public final class BatchDecoder {
         visual0[b + 1] = visual0[b] + (int) spans[b].visual();
       }
       float[] self = null, cross = null;
-      if (scores) {
+      if (scores) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
-        Kernels.scores(shape, spans, qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        Kernels.attentionScores(shape, spans, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
+            TorchData.floats(st), TorchData.floats(ct));
         self = Decoder.toArray(st);
         cross = Decoder.toArray(ct);
+      } else {
+        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
       }
       int kept = 0;
       int[][] keeps = new int[B][];

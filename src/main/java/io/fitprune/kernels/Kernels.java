@@ -84,6 +84,16 @@ public final class Kernels {
     runAttention(shape, null, q, k, v, out, lse, null, null);
   }
 
+  /**
+   * Attention with the element type chosen at run time (as an engine that loads fp32 or bf16
+   * weights does): q, k, v all {@link FloatData} or all {@link Bf16Data}; out as in the attention
+   * of that type.
+   */
+  public static void attention(AttentionShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse) {
+    runAttention(shape, null, q, k, v, out, lse, null, null);
+  }
+
   /** The score pass on bf16 q and k (fp32 LSE, scores and arithmetic), as {@link #scores(AttentionShape, Spans, FloatData, FloatData, FloatData, FloatData, FloatData)}. */
   public static void scores(AttentionShape shape, Spans spans, Bf16Data q, Bf16Data k, FloatData lse,
       FloatData self, FloatData cross) {
