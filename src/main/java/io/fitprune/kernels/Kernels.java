@@ -174,7 +174,8 @@ public final class Kernels {
     cross.requireWritable("cross");
   }
 
-  private static int inputType(NativeData<?> d, String name) {
+  /** The element type (FP_DTYPE_*) of float32 or bfloat16 memory; anything else is refused naming the argument. */
+  static int inputType(NativeData<?> d, String name) {
     if (d instanceof FloatData) return FitPruneNative.FP_DTYPE_F32;
     if (d instanceof Bf16Data) return FitPruneNative.FP_DTYPE_BF16;
     throw new IllegalArgumentException(name + ": expected float32 or bfloat16 memory, got " + d.elementName());
@@ -366,6 +367,27 @@ public final class Kernels {
    */
   public static void decodeAttention(BatchShape shape, FloatData q, FloatData[] kCaches, FloatData[] vCaches,
       long[] kvLengths, FloatData out, FloatData lse) {
+    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  }
+
+  /**
+   * Decode attention on bf16 q and bf16 K/V caches, as
+   * {@link #decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)}:
+   * fp32 accumulation, softmax and LSE, q.k the pairwise dot product of the bf16 prefill, P*V with
+   * fp32 probabilities; out a {@link FloatData} or a {@link Bf16Data} (rounded to nearest even),
+   * lse fp32 {@code [H,Nq]} or null. Every CPU path gives the same bits.
+   */
+  public static void decodeAttention(BatchShape shape, Bf16Data q, Bf16Data[] kCaches, Bf16Data[] vCaches,
+      long[] kvLengths, NativeData<?> out, FloatData lse) {
+    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  }
+
+  /**
+   * Decode attention with the element type chosen at run time (a decoder on fp32 or bf16 weights):
+   * q and every cache all {@link FloatData} or all {@link Bf16Data}; out as for that type.
+   */
+  public static void decodeAttention(BatchShape shape, NativeData<?> q, NativeData<?>[] kCaches,
+      NativeData<?>[] vCaches, long[] kvLengths, NativeData<?> out, FloatData lse) {
     PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
   }
 
