@@ -175,6 +175,14 @@ int check_cpu_dtype(int32_t dtype) {
   return FP_OK;
 }
 
+// The input type and the output type of an attention call: out is fp32 or the input's type.
+int check_cpu_dtypes(int32_t dtype, int32_t out_dtype) {
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  return FP_OK;
+}
+
 // self = sum of the visual row blocks' partials / visual, cross = the text blocks' / text, each
 // reduced in block order (so independent of threads and schedule).
 void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visual, float* self_score,
@@ -313,9 +321,7 @@ int check_attention_varlen(const void* q, const void* k, const void* v, const in
   if (int st = check_offsets("cu_seqlens", cu, batch, 0)) return st;
   const int64_t n = cu[batch];
   if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   return FP_OK;
 }
@@ -366,9 +372,7 @@ int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int
   if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
   const int64_t nq = cu_q[batch];
   if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
   if (nq == 0) return FP_OK;
   if (!out) return fail(FP_ERR_ARG, "null output pointer");
   int64_t max_rows = 0;
@@ -447,9 +451,7 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
                      float* lse) {
   return guarded([&]() -> int {
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
     const int64_t cu[2] = {0, n};
     return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
   });
