@@ -12,8 +12,9 @@
 //   dot2 on element pairs (bf16: vdpbf16ps, or the same function through conversions).
 // - P*V multiplies fp32 probabilities by v converted exactly to fp32 (a bf16 is the top half of an
 //   fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where the matrix
-//   products bound the time; decode is bound by reading the caches, so the exact product costs
-//   nothing and keeps the output at fp32 accuracy (a bf16 probability is off by up to 2^-9).
+//   products bound the time; a decode step does only a few multiply-adds per cached value it
+//   reads (one per head of the group), so it keeps the output at fp32 accuracy instead (a bf16
+//   probability is off by up to 2^-9). fp32 P also lets one code path serve both types.
 // - Row sums are kept in 16 lanes whatever the vector width, and every multiply-add is fused
 //   (`fused`), so each result is added in the same order on every ISA path: bf16 decode gives the
 //   same bits on all of them (fp32 too, but for the generic path's rare double rounding).
