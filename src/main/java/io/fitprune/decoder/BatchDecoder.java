@@ -1,7 +1,6 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.Batch;
-import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.IntData;
@@ -151,18 +150,12 @@ public final class BatchDecoder {
       float[] self = null, cross = null;
       if (scores) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
-        if (qkv.bf16())
-          Kernels.attentionScores(shape, spans, (Bf16Data) qd, (Bf16Data) kd, (Bf16Data) vd, TorchData.floats(out),
-              TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
-        else
-          Kernels.attentionScores(shape, spans, (FloatData) qd, (FloatData) kd, (FloatData) vd, TorchData.floats(out),
-              TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        Kernels.attentionScores(shape, spans, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
+            TorchData.floats(st), TorchData.floats(ct));
         self = Decoder.toArray(st);
         cross = Decoder.toArray(ct);
-      } else if (qkv.bf16()) {
-        Kernels.attention(shape, (Bf16Data) qd, (Bf16Data) kd, (Bf16Data) vd, TorchData.floats(out), TorchData.floats(lse));
       } else {
-        Kernels.attention(shape, (FloatData) qd, (FloatData) kd, (FloatData) vd, TorchData.floats(out), TorchData.floats(lse));
+        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
       }
       int kept = 0;
       int[][] keeps = new int[B][];

@@ -22,11 +22,6 @@ record Qkv(Tensor q, Tensor k, Tensor v) {
     return new Qkv(q, k, v);
   }
 
-  /** True when the projections (and so the K/V caches and attention) are bf16. */
-  boolean bf16() {
-    return Tensors.is(q, torch.ScalarType.BFloat16);
-  }
-
   /** A contiguous float32 or bf16 tensor as the kernels' memory of its type. */
   static NativeData<?> data(Tensor t) {
     return Tensors.is(t, torch.ScalarType.BFloat16) ? TorchData.bf16(t) : TorchData.floats(t);

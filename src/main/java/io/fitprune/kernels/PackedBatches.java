@@ -135,9 +135,7 @@ final class PackedBatches {
     int B = batch.size();
     AttentionShape all = shape.packed();
     int dtype = Kernels.inputType(require(q, "q"), "q");
-    int outType = Kernels.inputType(require(out, "out"), "out");
-    if (outType != FitPruneNative.FP_DTYPE_F32 && outType != dtype)
-      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
+    int outType = Kernels.outputType(dtype, out);
     q.requireShape("q", "[Nq,H,d]", all.qDims());
     out.requireShape("out", "[Nq,H,d]", all.qDims());
     out.requireWritable("out");
