@@ -107,7 +107,6 @@ public final class Decoder {
       t = System.nanoTime();
       // q, k, v (and the K/V caches) in the dense layers' type: bf16 attention for bf16 weights
       torch.ScalarType qkv = Dense.computeType(lw.q());
-      boolean bf16 = qkv.value == torch.ScalarType.BFloat16.value;
       Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k, v;
       if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
         int cap = n + s.reserve;
@@ -136,9 +135,7 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      NativeData<?> qd = bf16 ? TorchData.bf16(q3) : TorchData.floats(q3);
-      NativeData<?> kd = bf16 ? TorchData.bf16(k3) : TorchData.floats(k3);
-      NativeData<?> vd = bf16 ? TorchData.bf16(v3) : TorchData.floats(v3);
+      NativeData<?> qd = Qkv.data(q3), kd = Qkv.data(k3), vd = Qkv.data(v3);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
