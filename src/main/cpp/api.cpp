@@ -175,6 +175,14 @@ int check_cpu_dtype(int32_t dtype) {
   return FP_OK;
 }
 
+// The input type and the output type of an attention call: out is fp32 or the input's type.
+int check_cpu_dtypes(int32_t dtype, int32_t out_dtype) {
+  if (int st = check_cpu_dtype(dtype)) return st;
+  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  return FP_OK;
+}
+
 // self = sum of the visual row blocks' partials / visual, cross = the text blocks' / text, each
 // reduced in block order (so independent of threads and schedule).
 void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visual, float* self_score,
@@ -316,9 +324,7 @@ int check_attention_varlen(const void* q, const void* k, const void* v, const in
   if (int st = check_offsets("cu_seqlens", cu, batch, 0)) return st;
   const int64_t n = cu[batch];
   if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-  if (int st = check_cpu_dtype(dtype)) return st;
-  if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-    return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+  if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   return FP_OK;
 }
@@ -332,6 +338,58 @@ int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v,
                          batch, H, G, d, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score, cross_score);
   return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
                        batch, H, G, d, out, true, lse, spans, self_score, cross_score);
+}
+
+// Builds the work table, workspace and key splits of a decode call (arguments checked) and runs it.
+template <class T>
+int run_decode(const T* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+               const T* const* k_cache, const T* const* v_cache, const int64_t* kv_len, int64_t max_rows, void* out,
+               bool out_f32, float* lse) {
+  int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
+  for (int64_t b = 0; b < batch; ++b) order[b] = b;
+  std::stable_sort(order, order + batch, [&](int64_t x, int64_t y) {
+    return kv_len[x] * (cu_q[x + 1] - cu_q[x]) > kv_len[y] * (cu_q[y + 1] - cu_q[y]);
+  });
+  const int workers = max_workers();
+  // Fewer (sequence, kv group) pairs than twice the workers: split long caches along the keys,
+  // at least kDecodeSplitKeys keys a split, so every core reads its share of the caches.
+  constexpr int64_t kDecodeSplitKeys = 256;
+  int64_t max_kv = 0, splits = 1;
+  for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
+  const int64_t pairs = batch * kv_heads;
+  if (pairs < 2 * (int64_t)workers)
+    splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, pairs), ceil_div(max_kv, kDecodeSplitKeys)));
+  const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
+  const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
+  float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
+  DecodeArgs<T> a{q, cu_q, k_cache, v_cache, kv_len, order, batch, cu_q[batch], heads, kv_heads, head_dim,
+                  max_rows, out, out_f32, lse, ws, splits, ws + scratch};
+  tls_workers = workers;
+  FP_DISPATCH(decode, a);
+  return FP_OK;
+}
+
+int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                          int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                          const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+  if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
+  const int64_t nq = cu_q[batch];
+  if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
+  if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
+  if (nq == 0) return FP_OK;
+  if (!out) return fail(FP_ERR_ARG, "null output pointer");
+  int64_t max_rows = 0;
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
+  int64_t per_worker;  // decode_scratch_floats, which cannot overflow past this check
+  if (__builtin_mul_overflow(max_rows, 3 * (int64_t)head_dim + kBlockK + 18, &per_worker) || per_worker > (INT64_MAX >> 12))
+    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
+  if (dtype == FP_DTYPE_BF16)
+    return run_decode(static_cast<const bf16*>(q), cu_q, batch, heads, kv_heads, head_dim,
+                      reinterpret_cast<const bf16* const*>(k_cache), reinterpret_cast<const bf16* const*>(v_cache),
+                      kv_len, max_rows, out, out_dtype == FP_DTYPE_F32, lse);
+  return run_decode(static_cast<const float*>(q), cu_q, batch, heads, kv_heads, head_dim,
+                    reinterpret_cast<const float* const*>(k_cache), reinterpret_cast<const float* const*>(v_cache),
+                    kv_len, max_rows, out, true, lse);
 }
 
 }  // namespace
@@ -396,9 +454,7 @@ int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int
                      float* lse) {
   return guarded([&]() -> int {
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
-    if (int st = check_cpu_dtype(dtype)) return st;
-    if (out_dtype != FP_DTYPE_F32 && out_dtype != dtype)
-      return fail(FP_ERR_ARG, "out_dtype must be FP_DTYPE_F32 or dtype (%d), got %d", dtype, out_dtype);
+    if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
     const int64_t cu[2] = {0, n};
     return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
   });
@@ -536,59 +592,26 @@ static int select_keep_varlen_impl(const float* self_score, const float* cross_s
   return FP_OK;
 }
 
-static int decode_attention_impl(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
-                                int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
-                                const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
-  if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
-  const int64_t nq = cu_q[batch];
-  if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
-  if (nq == 0) return FP_OK;
-  if (!out) return fail(FP_ERR_ARG, "null output pointer");
-  int64_t max_rows = 0;
-  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, reinterpret_cast<const void* const*>(k_cache),
-                                   reinterpret_cast<const void* const*>(v_cache), kv_len, &max_rows))
-    return st;
-  int64_t per_worker;
-  if (__builtin_mul_overflow(max_rows, 2 * (int64_t)head_dim + kBlockK + 17, &per_worker) || per_worker > (INT64_MAX >> 12))
-    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
-  {
-    int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
-    for (int64_t b = 0; b < batch; ++b) order[b] = b;
-    std::stable_sort(order, order + batch, [&](int64_t x, int64_t y) {
-      return kv_len[x] * (cu_q[x + 1] - cu_q[x]) > kv_len[y] * (cu_q[y + 1] - cu_q[y]);
-    });
-    const int workers = max_workers();
-    // Fewer (sequence, kv group) pairs than twice the workers: split long caches along the keys,
-    // at least kDecodeSplitKeys keys a split, so every core reads its share of the caches.
-    constexpr int64_t kDecodeSplitKeys = 256;
-    int64_t max_kv = 0, splits = 1;
-    for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
-    const int64_t pairs = batch * kv_heads;
-    if (pairs < 2 * (int64_t)workers)
-      splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, pairs), ceil_div(max_kv, kDecodeSplitKeys)));
-    const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
-    const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
-    float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
-    DecodeArgs a{q, cu_q, k_cache, v_cache, kv_len, order, batch, nq, heads, kv_heads, head_dim,
-                 max_rows, out, lse, ws, splits, ws + scratch};
-    tls_workers = workers;
-    FP_DISPATCH(decode, a);
-    return FP_OK;
-  }
-}
-
-
 int fp_select_keep_varlen(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
                           int64_t batch, const int64_t* spans, const int64_t* drop, int32_t* keep) {
   return guarded([&]() -> int { return select_keep_varlen_impl(self_score, cross_score, cu_seqlens, batch, spans, drop, keep); });
 }
 
+int fp_cpu_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                            int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                            const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, k_cache, v_cache, kv_len, out,
+                                 out_dtype, lse);
+  });
+}
+
 int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
-  return guarded([&]() -> int {
-    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, k_cache, v_cache, kv_len, out, lse);
-  });
+  return fp_cpu_decode_attention(q, cu_q, batch, heads, kv_heads, head_dim, FP_DTYPE_F32,
+                                 reinterpret_cast<const void* const*>(k_cache),
+                                 reinterpret_cast<const void* const*>(v_cache), kv_len, out, FP_DTYPE_F32, lse);
 }
 
 }  // extern "C"

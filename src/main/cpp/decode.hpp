@@ -5,32 +5,119 @@
 // Decoding is bound by reading the caches. When the batch has fewer (sequence, kv group) pairs than
 // cores, long caches are also split along the keys (a.splits > 1): each split keeps its own
 // softmax state in a.partial, merged per row afterwards.
+//
+// One kernel for both element types T of q and the caches (float, or bf16 with fp32 accumulation):
+// - q.k is the prefill's dot product: each tile of keys is packed as the prefill packs K (one key
+//   per lane) and its products are summed in element order, by fused multiply-adds (fp32) or by
+//   dot2 on element pairs (bf16: vdpbf16ps, or the same function through conversions).
+// - P*V multiplies fp32 probabilities by v converted exactly to fp32 (a bf16 is the top half of an
+//   fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where the matrix
+//   products bound the time; a decode step does only a few multiply-adds per cached value it
+//   reads (one per head of the group), so it keeps the output at fp32 accuracy instead (a bf16
+//   probability is off by up to 2^-9). fp32 P also lets one code path serve both types.
+// - Row sums are kept in 16 lanes whatever the vector width, and every multiply-add is fused
+//   (`fused`), so each result is added in the same order on every ISA path: bf16 decode gives the
+//   same bits on all of them (fp32 too, but for the generic path's rare double rounding).
 
-// Dot product of two d-vectors, two accumulators for the FMA latency.
-inline float dot(const float* a, const float* b, int d) {
-  Vec s0 = Vec::zero(), s1 = Vec::zero();
-  int c = 0;
-  for (; c + 2 * W <= d; c += 2 * W) {
-    s0 = fma(Vec::load(a + c), Vec::load(b + c), s0);
-    s1 = fma(Vec::load(a + c + W), Vec::load(b + c + W), s1);
+// The multiply-add of the q.k chains: fused on every path (fp32), or dot2 on pairs (bf16).
+inline Vec qk_madd(Vec acc, Vec a, Vec b) { return fused(a, b, acc); }
+inline Vec qk_madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
+
+// s [rows][BK] = scale * qs [rows][pair_dim(d)] * kt (a K tile packed by pack_k_block). Each key
+// is one lane; kQkVecs vectors of keys at a time keep independent chains in flight.
+template <class T>
+inline void qk_rows(const T* qs, int64_t rows, const T* kt, int d, float scale, float* s) {
+  constexpr int E = kStep<T>;
+  const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
+  const Vec sc = Vec::set1(scale);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* qr = qs + r * pd;
+    for (int c0 = 0; c0 < BK; c0 += kQkVecs * W) {
+      Vec acc[kQkVecs];
+      for (int x = 0; x < kQkVecs; ++x) acc[x] = Vec::zero();
+      const T* kp = kt + c0 * E;
+      for (int c = 0; c < steps; c += E, kp += E * BK) {
+        const auto b = bcast(qr + c);
+        for (int x = 0; x < kQkVecs; ++x) acc[x] = qk_madd(acc[x], b, lanes(kp + x * E * W));
+      }
+      for (int x = 0; x < kQkVecs; ++x) (acc[x] * sc).store(s + r * BK + c0 + x * W);
+    }
   }
-  for (; c < d; c += W) {
-    const int w = min_of(W, d - c);
-    s0 = fma(Vec::load_partial(a + c, w), Vec::load_partial(b + c, w), s0);
-  }
-  return (s0 + s1).hsum();
 }
 
-// o[0:d] += p * v[0:d]
+// o[0:d] += p * v[0:d], fused on every path.
 inline void axpy(float p, const float* v, int d, float* o) {
   const Vec pv = Vec::set1(p);
   int c = 0;
-  for (; c + W <= d; c += W) fma(pv, Vec::load(v + c), Vec::load(o + c)).store(o + c);
-  if (c < d) fma(pv, Vec::load_partial(v + c, d - c), Vec::load_partial(o + c, d - c)).store_partial(o + c, d - c);
+  for (; c + W <= d; c += W) fused(pv, Vec::load(v + c), Vec::load(o + c)).store(o + c);
+  if (c < d) fused(pv, Vec::load_partial(v + c, d - c), Vec::load_partial(o + c, d - c)).store_partial(o + c, d - c);
 }
 
-void decode(const DecodeArgs& a) {
-  const int d = a.d, H = a.H, G = a.G, group = H / G;
+// Rows [j0, j0+cnt) of a V cache (row stride ld) as fp32 rows: in place for fp32; bf16 widened
+// (exactly) into buf [cnt][d]. *ldv receives the row stride of the result.
+inline const float* v_rows(const float* v, int64_t ld, int64_t j0, int cnt, int d, float* buf, int64_t* ldv) {
+  *ldv = ld;
+  return v + j0 * ld;
+}
+inline const float* v_rows(const bf16* v, int64_t ld, int64_t j0, int cnt, int d, float* buf, int64_t* ldv) {
+  for (int j = 0; j < cnt; ++j) {
+    const bf16* src = v + (j0 + j) * ld;
+    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)j * d);
+    for (int c = 0; c < d; ++c) dst[c] = (uint32_t)src[c] << 16;
+  }
+  *ldv = d;
+  return buf;
+}
+
+constexpr int kSumLanes = 16;  // row sums per decode row, whatever W
+static_assert(kSumLanes % W == 0 && BK % kSumLanes == 0, "sum lanes");
+
+// Online softmax of one decode row, in place (base-2 logits sr, BK wide, masked entries -inf):
+// sr becomes the probabilities, the running max m and the kSumLanes lane sums l are updated, and
+// the output row o is rescaled to the new max. (The prefill's softmax_row keeps W lane sums,
+// whose order depends on the path.)
+inline void decode_softmax_row(float* sr, float& m, float* l, float* o, int d) {
+  Vec mx = Vec::load(sr);
+  for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
+  const float tile_max = mx.hmax();  // a max is exact in any order
+  const float m_new = tile_max > m ? tile_max : m;
+  if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
+    for (int x = 0; x < BK; x += W) Vec::zero().store(sr + x);
+    return;
+  }
+  const Vec mv = Vec::set1(m_new);
+  Vec sum[kSumLanes / W];
+  for (int h = 0; h < kSumLanes / W; ++h) sum[h] = Vec::zero();
+  for (int x = 0; x < BK; x += kSumLanes)
+    for (int h = 0; h < kSumLanes / W; ++h) {
+      const Vec p = vexp2(Vec::load(sr + x + h * W) - mv);
+      p.store(sr + x + h * W);
+      sum[h] = sum[h] + p;
+    }
+  const float alpha = __builtin_exp2f(m - m_new);
+  for (int h = 0; h < kSumLanes / W; ++h) fused(Vec::load(l + h * W), Vec::set1(alpha), sum[h]).store(l + h * W);
+  m = m_new;
+  if (alpha != 1.f) scale_row(o, d, alpha);
+}
+
+inline float sum_lanes(const float* l) {
+  float s = 0.f;
+  for (int i = 0; i < kSumLanes; ++i) s += l[i];
+  return s;
+}
+
+// The normalised row o to out at element offset `at`, in the output's type.
+template <class T>
+inline void store_out(const DecodeArgs<T>& a, int64_t at, const float* o) {
+  if (a.out_f32)
+    write_row(o, a.d, static_cast<float*>(a.out) + at);
+  else
+    write_row(o, a.d, static_cast<T*>(a.out) + at);
+}
+
+template <class T>
+void decode_impl(const DecodeArgs<T>& a) {
+  const int d = a.d, H = a.H, G = a.G, group = H / G, pd = pair_dim(d);
   const int64_t ldq = (int64_t)H * d, ldkv = (int64_t)G * d;
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
 
@@ -42,35 +129,43 @@ void decode(const DecodeArgs& a) {
     const int64_t chunk = ceil_div(ceil_div(kv, S), BK) * BK;
     const int64_t j_lo = sp * chunk, j_hi = min_of(kv, j_lo + chunk);
     const int64_t past = kv - qn;  // cache rows before the first new token
-    const float* kc = a.k_cache[b] + (int64_t)g * d;
-    const float* vc = a.v_cache[b] + (int64_t)g * d;
-    float* qs = a.scratch + worker * decode_scratch_floats(d, a.max_rows);
-    float* o = qs + rows * d;
+    const T* kc = a.k_cache[b];
+    const T* vc = a.v_cache[b] + (int64_t)g * d;
+    float* base = a.scratch + worker * decode_scratch_floats(d, a.max_rows);
+    T* qs = reinterpret_cast<T*>(base);  // [rows][pd], exact (the logits are scaled)
+    float* o = base + rows * pd;
     float* s = o + rows * d;
     float* m = s + rows * BK;
-    float* l = m + rows;  // [rows][W]: the row sums per lane
+    float* l = m + rows;  // [rows][kSumLanes]
+    T* kt = reinterpret_cast<T*>(l + rows * kSumLanes);  // one packed K tile
+    float* vt = reinterpret_cast<float*>(l + rows * kSumLanes) + (int64_t)BK * pd;  // bf16 V tile widened
     // row r: new token t = r / group, head h = g*group + r % group
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
-      for (int c = 0; c < d; ++c) qs[r * d + c] = src[c] * qscale;
+      const T* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
+      for (int c = 0; c < pd; ++c) qs[r * pd + c] = c < d ? src[c] : T(0);
       for (int c = 0; c < d; ++c) o[r * d + c] = 0.f;
       m[r] = -__builtin_inff();
-      Vec::zero().store(l + r * W);
+      for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
     }
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
+      // keys the last row sees (the first rows may see fewer): only these are read
+      const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
+      pack_k_block(kc, G, d, g, j0, seen, kt);
+      qk_rows(qs, rows, kt, d, qscale, s);
+      int64_t ldv;
+      const float* vr = v_rows(vc, ldkv, j0, seen, d, vt, &ldv);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
         const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
         float* sr = s + r * BK;
-        for (int jj = 0; jj < upto; ++jj) sr[jj] = dot(qs + r * d, kc + (j0 + jj) * ldkv, d);
         for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
-        softmax_row(sr, sr, m[r], l + r * W, o + r * d, d);
-        for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vc + (j0 + jj) * ldkv, d, o + r * d);
+        decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
+        for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vr + jj * ldv, d, o + r * d);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
-      const float lr = Vec::load(l + r * W).hsum();
+      const float lr = sum_lanes(l + r * kSumLanes);
       if (S > 1) {  // this split's state; the merge below normalises
         float* part = a.partial + (item * a.max_rows + r) * ldp;
         part[0] = m[r];
@@ -81,8 +176,7 @@ void decode(const DecodeArgs& a) {
       const int64_t row = q0 + r / group;
       const int h = g * group + (int)(r % group);
       scale_row(o + r * d, d, 1.f / lr);
-      float* dst = a.out + row * ldq + (int64_t)h * d;
-      for (int c = 0; c < d; ++c) dst[c] = o[r * d + c];
+      store_out(a, row * ldq + (int64_t)h * d, o + r * d);
       if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
@@ -91,10 +185,11 @@ void decode(const DecodeArgs& a) {
 
   // Merge the splits of each (sequence, kv group): rescale to the largest max (a split that saw
   // no key of a row has max -inf and weighs 0; split 0 always sees key 0).
-  auto merge = [&](int64_t pair, int) {
+  auto merge = [&](int64_t pair, int worker) {
     const int64_t b = a.order[pair / G];
     const int g = (int)(pair % G);
     const int64_t q0 = a.cu_q[b], rows = (a.cu_q[b + 1] - q0) * group;
+    float* acc = a.scratch + worker * decode_scratch_floats(d, a.max_rows);  // one fp32 row
     for (int64_t r = 0; r < rows; ++r) {
       const float* part = a.partial + (pair * S * a.max_rows + r) * ldp;
       const int64_t step = a.max_rows * ldp;  // from one split's row to the next
@@ -103,17 +198,20 @@ void decode(const DecodeArgs& a) {
       float L = 0.f;
       const int64_t row = q0 + r / group;
       const int h = g * group + (int)(r % group);
-      float* dst = a.out + row * ldq + (int64_t)h * d;
-      for (int c = 0; c < d; ++c) dst[c] = 0.f;
+      for (int c = 0; c < d; ++c) acc[c] = 0.f;
       for (int64_t sp = 0; sp < S; ++sp) {
         const float* p = part + sp * step;
         const float f = __builtin_exp2f(p[0] - M);
-        L += p[1] * f;
-        axpy(f, p + 2, d, dst);
+        L = __builtin_fmaf(p[1], f, L);  // fused on every path (the compiler would contract it on some only)
+        axpy(f, p + 2, d, acc);
       }
-      scale_row(dst, d, 1.f / L);
+      scale_row(acc, d, 1.f / L);
+      store_out(a, row * ldq + (int64_t)h * d, acc);
       if (a.lse) a.lse[(int64_t)h * a.nq + row] = (M + __builtin_log2f(L)) * kLn2;
     }
   };
   parallel_items(a.batch * G, merge);
 }
+
+void decode(const DecodeArgs<float>& a) { decode_impl(a); }
+void decode(const DecodeArgs<bf16>& a) { decode_impl(a); }

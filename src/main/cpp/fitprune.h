@@ -153,7 +153,13 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
  * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Writes out [Nq,H,d] and, unless
  * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head) and, when those pairs are
  * fewer than twice the worker threads, over the keys of long caches (results then differ from an
- * unsplit call in rounding only). */
+ * unsplit call in rounding only). dtype: FP_DTYPE_F32 or FP_DTYPE_BF16 for q and both caches
+ * (bf16: fp32 accumulation, softmax and LSE; q.k the prefill's pairwise dot product, P*V with fp32
+ * probabilities); out_dtype: FP_DTYPE_F32 or dtype. bf16 gives the same bits on every CPU path. */
+int fp_cpu_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                            int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
+                            const int64_t* kv_len, void* out, int32_t out_dtype, float* lse);
+/* fp_cpu_decode_attention on fp32 q, caches and out. */
 int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);

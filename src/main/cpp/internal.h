@@ -194,26 +194,31 @@ struct ScoreArgs {
   double* partial;   // one row of `visual` doubles per query-row block, zeroed
 };
 
-// Decode (fp32): for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V
-// are already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t
-// sees cache rows [0, kv_len[b] - q_len + t].
+// Decode: for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V are
+// already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t sees
+// cache rows [0, kv_len[b] - q_len + t]. T is the element type of q and the caches (float or bf16).
+template <class T>
 struct DecodeArgs {
-  const float* q;  // [Nq,H,d]
+  const T* q;  // [Nq,H,d]
   const int64_t* cu_q;
-  const float* const* k_cache;  // per sequence [cap_b,G,d]
-  const float* const* v_cache;
+  const T* const* k_cache;  // per sequence [cap_b,G,d]
+  const T* const* v_cache;
   const int64_t* kv_len;
   const int64_t* order;  // sequences, heaviest first
   int64_t batch, nq;
   int H, G, d;
   int64_t max_rows;  // max over sequences of q_len * H/G
-  float *out, *lse;  // out [Nq,H,d], lse [H,Nq] (may be null)
+  void* out;         // [Nq,H,d] of T, or of float when out_f32
+  bool out_f32;
+  float* lse;        // [H,Nq] (may be null)
   float* scratch;    // max_workers() * decode_scratch_floats(d, max_rows)
   int64_t splits;    // key splits per (sequence, kv group), >= 1
   float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
 };
+// Per worker: q rows (padded to pair_dim), output rows, logits, max and 16 lane sums per row; one
+// packed K tile and one V tile widened to fp32 (counted in floats, enough for either type).
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
-  return rows * (2 * (int64_t)d + kBlockK + 17) + 64;  // q, o, logits, max, per-lane sums
+  return rows * ((int64_t)pair_dim(d) + d + kBlockK + 17) + (int64_t)kBlockK * (pair_dim(d) + d) + 64;
 }
 
 // One set per instruction-set path, each compiled with its own flags (kernels_<isa>.cpp);
@@ -225,7 +230,8 @@ inline int64_t decode_scratch_floats(int d, int64_t rows) {
   void scores(const ScoreArgs<float>& a);         \
   void scores(const ScoreArgs<bf16>& a);          \
   void fused_score_sums(const FusedScores* f, int64_t count); \
-  void decode(const DecodeArgs& a);               \
+  void decode(const DecodeArgs<float>& a);        \
+  void decode(const DecodeArgs<bf16>& a);         \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)

@@ -5,6 +5,7 @@ import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.IntData;
 import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
@@ -22,8 +23,11 @@ import org.bytedeco.pytorch.global.torch;
  * attention and the score pass run over the packed batch (each sequence causal on its own), each
  * request's pruner picks its survivors, and one gather with the global keep list compacts the
  * batch. Decoding feeds one token per request through every layer, attending over each request's
- * own, ragged, per-layer K/V caches in one kernel call. Each request's results equal its own
- * prefill and decoding run alone, up to the rounding of the batched matrix products.
+ * own, ragged, per-layer K/V caches in one kernel call. q, k, v, the K/V caches and both
+ * attentions are in the dense layers' type, as in {@link Decoder}: float32 for F32 weights, bf16
+ * for BF16 and F16 weights (the CPU kernels' bf16 paths: half the cache memory of float32); the
+ * residual stream is float32. Each request's results equal its own prefill and decoding run alone,
+ * up to the rounding of the batched matrix products.
  */
 public final class BatchDecoder {
   private final Decoder dec;
@@ -132,8 +136,8 @@ public final class BatchDecoder {
       Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
-      FloatData qd = TorchData.floats(tp.add(q.view(total, H, d))), kd = TorchData.floats(tp.add(k.view(total, G, d)));
-      Kernels.attention(shape, qd, kd, TorchData.floats(tp.add(v.view(total, G, d))), TorchData.floats(out), TorchData.floats(lse));
+      NativeData<?> qd = Qkv.data(tp.add(q.view(total, H, d))), kd = Qkv.data(tp.add(k.view(total, G, d)));
+      NativeData<?> vd = Qkv.data(tp.add(v.view(total, G, d)));
 
       Spans[] spans = new Spans[B];
       int[] visual0 = new int[B + 1];
@@ -144,11 +148,14 @@ public final class BatchDecoder {
         visual0[b + 1] = visual0[b] + (int) spans[b].visual();
       }
       float[] self = null, cross = null;
-      if (scores) {
+      if (scores) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
-        Kernels.scores(shape, spans, qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        Kernels.attentionScores(shape, spans, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
+            TorchData.floats(st), TorchData.floats(ct));
         self = Decoder.toArray(st);
         cross = Decoder.toArray(ct);
+      } else {
+        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
       }
       int kept = 0;
       int[][] keeps = new int[B][];
@@ -191,7 +198,7 @@ public final class BatchDecoder {
     }
   }
 
-  /** Rows [start, start+n) of the batch's k and v into this layer's cache of the state (when it keeps caches). */
+  /** Rows [start, start+n) of the batch's k and v into this layer's cache of the state (when it keeps caches), in their type. */
   private void cache(DecoderState s, int l, Tensor k, Tensor v, long start, int n) {
     if (s.reserve < 0) return;
     int G = c.kvHeads(), d = c.headDim(), cap = n + s.reserve;
@@ -199,8 +206,8 @@ public final class BatchDecoder {
       s.kCache[l].close();
       s.vCache[l].close();
     }
-    s.kCache[l] = torch.empty(cap, G, d);
-    s.vCache[l] = torch.empty(cap, G, d);
+    s.kCache[l] = Decoder.emptyOf(k.scalar_type(), cap, G, d);
+    s.vCache[l] = Decoder.emptyOf(v.scalar_type(), cap, G, d);
     try (Temps tp = new Temps()) {
       tp.add(s.kCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(k.narrow(0, start, n)).view(n, G, d)));
       tp.add(s.vCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(v.narrow(0, start, n)).view(n, G, d)));
@@ -274,7 +281,7 @@ public final class BatchDecoder {
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
     try (Temps tp = new Temps()) {
       x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
-      FloatData[] kc = new FloatData[B], vc = new FloatData[B];
+      NativeData<?>[] kc = new NativeData<?>[B], vc = new NativeData<?>[B];
       long[] kvLen = new long[B];
       for (int l = 0; l < c.layers(); l++) {
         DecoderWeights.Layer lw = w.layer(l);
@@ -285,12 +292,12 @@ public final class BatchDecoder {
           int len = s.seq.kvLength(l); // including the new token, at row len - 1
           tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
           tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
-          kc[b] = TorchData.floats(s.kCache[l]);
-          vc[b] = TorchData.floats(s.vCache[l]);
+          kc[b] = Qkv.data(s.kCache[l]); // the caches' type is the projections' (both follow the weights)
+          vc[b] = Qkv.data(s.vCache[l]);
           kvLen[b] = len;
         }
         Tensor o = tp.add(torch.empty(B, H, d));
-        Kernels.decodeAttention(shape, TorchData.floats(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
+        Kernels.decodeAttention(shape, Qkv.data(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
         x.add_(tp.add(Dense.linear(tp.add(o.view(B, D)), lw.o(), null)));
         dec.mlp(x, lw);
       }

@@ -1,9 +1,8 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.AttentionShape;
-import io.fitprune.kernels.Bf16Data;
-import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
@@ -108,7 +107,6 @@ public final class Decoder {
       t = System.nanoTime();
       // q, k, v (and the K/V caches) in the dense layers' type: bf16 attention for bf16 weights
       torch.ScalarType qkv = Dense.computeType(lw.q());
-      boolean bf16 = qkv.value == torch.ScalarType.BFloat16.value;
       Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k, v;
       if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
         int cap = n + s.reserve;
@@ -137,20 +135,18 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      Bf16Data qb = bf16 ? TorchData.bf16(q3) : null, kb = bf16 ? TorchData.bf16(k3) : null;
-      FloatData qd = bf16 ? null : TorchData.floats(q3), kd = bf16 ? null : TorchData.floats(k3);
-      if (bf16) Kernels.attention(shape, qb, kb, TorchData.bf16(v3), TorchData.floats(out), TorchData.floats(lse));
-      else Kernels.attention(shape, qd, kd, TorchData.floats(v3), TorchData.floats(out), TorchData.floats(lse));
-      if (pf != null) pf.add(Profile.ATTENTION, t);
+      NativeData<?> qd = Qkv.data(q3), kd = Qkv.data(k3), vd = Qkv.data(v3);
       float[] self = null, cross = null;
-      if (withScores && seq.visual() > 0) {
-        t = System.nanoTime();
+      if (withScores && seq.visual() > 0) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        if (bf16) Kernels.scores(shape, seq.spans(), qb, kb, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
-        else Kernels.scores(shape, seq.spans(), qd, kd, TorchData.floats(lse), TorchData.floats(st), TorchData.floats(ct));
+        Kernels.attentionScores(shape, seq.spans(), qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
+            TorchData.floats(st), TorchData.floats(ct));
         self = toArray(st);
         cross = toArray(ct);
         if (pf != null) pf.add(Profile.SCORES, t);
+      } else {
+        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
+        if (pf != null) pf.add(Profile.ATTENTION, t);
       }
       s.pending = new Attended(l, out, self, cross);
       return s.pending;

@@ -2,8 +2,9 @@ package io.fitprune.decoder;
 
 /** Wall time per phase of the layers run on a state, when profiling is on ({@link DecoderState#profile()}). */
 public final class Profile {
-  public static final String[] PHASES = {"input-norm", "qkv", "rope", "attention", "scores", "select", "gather",
-      "o-proj", "mlp"};
+  /** "attention+scores" is the one fused pass of the layers that prune with scores; "attention" the others'. */
+  public static final String[] PHASES = {"input-norm", "qkv", "rope", "attention", "attention+scores", "select",
+      "gather", "o-proj", "mlp"};
   static final int NORM = 0, QKV = 1, ROPE = 2, ATTENTION = 3, SCORES = 4, SELECT = 5, GATHER = 6, O_PROJ = 7, MLP = 8;
 
   final long[] nanos = new long[PHASES.length];

@@ -1,20 +1,29 @@
 package io.fitprune.decoder;
 
+import io.fitprune.kernels.NativeData;
+import io.fitprune.kernels.TorchData;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
- * The start of a layer on the float32 paths (decode steps and the batched prefill): input norm,
- * q, k, v projections in float32, and RoPE of q and k at the rows' original position ids.
+ * The start of a layer on the batched paths (the batched prefill and every decode step): input
+ * norm, q, k, v projections in the dense layers' type (float32 for F32 weights, bf16 for BF16 and
+ * F16 weights, as {@link Decoder#attend}), and RoPE of q and k at the rows' original position ids.
  */
 record Qkv(Tensor q, Tensor k, Tensor v) {
   /** q {@code [rows, H*d]}, k and v {@code [rows, G*d]} of rows {@code x} at positions {@code pos}; the tensors belong to tp. */
   static Qkv of(Decoder dec, Temps tp, Tensor x, DecoderWeights.Layer lw, int[] pos) {
     DecoderConfig c = dec.config();
     Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
-    Tensor q = tp.add(Dense.linearFloat(h, lw.q(), lw.qBias())), k = tp.add(Dense.linearFloat(h, lw.k(), lw.kBias()));
-    Tensor v = tp.add(Dense.linearFloat(h, lw.v(), lw.vBias()));
+    Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k = tp.add(Dense.linear(h, lw.k(), lw.kBias()));
+    Tensor v = tp.add(Dense.linear(h, lw.v(), lw.vBias()));
     dec.rope().apply(q, pos, c.heads());
     dec.rope().apply(k, pos, c.kvHeads());
     return new Qkv(q, k, v);
+  }
+
+  /** A contiguous float32 or bf16 tensor as the kernels' memory of its type. */
+  static NativeData<?> data(Tensor t) {
+    return Tensors.is(t, torch.ScalarType.BFloat16) ? TorchData.bf16(t) : TorchData.floats(t);
   }
 }

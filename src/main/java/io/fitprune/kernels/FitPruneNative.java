@@ -117,6 +117,12 @@ public final class FitPruneNative {
       @Cast("int32_t*") IntPointer keep);
 
   /** kCache and vCache: one native address per sequence. */
+  public static native int fp_cpu_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("const void* const*") long[] kCache, @Cast("const void* const*") long[] vCache,
+      @Cast("const int64_t*") long[] kvLen, Pointer out, int outDtype, @Cast("float*") Pointer lse);
+
+  /** kCache and vCache: one native address per sequence. */
   public static native int fp_cpu_decode_attention_f32(@Cast("const float*") FloatPointer q,
       @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim,
       @Cast("const float* const*") long[] kCache, @Cast("const float* const*") long[] vCache,

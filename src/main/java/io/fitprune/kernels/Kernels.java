@@ -84,6 +84,16 @@ public final class Kernels {
     runAttention(shape, null, q, k, v, out, lse, null, null);
   }
 
+  /**
+   * Attention with the element type chosen at run time (as an engine that loads fp32 or bf16
+   * weights does): q, k, v all {@link FloatData} or all {@link Bf16Data}; out as in the attention
+   * of that type.
+   */
+  public static void attention(AttentionShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse) {
+    runAttention(shape, null, q, k, v, out, lse, null, null);
+  }
+
   /** The score pass on bf16 q and k (fp32 LSE, scores and arithmetic), as {@link #scores(AttentionShape, Spans, FloatData, FloatData, FloatData, FloatData, FloatData)}. */
   public static void scores(AttentionShape shape, Spans spans, Bf16Data q, Bf16Data k, FloatData lse,
       FloatData self, FloatData cross) {
@@ -108,15 +118,11 @@ public final class Kernels {
   private static void runAttention(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
       NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
     Objects.requireNonNull(shape, "shape");
-    int dtype = inputType(require(q, "q"), "q");
-    if (inputType(require(k, "k"), "k") != dtype || inputType(require(v, "v"), "v") != dtype)
-      throw new IllegalArgumentException("k, v: expected " + q.elementName() + " like q");
+    int dtype = inputType(q, k, v);
     q.requireShape("q", "[n,H,d]", shape.qDims());
     k.requireShape("k", "[n,G,d]", shape.kvDims());
     v.requireShape("v", "[n,G,d]", shape.kvDims());
-    int outType = inputType(require(out, "out"), "out");
-    if (dtype == FitPruneNative.FP_DTYPE_F32 && outType != dtype)
-      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
+    int outType = outputType(dtype, out);
     out.requireShape("out", "[n,H,d]", shape.qDims());
     require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
     out.requireWritable("out");
@@ -164,7 +170,24 @@ public final class Kernels {
     cross.requireWritable("cross");
   }
 
-  private static int inputType(NativeData<?> d, String name) {
+  /** The element type of attention inputs: q, k, v all float32 or all bfloat16. */
+  static int inputType(NativeData<?> q, NativeData<?> k, NativeData<?> v) {
+    int dtype = inputType(require(q, "q"), "q");
+    if (inputType(require(k, "k"), "k") != dtype || inputType(require(v, "v"), "v") != dtype)
+      throw new IllegalArgumentException("k, v: expected " + q.elementName() + " like q");
+    return dtype;
+  }
+
+  /** The type of an attention output for inputs of type dtype: float32, or bfloat16 for bfloat16 inputs. */
+  static int outputType(int dtype, NativeData<?> out) {
+    int outType = inputType(require(out, "out"), "out");
+    if (dtype == FitPruneNative.FP_DTYPE_F32 && outType != dtype)
+      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
+    return outType;
+  }
+
+  /** The element type (FP_DTYPE_*) of float32 or bfloat16 memory; anything else is refused naming the argument. */
+  static int inputType(NativeData<?> d, String name) {
     if (d instanceof FloatData) return FitPruneNative.FP_DTYPE_F32;
     if (d instanceof Bf16Data) return FitPruneNative.FP_DTYPE_BF16;
     throw new IllegalArgumentException(name + ": expected float32 or bfloat16 memory, got " + d.elementName());
@@ -287,6 +310,17 @@ public final class Kernels {
     PackedBatches.attention(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_BF16);
   }
 
+  /**
+   * The packed attention with the element type chosen at run time (a decoder on fp32 or bf16
+   * weights): q, k, v all {@link FloatData} or all {@link Bf16Data}; out as in the attention of that type.
+   */
+  public static void attention(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v, NativeData<?> out,
+      FloatData lse) {
+    int dtype = inputType(q, k, v);
+    outputType(dtype, out);
+    PackedBatches.attention(shape, q, k, v, out, lse, dtype);
+  }
+
   public static AttentionOutput attention(BatchShape shape, float[] q, float[] k, float[] v) {
     return PackedBatches.attention(shape, q, k, v);
   }
@@ -309,6 +343,14 @@ public final class Kernels {
     if (require(out, "out") instanceof IntData)
       throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
     PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
+  }
+
+  /** The packed attention and scores in one pass with the element type chosen at run time, as {@link #attention(BatchShape, NativeData, NativeData, NativeData, NativeData, FloatData)}. */
+  public static void attentionScores(BatchShape shape, Spans[] spans, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
+    int dtype = inputType(q, k, v);
+    outputType(dtype, out);
+    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, dtype);
   }
 
   /**
@@ -356,6 +398,27 @@ public final class Kernels {
    */
   public static void decodeAttention(BatchShape shape, FloatData q, FloatData[] kCaches, FloatData[] vCaches,
       long[] kvLengths, FloatData out, FloatData lse) {
+    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  }
+
+  /**
+   * Decode attention on bf16 q and bf16 K/V caches, as
+   * {@link #decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)}:
+   * fp32 accumulation, softmax and LSE, q.k the pairwise dot product of the bf16 prefill, P*V with
+   * fp32 probabilities; out a {@link FloatData} or a {@link Bf16Data} (rounded to nearest even),
+   * lse fp32 {@code [H,Nq]} or null. Every CPU path gives the same bits.
+   */
+  public static void decodeAttention(BatchShape shape, Bf16Data q, Bf16Data[] kCaches, Bf16Data[] vCaches,
+      long[] kvLengths, NativeData<?> out, FloatData lse) {
+    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  }
+
+  /**
+   * Decode attention with the element type chosen at run time (a decoder on fp32 or bf16 weights):
+   * q and every cache all {@link FloatData} or all {@link Bf16Data}; out as for that type.
+   */
+  public static void decodeAttention(BatchShape shape, NativeData<?> q, NativeData<?>[] kCaches,
+      NativeData<?>[] vCaches, long[] kvLengths, NativeData<?> out, FloatData lse) {
     PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
   }
 

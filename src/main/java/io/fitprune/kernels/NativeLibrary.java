@@ -1,12 +1,11 @@
 package io.fitprune.kernels;
 
+import io.fitprune.io.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -89,18 +88,7 @@ public final class NativeLibrary {
     Path dir = Loader.getCacheDir().toPath().resolve("fitprune-" + (version == null ? "" : version + "-") + hash);
     Path target = dir.resolve(file);
     if (Files.isRegularFile(target) && Files.size(target) == bytes.length) return target; // same name, same bytes
-    Files.createDirectories(dir);
-    Path temp = Files.createTempFile(dir, file, ".part");
-    try {
-      Files.write(temp, bytes);
-      try {
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(temp);
-    }
+    AtomicFiles.write(target, bytes); // another JVM loading the same library sees the old file or the whole new one
     return target;
   }
 

@@ -124,15 +124,25 @@ final class PackedBatches {
     return keep;
   }
 
-  static void decodeAttention(BatchShape shape, FloatData q, FloatData[] kCaches, FloatData[] vCaches,
-      long[] kvLengths, FloatData out, FloatData lse) {
+  /**
+   * Decode attention on q and caches of one element type (float32 or bfloat16, checked here); out
+   * float32 or q's type.
+   */
+  static void decodeAttention(BatchShape shape, NativeData<?> q, NativeData<?>[] kCaches, NativeData<?>[] vCaches,
+      long[] kvLengths, NativeData<?> out, FloatData lse) {
     Objects.requireNonNull(shape, "shape");
     Batch batch = shape.batch();
     int B = batch.size();
     AttentionShape all = shape.packed();
-    require(q, "q").requireShape("q", "[Nq,H,d]", all.qDims());
-    require(out, "out").requireShape("out", "[Nq,H,d]", all.qDims());
-    if (lse != null) lse.requireShape("lse", "[H,Nq]", all.lseDims());
+    int dtype = Kernels.inputType(require(q, "q"), "q");
+    int outType = Kernels.outputType(dtype, out);
+    q.requireShape("q", "[Nq,H,d]", all.qDims());
+    out.requireShape("out", "[Nq,H,d]", all.qDims());
+    out.requireWritable("out");
+    if (lse != null) {
+      lse.requireShape("lse", "[H,Nq]", all.lseDims());
+      lse.requireWritable("lse");
+    }
     requireLength(require(kCaches, "kCaches").length, B, "kCaches");
     requireLength(require(vCaches, "vCaches").length, B, "vCaches");
     requireLength(require(kvLengths, "kvLengths").length, B, "kvLengths");
@@ -144,8 +154,13 @@ final class PackedBatches {
         throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b)
             + ", 2^31) (the cache holds the new tokens' K/V), got " + kvLengths[b]);
       String need = "[cap,G,d] with cap >= kvLengths[" + b + "] = " + kvLengths[b];
-      require(kCaches[b], "kCaches[" + b + "]").requireAtLeast("kCaches[" + b + "]", kvLengths[b] * row, need);
-      require(vCaches[b], "vCaches[" + b + "]").requireAtLeast("vCaches[" + b + "]", kvLengths[b] * row, need);
+      for (int kv = 0; kv < 2; kv++) {
+        NativeData<?> cache = kv == 0 ? kCaches[b] : vCaches[b];
+        String name = (kv == 0 ? "kCaches[" : "vCaches[") + b + "]";
+        if (Kernels.inputType(require(cache, name), name) != dtype)
+          throw new IllegalArgumentException(name + ": expected " + q.elementName() + " like q, got " + cache.elementName());
+        cache.requireAtLeast(name, kvLengths[b] * row, need);
+      }
     }
     List<NativeData.Access<?>> opened = new ArrayList<>();
     try (var qa = q.open(true, false); var oa = out.open(false, true); var la = lse == null ? null : lse.open(false, true)) {
@@ -154,8 +169,8 @@ final class PackedBatches {
         kp[b] = address(opened, kCaches[b]);
         vp[b] = address(opened, vCaches[b]);
       }
-      check(FitPruneNative.fp_cpu_decode_attention_f32(qa.ptr, batch.raw(), B, shape.heads(), shape.kvHeads(),
-          shape.headDim(), kp, vp, kvLengths, oa.ptr, la == null ? null : la.ptr));
+      check(FitPruneNative.fp_cpu_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
+          shape.headDim(), dtype, kp, vp, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
     } finally {
       for (NativeData.Access<?> a : opened) a.close();
     }
@@ -180,10 +195,10 @@ final class PackedBatches {
   }
 
   /** The native address of data opened for reading; the access is closed by the caller. */
-  private static long address(List<NativeData.Access<?>> opened, FloatData data) {
-    NativeData.Access<org.bytedeco.javacpp.FloatPointer> a = data.open(true, false);
+  private static long address(List<NativeData.Access<?>> opened, NativeData<?> data) {
+    NativeData.Access<?> a = data.open(true, false);
     opened.add(a);
-    return a.ptr.address() + a.ptr.position() * Float.BYTES;
+    return a.ptr.address() + a.ptr.position() * a.ptr.sizeof();
   }
 
   private static void requireLength(int got, int expected, String name) {

@@ -9,14 +9,13 @@ final class CountsPruner implements Pruner {
 
   private final LayerCounts counts;
   private final String name;
-  private final boolean needsScores, tiedToLayers;
+  private final boolean needsScores;
   private final Rule rule;
 
-  CountsPruner(LayerCounts counts, String name, boolean needsScores, boolean tiedToLayers, Rule rule) {
+  CountsPruner(LayerCounts counts, String name, boolean needsScores, Rule rule) {
     this.counts = counts;
     this.name = name;
     this.needsScores = needsScores;
-    this.tiedToLayers = tiedToLayers;
     this.rule = rule;
   }
 
@@ -42,6 +41,6 @@ final class CountsPruner implements Pruner {
 
   @Override
   public int layers() {
-    return tiedToLayers ? counts.prune().length : -1;
+    return counts.prune().length;
   }
 }

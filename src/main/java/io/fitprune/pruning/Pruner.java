@@ -78,7 +78,7 @@ public interface Pruner {
 
   /** FitPrune's deploy rule: drop the {@code prune[l]} lowest {@code self*cross} (ties: lower index first). */
   static Pruner fitprune(int[] prune, int visualTokens, VisualCountPolicy policy, String name) {
-    return new CountsPruner(new LayerCounts(prune, visualTokens, policy), name, true, true,
+    return new CountsPruner(new LayerCounts(prune, visualTokens, policy), name, true,
         (s, self, cross, drop) -> Kernels.selectKeep(s.rows(), s.spans(), self, cross, drop));
   }
 
@@ -92,7 +92,7 @@ public interface Pruner {
       throw new IllegalArgumentException("layer must be in [0, " + layers + "), got " + layer);
     int[] prune = new int[layers];
     prune[layer] = drop;
-    return new CountsPruner(new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE), name, true, false,
+    return new CountsPruner(new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE), name, true,
         (s, self, cross, k) -> {
           int v = s.visual();
           long t = s.text();
@@ -107,7 +107,7 @@ public interface Pruner {
 
   /** Random dropping with the given per-layer counts; the choice depends only on the seed, layer and alive count. */
   static Pruner random(int[] prune, int visualTokens, long seed) {
-    return new CountsPruner(new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE), "random", false, true,
+    return new CountsPruner(new LayerCounts(prune, visualTokens, VisualCountPolicy.REFUSE), "random", false,
         (s, self, cross, drop) -> {
           int v = s.visual();
           int[] perm = new int[v];

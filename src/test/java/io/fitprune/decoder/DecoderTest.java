@@ -46,6 +46,19 @@ class DecoderTest {
   }
 
   @Test
+  void everyPrunerWithPerLayerCountsIsCheckedAgainstTheModelsLayers() {
+    Decoder dec = decoder(13);
+    float[] e = embeds(1, N, CFG.hidden());
+    int wrong = CFG.layers() + 1;
+    for (Pruner p : new Pruner[] {Pruner.fitprune(new int[wrong], V), Pruner.attentionReceived(wrong, 1, 2, V, "fastv"),
+        Pruner.random(new int[wrong], V, 1)}) {
+      assertEquals(wrong, p.layers(), p.name());
+      String m = assertThrows(IllegalArgumentException.class, () -> dec.prefill(e, new Spans(P, V), p, -1)).getMessage();
+      assertTrue(m.contains(wrong + " per-layer counts") && m.contains(CFG.layers() + " layers"), m);
+    }
+  }
+
+  @Test
   void unprunedPrefillMatchesFloat64Reference() {
     Decoder dec = decoder(7);
     float[] e = embeds(1, N, CFG.hidden());

@@ -188,6 +188,40 @@ class BatchKernelsTest {
     }
   }
 
+  /** The packed calls whose element type is chosen at run time give the typed calls' bits and refuse mixed types. */
+  @Test
+  void runTimeTypedPackedCallsEqualTheTypedOnes() {
+    int H = 4, G = 2, d = 24;
+    Batch batch = Batch.ofLengths(9, 1, 40);
+    BatchShape shape = new BatchShape(batch, H, G, d);
+    Spans[] spans = {new Spans(1, 5), new Spans(0, 1), new Spans(3, 30)};
+    Random rnd = new Random(61);
+    long N = batch.tokens();
+    Bf16Data q = Bf16Data.round(Reference.gaussian(rnd, N * H * d)), k = Bf16Data.round(Reference.gaussian(rnd, N * G * d)),
+        v = Bf16Data.round(Reference.gaussian(rnd, N * G * d));
+    float[][] typed = new float[4][], any = new float[4][];
+    for (float[][] r : new float[][][] {typed, any}) {
+      r[0] = new float[(int) (N * H * d)];
+      r[1] = new float[(int) (H * N)];
+      r[2] = new float[36];
+      r[3] = new float[36];
+    }
+    Kernels.attentionScores(shape, spans, q, k, v, FloatData.of(typed[0]), FloatData.of(typed[1]), FloatData.of(typed[2]),
+        FloatData.of(typed[3]));
+    NativeData<?> qn = q, kn = k, vn = v;
+    Kernels.attentionScores(shape, spans, qn, kn, vn, FloatData.of(any[0]), FloatData.of(any[1]), FloatData.of(any[2]),
+        FloatData.of(any[3]));
+    for (int i = 0; i < 4; i++) assertArrayEquals(typed[i], any[i], "fused output " + i);
+    float[] out = new float[typed[0].length], lse = new float[typed[1].length];
+    Kernels.attention(shape, qn, kn, vn, FloatData.of(out), FloatData.of(lse));
+    assertArrayEquals(typed[0], out, "attention out");
+    NativeData<?> kf = FloatData.of(k.toFloats());
+    assertMessage(() -> Kernels.attention(shape, qn, kf, vn, FloatData.of(out), FloatData.of(lse)), "k, v: expected bfloat16 like q");
+    NativeData<?> qf = FloatData.of(q.toFloats()), vf = FloatData.of(v.toFloats());
+    assertMessage(() -> Kernels.attention(shape, qf, kf, vf, Bf16Data.of(new short[out.length]), FloatData.of(lse)),
+        "out: expected float32 for float32 inputs");
+  }
+
   @Test
   void batchMatchesFloat64Reference() {
     int H = 4, G = 4, d = 64;

@@ -31,7 +31,7 @@ public final class KernelsFuzz {
     long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
     KernelsFuzz f = new KernelsFuzz(seed);
     for (int i = 0; i < calls; i++) {
-      int kind = f.rnd.nextInt(11);
+      int kind = f.rnd.nextInt(12);
       try {
         f.call(kind);
         f.returned++;
@@ -250,14 +250,39 @@ public final class KernelsFuzz {
             Kernels.scores(s, sp, bf16Data(q), bf16Data(kv), floatData(l, g), floatData(v, g), floatData(v, g));
           }
         }
+        case 11 -> {  // decode over ragged caches, fp32 or bf16, arguments mostly right
+          int B = rnd.nextInt(1, 4), G = rnd.nextInt(1, 3), H = G * rnd.nextInt(1, 3), d = rnd.nextInt(1, 17);
+          long[] qLen = new long[B], kv = new long[B];
+          for (int b = 0; b < B; b++) {
+            qLen[b] = rnd.nextInt(rnd.nextInt(10) == 0 ? 0 : 1, 3);
+            kv[b] = rnd.nextInt(8) == 0 ? size(8) : qLen[b] + rnd.nextInt(0, 70);
+          }
+          BatchShape s = new BatchShape(Batch.ofLengths(qLen), H, G, d);
+          boolean bf16 = rnd.nextBoolean();
+          int caches = rnd.nextInt(10) == 0 ? B + rnd.nextInt(-1, 2) : B;
+          NativeData<?>[] kc = new NativeData<?>[Math.max(0, caches)], vc = new NativeData<?>[kc.length];
+          for (int b = 0; b < kc.length; b++) {
+            int n = near(b < B ? kv[b] * G * d : 8);
+            kc[b] = bf16 ? bf16Data(n) : floatData(n, g);
+            vc[b] = bf16 ? bf16Data(n) : floatData(n, g);
+          }
+          long nq = s.batch().tokens();
+          NativeData<?> q = bf16 ? bf16Data(near(nq * H * d)) : floatData(near(nq * H * d), g);
+          NativeData<?> out = rnd.nextBoolean() ? floatData(near(nq * H * d), g) : bf16Data(near(nq * H * d));
+          FloatData lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
+          Kernels.decodeAttention(s, q, kc, vc, rnd.nextInt(20) == 0 ? new long[B + 1] : kv, out, lse);
+        }
         case 8 -> {  // straight through the binding, with arguments the C checks must refuse
           long n = rnd.nextInt(0, 30), bad = size(8) < 0 ? -1 : Long.MAX_VALUE - rnd.nextInt(4);
           FloatPointer a = new FloatPointer(64), b = new FloatPointer(64);
           IntPointer keep = new IntPointer(64);
-          int st = switch (rnd.nextInt(4)) {
+          long[] cache = {a.address(), b.address()};
+          int st = switch (rnd.nextInt(5)) {
             case 0 -> FitPruneNative.fp_select_keep(a, b, n, bad, 1, 0, keep);
             case 1 -> FitPruneNative.fp_select_keep(a, b, n, 1, bad, 0, keep);
             case 2 -> FitPruneNative.fp_cpu_scores_f32(a, b, a, n, 1, 1, 1, bad, rnd.nextInt(0, 3), a, b);
+            case 3 -> FitPruneNative.fp_cpu_decode_attention(a, new long[] {0, bad}, 1, 1, 1, 8,
+                rnd.nextInt(0, 3), cache, cache, new long[] {n}, b, FitPruneNative.FP_DTYPE_F32, a);
             default -> FitPruneNative.fp_cpu_gather_rows_f32(a, rnd.nextInt(0, 4), bad, keep, rnd.nextInt(1, 4), b);
           };
           if (st == FitPruneNative.FP_OK) throw new AssertionError("the C API accepted an invalid argument");

@@ -9,6 +9,7 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
@@ -49,6 +50,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code batchedDecode}: one decode-attention call, one new token per request, against
  *       each request's K/V cache (its own length);
  *   <li>{@code loopDecode}: 8 single-request decode calls;
+ *   <li>{@code batchedDecodeBf16}: {@code batchedDecode} on the same q and caches rounded to bf16
+ *       (half the cache bytes to read; fp32 output);
  *   <li>{@code batchedDecodeStep}: one whole decoder step (every layer, dense layers included)
  *       for the 8 requests together, on the demo model (8 layers, D = 1024, H = 16, G = 4), each
  *       request's caches from its prefill ({@code BatchDecoder});
@@ -75,6 +78,8 @@ public class BatchBench {
   private FloatData dq, dout, dlse;
   private FloatData[] kc, vc, dqs, douts, dlses;
   private long[] kvLen;
+  private Bf16Data bq;
+  private Bf16Data[] bkc, bvc;
 
   @Setup(Level.Trial)
   public void setup() {
@@ -125,6 +130,13 @@ public class BatchBench {
     dq = random(rnd, (long) B * H * D);
     dout = FloatData.allocate((long) B * H * D);
     dlse = FloatData.allocate((long) B * H);
+    bq = bf16(dq);
+    bkc = new Bf16Data[B];
+    bvc = new Bf16Data[B];
+    for (int i = 0; i < B; i++) {
+      bkc[i] = bf16(kc[i]);
+      bvc[i] = bf16(vc[i]);
+    }
     for (int i = 0; i < B; i++) {
       dqs[i] = view(dq, (long) i * H * D, (long) H * D);
       douts[i] = view(dout, (long) i * H * D, (long) H * D);
@@ -135,6 +147,11 @@ public class BatchBench {
   @TearDown(Level.Trial)
   public void tearDown() {
     for (FloatData f : new FloatData[] {q, k, v, out, lse, self, cross, dq, dout, dlse}) f.close();
+    bq.close();
+    for (int i = 0; i < LENGTHS.length; i++) {
+      bkc[i].close();
+      bvc[i].close();
+    }
     for (int i = 0; i < LENGTHS.length; i++) {
       lses[i].close();
       dlses[i].close();
@@ -147,6 +164,15 @@ public class BatchBench {
     for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
     f.pointer().put(a);
     return f;
+  }
+
+  /** f rounded to bf16, in native memory of its own. */
+  private static Bf16Data bf16(FloatData f) {
+    float[] a = new float[Math.toIntExact(f.length())];
+    f.pointer().get(a);
+    Bf16Data b = Bf16Data.allocate(a.length);
+    b.pointer().put(Bf16Data.round(a).toArray());
+    return b;
   }
 
   /** Elements [from, from+count) of f, zero-copy. */
@@ -227,6 +253,12 @@ public class BatchBench {
   @Benchmark
   public FloatData batchedDecode() {
     Kernels.decodeAttention(step, dq, kc, vc, kvLen, dout, dlse);
+    return dout;
+  }
+
+  @Benchmark
+  public FloatData batchedDecodeBf16() {
+    Kernels.decodeAttention(step, bq, bkc, bvc, kvLen, dout, dlse);
     return dout;
   }
 
