@@ -335,7 +335,7 @@ inline void fold_head_max(const FusedScores& f, const float* tile, const float* 
 // saving a pass over it. Masked entries add exact zeros, so skipping those past `keys` changes
 // no bit.
 template <class P>
-inline float softmax_probs(const float* sr, P* pr, float& m, float* l, int keys = BK) {
+inline float softmax_probs(const float* sr, P* pr, float& m, float* l, int keys) {
   const int end = (keys + 2 * W - 1) / (2 * W) * (2 * W);
   Vec mx = Vec::load(sr);
   for (int x = W; x < end; x += W) mx = max(mx, Vec::load(sr + x));
@@ -358,13 +358,6 @@ inline float softmax_probs(const float* sr, P* pr, float& m, float* l, int keys 
   fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
   m = m_new;
   return alpha;
-}
-
-// The same, rescaling the output row o (d floats) itself.
-template <class P>
-inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
-  const float alpha = softmax_probs(sr, pr, m, l);
-  if (alpha != 1.f) scale_row(o, d, alpha);
 }
 
 // Work items are (sequence, head, query block): sequences heaviest first, each head-major and,
