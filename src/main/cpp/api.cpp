@@ -230,7 +230,10 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
   const int64_t hm = round64((int64_t)sizeof(float) * head_max);
   const int64_t tiles = fused ? round64((int64_t)sizeof(float) * workers * kBlockQ * max_ldm) : 0;
   const int64_t pa = round64((int64_t)sizeof(double) * partial), lk = round64((int64_t)sizeof(int) * locks);
-  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch + table + hm + tiles + pa + lk));
+  const int64_t pf = round64((int64_t)sizeof(int) * kblocks);  // the blocks' packed flags
+  char* ws = static_cast<char*>(tls_workspace.get(pk + pv + scratch + table + hm + tiles + pa + lk + pf));
+  int* packed = reinterpret_cast<int*>(ws + pk + pv + scratch + table + hm + tiles + pa + lk);
+  std::memset(packed, 0, sizeof(int) * kblocks);
   char* f0 = ws + pk + pv + scratch;
   FusedScores* f = reinterpret_cast<FusedScores*>(f0);
   if (fused) {
@@ -254,7 +257,7 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
     }
   }
   AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
-                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr};
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
   // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the

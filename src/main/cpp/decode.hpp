@@ -74,7 +74,7 @@ static_assert(kSumLanes % W == 0 && BK % kSumLanes == 0, "sum lanes");
 
 // Online softmax of one decode row, in place (base-2 logits sr, BK wide, masked entries -inf):
 // sr becomes the probabilities, the running max m and the kSumLanes lane sums l are updated, and
-// the output row o is rescaled to the new max. (The prefill's softmax_row keeps W lane sums,
+// the output row o is rescaled to the new max. (The prefill's softmax_probs keeps W lane sums,
 // whose order depends on the path.)
 inline void decode_softmax_row(float* sr, float& m, float* l, float* o, int d) {
   Vec mx = Vec::load(sr);

@@ -82,10 +82,10 @@ inline int64_t packed_k_elems(int64_t keys, int G, int d) {
 inline int64_t packed_v_elems(int64_t keys, int G, int d) {
   return (int64_t)G * ceil_div(keys, kBlockK) * kBlockK * vec_dim(d);
 }
-// Per worker: q tile, output tile, logits, probabilities (fp32 or bf16), row max, and row sums
-// kept per vector lane (up to 16) until the end.
+// Per worker: q tile, output tile, logits, probabilities (fp32 or bf16), row max, row sums
+// kept per vector lane (up to 16) until the end, and the rows' rescale factors.
 inline int64_t attention_scratch_floats(int d) {
-  return (int64_t)kBlockQ * vec_dim(d) * 2 + (int64_t)kBlockQ * kBlockK * 2 + 17 * kBlockQ + 64;
+  return (int64_t)kBlockQ * vec_dim(d) * 2 + (int64_t)kBlockQ * kBlockK * 2 + 18 * kBlockQ + 64;
 }
 inline int64_t scores_scratch_floats(int d, int64_t visual) {
   return (int64_t)kBlockQ * vec_dim(d) + (int64_t)kBlockQ * kBlockK +
@@ -177,6 +177,7 @@ struct AttentionArgs {
   T* packed_v;       // packed_v_elems likewise for bf16; unused for fp32
   float* scratch;    // max_workers() * attention_scratch_floats(d)
   const FusedScores* fused;  // null: attention only; else one per slot of seqs (and the sentinel)
+  int* packed;       // one flag per packed key block, zeroed: 0 not packed, 1 being packed, 2 packed
 };
 
 template <class T>

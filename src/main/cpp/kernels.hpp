@@ -12,9 +12,11 @@
 constexpr int W = Vec::W;
 constexpr int BQ = kBlockQ, BK = kBlockK;
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
-static_assert(BK % (kQkVecs * W) == 0 && BQ % kQkRows == 0 && BQ % kPvRows == 0, "tile shapes");
+constexpr int kRowGroup = 8;  // attention rows taken through a key block together
+static_assert(BK % (kQkVecs * W) == 0 && BQ % kRowGroup == 0 && kRowGroup % kQkRows == 0 && kRowGroup % kPvRows == 0,
+              "tile shapes");
 
-template <class T> inline T min_of(T a, T b) { return a < b ? a : b; }
+template <class T> constexpr T min_of(T a, T b) { return a < b ? a : b; }
 
 template <class T> constexpr bool kBf16 = false;
 template <> constexpr bool kBf16<bf16> = true;
@@ -68,13 +70,15 @@ inline void pack_k_block(const bf16* k, int G, int d, int g, int64_t j0, int cnt
 
 // Runs fn(slot, g, kb, cnt, block) for every key block kb (cnt keys) of every group g of every
 // packed sequence, in parallel; block = G*kb0 + g*nkb + kb of its sequence is where it is packed.
+// Items run group-minor: consecutive items read adjacent columns of the same key rows, which
+// streams through memory (group-major items read rows G*d apart).
 template <class F>
 void for_key_blocks(int G, const SeqSlot* seqs, int64_t count, F&& fn) {
   auto body = [&](int64_t item, int) {
     const SeqSlot& s = seqs[slot_of(seqs, count, &SeqSlot::kb0, item / G)];
     const int64_t nkb = ceil_div(s.keys, BK), local = item - G * s.kb0;
-    const int64_t kb = local % nkb;
-    fn(s, (int)(local / nkb), kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), item);
+    const int64_t kb = local / G, g = local % G;
+    fn(s, (int)g, kb, (int)min_of<int64_t>(BK, s.keys - kb * BK), G * s.kb0 + g * nkb + kb);
   };
   parallel_items(G * seqs[count].kb0, body);
 }
@@ -88,27 +92,41 @@ void pack_k(const T* k, int G, int d, const SeqSlot* seqs, int64_t count, T* pac
   });
 }
 
-// bf16 V of every group as [BK/2][vec_dim(d)][2] per key block: the pair (key 2j, key 2j+1) of
-// each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
-inline void pack_v(const bf16* v, int G, int d, const SeqSlot* seqs, int64_t count, bf16* packed) {
+// One row of the packed V: the words (r0[c], r1[c]) for c < d, then zeros up to dv; a null r1
+// (or r0) stands for a padding key. Its own function, so that d is a value the stores cannot
+// alias: the loop then vectorises.
+inline void pack_v_row(const bf16* r0, const bf16* r1, int d, int dv, uint32_t* row) {
+  int c = 0;
+  if (r1)
+    for (; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
+  else if (r0)
+    for (; c < d; ++c) row[c] = r0[c];
+  for (; c < dv; ++c) row[c] = 0;
+}
+
+// Keys [j0, j0+cnt) of bf16 v's group g as [BK/2][vec_dim(d)][2]: the pair (key 2j, key 2j+1)
+// of each column adjacent, so p*v takes a pair of probabilities against W columns' pairs.
+inline void pack_v_block(const bf16* v, int G, int d, int g, int64_t j0, int cnt, bf16* dst) {
   const int64_t ld = (int64_t)G * d;
   const int dv = vec_dim(d);
-  for_key_blocks(G, seqs, count, [&](const SeqSlot& s, int g, int64_t kb, int cnt, int64_t block) {
-    uint32_t* dst = reinterpret_cast<uint32_t*>(packed + block * (int64_t)BK * dv);
-    for (int jp = 0; jp < BK / 2; ++jp) {
-      const int j = 2 * jp;
-      const bf16* r0 = v + (s.key0 + kb * BK + j) * ld + (int64_t)g * d;
-      const bf16* r1 = r0 + ld;
-      uint32_t* row = dst + (int64_t)jp * dv;
-      if (j + 1 < cnt)
-        for (int c = 0; c < d; ++c) row[c] = r0[c] | (uint32_t)r1[c] << 16;
-      else if (j < cnt)
-        for (int c = 0; c < d; ++c) row[c] = r0[c];
-      else
-        for (int c = 0; c < d; ++c) row[c] = 0;
-      for (int c = d; c < dv; ++c) row[c] = 0;
-    }
-  });
+  for (int jp = 0; jp < BK / 2; ++jp) {
+    const int j = 2 * jp;
+    const bf16* r0 = v + (j0 + j) * ld + (int64_t)g * d;
+    pack_v_row(j < cnt ? r0 : nullptr, j + 1 < cnt ? r0 + ld : nullptr, d, dv,
+               reinterpret_cast<uint32_t*>(dst) + (int64_t)jp * dv);
+  }
+}
+
+// Starts loading rows [i0, i0+rows) of head h (d elements each) into the cache, to read them or
+// (Write) to overwrite them: a head's rows are H*d apart, a stride the hardware prefetchers
+// follow poorly.
+template <int Write = 0, class T>
+inline void prefetch_rows(const T* x, int H, int d, int h, int64_t i0, int rows) {
+  const int64_t ld = (int64_t)H * d;
+  for (int r = 0; r < rows; ++r) {
+    const char* row = reinterpret_cast<const char*>(x + (i0 + r) * ld + (int64_t)h * d);
+    for (int64_t b = 0; b < (int64_t)d * (int64_t)sizeof(T); b += 64) __builtin_prefetch(row + b, Write);
+  }
 }
 
 // Rows [i0, i0+rows) of head h into qs [BQ][pair_dim(d)]; padding rows and columns are zero.
@@ -133,43 +151,69 @@ inline Vec madd(Vec acc, Vec a, Vec b) { return fma(a, b, acc); }
 inline Vec madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
 template <class T> constexpr int kStep = kBf16<T> ? 2 : 1;
 
-// s [BQ][BK] = scale * qs [BQ][d] * kt (packed K block), register-blocked kQkRows x kQkVecs
-// vectors: per step, kQkVecs vectors of keys against one broadcast q element (or pair) per row.
-template <class T>
-inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s) {
-  constexpr int CW = kQkVecs * W, E = kStep<T>;
+// s [r_lo, r_hi) x [c0, c0 + NV*W) = scale * q rows * kt (packed K block), register-blocked
+// kQkRows x NV vectors: per step, NV vectors of keys against one broadcast q element (or pair)
+// per row.
+template <int NV, class T>
+inline void qk_cols(const T* qs, const T* kt, int d, Vec sc, float* s, int c0, int r_lo, int r_hi) {
+  constexpr int E = kStep<T>;
   const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
-  const Vec sc = Vec::set1(scale);
-  for (int c0 = 0; c0 < BK; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kQkRows) {
-      Vec acc[kQkRows][kQkVecs];
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) acc[r][x] = Vec::zero();
-      const T* kp = kt + c0 * E;
-      const T* qp = qs + r0 * pd;
-      for (int c = 0; c < steps; c += E, kp += E * BK) {
-        decltype(lanes(kp)) kv[kQkVecs];
-        for (int x = 0; x < kQkVecs; ++x) kv[x] = lanes(kp + x * E * W);
-        for (int r = 0; r < kQkRows; ++r) {
-          const auto b = bcast(qp + r * pd + c);
-          for (int x = 0; x < kQkVecs; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
-        }
+  for (int r0 = r_lo; r0 < r_hi; r0 += kQkRows) {
+    Vec acc[kQkRows][NV];
+    for (int r = 0; r < kQkRows; ++r)
+      for (int x = 0; x < NV; ++x) acc[r][x] = Vec::zero();
+    const T* kp = kt + c0 * E;
+    const T* qp = qs + r0 * pd;
+    for (int c = 0; c < steps; c += E, kp += E * BK) {
+      decltype(lanes(kp)) kv[NV];
+      for (int x = 0; x < NV; ++x) kv[x] = lanes(kp + x * E * W);
+      for (int r = 0; r < kQkRows; ++r) {
+        const auto b = bcast(qp + r * pd + c);
+        for (int x = 0; x < NV; ++x) acc[r][x] = madd(acc[r][x], b, kv[x]);
       }
-      for (int r = 0; r < kQkRows; ++r)
-        for (int x = 0; x < kQkVecs; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
     }
+    for (int r = 0; r < kQkRows; ++r)
+      for (int x = 0; x < NV; ++x) (acc[r][x] * sc).store(s + (r0 + r) * BK + c0 + x * W);
   }
 }
 
-// o [BQ][d] += p [BQ][:cnt] * v rows [cnt][d] (row stride ldv), register-blocked.
-inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d, float* o) {
+// s [BQ][BK] = scale * qs [BQ][d] * kt for rows [r_lo, r_hi) and the first `keys` keys, rounded
+// up to whole vectors (the rest of s is left as it was: keys the rows cannot see).
+template <class T>
+inline void qk_tile(const T* qs, const T* kt, int d, float scale, float* s, int r_lo = 0, int r_hi = BQ,
+                    int keys = BK) {
+  constexpr int CW = kQkVecs * W;
+  const Vec sc = Vec::set1(scale);
+  for (int c0 = 0; c0 < keys; c0 += CW) {
+    const int nv = min_of(kQkVecs, (keys - c0 + W - 1) / W);
+    if (nv == kQkVecs) qk_cols<kQkVecs>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else if (nv == 1) qk_cols<1>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else if (nv == 2) qk_cols<min_of(2, kQkVecs)>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+    else qk_cols<min_of(3, kQkVecs)>(qs, kt, d, sc, s, c0, r_lo, r_hi);
+  }
+}
+
+// p*v's starting accumulator for W (or w) columns of output row r: the row rescaled to the
+// softmax's new max, alpha[r] * o, or 0 for a null alpha (the first key block, so o needs no
+// clearing). x * 1 is x: a row whose max did not move keeps its bits.
+inline Vec rescaled(const float* o, const float* alpha, int r) {
+  return alpha ? Vec::load(o) * Vec::set1(alpha[r]) : Vec::zero();
+}
+inline Vec rescaled(const float* o, int w, const float* alpha, int r) {
+  return alpha ? Vec::load_partial(o, w) * Vec::set1(alpha[r]) : Vec::zero();
+}
+
+// o [BQ][d] = alpha[r] * o (or 0) + p [BQ][:cnt] * v rows [cnt][d] (row stride ldv),
+// register-blocked.
+inline void pv_tile(const float* p, const float* alpha, int cnt, const float* v, int64_t ldv, int d, float* o,
+                    int r_lo, int r_hi) {
   constexpr int CW = kPvVecs * W;
   int c0 = 0;
   for (; c0 + CW <= d; c0 += CW) {
-    for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
       Vec acc[kPvRows][kPvVecs];
       for (int r = 0; r < kPvRows; ++r)
-        for (int x = 0; x < kPvVecs; ++x) acc[r][x] = Vec::load(o + (r0 + r) * d + c0 + x * W);
+        for (int x = 0; x < kPvVecs; ++x) acc[r][x] = rescaled(o + (r0 + r) * d + c0 + x * W, alpha, r0 + r);
       const float* vr = v + c0;
       for (int j = 0; j < cnt; ++j, vr += ldv) {
         Vec vv[kPvVecs];
@@ -185,9 +229,9 @@ inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d,
   }
   for (; c0 < d; c0 += W) {  // head dims that are not a multiple of CW: one vector at a time
     const int w = min_of(W, d - c0);
-    for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
       Vec acc[kPvRows];
-      for (int r = 0; r < kPvRows; ++r) acc[r] = Vec::load_partial(o + (r0 + r) * d + c0, w);
+      for (int r = 0; r < kPvRows; ++r) acc[r] = rescaled(o + (r0 + r) * d + c0, w, alpha, r0 + r);
       const float* vr = v + c0;
       for (int j = 0; j < cnt; ++j, vr += ldv) {
         const Vec vv = Vec::load_partial(vr, w);
@@ -198,13 +242,15 @@ inline void pv_tile(const float* p, int cnt, const float* v, int64_t ldv, int d,
   }
 }
 
-// bf16: o [BQ][vec_dim(d)] += p [BQ][BK] (bf16) * packed v block, NV vectors of columns from c0.
+// bf16: o [BQ][vec_dim(d)] = alpha[r] * o (or 0) + p [BQ][BK] (bf16) * packed v block, NV
+// vectors of columns from c0.
 template <int NV>
-inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, float* o) {
-  for (int r0 = 0; r0 < BQ; r0 += kPvRows) {
+inline void pv_cols(const bf16* p, const float* alpha, int cnt, const bf16* vb, int dv, int c0, float* o,
+                    int r_lo, int r_hi) {
+  for (int r0 = r_lo; r0 < r_hi; r0 += kPvRows) {
     Vec acc[kPvRows][NV];
     for (int r = 0; r < kPvRows; ++r)
-      for (int x = 0; x < NV; ++x) acc[r][x] = Vec::load(o + (r0 + r) * dv + c0 + x * W);
+      for (int x = 0; x < NV; ++x) acc[r][x] = rescaled(o + (r0 + r) * dv + c0 + x * W, alpha, r0 + r);
     const bf16* vp = vb + c0 * 2;
     for (int j = 0; j < cnt; j += 2, vp += 2 * dv) {
       Pairs vv[NV];
@@ -220,11 +266,11 @@ inline void pv_cols(const bf16* p, int cnt, const bf16* vb, int dv, int c0, floa
 }
 
 // An odd cnt reads one padding key: its probability is 0 (masked) and its packed v row is 0.
-inline void pv_tile(const bf16* p, int cnt, const bf16* vb, int d, float* o) {
+inline void pv_tile(const bf16* p, const float* alpha, int cnt, const bf16* vb, int d, float* o, int r_lo, int r_hi) {
   const int dv = vec_dim(d);
   int c0 = 0;
-  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, cnt, vb, dv, c0, o);
-  for (; c0 < dv; c0 += W) pv_cols<1>(p, cnt, vb, dv, c0, o);
+  for (; c0 + kPvVecs * W <= dv; c0 += kPvVecs * W) pv_cols<kPvVecs>(p, alpha, cnt, vb, dv, c0, o, r_lo, r_hi);
+  for (; c0 < dv; c0 += W) pv_cols<1>(p, alpha, cnt, vb, dv, c0, o, r_lo, r_hi);
 }
 
 // Probabilities for p*v, two vectors at a time: fp32 in place, or rounded to bf16 (what p*v then
@@ -282,30 +328,36 @@ inline void fold_head_max(const FusedScores& f, const float* tile, const float* 
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
-// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf): the
-// probabilities go to pr (which may be sr), the running max m and the per-lane sums l (W floats)
-// are updated, and the output row o is rescaled to the new max.
+// Online softmax of one row of a tile (base-2 logits sr, BK wide, masked entries -inf, and all
+// entries from `keys` on masked): the probabilities go to pr (which may be sr), the running max m
+// and the per-lane sums l (W floats) are updated. Returns the factor that rescales the row's
+// output to the new max (1 when it did not move); the attention applies it as p*v loads the row,
+// saving a pass over it. Masked entries add exact zeros, so skipping those past `keys` changes
+// no bit.
 template <class P>
-inline void softmax_row(const float* sr, P* pr, float& m, float* l, float* o, int d) {
+inline float softmax_probs(const float* sr, P* pr, float& m, float* l, int keys) {
+  const int end = (keys + 2 * W - 1) / (2 * W) * (2 * W);
   Vec mx = Vec::load(sr);
-  for (int x = W; x < BK; x += W) mx = max(mx, Vec::load(sr + x));
+  for (int x = W; x < end; x += W) mx = max(mx, Vec::load(sr + x));
   const float tile_max = mx.hmax();
   const float m_new = tile_max > m ? tile_max : m;
   if (m_new == -__builtin_inff()) {  // nothing visible yet for this row
     for (int x = 0; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
-    return;
+    return 1.f;
   }
   const Vec mv = Vec::set1(m_new);
   Vec sum = Vec::zero();
-  for (int x = 0; x < BK; x += 2 * W) {
+  int x = 0;
+  for (; x < end; x += 2 * W) {
     const Vec p0 = vexp2(Vec::load(sr + x) - mv), p1 = vexp2(Vec::load(sr + x + W) - mv);
     store_p(p0, p1, pr + x);
     sum = sum + (p0 + p1);
   }
+  for (; x < BK; x += 2 * W) store_p(Vec::zero(), Vec::zero(), pr + x);
   const float alpha = __builtin_exp2f(m - m_new);
   fma(Vec::load(l), Vec::set1(alpha), sum).store(l);
   m = m_new;
-  if (alpha != 1.f) scale_row(o, d, alpha);
+  return alpha;
 }
 
 // Work items are (sequence, head, query block): sequences heaviest first, each head-major and,
@@ -319,8 +371,26 @@ void attention_impl(const AttentionArgs<T>& a) {
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
   const float qscale = kLog2e / __builtin_sqrtf((float)d);
-  pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
-  if constexpr (kBf16<T>) pack_v(a.v, a.G, d, a.seqs, a.count, a.packed_v);
+  // K (and bf16 V) key blocks are packed by the first items that need them, not in a pass of
+  // their own: the items of one head run together, so the packed blocks are then read from cache
+  // instead of going out to memory and back. An item packs the blocks [0, kb_end) of its group
+  // that no other worker has taken, then waits for those another worker is packing.
+  auto pack_blocks = [&](const SeqSlot& sq, int g, int64_t kblock0, int64_t kb_end) {
+    for (int64_t kb = 0; kb < kb_end; ++kb) {
+      int* flag = a.packed + kblock0 + kb;
+      int free_flag = 0;
+      if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0 ||
+          !__atomic_compare_exchange_n(flag, &free_flag, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        continue;
+      const int64_t j0 = sq.key0 + kb * BK, block = kblock0 + kb;
+      const int cnt = (int)min_of<int64_t>(BK, sq.keys - kb * BK);
+      pack_k_block(a.k, a.G, d, g, j0, cnt, a.packed_k + block * (int64_t)BK * pair_dim(d));
+      if constexpr (kBf16<T>) pack_v_block(a.v, a.G, d, g, j0, cnt, a.packed_v + block * (int64_t)BK * vec_dim(d));
+      __atomic_store_n(flag, 2, __ATOMIC_RELEASE);
+    }
+    for (int64_t kb = 0; kb < kb_end; ++kb)
+      while (__atomic_load_n(a.packed + kblock0 + kb, __ATOMIC_ACQUIRE) != 2) __builtin_ia32_pause();
+  };
 
   auto body = [&](int64_t item, int worker) {
     const int64_t slot = slot_of(a.seqs, a.count, &SeqSlot::item0, item);
@@ -341,38 +411,55 @@ void attention_impl(const AttentionArgs<T>& a) {
     T* pt = kBf16<T> ? reinterpret_cast<T*>(s + BQ * BK) : reinterpret_cast<T*>(s);
     float* m = s + 2 * BQ * BK;
     float* l = m + BQ;  // [BQ][W]: the row sums per lane, reduced once at the end
+    float* alpha = l + BQ * W;  // [BQ]: each row's rescale for the current key block
     // Fused scores: rows at or past the prefix keep their logits against the visual keys.
     const bool keep = fs && i0 + rows > P && V > 0;
     float* tile = keep ? fs->tiles + worker * fs->tile_floats : nullptr;
     pack_q(a.q, H, d, h, sq.start + i0, rows, qs);
+    // The next items are most likely this head's next two query blocks (one per worker).
+    for (int64_t nb = qb - 1; nb >= 0 && nb >= qb - 2; --nb) prefetch_rows(a.q, H, d, h, sq.start + nb * BQ, BQ);
+    if (a.out_f32)  // and this block's output rows, written at its end
+      prefetch_rows<1>(static_cast<const float*>(a.out), H, d, h, sq.start + i0, rows);
+    else
+      prefetch_rows<1>(static_cast<const T*>(a.out), H, d, h, sq.start + i0, rows);
     for (int r = 0; r < BQ; ++r) {
       m[r] = -__builtin_inff();
       Vec::zero().store(l + r * W);
     }
-    for (int i = 0; i < BQ * ldo; ++i) o[i] = 0.f;
 
     const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
+    pack_blocks(sq, g, kblock0, kb_end);
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
       const int cnt = (int)min_of<int64_t>(BK, n - j0);
-      qk_tile(qs, a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d), d, qscale, s);
-      if (j0 + BK - 1 > i0) {  // the tile reaches the diagonal or the end: mask what row r cannot see
-        for (int r = 0; r < BQ; ++r) {
-          const int64_t visible = i0 + r - j0 + 1;
-          const int from = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
-          for (int jj = from; jj < BK; ++jj) s[r * BK + jj] = -__builtin_inff();
+      const T* kt = a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d);
+      const bool diagonal = j0 + BK - 1 > i0;  // the tile reaches the diagonal or the end
+      const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
+      // A group of rows at a time through q*k^T, softmax and p*v: the group's logits, probabilities
+      // and output rows stay in L1 between the three steps. On the diagonal a group computes only
+      // the keys its last row sees; the others are masked and would only add exact zeros.
+      for (int r_lo = 0; r_lo < rows; r_lo += kRowGroup) {  // groups past the block's last row: padding only
+        const int r_hi = r_lo + kRowGroup;
+        const int keys = diagonal ? (int)min_of<int64_t>(cnt, i0 + r_hi - j0) : cnt;
+        qk_tile(qs, kt, d, qscale, s, r_lo, r_hi, keys);
+        for (int r = r_lo; r < r_hi; ++r) {
+          int seen = BK;
+          if (diagonal) {  // mask what row r cannot see
+            const int64_t visible = i0 + r - j0 + 1;
+            int jj = seen = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
+            for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
+            for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
+          }
+          if (keep && r < rows) {  // these logits against visual keys, before the softmax overwrites them
+            for (int64_t j = max_of(j0, P); j < min_of(j0 + cnt, P + V); ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
+          }
+          alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W, seen);
         }
+        if constexpr (kBf16<T>)
+          pv_tile(pt, rescale, keys, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o, r_lo, r_hi);
+        else
+          pv_tile(pt, rescale, keys, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
       }
-      if (keep) {  // this tile's logits against visual keys, before the softmax overwrites them
-        const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
-        for (int r = 0; r < rows && lo < hi; ++r)
-          for (int64_t j = lo; j < hi; ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
-      }
-      for (int r = 0; r < BQ; ++r) softmax_row(s + r * BK, pt + r * BK, m[r], l + r * W, o + r * ldo, d);
-      if constexpr (kBf16<T>)
-        pv_tile(pt, cnt, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o);
-      else
-        pv_tile(pt, cnt, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o);
     }
     for (int r = 0; r < rows; ++r) {
       const float lr = Vec::load(l + r * W).hsum();
