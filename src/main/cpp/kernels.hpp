@@ -451,7 +451,8 @@ void attention_impl(const AttentionArgs<T>& a) {
             for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
           }
           if (keep && r < rows) {  // these logits against visual keys, before the softmax overwrites them
-            for (int64_t j = max_of(j0, P); j < min_of(j0 + cnt, P + V); ++j) tile[r * ldt + (j - P)] = s[r * BK + (j - j0)];
+            const int64_t lo = max_of(j0, P), hi = min_of(j0 + cnt, P + V);
+            if (lo < hi) __builtin_memcpy(tile + r * ldt + (lo - P), s + r * BK + (lo - j0), (size_t)(hi - lo) * sizeof(float));
           }
           alpha[r] = softmax_probs(s + r * BK, pt + r * BK, m[r], l + r * W, seen);
         }
