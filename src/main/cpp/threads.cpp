@@ -40,7 +40,10 @@ class Pool {
     for (auto& t : threads_) t.join();
     threads_.clear();
     stop_ = false;
-    for (int id = 1; id < n; ++id) threads_.emplace_back(&Pool::worker_loop, this, id);
+    // A new worker has seen every job so far: starting it at generation 0 made it take the last,
+    // finished job for a new one and count itself done once too often (a hang or a worker still
+    // draining after run() returned).
+    for (int id = 1; id < n; ++id) threads_.emplace_back(&Pool::worker_loop, this, id, generation_);
     size = n;
   }
 
@@ -79,8 +82,7 @@ class Pool {
     for (int64_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count_;) fn_(ctx_, i, id);
   }
 
-  void worker_loop(int id) {
-    uint64_t seen = 0;
+  void worker_loop(int id, uint64_t seen) {
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
       start_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
