@@ -1,6 +1,8 @@
 // Shared by the native sources only; not part of the C API.
 #pragma once
 
+#include <sched.h>
+
 #include <cstdint>
 #include <exception>
 #include <new>
@@ -8,6 +10,16 @@
 #include "fitprune.h"
 
 namespace fp {
+
+// One step of a short busy wait on another worker (a packing flag, a fold lock): pause, and after
+// a while give the core away, so a worker the OS preempted (more threads than cores, a CPU quota)
+// gets it back sooner instead of watching the others spin.
+inline void spin_pause(unsigned& spins) {
+  if (++spins < 1024)
+    __builtin_ia32_pause();
+  else
+    sched_yield();
+}
 
 // Sets this thread's error message (printf-style) and returns the code, so callers can write
 // `return fail(FP_ERR_ARG, "...")`. Never throws.

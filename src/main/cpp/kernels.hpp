@@ -310,7 +310,7 @@ template <class T> inline T max_of(T a, T b) { return a > b ? a : b; }
 inline void fold_head_max(const FusedScores& f, const float* tile, const float* lse2, int64_t i0, int rows,
                           int* lock) {
   const int64_t P = f.prefix, V = f.visual;
-  while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+  for (unsigned spins = 0; __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE);) spin_pause(spins);
   for (int r = 0; r < rows; ++r) {
     const int64_t i = i0 + r;
     if (i < P) continue;
@@ -389,7 +389,7 @@ void attention_impl(const AttentionArgs<T>& a) {
       __atomic_store_n(flag, 2, __ATOMIC_RELEASE);
     }
     for (int64_t kb = 0; kb < kb_end; ++kb)
-      while (__atomic_load_n(a.packed + kblock0 + kb, __ATOMIC_ACQUIRE) != 2) __builtin_ia32_pause();
+      for (unsigned spins = 0; __atomic_load_n(a.packed + kblock0 + kb, __ATOMIC_ACQUIRE) != 2;) spin_pause(spins);
   };
 
   auto body = [&](int64_t item, int worker) {
