@@ -122,8 +122,8 @@ public final class Decoder {
         Dense.linearInto(k, h, lw.k(), lw.kBias());
         Dense.linearInto(v, h, lw.v(), lw.vBias());
       } else {
-        k = tp.add(Dense.linear(h, lw.k(), lw.kBias()));
-        v = tp.add(Dense.linear(h, lw.v(), lw.vBias()));
+        k = tp.add(Dense.linear(h, lw.k(), lw.kBias(), qkv));
+        v = tp.add(Dense.linear(h, lw.v(), lw.vBias(), qkv));
       }
       if (pf != null) pf.add(Profile.QKV, t);
       t = System.nanoTime();

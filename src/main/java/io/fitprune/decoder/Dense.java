@@ -21,7 +21,11 @@ final class Dense {
 
   /** {@code x w^T + b} (b may be null) as a new tensor of {@link #computeType}; x of any float type. */
   static Tensor linear(Tensor x, Tensor w, Tensor b) {
-    torch.ScalarType ct = computeType(w);
+    return linear(x, w, b, computeType(w));
+  }
+
+  /** {@code x w^T + b} computed in and returned as {@code ct}, whatever the weight's own type. */
+  static Tensor linear(Tensor x, Tensor w, Tensor b, torch.ScalarType ct) {
     Tensor xc = Tensors.is(x, ct) ? null : x.to(ct);
     Tensor wc = Tensors.is(w, ct) ? null : w.to(ct);
     Tensor bc = b == null || Tensors.is(b, ct) ? null : b.to(ct);
@@ -35,14 +39,15 @@ final class Dense {
     }
   }
 
-  /** {@code x w^T + b} written into {@code out} (a float32 view, e.g. K/V cache rows). */
+  /** {@code x w^T + b} computed in and written into {@code out}'s type (float32 or bf16 K/V cache rows). */
   static void linearInto(Tensor out, Tensor x, Tensor w, Tensor b) {
-    if (computeType(w).value == torch.ScalarType.Float.value && Tensors.is(x, torch.ScalarType.Float)) {
+    torch.ScalarType f = torch.ScalarType.Float;
+    if (Tensors.is(out, f) && Tensors.is(w, f) && Tensors.is(x, f) && (b == null || Tensors.is(b, f))) {
       if (b == null) torch.linear_out(out, x, w);
       else torch.linear_out(out, x, w, new org.bytedeco.pytorch.TensorOptional(b));
       return;
     }
-    try (Tensor r = linear(x, w, b)) {
+    try (Tensor r = linear(x, w, b, Tensors.is(out, f) ? f : torch.ScalarType.BFloat16)) {
       out.copy_(r);
     }
   }

@@ -71,6 +71,27 @@ class BatchDecoderTest {
   }
 
   /**
+   * A checkpoint storing q in BF16 but k and v in F32: q's type decides q/k/v and the caches (the
+   * attention kernels take one element type), on the batched paths and in a prefill without caches.
+   */
+  @Test
+  void mixedTypeProjectionsRunInQsType() {
+    DecoderWeights bf16 = DecoderWeights.random(CFG, 22).converted(torch.ScalarType.BFloat16);
+    List<DecoderWeights.Layer> layers = new ArrayList<>();
+    for (int l = 0; l < CFG.layers(); l++) {
+      DecoderWeights.Layer x = bf16.layer(l);
+      layers.add(new DecoderWeights.Layer(x.inputNorm(), x.q(), x.k().to(torch.ScalarType.Float),
+          x.v().to(torch.ScalarType.Float), x.o(), x.postNorm(), x.gate(), x.up(), x.down()));
+    }
+    Decoder dec = new Decoder(new DecoderWeights(CFG, layers, bf16.finalNorm(), bf16.lmHead(), bf16.embed(), List.of(),
+        "bf16 q, f32 k/v"));
+    batchEqualsAlone(dec, BF16_TOLERANCE);
+    try (Decoder.Prefill p = dec.prefill(embeds(7, REQS[2].n(), CFG.hidden()), REQS[2].spans(), REQS[2].pruner(), -1)) {
+      assertArrayEquals(new int[] {10, 7, 7}, p.visualAfter());
+    }
+  }
+
+  /**
    * What batching may change in bf16: a libtorch bf16 matrix product may accumulate a batch's rows
    * in another order than one request's, and a dense layer's bf16 output then rounds to the
    * neighbouring value (2^-8 relative) where it sits near a rounding boundary. A few such flips
