@@ -136,8 +136,8 @@ public final class BatchDecoder {
       Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
-      NativeData<?> qd = Qkv.data(tp.add(q.view(total, H, d))), kd = Qkv.data(tp.add(k.view(total, G, d)));
-      NativeData<?> vd = Qkv.data(tp.add(v.view(total, G, d)));
+      NativeData<?> qd = TorchData.of(tp.add(q.view(total, H, d))), kd = TorchData.of(tp.add(k.view(total, G, d)));
+      NativeData<?> vd = TorchData.of(tp.add(v.view(total, G, d)));
 
       Spans[] spans = new Spans[B];
       int[] visual0 = new int[B + 1];
@@ -292,12 +292,12 @@ public final class BatchDecoder {
           int len = s.seq.kvLength(l); // including the new token, at row len - 1
           tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
           tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
-          kc[b] = Qkv.data(s.kCache[l]); // the caches' type is the projections' (both follow the weights)
-          vc[b] = Qkv.data(s.vCache[l]);
+          kc[b] = TorchData.of(s.kCache[l]); // the caches' type is the projections' (both follow the weights)
+          vc[b] = TorchData.of(s.vCache[l]);
           kvLen[b] = len;
         }
         Tensor o = tp.add(torch.empty(B, H, d));
-        Kernels.decodeAttention(shape, Qkv.data(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
+        Kernels.decodeAttention(shape, TorchData.of(tp.add(q.view(B, H, d))), kc, vc, kvLen, TorchData.floats(o), null);
         x.add_(tp.add(Dense.linear(tp.add(o.view(B, D)), lw.o(), null)));
         dec.mlp(x, lw);
       }

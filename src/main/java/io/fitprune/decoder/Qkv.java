@@ -1,7 +1,5 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.NativeData;
-import io.fitprune.kernels.TorchData;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -24,10 +22,5 @@ record Qkv(Tensor q, Tensor k, Tensor v) {
     dec.rope().apply(q, pos, c.heads());
     dec.rope().apply(k, pos, c.kvHeads());
     return new Qkv(q, k, v);
-  }
-
-  /** A contiguous float32 or bf16 tensor as the kernels' memory of its type. */
-  static NativeData<?> data(Tensor t) {
-    return Tensors.is(t, torch.ScalarType.BFloat16) ? TorchData.bf16(t) : TorchData.floats(t);
   }
 }

@@ -30,6 +30,18 @@ public final class TorchData {
     return Bf16Data.view(new ShortPointer(tensor.data_ptr()), tensor.numel(), shape, tensor);
   }
 
+  /**
+   * A contiguous float32, bfloat16 or int32 CPU tensor as the kernels' memory of its own type, for
+   * callers whose element type is chosen at run time (the kernels' {@link NativeData} overloads).
+   */
+  public static NativeData<?> of(Tensor tensor) {
+    if (tensor != null && tensor.defined()) {
+      if (tensor.scalar_type().value == torch.ScalarType.BFloat16.value) return bf16(tensor);
+      if (tensor.scalar_type().value == torch.ScalarType.Int.value) return ints(tensor);
+    }
+    return floats(tensor); // float32, or the error naming what the tensor is instead
+  }
+
   private static long[] shapeOf(String what, Tensor t, torch.ScalarType dtype) {
     if (t == null) throw new NullPointerException(what + " tensor is null");
     if (!t.defined()) throw new IllegalArgumentException(what + ": tensor is undefined");

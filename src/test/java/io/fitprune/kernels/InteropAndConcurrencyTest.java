@@ -3,6 +3,7 @@ package io.fitprune.kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -66,6 +67,19 @@ class InteropAndConcurrencyTest {
     int[] keepRows = new int[N - 30];
     keep.data_ptr_int().get(keepRows);
     assertArrayEquals(Kernels.selectKeep(N, new Spans(P, V), s.self(), s.cross(), 30), keepRows);
+  }
+
+  @Test
+  void aTensorOfRunTimeTypeBecomesMemoryOfItsType() {
+    try (Tensor f = torch.ones(2, 3); Tensor h = f.to(torch.ScalarType.BFloat16); Tensor i = f.to(torch.ScalarType.Int);
+        Tensor d = f.to(torch.ScalarType.Double)) {
+      assertTrue(TorchData.of(f) instanceof FloatData);
+      assertTrue(TorchData.of(h) instanceof Bf16Data);
+      assertTrue(TorchData.of(i) instanceof IntData);
+      assertEquals(6, TorchData.of(h).length());
+      String m = assertThrows(IllegalArgumentException.class, () -> TorchData.of(d)).getMessage();
+      assertTrue(m.contains("Double"), m);
+    }
   }
 
   @Test
