@@ -111,6 +111,21 @@ int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t
 int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
                        int64_t count, void* dst);
 
+/* ---- Dense layers of a decode step (CPU) ----
+ * For each of `count` (1 to 8) weight matrices i: y_i[r, :] = x[r, :] w_i^T, or y_i += that when
+ * accumulate != 0, for the rows (0 to 4096) of x [rows, k] (fp32). w_i is [n_i, k] of w_dtype[i]
+ * (FP_DTYPE_F32, F16 or BF16) exactly as the checkpoint stores it, y_i [rows, n_i] fp32; y must
+ * not overlap x or another y. BF16 weights take x rounded to bf16 (products exact, vdpbf16ps where
+ * the CPU has it), F32 and F16 weights take x as it is; accumulation is fp32. All matrices are one
+ * pass: blocks of output columns are spread over the threads, and each weight row is read once
+ * for all rows of x (a decode step is bound by reading the weights). */
+int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
+                  const int32_t* w_dtype, const int64_t* n, float* const* y, int32_t accumulate);
+/* The read-bandwidth probe: streams [p, p + bytes) with the widest vector loads of the ISA path in
+ * use, in 4 MiB chunks spread over `threads` workers of the pool (<= 0: all), and writes a
+ * checksum. Decode efficiency is measured as a fraction of this rate. */
+int fp_cpu_read_stream(const void* p, int64_t bytes, int32_t threads, uint64_t* checksum);
+
 /* ---- Packed batches (CPU, fp32 or bf16 as fp_cpu_attention / fp_cpu_scores) ----
  * B sequences of different lengths packed along the rows, as FlashAttention's varlen API:
  * sequence b holds rows [cu_seqlens[b], cu_seqlens[b+1]) of q [N,H,d], k and v [N,G,d], out

@@ -8,5 +8,6 @@ namespace avx2 {
 #include "simd.h"
 #include "kernels.hpp"
 #include "decode.hpp"
+#include "linear.hpp"
 }  // namespace avx2
 }  // namespace fp

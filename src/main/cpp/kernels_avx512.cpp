@@ -8,5 +8,6 @@ namespace avx512 {
 #include "simd.h"
 #include "kernels.hpp"
 #include "decode.hpp"
+#include "linear.hpp"
 }  // namespace avx512
 }  // namespace fp

@@ -8,5 +8,6 @@ namespace generic {
 #include "simd.h"
 #include "kernels.hpp"
 #include "decode.hpp"
+#include "linear.hpp"
 }  // namespace generic
 }  // namespace fp

@@ -97,6 +97,12 @@ inline void transpose16(const uint32_t* src, int64_t lds, uint32_t* dst, int64_t
 }
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
+// W float16 values as fp32 (exact): vcvtph2ps is part of AVX-512F.
+inline Vec load_f16(const uint16_t* p) {
+  return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))};
+}
+// Small-M dense layers (linear.hpp): rows x weight rows of accumulators.
+constexpr int kLinRows = 6, kLinCols = 4;
 
 #elif defined(__AVX2__)
 
@@ -160,6 +166,18 @@ inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
 }
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
+// W float16 values as fp32, exactly, with integer operations (no F16C needed): the magnitude bits
+// shifted into an fp32 and scaled by 2^112 give normals and subnormals; infinity and NaN get the
+// all-ones exponent back.
+inline Vec load_f16(const uint16_t* p) {
+  const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i mag = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
+  __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(mag, 13)), _mm256_castsi256_ps(_mm256_set1_epi32(0x77800000)));
+  const __m256i special = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7bff));
+  f = _mm256_or_ps(f, _mm256_castsi256_ps(_mm256_and_si256(special, _mm256_set1_epi32(0x7f800000))));
+  return {_mm256_or_ps(f, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16)))};
+}
+constexpr int kLinRows = 6, kLinCols = 4;
 
 #else  // generic: plain arrays the compiler vectorises with the baseline ISA
 
@@ -217,6 +235,12 @@ inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
   store_bf16(hi, p + Vec::W);
 }
 constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
+inline Vec load_f16(const uint16_t* p) {
+  Vec r;
+  for (int i = 0; i < Vec::W; ++i) r.v[i] = half_to_float(p[i]);
+  return r;
+}
+constexpr int kLinRows = 6, kLinCols = 4;
 
 #endif
 

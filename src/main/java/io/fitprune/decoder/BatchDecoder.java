@@ -276,6 +276,7 @@ public final class BatchDecoder {
     }
     int[] pos = new int[B];
     for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();
+    if (B <= DecodeStep.MAX_ROWS) return dec.decodeStep().run(states, x, pos);
     long[] ones = new long[B];
     java.util.Arrays.fill(ones, 1);
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);

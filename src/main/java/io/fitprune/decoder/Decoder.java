@@ -38,6 +38,7 @@ public final class Decoder {
   private final DecoderWeights w;
   private final Rope rope;
   private final Generation generation;
+  private volatile DecodeStep decodeStep; // built at the first decode step
 
   public Decoder(DecoderWeights weights) {
     if (weights == null) throw new IllegalArgumentException("weights is null");
@@ -57,6 +58,18 @@ public final class Decoder {
 
   Rope rope() {
     return rope;
+  }
+
+  /** The native decode step over this decoder's weights (built once, shared by all threads). */
+  DecodeStep decodeStep() {
+    DecodeStep d = decodeStep;
+    if (d == null) {
+      synchronized (this) {
+        d = decodeStep;
+        if (d == null) decodeStep = d = new DecodeStep(this);
+      }
+    }
+    return d;
   }
 
   /**
@@ -312,12 +325,22 @@ public final class Decoder {
 
   static int argmax(Tensor logits) {
     float[] v = toArray(logits);
+    return argmax(java.nio.FloatBuffer.wrap(v), 0, v.length);
+  }
+
+  /** The index of the largest of {@code count} logits from {@code offset}; refuses NaN and infinity. */
+  static int argmax(java.nio.FloatBuffer logits, int offset, int count) {
     int best = 0;
-    for (int i = 0; i < v.length; i++) {
-      if (!Float.isFinite(v[i])) // a NaN would otherwise decode as token 0
-        throw new IllegalStateException("logits [vocab] are not finite at [" + i + "] (" + v[i]
+    float top = Float.NEGATIVE_INFINITY;
+    for (int i = 0; i < count; i++) {
+      float x = logits.get(offset + i);
+      if (!Float.isFinite(x)) // a NaN would otherwise decode as token 0
+        throw new IllegalStateException("logits [vocab] are not finite at [" + i + "] (" + x
             + "): the final norm or LM head weights hold NaN or infinity");
-      if (v[i] > v[best]) best = i;
+      if (x > top) {
+        top = x;
+        best = i;
+      }
     }
     return best;
   }

@@ -19,16 +19,21 @@ final class RmsNorm {
     Tensor y = torch.empty(rows, width);
     FloatBuffer xb = x.data_ptr_float().capacity(x.numel()).asBuffer();
     FloatBuffer yb = y.data_ptr_float().capacity(y.numel()).asBuffer();
-    float[] wv = new float[width], row = new float[width];
+    float[] wv = new float[width];
     weight.data_ptr_float().capacity(width).asBuffer().get(0, wv);
+    apply(xb, yb, rows, width, wv, eps, new float[width]);
+    return y;
+  }
+
+  /** {@code rows} rows of {@code width} floats from x into y (both from element 0); {@code row}: scratch of width floats. */
+  static void apply(FloatBuffer x, FloatBuffer y, int rows, int width, float[] weight, double eps, float[] row) {
     for (int i = 0; i < rows; i++) {
-      xb.get(i * width, row);
+      x.get(i * width, row, 0, width);
       double ss = 0;
       for (int j = 0; j < width; j++) ss += row[j] * row[j];
       float inv = (float) (1 / Math.sqrt(ss / width + eps));
-      for (int j = 0; j < width; j++) row[j] = row[j] * inv * wv[j];
-      yb.put(i * width, row);
+      for (int j = 0; j < width; j++) row[j] = row[j] * inv * weight[j];
+      y.put(i * width, row, 0, width);
     }
-    return y;
   }
 }

@@ -29,17 +29,22 @@ final class Rope {
       }
       return;
     }
+    FloatBuffer b = t.data_ptr_float().capacity(t.numel()).asBuffer();
+    apply(b, 0, pos, heads);
+  }
+
+  /** Rotates rows {@code [n, heads*d]} of b from element {@code base} in place, row i at position {@code pos[i]}. */
+  void apply(FloatBuffer b, int base, int[] pos, int heads) {
     int d = headDim, half = d / 2, n = pos.length;
     int maxPos = 0;
     for (int p : pos) maxPos = Math.max(maxPos, p);
     float[][] tb = table(maxPos + 1);
     float[] cos = tb[0], sin = tb[1];
-    FloatBuffer b = t.data_ptr_float().capacity(t.numel()).asBuffer();
     int width = heads * d;
     for (int i = 0; i < n; i++) {
-      int at = pos[i] * half, base = i * width;
+      int at = pos[i] * half, row = base + i * width;
       for (int hh = 0; hh < heads; hh++) {
-        int o = base + hh * d;
+        int o = row + hh * d;
         for (int j = 0; j < half; j++) {
           float x1 = b.get(o + j), x2 = b.get(o + j + half), cs = cos[at + j], sn = sin[at + j];
           b.put(o + j, x1 * cs - x2 * sn);

@@ -128,6 +128,14 @@ public final class FitPruneNative {
       @Cast("const float* const*") long[] kCache, @Cast("const float* const*") long[] vCache,
       @Cast("const int64_t*") long[] kvLen, FloatPointer out, FloatPointer lse);
 
+  /** w and y: one native address per matrix. */
+  public static native int fp_cpu_linear(@Cast("const float*") FloatPointer x, @Cast("int64_t") long rows,
+      @Cast("int64_t") long k, int count, @Cast("const void* const*") long[] w, @Cast("const int32_t*") int[] wDtype,
+      @Cast("const int64_t*") long[] n, @Cast("float* const*") long[] y, int accumulate);
+
+  public static native int fp_cpu_read_stream(@Cast("const void*") Pointer p, @Cast("int64_t") long bytes, int threads,
+      @Cast("uint64_t*") long[] checksum);
+
   public static native int fp_first_nonfinite_f32(@Cast("const float*") FloatPointer x, @Cast("int64_t") long count,
       @Cast("int64_t*") org.bytedeco.javacpp.LongPointer index);
 

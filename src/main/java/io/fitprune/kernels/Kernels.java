@@ -428,6 +428,36 @@ public final class Kernels {
     return PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths);
   }
 
+  // ---- dense layers of a decode step ----
+
+  /**
+   * {@code y[i] = x w[i]^T}, or {@code y[i] += x w[i]^T} when {@code accumulate}, for the
+   * {@code rows} rows of x {@code [rows, in]} (float32) and 1 to 8 weight matrices {@code w[i]
+   * [out_i, in]} read in place in their stored type; y[i] {@code [rows, out_i]} float32, none
+   * overlapping x or another y. All matrices are one pass: blocks of output columns are spread
+   * over the pool, and each weight row is read from memory once for all rows (a decode step is
+   * bound by reading the weights). BF16 weights take x rounded to bf16 (exact products,
+   * {@code vdpbf16ps} where the CPU has it), FP32 and FP16 weights take x as it is; accumulation is
+   * fp32. NaN or infinity in x or the weights shows in y.
+   */
+  public static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, boolean accumulate) {
+    LinearKernel.linear(x, rows, w, y, accumulate);
+  }
+
+  /** {@link #linear(FloatData, long, Weight[], FloatData[], boolean)} of one matrix, overwriting y. */
+  public static void linear(FloatData x, long rows, Weight w, FloatData y) {
+    LinearKernel.linear(x, rows, new Weight[] {w}, new FloatData[] {y}, false);
+  }
+
+  /**
+   * The read-bandwidth probe that decode efficiency is a fraction of: one pass over the first
+   * {@code bytes} of {@code buffer} with the widest vector loads of the ISA path in use, spread over
+   * {@code threads} workers of the pool ({@code <= 0}: all). Returns GB/s (10^9 bytes per second).
+   */
+  public static double readBandwidth(org.bytedeco.javacpp.Pointer buffer, long bytes, int threads) {
+    return LinearKernel.readStream(buffer, bytes, threads);
+  }
+
   // ---- finiteness ----
 
   /**

@@ -42,6 +42,27 @@ public final class TorchData {
     return floats(tensor); // float32, or the error naming what the tensor is instead
   }
 
+  /**
+   * A 2-D contiguous CPU tensor of float32, float16 or bfloat16 as a dense layer's weight
+   * {@code [out, in]}, read in place ({@link Kernels#linear}); {@code name} names it in errors.
+   */
+  public static Weight weight(String name, Tensor tensor) {
+    if (tensor == null) throw new NullPointerException(name + " tensor is null");
+    if (!tensor.defined()) throw new IllegalArgumentException(name + ": tensor is undefined");
+    if (!tensor.is_cpu()) throw new IllegalArgumentException(name + ": tensor must be on the CPU");
+    if (!tensor.is_contiguous()) throw new IllegalArgumentException(name + ": tensor must be contiguous");
+    if (tensor.dim() != 2)
+      throw new IllegalArgumentException(name + ": expected a matrix [out, in], got " + tensor.dim() + " dimensions");
+    int st = tensor.scalar_type().value;
+    ElementType type = st == torch.ScalarType.Float.value ? ElementType.FP32
+        : st == torch.ScalarType.BFloat16.value ? ElementType.BF16
+        : st == torch.ScalarType.Half.value ? ElementType.FP16 : null;
+    if (type == null)
+      throw new IllegalArgumentException(name + ": weights must be float32, float16 or bfloat16, got " + tensor.scalar_type());
+    return Weight.of(name, new org.bytedeco.javacpp.BytePointer(tensor.data_ptr()).capacity(tensor.nbytes()), type,
+        tensor.size(0), tensor.size(1), tensor);
+  }
+
   private static long[] shapeOf(String what, Tensor t, torch.ScalarType dtype) {
     if (t == null) throw new NullPointerException(what + " tensor is null");
     if (!t.defined()) throw new IllegalArgumentException(what + ": tensor is undefined");

@@ -169,8 +169,11 @@ class BindingMatchesHeaderTest {
     if (type == long[].class && cast != null && cast.value().length > 0) {
       // JavaCPP pins a primitive array for the call: its 8-byte elements are int64 values or addresses
       String k = cKind(cast.value()[0]);
-      if (k.equals("pointer(int64_t)") || k.endsWith("*)")) return k;
+      if (k.equals("pointer(int64_t)") || k.equals("pointer(uint64_t)") || k.endsWith("*)")) return k;
     }
+    if (type == int[].class && cast != null && cast.value().length > 0 && cKind(cast.value()[0]).equals("pointer(int32)"))
+      return "pointer(int32)"; // pinned likewise: 4-byte elements
+
     if (Pointer.class.isAssignableFrom(type)) {
       if (cast != null && cast.value().length > 0) return cKind(cast.value()[0]);
       String simple = type.getSimpleName();

@@ -1,0 +1,110 @@
+// fp_cpu_linear: the checks, x rounded to bf16 once per call, and the dispatch to the ISA path
+// (linear.hpp); fp_cpu_read_stream, the read-bandwidth probe that its efficiency is a fraction of.
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "fitprune.h"
+#include "internal.h"
+
+using namespace fp;
+
+namespace {
+
+int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
+                 const int32_t* w_dtype, const int64_t* n, float* const* y, int64_t* block0, bool* any_bf16) {
+  if (rows < 0 || rows > kLinMaxRows) return fail(FP_ERR_ARG, "rows must be in [0, %d], got %lld", kLinMaxRows, (long long)rows);
+  if (k < 1) return fail(FP_ERR_ARG, "k (input features) must be >= 1, got %lld", (long long)k);
+  if (count < 1 || count > kLinMaxMatrices)
+    return fail(FP_ERR_ARG, "count must be in [1, %d], got %d", kLinMaxMatrices, count);
+  if (!w || !w_dtype || !n || !y) return fail(FP_ERR_ARG, "null w, w_dtype, n or y array");
+  if (k > INT64_MAX / 2 / kLinMaxRows) return fail(FP_ERR_ARG, "k too large: %lld", (long long)k);
+  if (rows > 0 && !x) return fail(FP_ERR_ARG, "null x");
+  *any_bf16 = false;
+  block0[0] = 0;
+  for (int i = 0; i < count; ++i) {
+    if (w_dtype[i] != FP_DTYPE_F32 && w_dtype[i] != FP_DTYPE_F16 && w_dtype[i] != FP_DTYPE_BF16)
+      return fail(FP_ERR_ARG, "w_dtype[%d] must be FP_DTYPE_F32, F16 or BF16, got %d", i, w_dtype[i]);
+    if (n[i] < 0) return fail(FP_ERR_ARG, "n[%d] must be >= 0, got %lld", i, (long long)n[i]);
+    if (n[i] > (INT64_MAX / 8) / k) return fail(FP_ERR_ARG, "n[%d] * k overflows: %lld x %lld", i, (long long)n[i], (long long)k);
+    if (rows > 0 && n[i] > INT64_MAX / 8 / rows) return fail(FP_ERR_ARG, "rows * n[%d] overflows", i);
+    if (n[i] > 0 && (!w[i] || !y[i])) return fail(FP_ERR_ARG, "null w[%d] or y[%d]", i, i);
+    *any_bf16 |= w_dtype[i] == FP_DTYPE_BF16;
+    block0[i + 1] = block0[i] + ceil_div(n[i], kLinBlock);
+  }
+  return FP_OK;
+}
+
+// Grow-only per-thread buffer for x rounded to bf16, 64-byte aligned (a vector load that splits a
+// cache line costs two): a decode step allocates nothing once warm.
+struct XBuffer {
+  bf16* p = nullptr;
+  int64_t cap = 0;
+  ~XBuffer() { std::free(p); }
+  bf16* get(int64_t elems) {
+    if (elems > cap) {
+      std::free(p);
+      p = nullptr;
+      cap = 0;
+      const size_t bytes = ((size_t)elems * sizeof(bf16) + 63) / 64 * 64;
+      p = static_cast<bf16*>(std::aligned_alloc(64, bytes));
+      if (!p) throw std::bad_alloc();
+      cap = elems;
+    }
+    return p;
+  }
+};
+thread_local XBuffer tls_xb;
+
+}  // namespace
+
+extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
+                             const int32_t* w_dtype, const int64_t* n, float* const* y, int32_t accumulate) {
+  return guarded([&]() -> int {
+    int64_t block0[kLinMaxMatrices + 1];
+    bool any_bf16 = false;
+    if (int st = check_linear(x, rows, k, count, w, w_dtype, n, y, block0, &any_bf16)) return st;
+    if (rows == 0 || block0[count] == 0) return FP_OK;
+    const bf16* xb = nullptr;
+    if (any_bf16) {
+      xb = tls_xb.get(rows * k);
+    }
+    const LinearArgs a{x, const_cast<bf16*>(xb), rows, k, count, w, w_dtype, n, y, accumulate != 0, block0};
+    tls_workers = max_workers();
+    switch (fp_cpu_isa()) {
+      case FP_ISA_AVX512_BF16: avx512bf16::linear(a); break;
+      case FP_ISA_AVX512: avx512::linear(a); break;
+      case FP_ISA_AVX2: avx2::linear(a); break;
+      default: generic::linear(a); break;
+    }
+    return FP_OK;
+  });
+}
+
+extern "C" int fp_cpu_read_stream(const void* p, int64_t bytes, int32_t threads, uint64_t* checksum) {
+  return guarded([&]() -> int {
+    if (bytes < 0) return fail(FP_ERR_ARG, "bytes must be >= 0, got %lld", (long long)bytes);
+    if (bytes > 0 && !p) return fail(FP_ERR_ARG, "null buffer");
+    if (!checksum) return fail(FP_ERR_ARG, "null checksum");
+    const int workers = threads <= 0 ? max_workers() : std::min(threads, max_workers());
+    // Chunks of 4 MiB handed out as the dense layers' column blocks are.
+    constexpr int64_t kChunk = 4 << 20;
+    std::vector<uint64_t> sums(workers, 0);
+    const int isa = fp_cpu_isa();
+    auto item = [&](int64_t i, int worker) {
+      const char* c = static_cast<const char*>(p) + i * kChunk;
+      const int64_t len = std::min(kChunk, bytes - i * kChunk);
+      switch (isa) {
+        case FP_ISA_AVX512_BF16: case FP_ISA_AVX512: sums[worker] ^= avx512::read_stream(c, len); break;
+        case FP_ISA_AVX2: sums[worker] ^= avx2::read_stream(c, len); break;
+        default: sums[worker] ^= generic::read_stream(c, len); break;
+      }
+    };
+    tls_workers = workers;
+    parallel_items(ceil_div(bytes, kChunk), item);
+    uint64_t s = 0;
+    for (uint64_t v : sums) s ^= v;
+    *checksum = s;
+    return FP_OK;
+  });
+}

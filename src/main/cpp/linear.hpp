@@ -1,0 +1,162 @@
+// Small-M dense layers for decode (fp_cpu_linear), included after kernels.hpp by kernels_<isa>.cpp.
+//
+// A decode step multiplies a few rows of activations by every weight matrix of the model once, so
+// it is bound by reading the weights, about two FLOPs per weight byte. The weights are read as the
+// checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows and streams them
+// along k together, prefetching ahead, while every row tile of x (kLinRows rows, from L1/L2) is
+// multiplied into its accumulators. A block of kLinBlock weight rows is one work item, so the
+// output columns are split over the threads; the x rows of all row tiles reuse a block's weights
+// while they are still in cache, so each weight byte comes from memory once per call, whatever
+// the number of rows.
+//
+// Arithmetic: bf16 weights take x rounded to bf16 and dot2 (vdpbf16ps, or the same function
+// through exact conversions), fp32 accumulation; fp32 and fp16 weights (fp16 converted exactly)
+// take x as it is and fused multiply-adds. Each output is the sum of its W (or 2W) lanes plus a
+// scalar tail for k not a multiple of the step.
+
+#include "read_probe.h"
+
+// Prefetch distance along each weight row, in bytes: far enough ahead to cover memory latency at
+// the stream's rate, near enough not to evict the rows being read.
+constexpr int kLinPrefetch = 2048;
+// Rows of x per group and elements of k per chunk (a multiple of every path's vector step).
+constexpr int kLinGroup = 16, kLinChunk = 512;
+
+inline void prefetch_rows(const void* const* rows, int cols, int64_t byte) {
+  for (int c = 0; c < cols; ++c)
+    _mm_prefetch(static_cast<const char*>(rows[c]) + byte + kLinPrefetch, _MM_HINT_T0);
+}
+
+template <class T> struct LinStep;  // elements per vector step, the loads and the scalar tail
+template <> struct LinStep<bf16> {
+  static constexpr int E = 2 * W;
+  typedef Pairs V;
+  static inline Pairs w(const bf16* p) { return Pairs::load(p); }
+  static inline Pairs x(const bf16* p) { return Pairs::load(p); }
+  static inline Vec madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
+  static inline float wf(const bf16* p, int64_t i) { return bf16_to_float(p[i]); }
+};
+template <> struct LinStep<float> {
+  static constexpr int E = W;
+  typedef Vec V;
+  static inline Vec w(const float* p) { return Vec::load(p); }
+  static inline Vec x(const float* p) { return Vec::load(p); }
+  static inline Vec madd(Vec acc, Vec a, Vec b) { return fused(a, b, acc); }
+  static inline float wf(const float* p, int64_t i) { return p[i]; }
+};
+struct F16 { uint16_t bits; };  // the weight type of fp16 matrices (x stays fp32)
+template <> struct LinStep<F16> {
+  static constexpr int E = W;
+  typedef Vec V;
+  static inline Vec w(const F16* p) { return load_f16(reinterpret_cast<const uint16_t*>(p)); }
+  static inline Vec x(const float* p) { return Vec::load(p); }
+  static inline Vec madd(Vec acc, Vec a, Vec b) { return fused(a, b, acc); }
+  static inline float wf(const F16* p, int64_t i) { return half_to_float(p[i].bits); }
+};
+
+// acc[r][c] += x row r . weight row c over [i0, i1) (whole vector steps), for R rows and
+// kLinCols weight rows. X is the type x is read in (bf16 for bf16 weights, float otherwise).
+template <int R, class T, class X>
+inline void linear_span(const X* x, int64_t ldx, const T* const* wr, int64_t i0, int64_t i1, Vec acc[][kLinCols]) {
+  typedef LinStep<T> S;
+  constexpr int C = kLinCols, E = S::E;
+  Vec a[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) a[r][c] = acc[r][c];
+  for (int64_t i = i0; i < i1; i += E) {
+    prefetch_rows(reinterpret_cast<const void* const*>(wr), C, i * (int64_t)sizeof(T));
+    typename S::V wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = S::w(wr[c] + i);
+    for (int r = 0; r < R; ++r) {
+      const typename S::V xv = S::x(x + r * ldx + i);
+      for (int c = 0; c < C; ++c) a[r][c] = S::madd(a[r][c], xv, wv[c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = a[r][c];
+}
+
+// The last, shorter row tile of a group: `rest` rows, 0 < rest <= R.
+template <int R, class T, class X>
+inline void linear_rest(int rest, const X* x, int64_t ldx, const T* const* wr, int64_t i0, int64_t i1,
+                        Vec acc[][kLinCols]) {
+  if constexpr (R > 0) {
+    if (rest == R) linear_span<R>(x, ldx, wr, i0, i1, acc);
+    else linear_rest<R - 1>(rest, x, ldx, wr, i0, i1, acc);
+  }
+}
+
+// One chunk of k for rows [0, rows) of a row group, in row tiles of kLinRows.
+template <class T, class X>
+inline void linear_chunk(const X* x, int64_t ldx, int rows, const T* const* wr, int64_t i0, int64_t i1,
+                         Vec acc[][kLinCols]) {
+  int r = 0;
+  for (; r + kLinRows <= rows; r += kLinRows) linear_span<kLinRows>(x + r * ldx, ldx, wr, i0, i1, acc + r);
+  if (r < rows) linear_rest<kLinRows - 1>(rows - r, x + r * ldx, ldx, wr, i0, i1, acc + r);
+}
+
+// Weight rows [j0, j1) of one matrix against every row of x. Rows go in groups of kLinGroup, and
+// each group walks k in chunks of kLinChunk through all its row tiles: the weight stream never
+// pauses for a second pass over cached weights, and the chunk of each weight row stays in L1
+// while the group's row tiles use it.
+template <class T, class X>
+void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, int64_t j1, float* y, int64_t ldy,
+                  bool accumulate) {
+  constexpr int C = kLinCols, E = LinStep<T>::E;
+  const int64_t kv = k / E * E;  // whole vector steps; the rest is the scalar tail
+  Vec acc[kLinGroup][C];
+  for (int64_t j = j0; j < j1; j += C) {
+    const int cols = j1 - j < C ? (int)(j1 - j) : C;
+    const T* wr[C];
+    for (int c = 0; c < C; ++c) wr[c] = w + (j + (c < cols ? c : cols - 1)) * k;  // a short tile repeats its last row
+    for (int64_t g = 0; g < rows; g += kLinGroup) {
+      const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
+      const X* xg = x + g * k;
+      for (int r = 0; r < gr; ++r)
+        for (int c = 0; c < C; ++c) acc[r][c] = Vec::zero();
+      for (int64_t i0 = 0; i0 < kv; i0 += kLinChunk)
+        linear_chunk(xg, k, gr, wr, i0, i0 + kLinChunk < kv ? i0 + kLinChunk : kv, acc);
+      for (int r = 0; r < gr; ++r)
+        for (int c = 0; c < cols; ++c) {
+          float s = acc[r][c].hsum();
+          for (int64_t i = kv; i < k; ++i) {
+            float xv;
+            if constexpr (kBf16<X>) xv = bf16_to_float(xg[r * k + i]); else xv = xg[r * k + i];
+            s += xv * LinStep<T>::wf(wr[c], i);  // bf16 x bf16 is exact in fp32, like dot2's products
+          }
+          float* dst = y + (g + r) * ldy + j + c;
+          *dst = accumulate ? *dst + s : s;
+        }
+    }
+  }
+}
+
+// x rounded to bf16 (nearest even; NaN stays NaN), vectorised: once per call, on the calling thread.
+inline void round_to_bf16(const float* x, int64_t count, bf16* out) {
+  int64_t i = 0;
+  for (; i + 2 * W <= count; i += 2 * W) store_bf16x2(Vec::load(x + i), Vec::load(x + i + W), out + i);
+  for (; i < count; ++i) out[i] = float_to_bf16(x[i]);
+}
+
+void linear(const LinearArgs& a) {
+  if (a.xb) round_to_bf16(a.x, a.rows * a.k, a.xb);
+  auto item = [&](int64_t b, int) {
+    int i = 0;
+    while (b >= a.block0[i + 1]) ++i;
+    const int64_t j0 = (b - a.block0[i]) * kLinBlock, j1 = a.n[i] < j0 + kLinBlock ? a.n[i] : j0 + kLinBlock;
+    switch (a.dtype[i]) {
+      case FP_DTYPE_BF16:
+        linear_block(a.xb, a.rows, a.k, static_cast<const bf16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
+        break;
+      case FP_DTYPE_F16:
+        linear_block(a.x, a.rows, a.k, static_cast<const F16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
+        break;
+      default:
+        linear_block(a.x, a.rows, a.k, static_cast<const float*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
+        break;
+    }
+  };
+  parallel_items(a.block0[a.count], item);
+}
+
+uint64_t read_stream(const char* p, int64_t bytes) { return stream_read_loop(p, bytes); }

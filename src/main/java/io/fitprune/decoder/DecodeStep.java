@@ -1,0 +1,217 @@
+package io.fitprune.decoder;
+
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.NativeData;
+import io.fitprune.kernels.TorchData;
+import io.fitprune.kernels.Weight;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * A decode step of a few rows at memory speed. A step multiplies B rows by every weight of the
+ * model once, about two FLOPs per weight byte, so it is bound by reading the weights: the dense
+ * layers run on the native small-M kernel ({@link Kernels#linear}), which reads each weight matrix
+ * once for all B rows, in its stored type, with q/k/v and gate/up each one pass. Everything else
+ * in a step (RMSNorm, RoPE, bias, SwiGLU, the K/V cache append in the cache's type, the LM head's
+ * argmax) works on per-thread buffers allocated once, in place: no tensor is created per token
+ * per layer. The residual stream, q, k, v and the MLP activations stay float32 between the dense
+ * layers (the libtorch path rounds each dense output to bf16); q is rounded to the caches' type
+ * for the decode attention kernel.
+ */
+final class DecodeStep {
+  /**
+   * Batch rows up to which decode steps run here; larger batches take libtorch's GEMMs. Measured
+   * by GemvBench: the native kernel stays ahead of libtorch's bf16 linear to at least 64 rows.
+   */
+  static final int MAX_ROWS = 64;
+
+  private final DecoderConfig c;
+  private final Rope rope;
+  private final LayerWeights[] layers;
+  private final Weight lmHead;
+  private final float[] finalNorm;
+  private final ThreadLocal<Work> work = new ThreadLocal<>();
+
+  /** One layer's weights as the kernel reads them, and its small vectors as float32. */
+  private record LayerWeights(Weight[] qkv, Weight[] o, Weight[] gateUp, Weight[] down, float[][] qkvBias,
+      float[] inputNorm, float[] postNorm, boolean bf16Cache) {}
+
+  DecodeStep(Decoder dec) {
+    this.c = dec.config();
+    this.rope = dec.rope();
+    DecoderWeights w = dec.weights();
+    layers = new LayerWeights[c.layers()];
+    for (int l = 0; l < layers.length; l++) {
+      DecoderWeights.Layer lw = w.layer(l);
+      String p = "layer " + l + " ";
+      layers[l] = new LayerWeights(
+          new Weight[] {TorchData.weight(p + "q_proj", lw.q()), TorchData.weight(p + "k_proj", lw.k()),
+              TorchData.weight(p + "v_proj", lw.v())},
+          new Weight[] {TorchData.weight(p + "o_proj", lw.o())},
+          new Weight[] {TorchData.weight(p + "gate_proj", lw.gate()), TorchData.weight(p + "up_proj", lw.up())},
+          new Weight[] {TorchData.weight(p + "down_proj", lw.down())},
+          new float[][] {floats(lw.qBias()), floats(lw.kBias()), floats(lw.vBias())},
+          floats(lw.inputNorm()), floats(lw.postNorm()),
+          !Tensors.is(lw.q(), torch.ScalarType.Float)); // the caches' type follows q's, as in Decoder#attend
+    }
+    lmHead = TorchData.weight("lm_head", w.lmHead());
+    finalNorm = floats(w.finalNorm());
+  }
+
+  /**
+   * Feeds row b of {@code x [B, D]} to state b at position {@code pos[b]} (already appended to its
+   * sequence), through every layer's own cache; returns each greedy next token and final hidden state.
+   */
+  Decoder.Step[] run(List<DecoderState> states, Tensor x, int[] pos) {
+    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
+    Work wk = work(B);
+    try (Tensor xf = x.to(torch.ScalarType.Float).contiguous()) {
+      wk.x.put(0, xf.data_ptr_float().capacity((long) B * D).asBuffer(), 0, B * D);
+    }
+    long[] ones = new long[B];
+    Arrays.fill(ones, 1);
+    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
+    NativeData<?>[] kc = new NativeData<?>[B], vc = new NativeData<?>[B];
+    long[] kvLen = new long[B];
+    for (int l = 0; l < layers.length; l++) {
+      LayerWeights lw = layers[l];
+      RmsNorm.apply(wk.x, wk.h, B, D, lw.inputNorm(), c.rmsEps(), wk.row);
+      Kernels.linear(wk.hData, B, lw.qkv(), wk.qkvData, false);
+      addBias(wk.q, lw.qkvBias()[0], B);
+      addBias(wk.k, lw.qkvBias()[1], B);
+      addBias(wk.v, lw.qkvBias()[2], B);
+      rope.apply(wk.q, 0, pos, H);
+      rope.apply(wk.k, 0, pos, G);
+      for (int b = 0; b < B; b++) {
+        DecoderState s = states.get(b);
+        int len = s.seq.kvLength(l); // including the new token, at row len - 1
+        append(s.kCache[l], len - 1, wk.k, b, wk);
+        append(s.vCache[l], len - 1, wk.v, b, wk);
+        kc[b] = TorchData.of(s.kCache[l]);
+        vc[b] = TorchData.of(s.vCache[l]);
+        kvLen[b] = len;
+      }
+      NativeData<?> q = wk.qData;
+      if (lw.bf16Cache()) {
+        for (int i = 0; i < B * H * d; i++) wk.qBits.put(i, Bf16Data.fromFloat(wk.q.get(i)));
+        q = wk.qBitsData;
+      }
+      Kernels.decodeAttention(shape, q, kc, vc, kvLen, wk.oData, null);
+      Kernels.linear(wk.oData, B, lw.o(), wk.residual, true);
+      RmsNorm.apply(wk.x, wk.h, B, D, lw.postNorm(), c.rmsEps(), wk.row);
+      Kernels.linear(wk.hData, B, lw.gateUp(), wk.gateUpData, false);
+      for (int i = 0, n = B * c.mlp(); i < n; i++) { // SwiGLU: silu(gate) * up
+        float g = wk.gate.get(i);
+        wk.gate.put(i, g / (1f + (float) Math.exp(-g)) * wk.up.get(i));
+      }
+      Kernels.linear(wk.gateData, B, lw.down(), wk.residual, true);
+    }
+    RmsNorm.apply(wk.x, wk.h, B, D, finalNorm, c.rmsEps(), wk.row);
+    Kernels.linear(wk.hData, B, lmHead, wk.logitsData);
+    Decoder.Step[] out = new Decoder.Step[B];
+    for (int b = 0; b < B; b++) {
+      float[] hidden = new float[D];
+      wk.h.get(b * D, hidden);
+      out[b] = new Decoder.Step(Decoder.argmax(wk.logits, b * c.vocab(), c.vocab()), hidden);
+    }
+    return out;
+  }
+
+  private static void addBias(FloatBuffer y, float[] bias, int rows) {
+    if (bias == null) return;
+    for (int r = 0, n = bias.length; r < rows; r++)
+      for (int j = 0; j < n; j++) y.put(r * n + j, y.get(r * n + j) + bias[j]);
+  }
+
+  /** Row b of src {@code [B, G*d]} into row {@code row} of a cache {@code [cap, G, d]}, in the cache's type. */
+  private void append(Tensor cache, int row, FloatBuffer src, int b, Work wk) {
+    int width = c.kvHeads() * c.headDim();
+    long n = cache.numel();
+    if (Tensors.is(cache, torch.ScalarType.Float)) {
+      cache.data_ptr_float().capacity(n).asBuffer().put(row * width, src, b * width, width);
+      return;
+    }
+    short[] bits = wk.kvBits;
+    for (int j = 0; j < width; j++) bits[j] = Bf16Data.fromFloat(src.get(b * width + j));
+    ShortBuffer dst = new ShortPointer(cache.data_ptr()).capacity(n).asBuffer();
+    dst.put(row * width, bits, 0, width);
+  }
+
+  private Work work(int rows) {
+    Work wk = work.get();
+    if (wk == null || wk.rows != rows) {
+      wk = new Work(rows, c);
+      work.set(wk);
+    }
+    return wk;
+  }
+
+  /** One thread's buffers for steps of {@code rows} rows, reused step after step. */
+  private static final class Work {
+    final int rows;
+    final FloatBuffer x, h, q, k, v, o, gate, up, logits;
+    final ShortBuffer qBits;
+    final FloatData xData, hData, qData, oData, gateData, logitsData;
+    final FloatData[] qkvData, gateUpData, residual;
+    final Bf16Data qBitsData;
+    final float[] row;
+    final short[] kvBits;
+
+    Work(int rows, DecoderConfig c) {
+      this.rows = rows;
+      int D = c.hidden(), qw = c.heads() * c.headDim(), kvw = c.kvHeads() * c.headDim();
+      x = floats(rows, D);
+      h = floats(rows, D);
+      q = floats(rows, qw);
+      k = floats(rows, kvw);
+      v = floats(rows, kvw);
+      o = floats(rows, qw);
+      gate = floats(rows, c.mlp());
+      up = floats(rows, c.mlp());
+      logits = floats(rows, c.vocab());
+      qBits = aligned((long) rows * qw * Short.BYTES).asShortBuffer();
+      xData = FloatData.of(x);
+      hData = FloatData.of(h);
+      qData = FloatData.of(q);
+      oData = FloatData.of(o);
+      gateData = FloatData.of(gate);
+      logitsData = FloatData.of(logits);
+      qkvData = new FloatData[] {qData, FloatData.of(k), FloatData.of(v)};
+      gateUpData = new FloatData[] {gateData, FloatData.of(up)};
+      residual = new FloatData[] {xData};
+      qBitsData = Bf16Data.of(qBits);
+      row = new float[D];
+      kvBits = new short[kvw];
+    }
+
+    private static FloatBuffer floats(int rows, int width) {
+      return aligned((long) rows * width * Float.BYTES).asFloatBuffer();
+    }
+
+    /** Direct memory on a 64-byte boundary (whole cache lines for the kernels' vector loads). */
+    private static ByteBuffer aligned(long bytes) {
+      if (bytes > Integer.MAX_VALUE - 64)
+        throw new IllegalArgumentException("decode buffers: " + bytes + " bytes exceed a direct buffer (2 GiB)");
+      int whole = (int) ((bytes + 63) / 64 * 64); // alignedSlice keeps whole 64-byte units only
+      return ByteBuffer.allocateDirect(whole + 64).alignedSlice(64).limit((int) bytes).slice()
+          .order(ByteOrder.nativeOrder());
+    }
+  }
+
+  /** A small tensor (bias, norm weight) as float32 values; null for none. */
+  private static float[] floats(Tensor t) {
+    if (t == null) return null;
+    return Decoder.toArray(Tensors.is(t, torch.ScalarType.Float) ? t : t.to(torch.ScalarType.Float));
+  }
+}

@@ -1,0 +1,101 @@
+package io.fitprune.kernels;
+
+import static io.fitprune.kernels.Kernels.check;
+import static io.fitprune.kernels.Kernels.require;
+
+import java.lang.ref.Reference;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/** The checks and the native call of {@link Kernels#linear}; rows past the native limit go in groups. */
+final class LinearKernel {
+  private LinearKernel() {}
+
+  /** Rows of one native call (fp_cpu_linear's limit). */
+  static final int MAX_ROWS = 4096;
+  /** Matrices of one call. */
+  static final int MAX_MATRICES = 8;
+
+  static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, boolean accumulate) {
+    require(x, "x");
+    require(w, "w");
+    require(y, "y");
+    if (w.length < 1 || w.length > MAX_MATRICES)
+      throw new IllegalArgumentException("w: expected 1 to " + MAX_MATRICES + " weight matrices, got " + w.length);
+    if (y.length != w.length)
+      throw new IllegalArgumentException("y: expected one output per weight matrix (" + w.length + "), got " + y.length);
+    if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+    for (int i = 0; i < w.length; i++) require(w[i], "w[" + i + "]");
+    long in = w[0].inFeatures();
+    for (int i = 1; i < w.length; i++)
+      if (w[i].inFeatures() != in)
+        throw new IllegalArgumentException("w[" + i + "] " + w[i] + ": expected " + in + " input features like " + w[0]);
+    x.requireShape("x", "[rows,in]", rows, in);
+    for (int i = 0; i < w.length; i++) {
+      String name = "y[" + i + "] (" + w[i].name() + ")";
+      require(y[i], name).requireShape(name, "[rows,out]", rows, w[i].outFeatures());
+      y[i].requireWritable(name);
+    }
+    if (rows == 0) return;
+    int count = w.length;
+    long[] wp = new long[count], n = new long[count], yp = new long[count];
+    int[] dt = new int[count];
+    for (int i = 0; i < count; i++) {
+      n[i] = w[i].outFeatures();
+      dt[i] = w[i].type().code;
+    }
+    List<NativeData.Access<?>> opened = new ArrayList<>();
+    try (var xa = x.open(true, false)) {
+      long xAddr = address(xa);
+      for (int i = 0; i < count; i++) {
+        NativeData.Access<?> a = y[i].open(accumulate, true);
+        opened.add(a);
+        yp[i] = address(a);
+        if (overlaps(xAddr, rows * in, yp[i], rows * n[i]))
+          throw new IllegalArgumentException("y[" + i + "] (" + w[i].name() + ") overlaps x");
+        for (int j = 0; j < i; j++)
+          if (overlaps(yp[j], rows * n[j], yp[i], rows * n[i]))
+            throw new IllegalArgumentException("y[" + i + "] (" + w[i].name() + ") overlaps y[" + j + "]");
+      }
+      for (long r0 = 0; r0 < rows; r0 += MAX_ROWS) {
+        long r = Math.min(MAX_ROWS, rows - r0);
+        for (int i = 0; i < count; i++) wp[i] = w[i].address();
+        long[] ys = new long[count];
+        for (int i = 0; i < count; i++) ys[i] = yp[i] + r0 * n[i] * Float.BYTES;
+        FloatPointer xr = new FloatPointer(xa.ptr).position(xa.ptr.position() + r0 * in);
+        check(FitPruneNative.fp_cpu_linear(xr, r, in, count, wp, dt, n, ys, accumulate ? 1 : 0));
+      }
+    } finally {
+      for (NativeData.Access<?> a : opened) a.close();
+      for (Weight wi : w) wi.keepAlive();
+    }
+  }
+
+  private static long address(NativeData.Access<?> a) {
+    return a.ptr.address() + a.ptr.position() * a.ptr.sizeof();
+  }
+
+  private static boolean overlaps(long a, long aFloats, long b, long bFloats) {
+    return a < b + bFloats * Float.BYTES && b < a + aFloats * Float.BYTES;
+  }
+
+  /** GB/s of one pass over {@code bytes} of {@code buffer} with {@code threads} workers (<= 0: all). */
+  static double readStream(Pointer buffer, long bytes, int threads) {
+    require(buffer, "buffer");
+    if (bytes < 0) throw new IllegalArgumentException("bytes must be >= 0, got " + bytes);
+    long have = buffer.limit() > 0 ? buffer.limit() : buffer.capacity();
+    if (have > 0 && (have - buffer.position()) * buffer.sizeof() < bytes)
+      throw new IllegalArgumentException("buffer: holds fewer than " + bytes + " bytes");
+    NativeLibrary.ensureAvailability();
+    long[] sum = new long[1];
+    long t0 = System.nanoTime();
+    // an untyped pointer is offset by its position in bytes: give it one at the first byte
+    Pointer at = new Pointer(buffer).position(buffer.position() * buffer.sizeof());
+    check(FitPruneNative.fp_cpu_read_stream(at, bytes, threads, sum));
+    Reference.reachabilityFence(buffer);
+    long t = System.nanoTime() - t0;
+    return bytes / Math.max(1.0, t);
+  }
+}

@@ -1,0 +1,213 @@
+package io.fitprune.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The small-M dense layer of decode ({@link Kernels#linear}) on every ISA path this machine runs,
+ * against a float64 reference on fresh random inputs: odd sizes, one row and more rows than a row
+ * group, several matrices of different stored types in one pass, accumulation. Bound: a sum of k
+ * products accumulated in fp32 is within {@code (k + 16) * 2^-24 * sum |x w|} of the exact sum of
+ * the same operands (x rounded to bf16 for BF16 weights, as libtorch's bf16 linear rounds it); and
+ * against the unrounded inputs, no worse than libtorch's bf16 {@code linear}, which also rounds
+ * its output to bf16.
+ */
+class LinearKernelTest {
+  @AfterEach
+  void restoreIsa() {
+    Kernels.useIsa(null);
+  }
+
+  static float[] gaussian(Random r, int n) {
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+    return a;
+  }
+
+  /** A weight tensor of the given type holding random values; {@code values} receives them exactly. */
+  static Tensor weightTensor(Random r, int out, int in, torch.ScalarType type, float[] values) {
+    float[] g = gaussian(r, out * in);
+    try (Tensor f = io.fitprune.decoder.Tensors.of(g, out, in)) {
+      Tensor t = f.to(type);
+      try (Tensor back = t.to(torch.ScalarType.Float).contiguous()) {
+        back.data_ptr_float().capacity(values.length).get(values);
+      }
+      return t;
+    }
+  }
+
+  static final torch.ScalarType[] TYPES = {torch.ScalarType.BFloat16, torch.ScalarType.Float, torch.ScalarType.Half};
+
+  @Test
+  void matchesFloat64OnEveryPathForOddSizesAndMixedTypes() {
+    int[][] cases = { // rows, in, outs...
+        {1, 1, 1}, {1, 7, 5, 3, 9}, {3, 33, 17}, {5, 100, 40, 8}, {16, 257, 70, 70, 33}, {17, 64, 37},
+        {2, 4096, 12}, {7, 31, 1, 2, 3, 4, 5, 6, 7, 8}};
+    long seed = System.nanoTime();
+    for (Isa isa : Kernels.supportedIsas()) {
+      Kernels.useIsa(isa);
+      Random r = new Random(seed + isa.ordinal());
+      for (int[] cs : cases) {
+        int rows = cs[0], in = cs[1], count = cs.length - 2;
+        float[] x = gaussian(r, rows * in);
+        Weight[] w = new Weight[count];
+        float[][] wv = new float[count][], y = new float[count][], y0 = new float[count][];
+        Tensor[] keep = new Tensor[count];
+        for (int i = 0; i < count; i++) {
+          int out = cs[2 + i];
+          wv[i] = new float[out * in];
+          keep[i] = weightTensor(r, out, in, TYPES[(i + rows) % TYPES.length], wv[i]);
+          w[i] = TorchData.weight("w" + i, keep[i]);
+          y0[i] = gaussian(r, rows * out);
+          y[i] = y0[i].clone();
+        }
+        boolean accumulate = (rows & 1) == 1;
+        FloatData[] yd = new FloatData[count];
+        for (int i = 0; i < count; i++) yd[i] = FloatData.of(y[i]);
+        Kernels.linear(FloatData.of(x), rows, w, yd, accumulate);
+        for (int i = 0; i < count; i++) {
+          boolean bf16 = w[i].type() == ElementType.BF16;
+          int out = cs[2 + i];
+          for (int m = 0; m < rows; m++)
+            for (int j = 0; j < out; j++) {
+              double exact = 0, mag = 0;
+              for (int t = 0; t < in; t++) {
+                double xv = bf16 ? Bf16Data.toFloat(Bf16Data.fromFloat(x[m * in + t])) : x[m * in + t];
+                exact += xv * wv[i][j * in + t];
+                mag += Math.abs(xv * wv[i][j * in + t]);
+              }
+              double base = accumulate ? y0[i][m * out + j] : 0;
+              double got = y[i][m * out + j] - base; // the addition of y's old value is one more fp32 rounding
+              double bound = (in + 16) * 0x1p-24 * mag + (accumulate ? 0x1p-23 * Math.abs(y[i][m * out + j]) : 0);
+              assertTrue(Math.abs(got - exact) <= bound + 1e-30,
+                  isa + " rows=" + rows + " in=" + in + " " + w[i] + " [" + m + "," + j + "]: " + got + " vs " + exact
+                      + " (bound " + bound + ", seed " + seed + ")");
+            }
+          keep[i].close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void noWorseThanLibtorchsBf16Linear() {
+    Random r = new Random(System.nanoTime());
+    int rows = 8, in = 1000, out = 300;
+    float[] x = gaussian(r, rows * in), wv = new float[out * in];
+    Tensor wt = weightTensor(r, out, in, torch.ScalarType.BFloat16, wv);
+    float[] ours = new float[rows * out];
+    Kernels.linear(FloatData.of(x), rows, TorchData.weight("w", wt), FloatData.of(ours));
+    float[] theirs = new float[rows * out];
+    try (Tensor xt = io.fitprune.decoder.Tensors.of(x, rows, in); Tensor xb = xt.to(torch.ScalarType.BFloat16);
+        Tensor yt = torch.linear(xb, wt); Tensor yf = yt.to(torch.ScalarType.Float).contiguous()) {
+      yf.data_ptr_float().capacity(theirs.length).get(theirs);
+    }
+    double errOurs = 0, errTorch = 0;
+    for (int m = 0; m < rows; m++)
+      for (int j = 0; j < out; j++) {
+        double exact = 0, mag = 0;
+        for (int t = 0; t < in; t++) {
+          exact += (double) x[m * in + t] * wv[j * in + t];
+          mag += Math.abs((double) x[m * in + t] * wv[j * in + t]);
+        }
+        errOurs = Math.max(errOurs, Math.abs(ours[m * out + j] - exact) / mag);
+        errTorch = Math.max(errTorch, Math.abs(theirs[m * out + j] - exact) / mag);
+      }
+    assertTrue(errOurs <= errTorch, "ours " + errOurs + ", libtorch bf16 linear " + errTorch);
+    assertTrue(errOurs > 0 && errOurs < 0x1p-8, "x is rounded to bf16, as libtorch does: " + errOurs);
+    wt.close();
+  }
+
+  /** A 152k-row LM head of 8192 columns (2.5 GB of bf16): offsets past 2^31 elements must work. */
+  @Test
+  void aLargeLmHeadIsReadToItsLastRow() {
+    long out = 152064, in = 8192, elems = out * in;
+    BytePointer mem = new BytePointer(Pointer0.calloc(elems * 2));
+    try {
+      ShortPointer w = new ShortPointer(mem).capacity(elems);
+      float[] x = new float[(int) in];
+      for (int t = 0; t < in; t++) x[t] = 1 + t % 3;
+      for (int t = 0; t < in; t++) w.put((out - 1) * in + t, Bf16Data.fromFloat(0.5f)); // the last row
+      w.put(0, Bf16Data.fromFloat(2f));
+      float[] y = new float[(int) out];
+      Kernels.linear(FloatData.of(x), 1, Weight.of("lm_head", w, ElementType.BF16, out, in), FloatData.of(y));
+      double last = 0;
+      for (int t = 0; t < in; t++) last += 0.5 * x[t];
+      assertEquals(last, y[(int) out - 1], 0);
+      assertEquals(2f, y[0], 0);
+      assertEquals(0f, y[(int) out / 2], 0);
+    } finally {
+      org.bytedeco.javacpp.Pointer.free(mem);
+    }
+  }
+
+  /** Zeroed native memory that is not touched until read (calloc of a large block maps zero pages). */
+  private static final class Pointer0 {
+    static org.bytedeco.javacpp.Pointer calloc(long bytes) {
+      org.bytedeco.javacpp.Pointer p = org.bytedeco.javacpp.Pointer.calloc(bytes, 1);
+      if (p == null || p.isNull()) throw new org.opentest4j.TestAbortedException("cannot allocate " + bytes + " bytes");
+      return p;
+    }
+  }
+
+  @Test
+  void badInputIsRefusedNamingTheTensor() {
+    Random r = new Random(3);
+    float[] wv = new float[6 * 4];
+    Tensor wt = weightTensor(r, 6, 4, torch.ScalarType.BFloat16, wv), wt2 = weightTensor(r, 6, 5, torch.ScalarType.Float, new float[30]);
+    Weight w = TorchData.weight("layer 0 q_proj", wt), w5 = TorchData.weight("layer 0 k_proj", wt2);
+    FloatData x = FloatData.of(new float[8]), y = FloatData.of(new float[12]);
+    var e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, new Weight[] {w, w5},
+        new FloatData[] {y, FloatData.of(new float[12])}, false));
+    assertTrue(e.getMessage().contains("w[1] layer 0 k_proj"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(FloatData.of(new float[7]), 2, w, y));
+    assertTrue(e.getMessage().startsWith("x:"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, w, FloatData.of(new float[11])));
+    assertTrue(e.getMessage().contains("layer 0 q_proj"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, new Weight[9], new FloatData[9], false));
+    assertTrue(e.getMessage().contains("1 to 8"), e.getMessage());
+    try (Tensor ints = torch.ones(3, 4).to(torch.ScalarType.Int)) {
+      e = assertThrows(IllegalArgumentException.class, () -> TorchData.weight("layer 2 o_proj", ints));
+      assertTrue(e.getMessage().startsWith("layer 2 o_proj: weights must be"), e.getMessage());
+    }
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Weight.of("tiny", new FloatPointer(4), ElementType.FP32, 2, 4));
+    assertTrue(e.getMessage().contains("tiny") && e.getMessage().contains("needs 32 bytes"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Weight.of("idx", new FloatPointer(4), ElementType.INT32, 2, 2));
+    assertTrue(e.getMessage().contains("idx"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Weight.of("huge", new FloatPointer(4), ElementType.BF16, Long.MAX_VALUE / 2, 4));
+    assertTrue(e.getMessage().contains("huge"), e.getMessage());
+    // an output over the input
+    FloatPointer shared = new FloatPointer(8 + 12);
+    FloatData xs = FloatData.of(new FloatPointer(shared).capacity(8).limit(8)),
+        ys = FloatData.of(new FloatPointer(shared).position(4).limit(16));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(xs, 2, w, ys));
+    assertTrue(e.getMessage().contains("overlaps x"), e.getMessage());
+    wt.close();
+    wt2.close();
+  }
+
+  @Test
+  void readBandwidthIsPositive() {
+    BytePointer buf = new BytePointer(64L << 20);
+    try {
+      assertTrue(Kernels.readBandwidth(buf, buf.capacity(), 0) > 0);
+      assertTrue(Kernels.readBandwidth(buf, 1000, 1) > 0);
+      assertThrows(IllegalArgumentException.class, () -> Kernels.readBandwidth(buf, buf.capacity() + 1, 1));
+    } finally {
+      buf.deallocate();
+    }
+  }
+}
