@@ -265,7 +265,7 @@ public final class BatchDecoder {
 
   /** Feeds row b of {@code x [B, D]} to state b at its next position, through every layer's own cache. */
   public Decoder.Step[] step(List<DecoderState> states, Tensor x) {
-    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
+    int B = states.size(), D = c.hidden();
     if (B < 1) throw new IllegalArgumentException("states: need at least one");
     if (x == null || x.dim() != 2 || x.size(0) != B || x.size(1) != D)
       throw new IllegalArgumentException("x: expected shape [" + B + ", " + D + "], got " + (x == null ? "null" : Decoder.shape(x)));
@@ -277,6 +277,16 @@ public final class BatchDecoder {
     int[] pos = new int[B];
     for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();
     if (B <= DecodeStep.MAX_ROWS) return dec.decodeStep().run(states, x, pos);
+    return stepOnLibtorch(states, x, pos);
+  }
+
+  /**
+   * A decode step whose dense layers are libtorch GEMMs, for batches past
+   * {@link DecodeStep#MAX_ROWS} rows, where they beat the streaming kernel. {@code pos}: each
+   * state's position, already appended.
+   */
+  Decoder.Step[] stepOnLibtorch(List<DecoderState> states, Tensor x, int[] pos) {
+    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
     long[] ones = new long[B];
     java.util.Arrays.fill(ones, 1);
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);

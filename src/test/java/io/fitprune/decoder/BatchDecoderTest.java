@@ -92,6 +92,72 @@ class BatchDecoderTest {
   }
 
   /**
+   * The decode step on the native streaming dense layers (batches up to DecodeStep.MAX_ROWS) gives
+   * what the libtorch step gives, for F32 and BF16 weights: the same tokens, and hidden states
+   * within float32 rounding (F32) or within bf16's unit roundoff times the layers (BF16: the
+   * libtorch step rounds every dense output to bf16, the native one keeps them float32), where a
+   * differing greedy token is allowed only at a near tie of the two logits.
+   */
+  @Test
+  void nativeDecodeStepMatchesTheLibtorchStep() {
+    Decoder f32 = DecoderTest.decoder(23);
+    Decoder bf16 = new Decoder(f32.weights().converted(torch.ScalarType.BFloat16));
+    for (Decoder dec : new Decoder[] {f32, bf16}) {
+      boolean half = dec == bf16;
+      double tol = half ? CFG.layers() * 0x1p-9 : 1e-5;
+      BatchDecoder batch = new BatchDecoder(dec);
+      List<BatchDecoder.Request> requests = new ArrayList<>();
+      for (int b = 0; b < REQS.length; b++)
+        requests.add(new BatchDecoder.Request(Tensors.of(embeds(300 + b, REQS[b].n(), CFG.hidden()), REQS[b].n(),
+            CFG.hidden()), REQS[b].spans(), REQS[b].pruner()));
+      List<DecoderState> viaNative = new ArrayList<>(), viaTorch = new ArrayList<>();
+      for (Decoder.Prefill p : batch.prefill(requests, 3)) viaNative.add(p.state());
+      for (Decoder.Prefill p : batch.prefill(requests, 3)) viaTorch.add(p.state());
+      int[] tokens = new int[REQS.length];
+      for (int b = 0; b < tokens.length; b++) tokens[b] = 5 + 7 * b;
+      for (int step = 0; step < 3; step++) {
+        Decoder.Step[] a = batch.step(viaNative, tokens);
+        int[] pos = new int[tokens.length];
+        long[] ids = new long[tokens.length];
+        for (int b = 0; b < tokens.length; b++) {
+          pos[b] = viaTorch.get(b).seq.appendToken();
+          ids[b] = tokens[b];
+        }
+        Decoder.Step[] t;
+        try (Temps tp = new Temps()) {
+          t = batch.stepOnLibtorch(viaTorch, tp.add(torch.index_select(dec.weights().embed(), 0, tp.add(torch.tensor(ids)))), pos);
+        }
+        for (int b = 0; b < tokens.length; b++) {
+          String who = (half ? "bf16" : "f32") + " step " + step + " request " + b;
+          double e = rel(t[b].hidden(), a[b].hidden());
+          assertTrue(e <= tol, who + ": hidden differs by " + e);
+          if (t[b].nextToken() != a[b].nextToken()) { // only a near tie may flip: the two logits within the hidden's error
+            double[] logits = logits(dec, t[b].hidden());
+            double top = 0;
+            for (double z : logits) top = Math.max(top, Math.abs(z));
+            double gap = Math.abs(logits[t[b].nextToken()] - logits[a[b].nextToken()]);
+            assertTrue(gap <= 4 * tol * top, who + ": tokens " + t[b].nextToken() + " / " + a[b].nextToken() + ", logit gap "
+                + gap + " of " + top);
+          }
+          tokens[b] = a[b].nextToken();
+        }
+      }
+      for (DecoderState s : viaNative) s.close();
+      for (DecoderState s : viaTorch) s.close();
+    }
+  }
+
+  /** The LM head's logits of a final hidden state, in float64. */
+  static double[] logits(Decoder dec, float[] hidden) {
+    float[] w = Tensors.toArray(dec.weights().lmHead().to(torch.ScalarType.Float));
+    int D = hidden.length;
+    double[] z = new double[w.length / D];
+    for (int j = 0; j < z.length; j++)
+      for (int i = 0; i < D; i++) z[j] += (double) hidden[i] * w[j * D + i];
+    return z;
+  }
+
+  /**
    * What batching may change in bf16: a libtorch bf16 matrix product may accumulate a batch's rows
    * in another order than one request's, and a dense layer's bf16 output then rounds to the
    * neighbouring value (2^-8 relative) where it sits near a rounding boundary. A few such flips
