@@ -112,18 +112,22 @@ int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const i
                        int64_t count, void* dst);
 
 /* ---- Dense layers of a decode step (CPU) ----
- * For each of `count` (1 to 8) weight matrices i: y_i[r, :] = x[r, :] w_i^T, or y_i += that when
- * accumulate != 0, for the rows (0 to 4096) of x [rows, k] (fp32). w_i is [n_i, k] of w_dtype[i]
+ * For each of `count` (1 to 8) weight matrices i: y_i[r, :] = x[r, :] w_i^T, or y_i += that with
+ * FP_LINEAR_ACCUMULATE in flags, for the rows (0 to 4096) of x [rows, k] (fp32). w_i is [n_i, k] of w_dtype[i]
  * (FP_DTYPE_F32, F16 or BF16) exactly as the checkpoint stores it, y_i [rows, n_i] fp32; y must
  * not overlap x or another y. BF16 weights take x rounded to bf16 (products exact, vdpbf16ps where
  * the CPU has it), F32 and F16 weights take x as it is; accumulation is fp32. All matrices are one
  * pass: blocks of output columns are spread over the threads, and each weight row is read once
  * for all rows of x (a decode step is bound by reading the weights). */
+enum fp_linear_flags {
+  FP_LINEAR_ACCUMULATE = 1, /* y_i += x w_i^T */
+  FP_LINEAR_SWIGLU = 2      /* count 2, n_0 = n_1 (gate, up), no accumulate: then y_0 = silu(y_0) * y_1 */
+};
 int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
-                  const int32_t* w_dtype, const int64_t* n, float* const* y, int32_t accumulate);
+                  const int32_t* w_dtype, const int64_t* n, float* const* y, int32_t flags);
 /* The read-bandwidth probe: streams [p, p + bytes) with the widest vector loads of the ISA path in
- * use, in 4 MiB chunks spread over `threads` workers of the pool (<= 0: all), and writes a
- * checksum. Decode efficiency is measured as a fraction of this rate. */
+ * use and software prefetch, one contiguous share per worker of the pool (`threads` of them, <= 0:
+ * all), and writes a checksum. Decode efficiency is measured as a fraction of this rate. */
 int fp_cpu_read_stream(const void* p, int64_t bytes, int32_t threads, uint64_t* checksum);
 
 /* ---- Packed batches (CPU, fp32 or bf16 as fp_cpu_attention / fp_cpu_scores) ----

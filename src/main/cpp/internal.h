@@ -268,6 +268,7 @@ struct LinearArgs {
   const int64_t* n;
   float* const* y;   // [rows, n_i] each
   bool accumulate;
+  bool swiglu;       // then y[0] = silu(y[0]) * y[1] once the products are done
   const int64_t* block0;
 };
 

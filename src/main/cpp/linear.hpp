@@ -138,6 +138,22 @@ inline void round_to_bf16(const float* x, int64_t count, bf16* out) {
   for (; i < count; ++i) out[i] = float_to_bf16(x[i]);
 }
 
+// y[i] = silu(g[i]) * u[i] = g e^min(g,0) / (1 + e^-|g|): both exponents are <= 0 (vexp2's
+// domain), so nothing overflows for any finite g; NaN stays NaN.
+inline void swiglu(float* g, const float* u, int64_t count) {
+  const Vec log2e = Vec::set1(1.4426950408889634f), one = Vec::set1(1.f), zero = Vec::zero();
+  auto f = [&](Vec x, Vec up) {
+    const Vec e = vexp2(min(x, zero) * log2e), t = vexp2((zero - max(x, zero - x)) * log2e);
+    return x * e / (one + t) * up;
+  };
+  int64_t i = 0;
+  for (; i + W <= count; i += W) f(Vec::load(g + i), Vec::load(u + i)).store(g + i);
+  if (i < count) {
+    const int rest = (int)(count - i);
+    f(Vec::load_partial(g + i, rest), Vec::load_partial(u + i, rest)).store_partial(g + i, rest);
+  }
+}
+
 void linear(const LinearArgs& a) {
   if (a.xb) round_to_bf16(a.x, a.rows * a.k, a.xb);
   auto item = [&](int64_t b, int) {
@@ -157,6 +173,7 @@ void linear(const LinearArgs& a) {
     }
   };
   parallel_items(a.block0[a.count], item);
+  if (a.swiglu) swiglu(a.y[0], a.y[1], a.rows * a.n[0]);
 }
 
 uint64_t read_stream(const char* p, int64_t bytes) { return stream_read_loop(p, bytes); }

@@ -29,6 +29,7 @@ struct Vec {
   friend inline Vec operator+(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
+  friend inline Vec operator/(Vec a, Vec b) { return {_mm512_div_ps(a.v, b.v)}; }
   friend inline Vec max(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
   friend inline Vec min(Vec a, Vec b) { return {_mm512_min_ps(a.v, b.v)}; }
   inline float hsum() const { return _mm512_reduce_add_ps(v); }
@@ -123,6 +124,7 @@ struct Vec {
   friend inline Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
   friend inline Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
   friend inline Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
+  friend inline Vec operator/(Vec a, Vec b) { return {_mm256_div_ps(a.v, b.v)}; }
   friend inline Vec max(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
   friend inline Vec min(Vec a, Vec b) { return {_mm256_min_ps(a.v, b.v)}; }
   inline float hsum() const {
@@ -203,6 +205,7 @@ struct Vec {
   friend inline Vec operator+(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
   friend inline Vec operator-(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
   friend inline Vec operator*(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
+  friend inline Vec operator/(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] / b.v[i]; return r; }
   friend inline Vec max(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r; }
   friend inline Vec min(Vec a, Vec b) { Vec r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return r; }
   inline float hsum() const { float s = 0.f; for (int i = 0; i < W; ++i) s += v[i]; return s; }

@@ -441,12 +441,21 @@ public final class Kernels {
    * fp32. NaN or infinity in x or the weights shows in y.
    */
   public static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, boolean accumulate) {
-    LinearKernel.linear(x, rows, w, y, accumulate);
+    LinearKernel.linear(x, rows, w, y, accumulate ? LinearKernel.ACCUMULATE : 0);
   }
 
   /** {@link #linear(FloatData, long, Weight[], FloatData[], boolean)} of one matrix, overwriting y. */
   public static void linear(FloatData x, long rows, Weight w, FloatData y) {
-    LinearKernel.linear(x, rows, new Weight[] {w}, new FloatData[] {y}, false);
+    LinearKernel.linear(x, rows, new Weight[] {w}, new FloatData[] {y}, 0);
+  }
+
+  /**
+   * A SwiGLU MLP's first half in one pass over both weights: {@code y = silu(x gate^T) * (x up^T)}
+   * ({@code silu(g) = g / (1 + e^-g)}, float32), with {@code upOut [rows, out]} as the second
+   * product's room; as {@link #linear(FloatData, long, Weight[], FloatData[], boolean)} otherwise.
+   */
+  public static void linearSwiglu(FloatData x, long rows, Weight gate, Weight up, FloatData y, FloatData upOut) {
+    LinearKernel.linear(x, rows, new Weight[] {gate, up}, new FloatData[] {y, upOut}, LinearKernel.SWIGLU);
   }
 
   /**

@@ -18,7 +18,10 @@ final class LinearKernel {
   /** Matrices of one call. */
   static final int MAX_MATRICES = 8;
 
-  static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, boolean accumulate) {
+  static final int ACCUMULATE = 1, SWIGLU = 2; // fp_linear_flags
+
+  static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, int flags) {
+    boolean accumulate = (flags & ACCUMULATE) != 0;
     require(x, "x");
     require(w, "w");
     require(y, "y");
@@ -38,6 +41,8 @@ final class LinearKernel {
       require(y[i], name).requireShape(name, "[rows,out]", rows, w[i].outFeatures());
       y[i].requireWritable(name);
     }
+    if ((flags & SWIGLU) != 0 && (w.length != 2 || w[0].outFeatures() != w[1].outFeatures()))
+      throw new IllegalArgumentException("swiglu: expected gate and up weights of equal rows, got " + java.util.Arrays.toString(w));
     if (rows == 0) return;
     int count = w.length;
     long[] wp = new long[count], n = new long[count], yp = new long[count];
@@ -65,7 +70,7 @@ final class LinearKernel {
         long[] ys = new long[count];
         for (int i = 0; i < count; i++) ys[i] = yp[i] + r0 * n[i] * Float.BYTES;
         FloatPointer xr = new FloatPointer(xa.ptr).position(xa.ptr.position() + r0 * in);
-        check(FitPruneNative.fp_cpu_linear(xr, r, in, count, wp, dt, n, ys, accumulate ? 1 : 0));
+        check(FitPruneNative.fp_cpu_linear(xr, r, in, count, wp, dt, n, ys, flags));
       }
     } finally {
       for (NativeData.Access<?> a : opened) a.close();

@@ -128,6 +128,45 @@ class LinearKernelTest {
     wt.close();
   }
 
+  /** silu(x gate^T) * (x up^T) in one call, on every path, against float64 on the same products' operands. */
+  @Test
+  void swigluMatchesFloat64OnEveryPath() {
+    long seed = System.nanoTime();
+    for (Isa isa : Kernels.supportedIsas()) {
+      Kernels.useIsa(isa);
+      Random r = new Random(seed + isa.ordinal());
+      int rows = 3, in = 70, out = 45;
+      float[] x = gaussian(r, rows * in), gv = new float[out * in], uv = new float[out * in];
+      for (int i = 0; i < x.length; i++) x[i] *= 2; // gate values well into both tails of silu
+      Tensor gt = weightTensor(r, out, in, torch.ScalarType.BFloat16, gv), ut = weightTensor(r, out, in, torch.ScalarType.Float, uv);
+      float[] y = new float[rows * out], upOut = new float[rows * out];
+      Kernels.linearSwiglu(FloatData.of(x), rows, TorchData.weight("gate", gt), TorchData.weight("up", ut), FloatData.of(y),
+          FloatData.of(upOut));
+      for (int m = 0; m < rows; m++)
+        for (int j = 0; j < out; j++) {
+          double g = 0, u = 0, gm = 0, um = 0;
+          for (int t = 0; t < in; t++) {
+            double xb = Bf16Data.toFloat(Bf16Data.fromFloat(x[m * in + t]));
+            g += xb * gv[j * in + t];
+            gm += Math.abs(xb * gv[j * in + t]);
+            u += (double) x[m * in + t] * uv[j * in + t];
+            um += Math.abs((double) x[m * in + t] * uv[j * in + t]);
+          }
+          double want = g / (1 + Math.exp(-g)) * u;
+          // the products' fp32 error (dsilu/dg <= 1.1), then a few roundings and the exp approximation
+          double bound = (in + 16) * 0x1p-24 * (1.1 * gm * Math.abs(u) + Math.abs(g) * um) + 1e-6 * Math.abs(want);
+          assertTrue(Math.abs(y[m * out + j] - want) <= bound,
+              isa + " [" + m + "," + j + "]: " + y[m * out + j] + " vs " + want + " (seed " + seed + ")");
+        }
+      gt.close();
+      ut.close();
+    }
+    Weight a = TorchData.weight("gate", torch.ones(4, 3)), b = TorchData.weight("up", torch.ones(5, 3));
+    var e = assertThrows(IllegalArgumentException.class, () -> Kernels.linearSwiglu(FloatData.of(new float[3]), 1, a, b,
+        FloatData.of(new float[4]), FloatData.of(new float[5])));
+    assertTrue(e.getMessage().startsWith("swiglu:"), e.getMessage());
+  }
+
   /** A 152k-row LM head of 8192 columns (2.5 GB of bf16): offsets past 2^31 elements must work. */
   @Test
   void aLargeLmHeadIsReadToItsLastRow() {

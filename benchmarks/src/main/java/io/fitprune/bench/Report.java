@@ -53,7 +53,13 @@ public final class Report {
       new Ratio("PrunedPrefillBench", "pruned30", "unpruned", Double.NaN, "demo prefill, 30% FLOPs recipe / unpruned"),
       new Ratio("PrunedPrefillBench", "pruned50", "unpruned", Double.NaN, "demo prefill, 50% FLOPs recipe / unpruned"),
       new Ratio("PrunedPrefillBench", "pruned70", "unpruned", Double.NaN, "demo prefill, 70% FLOPs recipe / unpruned"),
-      new Ratio("DecoderLayerBench", "layerBf16", "layerFp32", 0.6, "decoder layer, bf16 weights / fp32"));
+      new Ratio("DecoderLayerBench", "layerBf16", "layerFp32", 0.6, "decoder layer, bf16 weights / fp32"),
+      new Ratio("DecodeStepBench", "step1", "readProbe", 1 / 0.85,
+          "7B-sized decode step, 1 sequence / read probe over the same bytes (1 / bandwidth efficiency)"),
+      new Ratio("DecodeStepBench", "step8", "readProbe", 1.3 / 0.85,
+          "7B-sized decode step, batch of 8 / read probe over the same bytes"),
+      new Ratio("DecodeStepBench", "step8", "step1", 1.3, "7B-sized decode step, batch of 8 / 1 sequence"),
+      new Ratio("GemvBench", "ours", "torch", 1.0, "dense layer [11008, 4096] bf16: ours / libtorch linear"));
 
   public static void main(String[] args) throws IOException {
     if (args.length != 3) throw new IllegalArgumentException("usage: Report JMH.json RESULTS.md COMMAND");
