@@ -162,9 +162,11 @@ final class PrefillCommand implements Callable<Integer> {
             measured / (c.baseline() / c.pruned()));
       }
     }
-    if (generate > 1)
+    if (generate > 1) {
       System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%n", generate - 1, decodeSec,
           1e3 * decodeSec / (generate - 1));
+      printDecodeBandwidth(dec, decodeSec / (generate - 1));
+    }
     System.out.println("tokens entering each layer: " + Arrays.toString(entering));
     System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
     System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
@@ -211,7 +213,9 @@ final class PrefillCommand implements Callable<Integer> {
       secs[i] = ps.get(0).seconds();
     }
     Arrays.sort(secs);
+    long t0 = System.nanoTime();
     int[][] ids = batch.generate(ps, generate);
+    double decodeSec = (System.nanoTime() - t0) / 1e9;
     System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s%n", g.name(), g.layers(),
         g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights);
     if (B > 1)
@@ -246,6 +250,11 @@ final class PrefillCommand implements Callable<Integer> {
       System.out.println(lead + "kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
       System.out.println(lead + "output ids: " + Arrays.toString(ids[b].length == 0 ? new int[] {p.nextToken()} : ids[b]));
     }
+    if (generate > 1) {
+      System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%s%n", generate - 1, decodeSec,
+          1e3 * decodeSec / (generate - 1), B > 1 ? ", " + B + " requests per step" : "");
+      printDecodeBandwidth(dec, decodeSec / (generate - 1));
+    }
     ps.forEach(Decoder.Prefill::close);
     return 0;
   }
@@ -259,6 +268,15 @@ final class PrefillCommand implements Callable<Integer> {
     return out;
   }
 
+
+  /** Weight bytes per second of a decode step against the read probe over the same weights, measured now. */
+  private static void printDecodeBandwidth(Decoder dec, double secondsPerToken) {
+    double gb = dec.decodeWeightBytes() / 1e9, rate = gb / secondsPerToken;
+    dec.weightReadBandwidth(); // the first pass may still fault pages in
+    double probe = dec.weightReadBandwidth();
+    System.out.printf(Locale.ROOT, "decode bandwidth: %.2f GB of weights per token, %.1f GB/s; read probe over the same "
+        + "weights %.1f GB/s (%.0f%%)%n", gb, rate, probe, 100 * rate / probe);
+  }
 
   /** The process's peak resident set (Linux: VmHWM in /proc/self/status, mapped weights included), or null. */
   static String peakRss() {

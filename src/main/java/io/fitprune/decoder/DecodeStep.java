@@ -70,6 +70,15 @@ final class DecodeStep {
     finalNorm = floats(w.finalNorm());
   }
 
+  /** Every weight matrix a step reads, in the order it reads them. */
+  Weight[] weights() {
+    List<Weight> all = new java.util.ArrayList<>();
+    for (LayerWeights lw : layers)
+      for (Weight[] ws : new Weight[][] {lw.qkv(), lw.o(), lw.gateUp(), lw.down()}) all.addAll(Arrays.asList(ws));
+    all.add(lmHead);
+    return all.toArray(new Weight[0]);
+  }
+
   /**
    * Feeds row b of {@code x [B, D]} to state b at position {@code pos[b]} (already appended to its
    * sequence), through every layer's own cache; returns each greedy next token and final hidden state.

@@ -60,6 +60,22 @@ public final class Decoder {
     return rope;
   }
 
+  /** Bytes of weights a decode step reads: every dense layer and the LM head, once per step whatever the batch. */
+  public long decodeWeightBytes() {
+    long n = 0;
+    for (io.fitprune.kernels.Weight x : decodeStep().weights()) n += x.bytes();
+    return n;
+  }
+
+  /**
+   * The machine's read rate over this decoder's weights where they lie (memory-mapped pages of a
+   * checkpoint, say), in GB/s: the limit a decode step's weight bandwidth is a fraction of. One
+   * pass over all of them.
+   */
+  public double weightReadBandwidth() {
+    return io.fitprune.kernels.Kernels.readBandwidth(decodeStep().weights(), 0);
+  }
+
   /** The native decode step over this decoder's weights (built once, shared by all threads). */
   DecodeStep decodeStep() {
     DecodeStep d = decodeStep;

@@ -467,6 +467,14 @@ public final class Kernels {
     return LinearKernel.readStream(buffer, bytes, threads);
   }
 
+  /**
+   * The read probe over weight matrices where they lie (a memory-mapped checkpoint reads slower
+   * than fresh anonymous memory on some machines): one pass over each in turn. Returns GB/s.
+   */
+  public static double readBandwidth(Weight[] weights, int threads) {
+    return LinearKernel.readStream(weights, threads);
+  }
+
   // ---- finiteness ----
 
   /**

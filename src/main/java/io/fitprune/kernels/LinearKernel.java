@@ -86,6 +86,36 @@ final class LinearKernel {
     return a < b + bFloats * Float.BYTES && b < a + aFloats * Float.BYTES;
   }
 
+  /** GB/s of one pass over every weight matrix in turn (each split over the workers), as a decode step reads them. */
+  static double readStream(Weight[] weights, int threads) {
+    require(weights, "weights");
+    NativeLibrary.ensureAvailability();
+    long[] sum = new long[1];
+    long bytes = 0, t = 0;
+    try {
+      for (int i = 0; i < weights.length; i++) {
+        Weight w = require(weights[i], "weights[" + i + "]");
+        Pointer at = new At(w.address(), w.bytes());
+        long t0 = System.nanoTime();
+        check(FitPruneNative.fp_cpu_read_stream(at, w.bytes(), threads, sum));
+        t += System.nanoTime() - t0;
+        bytes += w.bytes();
+      }
+    } finally {
+      for (Weight w : weights) if (w != null) w.keepAlive();
+    }
+    return bytes / Math.max(1.0, t);
+  }
+
+  /** An untyped pointer at a native address that a {@link Weight} keeps alive. */
+  private static final class At extends Pointer {
+    At(long address, long bytes) {
+      this.address = address;
+      this.capacity = bytes;
+      this.limit = bytes;
+    }
+  }
+
   /** GB/s of one pass over {@code bytes} of {@code buffer} with {@code threads} workers (<= 0: all). */
   static double readStream(Pointer buffer, long bytes, int threads) {
     require(buffer, "buffer");

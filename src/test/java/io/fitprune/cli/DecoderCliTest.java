@@ -63,6 +63,9 @@ class DecoderCliTest {
     int[] want = dec.generate(dec.prefill(e, new Spans(P, V), Pruner.none(), 4), 4);
     assertTrue(r.out().contains("output ids: " + Arrays.toString(want)), r.out());
     assertTrue(r.out().contains("unpruned") && r.out().contains("tokens entering each layer: [32, 32, 32]"), r.out());
+    assertTrue(r.out().matches("(?s).*\\ndecode: 3 steps in [0-9.]+ s \\([0-9.]+ ms per token\\)\\n.*"), r.out()); // a contract
+    assertTrue(r.out().matches("(?s).*\\ndecode bandwidth: [0-9.]+ GB of weights per token, [0-9.]+ GB/s; read probe over "
+        + "the same weights [0-9.]+ GB/s \\([0-9]+%\\)\\n.*"), r.out());
 
     // A recipe fitted on the decoder's own statistics.
     Geometry g = CFG.geometry(V, P, T);
@@ -128,6 +131,7 @@ class DecoderCliTest {
     assertTrue(r.out().contains("prefill of 2 requests together"), r.out());
     assertTrue(r.out().contains("request 0 output ids: " + Arrays.toString(want0)), r.out());
     assertTrue(r.out().contains("request 1 output ids: " + Arrays.toString(want1)), r.out());
+    assertTrue(r.out().contains("\ndecode: 2 steps in ") && r.out().contains("ms per token), 2 requests per step"), r.out());
 
     // two files, the first unpruned, the second with a recipe
     Path ea = dir.resolve("a.safetensors"), eb = dir.resolve("b.safetensors"), recipe = dir.resolve("r.json");

@@ -245,6 +245,8 @@ class LinearKernelTest {
       assertTrue(Kernels.readBandwidth(buf, buf.capacity(), 0) > 0);
       assertTrue(Kernels.readBandwidth(buf, 1000, 1) > 0);
       assertThrows(IllegalArgumentException.class, () -> Kernels.readBandwidth(buf, buf.capacity() + 1, 1));
+      Weight[] ws = {Weight.of("a", buf, ElementType.BF16, 1024, 1024), Weight.of("b", buf, ElementType.FP32, 3, 5)};
+      assertTrue(Kernels.readBandwidth(ws, 0) > 0);
     } finally {
       buf.deallocate();
     }
