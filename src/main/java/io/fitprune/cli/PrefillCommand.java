@@ -46,6 +46,11 @@ final class PrefillCommand implements Callable<Integer> {
           + "the directory holding it; memory-mapped, kept in their dtype (F32, BF16, F16).")
   Path weights;
 
+  @Option(names = "--weights-in-memory", description = "Copy the weights from the mapped checkpoint into the process's "
+      + "own memory (their size again in RAM). Decode reads every weight per token, and mapped file pages can stream "
+      + "slower than anonymous memory.")
+  boolean weightsInMemory;
+
   @Option(names = "--embeds", required = true, paramLabel = "E.safetensors",
       description = "Input embeddings: 'embeds' [n, D] float32. Repeat for a batch (one request per file), or give one "
           + "file holding a packed batch: 'embeds' [N, D], 'cu_seqlens' I64 [B+1] and optionally 'spans' I64 [B,2].")
@@ -98,6 +103,12 @@ final class PrefillCommand implements Callable<Integer> {
     try (Progress p = Progress.waiting("load weights")) {
       w = DecoderWeights.load(weights, cfg, namePrefix, true);
     }
+    if (weightsInMemory) {
+      try (Progress p = Progress.waiting("copy weights into memory")) {
+        w = w.inMemory();
+      }
+      System.gc(); // drops the mappings the copy no longer needs
+    }
     if (generate > 1 && w.embed() == null)
       throw new IllegalArgumentException("--generate " + generate
           + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
@@ -144,7 +155,8 @@ final class PrefillCommand implements Callable<Integer> {
       entering[l] = P + alive + T;
       alive = after[l];
     }
-    System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s (%s, memory-mapped)%n",
+    System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s (%s, " + (weightsInMemory
+        ? "copied into memory" : "memory-mapped") + ")%n",
         g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights,
         w.layer(0).q().scalar_type());
     System.out.printf(Locale.ROOT, "input: %d tokens = %d prefix + %d visual + %d text%n", in.n, P, V, T);

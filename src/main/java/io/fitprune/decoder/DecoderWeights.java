@@ -119,6 +119,27 @@ public final class DecoderWeights {
         source + " as " + type);
   }
 
+  /**
+   * A copy of every matrix (projections, biases, LM head, embeddings) in the process's own memory,
+   * in its stored type. A decode step reads every weight once per token, and on some machines the
+   * pages of a memory-mapped file stream markedly slower than anonymous memory: on the 2-core
+   * development VM a 7B BF16 decode step took about 0.29 s with the weights in memory against about
+   * 0.5 s from the mapped checkpoint. The copy costs the weights' size in memory; the mapped pages
+   * are clean page cache that the kernel reclaims under pressure, and the mappings are released
+   * once nothing references the original weights.
+   */
+  public DecoderWeights inMemory() {
+    List<Layer> out = new ArrayList<>();
+    for (Layer l : layers)
+      out.add(new Layer(l.inputNorm(), copy(l.q()), copy(l.k()), copy(l.v()), copy(l.o()), l.postNorm(), copy(l.gate()),
+          copy(l.up()), copy(l.down()), copy(l.qBias()), copy(l.kBias()), copy(l.vBias())));
+    return new DecoderWeights(config, out, copy(finalNorm), copy(lmHead), copy(embed), List.of(), source + ", in memory");
+  }
+
+  private static Tensor copy(Tensor t) {
+    return t == null ? null : t.clone();
+  }
+
   private static Tensor conv(Tensor t, torch.ScalarType type) {
     return t == null ? null : t.to(type).contiguous();
   }

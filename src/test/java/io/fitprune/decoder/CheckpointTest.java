@@ -52,6 +52,11 @@ class CheckpointTest {
     Decoder.Prefill pb = b.prefill(e, sp, Pruner.fitprune(new int[] {3, 2, 0}, DecoderTest.V), 3);
     assertArrayEquals(pa.lastHidden(), pb.lastHidden());
     assertArrayEquals(a.generate(pa, 3), b.generate(pb, 3));
+    // the weights copied out of the mapping: the same bits
+    Decoder c = new Decoder(w.inMemory());
+    Decoder.Prefill pc = c.prefill(e, sp, Pruner.fitprune(new int[] {3, 2, 0}, DecoderTest.V), 3);
+    assertArrayEquals(pa.lastHidden(), pc.lastHidden());
+    assertArrayEquals(a.generate(a.prefill(e, sp, Pruner.fitprune(new int[] {3, 2, 0}, DecoderTest.V), 3), 3), c.generate(pc, 3));
     // the vocabulary can come from the checkpoint
     assertEquals(CFG.vocab(), DecoderWeights.load(f, CFG.withVocab(1), PREFIX, true).config().vocab());
   }
