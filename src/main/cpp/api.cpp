@@ -12,6 +12,7 @@
 
 #include "fitprune.h"
 #include "internal.h"
+#include "workspace.h"
 
 #ifndef FITPRUNE_VERSION
 #define FITPRUNE_VERSION "dev"
@@ -119,24 +120,6 @@ int best_isa() {
 
 std::atomic<int> g_isa{best_isa()};
 
-// Grow-only scratch memory per calling thread: kernels allocate nothing per call once warm.
-struct Workspace {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  ~Workspace() { std::free(ptr); }
-  void* get(size_t need) {
-    if (need > bytes) {
-      std::free(ptr);
-      ptr = nullptr;
-      bytes = 0;
-      const size_t rounded = (need + 4095) & ~size_t(4095);
-      ptr = std::aligned_alloc(64, rounded);
-      if (!ptr) throw std::bad_alloc();
-      bytes = rounded;
-    }
-    return ptr;
-  }
-};
 thread_local Workspace tls_workspace;
 thread_local Workspace tls_plan;  // work tables of a batch, sized before the main workspace
 

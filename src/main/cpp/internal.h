@@ -73,24 +73,6 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // bf16 as its bit pattern: the kernels only move it, convert it and feed it to dot products.
 typedef uint16_t bf16;
 
-inline float bits_to_float(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
-inline float bf16_to_float(uint16_t b) { return bits_to_float((uint32_t)b << 16); }
-// IEEE half to fp32, exactly: the magnitude bits shifted into an fp32 and scaled by 2^112 give
-// normals and subnormals; infinity and NaN get the all-ones exponent back.
-inline float half_to_float(uint16_t h) {
-  const uint32_t mag = h & 0x7fffu;
-  float f = bits_to_float(mag << 13) * bits_to_float(0x77800000u);
-  uint32_t u; __builtin_memcpy(&u, &f, 4);
-  if (mag > 0x7bffu) u |= 0x7f800000u;
-  return bits_to_float(u | (uint32_t)(h & 0x8000u) << 16);
-}
-// fp32 to bf16, round to nearest even (NaN stays NaN).
-inline uint16_t float_to_bf16(float x) {
-  uint32_t b; __builtin_memcpy(&b, &x, 4);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40u);
-  return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-}
-
 // Index of the first NaN or infinity in x[0, count), or -1. Large arrays are scanned on the pool.
 int64_t first_nonfinite(const float* x, int64_t count);
 int64_t first_nonfinite(const bf16* x, int64_t count);

@@ -6,6 +6,7 @@
 
 #include "fitprune.h"
 #include "internal.h"
+#include "workspace.h"
 
 using namespace fp;
 
@@ -35,26 +36,8 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
   return FP_OK;
 }
 
-// Grow-only per-thread buffer for x rounded to bf16, 64-byte aligned (a vector load that splits a
-// cache line costs two): a decode step allocates nothing once warm.
-struct XBuffer {
-  bf16* p = nullptr;
-  int64_t cap = 0;
-  ~XBuffer() { std::free(p); }
-  bf16* get(int64_t elems) {
-    if (elems > cap) {
-      std::free(p);
-      p = nullptr;
-      cap = 0;
-      const size_t bytes = ((size_t)elems * sizeof(bf16) + 63) / 64 * 64;
-      p = static_cast<bf16*>(std::aligned_alloc(64, bytes));
-      if (!p) throw std::bad_alloc();
-      cap = elems;
-    }
-    return p;
-  }
-};
-thread_local XBuffer tls_xb;
+// x rounded to bf16, per calling thread.
+thread_local Workspace tls_xb;
 
 }  // namespace
 
@@ -71,7 +54,7 @@ extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t co
     if (rows == 0 || block0[count] == 0) return FP_OK;
     const bf16* xb = nullptr;
     if (any_bf16) {
-      xb = tls_xb.get(rows * k);
+      xb = static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16)));
     }
     const LinearArgs a{x, const_cast<bf16*>(xb), rows, k, count, w, w_dtype, n, y,
                        (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0};

@@ -5,6 +5,26 @@
 
 #include <immintrin.h>
 
+// Scalar conversions (here, inside each path's namespace, so no out-of-line copy compiled with one
+// path's flags can be linked into another).
+inline float bits_to_float(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
+inline float bf16_to_float(uint16_t b) { return bits_to_float((uint32_t)b << 16); }
+// IEEE half to fp32, exactly: the magnitude bits shifted into an fp32 and scaled by 2^112 give
+// normals and subnormals; infinity and NaN get the all-ones exponent back.
+inline float half_to_float(uint16_t h) {
+  const uint32_t mag = h & 0x7fffu;
+  float f = bits_to_float(mag << 13) * bits_to_float(0x77800000u);
+  uint32_t u; __builtin_memcpy(&u, &f, 4);
+  if (mag > 0x7bffu) u |= 0x7f800000u;
+  return bits_to_float(u | (uint32_t)(h & 0x8000u) << 16);
+}
+// fp32 to bf16, round to nearest even (NaN stays NaN).
+inline uint16_t float_to_bf16(float x) {
+  uint32_t b; __builtin_memcpy(&b, &x, 4);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40u);
+  return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
 // 2^f on [-1/2, 1/2]: relative-error least-squares fit of degree 5 (max error 7.5e-8), used by vexp2.
 constexpr float kExp2C0 = 1.0000000717e+00f, kExp2C1 = 6.9314696705e-01f, kExp2C2 = 2.4022119725e-01f,
                 kExp2C3 = 5.5507132966e-02f, kExp2C4 = 9.6755412750e-03f, kExp2C5 = 1.3276464540e-03f;

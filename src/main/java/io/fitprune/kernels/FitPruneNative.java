@@ -31,6 +31,7 @@ public final class FitPruneNative {
   public static final int FP_ISA_AUTO = -1, FP_ISA_GENERIC = 0, FP_ISA_AVX2 = 1, FP_ISA_AVX512 = 2,
       FP_ISA_AVX512_BF16 = 3;
   public static final int FP_COPY_H2D = 1, FP_COPY_D2H = 2, FP_COPY_D2D = 3;
+  public static final int FP_LINEAR_ACCUMULATE = 1, FP_LINEAR_SWIGLU = 2;
 
   public static native String fp_version();
 

@@ -18,7 +18,7 @@ final class LinearKernel {
   /** Matrices of one call. */
   static final int MAX_MATRICES = 8;
 
-  static final int ACCUMULATE = 1, SWIGLU = 2; // fp_linear_flags
+  static final int ACCUMULATE = FitPruneNative.FP_LINEAR_ACCUMULATE, SWIGLU = FitPruneNative.FP_LINEAR_SWIGLU;
 
   static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, int flags) {
     boolean accumulate = (flags & ACCUMULATE) != 0;
