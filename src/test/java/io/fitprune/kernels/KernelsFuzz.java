@@ -31,7 +31,7 @@ public final class KernelsFuzz {
     long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
     KernelsFuzz f = new KernelsFuzz(seed);
     for (int i = 0; i < calls; i++) {
-      int kind = f.rnd.nextInt(12);
+      int kind = f.rnd.nextInt(13);
       try {
         f.call(kind);
         f.returned++;
@@ -272,12 +272,32 @@ public final class KernelsFuzz {
           FloatData lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
           Kernels.decodeAttention(s, q, kc, vc, rnd.nextInt(20) == 0 ? new long[B + 1] : kv, out, lse);
         }
+        case 12 -> {  // decode dense layers: 1 to 3 weights of any stored type, sizes mostly right
+          long rows = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(0, 20), in = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 70);
+          int count = rnd.nextInt(20) == 0 ? 9 : rnd.nextInt(1, 4);
+          Weight[] w = new Weight[count];
+          FloatData[] y = new FloatData[count];
+          for (int i = 0; i < count; i++) {
+            long out = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 50);
+            ElementType t = ElementType.values()[rnd.nextInt(ElementType.values().length)];
+            int n = near(Math.max(0, Math.min(1 << 20, out * in)));
+            org.bytedeco.javacpp.Pointer mem = t == ElementType.FP32 || t == ElementType.INT32
+                ? new FloatPointer(Math.max(1, n)).limit(n) : new org.bytedeco.javacpp.ShortPointer(Math.max(1, n)).limit(n);
+            w[i] = Weight.of("w" + i, mem, t, out, in);
+            y[i] = floatData(near(Math.max(0, rows * out)), g);
+          }
+          FloatData x = floatData(near(Math.max(0, rows * in)), g);
+          if (count == 2 && rnd.nextBoolean()) Kernels.linearSwiglu(x, rows, w[0], w[1], y[0], y[1]);
+          else Kernels.linear(x, rows, w, y, rnd.nextBoolean());
+        }
         case 8 -> {  // straight through the binding, with arguments the C checks must refuse
           long n = rnd.nextInt(0, 30), bad = size(8) < 0 ? -1 : Long.MAX_VALUE - rnd.nextInt(4);
           FloatPointer a = new FloatPointer(64), b = new FloatPointer(64);
           IntPointer keep = new IntPointer(64);
           long[] cache = {a.address(), b.address()};
-          int st = switch (rnd.nextInt(5)) {
+          int st = switch (rnd.nextInt(6)) {
+            case 5 -> FitPruneNative.fp_cpu_linear(a, rnd.nextBoolean() ? bad : 1, rnd.nextBoolean() ? bad : 8,
+                rnd.nextInt(-1, 2) == 0 ? 9 : 1, cache, new int[] {rnd.nextInt(3, 9)}, new long[] {n}, cache, rnd.nextInt(4, 8));
             case 0 -> FitPruneNative.fp_select_keep(a, b, n, bad, 1, 0, keep);
             case 1 -> FitPruneNative.fp_select_keep(a, b, n, 1, bad, 0, keep);
             case 2 -> FitPruneNative.fp_cpu_scores_f32(a, b, a, n, 1, 1, 1, bad, rnd.nextInt(0, 3), a, b);
