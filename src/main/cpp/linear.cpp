@@ -52,11 +52,8 @@ extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t co
     if (swiglu && (count != 2 || n[0] != n[1] || (flags & FP_LINEAR_ACCUMULATE)))
       return fail(FP_ERR_ARG, "FP_LINEAR_SWIGLU needs two matrices (gate, up) of equal rows and no accumulation");
     if (rows == 0 || block0[count] == 0) return FP_OK;
-    const bf16* xb = nullptr;
-    if (any_bf16) {
-      xb = static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16)));
-    }
-    const LinearArgs a{x, const_cast<bf16*>(xb), rows, k, count, w, w_dtype, n, y,
+    bf16* xb = any_bf16 ? static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16))) : nullptr;
+    const LinearArgs a{x, xb, rows, k, count, w, w_dtype, n, y,
                        (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0};
     tls_workers = max_workers();
     switch (fp_cpu_isa()) {

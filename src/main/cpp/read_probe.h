@@ -1,8 +1,9 @@
 // The read-bandwidth probe's loop: streams [p, p + bytes) with the widest vector loads the
 // compilation allows (AVX-512, AVX2 or SSE2), four independent accumulators, software prefetch
 // 2 KiB ahead (on Zen 4/5 it read 10-20% faster than the plain loop, so the probe is the higher
-// of the two limits), and returns a checksum so the loads cannot be removed. Self-contained (no library headers), so the standalone
-// probe (benchmarks/native/bandwidth.cpp) and the library's fp_cpu_read_stream share it.
+// of the two limits), and returns a checksum so the loads cannot be removed. Self-contained (no
+// library headers), so the standalone probe (benchmarks/native/bandwidth.cpp) and the library's
+// fp_cpu_read_stream share it.
 #pragma once
 
 #include <immintrin.h>

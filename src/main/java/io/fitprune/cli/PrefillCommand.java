@@ -174,11 +174,7 @@ final class PrefillCommand implements Callable<Integer> {
             measured / (c.baseline() / c.pruned()));
       }
     }
-    if (generate > 1) {
-      System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%n", generate - 1, decodeSec,
-          1e3 * decodeSec / (generate - 1));
-      printDecodeBandwidth(dec, decodeSec / (generate - 1));
-    }
+    if (generate > 1) printDecode(dec, generate - 1, decodeSec, "");
     System.out.println("tokens entering each layer: " + Arrays.toString(entering));
     System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
     System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
@@ -262,11 +258,7 @@ final class PrefillCommand implements Callable<Integer> {
       System.out.println(lead + "kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
       System.out.println(lead + "output ids: " + Arrays.toString(ids[b].length == 0 ? new int[] {p.nextToken()} : ids[b]));
     }
-    if (generate > 1) {
-      System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%s%n", generate - 1, decodeSec,
-          1e3 * decodeSec / (generate - 1), B > 1 ? ", " + B + " requests per step" : "");
-      printDecodeBandwidth(dec, decodeSec / (generate - 1));
-    }
+    if (generate > 1) printDecode(dec, generate - 1, decodeSec, B > 1 ? ", " + B + " requests per step" : "");
     ps.forEach(Decoder.Prefill::close);
     return 0;
   }
@@ -281,8 +273,14 @@ final class PrefillCommand implements Callable<Integer> {
   }
 
 
-  /** Weight bytes per second of a decode step against the read probe over the same weights, measured now. */
-  private static void printDecodeBandwidth(Decoder dec, double secondsPerToken) {
+  /**
+   * The decode line (its form is read by checks outside the project), then the weight bytes a step
+   * read per second against the read probe over the same weights, measured now.
+   */
+  private static void printDecode(Decoder dec, int steps, double seconds, String suffix) {
+    double secondsPerToken = seconds / steps;
+    System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%s%n", steps, seconds,
+        1e3 * secondsPerToken, suffix);
     double gb = dec.decodeWeightBytes() / 1e9, rate = gb / secondsPerToken;
     dec.weightReadBandwidth(); // the first pass may still fault pages in
     double probe = dec.weightReadBandwidth();

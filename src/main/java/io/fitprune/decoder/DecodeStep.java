@@ -46,8 +46,8 @@ final class DecodeStep {
   private final ThreadLocal<Work> work = new ThreadLocal<>();
 
   /** One layer's weights as the kernel reads them, and its small vectors as float32. */
-  private record LayerWeights(Weight[] qkv, Weight[] o, Weight[] gateUp, Weight[] down, float[][] qkvBias,
-      float[] inputNorm, float[] postNorm, boolean bf16Cache) {}
+  private record LayerWeights(Weight[] qkv, Weight[] o, Weight gate, Weight up, Weight[] down, float[][] qkvBias,
+      float[] inputNorm, float[] postNorm, boolean bf16Cache) {} // o and down: the array form accumulates
 
   DecodeStep(Decoder dec) {
     this.c = dec.config();
@@ -61,7 +61,7 @@ final class DecodeStep {
           new Weight[] {TorchData.weight(p + "q_proj", lw.q()), TorchData.weight(p + "k_proj", lw.k()),
               TorchData.weight(p + "v_proj", lw.v())},
           new Weight[] {TorchData.weight(p + "o_proj", lw.o())},
-          new Weight[] {TorchData.weight(p + "gate_proj", lw.gate()), TorchData.weight(p + "up_proj", lw.up())},
+          TorchData.weight(p + "gate_proj", lw.gate()), TorchData.weight(p + "up_proj", lw.up()),
           new Weight[] {TorchData.weight(p + "down_proj", lw.down())},
           new float[][] {floats(lw.qBias()), floats(lw.kBias()), floats(lw.vBias())},
           floats(lw.inputNorm()), floats(lw.postNorm()),
@@ -75,7 +75,7 @@ final class DecodeStep {
   Weight[] weights() {
     List<Weight> all = new java.util.ArrayList<>();
     for (LayerWeights lw : layers)
-      for (Weight[] ws : new Weight[][] {lw.qkv(), lw.o(), lw.gateUp(), lw.down()}) all.addAll(Arrays.asList(ws));
+      for (Weight[] ws : new Weight[][] {lw.qkv(), lw.o(), {lw.gate(), lw.up()}, lw.down()}) all.addAll(Arrays.asList(ws));
     all.add(lmHead);
     return all.toArray(new Weight[0]);
   }
@@ -102,8 +102,8 @@ final class DecodeStep {
       addBias(wk.q, lw.qkvBias()[0], B);
       addBias(wk.k, lw.qkvBias()[1], B);
       addBias(wk.v, lw.qkvBias()[2], B);
-      rope.apply(wk.q, 0, pos, H);
-      rope.apply(wk.k, 0, pos, G);
+      rope.apply(wk.q, pos, H);
+      rope.apply(wk.k, pos, G);
       for (int b = 0; b < B; b++) {
         DecoderState s = states.get(b);
         int len = s.seq.kvLength(l); // including the new token, at row len - 1
@@ -121,7 +121,7 @@ final class DecodeStep {
       Kernels.decodeAttention(shape, q, kc, vc, kvLen, wk.oData, null);
       Kernels.linear(wk.oData, B, lw.o(), wk.residual, true);
       RmsNorm.apply(wk.x, wk.h, B, D, lw.postNorm(), c.rmsEps(), wk.row);
-      Kernels.linearSwiglu(wk.hData, B, lw.gateUp()[0], lw.gateUp()[1], wk.gateData, wk.upData);
+      Kernels.linearSwiglu(wk.hData, B, lw.gate(), lw.up(), wk.gateData, wk.upData);
       Kernels.linear(wk.gateData, B, lw.down(), wk.residual, true);
     }
     RmsNorm.apply(wk.x, wk.h, B, D, finalNorm, c.rmsEps(), wk.row);
@@ -219,6 +219,9 @@ final class DecodeStep {
   /** A small tensor (bias, norm weight) as float32 values; null for none. */
   private static float[] floats(Tensor t) {
     if (t == null) return null;
-    return Decoder.toArray(Tensors.is(t, torch.ScalarType.Float) ? t : t.to(torch.ScalarType.Float));
+    if (Tensors.is(t, torch.ScalarType.Float)) return Decoder.toArray(t);
+    try (Tensor f = t.to(torch.ScalarType.Float)) {
+      return Decoder.toArray(f);
+    }
   }
 }

@@ -30,11 +30,11 @@ final class Rope {
       return;
     }
     FloatBuffer b = t.data_ptr_float().capacity(t.numel()).asBuffer();
-    apply(b, 0, pos, heads);
+    apply(b, pos, heads);
   }
 
-  /** Rotates rows {@code [n, heads*d]} of b from element {@code base} in place, row i at position {@code pos[i]}. */
-  void apply(FloatBuffer b, int base, int[] pos, int heads) {
+  /** Rotates rows {@code [n, heads*d]} of b (from element 0) in place, row i at position {@code pos[i]}. */
+  void apply(FloatBuffer b, int[] pos, int heads) {
     int d = headDim, half = d / 2, n = pos.length;
     int maxPos = 0;
     for (int p : pos) maxPos = Math.max(maxPos, p);
@@ -42,7 +42,7 @@ final class Rope {
     float[] cos = tb[0], sin = tb[1];
     int width = heads * d;
     for (int i = 0; i < n; i++) {
-      int at = pos[i] * half, row = base + i * width;
+      int at = pos[i] * half, row = i * width;
       for (int hh = 0; hh < heads; hh++) {
         int o = row + hh * d;
         for (int j = 0; j < half; j++) {

@@ -50,14 +50,15 @@ final class LinearKernel {
     for (int i = 0; i < count; i++) {
       n[i] = w[i].outFeatures();
       dt[i] = w[i].type().code;
+      wp[i] = w[i].address();
     }
     List<NativeData.Access<?>> opened = new ArrayList<>();
     try (var xa = x.open(true, false)) {
-      long xAddr = address(xa);
+      long xAddr = xa.address();
       for (int i = 0; i < count; i++) {
         NativeData.Access<?> a = y[i].open(accumulate, true);
         opened.add(a);
-        yp[i] = address(a);
+        yp[i] = a.address();
         if (overlaps(xAddr, rows * in, yp[i], rows * n[i]))
           throw new IllegalArgumentException("y[" + i + "] (" + w[i].name() + ") overlaps x");
         for (int j = 0; j < i; j++)
@@ -66,7 +67,6 @@ final class LinearKernel {
       }
       for (long r0 = 0; r0 < rows; r0 += MAX_ROWS) {
         long r = Math.min(MAX_ROWS, rows - r0);
-        for (int i = 0; i < count; i++) wp[i] = w[i].address();
         long[] ys = new long[count];
         for (int i = 0; i < count; i++) ys[i] = yp[i] + r0 * n[i] * Float.BYTES;
         FloatPointer xr = new FloatPointer(xa.ptr).position(xa.ptr.position() + r0 * in);
@@ -78,10 +78,6 @@ final class LinearKernel {
     }
   }
 
-  private static long address(NativeData.Access<?> a) {
-    return a.ptr.address() + a.ptr.position() * a.ptr.sizeof();
-  }
-
   private static boolean overlaps(long a, long aFloats, long b, long bFloats) {
     return a < b + bFloats * Float.BYTES && b < a + aFloats * Float.BYTES;
   }
@@ -90,15 +86,11 @@ final class LinearKernel {
   static double readStream(Weight[] weights, int threads) {
     require(weights, "weights");
     NativeLibrary.ensureAvailability();
-    long[] sum = new long[1];
     long bytes = 0, t = 0;
     try {
       for (int i = 0; i < weights.length; i++) {
         Weight w = require(weights[i], "weights[" + i + "]");
-        Pointer at = new At(w.address(), w.bytes());
-        long t0 = System.nanoTime();
-        check(FitPruneNative.fp_cpu_read_stream(at, w.bytes(), threads, sum));
-        t += System.nanoTime() - t0;
+        t += timedRead(new At(w.address(), w.bytes()), w.bytes(), threads);
         bytes += w.bytes();
       }
     } finally {
@@ -124,13 +116,17 @@ final class LinearKernel {
     if (have > 0 && (have - buffer.position()) * buffer.sizeof() < bytes)
       throw new IllegalArgumentException("buffer: holds fewer than " + bytes + " bytes");
     NativeLibrary.ensureAvailability();
+    // an untyped pointer is offset by its position in bytes: give it one at the first byte
+    long t = timedRead(new Pointer(buffer).position(buffer.position() * buffer.sizeof()), bytes, threads);
+    Reference.reachabilityFence(buffer);
+    return bytes / Math.max(1.0, t);
+  }
+
+  /** Nanoseconds of one fp_cpu_read_stream pass over {@code bytes} from {@code at}. */
+  private static long timedRead(Pointer at, long bytes, int threads) {
     long[] sum = new long[1];
     long t0 = System.nanoTime();
-    // an untyped pointer is offset by its position in bytes: give it one at the first byte
-    Pointer at = new Pointer(buffer).position(buffer.position() * buffer.sizeof());
     check(FitPruneNative.fp_cpu_read_stream(at, bytes, threads, sum));
-    Reference.reachabilityFence(buffer);
-    long t = System.nanoTime() - t0;
-    return bytes / Math.max(1.0, t);
+    return System.nanoTime() - t0;
   }
 }

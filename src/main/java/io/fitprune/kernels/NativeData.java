@@ -104,6 +104,11 @@ public abstract sealed class NativeData<P extends Pointer> implements AutoClosea
      * The pointer for a {@code void*} parameter of the binding: JavaCPP offsets those by the
      * position in bytes, not elements, so a positioned pointer would reach the wrong memory.
      */
+    /** The native address of the first element (the pointer's own address plus its position). */
+    long address() {
+      return ptr.address() + ptr.position() * ptr.sizeof();
+    }
+
     Pointer untyped() {
       return ptr.position() == 0 ? ptr : new Pointer(ptr).position(ptr.position() * ptr.sizeof());
     }

@@ -198,7 +198,7 @@ final class PackedBatches {
   private static long address(List<NativeData.Access<?>> opened, NativeData<?> data) {
     NativeData.Access<?> a = data.open(true, false);
     opened.add(a);
-    return a.ptr.address() + a.ptr.position() * a.ptr.sizeof();
+    return a.address();
   }
 
   private static void requireLength(int got, int expected, String name) {
