@@ -120,7 +120,7 @@ class BatchDecoderTest {
         int[] pos = new int[tokens.length];
         long[] ids = new long[tokens.length];
         for (int b = 0; b < tokens.length; b++) {
-          pos[b] = viaTorch.get(b).seq.appendToken();
+          pos[b] = viaTorch.get(b).seq.appendToken()[0];
           ids[b] = tokens[b];
         }
         Decoder.Step[] t;

@@ -31,13 +31,13 @@ class EngineLoopTest {
   static SequenceState run(Geometry model, Recipe recipe, PlainEngine engine, float[] hidden, int n, Spans spans) {
     // README engine loop: begin
     Pruner pruner = Pruner.of(recipe, model);                  // checked against the model's geometry
-    SequenceState seq = SequenceState.start(model.layers(), n, spans);
+    SequenceState seq = SequenceState.start(model.layers(), spans, n);
     for (int l = 0; l < model.layers(); l++) {
       int rows = seq.rows();
       AttentionShape shape = new AttentionShape(rows, model.heads(), model.kvHeads(), model.headDim());
       float[][] qkv = engine.qkv(l, hidden, rows, seq.positions()); // your norm, projections, RoPE
       Kernels.AttentionOutput a = Kernels.attention(shape, qkv[0], qkv[1], qkv[2]);
-      int drop = pruner.count(seq);
+      long drop = pruner.count(seq);
       int[] keep = null;                                       // null: this layer keeps every row
       if (drop > 0) {
         Kernels.Scores s = Kernels.scores(shape, seq.spans(), qkv[0], qkv[1], a.lse());
@@ -57,7 +57,7 @@ class EngineLoopTest {
     int P = DecoderTest.P, V = DecoderTest.V, N = DecoderTest.N;
     Geometry g = c.geometry();
     int[] prune = {4, 2, 3};
-    Recipe recipe = new Recipe(Recipe.VERSION, g.name(), g.layers(), V, 0.3, "full", "fast", 0.5, prune, null, null, 4);
+    Recipe recipe = Recipe.builder(g).prune(prune).build();
     DecoderWeights w = DecoderWeights.random(c, 21);
     float[] e = DecoderTest.embeds(22, N, c.hidden());
     float[] hidden = e.clone();
