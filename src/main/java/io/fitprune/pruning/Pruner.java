@@ -17,7 +17,12 @@ import java.util.SplittableRandom;
  * <p>Counts are {@code long}, as the kernels' drop counts and K/V lengths are.
  */
 public interface Pruner {
-  /** Visual tokens to drop at the state's next layer, in [0, s.visual()]. */
+  /**
+   * Visual tokens to drop at the state's next layer, in [0, s.visual()]; 0 for a sequence without
+   * visual tokens. Throws {@link IllegalArgumentException} for a sequence the pruner refuses (an
+   * image of another visual count under {@link VisualCountPolicy#REFUSE}, an image with no text
+   * after it under {@link NoTextPolicy#REFUSE}), before any score pass.
+   */
   long count(SequenceState s);
 
   /** Whether {@link #keep} reads the scores (so the caller runs the score pass). */
