@@ -31,23 +31,80 @@ class ReadmeFittingTest {
   /** One calibration sample as the caller's engine holds it. */
   record Sample(int rows, Spans spans) {}
 
-  /** Stands for the caller's own layers: random q/k/v per (sample, layer), the rest of the layer a no-op. */
+  /**
+   * Stands for the caller's own layers: q/k/v rows fixed by (sample, layer, original token), the
+   * rest of the layer a no-op; {@link #runner} drives it for exact mode.
+   */
   static final class Engine {
     final Geometry g;
+    final List<Sample> samples;
 
-    Engine(Geometry g) {
+    Engine(Geometry g, List<Sample> samples) {
       this.g = g;
+      this.samples = samples;
     }
 
+    /** The unpruned rows 0..rows-1. */
     float[][] qkv(int sample, int layer, int rows) {
-      SplittableRandom r = new SplittableRandom(sample * 1_000L + layer);
-      float[][] x = {new float[rows * g.heads() * g.headDim()], new float[rows * g.kvHeads() * g.headDim()],
-          new float[rows * g.kvHeads() * g.headDim()]};
-      for (float[] t : x) for (int i = 0; i < t.length; i++) t[i] = (float) r.nextGaussian();
+      int[] all = new int[rows];
+      for (int i = 0; i < rows; i++) all[i] = i;
+      return qkv(sample, layer, all);
+    }
+
+    float[][] qkv(int sample, int layer, int[] original) {
+      int hd = g.heads() * g.headDim(), kd = g.kvHeads() * g.headDim(), n = original.length;
+      float[][] x = {new float[n * hd], new float[n * kd], new float[n * kd]};
+      for (int i = 0; i < n; i++) {
+        SplittableRandom r = new SplittableRandom(sample * 1_000_003L + layer * 10_007L + original[i]);
+        for (int j = 0; j < hd; j++) x[0][i * hd + j] = (float) r.nextGaussian();
+        for (int j = 0; j < kd; j++) x[1][i * kd + j] = (float) r.nextGaussian();
+        for (int j = 0; j < kd; j++) x[2][i * kd + j] = (float) r.nextGaussian();
+      }
       return x;
     }
 
     void finish(int sample, int layer, float[] out) {}
+
+    /** Exact mode's view: each sample's surviving original rows, scored by the kernels at every layer. */
+    LayerRunner runner() {
+      int[][] alive = new int[samples.size()][];
+      return new LayerRunner() {
+        @Override
+        public int samples() {
+          return samples.size();
+        }
+
+        @Override
+        public void beginPass() {
+          for (int s = 0; s < alive.length; s++) {
+            alive[s] = new int[samples.get(s).rows()];
+            for (int i = 0; i < alive[s].length; i++) alive[s][i] = i;
+          }
+        }
+
+        @Override
+        public void attend(int sample, int layer, int visual, float[] self, float[] cross) {
+          int[] o = alive[sample];
+          Spans spans = new Spans(samples.get(sample).spans().prefix(), visual);
+          AttentionShape shape = new AttentionShape(o.length, g.heads(), g.kvHeads(), g.headDim());
+          float[][] qkv = qkv(sample, layer, o);
+          Kernels.AttentionOutput a = Kernels.attention(shape, qkv[0], qkv[1], qkv[2]);
+          Kernels.Scores sc = Kernels.scores(shape, spans, qkv[0], qkv[1], a.lse());
+          System.arraycopy(sc.self(), 0, self, 0, visual);
+          System.arraycopy(sc.cross(), 0, cross, 0, visual);
+        }
+
+        @Override
+        public void finish(int sample, int layer, int[] drop, int count) {
+          int P = (int) samples.get(sample).spans().prefix();
+          java.util.Set<Integer> gone = new java.util.HashSet<>();
+          for (int i = 0; i < count; i++) gone.add(P + drop[i]);
+          int[] o = alive[sample], next = new int[o.length - count];
+          for (int i = 0, w = 0; i < o.length; i++) if (!gone.contains(i)) next[w++] = o[i];
+          alive[sample] = next;
+        }
+      };
+    }
   }
 
   static Recipe fit(Geometry model, List<Sample> samples, Engine engine, Path dir) throws Exception {
@@ -69,10 +126,11 @@ class ReadmeFittingTest {
     }
     AttentionStats stats = new AttentionStats(S, L, V, self, cross);
     FitResult fit = new FastFitter(stats, FlopsModel.of(model, Scope.PAPER)).fit(0.5); // half the paper-scope FLOPs
-    // exact mode: new ExactFitter(runner, FlopsModel.of(model, Scope.PAPER)).fit(0.5), runner a LayerRunner over your layers
-    Recipe recipe = Recipe.builder(model).fit(fit, Scope.PAPER, S).build();
+    FitResult exact = new ExactFitter(engine.runner(), FlopsModel.of(model, Scope.PAPER)).fit(0.5); // re-runs your layers
+    Recipe recipe = Recipe.builder(model).fit(exact, Scope.PAPER, S).build();
     RecipeFiles.write(dir.resolve("recipe.json"), recipe);
     // README fitting: end
+    assertTrue(fit.cost().reduction() >= 0.5, "fast mode meets the budget: " + fit.cost().reduction());
     return recipe;
   }
 
@@ -93,10 +151,10 @@ class ReadmeFittingTest {
     Geometry g = new Geometry("toy", 4, 48, 3, 1, 16, 96, 23, 2, 5);
     List<Sample> samples = List.of(new Sample(2 + 23 + 5, new Spans(2, 23)), new Sample(4 + 23 + 1, new Spans(4, 23)),
         new Sample(23 + 7, new Spans(0, 23)));
-    Recipe r = fit(g, samples, new Engine(g), dir);
+    Recipe r = fit(g, samples, new Engine(g, samples), dir);
     assertEquals(r, RecipeFiles.read(dir.resolve("recipe.json"), g));
     assertTrue(r.paper().reduction() >= 0.5, "meets the budget: " + r.paper().reduction());
-    assertEquals("fast", r.mode());
+    assertEquals("exact", r.mode());
     assertEquals(3, r.calibrationSamples());
     assertEquals(0.5, r.budget());
   }
