@@ -15,6 +15,7 @@ import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.NoTextPolicy;
 import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
@@ -81,6 +82,12 @@ final class PrefillCommand implements Callable<Integer> {
       + "from the recipe's: REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: ${DEFAULT-VALUE}.")
   VisualCountPolicy visualPolicy;
 
+  @Option(names = "--no-text-policy", defaultValue = "refuse", paramLabel = "refuse|self-only", description = "When no text "
+      + "follows an image (its cross-attention scores are all zero, so every FitPrune score ties): refuse (an error) or "
+      + "self-only (rank its visual tokens by self-attention alone). Default: ${DEFAULT-VALUE}.")
+  String noTextPolicy;
+  private NoTextPolicy noText;
+
   @Option(names = "--repeats", defaultValue = "1", description = "Timed prefills; the median is printed. Default: ${DEFAULT-VALUE}.")
   int repeats;
 
@@ -97,6 +104,11 @@ final class PrefillCommand implements Callable<Integer> {
       if (!r.equals("none")) CliPaths.input("--recipe", Path.of(r));
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+    try {
+      noText = NoTextPolicy.parse(noTextPolicy);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--no-text-policy: " + e.getMessage());
+    }
     Geometry g = Geometries.resolve(model);
     DecoderConfig cfg = decoder.config(g);
     DecoderWeights w;
@@ -128,7 +140,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (recipeFile != null) {
       Recipe r = RecipeFiles.read(Path.of(recipeFile), g);
       prune = r.prune();
-      pruner = Pruner.of(r, g, visualPolicy);
+      pruner = Pruner.of(r, g, visualPolicy, noText);
     }
     if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
     double[] secs = new double[repeats], base = new double[repeats];
@@ -208,7 +220,7 @@ final class PrefillCommand implements Callable<Integer> {
       if (!rec.equals("none")) {
         Recipe r = RecipeFiles.read(Path.of(rec), g);
         prune[b] = r.prune();
-        pruner = Pruner.of(r, g, visualPolicy);
+        pruner = Pruner.of(r, g, visualPolicy, noText);
       }
       requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
     }

@@ -112,7 +112,7 @@ public final class BatchDecoder {
   private Tensor layer(List<DecoderState> states, Pruner[] pruners, Tensor x, int l) {
     int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
     long[] lengths = new long[B];
-    int[] drop = new int[B];
+    long[] drop = new long[B];
     boolean scores = false;
     int total = 0;
     for (int b = 0; b < B; b++) {
@@ -275,7 +275,7 @@ public final class BatchDecoder {
       s.requireRoomForToken(c.layers());
     }
     int[] pos = new int[B];
-    for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken();
+    for (int b = 0; b < B; b++) pos[b] = states.get(b).seq.appendToken()[0];
     if (B <= DecodeStep.MAX_ROWS) return dec.decodeStep().run(states, x, pos);
     return stepOnLibtorch(states, x, pos);
   }
@@ -300,7 +300,7 @@ public final class BatchDecoder {
         Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
         for (int b = 0; b < B; b++) {
           DecoderState s = states.get(b);
-          int len = s.seq.kvLength(l); // including the new token, at row len - 1
+          int len = (int) s.seq.kvLength(l); // including the new token, at row len - 1
           tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
           tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
           kc[b] = TorchData.of(s.kCache[l]); // the caches' type is the projections' (both follow the weights)

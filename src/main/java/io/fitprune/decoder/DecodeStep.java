@@ -106,7 +106,7 @@ final class DecodeStep {
       rope.apply(wk.k, pos, G);
       for (int b = 0; b < B; b++) {
         DecoderState s = states.get(b);
-        int len = s.seq.kvLength(l); // including the new token, at row len - 1
+        int len = (int) s.seq.kvLength(l); // including the new token, at row len - 1
         append(s.kCache[l], len - 1, wk.k, b, wk);
         append(s.vCache[l], len - 1, wk.v, b, wk);
         kc[b] = TorchData.of(s.kCache[l]);

@@ -222,7 +222,7 @@ public final class Decoder {
   /** Runs one whole layer on the state, pruning as the pruner says. */
   public void layer(DecoderState s, Pruner p) {
     SequenceState seq = s.seq;
-    int drop = Math.min(Math.max(0, p.count(seq)), seq.visual());
+    long drop = Math.min(Math.max(0, p.count(seq)), seq.visual());
     Attended a = attend(s, drop > 0 && p.needsScores());
     int[] keep = null;
     if (drop > 0) {

@@ -17,6 +17,9 @@ public record DecoderConfig(Geometry geometry, int vocab, double ropeTheta, doub
   public DecoderConfig {
     if (geometry == null) throw new IllegalArgumentException("geometry is null");
     if (vocab <= 0) throw new IllegalArgumentException("vocab must be > 0, got " + vocab);
+    if (geometry.attentionWidth() != geometry.hidden())
+      throw new IllegalArgumentException("the reference decoder needs hidden == heads * headDim, got hidden "
+          + geometry.hidden() + " and " + geometry.heads() + " * " + geometry.headDim() + " = " + geometry.attentionWidth());
     if (geometry.headDim() % 2 != 0)
       throw new IllegalArgumentException("headDim must be even (RoPE rotates pairs), got " + geometry.headDim());
     if (!(ropeTheta > 1) || Double.isInfinite(ropeTheta))

@@ -20,7 +20,7 @@ public final class DecoderState implements AutoCloseable {
 
   DecoderState(int layers, Tensor x, Spans spans, int reserve) {
     this.x = x;
-    this.seq = SequenceState.start(layers, Math.toIntExact(x.size(0)), spans);
+    this.seq = SequenceState.start(layers, spans, Math.toIntExact(x.size(0)));
     this.kCache = new Tensor[layers];
     this.vCache = new Tensor[layers];
     this.reserve = reserve;
@@ -82,7 +82,7 @@ public final class DecoderState implements AutoCloseable {
   }
 
   /** K/V length of each layer (0 for layers not run). */
-  public int[] kvLengths() {
+  public long[] kvLengths() {
     return seq.kvLengths();
   }
 

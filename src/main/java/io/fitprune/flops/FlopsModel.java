@@ -42,22 +42,24 @@ public final class FlopsModel {
     return new FlopsModel(g, scope, g.prefixTokens(), g.textTokens());
   }
 
+  // D is the residual width and A = H*d the attention width; they differ in Gemma-style models,
+  // where q maps D -> A and o maps A -> D.
   private double preCost(long nv) {
-    double D = g.hidden();
-    if (scope == Scope.PAPER) return 3 * nv * D * D + 2 * (double) nv * nv * D;
+    double D = g.hidden(), A = g.attentionWidth();
+    if (scope == Scope.PAPER) return 3 * nv * D * A + 2 * (double) nv * nv * A;
     double n = prefix + nv + text;
     double kvWidth = 2.0 * g.kvHeads() * g.headDim();
-    double qkv = 2 * n * D * (D + kvWidth);
+    double qkv = 2 * n * D * (A + kvWidth);
     double pairs = n * (n + 1) / 2;                       // causal: row i sees keys 0..i
-    double attention = 4.0 * g.heads() * g.headDim() * pairs;  // QK^T and PV, 2 FLOPs per MAC each
+    double attention = 4.0 * A * pairs;                   // QK^T and PV, 2 FLOPs per MAC each
     return qkv + attention;
   }
 
   private double postCost(long nv) {
-    double D = g.hidden(), F = g.mlp();
-    if (scope == Scope.PAPER) return nv * D * D + 3 * nv * D * F;
+    double D = g.hidden(), A = g.attentionWidth(), F = g.mlp();
+    if (scope == Scope.PAPER) return nv * A * D + 3 * nv * D * F;
     double n = prefix + nv + text;
-    return 2 * n * D * D + 6 * n * D * F;
+    return 2 * n * A * D + 6 * n * D * F;
   }
 
   public Geometry geometry() {

@@ -8,7 +8,8 @@ package io.fitprune.model;
  *
  * @param name          model id; recipes name it, and bundled models are looked up by it
  * @param layers        decoder layers L
- * @param hidden        hidden size D
+ * @param hidden        hidden size D, the residual stream's width; it may differ from the attention
+ *                      width {@code heads * headDim} (Gemma-style models)
  * @param heads         query heads H
  * @param kvHeads       key/value heads G (grouped-query attention when G &lt; H)
  * @param headDim       head dimension d
@@ -37,9 +38,8 @@ public record Geometry(String name, int layers, int hidden, int heads, int kvHea
     if (heads % kvHeads != 0)
       throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads
           + "): each key/value head serves a whole group of query heads");
-    if ((long) heads * headDim != hidden)
-      throw new IllegalArgumentException("hidden (" + hidden + ") must equal heads * headDim (" + heads + " * "
-          + headDim + " = " + (long) heads * headDim + "): the FLOPs model assumes the attention width is the hidden size");
+    if ((long) heads * headDim > MAX_SIZE)
+      throw new IllegalArgumentException("heads * headDim (" + heads + " * " + headDim + ") must be at most " + MAX_SIZE);
   }
 
   private static void positive(String field, int v) {
@@ -48,6 +48,11 @@ public record Geometry(String name, int layers, int hidden, int heads, int kvHea
 
   private static void nonNegative(String field, int v) {
     if (v < 0 || v > MAX_SIZE) throw new IllegalArgumentException(field + " must be in [0, " + MAX_SIZE + "], got " + v);
+  }
+
+  /** Width of the attention (q and o projections): {@code heads * headDim}, which need not equal {@code hidden}. */
+  public int attentionWidth() {
+    return heads * headDim;
   }
 
   /** Query heads sharing one key/value head. */

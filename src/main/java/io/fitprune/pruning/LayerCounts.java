@@ -3,7 +3,8 @@ package io.fitprune.pruning;
 /**
  * Per-layer drop counts fitted for {@code fitted} visual tokens, and what to do for an image with
  * another count. Checked on construction: counts are non-negative and drop at most {@code fitted}
- * tokens in all, so no layer can be asked for more than is alive.
+ * tokens in all, so no layer can be asked for more than is alive. A sequence without visual
+ * tokens (a text-only request) drops nothing under either policy: there is nothing to refuse.
  */
 record LayerCounts(int[] prune, int fitted, VisualCountPolicy policy) {
   LayerCounts {
@@ -25,6 +26,7 @@ record LayerCounts(int[] prune, int fitted, VisualCountPolicy policy) {
     int l = s.layersDone();
     if (l >= prune.length) return 0;
     int actual = s.originalVisual();
+    if (actual == 0) return 0;
     int count = prune[l];
     if (actual != fitted) {
       if (policy == VisualCountPolicy.REFUSE)

@@ -31,7 +31,7 @@ public final class SequenceState {
   private int[] original;   // original index of each row
   private int[] positions;  // [rows * components]
   private final int[] visualAfter;
-  private final int[] kvLength;
+  private final long[] kvLength;
   private int layer;        // next layer to apply
   private int nextPosition;
 
@@ -47,12 +47,15 @@ public final class SequenceState {
     for (int i = 0; i < rows; i++) original[i] = i;
     this.positions = positions;
     this.visualAfter = new int[layers];
-    this.kvLength = new int[layers];
+    this.kvLength = new long[layers];
     this.nextPosition = nextPosition;
   }
 
-  /** A sequence of {@code rows} tokens at positions 0, 1, ..., rows - 1 (one component), before layer 0. */
-  public static SequenceState start(int layers, int rows, Spans spans) {
+  /**
+   * A sequence of {@code rows} tokens at positions 0, 1, ..., rows - 1 (one component), before
+   * layer 0. Both factories take the layer count, then the spans, then what fixes the rows.
+   */
+  public static SequenceState start(int layers, Spans spans, int rows) {
     checkShape(layers, rows, spans);
     int[] pos = new int[rows];
     for (int i = 0; i < rows; i++) pos[i] = i;
@@ -166,14 +169,14 @@ public final class SequenceState {
     return Arrays.copyOf(visualAfter, layer);
   }
 
-  /** K/V rows of layer {@code l} (0 before the layer ran). */
-  public int kvLength(int l) {
+  /** K/V rows of layer {@code l} (0 before the layer ran); long, as the kernels take K/V lengths. */
+  public long kvLength(int l) {
     if (l < 0 || l >= layers) throw new IllegalArgumentException("layer must be in [0, " + layers + "), got " + l);
     return kvLength[l];
   }
 
   /** K/V rows of every layer (0 for layers not run yet). */
-  public int[] kvLengths() {
+  public long[] kvLengths() {
     return kvLength.clone();
   }
 
@@ -232,7 +235,7 @@ public final class SequenceState {
   }
 
   /** Throws unless {@code keep} lists strictly ascending current rows that include every prefix and text row. */
-  private void checkKeep(int[] keep) {
+  void checkKeep(int[] keep) {
     int prev = -1, vis = 0;
     for (int r : keep) {
       if (r <= prev || r >= rows)
@@ -275,14 +278,17 @@ public final class SequenceState {
 
   /**
    * Records one decoded token appended to every layer's K/V (all layers applied first); returns its
-   * position id, and the next token's is one more.
+   * position ids, {@link #positionComponents} of them (all equal: with M-RoPE a text token's
+   * temporal, height and width ids agree), and the next token's are one more.
    */
-  public int appendToken() {
+  public int[] appendToken() {
     if (layer != layers)
       throw new IllegalStateException("decode: prefill has not finished (" + layer + " of " + layers + " layers applied)");
     if (nextPosition == Integer.MAX_VALUE) throw new IllegalStateException("decode: position ids exhausted");
-    for (int l = 0; l < layers; l++) kvLength[l] = Math.addExact(kvLength[l], 1);
-    return nextPosition++;
+    for (int l = 0; l < layers; l++) kvLength[l]++;
+    int[] ids = new int[components];
+    Arrays.fill(ids, nextPosition++);
+    return ids;
   }
 
   /** An independent copy (for example to fork a sequence). */

@@ -84,6 +84,15 @@ public final class RecipeFiles {
       counts[i] = x.intValue();
     }
     JsonNode cost = field(root, "cost", where);
+    try {
+      return construct(root, version, counts, cost, where);
+    } catch (IllegalArgumentException e) {
+      if (e.getMessage().startsWith(where)) throw e;
+      throw new IllegalArgumentException(where + ": " + e.getMessage());
+    }
+  }
+
+  private static Recipe construct(JsonNode root, int version, int[] counts, JsonNode cost, String where) {
     return new Recipe(version, text(root, "model", where), integer(root, "layers", where),
         integer(root, "visualTokens", where), number(root, "budget", where), text(root, "scope", where),
         text(root, "mode", where), number(root, "alpha", where), counts,
@@ -92,7 +101,7 @@ public final class RecipeFiles {
         integer(root, "calibrationSamples", where));
   }
 
-  /** Reads and validates against {@code g}. */
+  /** Reads and validates against {@code g}: sizes, counts and the stored costs recomputed from the counts. */
   public static Recipe read(Path path, Geometry g) throws IOException {
     Recipe r = read(path);
     r.validate(g, path.toString());

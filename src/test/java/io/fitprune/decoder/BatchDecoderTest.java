@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.io.DType;
 import io.fitprune.kernels.Spans;
+import io.fitprune.pruning.NoTextPolicy;
 import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.VisualCountPolicy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +31,10 @@ class BatchDecoderTest {
     }
 
     Pruner pruner() {
-      return prune == null ? Pruner.none() : Pruner.fitprune(prune, visual);
+      if (prune == null) return Pruner.none();
+      // no text rows: every cross score is zero, so the request has to choose to rank by self-attention
+      NoTextPolicy noText = n == prefix + visual ? NoTextPolicy.SELF_ONLY : NoTextPolicy.REFUSE;
+      return Pruner.fitprune(prune, visual, VisualCountPolicy.REFUSE, noText, "fitprune");
     }
   }
 
@@ -37,7 +42,7 @@ class BatchDecoderTest {
     new Req(20, 3, 12, null),                // unpruned
     new Req(1, 0, 0, null),                  // one token, no visual tokens
     new Req(23, 4, 10, new int[] {0, 3, 0}), // 30%
-    new Req(16, 2, 14, new int[] {0, 6, 4}), // 70%, no text rows
+    new Req(16, 2, 14, new int[] {0, 6, 4}), // 70%, no text rows (self-only)
     new Req(9, 0, 0, null),                  // text only
   };
 
@@ -120,7 +125,7 @@ class BatchDecoderTest {
         int[] pos = new int[tokens.length];
         long[] ids = new long[tokens.length];
         for (int b = 0; b < tokens.length; b++) {
-          pos[b] = viaTorch.get(b).seq.appendToken();
+          pos[b] = viaTorch.get(b).seq.appendToken()[0];
           ids[b] = tokens[b];
         }
         Decoder.Step[] t;

@@ -91,10 +91,10 @@ class DecoderTest {
     List<int[]> drops = Arrays.asList(null, new int[] {P + 2, P + 3, P + 9}, new int[] {P + 4});
     Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.fixed(drops), 4);
     // layer 0 and layer 1 (the pruning layer) cached all N; layer 2 the N-3 survivors of layer 1.
-    assertArrayEquals(new int[] {N, N, N - 3}, p.state().kvLengths());
+    assertArrayEquals(new long[] {N, N, N - 3}, p.state().kvLengths());
     int tok = 5;
     Decoder.Step st = dec.step(p.state(), tok);
-    assertArrayEquals(new int[] {N + 1, N + 1, N - 2}, p.state().kvLengths());
+    assertArrayEquals(new long[] {N + 1, N + 1, N - 2}, p.state().kvLengths());
     // The same thing without a cache: prefill of N+1 tokens with the token's embedding appended,
     // dropping the same tokens (the new row is text, never dropped). Same position N.
     float[] emb = Tensors.toArray(dec.weights().embed().narrow(0, tok, 1));
@@ -141,7 +141,7 @@ class DecoderTest {
     Decoder.Prefill p = dec.prefill(e, new Spans(P, V), Pruner.fitprune(new int[] {4, 0, 8}, V), 2);
     assertArrayEquals(new int[] {V - 4, V - 4, 0}, p.visualAfter());
     assertEquals(P + T, p.state().tokens());
-    assertArrayEquals(new int[] {N, N - 4, N - 4}, p.state().kvLengths());
+    assertArrayEquals(new long[] {N, N - 4, N - 4}, p.state().kvLengths());
     // layer 0 drops exactly what the kernels' select picks on layer 0's scores
     DecoderState s = dec.start(e, new Spans(P, V), -1);
     Attended a = dec.attend(s, true);

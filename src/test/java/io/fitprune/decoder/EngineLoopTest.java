@@ -5,18 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometry;
+import io.fitprune.pruning.BatchState;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
 import io.fitprune.recipe.Recipe;
+import io.fitprune.testutil.ReadmeBlocks;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.stream.Collectors;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,18 +29,19 @@ import org.junit.jupiter.api.Test;
  */
 class EngineLoopTest {
   static final String BEGIN = "// README engine loop: begin", END = "// README engine loop: end";
+  static final String BATCH_BEGIN = "// README batch loop: begin", BATCH_END = "// README batch loop: end";
 
   /** Runs the README loop over {@code engine}; returns the state, {@code hidden} compacted in place. */
   static SequenceState run(Geometry model, Recipe recipe, PlainEngine engine, float[] hidden, int n, Spans spans) {
     // README engine loop: begin
     Pruner pruner = Pruner.of(recipe, model);                  // checked against the model's geometry
-    SequenceState seq = SequenceState.start(model.layers(), n, spans);
+    SequenceState seq = SequenceState.start(model.layers(), spans, n);
     for (int l = 0; l < model.layers(); l++) {
       int rows = seq.rows();
       AttentionShape shape = new AttentionShape(rows, model.heads(), model.kvHeads(), model.headDim());
       float[][] qkv = engine.qkv(l, hidden, rows, seq.positions()); // your norm, projections, RoPE
       Kernels.AttentionOutput a = Kernels.attention(shape, qkv[0], qkv[1], qkv[2]);
-      int drop = pruner.count(seq);
+      long drop = pruner.count(seq);
       int[] keep = null;                                       // null: this layer keeps every row
       if (drop > 0) {
         Kernels.Scores s = Kernels.scores(shape, seq.spans(), qkv[0], qkv[1], a.lse());
@@ -51,13 +55,97 @@ class EngineLoopTest {
     return seq;
   }
 
+  /** Runs the README batch loop over {@code engine}: {@code hidden} holds every request's rows, packed, compacted in place. */
+  static BatchState runBatch(Geometry model, Pruner[] pruners, PlainEngine engine, float[] hidden, int[] n, Spans[] spans) {
+    // README batch loop: begin
+    BatchState batch = BatchState.start(model.layers(), spans, n, pruners); // a SequenceState and Pruner per request
+    for (int l = 0; l < model.layers(); l++) {
+      BatchShape shape = new BatchShape(Batch.ofLengths(batch.lengths()), model.heads(), model.kvHeads(), model.headDim());
+      float[][] qkv = engine.qkv(l, hidden, batch.rows(), batch.positions()); // all requests' rows, packed
+      Kernels.AttentionOutput a = Kernels.attention(shape, qkv[0], qkv[1], qkv[2]);
+      int[] keep = null;                                       // null: every request keeps every row
+      if (batch.prunes()) {                                    // some request drops tokens at this layer
+        Kernels.Scores s = Kernels.scores(shape, batch.scoreSpans(), qkv[0], qkv[1], a.lse());
+        keep = batch.keep(s.self(), s.cross());                // packed rows, ascending
+      }
+      float[] out = a.out();
+      batch.apply(l, keep, RowBuffer.of(out, model.hidden()), RowBuffer.of(hidden, model.hidden()));
+      engine.finish(l, out, hidden, batch.rows());
+    }
+    // README batch loop: end
+    return batch;
+  }
+
+  @Test
+  void theReadmeBatchLoopGivesEachRequestItsOwnLoopsBitsAndTheReferenceDecodersTokens() {
+    DecoderConfig c = DecoderTest.CFG;
+    int P = DecoderTest.P, V = DecoderTest.V, N = DecoderTest.N, D = c.hidden();
+    Geometry g = c.geometry();
+    Recipe a = Recipe.builder(g).prune(4, 2, 3).build(), b = Recipe.builder(g).prune(0, 7, 5).build();
+    // two images with their own recipes, a text-only request under a recipe, an unpruned one, one token
+    Recipe[] recipes = {a, b, a, null, b};
+    int[] n = {N, N - 2, 6, N + 1, 1};
+    Spans[] spans = {new Spans(P, V), new Spans(P, V), new Spans(6, 0), new Spans(P, V), new Spans(0, 0)};
+    DecoderWeights w = DecoderWeights.random(c, 23);
+    PlainEngine engine = new PlainEngine(w);
+    float[][] e = new float[n.length][];
+    int total = 0;
+    for (int r = 0; r < n.length; r++) {
+      e[r] = DecoderTest.embeds(40 + r, n[r], D);
+      total += n[r];
+    }
+    float[] hidden = new float[total * D];
+    Pruner[] pruners = new Pruner[n.length];
+    for (int r = 0, at = 0; r < n.length; r++) {
+      System.arraycopy(e[r], 0, hidden, at, e[r].length);
+      at += e[r].length;
+      pruners[r] = recipes[r] == null ? Pruner.none() : Pruner.of(recipes[r], g);
+    }
+    BatchState batch = runBatch(g, pruners, engine, hidden, n, spans);
+
+    List<BatchDecoder.Request> requests = new ArrayList<>();
+    for (int r = 0; r < n.length; r++) requests.add(new BatchDecoder.Request(Tensors.of(e[r], n[r], D), spans[r], pruners[r]));
+    List<Decoder.Prefill> ref = new BatchDecoder(new Decoder(w)).prefill(requests, 0);
+    try {
+      for (int r = 0; r < n.length; r++) {
+        SequenceState got = batch.sequence(r);
+        float[] mine = Arrays.copyOfRange(hidden, batch.offset(r) * D, (batch.offset(r) + got.rows()) * D);
+        float[] alone = e[r].clone();
+        SequenceState one = recipes[r] == null ? null : run(g, recipes[r], engine, alone, n[r], spans[r]);
+        if (one != null) {
+          assertArrayEquals(one.originalIndices(), got.originalIndices(), "request " + r);
+          assertArrayEquals(Arrays.copyOf(alone, got.rows() * D), mine, "request " + r + ": the batch gives the single loop's bits");
+        }
+        DecoderState want = ref.get(r).state();
+        assertArrayEquals(want.visualIds(), got.visualIds(), "request " + r + ": same tokens dropped as the reference decoder");
+        assertArrayEquals(want.kvLengths(), got.kvLengths(), "request " + r);
+        assertTrue(relativeError(want.hidden(), mine) < 1e-5, "request " + r + " residual stream");
+      }
+      assertArrayEquals(new int[] {V - 4, V - 6, V - 9}, batch.sequence(0).visualAfter());
+      assertArrayEquals(new int[] {V, V - 7, V - 12}, batch.sequence(1).visualAfter());
+      assertArrayEquals(new int[] {0, 0, 0}, batch.sequence(2).visualAfter(), "text only: unpruned under REFUSE");
+    } finally {
+      ref.forEach(Decoder.Prefill::close);
+    }
+  }
+
+  static double relativeError(float[] want, float[] got) {
+    assertEquals(want.length, got.length);
+    double num = 0, den = 0;
+    for (int i = 0; i < want.length; i++) {
+      num += (want[i] - got[i]) * (double) (want[i] - got[i]);
+      den += want[i] * (double) want[i];
+    }
+    return Math.sqrt(num / den);
+  }
+
   @Test
   void theReadmeLoopReproducesTheReferenceDecoder() {
     DecoderConfig c = DecoderTest.CFG;
     int P = DecoderTest.P, V = DecoderTest.V, N = DecoderTest.N;
     Geometry g = c.geometry();
     int[] prune = {4, 2, 3};
-    Recipe recipe = new Recipe(Recipe.VERSION, g.name(), g.layers(), V, 0.3, "full", "fast", 0.5, prune, null, null, 4);
+    Recipe recipe = Recipe.builder(g).prune(prune).build();
     DecoderWeights w = DecoderWeights.random(c, 21);
     float[] e = DecoderTest.embeds(22, N, c.hidden());
     float[] hidden = e.clone();
@@ -78,26 +166,10 @@ class EngineLoopTest {
   }
 
   @Test
-  void theReadmeShowsThisLoop() throws IOException {
-    String readme = Files.readString(Path.of("README.md"));
-    String src = Files.readString(Path.of("src/test/java/io/fitprune/decoder/EngineLoopTest.java"));
-    String loop = src.substring(src.lastIndexOf(BEGIN) + BEGIN.length(), src.lastIndexOf(END));
-    String shown = dedent(loop);
-    assertTrue(shown.lines().count() > 10, shown);
-    assertTrue(readme.contains("```java\n" + shown + "```"),
-        "README.md must show the engine loop of EngineLoopTest exactly:\n" + shown);
-  }
-
-  /** The lines without their common indentation, each ending in a newline; blank edges dropped. */
-  static String dedent(String block) {
-    String[] lines = block.strip().isEmpty() ? new String[0] : block.split("\n");
-    int from = 0, to = lines.length;
-    while (from < to && lines[from].isBlank()) from++;
-    while (to > from && lines[to - 1].isBlank()) to--;
-    String[] body = Arrays.copyOfRange(lines, from, to);
-    int indent = Arrays.stream(body).filter(s -> !s.isBlank()).mapToInt(s -> s.length() - s.stripLeading().length())
-        .min().orElse(0);
-    return Arrays.stream(body).map(s -> s.isBlank() ? "" : s.substring(indent)).collect(Collectors.joining("\n", "", "\n"));
+  void theReadmeShowsTheseLoops() throws IOException {
+    String src = "src/test/java/io/fitprune/decoder/EngineLoopTest.java";
+    ReadmeBlocks.requireShown(src, BEGIN, END);
+    ReadmeBlocks.requireShown(src, BATCH_BEGIN, BATCH_END);
   }
 
   /**

@@ -37,6 +37,29 @@ class FlopsModelTest {
     assertEquals(96, m.scorePass(3));
   }
 
+  // Gemma-style: D=6 is not H*d = 2*2 = 4. L=1, G=1, F=8, V=3, P=1, t=2.
+  static final Geometry WIDE = new Geometry("wide", 1, 6, 2, 1, 2, 8, 3, 1, 2);
+
+  @Test
+  void hiddenOtherThanAttentionWidthFullScopeByHand() {
+    FlopsModel m = FlopsModel.of(WIDE, Scope.FULL);
+    // in: n = 6: q 2*6*6*4 = 288, k and v 2*6*6*(2*1*2) = 288, attention 4*4*21 = 336
+    // out: n = 1+1+2 = 4: o-proj 2*4*4*6 = 192, MLP 6*4*6*8 = 1152
+    assertEquals(288 + 288 + 336 + 192 + 1152, m.layer(3, 1));
+    // score pass: 2*H*d*(nv(nv+1)/2 + t*nv) = 2*4*(6 + 6)
+    assertEquals(96, m.scorePass(3));
+  }
+
+  @Test
+  void hiddenOtherThanAttentionWidthPaperScopeByHand() {
+    FlopsModel m = FlopsModel.of(WIDE, Scope.PAPER);
+    // in: q, k, v 3*nv*D*A = 3*3*6*4 = 216, attention 2*nv*nv*A = 2*9*4 = 72
+    // out (nv = 1): o 1*4*6 = 24, MLP 3*1*6*8 = 144
+    assertEquals(216 + 72 + 24 + 144, m.layer(3, 1));
+    // baseline: 216 + 72 + 3*24 + 3*144
+    assertEquals(216 + 72 + 72 + 432, m.baseline());
+  }
+
   @Test
   void llava7bPaperBaseline() {
     Geometry g = new Geometry("llava-1.5-7b", 32, 4096, 32, 32, 128, 11008, 576, 35, 64);

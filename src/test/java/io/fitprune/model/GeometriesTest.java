@@ -49,7 +49,6 @@ class GeometriesTest {
   @Test
   void rejectsBadFilesNamingFileAndField() throws Exception {
     assertTrue(reject(GOOD.replace("\"kvHeads\": 2", "\"kvHeads\": 3")).contains("multiple of kvHeads"));
-    assertTrue(reject(GOOD.replace("\"hidden\": 8", "\"hidden\": 10")).contains("heads * headDim"));
     assertTrue(reject(GOOD.replace("\"layers\": 2", "\"layers\": 0")).contains("layers"));
     assertTrue(reject(GOOD.replace("\"mlp\": 16", "\"mlp\": -1")).contains("mlp"));
     assertTrue(reject(GOOD.replace("\"mlp\": 16", "\"mlp\": 1.5")).contains("'mlp' must be an integer"));
@@ -58,6 +57,15 @@ class GeometriesTest {
     assertTrue(reject(GOOD.replace("\"toy\"", "\"other\"")).contains("'other'"));
     assertTrue(reject("{ not json").contains("not valid JSON"));
     assertTrue(reject("[1, 2]").contains("JSON object"));
+  }
+
+  @Test
+  void hiddenMayDifferFromTheAttentionWidth() throws Exception {
+    Path f = dir.resolve("toy.json");
+    Files.writeString(f, GOOD.replace("\"hidden\": 8", "\"hidden\": 10"));
+    Geometry g = Geometries.load(f);
+    assertEquals(10, g.hidden());
+    assertEquals(8, g.attentionWidth());
   }
 
   @Test

@@ -16,16 +16,15 @@ import org.junit.jupiter.api.Test;
 
 class PrunerTest {
   static Recipe recipe(Geometry g, int[] prune) {
-    return new Recipe(Recipe.VERSION, g.name(), g.layers(), g.visualTokens(), 0.5, "full", "fast", 1.0, prune, null,
-        null, 8);
+    return Recipe.builder(g).prune(prune).build();
   }
 
   /** The counts a pruner asks for at every layer of a sequence with {@code visual} visual tokens, applying them. */
   static int[] drops(Pruner p, int layers, int visual) {
-    SequenceState s = SequenceState.start(layers, 5 + visual + 7, new Spans(5, visual));
+    SequenceState s = SequenceState.start(layers, new Spans(5, visual), 5 + visual + 7);
     int[] out = new int[layers];
     for (int l = 0; l < layers; l++) {
-      out[l] = p.count(s);
+      out[l] = (int) p.count(s);
       int[] drop = new int[out[l]];
       for (int i = 0; i < drop.length; i++) drop[i] = i;
       s.apply(l, s.keepDropping(drop, drop.length));
@@ -76,8 +75,8 @@ class PrunerTest {
     Geometry g = Geometries.resolve("llava-1.5-7b");
     int[] tooMany = new int[g.layers()];
     tooMany[0] = 577;
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> Pruner.of(recipe(g, tooMany), g)).getMessage()
-        .startsWith("recipe"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> recipe(g, tooMany)).getMessage()
+        .contains("only 576"));
     Geometry other = new Geometry("other", g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.headDim(), g.mlp(), 576, 35, 64);
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Pruner.of(recipe(g, new int[g.layers()]), other))
         .getMessage().contains("other"));
@@ -96,7 +95,7 @@ class PrunerTest {
       cross[j] = r.nextFloat();
     }
     Pruner p = Pruner.fitprune(new int[] {13, 0}, V);
-    SequenceState s = SequenceState.start(2, n, new Spans(P, V));
+    SequenceState s = SequenceState.start(2, new Spans(P, V), n);
     assertEquals(13, p.count(s));
     assertArrayEquals(Kernels.selectKeep(n, new Spans(P, V), self, cross, 13), p.keep(s, self, cross, 13));
     assertEquals(0, Pruner.none().count(s));
@@ -114,7 +113,7 @@ class PrunerTest {
     assertFalse(r.needsScores());
     assertArrayEquals(prune, drops(f, prune.length, 10));
     assertArrayEquals(prune, drops(r, prune.length, 10));
-    SequenceState s = SequenceState.start(prune.length, 2 + 10 + 3, new Spans(2, 10));
+    SequenceState s = SequenceState.start(prune.length, new Spans(2, 10), 2 + 10 + 3);
     s.apply(0, s.keepDropping(new int[0], 0));
     int[] a = r.keep(s, null, null, 3), b = Pruner.random(prune, 10, 9).keep(s, null, null, 3);
     assertArrayEquals(a, b); // the seed, layer and alive count decide the choice

@@ -30,7 +30,7 @@ class SequenceStateTest {
   @Test
   void keepListsMoveBookkeepingAndCallerRowsTogether() {
     Random r = new Random(41);
-    SequenceState s = SequenceState.start(L, N, new Spans(P, V));
+    SequenceState s = SequenceState.start(L, new Spans(P, V), N);
     int D = 7, kv = 5;
     float[] hidden = random(r, N * D);                 // exactly [N, D]
     float[] big = random(r, (N + 9) * kv);             // more room than rows
@@ -73,11 +73,11 @@ class SequenceStateTest {
     assertArrayEquals(new int[] {V, V - 3, V - 4, V - 4}, s.visualAfter());
     assertEquals(new Spans(P, V - 3), s.spansAfter(1));
     // the pruning layer's K/V holds all it saw; later layers only survivors
-    assertArrayEquals(new int[] {N, N, N - 3, N - 4}, s.kvLengths());
+    assertArrayEquals(new long[] {N, N, N - 3, N - 4}, s.kvLengths());
     assertEquals(N, s.nextPosition());
-    assertEquals(N, s.appendToken());
-    assertEquals(N + 1, s.appendToken());
-    assertArrayEquals(new int[] {N + 2, N + 2, N - 1, N - 2}, s.kvLengths());
+    assertArrayEquals(new int[] {N}, s.appendToken());
+    assertArrayEquals(new int[] {N + 1}, s.appendToken());
+    assertArrayEquals(new long[] {N + 2, N + 2, N - 1, N - 2}, s.kvLengths());
   }
 
   @Test
@@ -105,12 +105,12 @@ class SequenceStateTest {
     for (int i = 0; i < keep.length; i++)
       assertArrayEquals(Arrays.copyOfRange(pos, keep[i] * 3, keep[i] * 3 + 3), Arrays.copyOfRange(got, i * 3, i * 3 + 3));
     s.apply(1, null);
-    assertEquals(next + text, s.appendToken());
+    assertArrayEquals(new int[] {next + text, next + text, next + text}, s.appendToken(), "all 3 M-RoPE components");
   }
 
   @Test
   void badInputIsRefusedBeforeAnythingChanges() {
-    SequenceState s = SequenceState.start(2, N, new Spans(P, V));
+    SequenceState s = SequenceState.start(2, new Spans(P, V), N);
     float[] small = new float[N * 2 - 1];
     int[] ok = s.keepDropping(new int[] {0}, 1);
     String m = assertThrows(IllegalArgumentException.class, () -> s.apply(0, ok, RowBuffer.of(small, 2))).getMessage();
@@ -128,8 +128,8 @@ class SequenceStateTest {
         .contains("distinct"));
     assertEquals(0, s.layersDone(), "nothing changed");
     assertEquals(N, s.rows());
-    assertArrayEquals(new int[2], s.kvLengths());
-    assertThrows(IllegalArgumentException.class, () -> SequenceState.start(2, 5, new Spans(3, 3)));
+    assertArrayEquals(new long[2], s.kvLengths());
+    assertThrows(IllegalArgumentException.class, () -> SequenceState.start(2, new Spans(3, 3), 5));
     assertThrows(IllegalArgumentException.class, () -> SequenceState.start(2, new Spans(0, 1), 2, new int[4]));
     assertThrows(IllegalArgumentException.class, () -> SequenceState.start(2, new Spans(0, 1), 3, new int[] {0, 0, -1}));
     s.apply(0, ok);
@@ -140,7 +140,7 @@ class SequenceStateTest {
   @Test
   void intRowsInJavaArraysAndNativeMemory() {
     Random r = new Random(8);
-    SequenceState s = SequenceState.start(1, N, new Spans(P, V));
+    SequenceState s = SequenceState.start(1, new Spans(P, V), N);
     int[] ids = new int[N * 3 + 5], want = new int[N * 3];
     for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt();
     System.arraycopy(ids, 0, want, 0, want.length);
@@ -161,10 +161,10 @@ class SequenceStateTest {
 
   @Test
   void oneTokenSequenceAndEmptyVisualSpan() {
-    SequenceState s = SequenceState.start(1, 1, new Spans(0, 0));
+    SequenceState s = SequenceState.start(1, new Spans(0, 0), 1);
     assertArrayEquals(new int[0], s.visualIds());
     s.apply(0, new int[] {0});
-    assertArrayEquals(new int[] {1}, s.kvLengths());
-    assertEquals(1, s.appendToken());
+    assertArrayEquals(new long[] {1}, s.kvLengths());
+    assertArrayEquals(new int[] {1}, s.appendToken());
   }
 }

@@ -57,14 +57,38 @@ class RecipeFilesTest {
   void rejectsRecipesThatDoNotFit() throws Exception {
     String good = RecipeFiles.toJson(recipe(3, 2, 0, 1));
     assertTrue(reject(good.replace("\"toy\"", "\"llava-1.5-7b\"")).contains("for model 'llava-1.5-7b'"));
-    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2, 0, 1, 0 ]")).contains("5 layer counts"));
-    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2 ]")).contains("2 layer counts"));
-    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 6, 2, 3, 0 ]")).contains("only 2"));
+    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2, 0, 1, 0 ]")).contains("5 counts but the recipe says 4 layers"));
+    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2 ]")).contains("2 counts but the recipe says 4 layers"));
+    assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 6, 2, 3, 0 ]")).contains("drops 11 visual tokens"));
     assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, -2, 0, 1 ]")).contains("negative"));
     assertTrue(reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2.5, 0, 1 ]")).contains("prune[1]"));
     assertTrue(reject(good.replace("\"layers\" : 4", "\"layers\" : 5")).contains("layers"));
     assertTrue(reject(good.replace("\"version\" : 1", "\"version\" : 9")).contains("version 9"));
     assertTrue(reject(good.replace("\"alpha\"", "\"alfa\"")).contains("missing field 'alpha'"));
     assertTrue(reject(good.substring(0, good.length() / 2)).contains("not valid JSON"));
+  }
+
+  @Test
+  void storedCostsAreCheckedAgainstTheCounts() throws Exception {
+    Recipe r = recipe(3, 2, 0, 1);
+    String good = RecipeFiles.toJson(r);
+    // counts edited by hand, costs left as fitted: the file no longer describes itself
+    String m = reject(good.replace("[ 3, 2, 0, 1 ]", "[ 3, 2, 1, 1 ]"));
+    assertTrue(m.contains("cost.full.pruned") && m.contains("the counts cost"), m);
+    long pruned = Math.round(r.paper().pruned());
+    m = reject(good.replace("\"pruned\" : " + pruned + ",", "\"pruned\" : " + (pruned + 1) + ","));
+    assertTrue(m.contains("cost.paper.pruned") || m.contains("reduction"), m);
+    // the same counts on another geometry of the same name cost something else
+    Geometry wider = new Geometry("toy", 4, 12, 2, 1, 4, 16, 10, 2, 3);
+    Path f = dir.resolve("r.json");
+    RecipeFiles.write(f, r);
+    m = assertThrows(IllegalArgumentException.class, () -> RecipeFiles.read(f, wider)).getMessage();
+    assertTrue(m.contains("cost.full.baseline") && m.contains("geometry differs"), m);
+    // a structurally inconsistent entry is refused without any geometry
+    m = assertThrows(IllegalArgumentException.class, () -> {
+      Files.writeString(f, good.replaceFirst("\"reduction\" : [0-9.E-]+", "\"reduction\" : 0.75"));
+      RecipeFiles.read(f);
+    }).getMessage();
+    assertTrue(m.contains("r.json") && m.contains("reduction"), m);
   }
 }
