@@ -95,12 +95,12 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     long inputBytes = 0;
     int embedCount = 0, calibrationCount = 0;
     if (embeds != null) {
-      embedCount = MemoryCheck.arrayLength("--embeds [n, D] = [" + n + ", " + g.hidden() + "]", n * g.hidden());
+      embedCount = arrayLength("--embeds [n, D] = [" + n + ", " + g.hidden() + "]", (double) n * g.hidden());
       inputBytes += 4L * embedCount;
     }
     if (calibration != null) {
       String what = "--calibration [S, n, D] = [" + samples + ", " + n + ", " + g.hidden() + "]";
-      calibrationCount = MemoryCheck.arrayLength(what, Math.multiplyExact((long) samples, n * g.hidden()));
+      calibrationCount = arrayLength(what, (double) samples * n * g.hidden());
       inputBytes += 4L * calibrationCount;
     }
     for (long count : new long[] {embedCount, calibrationCount}) // the values, then their bytes in the writer
@@ -142,6 +142,11 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw e;
     }
     return 0;
+  }
+
+  /** {@link MemoryCheck#arrayLength} of a count computed in floating point, so no product can wrap around first. */
+  private static int arrayLength(String what, double count) {
+    return MemoryCheck.arrayLength(what, count > Long.MAX_VALUE ? Long.MAX_VALUE : (long) count);
   }
 
   /** Inputs on the scale of the embedding table (standard deviation 0.02). */
