@@ -103,10 +103,8 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       calibrationCount = arrayLength(what, (double) samples * n * g.hidden());
       inputBytes += 4L * calibrationCount;
     }
-    for (long count : new long[] {embedCount, calibrationCount}) // the values, then their bytes in the writer
-      if (4 * count > Integer.MAX_VALUE - 8)
-        throw new IllegalArgumentException((count == embedCount ? "--embeds" : "--calibration") + " would be "
-            + CheckpointBudget.gib(4.0 * count) + ", over the 2 GiB one tensor of a safetensors input may have");
+    requireOneTensor("--embeds", embedCount);
+    requireOneTensor("--calibration", calibrationCount);
     MemoryCheck.require("--embeds/--calibration", 0, 8.0 * Math.max(embedCount, calibrationCount));
     long checkpointBytes = 0;
     if (out != null) {
@@ -142,6 +140,13 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw e;
     }
     return 0;
+  }
+
+  /** The writer holds a tensor's bytes in one buffer of at most 2 GiB. */
+  private static void requireOneTensor(String option, int floats) {
+    if (4L * floats > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException(option + " would be " + CheckpointBudget.gib(4.0 * floats)
+          + ", over the 2 GiB one tensor of a safetensors input may have");
   }
 
   /** {@link MemoryCheck#arrayLength} of a count computed in floating point, so no product can wrap around first. */

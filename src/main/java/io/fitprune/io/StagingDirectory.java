@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -28,7 +29,9 @@ public final class StagingDirectory implements AutoCloseable {
   private StagingDirectory(Path target, Path dir) {
     this.target = target;
     this.dir = dir;
-    this.hook = new Thread(() -> removeTree(dir), "fitprune-staging-cleanup");
+    this.hook = new Thread(() -> { // the writer runs on during shutdown: repeat until the folder itself is gone
+      for (int i = 0; i < 100 && Files.exists(dir, LinkOption.NOFOLLOW_LINKS); i++) removeTree(dir);
+    }, "fitprune-staging-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
   }
 
@@ -44,6 +47,8 @@ public final class StagingDirectory implements AutoCloseable {
       removeAbandoned(parent, target.getFileName().toString());
       Path dir = parent.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
       return new StagingDirectory(target, Files.createDirectory(dir));
+    } catch (FileAlreadyExistsException e) { // createDirectories met a file where a folder must be
+      throw new IOException(option + " " + target + ": cannot be written (" + e.getFile() + " is not a directory)");
     } catch (AccessDeniedException e) {
       throw new IOException(option + " " + target + ": cannot be written (permission denied in " + parent + ")");
     } catch (FileSystemException e) {

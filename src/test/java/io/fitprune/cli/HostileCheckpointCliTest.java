@@ -67,6 +67,13 @@ class HostileCheckpointCliTest {
         "--out " + ck, "over the 2 GiB a tensor may have");
     refused(CliRun.run("random-checkpoint", "--model", model, "--vocab", "20", "--out", ck, "--shard-size", "0.5"),
         "--shard-size: '0.5' is less than one byte");
+    // A folder that cannot be made: the error names --out, never the staging folder's name.
+    Files.writeString(dir.resolve("plain"), "x");
+    CliRun.Result r = CliRun.run("random-checkpoint", "--model", model, "--vocab", "20", "--out",
+        dir.resolve("plain").resolve("ck").toString());
+    refused(r, "--out " + dir.resolve("plain").resolve("ck"), "cannot be written", "is not a directory");
+    assertFalse(r.err().contains(".tmp"), r.err());
+    Files.delete(dir.resolve("plain"));
     assertEquals(List.of(), leftovers());
   }
 
@@ -85,6 +92,34 @@ class HostileCheckpointCliTest {
     assertFalse(Files.exists(dead));
     assertTrue(Files.isDirectory(live));
     assertTrue(Files.isRegularFile(ck.resolve(Checkpoint.INDEX)));
+  }
+
+  @Test
+  void sigtermMidWriteLeavesNoStagingFolder() throws Exception {
+    Path model = dir.resolve("wide.json"), ck = dir.resolve("ck");
+    Files.writeString(model, "{\"name\": \"wide\", \"layers\": 24, \"hidden\": 1024, \"heads\": 8, \"kvHeads\": 8, "
+        + "\"headDim\": 128, \"mlp\": 4096, \"visualTokens\": 7, \"prefixTokens\": 2, \"textTokens\": 3}");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "random-checkpoint", "--model", model.toString(),
+        "--vocab", "1000", "--out", ck.toString()).redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile()).start();
+    try {
+      long deadline = System.nanoTime() + 120_000_000_000L;
+      while (stagingFolders().isEmpty() && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(20);
+      assertTrue(p.isAlive(), "the write (about 0.8 GB) ended before it could be interrupted");
+      assertEquals(1, stagingFolders().size());
+      p.destroy(); // SIGTERM
+      assertEquals(143, p.waitFor(), Files.readString(dir.resolve("log")));
+    } finally {
+      p.destroyForcibly();
+    }
+    assertEquals(List.of(), stagingFolders());
+    assertFalse(Files.exists(ck));
+  }
+
+  List<Path> stagingFolders() throws Exception {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(f -> f.getFileName().toString().startsWith(".ck.tmp-")).toList();
+    }
   }
 
   @Test
