@@ -63,6 +63,9 @@ final class PrefillCommand implements Callable<Integer> {
   /** Requests in one batch: each has caches and tensors per layer, and a step serves them all. */
   static final int MAX_REQUESTS = 1024;
 
+  /** Positions a float32 RoPE angle (position * frequency) resolves exactly. */
+  static final long MAX_POSITIONS = 1L << 24;
+
   @Option(names = "--generate", defaultValue = "0", paramLabel = "N", description = "Greedy tokens to generate after the prefill. Default: ${DEFAULT-VALUE}.")
   int generate;
 
@@ -196,15 +199,20 @@ final class PrefillCommand implements Callable<Integer> {
    */
   private void requireCacheRoom(List<Input> inputs, DecoderConfig cfg) {
     double bytes = 0;
+    long positions = 0;
     for (Input in : inputs) {
       long rows = (long) in.n + generate;
       if (rows > Integer.MAX_VALUE)
         throw new IllegalArgumentException("--generate " + generate + ": " + in.n + " input tokens + " + generate
             + " = " + rows + " cache rows, more than the 2^31 - 1 a cache holds");
       bytes += 2.0 * rows * cfg.layers() * 2 * cfg.kvWidth();
+      positions = Math.max(positions, rows);
     }
+    if (positions > MAX_POSITIONS) // RoPE angles are float32 products position * frequency, as the reference computes them
+      throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the 2^24 "
+          + "a float32 RoPE angle tells apart");
     MemoryCheck.require("--generate " + generate + " (K/V caches of " + cfg.layers() + " layers for " + inputs.size()
-        + " request(s))", bytes, 0);
+        + " request(s), and the RoPE table)", bytes, 4.0 * positions * cfg.headDim());
   }
 
   /** The refusal of an image whose visual count the recipe was not fitted for, in the command line's words. */
