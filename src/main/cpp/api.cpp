@@ -182,6 +182,44 @@ void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visua
   }
 }
 
+inline double bf16_value(float x) { return x; }
+inline double bf16_value(bf16 x) {
+  const uint32_t b = (uint32_t)x << 16;
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// Scores recompute exp(logit - lse): an LSE of 2^24 or more (finite q and k whose products are
+// huge) leaves nothing of the probabilities but rounding noise, so it is refused with its place.
+int check_lse_resolution(const float* lse, int H, int64_t n) {
+  const int64_t at = first_unresolved_lse(lse, (int64_t)H * n);
+  if (at < 0) return FP_OK;
+  return fail(FP_ERR_VALUE,
+              "lse [H,n] is %g at [%lld, %lld] (head %lld, row %lld), beyond float32's resolution of attention "
+              "probabilities (|lse| >= 2^24): q*k is too large",
+              (double)lse[at], (long long)(at / n), (long long)(at % n), (long long)(at / n), (long long)(at % n));
+}
+
+// Scores of finite inputs and a finite LSE that still overflowed: named by tensor, sequence and
+// visual token (self and cross are the sequences' visual tokens concatenated).
+int check_scores(const int64_t* spans, int64_t batch, const float* self_score, const float* cross_score) {
+  int64_t total = 0;
+  for (int64_t b = 0; b < batch; ++b) total += spans[2 * b + 1];
+  const float* t[2] = {self_score, cross_score};
+  for (int w = 0; w < 2; ++w) {
+    const int64_t at = first_nonfinite(t[w], total);
+    if (at < 0) continue;
+    int64_t seq = 0, first = 0;
+    while (seq + 1 < batch && first + spans[2 * seq + 1] <= at) first += spans[2 * seq++ + 1];
+    char where[128];
+    snprintf(where, sizeof where, "[%lld] (sequence %lld, visual token %lld)", (long long)at, (long long)seq,
+             (long long)(at - first));
+    return output_error(w == 0 ? "self [V]" : "cross [V]", t[w][at], where);
+  }
+  return FP_OK;
+}
+
 // Workspace: packed K (and V for bf16) of every sequence in the input type, then each worker's
 // fp32 scratch; with scores (spans given and some visual > 0), the fused score buffers after
 // them: one FusedScores per sequence, the per-sequence head-max, locks and partials, and the
@@ -243,23 +281,34 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
                      reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
-  // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
-  // last output row of its sequence (it attends to every key); NaN or -Inf in k would only mask
-  // that key, so k is scanned. The error path then finds the first bad element.
+  // Non-finite values: a bad q row makes its LSE non-finite, a bad v reaches the output; NaN or
+  // -Inf in k would only mask that key, so k is scanned. With finite inputs, q*k can still
+  // overflow (LSE) and the p*v sums too (out): those are named by tensor, row and head. The scans
+  // read k, lse and out once (out is q's size: about as much as the k scan at H = G).
   const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
-  bool last_row_bad = false;
-  for (int64_t i = 0; i < count && !last_row_bad; ++i) {
-    const int64_t last = seqs[i].start + seqs[i].len - 1;
-    last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + last * qd, qd) >= 0
-                           : first_nonfinite(static_cast<const T*>(out) + last * qd, qd) >= 0;
-  }
-  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
+  const int64_t out_at = out_f32 ? first_nonfinite(static_cast<const float*>(out), n * qd)
+                                 : first_nonfinite(static_cast<const T*>(out), n * qd);
+  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || out_at >= 0) {
     const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
     int64_t at;
     if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
     if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
     if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
-    return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
+    char where[160];
+    if ((at = first_nonfinite(lse, (int64_t)H * n)) >= 0) {
+      snprintf(where, sizeof where, "[%lld, %lld] (head %lld, row %lld)", (long long)(at / n), (long long)(at % n),
+               (long long)(at / n), (long long)(at % n));
+      return output_error("lse [H,n]", lse[at], where);
+    }
+    const int64_t row = out_at / qd, head = out_at % qd / d;
+    snprintf(where, sizeof where, "[%lld, %lld, %lld] (row %lld, head %lld)", (long long)row, (long long)head,
+             (long long)(out_at % d), (long long)row, (long long)head);
+    const double v_at = out_f32 ? static_cast<const float*>(out)[out_at] : bf16_value(static_cast<const T*>(out)[out_at]);
+    return output_error("out [n,H,d]", v_at, where);
+  }
+  // The fused scores come from these logits; past 2^24 a logit's rounding step is a whole unit.
+  if (fused) {
+    if (int st = check_lse_resolution(lse, H, n)) return st;
   }
   if (fused) {
     FP_DISPATCH2(fused_score_sums, f, count);
@@ -267,6 +316,7 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
       if (f[i].visual > 0)
         reduce_partials(f[i].partial, f[i].len, f[i].prefix, f[i].visual, self_score + f[i].out0,
                         cross_score + f[i].out0);
+    return check_scores(spans, batch, self_score, cross_score);
   }
   return FP_OK;
 }
@@ -288,6 +338,7 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
     const int64_t ls[2] = {H, n};
     return nonfinite_error("lse", lse, at, "[H,n]", 2, ls);
   }
+  if (int st = check_lse_resolution(lse, H, n)) return st;
   double* acc = reinterpret_cast<double*>(ws);
   std::memset(acc, 0, partial);
   ScoreArgs<T> a{q, k, lse, n, H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
@@ -297,7 +348,7 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
   for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
     reduce_partials(acc + seqs[i].partial0, seqs[i].len, seqs[i].prefix, seqs[i].visual, self_score + seqs[i].out0,
                     cross_score + seqs[i].out0);
-  return FP_OK;
+  return check_scores(spans, batch, self_score, cross_score);
 }
 
 // The checks shared by the packed attention calls, with or without scores.

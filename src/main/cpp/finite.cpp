@@ -85,6 +85,14 @@ int error_at(const char* tensor, double v, int64_t index, const char* dims, int 
 }  // namespace
 
 int64_t first_nonfinite(const float* x, int64_t count) { return first_of(x, count); }
+int64_t first_unresolved_lse(const float* lse, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &lse[i], sizeof b);
+    if ((b & 0x7f800000u) >= ((127u + 24) << 23)) return i;  // |x| >= 2^24, infinity or NaN
+  }
+  return -1;
+}
 int64_t first_nonfinite(const bf16* x, int64_t count) { return first_of(x, count); }
 
 int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
@@ -92,6 +100,11 @@ int nonfinite_error(const char* tensor, const float* x, int64_t index, const cha
 }
 int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
   return error_at(tensor, value(x[index]), index, dims, rank, shape);
+}
+
+int output_error(const char* tensor, double v, const char* where) {
+  return fail(FP_ERR_VALUE, "%s is not finite at %s (%g) although q, k and v are finite: q*k overflowed float32", tensor,
+              where, v);
 }
 
 }  // namespace fp

@@ -55,14 +55,18 @@ int fp_tune_malloc(int64_t mmap_threshold, int64_t trim_threshold);
 int fp_prefer_passive_omp(void);
 
 /* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n].
- * FP_ERR_VALUE, naming the tensor and the first position, when q, k or v holds NaN or infinity
- * (or q*k overflows): q and v show in the LSE and the last output row, k is scanned. */
+ * FP_ERR_VALUE, naming the tensor and the first position, when q, k or v holds NaN or infinity:
+ * q and v show in the LSE and the output, k is scanned. With finite inputs, an LSE or output that
+ * overflowed float32 (q*k, or the p*v sums) is FP_ERR_VALUE naming lse or out with its row and
+ * head. The checks read k, lse and out once after the kernel (nothing in its inner loops). */
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v,
                          int64_t n, int32_t heads, int32_t kv_heads, int32_t head_dim,
                          float* out, float* lse);
 
 /* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE of
- * fp_cpu_attention_f32 on the same q and k (FP_ERR_VALUE when the LSE is not finite):
+ * fp_cpu_attention_f32 on the same q and k. FP_ERR_VALUE when the LSE is not finite or 2^24 or
+ * more in magnitude (there a float32 logit's rounding step is a whole unit and the recomputed
+ * probabilities are noise), or when a score overflows (self or cross named with its position):
  * self[j]  = (1/visual) * sum over visual rows i of max_h A[h,i,j]
  * cross[j] = (1/t)      * sum over text rows i >= prefix+visual of max_h A[h,i,j] (0 if t == 0) */
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
@@ -71,7 +75,8 @@ int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
                       float* self_score, float* cross_score);
 
 /* Drops the `drop` visual tokens with the lowest self*cross (ties: lower index first) and
- * writes the n - drop kept row indices of the whole sequence, ascending. */
+ * writes the n - drop kept row indices of the whole sequence, ascending. A NaN or infinite
+ * self*cross is FP_ERR_VALUE. */
 int fp_select_keep(const float* self_score, const float* cross_score,
                    int64_t n, int64_t prefix, int64_t visual, int64_t drop, int32_t* keep);
 
@@ -245,7 +250,7 @@ int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, 
 
 /* ---- Asynchronous use on the caller's memory and stream ----
  * The calls below and fp_cuda_attention / fp_cuda_scores only enqueue work on `stream`: no
- * device-wide synchronisation, no read-back. Bad data found on the device (a NaN self*cross, a
+ * device-wide synchronisation, no read-back. Bad data found on the device (a NaN or infinite self*cross, a
  * gather index out of range) is recorded in a status word: one device int32 the caller owns,
  * zero when clear (NULL: not recorded). A nonzero word holds the status code in bits 24..30 and
  * the position in bits 0..23 (the visual token, or the gather's output row; capped at 2^24-1);

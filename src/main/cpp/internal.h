@@ -81,6 +81,12 @@ int64_t first_nonfinite(const bf16* x, int64_t count);
 int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape);
 int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape);
 
+// Index of the first LSE whose magnitude is 2^24 or more (or not finite), or -1: there a float32
+// logit's rounding step is a whole unit, so recomputed probabilities exp(s - lse) are noise.
+int64_t first_unresolved_lse(const float* lse, int64_t count);
+// FP_ERR_VALUE for an output that overflowed from finite inputs: "<tensor> is not finite at <where> ...".
+int output_error(const char* tensor, double v, const char* where);
+
 // Head dims as the bf16 packs pad them: q/k to an even count (the dot products take pairs), and
 // v columns (and the fp32 output tile) to whole 16-lane vectors. Zero padding changes no result.
 inline int pair_dim(int d) { return (d + 1) / 2 * 2; }

@@ -19,8 +19,8 @@ extern "C" int fp_select_keep(const float* self_score, const float* cross_score,
     std::vector<float> score(visual);
     for (int64_t j = 0; j < visual; ++j) {
       score[j] = self_score[j] * cross_score[j];
-      if (std::isnan(score[j]))
-        return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %lld", (long long)j);
+      if (!std::isfinite(score[j]))  // scores are means of probabilities: infinity is an overflow, not a rank
+        return fail(FP_ERR_VALUE, "self*cross is not finite (NaN or infinity) at visual token %lld", (long long)j);
     }
     // Total order (score, index): the `drop` smallest are dropped, lower index first on ties.
     std::vector<int32_t> order(visual);

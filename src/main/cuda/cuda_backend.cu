@@ -196,7 +196,7 @@ int status_check(int32_t* status, void* stream) {
   FP_CUDA(cudaMemsetAsync(status, 0, sizeof word, s), "cudaMemsetAsync(status word)");
   const int code = (word >> 24) & 0x7f, where = word & 0xffffff;
   switch (code) {
-    case FP_ERR_VALUE: return fail(FP_ERR_VALUE, "self*cross is NaN at visual token %d", where);
+    case FP_ERR_VALUE: return fail(FP_ERR_VALUE, "self*cross is not finite (NaN or infinity) at visual token %d", where);
     case FP_ERR_INDEX: return fail(FP_ERR_INDEX, "a gather index is outside [0, rows) at output row %d", where);
     default: return fail(FP_ERR_INTERNAL, "status word 0x%08x holds no known status", (unsigned)word);
   }

@@ -4,7 +4,7 @@
 // token against all keys on many CTAs (dropped iff rank < drop; keys are unique, so exactly
 // `drop` are), then one CTA compacts the survivors chunk by chunk. The rule is the CPU one
 // (fp_select_keep): the product is one fp32 multiply, ordered as a float with -0 == +0, ties
-// broken by the lower index being dropped first, NaN an error (recorded in the status word).
+// broken by the lower index being dropped first, NaN or infinity an error (recorded in the status word).
 #include "common.cuh"
 #include "kernels_cuda.h"
 
@@ -17,12 +17,12 @@ constexpr int kSelThreads = 1024, kSelMax = (int)kSelectMaxDevice, kPer = kSelMa
 constexpr int kRankThreads = 256;
 
 // Token i's sort key: the float order of self*cross (with -0 == +0) in the high word, the index
-// in the low word, so keys are unique and ties drop the lower index first. A NaN is recorded in
+// in the low word, so keys are unique and ties drop the lower index first. NaN or infinity is recorded in
 // `status` (when not null) and keyed as 0.
 __device__ __forceinline__ unsigned long long select_key(const float* __restrict__ self,
                                                          const float* __restrict__ cross, int i, int32_t* status) {
   float s = self[i] * cross[i];
-  if (isnan(s)) {
+  if (!isfinite(s)) {  // as the CPU: an infinite score is an overflow, not a rank
     status_record(status, FP_ERR_VALUE, i);
     s = 0.f;
   }

@@ -61,6 +61,12 @@ final class PrefillCommand implements Callable<Integer> {
       + "One for every request, or one per request in order. Default: unpruned.")
   List<String> recipe;
 
+  /** Requests in one batch: each has caches and tensors per layer, and a step serves them all. */
+  static final int MAX_REQUESTS = 1024;
+
+  /** Positions a float32 RoPE angle (position * frequency) resolves exactly. */
+  static final long MAX_POSITIONS = 1L << 24;
+
   @Option(names = "--generate", defaultValue = "0", paramLabel = "N", description = "Greedy tokens to generate after the prefill. Default: ${DEFAULT-VALUE}.")
   int generate;
 
@@ -126,6 +132,7 @@ final class PrefillCommand implements Callable<Integer> {
           + " needs the embedding table (model.embed_tokens.weight) in --weights to feed tokens back");
     Decoder dec = new Decoder(w);
     List<Input> inputs = readInputs(embeds, g);
+    requireCacheRoom(inputs, cfg);
     if (inputs.size() > 1 || recipes.size() > 1) return runBatch(dec, w, g, inputs, recipes);
     Input in = inputs.get(0);
     String recipeFile = recipes.isEmpty() || recipes.get(0).equals("none") ? null : recipes.get(0);
@@ -140,6 +147,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (recipeFile != null) {
       Recipe r = RecipeFiles.read(Path.of(recipeFile), g);
       prune = r.prune();
+      requireVisualCount(recipeFile, r, V, "");
       pruner = Pruner.of(r, g, visualPolicy, noText);
     }
     if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
@@ -196,6 +204,38 @@ final class PrefillCommand implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * Every request's K/V caches hold its tokens plus --generate rows in every layer: refused up front
+   * when a cache length passes 2^31 - 1 rows or all caches (at 2 bytes a value, bf16) pass the
+   * machine's memory, instead of failing in libtorch or decoding for hours.
+   */
+  private void requireCacheRoom(List<Input> inputs, DecoderConfig cfg) {
+    double bytes = 0;
+    long positions = 0;
+    for (Input in : inputs) {
+      long rows = (long) in.n + generate;
+      if (rows > Integer.MAX_VALUE)
+        throw new IllegalArgumentException("--generate " + generate + ": " + in.n + " input tokens + " + generate
+            + " = " + rows + " cache rows, more than the 2^31 - 1 a cache holds");
+      bytes += 2.0 * rows * cfg.layers() * 2 * cfg.kvWidth();
+      positions = Math.max(positions, rows);
+    }
+    if (positions > MAX_POSITIONS) // RoPE angles are float32 products position * frequency, as the reference computes them
+      throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the 2^24 "
+          + "a float32 RoPE angle tells apart");
+    MemoryCheck.require("--generate " + generate + " (K/V caches of " + cfg.layers() + " layers for " + inputs.size()
+        + " request(s), and the RoPE table)", bytes, 4.0 * positions * cfg.headDim());
+  }
+
+  /** The refusal of an image whose visual count the recipe was not fitted for, in the command line's words. */
+  private void requireVisualCount(String recipeFile, Recipe r, int visual, String who) {
+    // A text-only request has nothing to prune, so no count to refuse.
+    if (visualPolicy == VisualCountPolicy.REFUSE && visual != 0 && r.visualTokens() != visual)
+      throw new IllegalArgumentException("--recipe " + recipeFile + " was fitted for " + r.visualTokens()
+          + " visual tokens, the input" + who + " comes with " + visual
+          + " (add --visual-policy scale to scale the per-layer counts to the image)");
+  }
+
   /** Several requests prefilled and decoded together (BatchDecoder); one recipe for all or one per request. */
   private int runBatch(Decoder dec, DecoderWeights w, Geometry g, List<Input> in, List<String> recipes) throws Exception {
     int B = in.size();
@@ -220,6 +260,7 @@ final class PrefillCommand implements Callable<Integer> {
       if (!rec.equals("none")) {
         Recipe r = RecipeFiles.read(Path.of(rec), g);
         prune[b] = r.prune();
+        requireVisualCount(rec, r, V[b], who);
         pruner = Pruner.of(r, g, visualPolicy, noText);
       }
       requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
@@ -349,6 +390,9 @@ final class PrefillCommand implements Callable<Integer> {
               + cu[cu.length - 1]);
       }
       int B = cu.length - 1;
+      if (B > MAX_REQUESTS)
+        throw new IllegalArgumentException("--embeds " + file + ": tensor 'cu_seqlens' holds " + B + " sequences, more than the "
+            + MAX_REQUESTS + " requests one batch takes");
       long[] spans = null;
       if (f.tensors().containsKey("spans")) {
         spans = f.readLongs("spans");
@@ -361,8 +405,11 @@ final class PrefillCommand implements Callable<Integer> {
         int len = Math.toIntExact(cu[b + 1] - cu[b]);
         if (len < 1) throw new IllegalArgumentException("--embeds: sequence " + b + " of 'cu_seqlens' is empty");
         Tensor rows = B == 1 ? all : all.narrow(0, cu[b], len).clone();
-        Integer pre = spans == null ? null : Math.toIntExact(spans[2 * b]);
-        Integer vis = spans == null ? null : Math.toIntExact(spans[2 * b + 1]);
+        if (spans != null && (spans[2 * b] < 0 || spans[2 * b + 1] < 0 || spans[2 * b] > len || spans[2 * b + 1] > len - spans[2 * b]))
+          throw new IllegalArgumentException("--embeds " + file + ": tensor 'spans' [" + b + "] = (" + spans[2 * b] + ", "
+              + spans[2 * b + 1] + "): need 0 <= prefix, 0 <= visual, prefix + visual <= the sequence's " + len + " rows");
+        Integer pre = spans == null ? null : (int) spans[2 * b];
+        Integer vis = spans == null ? null : (int) spans[2 * b + 1];
         out.add(new Input(rows, len, pre, vis));
       }
       if (B > 1) all.close();

@@ -4,6 +4,8 @@ import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.RandomCheckpoint;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.io.ShardedWriter;
+import io.fitprune.io.StagingDirectory;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
 import java.nio.file.Path;
@@ -68,7 +70,10 @@ final class RandomCheckpointCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // Everything is checked before anything is written: a late failure must not leave a checkpoint behind.
     Geometry g = Geometries.resolve(model);
+    if (vocab < 1) throw new IllegalArgumentException("--vocab must be >= 1, got " + vocab);
+    if (layers != null && layers < 1) throw new IllegalArgumentException("--layers must be >= 1, got " + layers);
     DecoderConfig c = DecoderConfig.of(g, vocab, 10000.0, 1e-5);
     if (layers != null) c = c.withLayers(layers);
     DType dt = switch (dtype.toLowerCase(Locale.ROOT)) {
@@ -82,33 +87,77 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
     RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
     long shardBytes = bytes(shardSize);
-    if (out != null) {
-      long t0 = System.nanoTime();
-      int shards = RandomCheckpoint.write(out, c, lay, dt, biases, seed, shardBytes);
-      System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
-          c.layers(), c.hidden(), c.mlp(), c.vocab(), dt, shards, (System.nanoTime() - t0) / 1e9);
-    }
     int T = text != null ? text : g.textTokens();
     if (T < 0) throw new IllegalArgumentException("--text must be >= 0, got " + T);
-    int n = g.prefixTokens() + g.visualTokens() + T;
-    long[] spans = {g.prefixTokens(), g.visualTokens()};
+    long n = (long) g.prefixTokens() + g.visualTokens() + T;
+    if (embeds != null) CliPaths.output("--embeds", embeds);
+    if (calibration != null) CliPaths.output("--calibration", calibration);
+    long inputBytes = 0;
+    int embedCount = 0, calibrationCount = 0;
     if (embeds != null) {
-      new SafetensorsWriter().putFloats("embeds", gaussian(seed + 1, (long) n * g.hidden()), n, g.hidden())
-          .putLongs("spans", spans, 2).write(embeds);
-      System.out.println("wrote " + embeds + ": embeds [" + n + ", " + g.hidden() + "], spans " + java.util.Arrays.toString(spans));
+      embedCount = arrayLength("--embeds [n, D] = [" + n + ", " + g.hidden() + "]", (double) n * g.hidden());
+      inputBytes += 4L * embedCount;
     }
     if (calibration != null) {
-      new SafetensorsWriter().putFloats("embeds", gaussian(seed + 2, (long) samples * n * g.hidden()), samples, n, g.hidden())
-          .putLongs("spans", spans, 2).write(calibration);
-      System.out.println("wrote " + calibration + ": embeds [" + samples + ", " + n + ", " + g.hidden() + "]");
+      String what = "--calibration [S, n, D] = [" + samples + ", " + n + ", " + g.hidden() + "]";
+      calibrationCount = arrayLength(what, (double) samples * n * g.hidden());
+      inputBytes += 4L * calibrationCount;
+    }
+    requireOneTensor("--embeds", embedCount);
+    requireOneTensor("--calibration", calibrationCount);
+    MemoryCheck.require("--embeds/--calibration", 0, 8.0 * Math.max(embedCount, calibrationCount));
+    long checkpointBytes = 0;
+    if (out != null) {
+      CheckpointBudget.requireLayers(c.layers());
+      ShardedWriter.requireNewOrEmpty(out);
+      checkpointBytes = CheckpointBudget.requireReadable(RandomCheckpoint.entries(c, lay, dt, biases), "--out " + out);
+    }
+    CheckpointBudget.requireDisk("--out/--embeds/--calibration", out != null ? out : embeds != null ? embeds : calibration,
+        checkpointBytes + inputBytes);
+
+    long[] spans = {g.prefixTokens(), g.visualTokens()};
+    boolean wroteCheckpoint = false;
+    try {
+      if (out != null) {
+        long t0 = System.nanoTime();
+        int shards = RandomCheckpoint.write(out, c, lay, dt, biases, seed, shardBytes);
+        wroteCheckpoint = true;
+        System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
+            c.layers(), c.hidden(), c.mlp(), c.vocab(), dt, shards, (System.nanoTime() - t0) / 1e9);
+      }
+      if (embeds != null) {
+        new SafetensorsWriter().putFloats("embeds", gaussian(seed + 1, embedCount), n, g.hidden())
+            .putLongs("spans", spans, 2).write(embeds);
+        System.out.println("wrote " + embeds + ": embeds [" + n + ", " + g.hidden() + "], spans " + java.util.Arrays.toString(spans));
+      }
+      if (calibration != null) {
+        new SafetensorsWriter().putFloats("embeds", gaussian(seed + 2, calibrationCount), samples, n, g.hidden())
+            .putLongs("spans", spans, 2).write(calibration);
+        System.out.println("wrote " + calibration + ": embeds [" + samples + ", " + n + ", " + g.hidden() + "]");
+      }
+    } catch (Throwable e) { // all or nothing: the inputs are written atomically, the checkpoint is removed
+      if (wroteCheckpoint) StagingDirectory.removeTree(out);
+      throw e;
     }
     return 0;
   }
 
+  /** The writer holds a tensor's bytes in one buffer of at most 2 GiB. */
+  private static void requireOneTensor(String option, int floats) {
+    if (4L * floats > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException(option + " would be " + CheckpointBudget.gib(4.0 * floats)
+          + ", over the 2 GiB one tensor of a safetensors input may have");
+  }
+
+  /** {@link MemoryCheck#arrayLength} of a count computed in floating point, so no product can wrap around first. */
+  private static int arrayLength(String what, double count) {
+    return MemoryCheck.arrayLength(what, count > Long.MAX_VALUE ? Long.MAX_VALUE : (long) count);
+  }
+
   /** Inputs on the scale of the embedding table (standard deviation 0.02). */
-  private static float[] gaussian(long seed, long count) {
+  private static float[] gaussian(long seed, int count) {
     SplittableRandom r = new SplittableRandom(seed);
-    float[] a = new float[Math.toIntExact(count)];
+    float[] a = new float[count];
     for (int i = 0; i < a.length; i++) a[i] = (float) (0.02 * gaussian(r));
     return a;
   }
@@ -134,6 +183,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     try {
       double v = Double.parseDouble(t);
       if (!(v > 0) || v * mult > Long.MAX_VALUE) throw new NumberFormatException();
+      if (v * mult < 1) throw new IllegalArgumentException("--shard-size: '" + s + "' is less than one byte");
       return (long) (v * mult);
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--shard-size: '" + s + "' is not a positive size such as 5GB or 200MB");

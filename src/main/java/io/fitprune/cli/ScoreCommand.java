@@ -53,6 +53,9 @@ final class ScoreCommand implements Callable<Integer> {
       description = "Compute type of q/k/v: fp32, fp16 or bf16 (fp16: cuda only; inputs are rounded to it; default ${DEFAULT-VALUE}).")
   String dtype;
 
+  /** Sequences in one packed input: each costs its own work items and bookkeeping in every pass. */
+  static final int MAX_SEQUENCES = 1 << 16;
+
   /** The sequences of the input, their spans and how many visual tokens to drop in each (null: no selection). */
   private record Request(Batch batch, Spans[] spans, long[] drop) {
     long visual() {
@@ -168,6 +171,9 @@ final class ScoreCommand implements Callable<Integer> {
     if (batch.tokens() != n)
       throw new IllegalArgumentException("input cu_seqlens must end at n = " + n + " (the rows of q), got " + batch.tokens());
     int B = batch.size();
+    if (B > MAX_SEQUENCES)
+      throw new IllegalArgumentException("input cu_seqlens holds " + B + " sequences, more than the " + MAX_SEQUENCES
+          + " one packed call takes");
     in.require("spans", DType.I64, B, 2);
     long[] flat = in.readLongs("spans");
     Spans[] spans = new Spans[B];
@@ -295,9 +301,36 @@ final class ScoreCommand implements Callable<Integer> {
     return java.util.Arrays.copyOfRange(a, Math.toIntExact(from), Math.toIntExact(from + count));
   }
 
+  /**
+   * The CPU backend refuses outputs that overflowed from finite inputs; the CUDA kernels do not
+   * check, so their results read back get the same rule here: out, lse, self and cross finite, and
+   * |lse| below 2^24 (beyond it the score pass's probabilities are rounding noise).
+   */
+  private static void requireFiniteResults(BatchShape shape, float[] o, float[] lse, float[] self, float[] cross) {
+    long n = shape.batch().tokens();
+    int H = shape.heads(), d = shape.headDim();
+    for (int i = 0; i < lse.length; i++)
+      if (!(Math.abs(lse[i]) < 0x1p24f))
+        throw overflow("lse [H,n] is " + lse[i] + " at [" + i / n + ", " + i % n + "] (head " + i / n + ", row " + i % n + ")");
+    for (int i = 0; i < o.length; i++)
+      if (!Float.isFinite(o[i])) {
+        long row = i / ((long) H * d), head = i / d % H;
+        throw overflow("out [n,H,d] is not finite at [" + row + ", " + head + ", " + i % d + "] (row " + row + ", head " + head + ")");
+      }
+    for (int i = 0; i < self.length; i++)
+      if (!Float.isFinite(self[i]) || !Float.isFinite(cross[i]))
+        throw overflow((Float.isFinite(self[i]) ? "cross" : "self") + " [V] is not finite at [" + i + "]");
+  }
+
+  private static io.fitprune.kernels.FitPruneException overflow(String what) {
+    return new io.fitprune.kernels.FitPruneException(io.fitprune.kernels.FitPruneNative.FP_ERR_VALUE,
+        "cuda: " + what + " although q, k and v are finite: q*k is too large for the attention's float32");
+  }
+
   /** Writes OUT (keep as int64, as numpy indexes) and prints the one-line summary; both backends end here. */
   private void writeResult(String backendName, ElementType type, BatchShape shape, Request req, float[] o, float[] lse,
       float[] self, float[] cross, int[] keep, long attentionNs, long scoresNs) throws java.io.IOException {
+    if (backendName.equals("cuda")) requireFiniteResults(shape, o, lse, self, cross);
     long n = shape.batch().tokens(), visualAll = req.visual();
     SafetensorsWriter w = new SafetensorsWriter()
         .putFloats("out", o, n, shape.heads(), shape.headDim())

@@ -19,6 +19,9 @@ public final class DecoderState implements AutoCloseable {
   Profile profile;                // null: not profiling
 
   DecoderState(int layers, Tensor x, Spans spans, int reserve) {
+    if (reserve > Integer.MAX_VALUE - x.size(0)) // each layer's cache holds the tokens and the reserve in one tensor
+      throw new IllegalArgumentException("decodeReserve: " + x.size(0) + " tokens + " + reserve + " = "
+          + (x.size(0) + reserve) + " cache rows, more than the 2^31 - 1 a cache holds");
     this.x = x;
     this.seq = SequenceState.start(layers, spans, Math.toIntExact(x.size(0)));
     this.kCache = new Tensor[layers];

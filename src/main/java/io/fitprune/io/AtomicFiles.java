@@ -2,9 +2,11 @@ package io.fitprune.io;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -43,10 +45,16 @@ public final class AtomicFiles {
     Path abs = target.toAbsolutePath();
     requireReplaceable(abs);
     Path dir = abs.getParent();
-    if (dir != null) Files.createDirectories(dir);
     String name = abs.getFileName().toString();
-    removeStale(dir, name);
-    Path tmp = createTemp(dir, name);
+    Path tmp;
+    try {
+      if (dir != null) Files.createDirectories(dir);
+      removeStale(dir, name);
+      tmp = createTemp(dir, name);
+    } catch (FileSystemException e) { // named by the target: the temporary name means nothing to the user
+      throw new IOException(abs + ": cannot be written (" + (e instanceof AccessDeniedException ? "permission denied in " + dir
+          : e.getReason() == null ? e.getClass().getSimpleName() : e.getReason()) + ")", e);
+    }
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         writer.write(ch);

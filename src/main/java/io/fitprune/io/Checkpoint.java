@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -81,14 +82,22 @@ public final class Checkpoint implements AutoCloseable {
         if (!e.getValue().isTextual())
           throw new SafetensorsException(index, "weight_map entry '" + name + "' is not a file name");
         String shard = e.getValue().asText();
-        Path p = dir.resolve(shard).normalize();
+        Path p;
+        try {
+          p = dir.resolve(shard).normalize();
+        } catch (InvalidPathException bad) { // a NUL or other character no file name can hold
+          throw new SafetensorsException(index, "weight_map entry '" + name + "' names a shard that is not a valid file name");
+        }
         if (shard.isEmpty() || Path.of(shard).isAbsolute() || !p.startsWith(dir))
           throw new SafetensorsException(index, "weight_map entry '" + name + "' names shard '" + shard
               + "' outside the index's directory");
         SafetensorsFile f = shards.get(shard);
         if (f == null) {
-          if (!Files.isRegularFile(p))
+          if (!Files.exists(p))
             throw new SafetensorsException(index, "shard '" + shard + "' (holding '" + name + "') is missing");
+          if (!Files.isRegularFile(p)) // followed: a Hugging Face cache links its shards to blobs
+            throw new SafetensorsException(index, "shard '" + shard + "' (holding '" + name + "') is "
+                + InputFiles.kindFollowed(p) + ", not a regular file");
           f = SafetensorsFile.open(p);
           opened.add(f);
           shards.put(shard, f);

@@ -29,7 +29,7 @@ public final class InputFiles {
     } catch (NoSuchFileException e) {
       throw new NoSuchFileException(path.toString(), null, "no such file");
     }
-    if (!a.isRegularFile()) throw new IOException(path + ": is " + kind(path) + ", not a regular file");
+    if (!a.isRegularFile()) throw new IOException(path + ": is " + kindFollowed(path) + ", not a regular file");
   }
 
   /** A JSON input, read whole after the checks: a regular file of at most {@link #MAX_JSON_BYTES}. */
@@ -47,6 +47,18 @@ public final class InputFiles {
   public static String jsonError(JsonProcessingException e) {
     JsonLocation at = e.getLocation();
     return at == null ? "not valid JSON" : "not valid JSON (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+  }
+
+  /** {@link #kind} of what a path leads to: a symbolic link is named with its target's kind. */
+  public static String kindFollowed(Path path) {
+    if (!Files.isSymbolicLink(path)) return kind(path);
+    if (!Files.exists(path)) return "a broken symbolic link";
+    if (Files.isRegularFile(path)) return "a symbolic link to a regular file";
+    try {
+      return "a symbolic link to " + kind(path.toRealPath());
+    } catch (IOException e) {
+      return "a symbolic link to something else";
+    }
   }
 
   /** What a non-regular path is, for messages: "a directory", "a FIFO", "a character device", ... */

@@ -68,7 +68,7 @@ public final class SafetensorsFile implements AutoCloseable {
     readFully(ch, lenBuf, 0);
     long headerLen = lenBuf.getLong(0);
     if (headerLen <= 0 || headerLen > MAX_HEADER || headerLen > size - 8)
-      throw new SafetensorsException(path, "header length " + headerLen + " is invalid for a file of " + size + " bytes");
+      throw new SafetensorsException(path, "is not a safetensors file (invalid header length)"); // no bytes of it echoed
     ByteBuffer header = ByteBuffer.allocate((int) headerLen);
     readFully(ch, header, 8);
     JsonNode root;

@@ -8,13 +8,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,8 +56,7 @@ public final class ShardedWriter {
     if (maxShardBytes <= 0) throw new IllegalArgumentException("maxShardBytes must be > 0, got " + maxShardBytes);
     if (tensors.isEmpty()) throw new IllegalArgumentException("no tensors to write");
     Path target = dir.toAbsolutePath().normalize();
-    if (Files.exists(target) && (!Files.isDirectory(target) || !isEmpty(target)))
-      throw new IllegalArgumentException("--out: " + target + " exists and is not an empty directory");
+    requireNewOrEmpty(target);
     List<List<Entry>> shards = new ArrayList<>();
     long used = 0;
     for (Entry e : tensors) {
@@ -70,17 +67,19 @@ public final class ShardedWriter {
       shards.get(shards.size() - 1).add(e);
       used += e.bytes();
     }
-    Path parent = target.getParent();
-    Files.createDirectories(parent);
-    // A hidden sibling (same file system, so the final rename is atomic), created with the umask's permissions.
-    Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid()
-        + "-" + System.nanoTime()));
-    try {
+    try (StagingDirectory stage = StagingDirectory.create("--out", target)) {
+      Path tmp = stage.path();
       Map<String, String> weightMap = new TreeMap<>();
       long total = 0;
       for (int s = 0; s < shards.size(); s++) {
         String file = String.format("model-%05d-of-%05d.safetensors", s + 1, shards.size());
-        writeShard(tmp.resolve(file), shards.get(s), metadata, source);
+        try {
+          writeShard(tmp.resolve(file), shards.get(s), metadata, source);
+        } catch (IOException e) { // named by the target, not the staging path
+          String why = e instanceof FileSystemException f ? (f.getReason() == null ? f.getClass().getSimpleName() : f.getReason())
+              : e.getMessage();
+          throw new IOException("--out " + target + ": writing " + file + " failed (" + why + ")", e);
+        }
         for (Entry e : shards.get(s)) {
           weightMap.put(e.name(), file);
           total += e.bytes();
@@ -91,15 +90,7 @@ public final class ShardedWriter {
       ObjectNode wm = index.putObject("weight_map");
       weightMap.forEach(wm::put);
       Files.write(tmp.resolve(Checkpoint.INDEX), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
-      if (Files.exists(target)) Files.delete(target); // empty, checked above
-      try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, target);
-      }
-    } catch (IOException | RuntimeException e) {
-      deleteTree(tmp);
-      throw e;
+      stage.commit(); // any failure before this, OutOfMemoryError included, removes the staging directory
     }
     return shards.size();
   }
@@ -152,23 +143,16 @@ public final class ShardedWriter {
     return head.flip();
   }
 
+  /** Refuses a checkpoint target that exists and is not an empty directory (a link to one included). */
+  public static void requireNewOrEmpty(Path dir) throws IOException {
+    Path target = dir.toAbsolutePath().normalize();
+    if (Files.isSymbolicLink(target) || (Files.exists(target) && (!Files.isDirectory(target) || !isEmpty(target))))
+      throw new IllegalArgumentException("--out " + target + ": exists and is not an empty directory");
+  }
+
   private static boolean isEmpty(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.findAny().isEmpty();
-    }
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-          // best effort: a leftover hidden temporary directory is harmless
-        }
-      });
-    } catch (IOException ignored) {
-      // nothing to clean
     }
   }
 }

@@ -173,6 +173,10 @@ class CudaKernelsTest {
     FitPruneException e = assertThrows(FitPruneException.class,
         () -> Kernels.selectKeep(Backend.CUDA, 5, new Spans(1, 3), s, c, 1));
     assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
+    float[] inf = {1, 2, Float.POSITIVE_INFINITY}; // as the CPU: an overflowed score, not the highest rank
+    e = assertThrows(FitPruneException.class, () -> Kernels.selectKeep(Backend.CUDA, 5, new Spans(1, 3), inf, c, 1));
+    assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
+    assertTrue(e.getMessage().contains("visual token 2"), e.getMessage());
   }
 
   /**

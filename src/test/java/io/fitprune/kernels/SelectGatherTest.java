@@ -48,6 +48,11 @@ class SelectGatherTest {
     FitPruneException e = assertThrows(FitPruneException.class,
         () -> Kernels.selectKeep(3, new Spans(0, 3), s, new float[] {1, 1, 1}, 1));
     assertTrue(e.getMessage().contains("NaN"), e.getMessage());
+    // An infinite score is an overflow upstream, not the highest rank.
+    float[] inf = {0.5f, 0.25f, Float.POSITIVE_INFINITY, 0.125f};
+    e = assertThrows(FitPruneException.class, () -> Kernels.selectKeep(5, new Spans(1, 4), inf, new float[] {1, 1, 1, 1}, 1));
+    assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
+    assertTrue(e.getMessage().contains("not finite") && e.getMessage().contains("visual token 2"), e.getMessage());
   }
 
   @Test
