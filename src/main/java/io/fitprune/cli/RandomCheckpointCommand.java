@@ -63,6 +63,14 @@ final class RandomCheckpointCommand implements Callable<Integer> {
   @Option(names = "--text", paramLabel = "T", description = "Text tokens after the image in the inputs (default: the model's textTokens).")
   Integer text;
 
+  @Option(names = "--vision", description = "Write a complete Hugging Face LLaVA model folder: config.json, "
+      + "preprocessor_config.json, processor_config.json, tokenizer.json with its config and chat template, and the "
+      + "weights with the CLIP vision tower and projector (configs bundled for llava-tiny and llava-1.5-7b).")
+  boolean vision;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--samples", defaultValue = "2", paramLabel = "S", description = "Calibration samples. Default: ${DEFAULT-VALUE}.")
   int samples;
 
@@ -82,7 +90,10 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
     RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
     long shardBytes = bytes(shardSize);
-    if (out != null) {
+    if (vision) {
+      Integer v = spec.commandLine().getParseResult().hasMatchedOption("--vocab") ? vocab : null;
+      VisionFolder.write(out, VisionFolder.config(model, g, v, layers), lay, dt, seed, shardBytes);
+    } else if (out != null) {
       long t0 = System.nanoTime();
       int shards = RandomCheckpoint.write(out, c, lay, dt, biases, seed, shardBytes);
       System.out.printf(Locale.ROOT, "wrote %s: %s (L=%d, D=%d, F=%d, vocab %d), %s, %d shard(s), %.1f s%n", out, g.name(),
