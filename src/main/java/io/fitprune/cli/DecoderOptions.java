@@ -23,10 +23,16 @@ final class DecoderOptions {
     return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : ROPE_THETA, rmsEps != null ? rmsEps : RMS_EPS);
   }
 
-  /** As {@link #config(Geometry)}, with the RoPE base and epsilon of {@code model}'s config.json when it is a model folder. */
-  DecoderConfig config(Geometry g, String model) throws IOException {
+  /**
+   * As {@link #config(Geometry)}, with the RoPE base and epsilon of {@code model}'s config.json when
+   * it is a model folder; then the vision tower and projector in {@code weights} (if given and it
+   * holds them) must match that config too.
+   */
+  DecoderConfig config(Geometry g, String model, Path weights) throws IOException {
     if (model == null || !ModelFolder.isModelFolder(Path.of(model))) return config(g);
-    TextConfig t = ModelFolder.open(Path.of(model)).config().text();
+    ModelFolder folder = ModelFolder.open(Path.of(model));
+    if (weights != null) folder.checkVisionWeights(weights);
+    TextConfig t = folder.config().text();
     return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : t.ropeTheta(), rmsEps != null ? rmsEps : t.rmsEps());
   }
 }

@@ -98,7 +98,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     Geometry g = Geometries.resolve(model);
-    DecoderConfig cfg = decoder.config(g, model);
+    DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
       w = DecoderWeights.load(weights, cfg, namePrefix, true);

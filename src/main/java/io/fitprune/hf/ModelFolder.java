@@ -183,6 +183,16 @@ public final class ModelFolder {
   }
 
   /**
+   * Checks another checkpoint's vision tower and projector against {@code config.json}, when it
+   * holds any (a decoder-only checkpoint passes).
+   */
+  public void checkVisionWeights(Path checkpoint) throws IOException {
+    try (Checkpoint ck = Checkpoint.open(checkpoint)) {
+      if (VisionWeights.holdsAny(ck)) VisionWeights.check(ck, config);
+    }
+  }
+
+  /**
    * The language model's weights in either layout, every tensor checked against {@code config.json};
    * the vision tower and projector are checked too, so a folder whose weights disagree with its
    * config is refused as a whole.

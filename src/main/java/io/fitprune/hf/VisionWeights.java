@@ -65,6 +65,13 @@ public final class VisionWeights {
     if (bias) m.put(name + ".bias", new long[] {out});
   }
 
+  /** Whether the checkpoint holds any tower or projector tensor, in either layout. */
+  static boolean holdsAny(Checkpoint ck) {
+    for (String n : ck.tensors().keySet())
+      for (Layout l : Layout.values()) if (n.startsWith(l.tower) || n.startsWith(l.projector)) return true;
+    return false;
+  }
+
   /** The layout of a checkpoint's vision tensors, from their names. */
   static Layout detect(Checkpoint ck) {
     for (String n : ck.tensors().keySet()) if (n.startsWith(Layout.LLAVA.tower) || n.startsWith(Layout.LLAVA.projector)) return Layout.LLAVA;

@@ -44,6 +44,17 @@ class ModelFolderCliTest {
     r = CliRun.run("prefill", "--model", m.toString(), "--weights", m.toString(), "--embeds", e.toString(), "--generate", "3");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("vocab 512"), r.out());
+
+    // the same weights under a config whose vision tower is narrower: refused before anything runs
+    Path bad = dir.resolve("bad");
+    Files.createDirectories(bad);
+    try (Stream<Path> s = Files.list(m)) {
+      for (Path f : s.toList()) Files.copy(f, bad.resolve(f.getFileName()));
+    }
+    Files.writeString(bad.resolve("config.json"), Files.readString(m.resolve("config.json"))
+        .replace("\"intermediate_size\" : 128", "\"intermediate_size\" : 64"));
+    oneLineError(CliRun.run("prefill", "--model", bad.toString(), "--weights", bad.toString(), "--embeds", e.toString()),
+        "vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight", "[64, 32]");
   }
 
   @Test
