@@ -122,6 +122,16 @@ class ModelFolderTest {
   }
 
   @Test
+  void longPromptsAreNotTruncated() throws IOException {
+    try (PromptTokenizer t = ModelFolder.open(hf).tokenizer()) {
+      String q = "Describe every detail, one by one; ".repeat(60);
+      Prompt p = t.chat(q, true);
+      assertTrue(p.length() > 1000, "length " + p.length());
+      assertEquals("\n" + q + " ASSISTANT:", t.decode(Arrays.copyOfRange(p.ids(), p.prefix() + 16, p.length()), false));
+    }
+  }
+
+  @Test
   void promptAndImageMustAgree() throws IOException {
     try (PromptTokenizer t = ModelFolder.open(hf).tokenizer()) {
       assertTrue(assertThrows(IllegalArgumentException.class, () -> t.encode("USER: hi ASSISTANT:", 1)).getMessage()
@@ -216,6 +226,23 @@ class ModelFolderTest {
     Files.writeString(q.resolve("processor_config.json"), Files.readString(q.resolve("processor_config.json"))
         .replace("\"num_additional_image_tokens\" : 1", "\"num_additional_image_tokens\" : 0"));
     oneLine(IllegalArgumentException.class, () -> ModelFolder.open(q), "processor_config.json", "15 image tokens");
+  }
+
+  @Test
+  void anyGeometryGetsLlavasDefaultTower() {
+    Geometry g = new Geometry("odd", 3, 40, 5, 5, 8, 70, 36, 2, 3);
+    LlavaConfig c = LlavaConfig.forGeometry(g, 32100, 10000, 1e-5);
+    assertEquals(84, c.vision().imageSize(), "6 x 6 patches of 14 px");
+    assertEquals(36, c.imageSeqLength());
+    assertEquals(1024, c.vision().hiddenSize());
+    long clip = 1024 + 1024L * 3 * 14 * 14 + 37L * 1024 + 2 * 1024
+        + 24L * (4 * (1024L * 1024 + 1024) + 2 * 2 * 1024 + (4096L * 1024 + 4096) + (1024L * 4096 + 1024)) + 2 * 1024;
+    long lm = 2L * 32100 * 40 + 3L * (2 * 40 * 40 + 2 * 40 * 40 + 3 * 40 * 70 + 2 * 40) + 40;
+    long projector = 40L * 1024 + 40 + 40 * 40 + 40;
+    assertEquals(4 * (lm + clip + projector), RandomModelFolder.weightBytes(c, RandomCheckpoint.Layout.LLAVA, DType.F32));
+    assertThrows(IllegalArgumentException.class, () -> LlavaConfig.forGeometry(
+        new Geometry("odd", 3, 40, 5, 5, 8, 70, 35, 2, 3), 32100, 10000, 1e-5));
+    assertThrows(IllegalArgumentException.class, () -> LlavaConfig.forGeometry(g, 32001, 10000, 1e-5));
   }
 
   @Test
