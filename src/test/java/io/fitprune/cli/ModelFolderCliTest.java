@@ -45,6 +45,13 @@ class ModelFolderCliTest {
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("vocab 512"), r.out());
 
+    // a folder as --model of random-checkpoint --vision: its own config again, with another seed
+    Path again = dir.resolve("again");
+    r = CliRun.run("random-checkpoint", "--model", m.toString(), "--vision", "--seed", "9", "--out", again.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(Files.readString(m.resolve("config.json")), Files.readString(again.resolve("config.json")));
+    assertEquals(Files.readString(m.resolve("tokenizer.json")), Files.readString(again.resolve("tokenizer.json")));
+
     // the same weights under a config whose vision tower is narrower: refused before anything runs
     Path bad = dir.resolve("bad");
     Files.createDirectories(bad);
