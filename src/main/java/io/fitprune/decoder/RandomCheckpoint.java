@@ -24,7 +24,8 @@ import java.util.stream.IntStream;
  * projections, embeddings and the LM head uniform with standard deviation 0.02, norm weights
  * 1 + the same noise. The LLaVA layouts also hold a two-layer projector
  * ({@code multi_modal_projector.linear_{1,2}}, from a 1024-wide vision feature) that the decoder
- * must ignore; there is no vision tower. Every value depends only on the seed, the tensor's name
+ * must ignore; there is no vision tower ({@code io.fitprune.hf.RandomModelFolder} writes whole LLaVA
+ * model folders, tower included, through {@link #write(Path, List, long, long, String)}). Every value depends only on the seed, the tensor's name
  * and its position, never on sharding or threads.
  */
 public final class RandomCheckpoint {
