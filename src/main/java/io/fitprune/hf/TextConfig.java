@@ -14,6 +14,20 @@ public record TextConfig(int vocab, int hidden, int intermediate, int layers, in
   static final int VOCAB = 32000, HIDDEN = 4096, INTERMEDIATE = 11008, LAYERS = 32, HEADS = 32, MAX_POSITIONS = 2048;
   static final double RMS_EPS = 1e-6, ROPE_THETA = 10000;
 
+  public TextConfig {
+    int[] sizes = {vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions};
+    String[] keys = {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+        "num_key_value_heads", "head_dim", "max_position_embeddings"};
+    for (int i = 0; i < sizes.length; i++)
+      if (sizes[i] <= 0) throw new IllegalArgumentException("'" + keys[i] + "' must be > 0, got " + sizes[i]);
+    if (heads % kvHeads != 0)
+      throw new IllegalArgumentException("'num_attention_heads' (" + heads + ") must be a multiple of 'num_key_value_heads' ("
+          + kvHeads + ")");
+    if (!(rmsEps > 0) || rmsEps >= 1) throw new IllegalArgumentException("'rms_norm_eps' must be in (0, 1), got " + rmsEps);
+    if (!(ropeTheta > 1) || Double.isInfinite(ropeTheta))
+      throw new IllegalArgumentException("'rope_theta' must be a finite number > 1, got " + ropeTheta);
+  }
+
   /** Reads {@code text_config}; {@code model_type} absent means llama, as LlavaConfig assumes. */
   static TextConfig parse(ConfigJson c) {
     String type = c.string("model_type", "llama");
@@ -27,9 +41,15 @@ public record TextConfig(int vocab, int hidden, int intermediate, int layers, in
     if (!act.equals("silu")) throw c.error("hidden_act", "is '" + act + "'; the decoder's MLP is SwiGLU (silu)");
     if (c.bool("attention_bias", false) || c.bool("mlp_bias", false))
       throw c.error("attention_bias/mlp_bias are true; the decoder has no o_proj or MLP biases");
-    return new TextConfig(c.integer("vocab_size", VOCAB), hidden, c.integer("intermediate_size", INTERMEDIATE),
-        c.integer("num_hidden_layers", LAYERS), heads, kv, headDim, c.number("rms_norm_eps", RMS_EPS), ropeTheta(c),
-        c.integer("max_position_embeddings", MAX_POSITIONS), c.bool("tie_word_embeddings", false));
+    if (kv <= 0) throw c.error("num_key_value_heads", "must be > 0, got " + kv);
+    try {
+      return new TextConfig(c.integer("vocab_size", VOCAB), hidden, c.integer("intermediate_size", INTERMEDIATE),
+          c.integer("num_hidden_layers", LAYERS), heads, kv, headDim, c.number("rms_norm_eps", RMS_EPS), ropeTheta(c),
+          c.integer("max_position_embeddings", MAX_POSITIONS), c.bool("tie_word_embeddings", false));
+    } catch (IllegalArgumentException e) {
+      if (e.getMessage().startsWith(c.where)) throw e;
+      throw c.error(e.getMessage());
+    }
   }
 
   /** {@code rope_theta} (older configs) or {@code rope_parameters.rope_theta} (newer); scaled RoPE is refused. */

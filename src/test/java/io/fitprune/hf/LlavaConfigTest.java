@@ -148,6 +148,10 @@ class LlavaConfigTest {
     refused(edit(HUB_7B, "text_config.rope_scaling", java.util.Map.of("type", "linear", "factor", 2.0)), "linear");
     refused(edit(HUB_7B, "vision_config.image_size", 335), "image_size");
     refused(edit(HUB_7B, "text_config.num_hidden_layers", "32"), "num_hidden_layers", "integer");
+    refused(edit(HUB_7B, "text_config.vocab_size", 0), "text_config", "vocab_size", "0");
+    refused(edit(HUB_7B, "text_config.num_key_value_heads", 5), "text_config", "num_key_value_heads");
+    refused(edit(HUB_7B, "text_config.rms_norm_eps", -1e-5), "text_config", "rms_norm_eps");
+    refused(edit(HUB_7B, "vision_config.hidden_size", -8), "vision_config", "hidden_size");
     refused("{\"model_type\": \"llava\", ", "dir/config.json");
     refused("[1, 2]", "JSON object");
     refused("{}", "model_type");
