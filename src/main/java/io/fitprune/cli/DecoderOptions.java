@@ -1,19 +1,38 @@
 package io.fitprune.cli;
 
 import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.hf.ModelFolder;
+import io.fitprune.hf.TextConfig;
 import io.fitprune.model.Geometry;
+import java.io.IOException;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** What the reference decoder needs beyond the geometry, for the commands that run it (prefill, fit --mode exact). */
 final class DecoderOptions {
-  @Option(names = "--rope-theta", defaultValue = "10000", description = "RoPE base. Default: ${DEFAULT-VALUE}.")
-  double ropeTheta;
+  static final double ROPE_THETA = 10000, RMS_EPS = 1e-5;
 
-  @Option(names = "--rms-eps", defaultValue = "1e-5", description = "RMSNorm epsilon. Default: ${DEFAULT-VALUE}.")
-  double rmsEps;
+  @Option(names = "--rope-theta", description = "RoPE base. Default: a model folder's config.json, else " + ROPE_THETA + ".")
+  Double ropeTheta;
+
+  @Option(names = "--rms-eps", description = "RMSNorm epsilon. Default: a model folder's config.json, else " + RMS_EPS + ".")
+  Double rmsEps;
 
   /** The decoder of {@code g}; the vocabulary is a placeholder that loading the weights replaces. */
   DecoderConfig config(Geometry g) {
-    return DecoderConfig.of(g, 1, ropeTheta, rmsEps);
+    return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : ROPE_THETA, rmsEps != null ? rmsEps : RMS_EPS);
+  }
+
+  /**
+   * As {@link #config(Geometry)}, with the RoPE base and epsilon of {@code model}'s config.json when
+   * it is a model folder; then the vision tower and projector in {@code weights} (if given and it
+   * holds them) must match that config too.
+   */
+  DecoderConfig config(Geometry g, String model, Path weights) throws IOException {
+    if (model == null || !ModelFolder.isModelFolder(Path.of(model))) return config(g);
+    ModelFolder folder = ModelFolder.open(Path.of(model));
+    if (weights != null) folder.checkVisionWeights(weights);
+    TextConfig t = folder.config().text();
+    return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : t.ropeTheta(), rmsEps != null ? rmsEps : t.rmsEps());
   }
 }

@@ -77,7 +77,7 @@ final class FitCommand implements Callable<Integer> {
     FlopsModel m = cost.model(g, scope);
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     io.fitprune.calibration.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
-        ? ExactInputs.runner(decoder.config(g), weights, namePrefix, calibration) : null;
+        ? ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration) : null;
     if (st == null) {
       try (Progress p = Progress.start("record statistics", (long) runner.samples() * g.layers())) {
         st = StatsRecorder.record(runner, g.layers(), g.visualTokens(), p::step);

@@ -116,7 +116,7 @@ final class PrefillCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--no-text-policy: " + e.getMessage());
     }
     Geometry g = Geometries.resolve(model);
-    DecoderConfig cfg = decoder.config(g);
+    DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
       w = DecoderWeights.load(weights, cfg, namePrefix, true);

@@ -65,6 +65,14 @@ final class RandomCheckpointCommand implements Callable<Integer> {
   @Option(names = "--text", paramLabel = "T", description = "Text tokens after the image in the inputs (default: the model's textTokens).")
   Integer text;
 
+  @Option(names = "--vision", description = "Write a complete Hugging Face LLaVA model folder: config.json, "
+      + "preprocessor_config.json, processor_config.json, tokenizer.json with its config and chat template, and the "
+      + "weights with the CLIP vision tower and projector (configs bundled for llava-tiny and llava-1.5-7b).")
+  boolean vision;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--samples", defaultValue = "2", paramLabel = "S", description = "Calibration samples. Default: ${DEFAULT-VALUE}.")
   int samples;
 
@@ -87,6 +95,12 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
     RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
     long shardBytes = bytes(shardSize);
+    io.fitprune.hf.LlavaConfig visionConfig = null;
+    if (vision) {
+      if (out == null) throw new IllegalArgumentException("--vision writes a model folder: give --out DIR");
+      Integer v = spec.commandLine().getParseResult().hasMatchedOption("--vocab") ? vocab : null;
+      visionConfig = VisionFolder.config(model, g, v, layers);
+    }
     int T = text != null ? text : g.textTokens();
     if (T < 0) throw new IllegalArgumentException("--text must be >= 0, got " + T);
     long n = (long) g.prefixTokens() + g.visualTokens() + T;
@@ -110,7 +124,9 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     if (out != null) {
       CheckpointBudget.requireLayers(c.layers());
       ShardedWriter.requireNewOrEmpty(out);
-      checkpointBytes = CheckpointBudget.requireReadable(RandomCheckpoint.entries(c, lay, dt, biases), "--out " + out);
+      checkpointBytes = CheckpointBudget.requireReadable(visionConfig != null
+          ? io.fitprune.hf.RandomModelFolder.entries(visionConfig, lay, dt) : RandomCheckpoint.entries(c, lay, dt, biases),
+          "--out " + out);
     }
     CheckpointBudget.requireDisk("--out/--embeds/--calibration", out != null ? out : embeds != null ? embeds : calibration,
         checkpointBytes + inputBytes);
@@ -118,7 +134,10 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     long[] spans = {g.prefixTokens(), g.visualTokens()};
     boolean wroteCheckpoint = false;
     try {
-      if (out != null) {
+      if (visionConfig != null) {
+        VisionFolder.write(out, visionConfig, lay, dt, seed, shardBytes);
+        wroteCheckpoint = true;
+      } else if (out != null) {
         long t0 = System.nanoTime();
         int shards = RandomCheckpoint.write(out, c, lay, dt, biases, seed, shardBytes);
         wroteCheckpoint = true;

@@ -26,7 +26,12 @@ public record NameLayout(String base, String lmHead) {
   /** Detects the layout from a checkpoint's tensor names; the message names {@code where} when none or several fit. */
   public static NameLayout detect(Set<String> names, Object where) {
     Set<String> bases = new TreeSet<>();
-    for (String n : names) if (n.endsWith(PROBE)) bases.add(n.substring(0, n.length() - PROBE.length()));
+    // A LLaVA checkpoint's CLIP tower has layers.0.self_attn.q_proj too; its MLP (fc1/fc2) tells it apart.
+    for (String n : names)
+      if (n.endsWith(PROBE)) {
+        String base = n.substring(0, n.length() - PROBE.length());
+        if (!names.contains(base + "layers.0.mlp.fc1.weight")) bases.add(base);
+      }
     if (bases.isEmpty())
       throw new IllegalArgumentException("weights: " + where + " holds no decoder layers (no tensor named '..."
           + PROBE + "')");

@@ -24,7 +24,8 @@ import java.util.stream.IntStream;
  * projections, embeddings and the LM head uniform with standard deviation 0.02, norm weights
  * 1 + the same noise. The LLaVA layouts also hold a two-layer projector
  * ({@code multi_modal_projector.linear_{1,2}}, from a 1024-wide vision feature) that the decoder
- * must ignore; there is no vision tower. Every value depends only on the seed, the tensor's name
+ * must ignore; there is no vision tower ({@code io.fitprune.hf.RandomModelFolder} writes whole LLaVA
+ * model folders, tower included, through {@link #write(Path, List, long, long, String)}). Every value depends only on the seed, the tensor's name
  * and its position, never on sharding or threads.
  */
 public final class RandomCheckpoint {
@@ -44,6 +45,11 @@ public final class RandomCheckpoint {
 
     public NameLayout names() {
       return names;
+    }
+
+    /** The projector's name prefix, or null for plain LLaMA. */
+    public String projector() {
+      return projector;
     }
 
     public static Layout parse(String s) {
@@ -101,11 +107,19 @@ public final class RandomCheckpoint {
       long maxShardBytes) throws IOException {
     if (dtype != DType.BF16 && dtype != DType.F16 && dtype != DType.F32)
       throw new IllegalArgumentException("--dtype must be bf16, f16 or f32, got " + dtype);
-    List<ShardedWriter.Entry> entries = entries(c, layout, dtype, biases);
+    return write(dir, entries(c, layout, dtype, biases), seed, maxShardBytes,
+        "fitprune random-checkpoint (" + c.name() + ", " + layout.name().toLowerCase(Locale.ROOT) + ", seed " + seed + ")");
+  }
+
+  /**
+   * Writes any list of tensors with seeded random values on the scale above (norm weights, named
+   * {@code ...norm.weight} or {@code ...layer_norm1.weight}, around 1); returns the number of shards.
+   */
+  public static int write(Path dir, List<ShardedWriter.Entry> entries, long seed, long maxShardBytes, String generator)
+      throws IOException {
     Map<String, Long> seeds = new HashMap<>();
     for (ShardedWriter.Entry e : entries) seeds.put(e.name(), new SplittableRandom(seed ^ e.name().hashCode() * 0x9E3779B97F4A7C15L).nextLong());
-    Map<String, String> meta = Map.of("format", "pt", "generator",
-        "fitprune random-checkpoint (" + c.name() + ", " + layout.name().toLowerCase(Locale.ROOT) + ", seed " + seed + ")");
+    Map<String, String> meta = Map.of("format", "pt", "generator", generator);
     return ShardedWriter.write(dir, entries, maxShardBytes, meta, (e, at, dst) -> fill(e, seeds.get(e.name()), at, dst));
   }
 
@@ -115,7 +129,7 @@ public final class RandomCheckpoint {
     long first = at / size;
     if (first % BLOCK != 0) throw new IllegalStateException("chunk not aligned to a block");
     int count = dst.remaining() / size;
-    boolean norm = e.name().endsWith("norm.weight");
+    boolean norm = e.name().endsWith("norm.weight") || e.name().matches(".*norm\\d\\.weight");
     float mean = norm ? 1f : 0f, a = (float) (STD * Math.sqrt(3)); // uniform [-a, a] has std a / sqrt(3)
     IntStream.range(0, (count + BLOCK - 1) / BLOCK).parallel().forEach(b -> {
       SplittableRandom r = new SplittableRandom(seed + (first / BLOCK + b) * 0x9E3779B97F4A7C15L);

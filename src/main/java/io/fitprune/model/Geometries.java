@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -35,12 +36,19 @@ public final class Geometries {
   private Geometries() {}
 
   /**
-   * Resolves {@code spec} as a file path if such a file exists, otherwise as the name of a
-   * bundled model ({@code llava-1.5-7b} or {@code llava-1.5-7b.json}).
+   * Resolves {@code spec}, in this order: a Hugging Face model folder (a directory holding
+   * {@code config.json}, read by a {@link FolderGeometries}), a geometry file, the name of
+   * a bundled model ({@code llava-1.5-7b} or {@code llava-1.5-7b.json}). So a folder or file of
+   * that name in the working directory wins over a bundled model.
    */
   public static Geometry resolve(String spec) throws IOException {
-    if (spec == null || spec.isBlank()) throw new IllegalArgumentException("--model must name a model file or a bundled model");
+    if (spec == null || spec.isBlank())
+      throw new IllegalArgumentException("--model must name a model folder, a model file or a bundled model");
     Path p = Path.of(spec);
+    if (Files.isDirectory(p)) {
+      for (FolderGeometries f : ServiceLoader.load(FolderGeometries.class, Geometries.class.getClassLoader()))
+        if (f.accepts(p)) return f.read(p);
+    }
     if (Files.isRegularFile(p)) return load(p);
     String name = p.getFileName().toString();
     if (name.endsWith(".json")) name = name.substring(0, name.length() - 5);
@@ -50,7 +58,7 @@ public final class Geometries {
       }
     }
     List<String> known = bundledNames();
-    throw new IllegalArgumentException("no model file '" + spec + "' and no bundled model of that name"
+    throw new IllegalArgumentException("no model folder or file '" + spec + "' and no bundled model of that name"
         + (known.isEmpty() ? "" : " (bundled: " + String.join(", ", known) + ")"));
   }
 

@@ -39,6 +39,11 @@ class PackageDependenciesTest {
   }
 
   @Test
+  void geometriesFindModelFoldersWithoutDependingOnTheirReader() throws IOException {
+    assertEquals(List.of(), uses("model", "io.fitprune.hf"));
+  }
+
+  @Test
   void pruningNeedsNoLibtorch() throws IOException {
     assertEquals(List.of(), uses("pruning", "org.bytedeco.pytorch"));
     assertEquals(List.of(), uses("pruning", "io.fitprune.decoder"));

@@ -1,0 +1,98 @@
+package io.fitprune.hf;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fitprune.io.InputFiles;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * One JSON object of a model folder's files with transformers' defaults for the keys it leaves
+ * out. Every error is one line naming the file ({@code where}) and the key.
+ */
+final class ConfigJson {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  final ObjectNode node;
+  final String where;
+
+  ConfigJson(ObjectNode node, String where) {
+    this.node = node;
+    this.where = where;
+  }
+
+  /** Reads and parses {@code file}; a missing file, bad JSON or a non-object is an error naming it. */
+  static ConfigJson read(Path file) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = InputFiles.readJson(file);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException(file + ": no such file");
+    }
+    return parse(bytes, file.toString());
+  }
+
+  static ConfigJson parse(byte[] bytes, String where) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bytes);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
+          ? InputFiles.jsonError(jpe) : "not readable as JSON"));
+    }
+    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
+    return new ConfigJson((ObjectNode) root, where);
+  }
+
+  /** The nested object {@code key}, or an empty one when absent or null (every key then takes its default). */
+  ConfigJson object(String key) {
+    JsonNode n = node.get(key);
+    if (n == null || n.isNull()) return new ConfigJson(JSON.createObjectNode(), where + " " + key);
+    if (!n.isObject()) throw error(key, "must be an object, got " + n);
+    return new ConfigJson((ObjectNode) n, where + " " + key);
+  }
+
+  boolean has(String key) {
+    JsonNode n = node.get(key);
+    return n != null && !n.isNull();
+  }
+
+  int integer(String key, int dflt) {
+    if (!has(key)) return dflt;
+    JsonNode n = node.get(key);
+    if (!n.isIntegralNumber() || !n.canConvertToInt()) throw error(key, "must be an integer, got " + n);
+    return n.intValue();
+  }
+
+  double number(String key, double dflt) {
+    if (!has(key)) return dflt;
+    JsonNode n = node.get(key);
+    if (!n.isNumber() || !Double.isFinite(n.doubleValue())) throw error(key, "must be a finite number, got " + n);
+    return n.doubleValue();
+  }
+
+  String string(String key, String dflt) {
+    if (!has(key)) return dflt;
+    JsonNode n = node.get(key);
+    if (!n.isTextual()) throw error(key, "must be a string, got " + n);
+    return n.textValue();
+  }
+
+  boolean bool(String key, boolean dflt) {
+    if (!has(key)) return dflt;
+    JsonNode n = node.get(key);
+    if (!n.isBoolean()) throw error(key, "must be true or false, got " + n);
+    return n.booleanValue();
+  }
+
+  IllegalArgumentException error(String key, String what) {
+    return new IllegalArgumentException(where + ": '" + key + "' " + what);
+  }
+
+  IllegalArgumentException error(String what) {
+    return new IllegalArgumentException(where + ": " + what);
+  }
+}

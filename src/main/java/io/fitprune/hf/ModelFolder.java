@@ -1,0 +1,204 @@
+package io.fitprune.hf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.DecoderWeights;
+import io.fitprune.io.Checkpoint;
+import io.fitprune.model.Geometry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A Hugging Face LLaVA model folder as the Hub publishes one: {@code config.json}, optionally
+ * {@code preprocessor_config.json} and {@code processor_config.json}, the tokenizer files and chat
+ * template, and the weights (sharded safetensors with {@code model.safetensors.index.json}, or one
+ * {@code model.safetensors}). Opening reads and cross-checks the configs; the tokenizer (DJL) and
+ * the weights (libtorch) are touched only by the methods that need them.
+ */
+public final class ModelFolder {
+  public static final String CONFIG = "config.json", PREPROCESSOR = "preprocessor_config.json",
+      PROCESSOR = "processor_config.json", TOKENIZER_CONFIG = "tokenizer_config.json";
+  /** The question whose templated prompt gives a folder's default prefix and text token counts. */
+  public static final String EXAMPLE_QUESTION = "What is shown in this image?";
+
+  private final Path dir;
+  private final LlavaConfig config;
+  private final PreprocessorConfig preprocessor; // null: the folder has none
+  private final ChatTemplate template;
+  private final Map<String, String> specialTokens;
+
+  private ModelFolder(Path dir, LlavaConfig config, PreprocessorConfig preprocessor, ChatTemplate template,
+      Map<String, String> specialTokens) {
+    this.dir = dir;
+    this.config = config;
+    this.preprocessor = preprocessor;
+    this.template = template;
+    this.specialTokens = specialTokens;
+  }
+
+  /** Whether {@code p} is a directory holding a {@code config.json}. */
+  public static boolean isModelFolder(Path p) {
+    return Files.isDirectory(p) && Files.isRegularFile(p.resolve(CONFIG));
+  }
+
+  /** Reads the folder's configs; every inconsistency is a one-line error naming the file. */
+  public static ModelFolder open(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a directory");
+    LlavaConfig config = LlavaConfig.parse(ConfigJson.read(dir.resolve(CONFIG)));
+    PreprocessorConfig pre = null;
+    Path preFile = dir.resolve(PREPROCESSOR);
+    if (Files.exists(preFile)) {
+      pre = PreprocessorConfig.parse(ConfigJson.read(preFile));
+      int side = config.vision().imageSize();
+      if (pre.cropHeight() != side || pre.cropWidth() != side)
+        throw new IllegalArgumentException(preFile + ": crop_size " + pre.cropHeight() + "x" + pre.cropWidth()
+            + " does not match config.json's vision image_size " + side);
+    }
+    Path procFile = dir.resolve(PROCESSOR);
+    if (Files.exists(procFile)) checkProcessor(ConfigJson.read(procFile), config);
+    Map<String, String> special = new HashMap<>();
+    ChatTemplate template = null;
+    Path tokFile = dir.resolve(TOKENIZER_CONFIG);
+    ConfigJson tok = Files.exists(tokFile) ? ConfigJson.read(tokFile) : null;
+    if (tok != null) {
+      for (String k : new String[] {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+        JsonNode n = tok.node.get(k);
+        if (n != null && n.isTextual()) special.put(k, n.textValue());
+        else if (n != null && n.isObject() && n.path("content").isTextual()) special.put(k, n.get("content").textValue());
+      }
+    }
+    Path jinja = dir.resolve("chat_template.jinja"), json = dir.resolve("chat_template.json");
+    if (Files.isRegularFile(jinja)) template = new ChatTemplate(Files.readString(jinja), jinja.toString());
+    else if (Files.isRegularFile(json))
+      template = new ChatTemplate(ConfigJson.read(json).string("chat_template", null), json.toString());
+    else if (tok != null && tok.has("chat_template")) template = new ChatTemplate(templateOf(tok), tokFile.toString());
+    if (template == null || template.source() == null) template = ChatTemplate.llava15Fallback();
+    return new ModelFolder(dir, config, pre, template, Map.copyOf(special));
+  }
+
+  /** {@code chat_template}: a string, or a list of named templates of which "default" is used. */
+  private static String templateOf(ConfigJson tok) {
+    JsonNode n = tok.node.get("chat_template");
+    if (n.isTextual()) return n.textValue();
+    if (n.isArray())
+      for (JsonNode t : n)
+        if ("default".equals(t.path("name").asText()) && t.path("template").isTextual()) return t.get("template").textValue();
+    throw tok.error("chat_template", "must be a string or a list holding a template named 'default'");
+  }
+
+  /** processor_config.json's patch size, strategy and extra tokens must give config.json's visual token count. */
+  private static void checkProcessor(ConfigJson p, LlavaConfig c) {
+    int patch = p.integer("patch_size", c.vision().patchSize());
+    if (patch != c.vision().patchSize())
+      throw p.error("patch_size", "is " + patch + " but config.json's vision patch_size is " + c.vision().patchSize());
+    String strategy = p.string("vision_feature_select_strategy", c.projector().selectStrategy());
+    if (!strategy.equals(c.projector().selectStrategy()))
+      throw p.error("vision_feature_select_strategy", "is '" + strategy + "' but config.json says '"
+          + c.projector().selectStrategy() + "'");
+    int side = c.vision().imageSize() / patch;
+    long tokens = (long) side * side + p.integer("num_additional_image_tokens", 0) - ("default".equals(strategy) ? 1 : 0);
+    if (tokens != c.imageSeqLength())
+      throw p.error("num_additional_image_tokens", "gives " + tokens + " image tokens per image but the model produces "
+          + c.imageSeqLength());
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public LlavaConfig config() {
+    return config;
+  }
+
+  /** The image processor's settings, or null when the folder has no {@code preprocessor_config.json}. */
+  public PreprocessorConfig preprocessor() {
+    return preprocessor;
+  }
+
+  /** The chat template, or LLaVA-1.5's form when the folder has none ({@link ChatTemplate#from()} says which). */
+  public ChatTemplate chatTemplate() {
+    return template;
+  }
+
+  /** {@code bos_token}, {@code eos_token}, ... from {@code tokenizer_config.json}, for templates that use them. */
+  public Map<String, String> specialTokens() {
+    return specialTokens;
+  }
+
+  /** {@code _name_or_path}'s last segment, else the folder's name. */
+  public String name() {
+    return config.name() != null ? config.name() : dir.toAbsolutePath().normalize().getFileName().toString();
+  }
+
+  /** The tokenizer and template (needs DJL's tokenizers and Jinjava on the class path). */
+  public PromptTokenizer tokenizer() throws IOException {
+    try {
+      return PromptTokenizer.open(this);
+    } catch (NoClassDefFoundError e) {
+      throw new IllegalStateException("reading " + dir + "'s tokenizer needs ai.djl.huggingface:tokenizers and "
+          + "com.hubspot.jinjava:jinjava on the class path (optional dependencies of fitprune)");
+    }
+  }
+
+  /**
+   * The pruning geometry: the language model's shape from {@code config.json}, the visual tokens per
+   * image, and prefix and text token counts from the templated {@link #EXAMPLE_QUESTION}.
+   */
+  public Geometry geometry() throws IOException {
+    Prompt p;
+    try (PromptTokenizer t = tokenizer()) {
+      p = t.chat(EXAMPLE_QUESTION, true);
+    }
+    TextConfig t = config.text();
+    try {
+      return new Geometry(name(), t.layers(), t.hidden(), t.heads(), t.kvHeads(), t.headDim(), t.intermediate(),
+          config.imageSeqLength(), p.prefix(), p.text());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(dir.resolve(CONFIG) + ": text_config: " + e.getMessage());
+    }
+  }
+
+  /** The decoder's configuration: {@link #geometry()} with the vocabulary, RoPE base and RMSNorm epsilon of {@code text_config}. */
+  public DecoderConfig decoderConfig() throws IOException {
+    TextConfig t = config.text();
+    return DecoderConfig.of(geometry(), t.vocab(), t.ropeTheta(), t.rmsEps());
+  }
+
+  /** The weights: {@code model.safetensors.index.json}, else {@code model.safetensors}. */
+  public Path weights() {
+    Path index = dir.resolve(Checkpoint.INDEX), single = dir.resolve(Checkpoint.SINGLE);
+    if (Files.exists(index)) return index;
+    if (Files.exists(single)) return single;
+    throw new IllegalArgumentException(dir + ": no " + Checkpoint.INDEX + " or " + Checkpoint.SINGLE + " (the weights)");
+  }
+
+  /** Checks the vision tower's and projector's tensors against {@code config.json} (names and shapes). */
+  public void checkVisionWeights() throws IOException {
+    try (Checkpoint ck = Checkpoint.open(weights())) {
+      VisionWeights.check(ck, config);
+    }
+  }
+
+  /**
+   * Checks another checkpoint's vision tower and projector against {@code config.json}, when it
+   * holds any (a decoder-only checkpoint passes).
+   */
+  public void checkVisionWeights(Path checkpoint) throws IOException {
+    try (Checkpoint ck = Checkpoint.open(checkpoint)) {
+      if (VisionWeights.holdsAny(ck)) VisionWeights.check(ck, config);
+    }
+  }
+
+  /**
+   * The language model's weights in either layout, every tensor checked against {@code config.json};
+   * the vision tower and projector are checked too, so a folder whose weights disagree with its
+   * config is refused as a whole.
+   */
+  public DecoderWeights loadDecoder() throws IOException {
+    checkVisionWeights();
+    return DecoderWeights.load(weights(), decoderConfig(), null);
+  }
+}

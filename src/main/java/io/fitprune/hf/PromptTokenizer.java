@@ -1,0 +1,114 @@
+package io.fitprune.hf;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A model folder's tokenizer ({@code tokenizer.json}, run by Hugging Face's own tokenizers library
+ * through DJL) with its chat template, expanding {@code <image>} as {@code LlavaProcessor} does:
+ * the prompt string's one {@code <image>} becomes {@code image_seq_length} of them before
+ * tokenizing, and the spans are read off the ids.
+ */
+public final class PromptTokenizer implements AutoCloseable {
+  private final HuggingFaceTokenizer tokenizer;
+  private final ChatTemplate template;
+  private final Map<String, String> specialTokens;
+  private final int imageToken, imageSeqLength;
+  private final Path file;
+
+  private PromptTokenizer(HuggingFaceTokenizer tokenizer, ChatTemplate template, Map<String, String> specialTokens,
+      int imageToken, int imageSeqLength, Path file) {
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.specialTokens = specialTokens;
+    this.imageToken = imageToken;
+    this.imageSeqLength = imageSeqLength;
+    this.file = file;
+  }
+
+  /** Loads the folder's {@code tokenizer.json}; one that does not parse, or whose {@code <image>} is not the config's image token, is refused. */
+  public static PromptTokenizer open(ModelFolder folder) throws IOException {
+    Path file = folder.dir().resolve("tokenizer.json");
+    if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such file (the model folder's tokenizer)");
+    ConfigJson.read(file); // a clear one-line error for broken JSON before the native parser sees it
+    HuggingFaceTokenizer t;
+    try {
+      t = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true", "truncation", "false",
+          "padding", "false", "maxLength", "-1"));
+    } catch (RuntimeException e) {
+      String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+      throw new IllegalArgumentException(file + ": not a tokenizer Hugging Face's tokenizers library can load (" + msg + ")");
+    }
+    int id = folder.config().imageTokenIndex();
+    long[] ids = t.encode(TokenizerFiles.IMAGE_TOKEN, false, false).getIds();
+    if (ids.length != 1 || ids[0] != id) {
+      t.close();
+      throw new IllegalArgumentException(file + ": '" + TokenizerFiles.IMAGE_TOKEN + "' encodes to "
+          + java.util.Arrays.toString(ids) + ", not to config.json's image_token_index " + id);
+    }
+    return new PromptTokenizer(t, folder.chatTemplate(), folder.specialTokens(), id, folder.config().imageSeqLength(), file);
+  }
+
+  public ChatTemplate template() {
+    return template;
+  }
+
+  /** The chat-templated prompt for one user turn, tokenized with the image (if {@code image}) expanded. */
+  public Prompt chat(String question, boolean image) {
+    if (question == null) throw new IllegalArgumentException("question is null");
+    return encode(template.render(question, image, specialTokens), image ? 1 : 0);
+  }
+
+  /**
+   * Tokenizes an already templated prompt holding {@code images} (0 or 1) {@code <image>} markers,
+   * expanding each to {@code image_seq_length} image tokens first; a prompt whose marker count
+   * differs from {@code images} is refused.
+   */
+  public Prompt encode(String prompt, int images) {
+    if (prompt == null) throw new IllegalArgumentException("prompt is null");
+    if (images < 0 || images > 1) throw new IllegalArgumentException("images must be 0 or 1 (one image per prompt), got " + images);
+    int markers = count(prompt, TokenizerFiles.IMAGE_TOKEN);
+    if (markers > 1) throw new IllegalArgumentException("prompt: " + markers + " '<image>' markers; one image per prompt is supported");
+    if (markers != images)
+      throw new IllegalArgumentException(images == 1 ? "prompt: an image is given but the prompt has no '<image>'"
+          : "prompt: it has '<image>' but no image is given");
+    String expanded = prompt.replace(TokenizerFiles.IMAGE_TOKEN, TokenizerFiles.IMAGE_TOKEN.repeat(imageSeqLength));
+    long[] ids = tokenizer.encode(expanded, true, false).getIds();
+    int first = -1, run = 0, total = 0;
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] != imageToken) continue;
+      total++;
+      if (first < 0) first = i;
+      if (i == first + run) run++;
+    }
+    if (total != run || run != (long) images * imageSeqLength)
+      throw new IllegalArgumentException(file + ": the prompt's image became " + total + " image tokens"
+          + (total != run ? " in several runs" : "") + ", expected one run of " + (long) images * imageSeqLength);
+    return images == 0 ? new Prompt(ids, ids.length, 0) : new Prompt(ids, first, run);
+  }
+
+  public String decode(long[] ids, boolean skipSpecial) {
+    return tokenizer.decode(ids, skipSpecial);
+  }
+
+  /** Encodes plain text (no special tokens added). */
+  public long[] ids(String text) {
+    Encoding e = tokenizer.encode(text, false, false);
+    return e.getIds();
+  }
+
+  private static int count(String s, String what) {
+    int n = 0;
+    for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + what.length())) n++;
+    return n;
+  }
+
+  @Override
+  public void close() {
+    tokenizer.close();
+  }
+}

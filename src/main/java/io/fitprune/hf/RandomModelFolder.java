@@ -1,0 +1,92 @@
+package io.fitprune.hf;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.io.AtomicFiles;
+import io.fitprune.io.DType;
+import io.fitprune.io.ShardedWriter;
+import io.fitprune.io.StagingDirectory;
+import io.fitprune.model.Geometry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * A complete seeded random LLaVA model folder as the Hub lays one out: {@code config.json} (keys
+ * equal to transformers' defaults left out), {@code preprocessor_config.json},
+ * {@code processor_config.json}, a working tokenizer with its config and chat template, and sharded
+ * safetensors holding the language model, the CLIP vision tower and the projector. Everything is
+ * written into a hidden sibling folder, tensors streamed (never the model in memory), and renamed
+ * into place: a reader sees the whole folder or nothing.
+ */
+public final class RandomModelFolder {
+  private RandomModelFolder() {}
+
+  /** The tensors of the folder's checkpoint: the language model's, then the tower's and projector's. */
+  public static List<ShardedWriter.Entry> entries(LlavaConfig c, RandomCheckpoint.Layout layout, DType dtype) {
+    if (layout.projector() == null)
+      throw new IllegalArgumentException("--layout llama has no vision tower: use llava-hf or llava with --vision");
+    List<ShardedWriter.Entry> out = new ArrayList<>();
+    for (ShardedWriter.Entry e : RandomCheckpoint.entries(decoder(c), layout, dtype, false))
+      if (!e.name().startsWith(layout.projector())) out.add(e);
+    VisionWeights.Layout vl = layout == RandomCheckpoint.Layout.LLAVA ? VisionWeights.Layout.LLAVA : VisionWeights.Layout.LLAVA_HF;
+    VisionWeights.expected(c.vision(), c.projector(), vl).forEach((n, s) -> out.add(new ShardedWriter.Entry(n, dtype, s)));
+    return out;
+  }
+
+  /** The decoder {@code c}'s text config describes (prefix and text token counts do not matter for weights). */
+  static DecoderConfig decoder(LlavaConfig c) {
+    TextConfig t = c.text();
+    Geometry g = new Geometry(c.name() == null ? "llava" : c.name(), t.layers(), t.hidden(), t.heads(), t.kvHeads(),
+        t.headDim(), t.intermediate(), c.imageSeqLength(), 0, 0);
+    return DecoderConfig.of(g, t.vocab(), t.ropeTheta(), t.rmsEps());
+  }
+
+  /** Writes the folder {@code out} (new, or an empty directory); returns the number of weight shards. */
+  public static int write(Path out, LlavaConfig c, RandomCheckpoint.Layout layout, DType dtype, long seed,
+      long maxShardBytes) throws IOException {
+    TokenizerFiles.check(c.text().vocab(), c.imageTokenIndex());
+    List<ShardedWriter.Entry> entries = entries(c, layout, dtype);
+    Path target = out.toAbsolutePath().normalize();
+    if (Files.exists(target) && (!Files.isDirectory(target) || !isEmpty(target)))
+      throw new IllegalArgumentException("--out: " + target + " exists and is not an empty directory");
+    try (StagingDirectory stage = StagingDirectory.create("--out", target)) {
+      Path tmp = stage.path();
+      int shards = RandomCheckpoint.write(tmp, entries, seed, maxShardBytes, "fitprune random-checkpoint --vision ("
+          + c.name() + ", " + layout.name().toLowerCase(Locale.ROOT) + ", seed " + seed + ")");
+      AtomicFiles.write(tmp.resolve(ModelFolder.CONFIG), c.toJson());
+      AtomicFiles.write(tmp.resolve(ModelFolder.PREPROCESSOR), PreprocessorConfig.clip(c.vision().imageSize()).toJson());
+      AtomicFiles.write(tmp.resolve(ModelFolder.PROCESSOR), processorJson(c));
+      TokenizerFiles.write(tmp, c.text().vocab(), c.imageTokenIndex());
+      stage.commit();
+      return shards;
+    }
+  }
+
+  /** {@code processor_config.json}: what LlavaProcessor needs to expand {@code <image>}. */
+  private static byte[] processorJson(LlavaConfig c) throws IOException {
+    ObjectNode o = ConfigJson.JSON.createObjectNode();
+    o.put("image_token", TokenizerFiles.IMAGE_TOKEN).put("num_additional_image_tokens", 1)
+        .put("patch_size", c.vision().patchSize()).put("processor_class", "LlavaProcessor")
+        .put("vision_feature_select_strategy", c.projector().selectStrategy());
+    return ConfigJson.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
+  }
+
+  /** The weights' total bytes: what the folder costs on disk, less a few kB of JSON. */
+  public static long weightBytes(LlavaConfig c, RandomCheckpoint.Layout layout, DType dtype) {
+    long total = 0;
+    for (ShardedWriter.Entry e : entries(c, layout, dtype)) total = Math.addExact(total, e.bytes());
+    return total;
+  }
+
+  private static boolean isEmpty(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.findAny().isEmpty();
+    }
+  }
+}
