@@ -10,6 +10,8 @@ import io.fitprune.flops.Scope;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometries;
@@ -316,7 +318,7 @@ final class PrefillCommand implements Callable<Integer> {
             + t.shapeString());
       FloatBuffer fb = f.floats("embeds");
       try {
-        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.FloatData.of(fb), t.shape());
+        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.Data.of(fb), t.shape());
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--embeds " + file + ": " + e.getMessage());
       }

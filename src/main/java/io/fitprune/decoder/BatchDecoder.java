@@ -2,10 +2,8 @@ package io.fitprune.decoder;
 
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.FloatData;
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
-import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
@@ -136,8 +134,8 @@ public final class BatchDecoder {
       Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
       for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
-      NativeData<?> qd = TorchData.of(tp.add(q.view(total, H, d))), kd = TorchData.of(tp.add(k.view(total, G, d)));
-      NativeData<?> vd = TorchData.of(tp.add(v.view(total, G, d)));
+      Data qd = TorchData.of(tp.add(q.view(total, H, d))), kd = TorchData.of(tp.add(k.view(total, G, d)));
+      Data vd = TorchData.of(tp.add(v.view(total, G, d)));
 
       Spans[] spans = new Spans[B];
       int[] visual0 = new int[B + 1];
@@ -183,8 +181,8 @@ public final class BatchDecoder {
           if (keeps[b] == null) for (int r = 0; r < lengths[b]; r++) global[at++] = s0 + r;
           else for (int r : keeps[b]) global[at++] = s0 + r;
         }
-        IntData idx = IntData.of(global);
-        FloatData od = TorchData.floats(o), xd = TorchData.floats(x);
+        Data idx = Data.of(global);
+        Data od = TorchData.floats(o), xd = TorchData.floats(x);
         Kernels.gatherRows(od, total, D, idx, od);
         Kernels.gatherRows(xd, total, D, idx, xd);
         o = tp.add(o.narrow(0, 0, kept));
@@ -292,7 +290,7 @@ public final class BatchDecoder {
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
     try (Temps tp = new Temps()) {
       x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
-      NativeData<?>[] kc = new NativeData<?>[B], vc = new NativeData<?>[B];
+      Data[] kc = new Data[B], vc = new Data[B];
       long[] kvLen = new long[B];
       for (int l = 0; l < c.layers(); l++) {
         DecoderWeights.Layer lw = w.layer(l);

@@ -2,7 +2,7 @@ package io.fitprune.decoder;
 
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Kernels;
-import io.fitprune.kernels.NativeData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
@@ -164,7 +164,7 @@ public final class Decoder {
       AttentionShape shape = new AttentionShape(n, H, G, d);
       Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
       Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      NativeData<?> qd = TorchData.of(q3), kd = TorchData.of(k3), vd = TorchData.of(v3);
+      Data qd = TorchData.of(q3), kd = TorchData.of(k3), vd = TorchData.of(v3);
       float[] self = null, cross = null;
       if (withScores && seq.visual() > 0) { // the scores come from the attention pass itself
         Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));

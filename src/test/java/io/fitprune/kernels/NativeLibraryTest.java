@@ -38,7 +38,7 @@ class NativeLibraryTest {
     assertTrue(NativeLibrary.isAvailable(), () -> "cause: " + NativeLibrary.unavailabilityCause());
     assertNull(NativeLibrary.unavailabilityCause());
     NativeLibrary.ensureAvailability();
-    assertEquals(CudaKernels.isAvailable(), CudaKernels.unavailabilityCause() == null);
+    assertEquals(Kernels.cudaAvailable(), Kernels.cudaUnavailabilityCause() == null);
   }
 
   @Test
@@ -51,16 +51,16 @@ class NativeLibraryTest {
 
   @Test
   void cudaCanBeDisabled() throws Exception {
-    probe(List.of(CLASSES.toString()), List.of("-D" + CudaKernels.DISABLE_PROPERTY + "=true"), "cuda-disabled");
-    String old = System.getProperty(CudaKernels.DISABLE_PROPERTY);
-    System.setProperty(CudaKernels.DISABLE_PROPERTY, "true");
+    probe(List.of(CLASSES.toString()), List.of("-D" + Kernels.CUDA_DISABLE_PROPERTY + "=true"), "cuda-disabled");
+    String old = System.getProperty(Kernels.CUDA_DISABLE_PROPERTY);
+    System.setProperty(Kernels.CUDA_DISABLE_PROPERTY, "true");
     try {
       BackendInfo i = BackendInfo.query();
       assertEquals(0, i.cudaDevices());
       assertTrue(i.cudaStatus().contains("disabled"), i.cudaStatus());
     } finally {
-      if (old == null) System.clearProperty(CudaKernels.DISABLE_PROPERTY);
-      else System.setProperty(CudaKernels.DISABLE_PROPERTY, old);
+      if (old == null) System.clearProperty(Kernels.CUDA_DISABLE_PROPERTY);
+      else System.setProperty(Kernels.CUDA_DISABLE_PROPERTY, old);
     }
   }
 
