@@ -131,9 +131,9 @@ public class AttentionBench {
     long qd = (long) s.shape.heads() * s.shape.headDim();
     try (LongPointer at = new LongPointer(1);
         FloatPointer lastRow = new FloatPointer(out.pointer()).position((s.shape.tokens() - 1) * qd)) {
-      FitPruneNative.fp_first_nonfinite_f32(k.pointer(), s.shape.kvLength(), at);
+      FitPruneNative.fp_first_nonfinite_f32((FloatPointer) k.pointer(), s.shape.kvLength(), at);
       bh.consume(at.get());
-      FitPruneNative.fp_first_nonfinite_f32(lse.pointer(), s.shape.lseLength(), at);
+      FitPruneNative.fp_first_nonfinite_f32((FloatPointer) lse.pointer(), s.shape.lseLength(), at);
       bh.consume(at.get());
       FitPruneNative.fp_first_nonfinite_f32(lastRow, qd, at);
       bh.consume(at.get());

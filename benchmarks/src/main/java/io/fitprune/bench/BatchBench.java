@@ -168,8 +168,7 @@ public class BatchBench {
 
   /** f rounded to bf16, in native memory of its own. */
   private static Data bf16(Data f) {
-    float[] a = new float[Math.toIntExact(f.length())];
-    f.pointer().get(a);
+    float[] a = f.toFloats();
     Data b = Data.allocate(ElementType.BF16, a.length);
     b.copyFrom(Data.roundBf16(a).toShorts());
     return b;
