@@ -1,9 +1,9 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.Bf16;
 import io.fitprune.kernels.Batch;
-import io.fitprune.kernels.Data;
 import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.Bf16;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.kernels.Weight;

@@ -4,7 +4,6 @@ import io.fitprune.io.DType;
 import io.fitprune.io.HalfFloats;
 import io.fitprune.io.ShardedWriter;
 import io.fitprune.kernels.Bf16;
-import io.fitprune.kernels.Data;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

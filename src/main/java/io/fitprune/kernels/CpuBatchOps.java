@@ -184,7 +184,8 @@ final class CpuBatchOps {
     return v;
   }
 
-  private static long totalDrop(Batch batch, long[] flat, long[] drop) {
+  /** The sum of drop[b], each checked against its sequence's visual span in {@code flat}. */
+  static long totalDrop(Batch batch, long[] flat, long[] drop) {
     requireLength(require(drop, "drop").length, batch.size(), "drop");
     long total = 0;
     for (int b = 0; b < drop.length; b++) {

@@ -117,7 +117,7 @@ public final class Kernels {
   private static AttentionOutput arrayAttention(Backend backend, ElementType type, AttentionShape all, BatchShape batch,
       float[] q, float[] k, float[] v) {
     if (backend == Backend.CUDA) CudaOps.requireHeadDim(all); // before the device is touched
-    try (Inputs in = Inputs.of(choose(backend, type), type)) {
+    try (ArrayCall in = ArrayCall.of(choose(backend, type), type)) {
       Data out = in.output(type, all.qLength(), "out"), lse = in.output(ElementType.FP32, all.lseLength(), "lse");
       Data dq = in.input(q), dk = in.input(k), dv = in.input(v);
       if (batch == null) attention(all, dq, dk, dv, out, lse);
@@ -206,7 +206,7 @@ public final class Kernels {
   private static Scores arrayScores(Backend backend, ElementType type, AttentionShape all, BatchShape batch, Spans[] spans,
       long visual, float[] q, float[] k, float[] lse) {
     if (backend == Backend.CUDA) CudaOps.requireHeadDim(all);
-    try (Inputs in = Inputs.of(choose(backend, type), type)) {
+    try (ArrayCall in = ArrayCall.of(choose(backend, type), type)) {
       Data self = in.output(ElementType.FP32, visual, "self"), cross = in.output(ElementType.FP32, visual, "cross");
       Data dq = in.input(q), dk = in.input(k), dl = in.exact(lse);
       if (batch == null) scores(all, spans[0], dq, dk, dl, self, cross);
@@ -274,7 +274,7 @@ public final class Kernels {
     require(spans, "spans").requireSelect(n, drop);
     requireArray(self, "self", "[V]", spans.visual()); // before allocating keep
     requireArray(cross, "cross", "[V]", spans.visual());
-    try (Inputs in = Inputs.of(choose(backend, ElementType.FP32), ElementType.FP32)) {
+    try (ArrayCall in = ArrayCall.of(choose(backend, ElementType.FP32), ElementType.FP32)) {
       Data keep = in.output(ElementType.INT32, n - drop, "keep");
       selectKeep(n, spans, in.input(self), in.input(cross), drop, keep);
       return keep.toInts();
@@ -294,11 +294,9 @@ public final class Kernels {
   public static int[] selectKeep(Batch batch, Spans[] spans, float[] self, float[] cross, long[] drop) {
     Objects.requireNonNull(batch, "batch");
     long[] flat = CpuBatchOps.flatSpans(batch, spans);
-    long dropped = 0;
-    for (int b = 0; b < require(drop, "drop").length && b < batch.size(); b++) dropped += Math.max(0, drop[b]);
-    long kept = Math.max(0, batch.tokens() - dropped); // the exact checks are the call's
+    long dropped = CpuBatchOps.totalDrop(batch, flat, drop); // inputs before allocating keep
     requireArray(self, "self", "[sum V_b]", CpuBatchOps.totalVisual(flat));
-    int[] keep = new int[Lengths.arrayLength("keep", kept, Integer.BYTES)];
+    int[] keep = new int[Lengths.arrayLength("keep", batch.tokens() - dropped, Integer.BYTES)];
     selectKeep(batch, spans, Data.of(self), Data.of(require(cross, "cross")), drop, Data.of(keep));
     return keep;
   }

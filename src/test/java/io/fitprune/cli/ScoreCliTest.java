@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.cli.CliRun.Result;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
@@ -16,7 +17,6 @@ import io.fitprune.kernels.Spans;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import io.fitprune.cli.CliRun.Result;
 import org.junit.jupiter.api.io.TempDir;
 
 class ScoreCliTest {

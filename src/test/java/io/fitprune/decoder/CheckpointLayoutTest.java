@@ -1,7 +1,6 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.Bf16;
-import io.fitprune.kernels.Data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,7 +1,6 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.Bf16;
-import io.fitprune.kernels.Data;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -153,6 +153,26 @@ class CudaKernelsTest {
     }
   }
 
+  /** fp32 has no packed CUDA kernel: the library runs the batch sequence by sequence (an empty one among them). */
+  @Test
+  void packedFp32MatchesTheCpu() {
+    assumeTrue(device(), "no CUDA device");
+    BatchShape shape = new BatchShape(Batch.ofLengths(70, 0, 1, 129), 8, 2, 64);
+    Spans[] spans = {new Spans(3, 40), new Spans(0, 0), new Spans(0, 1), new Spans(10, 100)};
+    AttentionShape all = shape.packed();
+    Random rnd = new Random(23);
+    float[] q = Reference.gaussian(rnd, all.qLength()), k = Reference.gaussian(rnd, all.kvLength()),
+        v = Reference.gaussian(rnd, all.kvLength());
+    Kernels.AttentionOutput cpu = Kernels.attention(shape, q, k, v);
+    Kernels.AttentionOutput gpu = Kernels.attention(Backend.CUDA, ElementType.FP32, shape, q, k, v);
+    assertTrue(rel(gpu.out(), cpu.out()) < 1e-5, "out rel " + rel(gpu.out(), cpu.out()));
+    assertTrue(rel(gpu.lse(), cpu.lse()) < 1e-5, "lse rel " + rel(gpu.lse(), cpu.lse()));
+    Kernels.Scores cs = Kernels.scores(shape, spans, q, k, cpu.lse());
+    Kernels.Scores gs = Kernels.scores(Backend.CUDA, ElementType.FP32, shape, spans, q, k, cpu.lse());
+    assertTrue(rel(gs.self(), cs.self()) < 1e-4, "self rel " + rel(gs.self(), cs.self()));
+    assertTrue(rel(gs.cross(), cs.cross()) < 1e-4, "cross rel " + rel(gs.cross(), cs.cross()));
+  }
+
   @Test
   void selectIsIdenticalToTheCpuOnTheSameScores() {
     assumeTrue(device(), "no CUDA device");

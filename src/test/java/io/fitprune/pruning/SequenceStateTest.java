@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Spans;
 import java.util.Arrays;
 import java.util.Random;

@@ -3,11 +3,11 @@ package io.fitprune.testutil;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Backend;
 import io.fitprune.kernels.BackendInfo;
-import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FitPruneException;
 import io.fitprune.kernels.FitPruneNative;
+import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.NativeLibrary;
 import java.util.Random;
 

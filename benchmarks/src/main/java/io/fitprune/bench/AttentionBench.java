@@ -1,8 +1,8 @@
 package io.fitprune.bench;
 
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FitPruneNative;
-import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;

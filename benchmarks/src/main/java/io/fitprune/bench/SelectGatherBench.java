@@ -1,7 +1,7 @@
 package io.fitprune.bench;
 
-import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;

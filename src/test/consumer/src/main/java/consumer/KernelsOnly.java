@@ -1,8 +1,8 @@
 package consumer;
 
-import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.util.Random;

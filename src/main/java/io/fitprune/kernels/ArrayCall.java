@@ -8,18 +8,18 @@ import java.util.List;
  * call's element type on the CPU, device copies on CUDA (freed by {@link #close()}). Outputs on
  * the CPU are float32 (its bf16 attention output is not rounded) or int32.
  */
-final class Inputs implements AutoCloseable {
+final class ArrayCall implements AutoCloseable {
   private final boolean device;
   private final ElementType type;
   private final List<DeviceBuffer> owned = new ArrayList<>();
 
-  private Inputs(boolean device, ElementType type) {
+  private ArrayCall(boolean device, ElementType type) {
     this.device = device;
     this.type = type;
   }
 
-  static Inputs of(Backend chosen, ElementType type) {
-    return new Inputs(chosen == Backend.CUDA, type);
+  static ArrayCall of(Backend chosen, ElementType type) {
+    return new ArrayCall(chosen == Backend.CUDA, type);
   }
 
   /** An input rounded to the call's type. */
