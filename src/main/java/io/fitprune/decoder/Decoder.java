@@ -25,8 +25,9 @@ import org.bytedeco.pytorch.global.torch;
  * kernels, through {@link SequenceState#apply}); then output projection, residual, RMSNorm and
  * SwiGLU MLP on the survivors only.
  *
- * <p>The two halves of a layer are public ({@link #attend}, {@link #finish}) so exact-mode fitting
- * can choose the dropped tokens itself. Every layer keeps its own K/V cache: the pruning layer
+ * <p>A single sequence is a batch of one: {@link #prefill} is {@link BatchDecoder}'s prefill on one
+ * request, and every layer is {@link PackedLayer}'s. The two halves of a layer are public
+ * ({@link #attend}, {@link #finish}) so exact-mode fitting can choose the dropped tokens itself. Every layer keeps its own K/V cache: the pruning layer
  * caches all tokens it saw, later layers only the survivors. Decoding lives in {@link Generation}.
  *
  * <p>Not thread-safe per {@link DecoderState}; one {@code Decoder} may serve many states from many threads.

@@ -579,14 +579,16 @@ public final class Kernels {
    * the arguments' names, comma-separated.
    */
   private static boolean onDevice(String names, Data... args) {
-    String[] name = names.split(",");
     int first = -1;
     for (int i = 0; i < args.length; i++) {
       if (args[i] == null) continue;
-      if (first < 0) first = i;
-      else if (args[i].onDevice() != args[first].onDevice())
+      if (first < 0) {
+        first = i;
+      } else if (args[i].onDevice() != args[first].onDevice()) {
+        String[] name = names.split(","); // only for the message: the check itself allocates nothing
         throw new IllegalArgumentException(name[i] + ": lives " + where(args[i]) + " but " + name[first] + " "
             + where(args[first]) + "; a call runs where its data lives, so pass every argument in one place");
+      }
     }
     return first >= 0 && args[first].onDevice();
   }
