@@ -9,8 +9,9 @@ import java.util.Locale;
 public enum ElementType {
   FP32(0, 4), FP16(1, 2), BF16(2, 2), INT32(-1, 4);
 
-  /** The C API's {@code fp_dtype} code ({@code -1} for INT32, which is no kernel input type). */
-  public final int code;
+  /** The C API's {@code fp_dtype} code ({@code -1} for INT32, which is no kernel input type); the binding's only. */
+  final int code;
+  /** Bytes per element. */
   public final int bytes;
 
   ElementType(int code, int bytes) {
