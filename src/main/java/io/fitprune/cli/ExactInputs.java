@@ -7,6 +7,8 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometry;
 import java.nio.FloatBuffer;
@@ -53,7 +55,7 @@ final class ExactInputs {
       FloatBuffer fb = f.floats("embeds");
       try {
         io.fitprune.kernels.Kernels.requireFinite("embeds", sh.length == 3 ? "[S,n,D]" : "[n,D]",
-            io.fitprune.kernels.FloatData.of(fb), sh);
+            io.fitprune.kernels.Data.of(fb), sh);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--calibration " + calibration + ": " + e.getMessage());
       }

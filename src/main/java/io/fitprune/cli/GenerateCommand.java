@@ -2,7 +2,7 @@ package io.fitprune.cli;
 
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsWriter;
-import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.ElementType;
 import java.nio.file.Path;
 import java.util.Random;
@@ -59,7 +59,7 @@ final class GenerateCommand implements Callable<Integer> {
   }
 
   private static void put(SafetensorsWriter w, ElementType type, String name, float[] values, long... shape) {
-    if (type == ElementType.BF16) w.putShorts(name, DType.BF16, Bf16Data.round(values).toArray(), shape);
+    if (type == ElementType.BF16) w.putShorts(name, DType.BF16, Data.roundBf16(values).toShorts(), shape);
     else w.putFloats(name, values, shape);
   }
 

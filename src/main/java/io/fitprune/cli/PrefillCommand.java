@@ -11,6 +11,8 @@ import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
@@ -21,9 +23,9 @@ import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.ArrayList;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.FloatPointer;
@@ -369,7 +371,7 @@ final class PrefillCommand implements Callable<Integer> {
             + t.shapeString());
       FloatBuffer fb = f.floats("embeds");
       try {
-        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.FloatData.of(fb), t.shape());
+        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.Data.of(fb), t.shape());
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--embeds " + file + ": " + e.getMessage());
       }

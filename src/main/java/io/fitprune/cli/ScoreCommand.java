@@ -5,14 +5,13 @@ import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Backend;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.Backend;
-import io.fitprune.kernels.Bf16Data;
-import io.fitprune.kernels.CudaKernels;
+import io.fitprune.kernels.Bf16;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
-import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.nio.file.Path;
@@ -104,41 +103,38 @@ final class ScoreCommand implements Callable<Integer> {
         }
       }
 
-      Backend chosen = Kernels.choose(requested, type);
-      if (chosen == Backend.CUDA) {
-        runCuda(in, shape, req, type);
-        return 0;
-      }
+      boolean cuda = Kernels.choose(requested, type) == Backend.CUDA;
       long visual = req.visual();
       AttentionShape all = shape.packed();
-      try (FloatData o = FloatData.allocate(all.qLength()); FloatData lse = FloatData.allocate(all.lseLength());
-          FloatData self = FloatData.allocate(visual); FloatData cross = FloatData.allocate(visual)) {
-        Runnable attention, scores;
-        if (type == ElementType.BF16) {
-          Bf16Data qd = bf16(in, "q"), kd = bf16(in, "k"), vd = bf16(in, "v");
-          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
-          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
-        } else {
-          FloatData qd = fp32(in, "q"), kd = fp32(in, "k"), vd = fp32(in, "v");
-          attention = () -> Kernels.attention(shape, qd, kd, vd, o, lse);
-          scores = () -> Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
-        }
+      // CPU: the mapped tensors in place, fp32 out; CUDA: device copies of type, out of type
+      try (Data qd = input(in, "q", cuda, type); Data kd = input(in, "k", cuda, type); Data vd = input(in, "v", cuda, type);
+          Data o = output(cuda ? type : ElementType.FP32, all.qLength(), cuda);
+          Data lse = output(ElementType.FP32, all.lseLength(), cuda);
+          Data self = output(ElementType.FP32, visual, cuda); Data cross = output(ElementType.FP32, visual, cuda)) {
         long t0 = 0, t1 = 0, t2 = 0;
-        for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the mapped file
+        for (int run = 0; run < 2; run++) { // the second run is timed: the first pages in the file or loads the kernels
           t0 = System.nanoTime();
-          attention.run();
+          Kernels.attention(shape, qd, kd, vd, o, lse);
           t1 = System.nanoTime();
-          scores.run();
+          Kernels.scores(shape, req.spans(), qd, kd, lse, self, cross);
           t2 = System.nanoTime();
         }
-
-        int[] keep = null;
-        if (req.drop() != null) keep = Kernels.selectKeep(req.batch(), req.spans(), self.toArray(), cross.toArray(), req.drop());
-        writeResult("cpu", type, shape, req, o.toArray(), lse.toArray(), self.toArray(), cross.toArray(), keep,
-            t1 - t0, t2 - t1);
+        float[] s = self.toFloats(), c = cross.toFloats();
+        int[] keep = req.drop() == null ? null : Kernels.selectKeep(req.batch(), req.spans(), s, c, req.drop());
+        writeResult(cuda ? "cuda" : "cpu", type, shape, req, o.toFloats(), lse.toFloats(), s, c, keep, t1 - t0, t2 - t1);
       }
     }
     return 0;
+  }
+
+  /** An input on the CPU (bf16 or fp32 as the dtype says, zero-copy where the file allows) or on the device as {@code type}. */
+  private static Data input(SafetensorsFile in, String name, boolean cuda, ElementType type) throws java.io.IOException {
+    if (cuda) return DeviceBuffer.of(floats(in, name), type);
+    return type == ElementType.BF16 ? bf16(in, name) : fp32(in, name);
+  }
+
+  private static Data output(ElementType type, long length, boolean cuda) {
+    return cuda ? DeviceBuffer.allocate(type, length) : Data.allocate(type, length);
   }
 
   private Request singleRequest(long n) {
@@ -201,99 +197,23 @@ final class ScoreCommand implements Callable<Integer> {
     return new Request(batch, spans, drop);
   }
 
-  /**
-   * The same on the GPU: q/k/v uploaded as {@code type}, results read back as float32. A batch
-   * in fp16/bf16 runs as one packed call (selection on the host, the same rule); in fp32 its
-   * sequences run one after another.
-   */
-  private void runCuda(SafetensorsFile in, BatchShape shape, Request req, ElementType type) throws Exception {
-    AttentionShape all = shape.packed();
-    if (shape.batch().size() > 1 && type != ElementType.FP32) {
-      try (DeviceBuffer q = DeviceBuffer.of(floats(in, "q"), type); DeviceBuffer k = DeviceBuffer.of(floats(in, "k"), type);
-          DeviceBuffer v = DeviceBuffer.of(floats(in, "v"), type);
-          DeviceBuffer o = DeviceBuffer.allocate(type, all.qLength());
-          DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, all.lseLength());
-          DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, req.visual());
-          DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, req.visual())) {
-        long t0 = 0, t1 = 0, t2 = 0;
-        for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
-          t0 = System.nanoTime();
-          CudaKernels.attention(shape, q, k, v, o, lse);
-          t1 = System.nanoTime();
-          CudaKernels.scores(shape, req.spans(), q, k, lse, self, cross);
-          t2 = System.nanoTime();
-        }
-        float[] s = self.toFloats(), c = cross.toFloats();
-        int[] keep = req.drop() == null ? null : Kernels.selectKeep(req.batch(), req.spans(), s, c, req.drop());
-        writeResult("cuda", type, shape, req, o.toFloats(), lse.toFloats(), s, c, keep, t1 - t0, t2 - t1);
-      }
-      return;
-    }
-    int H = shape.heads(), G = shape.kvHeads(), d = shape.headDim();
-    long N = all.tokens();
-    float[] qAll = floats(in, "q"), kAll = floats(in, "k"), vAll = floats(in, "v");
-    float[] oAll = new float[Math.toIntExact(all.qLength())], lseAll = new float[Math.toIntExact(all.lseLength())];
-    float[] selfAll = new float[Math.toIntExact(req.visual())], crossAll = new float[selfAll.length];
-    java.util.List<Integer> keepAll = new java.util.ArrayList<>();
-    long attentionNs = 0, scoresNs = 0;
-    int visual0 = 0;
-    for (int b = 0; b < req.batch().size(); b++) {
-      AttentionShape one = shape.sequence(b);
-      long s0 = req.batch().start(b), n = one.tokens();
-      Spans spans = req.spans()[b];
-      int V = Math.toIntExact(spans.visual());
-      try (DeviceBuffer q = DeviceBuffer.of(slice(qAll, s0 * H * d, n * H * d), type);
-          DeviceBuffer k = DeviceBuffer.of(slice(kAll, s0 * G * d, n * G * d), type);
-          DeviceBuffer v = DeviceBuffer.of(slice(vAll, s0 * G * d, n * G * d), type);
-          DeviceBuffer o = DeviceBuffer.allocate(type, one.qLength());
-          DeviceBuffer lse = DeviceBuffer.allocate(ElementType.FP32, one.lseLength());
-          DeviceBuffer self = DeviceBuffer.allocate(ElementType.FP32, V);
-          DeviceBuffer cross = DeviceBuffer.allocate(ElementType.FP32, V)) {
-        long t0 = 0, t1 = 0, t2 = 0;
-        for (int run = 0; run < 2; run++) { // the second run is timed: the first loads the kernels
-          t0 = System.nanoTime();
-          CudaKernels.attention(one, q, k, v, o, lse);
-          t1 = System.nanoTime();
-          CudaKernels.scores(one, spans, q, k, lse, self, cross);
-          t2 = System.nanoTime();
-        }
-        attentionNs += t1 - t0;
-        scoresNs += t2 - t1;
-        if (req.drop() != null) {
-          try (DeviceBuffer kept = DeviceBuffer.allocate(ElementType.INT32, n - req.drop()[b])) {
-            CudaKernels.selectKeep(n, spans, self, cross, req.drop()[b], kept);
-            for (int r : kept.toInts()) keepAll.add((int) (r + s0));
-          }
-        }
-        System.arraycopy(o.toFloats(), 0, oAll, (int) (s0 * H * d), (int) (n * H * d));
-        float[] l = lse.toFloats();
-        for (int h = 0; h < H; h++) System.arraycopy(l, (int) (h * n), lseAll, (int) (h * N + s0), (int) n);
-        System.arraycopy(self.toFloats(), 0, selfAll, visual0, V);
-        System.arraycopy(cross.toFloats(), 0, crossAll, visual0, V);
-        visual0 += V;
-      }
-    }
-    int[] keep = req.drop() == null ? null : keepAll.stream().mapToInt(Integer::intValue).toArray();
-    writeResult("cuda", type, shape, req, oAll, lseAll, selfAll, crossAll, keep, attentionNs, scoresNs);
-  }
-
   /** An input as bf16: a BF16 tensor zero-copy from the mapped file, an F32 one rounded. */
-  private static Bf16Data bf16(SafetensorsFile in, String name) throws java.io.IOException {
-    if (in.tensors().get(name).dtype() == DType.BF16) return Bf16Data.of(in.bytes(name).asShortBuffer());
-    return Bf16Data.round(in.readFloats(name));
+  private static Data bf16(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() == DType.BF16) return Data.bf16(in.bytes(name).asShortBuffer());
+    return Data.roundBf16(in.readFloats(name));
   }
 
   /** An input as float32: an F32 tensor zero-copy from the mapped file, F64 converted, a BF16 one widened (exactly). */
-  private static FloatData fp32(SafetensorsFile in, String name) throws java.io.IOException {
-    if (in.tensors().get(name).dtype() != DType.BF16) return FloatData.of(in.floats(name));
-    return FloatData.of(floats(in, name));
+  private static Data fp32(SafetensorsFile in, String name) throws java.io.IOException {
+    if (in.tensors().get(name).dtype() != DType.BF16) return Data.of(in.floats(name));
+    return Data.of(floats(in, name));
   }
 
   private static float[] floats(SafetensorsFile in, String name) throws java.io.IOException {
     if (in.tensors().get(name).dtype() != DType.BF16) return in.readFloats(name); // F32, or F64 converted
     java.nio.ShortBuffer b = in.bytes(name).asShortBuffer();
     float[] out = new float[b.remaining()];
-    for (int i = 0; i < out.length; i++) out[i] = Bf16Data.toFloat(b.get(i));
+    for (int i = 0; i < out.length; i++) out[i] = Bf16.toFloat(b.get(i));
     return out;
   }
 

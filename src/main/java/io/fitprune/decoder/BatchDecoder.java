@@ -2,10 +2,8 @@ package io.fitprune.decoder;
 
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.FloatData;
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
-import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
@@ -49,6 +47,14 @@ public final class BatchDecoder {
    * {@link #generate}. Each result's {@code seconds} is the whole batch's time.
    */
   public List<Decoder.Prefill> prefill(List<Request> requests, int decodeReserve) {
+    return prefill(requests, decodeReserve, null, true);
+  }
+
+  /**
+   * The one prefill of the reference decoder ({@link Decoder#prefill} is a batch of one);
+   * {@code profile} (may be null) takes the phases' times; {@code named}: errors name the request.
+   */
+  List<Decoder.Prefill> prefill(List<Request> requests, int decodeReserve, Profile profile, boolean named) {
     if (requests == null || requests.isEmpty()) throw new IllegalArgumentException("requests: need at least one");
     int B = requests.size();
     Pruner[] pruners = new Pruner[B];
@@ -57,7 +63,7 @@ public final class BatchDecoder {
       if (r == null) throw new IllegalArgumentException("requests[" + b + "] is null");
       pruners[b] = r.pruner() == null ? Pruner.none() : r.pruner();
       if (pruners[b].layers() >= 0 && pruners[b].layers() != c.layers())
-        throw new IllegalArgumentException("requests[" + b + "]: recipe of " + pruners[b].layers()
+        throw new IllegalArgumentException((named ? "requests[" + b + "]: recipe of " : "recipe: ") + pruners[b].layers()
             + " per-layer counts for a model of " + c.layers() + " layers");
     }
     long t0 = System.nanoTime();
@@ -69,11 +75,12 @@ public final class BatchDecoder {
         try {
           states.add(dec.start(r.embeds(), r.spans(), decodeReserve));
         } catch (IllegalArgumentException e) {
+          if (!named) throw e;
           throw new IllegalArgumentException("requests[" + b + "]: " + e.getMessage(), e);
         }
       }
       x = pack(states);
-      for (int l = 0; l < c.layers(); l++) x = layer(states, pruners, x, l);
+      for (int l = 0; l < c.layers(); l++) x = layer(states, pruners, x, l, profile);
       List<Decoder.Prefill> out = new ArrayList<>(B);
       Decoder.Step[] last = lastTokens(x, states);
       double sec = (System.nanoTime() - t0) / 1e9;
@@ -108,110 +115,37 @@ public final class BatchDecoder {
     return x;
   }
 
-  /** One layer for the whole batch; returns the (possibly compacted) packed residual stream. */
-  private Tensor layer(List<DecoderState> states, Pruner[] pruners, Tensor x, int l) {
-    int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
-    long[] lengths = new long[B];
+  /**
+   * One layer for the whole batch, each sequence pruned by its own pruner; returns the (possibly
+   * compacted) packed residual stream.
+   */
+  Tensor layer(List<DecoderState> states, Pruner[] pruners, Tensor x, int l, Profile pf) {
+    int B = states.size();
     long[] drop = new long[B];
-    boolean scores = false;
-    int total = 0;
+    boolean[] want = new boolean[B];
     for (int b = 0; b < B; b++) {
       SequenceState seq = states.get(b).seq;
-      lengths[b] = seq.rows();
-      total += seq.rows();
       drop[b] = Math.min(Math.max(0, pruners[b].count(seq)), seq.visual());
-      scores |= drop[b] > 0 && pruners[b].needsScores();
+      want[b] = drop[b] > 0 && pruners[b].needsScores();
     }
-    Batch batch = Batch.ofLengths(lengths);
-    BatchShape shape = new BatchShape(batch, H, G, d);
-    DecoderWeights.Layer lw = w.layer(l);
-    try (Temps tp = new Temps()) {
-      int[] pos = new int[total];
-      for (int b = 0, at = 0; b < B; b++) {
-        int[] p = states.get(b).seq.positions();
-        System.arraycopy(p, 0, pos, at, p.length);
-        at += p.length;
-      }
-      Qkv qkv = Qkv.of(dec, tp, x, lw, pos);
-      Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
-      for (int b = 0; b < B; b++) cache(states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
-      Tensor out = tp.add(torch.empty(total, H, d)), lse = tp.add(torch.empty(H, total));
-      NativeData<?> qd = TorchData.of(tp.add(q.view(total, H, d))), kd = TorchData.of(tp.add(k.view(total, G, d)));
-      NativeData<?> vd = TorchData.of(tp.add(v.view(total, G, d)));
-
-      Spans[] spans = new Spans[B];
-      int[] visual0 = new int[B + 1];
-      for (int b = 0; b < B; b++) { // scores only for the sequences that prune with them
-        SequenceState seq = states.get(b).seq;
-        boolean want = drop[b] > 0 && pruners[b].needsScores();
-        spans[b] = want ? seq.spans() : new Spans(seq.prefix(), 0);
-        visual0[b + 1] = visual0[b] + (int) spans[b].visual();
-      }
-      float[] self = null, cross = null;
-      if (scores) { // the scores come from the attention pass itself
-        Tensor st = tp.add(torch.empty(visual0[B])), ct = tp.add(torch.empty(visual0[B]));
-        Kernels.attentionScores(shape, spans, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
-            TorchData.floats(st), TorchData.floats(ct));
-        self = Decoder.toArray(st);
-        cross = Decoder.toArray(ct);
-      } else {
-        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
-      }
-      int kept = 0;
-      int[][] keeps = new int[B][];
+    Attended a = PackedLayer.attend(dec, states, x, l, want, pf);
+    int[][] keeps = new int[B][];
+    try {
+      long t = System.nanoTime();
       for (int b = 0; b < B; b++) {
         SequenceState seq = states.get(b).seq;
-        if (drop[b] > 0) {
-          float[] sb = null, cb = null;
-          if (pruners[b].needsScores()) {
-            sb = java.util.Arrays.copyOfRange(self, visual0[b], visual0[b + 1]);
-            cb = java.util.Arrays.copyOfRange(cross, visual0[b], visual0[b + 1]);
-          }
-          keeps[b] = pruners[b].keep(seq, sb, cb, drop[b]);
-          if (keeps[b].length != seq.rows() - drop[b])
-            throw new IllegalStateException(pruners[b].name() + " kept " + keeps[b].length + " rows of request " + b
-                + ", expected " + (seq.rows() - drop[b]));
-        }
-        kept += keeps[b] == null ? seq.rows() : keeps[b].length;
+        if (drop[b] == 0) continue;
+        keeps[b] = pruners[b].keep(seq, a.self(b), a.cross(b), drop[b]);
+        if (keeps[b].length != seq.rows() - drop[b])
+          throw new IllegalStateException(pruners[b].name() + " kept " + keeps[b].length + " rows"
+              + (B > 1 ? " of request " + b : "") + ", expected " + (seq.rows() - drop[b]));
       }
-      for (int b = 0; b < B; b++) states.get(b).seq.apply(l, keeps[b]); // checks each keep list
-      Tensor o = tp.add(out.view(total, D));
-      if (kept < total) { // one gather of the packed batch, global rows ascending, in place
-        int[] global = new int[kept];
-        for (int b = 0, at = 0; b < B; b++) {
-          int s0 = (int) batch.start(b);
-          if (keeps[b] == null) for (int r = 0; r < lengths[b]; r++) global[at++] = s0 + r;
-          else for (int r : keeps[b]) global[at++] = s0 + r;
-        }
-        IntData idx = IntData.of(global);
-        FloatData od = TorchData.floats(o), xd = TorchData.floats(x);
-        Kernels.gatherRows(od, total, D, idx, od);
-        Kernels.gatherRows(xd, total, D, idx, xd);
-        o = tp.add(o.narrow(0, 0, kept));
-        Tensor old = x;
-        x = x.narrow(0, 0, kept);
-        old.close();
-      }
-      x.add_(tp.add(Dense.linear(o, lw.o(), null)));
-      dec.mlp(x, lw);
-      return x;
+      if (pf != null) pf.add(Profile.SELECT, t);
+    } catch (RuntimeException | Error e) {
+      a.out.close();
+      throw e;
     }
-  }
-
-  /** Rows [start, start+n) of the batch's k and v into this layer's cache of the state (when it keeps caches), in their type. */
-  private void cache(DecoderState s, int l, Tensor k, Tensor v, long start, int n) {
-    if (s.reserve < 0) return;
-    int G = c.kvHeads(), d = c.headDim(), cap = n + s.reserve;
-    if (s.kCache[l] != null) {
-      s.kCache[l].close();
-      s.vCache[l].close();
-    }
-    s.kCache[l] = Decoder.emptyOf(k.scalar_type(), cap, G, d);
-    s.vCache[l] = Decoder.emptyOf(v.scalar_type(), cap, G, d);
-    try (Temps tp = new Temps()) {
-      tp.add(s.kCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(k.narrow(0, start, n)).view(n, G, d)));
-      tp.add(s.vCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(v.narrow(0, start, n)).view(n, G, d)));
-    }
+    return PackedLayer.finish(dec, states, x, a, keeps, pf);
   }
 
   /** Final norm and LM head on each sequence's last row of the packed stream. */
@@ -292,7 +226,7 @@ public final class BatchDecoder {
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
     try (Temps tp = new Temps()) {
       x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
-      NativeData<?>[] kc = new NativeData<?>[B], vc = new NativeData<?>[B];
+      Data[] kc = new Data[B], vc = new Data[B];
       long[] kvLen = new long[B];
       for (int l = 0; l < c.layers(); l++) {
         DecoderWeights.Layer lw = w.layer(l);

@@ -1,11 +1,10 @@
 package io.fitprune.decoder;
 
 import io.fitprune.kernels.Batch;
-import io.fitprune.kernels.Bf16Data;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Bf16;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
-import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.kernels.Weight;
 import java.nio.ByteBuffer;
@@ -93,7 +92,7 @@ final class DecodeStep {
     long[] ones = new long[B];
     Arrays.fill(ones, 1);
     BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
-    NativeData<?>[] kc = new NativeData<?>[B], vc = new NativeData<?>[B];
+    Data[] kc = new Data[B], vc = new Data[B];
     long[] kvLen = new long[B];
     for (int l = 0; l < layers.length; l++) {
       LayerWeights lw = layers[l];
@@ -113,9 +112,9 @@ final class DecodeStep {
         vc[b] = TorchData.of(s.vCache[l]);
         kvLen[b] = len;
       }
-      NativeData<?> q = wk.qData;
+      Data q = wk.qData;
       if (lw.bf16Cache()) {
-        for (int i = 0; i < B * H * d; i++) wk.qBits.put(i, Bf16Data.fromFloat(wk.q.get(i)));
+        for (int i = 0; i < B * H * d; i++) wk.qBits.put(i, Bf16.fromFloat(wk.q.get(i)));
         q = wk.qBitsData;
       }
       Kernels.decodeAttention(shape, q, kc, vc, kvLen, wk.oData, null);
@@ -150,7 +149,7 @@ final class DecodeStep {
       return;
     }
     short[] bits = wk.kvBits;
-    for (int j = 0; j < width; j++) bits[j] = Bf16Data.fromFloat(src.get(b * width + j));
+    for (int j = 0; j < width; j++) bits[j] = Bf16.fromFloat(src.get(b * width + j));
     ShortBuffer dst = new ShortPointer(cache.data_ptr()).capacity(n).asBuffer();
     dst.put(row * width, bits, 0, width);
   }
@@ -169,9 +168,9 @@ final class DecodeStep {
     final int rows;
     final FloatBuffer x, h, q, k, v, o, gate, up, logits;
     final ShortBuffer qBits;
-    final FloatData xData, hData, qData, oData, gateData, upData, logitsData;
-    final FloatData[] qkvData, residual;
-    final Bf16Data qBitsData;
+    final Data xData, hData, qData, oData, gateData, upData, logitsData;
+    final Data[] qkvData, residual;
+    final Data qBitsData;
     final float[] row;
     final short[] kvBits;
 
@@ -188,16 +187,16 @@ final class DecodeStep {
       up = floats(rows, c.mlp());
       logits = floats(rows, c.vocab());
       qBits = aligned((long) rows * qw * Short.BYTES).asShortBuffer();
-      xData = FloatData.of(x);
-      hData = FloatData.of(h);
-      qData = FloatData.of(q);
-      oData = FloatData.of(o);
-      gateData = FloatData.of(gate);
-      logitsData = FloatData.of(logits);
-      qkvData = new FloatData[] {qData, FloatData.of(k), FloatData.of(v)};
-      upData = FloatData.of(up);
-      residual = new FloatData[] {xData};
-      qBitsData = Bf16Data.of(qBits);
+      xData = Data.of(x);
+      hData = Data.of(h);
+      qData = Data.of(q);
+      oData = Data.of(o);
+      gateData = Data.of(gate);
+      logitsData = Data.of(logits);
+      qkvData = new Data[] {qData, Data.of(k), Data.of(v)};
+      upData = Data.of(up);
+      residual = new Data[] {xData};
+      qBitsData = Data.bf16(qBits);
       row = new float[D];
       kvBits = new short[kvw];
     }

@@ -1,14 +1,12 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Kernels;
-import io.fitprune.kernels.NativeData;
 import io.fitprune.kernels.Spans;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.Pruner;
-import io.fitprune.pruning.RowBuffer;
 import io.fitprune.pruning.SequenceState;
 import java.util.Arrays;
+import java.util.List;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -27,8 +25,9 @@ import org.bytedeco.pytorch.global.torch;
  * kernels, through {@link SequenceState#apply}); then output projection, residual, RMSNorm and
  * SwiGLU MLP on the survivors only.
  *
- * <p>The two halves of a layer are public ({@link #attend}, {@link #finish}) so exact-mode fitting
- * can choose the dropped tokens itself. Every layer keeps its own K/V cache: the pruning layer
+ * <p>A single sequence is a batch of one: {@link #prefill} is {@link BatchDecoder}'s prefill on one
+ * request, and every layer is {@link PackedLayer}'s. The two halves of a layer are public
+ * ({@link #attend}, {@link #finish}) so exact-mode fitting can choose the dropped tokens itself. Every layer keeps its own K/V cache: the pruning layer
  * caches all tokens it saw, later layers only the survivors. Decoding lives in {@link Generation}.
  *
  * <p>Not thread-safe per {@link DecoderState}; one {@code Decoder} may serve many states from many threads.
@@ -38,6 +37,7 @@ public final class Decoder {
   private final DecoderWeights w;
   private final Rope rope;
   private final Generation generation;
+  private final BatchDecoder batch;
   private volatile DecodeStep decodeStep; // built at the first decode step
 
   public Decoder(DecoderWeights weights) {
@@ -46,6 +46,7 @@ public final class Decoder {
     this.c = weights.config();
     this.rope = new Rope(c.headDim(), c.ropeTheta());
     this.generation = new Generation(this);
+    this.batch = new BatchDecoder(this);
   }
 
   public DecoderConfig config() {
@@ -122,64 +123,11 @@ public final class Decoder {
 
   /** Runs the first half of the state's next layer: norm, QKV, RoPE, attention (+ scores), caching K/V. */
   public Attended attend(DecoderState s, boolean withScores) {
-    SequenceState seq = s.seq;
-    int l = seq.layersDone();
+    int l = s.seq.layersDone();
     if (s.pending != null) throw new IllegalStateException("attend: layer " + l + " is waiting for finish()");
     if (l >= c.layers()) throw new IllegalStateException("attend: all " + c.layers() + " layers already ran");
-    int n = seq.rows(), H = c.heads(), G = c.kvHeads(), d = c.headDim();
-    DecoderWeights.Layer lw = w.layer(l);
-    Profile pf = s.profile;
-    try (Temps tp = new Temps()) {
-      long t = System.nanoTime();
-      Tensor h = tp.add(rmsNorm(s.x, lw.inputNorm()));
-      if (pf != null) pf.add(Profile.NORM, t);
-      t = System.nanoTime();
-      // q, k, v (and the K/V caches) in the dense layers' type: bf16 attention for bf16 weights
-      torch.ScalarType qkv = Dense.computeType(lw.q());
-      Tensor q = tp.add(Dense.linear(h, lw.q(), lw.qBias())), k, v;
-      if (s.reserve >= 0) { // K and V go straight into this layer's cache: no copy
-        int cap = n + s.reserve;
-        if (s.kCache[l] != null) {
-          s.kCache[l].close();
-          s.vCache[l].close();
-        }
-        Tensor kc = emptyOf(qkv, cap, G, d), vc = emptyOf(qkv, cap, G, d);
-        s.kCache[l] = kc;
-        s.vCache[l] = vc;
-        k = tp.add(tp.add(tp.add(kc.view(cap, (long) G * d)).narrow(0, 0, n)));
-        v = tp.add(tp.add(tp.add(vc.view(cap, (long) G * d)).narrow(0, 0, n)));
-        Dense.linearInto(k, h, lw.k(), lw.kBias());
-        Dense.linearInto(v, h, lw.v(), lw.vBias());
-      } else {
-        k = tp.add(Dense.linear(h, lw.k(), lw.kBias(), qkv));
-        v = tp.add(Dense.linear(h, lw.v(), lw.vBias(), qkv));
-      }
-      if (pf != null) pf.add(Profile.QKV, t);
-      t = System.nanoTime();
-      int[] pos = seq.positions();
-      rope.apply(q, pos, H);
-      rope.apply(k, pos, G);
-      if (pf != null) pf.add(Profile.ROPE, t);
-      t = System.nanoTime();
-      AttentionShape shape = new AttentionShape(n, H, G, d);
-      Tensor q3 = tp.add(q.view(n, H, d)), k3 = tp.add(k.view(n, G, d)), v3 = tp.add(v.view(n, G, d));
-      Tensor out = torch.empty(n, H, d), lse = tp.add(torch.empty(H, n));
-      NativeData<?> qd = TorchData.of(q3), kd = TorchData.of(k3), vd = TorchData.of(v3);
-      float[] self = null, cross = null;
-      if (withScores && seq.visual() > 0) { // the scores come from the attention pass itself
-        Tensor st = tp.add(torch.empty(seq.visual())), ct = tp.add(torch.empty(seq.visual()));
-        Kernels.attentionScores(shape, seq.spans(), qd, kd, vd, TorchData.floats(out), TorchData.floats(lse),
-            TorchData.floats(st), TorchData.floats(ct));
-        self = toArray(st);
-        cross = toArray(ct);
-        if (pf != null) pf.add(Profile.SCORES, t);
-      } else {
-        Kernels.attention(shape, qd, kd, vd, TorchData.floats(out), TorchData.floats(lse));
-        if (pf != null) pf.add(Profile.ATTENTION, t);
-      }
-      s.pending = new Attended(l, out, self, cross);
-      return s.pending;
-    }
+    s.pending = PackedLayer.attend(this, List.of(s), s.x, l, new boolean[] {withScores}, s.profile);
+    return s.pending;
   }
 
   /**
@@ -189,50 +137,16 @@ public final class Decoder {
    */
   public void finish(DecoderState s, int[] keep) {
     Attended a = s.pending;
-    SequenceState seq = s.seq;
-    if (a == null) throw new IllegalStateException("finish: attend() was not called for layer " + seq.layersDone());
-    int l = a.layer, n = seq.rows(), D = c.hidden();
-    boolean prunes = keep != null && keep.length != n;
-    Profile pf = s.profile;
-    try (Temps tp = new Temps()) {
-      Tensor o = tp.add(a.out.view(n, D));
-      long t = System.nanoTime();
-      // checks keep before changing anything; on a bad keep the layer stays pending
-      seq.apply(l, keep, RowBuffer.of(TorchData.floats(o), D), RowBuffer.of(TorchData.floats(s.x), D));
-      tp.add(a.out);
-      s.pending = null;
-      if (prunes) {
-        int m = keep.length;
-        o = tp.add(o.narrow(0, 0, m));
-        Tensor old = s.x;
-        s.x = s.x.narrow(0, 0, m);
-        old.close();
-        if (pf != null) pf.add(Profile.GATHER, t);
-      }
-      DecoderWeights.Layer lw = w.layer(l);
-      t = System.nanoTime();
-      s.x.add_(tp.add(Dense.linear(o, lw.o(), null))); // in-place ops return their receiver: never close them
-      if (pf != null) pf.add(Profile.O_PROJ, t);
-      t = System.nanoTime();
-      mlp(s.x, lw);
-      if (pf != null) pf.add(Profile.MLP, t);
-    }
+    if (a == null) throw new IllegalStateException("finish: attend() was not called for layer " + s.seq.layersDone());
+    // checks keep before changing anything; on a bad keep the layer stays pending
+    s.x = PackedLayer.finish(this, List.of(s), s.x, a, new int[][] {keep}, s.profile);
+    s.pending = null;
   }
 
-  /** Runs one whole layer on the state, pruning as the pruner says. */
+  /** Runs one whole layer on the state, pruning as the pruner says: the batched layer on a batch of one. */
   public void layer(DecoderState s, Pruner p) {
-    SequenceState seq = s.seq;
-    long drop = Math.min(Math.max(0, p.count(seq)), seq.visual());
-    Attended a = attend(s, drop > 0 && p.needsScores());
-    int[] keep = null;
-    if (drop > 0) {
-      long t = System.nanoTime();
-      keep = p.keep(seq, a.self, a.cross, drop);
-      if (s.profile != null) s.profile.add(Profile.SELECT, t);
-      if (keep.length != seq.rows() - drop)
-        throw new IllegalStateException(p.name() + " kept " + keep.length + " rows, expected " + (seq.rows() - drop));
-    }
-    finish(s, keep);
+    if (s.pending != null) throw new IllegalStateException("layer: layer " + s.seq.layersDone() + " is waiting for finish()");
+    s.x = batch.layer(List.of(s), new Pruner[] {p}, s.x, s.seq.layersDone(), s.profile);
   }
 
   void mlp(Tensor x, DecoderWeights.Layer lw) {
@@ -277,27 +191,13 @@ public final class Decoder {
     return prefill(embeds, spans, pruner, decodeReserve, null);
   }
 
-  /** As {@link #prefill(Tensor, Spans, Pruner, int)}, adding per-phase times to {@code profile} when not null. */
+  /**
+   * As {@link #prefill(Tensor, Spans, Pruner, int)}, adding per-phase times to {@code profile}
+   * when not null. The batched prefill on a batch of one: {@link BatchDecoder} gives each request
+   * the same result as this call.
+   */
   public Prefill prefill(Tensor embeds, Spans spans, Pruner pruner, int decodeReserve, Profile profile) {
-    if (pruner == null) pruner = Pruner.none();
-    if (pruner.layers() >= 0 && pruner.layers() != c.layers())
-      throw new IllegalArgumentException("recipe: " + pruner.layers() + " per-layer counts for a model of " + c.layers()
-          + " layers");
-    long t0 = System.nanoTime();
-    DecoderState s = start(embeds, spans, decodeReserve);
-    try {
-      s.profile = profile;
-      while (s.seq.layersDone() < c.layers()) layer(s, pruner);
-      try (Temps tp = new Temps()) {
-        Tensor last = tp.add(rmsNorm(tp.add(s.x.narrow(0, s.seq.rows() - 1, 1)), w.finalNorm()));
-        int next = argmax(tp.add(Dense.linearFloat(last, w.lmHead(), null)));
-        double sec = (System.nanoTime() - t0) / 1e9;
-        return new Prefill(s, next, toArray(last), sec);
-      }
-    } catch (RuntimeException | Error e) {
-      s.close();
-      throw e;
-    }
+    return batch.prefill(List.of(new BatchDecoder.Request(embeds, spans, pruner)), decodeReserve, profile, false).get(0);
   }
 
   public Prefill prefill(float[] embeds, Spans spans, Pruner pruner, int decodeReserve) {

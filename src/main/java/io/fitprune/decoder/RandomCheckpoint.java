@@ -3,7 +3,7 @@ package io.fitprune.decoder;
 import io.fitprune.io.DType;
 import io.fitprune.io.HalfFloats;
 import io.fitprune.io.ShardedWriter;
-import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.Bf16;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -141,7 +141,7 @@ public final class RandomCheckpoint {
         bits >>>= 16;
         float v = mean + (2 * u - 1) * a;
         switch (e.dtype()) {
-          case BF16 -> dst.putShort(i * 2, Bf16Data.fromFloat(v));
+          case BF16 -> dst.putShort(i * 2, Bf16.fromFloat(v));
           case F16 -> dst.putShort(i * 2, HalfFloats.toF16(v));
           default -> dst.putFloat(i * 4, v);
         }

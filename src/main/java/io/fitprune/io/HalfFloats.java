@@ -1,6 +1,6 @@
 package io.fitprune.io;
 
-/** Conversions between float and IEEE binary16 (round to nearest even); bfloat16 has its own in {@code kernels.Bf16Data}. */
+/** Conversions between float and IEEE binary16 (round to nearest even); bfloat16 has its own in {@code kernels.Bf16}. */
 public final class HalfFloats {
   private HalfFloats() {}
 

@@ -9,7 +9,7 @@ public enum Backend {
   /** CPU or CUDA: AUTO resolved against this machine. Does not check that CUDA is usable. */
   public Backend resolve() {
     if (this != AUTO) return this;
-    return CudaKernels.isAvailable() ? CUDA : CPU;
+    return CudaBackend.unavailabilityCause() == null ? CUDA : CPU;
   }
 
   /** Parses "auto", "cpu", "cuda" (case-insensitive). */

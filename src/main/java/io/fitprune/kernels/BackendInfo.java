@@ -13,9 +13,9 @@ public record BackendInfo(String nativeVersion, Isa cpuIsa, List<Isa> cpuIsas, S
    */
   public static BackendInfo query() {
     NativeLibrary.ensureAvailability();
-    boolean disabled = CudaKernels.disabled();
+    boolean disabled = CudaBackend.disabled();
     int devices = disabled ? 0 : FitPruneNative.fp_cuda_device_count();
-    String status = disabled ? "disabled by -D" + CudaKernels.DISABLE_PROPERTY + "=true" : FitPruneNative.fp_cuda_describe();
+    String status = disabled ? "disabled by -D" + Kernels.CUDA_DISABLE_PROPERTY + "=true" : FitPruneNative.fp_cuda_describe();
     return new BackendInfo(FitPruneNative.fp_version(), Kernels.isa(), Kernels.supportedIsas(),
         FitPruneNative.fp_cpu_features(), Kernels.threads(), FitPruneNative.fp_cuda_compiled() == 1,
         Math.max(devices, 0), status);

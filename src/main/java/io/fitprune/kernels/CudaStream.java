@@ -4,7 +4,7 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 
 /**
- * The CUDA stream that asynchronous calls of {@link CudaKernels} are enqueued on: the caller's
+ * The CUDA stream that calls of {@link Kernels} on device data are enqueued on: the caller's
  * ({@link #wrap}: for example the handle of a torch stream, {@code torch.cuda.current_stream().cuda_stream}),
  * the legacy default stream ({@link #DEFAULT}), or one created here ({@link #create}, destroyed by
  * {@link #close()}). A wrapped stream stays the caller's: close() leaves it alone.
@@ -31,7 +31,7 @@ public final class CudaStream implements AutoCloseable {
 
   /** A new non-blocking stream owned by the returned object. */
   public static CudaStream create() {
-    CudaKernels.requireDevice();
+    CudaBackend.requireDevice();
     PointerPointer<?> out = new PointerPointer<>(1);
     try {
       Kernels.check(FitPruneNative.fp_cuda_stream_create(out));
@@ -53,7 +53,7 @@ public final class CudaStream implements AutoCloseable {
 
   /** Waits for the work enqueued on this stream (only this stream). */
   public void synchronize() {
-    CudaKernels.requireDevice();
+    CudaBackend.requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(pointer()));
   }
 

@@ -7,14 +7,14 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * GPU memory: owned by this object, allocated and freed through our own C API
+ * GPU memory, the device flavour of {@link Data}: owned by this object, allocated and freed through our own C API
  * ({@code fp_cuda_malloc}/{@code fp_cuda_free}, so only the CUDA driver is needed at run time),
  * or the caller's memory used in place ({@link #wrap}). Close an owned buffer (try-with-resources);
  * one that is never closed is freed when it becomes unreachable. Float buffers of FP16/BF16 are
  * filled from and read back to {@code float[]} through a conversion on the device (round to
  * nearest even).
  */
-public final class DeviceBuffer implements AutoCloseable {
+public final class DeviceBuffer extends Data {
   private static final Cleaner CLEANER = Cleaner.create();
 
   private final ElementType type;
@@ -54,7 +54,7 @@ public final class DeviceBuffer implements AutoCloseable {
   public static DeviceBuffer allocate(ElementType type, long length) {
     Objects.requireNonNull(type, "type");
     if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
-    CudaKernels.requireDevice();
+    CudaBackend.requireDevice();
     long bytes = Lengths.product("device buffer bytes", Math.max(1, length), type.bytes);
     Pointer p = FitPruneNative.fp_cuda_malloc(bytes);
     if (p == null || p.isNull())
@@ -91,13 +91,35 @@ public final class DeviceBuffer implements AutoCloseable {
     }
   }
 
+  @Override
   public ElementType type() {
     return type;
   }
 
   /** Number of elements. */
+  @Override
   public long length() {
     return length;
+  }
+
+  @Override
+  public boolean onDevice() {
+    return true;
+  }
+
+  /** The first {@code length} elements of this memory, used in place (closing the view frees nothing). */
+  @Override
+  public DeviceBuffer view(long length) {
+    if (length < 0 || length > this.length)
+      throw new IllegalArgumentException("length must be in [0, " + this.length + "], got " + length);
+    return new DeviceBuffer(type, length, new RawPointer(pointer().address()), false);
+  }
+
+  /** Elements {@code [from, from + length)} of this memory, used in place (closing the view frees nothing). */
+  DeviceBuffer slice(long from, long length) {
+    if (from < 0 || length < 0 || from > this.length - length)
+      throw new IllegalArgumentException("slice [" + from + ", +" + length + ") outside " + this.length + " elements");
+    return new DeviceBuffer(type, length, new RawPointer(pointer().address() + from * type.bytes), false);
   }
 
   public long bytes() {
@@ -105,12 +127,14 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   /** The device pointer (never dereference it on the host); fails once closed. */
+  @Override
   public Pointer pointer() {
     if (closed) throw new IllegalStateException("device buffer is closed");
     return pointer;
   }
 
   /** Fills from host floats, converting to this buffer's type on the device; complete on return. */
+  @Override
   public void copyFrom(float[] host) {
     Objects.requireNonNull(host, "host");
     if (!type.isFloat()) throw new IllegalArgumentException("copyFrom(float[]) needs a float buffer, this one is " + type);
@@ -131,7 +155,21 @@ public final class DeviceBuffer implements AutoCloseable {
     }
   }
 
+  /** Fills from host bit patterns of this buffer's type (FP16 or BF16); complete on return. */
+  @Override
+  public void copyFrom(short[] host) {
+    Objects.requireNonNull(host, "host");
+    if (type.bytes != 2) throw new IllegalArgumentException("copyFrom(short[]) needs an fp16 or bf16 buffer, this one is " + type);
+    requireLength(host.length);
+    if (host.length == 0) return;
+    try (org.bytedeco.javacpp.ShortPointer h = new org.bytedeco.javacpp.ShortPointer(host)) {
+      Kernels.check(FitPruneNative.fp_cuda_memcpy(pointer(), h, 2L * host.length, FitPruneNative.FP_COPY_H2D));
+      Kernels.check(FitPruneNative.fp_cuda_stream_synchronize(null)); // see copyFrom(int[])
+    }
+  }
+
   /** Fills an INT32 buffer from host ints; complete on return. */
+  @Override
   public void copyFrom(int[] host) {
     Objects.requireNonNull(host, "host");
     if (type != ElementType.INT32) throw new IllegalArgumentException("copyFrom(int[]) needs an int32 buffer, this one is " + type);
@@ -145,6 +183,7 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   /** The contents as floats (converted from FP16/BF16 on the device). */
+  @Override
   public float[] toFloats() {
     if (!type.isFloat()) throw new IllegalArgumentException("toFloats() needs a float buffer, this one is " + type);
     float[] out = new float[Lengths.arrayLength("toFloats", length, Float.BYTES)];
@@ -165,12 +204,26 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   /** The contents of an INT32 buffer. */
+  @Override
   public int[] toInts() {
     if (type != ElementType.INT32) throw new IllegalArgumentException("toInts() needs an int32 buffer, this one is " + type);
     int[] out = new int[Lengths.arrayLength("toInts", length, Integer.BYTES)];
     if (length == 0) return out;
     try (IntPointer h = new IntPointer(length)) {
       Kernels.check(FitPruneNative.fp_cuda_memcpy(h, pointer(), 4L * length, FitPruneNative.FP_COPY_D2H));
+      h.get(out);
+    }
+    return out;
+  }
+
+  /** The bit patterns of an FP16 or BF16 buffer. */
+  @Override
+  public short[] toShorts() {
+    if (type.bytes != 2) throw new IllegalArgumentException("toShorts() needs an fp16 or bf16 buffer, this one is " + type);
+    short[] out = new short[Lengths.arrayLength("toShorts", length, Short.BYTES)];
+    if (length == 0) return out;
+    try (org.bytedeco.javacpp.ShortPointer h = new org.bytedeco.javacpp.ShortPointer(length)) {
+      Kernels.check(FitPruneNative.fp_cuda_memcpy(h, pointer(), 2L * length, FitPruneNative.FP_COPY_D2H));
       h.get(out);
     }
     return out;

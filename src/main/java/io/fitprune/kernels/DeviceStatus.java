@@ -4,7 +4,7 @@ import java.util.Objects;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * A status word on the device: the asynchronous calls of {@link CudaKernels} record bad data
+ * A status word on the device: the device calls of {@link Kernels} given a stream record bad data
  * here (a NaN score, a gather index out of range) instead of reading a flag back after each call,
  * and {@link #check(CudaStream)} reports it when the caller chooses, typically where it
  * synchronises anyway. Owned: close() frees it.

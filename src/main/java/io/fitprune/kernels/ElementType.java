@@ -3,19 +3,30 @@ package io.fitprune.kernels;
 import java.util.Locale;
 
 /**
- * Element types of device memory. FP32, FP16 and BF16 are the kernels' input types (the C API's
+ * Element types of the kernels' memory ({@link Data}). FP32, FP16 and BF16 are the kernels' input types (the C API's
  * {@code fp_dtype}); INT32 holds indices. The CPU backend takes FP32 and BF16.
  */
 public enum ElementType {
   FP32(0, 4), FP16(1, 2), BF16(2, 2), INT32(-1, 4);
 
-  /** The C API's {@code fp_dtype} code ({@code -1} for INT32, which is no kernel input type). */
-  public final int code;
+  /** The C API's {@code fp_dtype} code ({@code -1} for INT32, which is no kernel input type); the binding's only. */
+  final int code;
+  /** Bytes per element. */
   public final int bytes;
 
   ElementType(int code, int bytes) {
     this.code = code;
     this.bytes = bytes;
+  }
+
+  /** The name in messages: "float32", "float16", "bfloat16", "int32". */
+  public String longName() {
+    return switch (this) {
+      case FP32 -> "float32";
+      case FP16 -> "float16";
+      case BF16 -> "bfloat16";
+      case INT32 -> "int32";
+    };
   }
 
   public boolean isFloat() {

@@ -3,18 +3,32 @@ package io.fitprune.kernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.function.Function;
 
 /**
- * The FitPrune kernels; methods without a {@link Backend} argument run on the CPU backend: attention forward with log-sum-exp, the FitPrune score
- * pass (fp32, or bf16 inputs with fp32 arithmetic: {@link Bf16Data}), selection of the tokens to keep, and row gathers. Every argument is validated here, before
- * any native call; a native failure becomes a {@link FitPruneException}. All methods are safe to
- * call from many threads at once.
+ * The FitPrune kernels, the one class an engine calls: attention forward with log-sum-exp, the
+ * FitPrune score pass, selection of the tokens to keep, row gathers, decode attention over K/V
+ * caches and a decode step's dense layers, on single sequences ({@link AttentionShape}) and packed
+ * batches ({@link BatchShape}).
+ *
+ * <p>Every call takes {@link Data} handles and runs where they live: all in host memory, on the
+ * CPU kernels (float32, or bfloat16 with float32 arithmetic); all on the GPU
+ * ({@link DeviceBuffer}), on the CUDA kernels (fp16/bf16 on the tensor cores, fp32 exact; head
+ * dims 64 and 128). A call mixing the two is refused naming the argument. A device call given a
+ * {@link CudaStream} only enqueues work on it: no synchronisation, no read-back, bad data found
+ * on the GPU recorded in a {@link DeviceStatus}; without a stream it runs on the default stream
+ * and waits for it. The {@code float[]} forms return their results; those with a
+ * {@link Backend} pick the backend ({@link #choose}) and round the inputs to the element type.
+ *
+ * <p>Every argument is validated before any native call; a native failure becomes a
+ * {@link FitPruneException}. All methods are safe to call from many threads at once.
  */
 public final class Kernels {
   private Kernels() {}
 
-  /** Results of {@link #attention(AttentionShape, float[], float[], float[])}. */
+  /** System property: {@code true} keeps the library off the GPU (CUDA reports unavailable). Read on first use. */
+  public static final String CUDA_DISABLE_PROPERTY = "fitprune.cuda.disable";
+
+  /** Results of the array forms of attention. */
   public record AttentionOutput(float[] out, float[] lse) {}
 
   /** FitPrune scores of the visual tokens: self and cross attention received. */
@@ -22,25 +36,94 @@ public final class Kernels {
 
   // ---- attention ----
 
-  /** Causal attention with GQA, scale 1/sqrt(d): writes out {@code [n,H,d]} and lse {@code [H,n]}. */
-  public static void attention(AttentionShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
-    runAttention(shape, null, q, k, v, out, lse, null, null);
+  /**
+   * Causal attention with GQA, scale 1/sqrt(d): q {@code [n,H,d]}, k and v {@code [n,G,d]} of one
+   * element type; writes out {@code [n,H,d]} (float32, or bfloat16 for bfloat16 inputs; on CUDA
+   * q's type) and lse {@code [H,n]} float32. bfloat16: float32 accumulation, softmax and LSE,
+   * probabilities rounded to bf16 for {@code p*v} (as FlashAttention does).
+   */
+  public static void attention(AttentionShape shape, Data q, Data k, Data v, Data out, Data lse) {
+    if (onDevice("q,k,v,out,lse", q, k, v, out, lse)) {
+      CudaOps.attention(shape, dev(q), dev(k), dev(v), dev(out), dev(lse), CudaStream.DEFAULT);
+      sync();
+    } else {
+      CpuOps.attention(shape, null, q, k, v, out, lse, null, null);
+    }
   }
 
+  /** As {@link #attention(AttentionShape, Data, Data, Data, Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void attention(AttentionShape shape, Data q, Data k, Data v, Data out, Data lse, CudaStream stream) {
+    requireDeviceCall(stream, "q,k,v,out,lse", q, k, v, out, lse);
+    CudaOps.attention(shape, dev(q), dev(k), dev(v), dev(out), dev(lse), stream);
+  }
+
+  /**
+   * Causal attention over a packed batch, each sequence on its own (as the single-sequence call on
+   * it alone, bit for bit): q {@code [N,H,d]}, k and v {@code [N,G,d]}, out {@code [N,H,d]}, lse
+   * {@code [H,N]}. Work is spread over (sequence, head, query block). On CUDA, fp16/bf16 run as
+   * one call; fp32 (no packed kernel) sequence by sequence through a temporary LSE.
+   */
+  public static void attention(BatchShape shape, Data q, Data k, Data v, Data out, Data lse) {
+    if (onDevice("q,k,v,out,lse", q, k, v, out, lse)) {
+      CudaOps.attention(shape, dev(q), dev(k), dev(v), dev(out), dev(lse), CudaStream.DEFAULT);
+      sync();
+    } else {
+      CpuOps.outputType(CpuOps.inputType(q, k, v), out);
+      CpuBatchOps.attention(shape, q, k, v, out, lse, q.type());
+    }
+  }
+
+  /** As {@link #attention(BatchShape, Data, Data, Data, Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void attention(BatchShape shape, Data q, Data k, Data v, Data out, Data lse, CudaStream stream) {
+    requireDeviceCall(stream, "q,k,v,out,lse", q, k, v, out, lse);
+    CudaOps.attention(shape, dev(q), dev(k), dev(v), dev(out), dev(lse), stream);
+  }
+
+  /** Attention on the CPU in float32. */
   public static AttentionOutput attention(AttentionShape shape, float[] q, float[] k, float[] v) {
-    return attentionOfArrays(shape, q, k, v, FloatData::of);
+    return attention(Backend.CPU, ElementType.FP32, shape, q, k, v);
   }
 
-  /** The array attention in fp32 or bf16: {@code input} wraps q, k, v, once checked, and out is fp32. */
-  private static AttentionOutput attentionOfArrays(AttentionShape shape, float[] q, float[] k, float[] v,
-      Function<float[], NativeData<?>> input) {
+  /** The packed attention on the CPU in float32. */
+  public static AttentionOutput attention(BatchShape shape, float[] q, float[] k, float[] v) {
+    return attention(Backend.CPU, ElementType.FP32, shape, q, k, v);
+  }
+
+  /**
+   * Attention on a backend (see {@link #choose}); inputs are rounded to {@code type}. The CPU's
+   * BF16 output is fp32 (not rounded); CUDA's is rounded to {@code type}.
+   */
+  public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
+      float[] v) {
     Objects.requireNonNull(shape, "shape");
-    requireQk(shape, q, k); // inputs before allocating outputs
-    FloatData.of(require(v, "v")).requireShape("v", "[n,G,d]", shape.kvDims());
-    float[] out = new float[Lengths.arrayLength("out", shape.qLength(), Float.BYTES)];
-    float[] lse = new float[Lengths.arrayLength("lse", shape.lseLength(), Float.BYTES)];
-    runAttention(shape, null, input.apply(q), input.apply(k), input.apply(v), FloatData.of(out), FloatData.of(lse), null, null);
-    return new AttentionOutput(out, lse);
+    requireArray(q, "q", "[n,H,d]", shape.qDims());
+    requireArray(k, "k", "[n,G,d]", shape.kvDims());
+    requireArray(v, "v", "[n,G,d]", shape.kvDims());
+    return arrayAttention(backend, type, shape, null, q, k, v);
+  }
+
+  /** The packed attention on a backend, as {@link #attention(Backend, ElementType, AttentionShape, float[], float[], float[])}. */
+  public static AttentionOutput attention(Backend backend, ElementType type, BatchShape shape, float[] q, float[] k,
+      float[] v) {
+    Objects.requireNonNull(shape, "shape");
+    AttentionShape all = shape.packed();
+    requireArray(q, "q", "[N,H,d]", all.qDims());
+    requireArray(k, "k", "[N,G,d]", all.kvDims());
+    requireArray(v, "v", "[N,G,d]", all.kvDims());
+    return arrayAttention(backend, type, all, shape, q, k, v);
+  }
+
+  /** The one body of the array attention forms; {@code batch} null for a single sequence. */
+  private static AttentionOutput arrayAttention(Backend backend, ElementType type, AttentionShape all, BatchShape batch,
+      float[] q, float[] k, float[] v) {
+    if (backend == Backend.CUDA) CudaOps.requireHeadDim(all); // before the device is touched
+    try (ArrayCall in = ArrayCall.of(choose(backend, type), type)) {
+      Data out = in.output(type, all.qLength(), "out"), lse = in.output(ElementType.FP32, all.lseLength(), "lse");
+      Data dq = in.input(q), dk = in.input(k), dv = in.input(v);
+      if (batch == null) attention(all, dq, dk, dv, out, lse);
+      else attention(batch, dq, dk, dv, out, lse);
+      return new AttentionOutput(out.toFloats(), lse.toFloats());
+    }
   }
 
   // ---- scores ----
@@ -48,149 +131,110 @@ public final class Kernels {
   /**
    * The score pass of FitPrune for the visual span: {@code self[j] = (1/V) sum over visual rows of
    * max_h A[h,i,j]}, {@code cross[j] = (1/t) sum over text rows of max_h A[h,i,j]} (0 without text
-   * rows), from q, k and the LSE of {@link #attention}. self and cross hold V floats.
+   * rows), from q, k (one element type) and the float32 LSE of attention on them; self and cross
+   * hold V float32 values.
    */
-  public static void scores(AttentionShape shape, Spans spans, FloatData q, FloatData k, FloatData lse,
-      FloatData self, FloatData cross) {
-    runScores(shape, spans, q, k, lse, self, cross);
+  public static void scores(AttentionShape shape, Spans spans, Data q, Data k, Data lse, Data self, Data cross) {
+    if (onDevice("q,k,lse,self,cross", q, k, lse, self, cross)) {
+      CudaOps.scores(shape, spans, dev(q), dev(k), dev(lse), dev(self), dev(cross), CudaStream.DEFAULT);
+      sync();
+    } else {
+      CpuOps.scores(shape, spans, q, k, lse, self, cross);
+    }
+  }
+
+  /** As {@link #scores(AttentionShape, Spans, Data, Data, Data, Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void scores(AttentionShape shape, Spans spans, Data q, Data k, Data lse, Data self, Data cross,
+      CudaStream stream) {
+    requireDeviceCall(stream, "q,k,lse,self,cross", q, k, lse, self, cross);
+    CudaOps.scores(shape, spans, dev(q), dev(k), dev(lse), dev(self), dev(cross), stream);
+  }
+
+  /**
+   * The score pass of every sequence of a packed batch over its own visual span ({@code spans[b]},
+   * within sequence b); self and cross hold the sequences' visual tokens concatenated in sequence
+   * order ({@code [sum V_b]}).
+   */
+  public static void scores(BatchShape shape, Spans[] spans, Data q, Data k, Data lse, Data self, Data cross) {
+    if (onDevice("q,k,lse,self,cross", q, k, lse, self, cross)) {
+      CudaOps.scores(shape, spans, dev(q), dev(k), dev(lse), dev(self), dev(cross), CudaStream.DEFAULT);
+      sync();
+    } else {
+      CpuBatchOps.scores(shape, spans, q, k, lse, self, cross);
+    }
+  }
+
+  /** As {@link #scores(BatchShape, Spans[], Data, Data, Data, Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void scores(BatchShape shape, Spans[] spans, Data q, Data k, Data lse, Data self, Data cross,
+      CudaStream stream) {
+    requireDeviceCall(stream, "q,k,lse,self,cross", q, k, lse, self, cross);
+    CudaOps.scores(shape, spans, dev(q), dev(k), dev(lse), dev(self), dev(cross), stream);
   }
 
   public static Scores scores(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse) {
-    return scoresOfArrays(shape, spans, q, k, lse, FloatData::of);
+    return scores(Backend.CPU, ElementType.FP32, shape, spans, q, k, lse);
   }
 
-  /** The array score pass in fp32 or bf16: {@code input} wraps q and k, once checked; lse, self, cross are fp32. */
-  private static Scores scoresOfArrays(AttentionShape shape, Spans spans, float[] q, float[] k, float[] lse,
-      Function<float[], NativeData<?>> input) {
+  public static Scores scores(BatchShape shape, Spans[] spans, float[] q, float[] k, float[] lse) {
+    return scores(Backend.CPU, ElementType.FP32, shape, spans, q, k, lse);
+  }
+
+  /** Scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
+  public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
+      float[] lse) {
     Objects.requireNonNull(shape, "shape");
     require(spans, "spans").requireWithin(shape.tokens()); // inputs before allocating outputs
-    requireQk(shape, q, k);
-    FloatData.of(require(lse, "lse")).requireShape("lse", "[H,n]", shape.lseDims());
-    float[] self = new float[Lengths.arrayLength("self", spans.visual(), Float.BYTES)];
-    float[] cross = new float[Lengths.arrayLength("cross", spans.visual(), Float.BYTES)];
-    runScores(shape, spans, input.apply(q), input.apply(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
-    return new Scores(self, cross);
+    requireArray(q, "q", "[n,H,d]", shape.qDims());
+    requireArray(k, "k", "[n,G,d]", shape.kvDims());
+    requireArray(lse, "lse", "[H,n]", shape.lseDims());
+    return arrayScores(backend, type, shape, null, new Spans[] {spans}, spans.visual(), q, k, lse);
   }
 
-  // ---- bf16 on the CPU ----
-
-  /**
-   * Causal attention with GQA on bf16 q, k, v: fp32 accumulation, softmax and LSE, probabilities
-   * rounded to bf16 for {@code p*v} (as FlashAttention does). {@code out} is a {@link FloatData}
-   * (fp32 output) or a {@link Bf16Data}; lse is fp32 {@code [H,n]}.
-   */
-  public static void attention(AttentionShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out,
-      FloatData lse) {
-    runAttention(shape, null, q, k, v, out, lse, null, null);
-  }
-
-  /**
-   * Attention with the element type chosen at run time (as an engine that loads fp32 or bf16
-   * weights does): q, k, v all {@link FloatData} or all {@link Bf16Data}; out as in the attention
-   * of that type.
-   */
-  public static void attention(AttentionShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v,
-      NativeData<?> out, FloatData lse) {
-    runAttention(shape, null, q, k, v, out, lse, null, null);
-  }
-
-  /** The score pass on bf16 q and k (fp32 LSE, scores and arithmetic), as {@link #scores(AttentionShape, Spans, FloatData, FloatData, FloatData, FloatData, FloatData)}. */
-  public static void scores(AttentionShape shape, Spans spans, Bf16Data q, Bf16Data k, FloatData lse,
-      FloatData self, FloatData cross) {
-    runScores(shape, spans, q, k, lse, self, cross);
-  }
-
-  // ---- attention and scores in one pass ----
-
-  /**
-   * {@link #attention} and {@link #scores} in one call, with their results (to rounding: the
-   * scores' LSE is taken before its conversion to the natural log): the score pass reuses the
-   * attention's own logits of the visual keys instead of recomputing q*k^T. q, k, v are all
-   * {@link FloatData} or all {@link Bf16Data}; out as in the attention of that type.
-   */
-  public static void attentionScores(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
-      NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
-    Objects.requireNonNull(spans, "spans");
-    runAttention(shape, spans, q, k, v, out, lse, self, cross);
-  }
-
-  /** The checks and call of every attention entry point; with spans, the scores in the same pass. */
-  private static void runAttention(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k,
-      NativeData<?> v, NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
+  /** The packed scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
+  public static Scores scores(Backend backend, ElementType type, BatchShape shape, Spans[] spans, float[] q, float[] k,
+      float[] lse) {
     Objects.requireNonNull(shape, "shape");
-    int dtype = inputType(q, k, v);
-    q.requireShape("q", "[n,H,d]", shape.qDims());
-    k.requireShape("k", "[n,G,d]", shape.kvDims());
-    v.requireShape("v", "[n,G,d]", shape.kvDims());
-    int outType = outputType(dtype, out);
-    out.requireShape("out", "[n,H,d]", shape.qDims());
-    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    out.requireWritable("out");
-    lse.requireWritable("lse");
-    if (spans != null) requireScoreOutputs(shape, spans, self, cross);
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
-        var oa = out.open(false, true); var la = lse.open(false, true)) {
-      if (spans == null) {
-        check(FitPruneNative.fp_cpu_attention(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
-            shape.headDim(), dtype, oa.untyped(), outType, la.untyped()));
-        return;
-      }
-      try (var sa = self.open(false, true); var ca = cross.open(false, true)) {
-        check(FitPruneNative.fp_cpu_attention_scores(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(),
-            shape.kvHeads(), shape.headDim(), dtype, oa.untyped(), outType, la.untyped(), spans.prefix(), spans.visual(), sa.untyped(),
-            ca.untyped()));
-      }
+    long visual = CpuBatchOps.totalVisual(CpuBatchOps.flatSpans(shape.batch(), spans));
+    AttentionShape all = shape.packed();
+    requireArray(q, "q", "[N,H,d]", all.qDims());
+    requireArray(k, "k", "[N,G,d]", all.kvDims());
+    requireArray(lse, "lse", "[H,N]", all.lseDims());
+    return arrayScores(backend, type, all, shape, spans, visual, q, k, lse);
+  }
+
+  /** The one body of the array score forms; {@code batch} null for a single sequence ({@code spans[0]}). */
+  private static Scores arrayScores(Backend backend, ElementType type, AttentionShape all, BatchShape batch, Spans[] spans,
+      long visual, float[] q, float[] k, float[] lse) {
+    if (backend == Backend.CUDA) CudaOps.requireHeadDim(all);
+    try (ArrayCall in = ArrayCall.of(choose(backend, type), type)) {
+      Data self = in.output(ElementType.FP32, visual, "self"), cross = in.output(ElementType.FP32, visual, "cross");
+      Data dq = in.input(q), dk = in.input(k), dl = in.exact(lse);
+      if (batch == null) scores(all, spans[0], dq, dk, dl, self, cross);
+      else scores(batch, spans, dq, dk, dl, self, cross);
+      return new Scores(self.toFloats(), cross.toFloats());
     }
   }
 
-  /** The checks and call of both score-pass entry points. */
-  private static void runScores(AttentionShape shape, Spans spans, NativeData<?> q, NativeData<?> k, FloatData lse,
-      FloatData self, FloatData cross) {
-    Objects.requireNonNull(shape, "shape");
-    int dtype = inputType(require(q, "q"), "q");
-    if (inputType(require(k, "k"), "k") != dtype)
-      throw new IllegalArgumentException("k: expected " + q.elementName() + " like q");
-    requireScoreOutputs(shape, spans, self, cross);
-    q.requireShape("q", "[n,H,d]", shape.qDims());
-    k.requireShape("k", "[n,G,d]", shape.kvDims());
-    require(lse, "lse").requireShape("lse", "[H,n]", shape.lseDims());
-    try (var qa = q.open(true, false); var ka = k.open(true, false); var la = lse.open(true, false);
-        var sa = self.open(false, true); var ca = cross.open(false, true)) {
-      check(FitPruneNative.fp_cpu_scores(qa.untyped(), ka.untyped(), la.untyped(), shape.tokens(), shape.heads(), shape.kvHeads(),
-          shape.headDim(), dtype, spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
-    }
+  // ---- attention and scores in one pass (CPU) ----
+
+  /**
+   * Attention and the score pass in one call, with their results (to rounding: the scores' LSE is
+   * taken before its conversion to the natural log): the score pass reuses the attention's own
+   * logits of the visual keys instead of recomputing q*k^T. Host memory only.
+   */
+  public static void attentionScores(AttentionShape shape, Spans spans, Data q, Data k, Data v, Data out, Data lse,
+      Data self, Data cross) {
+    requireHost("attentionScores", "q,k,v,out,lse,self,cross", q, k, v, out, lse, self, cross);
+    CpuOps.attention(shape, require(spans, "spans"), q, k, v, out, lse, self, cross);
   }
 
-  private static void requireScoreOutputs(AttentionShape shape, Spans spans, FloatData self, FloatData cross) {
-    Objects.requireNonNull(spans, "spans");
-    spans.requireWithin(shape.tokens());
-    require(self, "self").requireShape("self", "[V]", spans.visual());
-    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
-    self.requireWritable("self");
-    cross.requireWritable("cross");
-  }
-
-  /** The element type of attention inputs: q, k, v all float32 or all bfloat16. */
-  static int inputType(NativeData<?> q, NativeData<?> k, NativeData<?> v) {
-    int dtype = inputType(require(q, "q"), "q");
-    if (inputType(require(k, "k"), "k") != dtype || inputType(require(v, "v"), "v") != dtype)
-      throw new IllegalArgumentException("k, v: expected " + q.elementName() + " like q");
-    return dtype;
-  }
-
-  /** The type of an attention output for inputs of type dtype: float32, or bfloat16 for bfloat16 inputs. */
-  static int outputType(int dtype, NativeData<?> out) {
-    int outType = inputType(require(out, "out"), "out");
-    if (dtype == FitPruneNative.FP_DTYPE_F32 && outType != dtype)
-      throw new IllegalArgumentException("out: expected float32 for float32 inputs, got " + out.elementName());
-    return outType;
-  }
-
-  /** The element type (FP_DTYPE_*) of float32 or bfloat16 memory; anything else is refused naming the argument. */
-  static int inputType(NativeData<?> d, String name) {
-    if (d instanceof FloatData) return FitPruneNative.FP_DTYPE_F32;
-    if (d instanceof Bf16Data) return FitPruneNative.FP_DTYPE_BF16;
-    throw new IllegalArgumentException(name + ": expected float32 or bfloat16 memory, got " + d.elementName());
+  /** The packed attention and scores in one pass, each sequence as the single-sequence call on it alone. Host memory only. */
+  public static void attentionScores(BatchShape shape, Spans[] spans, Data q, Data k, Data v, Data out, Data lse,
+      Data self, Data cross) {
+    requireHost("attentionScores", "q,k,v,out,lse,self,cross", q, k, v, out, lse, self, cross);
+    ElementType dtype = CpuOps.inputType(q, k, v);
+    CpuOps.outputType(dtype, out);
+    CpuBatchOps.attentionScores(shape, spans, q, k, v, out, lse, self, cross, dtype);
   }
 
   // ---- select ----
@@ -198,26 +242,62 @@ public final class Kernels {
   /**
    * Drops the {@code drop} visual tokens with the lowest {@code self*cross} (ties: the lower token
    * index is dropped first) and writes the {@code n - drop} kept row indices of the whole
-   * sequence, ascending, into {@code keep}.
+   * sequence, ascending, into {@code keep} (int32). Both backends give the same indices.
    */
-  public static void selectKeep(long n, Spans spans, FloatData self, FloatData cross, long drop, IntData keep) {
-    require(spans, "spans").requireSelect(n, drop);
-    require(self, "self").requireShape("self", "[V]", spans.visual());
-    require(cross, "cross").requireShape("cross", "[V]", spans.visual());
-    require(keep, "keep").requireShape("keep", "[n-k]", n - drop);
-    keep.requireWritable("keep");
-    try (var sa = self.open(true, false); var ca = cross.open(true, false); var ka = keep.open(false, true)) {
-      check(FitPruneNative.fp_select_keep(sa.ptr, ca.ptr, n, spans.prefix(), spans.visual(), drop, ka.ptr));
+  public static void selectKeep(long n, Spans spans, Data self, Data cross, long drop, Data keep) {
+    if (onDevice("self,cross,keep", self, cross, keep)) {
+      try (DeviceStatus status = DeviceStatus.allocate()) {
+        CudaOps.selectKeep(n, spans, dev(self), dev(cross), drop, dev(keep), status, CudaStream.DEFAULT);
+        status.check(CudaStream.DEFAULT);
+      }
+    } else {
+      CpuOps.selectKeep(n, spans, self, cross, drop, keep);
     }
   }
 
+  /**
+   * The selection on device data enqueued on {@code stream}: a NaN {@code self*cross} is recorded
+   * in {@code status} (reported by {@link DeviceStatus#check}) and keep's contents are then unspecified.
+   */
+  public static void selectKeep(long n, Spans spans, Data self, Data cross, long drop, Data keep, DeviceStatus status,
+      CudaStream stream) {
+    requireDeviceCall(stream, "self,cross,keep", self, cross, keep);
+    CudaOps.selectKeep(n, spans, dev(self), dev(cross), drop, dev(keep), status, stream);
+  }
+
   public static int[] selectKeep(long n, Spans spans, float[] self, float[] cross, long drop) {
+    return selectKeep(Backend.CPU, n, spans, self, cross, drop);
+  }
+
+  /** Selection on a backend; both give the same indices on the same scores. */
+  public static int[] selectKeep(Backend backend, long n, Spans spans, float[] self, float[] cross, long drop) {
     require(spans, "spans").requireSelect(n, drop);
-    FloatData.of(require(self, "self")).requireShape("self", "[V]", spans.visual()); // before allocating keep
-    FloatData.of(require(cross, "cross")).requireShape("cross", "[V]", spans.visual());
-    int[] keep = new int[Lengths.arrayLength("keep", n - drop, Integer.BYTES)];
-    selectKeep(n, spans, FloatData.of(require(self, "self")), FloatData.of(require(cross, "cross")), drop,
-        IntData.of(keep));
+    requireArray(self, "self", "[V]", spans.visual()); // before allocating keep
+    requireArray(cross, "cross", "[V]", spans.visual());
+    try (ArrayCall in = ArrayCall.of(choose(backend, ElementType.FP32), ElementType.FP32)) {
+      Data keep = in.output(ElementType.INT32, n - drop, "keep");
+      selectKeep(n, spans, in.input(self), in.input(cross), drop, keep);
+      return keep.toInts();
+    }
+  }
+
+  /**
+   * The selection for every sequence of a packed batch, {@code drop[b]} tokens from sequence b:
+   * keep receives the {@code N - sum(drop)} global row indices, ascending, so one
+   * {@link #gatherRows} compacts the whole batch. Host memory only.
+   */
+  public static void selectKeep(Batch batch, Spans[] spans, Data self, Data cross, long[] drop, Data keep) {
+    requireHost("the packed selectKeep", "self,cross,keep", self, cross, keep);
+    CpuBatchOps.selectKeep(batch, spans, self, cross, drop, keep);
+  }
+
+  public static int[] selectKeep(Batch batch, Spans[] spans, float[] self, float[] cross, long[] drop) {
+    Objects.requireNonNull(batch, "batch");
+    long[] flat = CpuBatchOps.flatSpans(batch, spans);
+    long dropped = CpuBatchOps.totalDrop(batch, flat, drop); // inputs before allocating keep
+    requireArray(self, "self", "[sum V_b]", CpuBatchOps.totalVisual(flat));
+    int[] keep = new int[Lengths.arrayLength("keep", batch.tokens() - dropped, Integer.BYTES)];
+    selectKeep(batch, spans, Data.of(self), Data.of(require(cross, "cross")), drop, Data.of(keep));
     return keep;
   }
 
@@ -225,44 +305,43 @@ public final class Kernels {
 
   /**
    * {@code dst[r,:] = src[index[r],:]} for {@code r < index.length()}, rows of {@code width}
-   * floats: hidden states and attention output ({@code width = D}), K/V ({@code width = G*d}).
-   * {@code dst} may be {@code src} itself when the indices are strictly ascending (compaction).
+   * elements of any type (hidden states and attention output: {@code width = D}; K/V:
+   * {@code width = G*d}; position ids: int32, width 1); index int32. {@code dst} may be {@code src}
+   * itself: on the CPU with strictly ascending indices (compaction), on CUDA with any. On the
+   * device without a stream, an index outside {@code [0, rows)} is a {@link FitPruneException}.
    */
-  public static void gatherRows(FloatData src, long rows, long width, IntData index, FloatData dst) {
-    long count = checkGather(src, rows, width, index, dst);
-    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
-      check(FitPruneNative.fp_cpu_gather_rows_f32(src == dst ? da.ptr : sa.ptr, rows, width, ia.ptr, count, da.ptr));
+  public static void gatherRows(Data src, long rows, long width, Data index, Data dst) {
+    if (onDevice("src,index,dst", src, index, dst)) {
+      try (DeviceStatus status = DeviceStatus.allocate()) {
+        CudaOps.gatherRows(dev(src), rows, width, dev(index), dev(dst), status, CudaStream.DEFAULT);
+        status.check(CudaStream.DEFAULT);
+      }
+    } else {
+      CpuOps.gatherRows(src, rows, width, index, dst);
     }
   }
 
-  /** As {@link #gatherRows(FloatData, long, long, IntData, FloatData)} for int32 rows (position ids: width 1). */
-  public static void gatherRows(IntData src, long rows, long width, IntData index, IntData dst) {
-    long count = checkGather(src, rows, width, index, dst);
-    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
-      check(FitPruneNative.fp_cpu_gather_rows_i32(src == dst ? da.ptr : sa.ptr, rows, width, ia.ptr, count, da.ptr));
-    }
-  }
-
-  /** As {@link #gatherRows(FloatData, long, long, IntData, FloatData)} for bf16 rows (hidden states, K/V caches). */
-  public static void gatherRows(Bf16Data src, long rows, long width, IntData index, Bf16Data dst) {
-    long count = checkGather(src, rows, width, index, dst);
-    try (var sa = src.open(true, false); var ia = index.open(true, false); var da = dst.open(src == dst, true)) {
-      check(FitPruneNative.fp_cpu_gather_rows(src == dst ? da.untyped() : sa.untyped(), rows, Lengths.product("row bytes", width, 2), ia.untyped(),
-          count, da.untyped()));
-    }
+  /**
+   * The gather on device data enqueued on {@code stream}: an index outside {@code [0, rows)} is
+   * never read, its row is zero-filled and recorded in {@code status}.
+   */
+  public static void gatherRows(Data src, long rows, long width, Data index, Data dst, DeviceStatus status,
+      CudaStream stream) {
+    requireDeviceCall(stream, "src,index,dst", src, index, dst);
+    CudaOps.gatherRows(dev(src), rows, width, dev(index), dev(dst), status, stream);
   }
 
   public static float[] gatherRows(float[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
     float[] dst = new float[gatheredLength(index, width)];
-    gatherRows(FloatData.of(src), rows, width, IntData.of(index), FloatData.of(dst));
+    gatherRows(Data.of(src), rows, width, Data.of(index), Data.of(dst));
     return dst;
   }
 
   public static int[] gatherRows(int[] src, long width, int[] index) {
     long rows = rowsOf(require(src, "src").length, width);
     int[] dst = new int[gatheredLength(index, width)];
-    gatherRows(IntData.of(src), rows, width, IntData.of(index), IntData.of(dst));
+    gatherRows(Data.of(src), rows, width, Data.of(index), Data.of(dst));
     return dst;
   }
 
@@ -278,114 +357,7 @@ public final class Kernels {
     return length / width;
   }
 
-  private static long checkGather(NativeData<?> src, long rows, long width, IntData index, NativeData<?> dst) {
-    if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
-    if (width <= 0) throw new IllegalArgumentException("width must be > 0, got " + width);
-    require(index, "index");
-    long count = index.length();
-    require(src, "src").requireShape("src", "[rows,width]", rows, width);
-    require(dst, "dst").requireWritable("dst");
-    dst.requireAtLeast("dst", Lengths.product("dst [count,width]", count, width), "[count,width] = [" + count + ", " + width + "]");
-    if (dst == src && count > rows)
-      throw new IllegalArgumentException("index: in-place gather cannot produce more rows (" + count + ") than src has (" + rows + ")");
-    return count;
-  }
-
-  // ---- packed batches ----
-
-  /**
-   * Causal attention over a packed batch (each sequence on its own, as {@link #attention} on it
-   * alone, bit for bit): q {@code [N,H,d]}, k and v {@code [N,G,d]}, out {@code [N,H,d]}, lse
-   * {@code [H,N]}. Work is spread over (sequence, head, query block), so a batch of short
-   * sequences keeps every core busy.
-   */
-  public static void attention(BatchShape shape, FloatData q, FloatData k, FloatData v, FloatData out, FloatData lse) {
-    PackedBatches.attention(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_F32);
-  }
-
-  /** The packed attention on bf16 q, k, v; out fp32 ({@link FloatData}) or {@link Bf16Data}, lse fp32. */
-  public static void attention(BatchShape shape, Bf16Data q, Bf16Data k, Bf16Data v, NativeData<?> out, FloatData lse) {
-    if (require(out, "out") instanceof IntData)
-      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
-    PackedBatches.attention(shape, q, k, v, out, lse, FitPruneNative.FP_DTYPE_BF16);
-  }
-
-  /**
-   * The packed attention with the element type chosen at run time (a decoder on fp32 or bf16
-   * weights): q, k, v all {@link FloatData} or all {@link Bf16Data}; out as in the attention of that type.
-   */
-  public static void attention(BatchShape shape, NativeData<?> q, NativeData<?> k, NativeData<?> v, NativeData<?> out,
-      FloatData lse) {
-    int dtype = inputType(q, k, v);
-    outputType(dtype, out);
-    PackedBatches.attention(shape, q, k, v, out, lse, dtype);
-  }
-
-  public static AttentionOutput attention(BatchShape shape, float[] q, float[] k, float[] v) {
-    return PackedBatches.attention(shape, q, k, v);
-  }
-
-  /**
-   * {@link #attention(BatchShape, FloatData, FloatData, FloatData, FloatData, FloatData)} and
-   * {@link #scores(BatchShape, Spans[], FloatData, FloatData, FloatData, FloatData, FloatData)} in
-   * one pass, with their results (each sequence as
-   * {@link #attentionScores(AttentionShape, Spans, NativeData, NativeData, NativeData, NativeData, FloatData, FloatData, FloatData)}
-   * on it alone): the scores reuse the attention's own logits of the visual keys.
-   */
-  public static void attentionScores(BatchShape shape, Spans[] spans, FloatData q, FloatData k, FloatData v,
-      FloatData out, FloatData lse, FloatData self, FloatData cross) {
-    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
-  }
-
-  /** The packed attention and scores in one pass on bf16 q, k, v; out fp32 ({@link FloatData}) or {@link Bf16Data}. */
-  public static void attentionScores(BatchShape shape, Spans[] spans, Bf16Data q, Bf16Data k, Bf16Data v,
-      NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
-    if (require(out, "out") instanceof IntData)
-      throw new IllegalArgumentException("out: expected float32 or bfloat16 memory, got int32");
-    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
-  }
-
-  /** The packed attention and scores in one pass with the element type chosen at run time, as {@link #attention(BatchShape, NativeData, NativeData, NativeData, NativeData, FloatData)}. */
-  public static void attentionScores(BatchShape shape, Spans[] spans, NativeData<?> q, NativeData<?> k, NativeData<?> v,
-      NativeData<?> out, FloatData lse, FloatData self, FloatData cross) {
-    int dtype = inputType(q, k, v);
-    outputType(dtype, out);
-    PackedBatches.attentionScores(shape, spans, q, k, v, out, lse, self, cross, dtype);
-  }
-
-  /**
-   * The score pass of every sequence of a packed batch over its own visual span
-   * ({@code spans[b]}, within sequence b), from q, k and the LSE of
-   * {@link #attention(BatchShape, FloatData, FloatData, FloatData, FloatData, FloatData)}. self and
-   * cross hold the sequences' visual tokens concatenated in sequence order ({@code [sum V_b]}).
-   */
-  public static void scores(BatchShape shape, Spans[] spans, FloatData q, FloatData k, FloatData lse, FloatData self,
-      FloatData cross) {
-    PackedBatches.scores(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_F32);
-  }
-
-  /** The packed score pass on bf16 q and k (fp32 LSE, scores and arithmetic). */
-  public static void scores(BatchShape shape, Spans[] spans, Bf16Data q, Bf16Data k, FloatData lse, FloatData self,
-      FloatData cross) {
-    PackedBatches.scores(shape, spans, q, k, lse, self, cross, FitPruneNative.FP_DTYPE_BF16);
-  }
-
-  public static Scores scores(BatchShape shape, Spans[] spans, float[] q, float[] k, float[] lse) {
-    return PackedBatches.scores(shape, spans, q, k, lse);
-  }
-
-  /**
-   * {@link #selectKeep(long, Spans, FloatData, FloatData, long, IntData)} for every sequence of a
-   * packed batch, {@code drop[b]} tokens from sequence b: keep receives the {@code N - sum(drop)}
-   * global row indices, ascending, so one {@link #gatherRows} compacts the whole batch.
-   */
-  public static void selectKeep(Batch batch, Spans[] spans, FloatData self, FloatData cross, long[] drop, IntData keep) {
-    PackedBatches.selectKeep(batch, spans, self, cross, drop, keep);
-  }
-
-  public static int[] selectKeep(Batch batch, Spans[] spans, float[] self, float[] cross, long[] drop) {
-    return PackedBatches.selectKeep(batch, spans, self, cross, drop);
-  }
+  // ---- decode ----
 
   /**
    * Decode attention of a batch over per-sequence K/V caches. {@code shape.batch()} describes the
@@ -394,38 +366,46 @@ public final class Kernels {
    * {@code [cap_b,G,d]} (row-major, cap_b >= kvLengths[b]) whose first {@code kvLengths[b]} rows
    * are valid and end with the new tokens' K/V; new token t sees cache rows
    * {@code [0, kvLengths[b] - q_len_b + t]}. Writes out {@code [Nq,H,d]} and, unless null, lse
-   * {@code [H,Nq]}. Caches given as tensors or pointers are read in place (arrays are copied).
+   * {@code [H,Nq]}. q and the caches float32 or bfloat16 (fp32 accumulation, softmax and LSE, q.k
+   * the pairwise dot product of the bf16 prefill, P*V with fp32 probabilities; every CPU path
+   * gives the same bits); out float32 or q's type. Caches in native memory are read in place.
    */
-  public static void decodeAttention(BatchShape shape, FloatData q, FloatData[] kCaches, FloatData[] vCaches,
-      long[] kvLengths, FloatData out, FloatData lse) {
-    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  public static void decodeAttention(BatchShape shape, Data q, Data[] kCaches, Data[] vCaches, long[] kvLengths,
+      Data out, Data lse) {
+    if (onDevice(shape, q, kCaches, vCaches, out, lse)) {
+      CudaOps.decodeAttention(shape, dev(q), devs(kCaches), devs(vCaches), kvLengths, dev(out), dev(lse),
+          CudaStream.DEFAULT);
+      sync();
+    } else {
+      CpuBatchOps.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+    }
   }
 
-  /**
-   * Decode attention on bf16 q and bf16 K/V caches, as
-   * {@link #decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)}:
-   * fp32 accumulation, softmax and LSE, q.k the pairwise dot product of the bf16 prefill, P*V with
-   * fp32 probabilities; out a {@link FloatData} or a {@link Bf16Data} (rounded to nearest even),
-   * lse fp32 {@code [H,Nq]} or null. Every CPU path gives the same bits.
-   */
-  public static void decodeAttention(BatchShape shape, Bf16Data q, Bf16Data[] kCaches, Bf16Data[] vCaches,
-      long[] kvLengths, NativeData<?> out, FloatData lse) {
-    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
+  /** As {@link #decodeAttention(BatchShape, Data, Data[], Data[], long[], Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void decodeAttention(BatchShape shape, Data q, Data[] kCaches, Data[] vCaches, long[] kvLengths,
+      Data out, Data lse, CudaStream stream) {
+    if (!onDevice(shape, q, kCaches, vCaches, out, lse)) requireDeviceCall(stream, "q", q);
+    Objects.requireNonNull(stream, "stream");
+    CudaOps.decodeAttention(shape, dev(q), devs(kCaches), devs(vCaches), kvLengths, dev(out), dev(lse), stream);
   }
 
-  /**
-   * Decode attention with the element type chosen at run time (a decoder on fp32 or bf16 weights):
-   * q and every cache all {@link FloatData} or all {@link Bf16Data}; out as for that type.
-   */
-  public static void decodeAttention(BatchShape shape, NativeData<?> q, NativeData<?>[] kCaches,
-      NativeData<?>[] vCaches, long[] kvLengths, NativeData<?> out, FloatData lse) {
-    PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths, out, lse);
-  }
-
-  /** {@link #decodeAttention(BatchShape, FloatData, FloatData[], FloatData[], long[], FloatData, FloatData)} on arrays. */
+  /** Decode attention on arrays (float32, CPU). */
   public static AttentionOutput decodeAttention(BatchShape shape, float[] q, float[][] kCaches, float[][] vCaches,
       long[] kvLengths) {
-    return PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths);
+    Objects.requireNonNull(shape, "shape");
+    int B = shape.batch().size();
+    requireCount(require(kCaches, "kCaches").length, B, "kCaches");
+    requireCount(require(vCaches, "vCaches").length, B, "vCaches");
+    Data[] kd = new Data[B], vd = new Data[B];
+    for (int b = 0; b < B; b++) {
+      kd[b] = Data.of(require(kCaches[b], "kCaches[" + b + "]"));
+      vd[b] = Data.of(require(vCaches[b], "vCaches[" + b + "]"));
+    }
+    AttentionShape all = shape.packed();
+    float[] out = new float[Lengths.arrayLength("out", all.qLength(), Float.BYTES)];
+    float[] lse = new float[Lengths.arrayLength("lse", all.lseLength(), Float.BYTES)];
+    decodeAttention(shape, Data.of(require(q, "q")), kd, vd, kvLengths, Data.of(out), Data.of(lse));
+    return new AttentionOutput(out, lse);
   }
 
   // ---- dense layers of a decode step ----
@@ -440,22 +420,22 @@ public final class Kernels {
    * {@code vdpbf16ps} where the CPU has it), FP32 and FP16 weights take x as it is; accumulation is
    * fp32. NaN or infinity in x or the weights shows in y.
    */
-  public static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, boolean accumulate) {
+  public static void linear(Data x, long rows, Weight[] w, Data[] y, boolean accumulate) {
     LinearKernel.linear(x, rows, w, y, accumulate ? LinearKernel.ACCUMULATE : 0);
   }
 
-  /** {@link #linear(FloatData, long, Weight[], FloatData[], boolean)} of one matrix, overwriting y. */
-  public static void linear(FloatData x, long rows, Weight w, FloatData y) {
-    LinearKernel.linear(x, rows, new Weight[] {w}, new FloatData[] {y}, 0);
+  /** {@link #linear(Data, long, Weight[], Data[], boolean)} of one matrix, overwriting y. */
+  public static void linear(Data x, long rows, Weight w, Data y) {
+    LinearKernel.linear(x, rows, new Weight[] {w}, new Data[] {y}, 0);
   }
 
   /**
    * A SwiGLU MLP's first half in one pass over both weights: {@code y = silu(x gate^T) * (x up^T)}
    * ({@code silu(g) = g / (1 + e^-g)}, float32), with {@code upOut [rows, out]} as the second
-   * product's room; as {@link #linear(FloatData, long, Weight[], FloatData[], boolean)} otherwise.
+   * product's room; as {@link #linear(Data, long, Weight[], Data[], boolean)} otherwise.
    */
-  public static void linearSwiglu(FloatData x, long rows, Weight gate, Weight up, FloatData y, FloatData upOut) {
-    LinearKernel.linear(x, rows, new Weight[] {gate, up}, new FloatData[] {y, upOut}, LinearKernel.SWIGLU);
+  public static void linearSwiglu(Data x, long rows, Weight gate, Weight up, Data y, Data upOut) {
+    LinearKernel.linear(x, rows, new Weight[] {gate, up}, new Data[] {y, upOut}, LinearKernel.SWIGLU);
   }
 
   /**
@@ -478,20 +458,18 @@ public final class Kernels {
   // ---- finiteness ----
 
   /**
-   * Refuses data holding NaN or infinity with an {@link IllegalArgumentException} that names
-   * {@code tensor} and the first bad position, e.g. {@code "embeds [n,D] is not finite at [3, 17]
-   * (NaN)"}. {@code dims} give the row-major shape for the position (and are checked against the
-   * length); {@code names} spells them, e.g. "[n,D]". A native scan: about memory bandwidth.
+   * Refuses float32 data holding NaN or infinity with an {@link IllegalArgumentException} that
+   * names {@code tensor} and the first bad position, e.g. {@code "embeds [n,D] is not finite at
+   * [3, 17] (NaN)"}. {@code dims} give the row-major shape for the position (and are checked
+   * against the length); {@code names} spells them, e.g. "[n,D]". A native scan on host memory:
+   * about memory bandwidth.
    */
-  public static void requireFinite(String tensor, String names, FloatData x, long... dims) {
-    require(x, tensor).requireShape(tensor, names, dims);
-    long at;
-    try (var xa = x.open(true, false); var index = new org.bytedeco.javacpp.LongPointer(1)) {
-      check(FitPruneNative.fp_first_nonfinite_f32(xa.ptr, x.length(), index));
-      at = index.get();
-    }
+  public static void requireFinite(String tensor, String names, Data x, long... dims) {
+    requireHost("requireFinite", tensor, x);
+    CpuOps.requireFp32(x, tensor).requireShape(tensor, names, dims);
+    long at = CpuOps.firstNonFinite(x);
     if (at < 0) return;
-    float value = x.pointer() != null ? x.pointer().get(at) : x.get(at);
+    float value = ((HostData) x).floatAt(at);
     long[] pos = new long[dims.length];
     long rest = at;
     for (int i = dims.length - 1; i >= 0; i--) {
@@ -502,9 +480,9 @@ public final class Kernels {
         + " (" + value + ")");
   }
 
-  /** As {@link #requireFinite(String, String, FloatData, long...)} for a Java array. */
+  /** As {@link #requireFinite(String, String, Data, long...)} for a Java array. */
   public static void requireFinite(String tensor, String names, float[] x, long... dims) {
-    requireFinite(tensor, names, FloatData.of(require(x, tensor)), dims);
+    requireFinite(tensor, names, Data.of(require(x, tensor)), dims);
   }
 
   // ---- backend choice ----
@@ -523,41 +501,32 @@ public final class Kernels {
     if (b == Backend.CPU && type == ElementType.FP16) {
       if (backend == Backend.AUTO)
         throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend, which is unavailable here ("
-            + CudaKernels.info().cudaStatus() + ")");
+            + info().cudaStatus() + ")");
       throw new IllegalArgumentException("dtype " + type + " needs the CUDA backend (the CPU backend computes in fp32 and bf16)");
     }
-    if (b == Backend.CUDA) CudaKernels.requireDevice();
+    if (b == Backend.CUDA) CudaBackend.requireDevice();
     return b;
   }
 
   /**
-   * Attention on a backend (see {@link #choose}); inputs are rounded to {@code type}. The CPU's
-   * BF16 output is fp32 (not rounded); CUDA's is rounded to {@code type}.
+   * True when the native library loaded, it has the CUDA backend, CUDA is not disabled
+   * ({@link #CUDA_DISABLE_PROPERTY}) and a device is present. Never throws.
    */
-  public static AttentionOutput attention(Backend backend, ElementType type, AttentionShape shape, float[] q, float[] k,
-      float[] v) {
-    if (choose(backend, type) == Backend.CUDA) return CudaKernels.attention(shape, type, q, k, v);
-    return attentionOfArrays(shape, q, k, v, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
+  public static boolean cudaAvailable() {
+    return CudaBackend.unavailabilityCause() == null;
   }
 
-  /** Scores on a backend (see {@link #choose}); q and k are rounded to {@code type}. */
-  public static Scores scores(Backend backend, ElementType type, AttentionShape shape, Spans spans, float[] q, float[] k,
-      float[] lse) {
-    if (choose(backend, type) == Backend.CUDA) return CudaKernels.scores(shape, spans, type, q, k, lse);
-    return scoresOfArrays(shape, spans, q, k, lse, type == ElementType.FP32 ? FloatData::of : Bf16Data::round);
+  /**
+   * Why the CUDA backend cannot be used (the native library's load failure, or a
+   * {@link FitPruneException} saying what the driver reported or that CUDA is disabled), or null.
+   */
+  public static Throwable cudaUnavailabilityCause() {
+    return CudaBackend.unavailabilityCause();
   }
 
-  /** Selection on a backend; both give the same indices on the same scores. */
-  public static int[] selectKeep(Backend backend, long n, Spans spans, float[] self, float[] cross, long drop) {
-    if (choose(backend, ElementType.FP32) == Backend.CPU) return selectKeep(n, spans, self, cross, drop);
-    require(spans, "spans").requireSelect(n, drop);
-    require(self, "self");
-    require(cross, "cross");
-    try (DeviceBuffer s = DeviceBuffer.of(self, ElementType.FP32); DeviceBuffer c = DeviceBuffer.of(cross, ElementType.FP32);
-        DeviceBuffer keep = DeviceBuffer.allocate(ElementType.INT32, n - drop)) {
-      CudaKernels.selectKeep(n, spans, s, c, drop, keep);
-      return keep.toInts();
-    }
+  /** The backends' description (cached after the first query). */
+  public static BackendInfo info() {
+    return CudaBackend.info();
   }
 
   // ---- backend control ----
@@ -597,14 +566,86 @@ public final class Kernels {
     if (status != FitPruneNative.FP_OK) throw new FitPruneException(status, FitPruneNative.fp_last_error());
   }
 
-  /** Lengths of the q and k arrays of an array entry point, checked before its outputs are allocated. */
-  private static void requireQk(AttentionShape shape, float[] q, float[] k) {
-    FloatData.of(require(q, "q")).requireShape("q", "[n,H,d]", shape.qDims());
-    FloatData.of(require(k, "k")).requireShape("k", "[n,G,d]", shape.kvDims());
-  }
-
   static <T> T require(T value, String name) {
     if (value == null) throw new NullPointerException(name + " is null");
     return value;
+  }
+
+  // ---- where the arguments live ----
+
+  /**
+   * True when the non-null arguments all live on the device, false when all in host memory; a mix
+   * is refused naming the first argument that lives elsewhere than the first one. {@code names}:
+   * the arguments' names, comma-separated.
+   */
+  private static boolean onDevice(String names, Data... args) {
+    int first = -1;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i] == null) continue;
+      if (first < 0) {
+        first = i;
+      } else if (args[i].onDevice() != args[first].onDevice()) {
+        String[] name = names.split(","); // only for the message: the check itself allocates nothing
+        throw new IllegalArgumentException(name[i] + ": lives " + where(args[i]) + " but " + name[first] + " "
+            + where(args[first]) + "; a call runs where its data lives, so pass every argument in one place");
+      }
+    }
+    return first >= 0 && args[first].onDevice();
+  }
+
+  private static boolean onDevice(BatchShape shape, Data q, Data[] kCaches, Data[] vCaches, Data out, Data lse) {
+    boolean device = onDevice("q,out,lse", q, out, lse);
+    for (int kv = 0; kv < 2; kv++) {
+      Data[] caches = kv == 0 ? kCaches : vCaches;
+      if (caches == null || q == null) continue;
+      for (int b = 0; b < caches.length; b++)
+        if (caches[b] != null && caches[b].onDevice() != device)
+          throw new IllegalArgumentException((kv == 0 ? "kCaches[" : "vCaches[") + b + "]: lives " + where(caches[b])
+              + " but q " + where(q) + "; a call runs where its data lives, so pass every argument in one place");
+    }
+    return device;
+  }
+
+  private static String where(Data d) {
+    return d.onDevice() ? "on the device" : "in host memory";
+  }
+
+  /** A call with a stream: its data must live on the device. */
+  private static void requireDeviceCall(CudaStream stream, String names, Data... args) {
+    Objects.requireNonNull(stream, "stream");
+    if (!onDevice(names, args) && java.util.Arrays.stream(args).anyMatch(Objects::nonNull))
+      throw new IllegalArgumentException("stream: the arguments live in host memory, where the CPU kernels run; "
+          + "a CudaStream goes with device data (DeviceBuffer) only");
+  }
+
+  /** A call the CPU alone has: its data must live in host memory. */
+  private static void requireHost(String call, String names, Data... args) {
+    if (onDevice(names, args))
+      throw new IllegalArgumentException(names.split(",")[0] + ": lives on the device, but " + call
+          + " runs on the CPU only; pass host memory");
+  }
+
+  private static DeviceBuffer dev(Data d) {
+    return (DeviceBuffer) d;
+  }
+
+  private static DeviceBuffer[] devs(Data[] d) {
+    if (d == null) return null;
+    DeviceBuffer[] out = new DeviceBuffer[d.length];
+    for (int i = 0; i < d.length; i++) out[i] = (DeviceBuffer) d[i];
+    return out;
+  }
+
+  private static void sync() {
+    check(FitPruneNative.fp_cuda_stream_synchronize(null));
+  }
+
+  private static void requireArray(float[] a, String name, String dims, long... expected) {
+    Data.of(require(a, name)).requireShape(name, dims, expected);
+  }
+
+  private static void requireCount(int got, int expected, String name) {
+    if (got != expected)
+      throw new IllegalArgumentException(name + ": expected one entry per sequence (" + expected + "), got " + got);
   }
 }

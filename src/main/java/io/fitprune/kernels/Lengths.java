@@ -23,11 +23,11 @@ final class Lengths {
    */
   static int arrayLength(String what, long length, int elementBytes) {
     if (length < 0 || length > Integer.MAX_VALUE - 8)
-      throw new IllegalArgumentException(what + ": " + length + " elements do not fit in a Java array; use FloatData/IntData");
+      throw new IllegalArgumentException(what + ": " + length + " elements do not fit in a Java array; use native memory (Data.allocate)");
     long heap = Runtime.getRuntime().maxMemory();
     if ((double) length * elementBytes > heap)
       throw new IllegalArgumentException(what + ": " + length + " elements need " + mib(length * elementBytes)
-          + " of Java heap, more than the " + mib(heap) + " this JVM may use; raise -Xmx or use FloatData/IntData");
+          + " of Java heap, more than the " + mib(heap) + " this JVM may use; raise -Xmx or use native memory (Data.allocate)");
     return (int) length;
   }
 

@@ -20,9 +20,11 @@ final class LinearKernel {
 
   static final int ACCUMULATE = FitPruneNative.FP_LINEAR_ACCUMULATE, SWIGLU = FitPruneNative.FP_LINEAR_SWIGLU;
 
-  static void linear(FloatData x, long rows, Weight[] w, FloatData[] y, int flags) {
+  static void linear(Data x, long rows, Weight[] w, Data[] y, int flags) {
     boolean accumulate = (flags & ACCUMULATE) != 0;
     require(x, "x");
+    CpuOps.requireFp32(x, "x");
+    requireHost(x, "x");
     require(w, "w");
     require(y, "y");
     if (w.length < 1 || w.length > MAX_MATRICES)
@@ -38,7 +40,8 @@ final class LinearKernel {
     x.requireShape("x", "[rows,in]", rows, in);
     for (int i = 0; i < w.length; i++) {
       String name = "y[" + i + "] (" + w[i].name() + ")";
-      require(y[i], name).requireShape(name, "[rows,out]", rows, w[i].outFeatures());
+      requireHost(CpuOps.requireFp32(y[i], name), name);
+      y[i].requireShape(name, "[rows,out]", rows, w[i].outFeatures());
       y[i].requireWritable(name);
     }
     if ((flags & SWIGLU) != 0 && (w.length != 2 || w[0].outFeatures() != w[1].outFeatures()))
@@ -52,11 +55,11 @@ final class LinearKernel {
       dt[i] = w[i].type().code;
       wp[i] = w[i].address();
     }
-    List<NativeData.Access<?>> opened = new ArrayList<>();
-    try (var xa = x.open(true, false)) {
+    List<HostData.Access> opened = new ArrayList<>();
+    try (var xa = HostData.access(x, true, false)) {
       long xAddr = xa.address();
       for (int i = 0; i < count; i++) {
-        NativeData.Access<?> a = y[i].open(accumulate, true);
+        HostData.Access a = HostData.access(y[i], accumulate, true);
         opened.add(a);
         yp[i] = a.address();
         if (overlaps(xAddr, rows * in, yp[i], rows * n[i]))
@@ -73,9 +76,13 @@ final class LinearKernel {
         check(FitPruneNative.fp_cpu_linear(xr, r, in, count, wp, dt, n, ys, flags));
       }
     } finally {
-      for (NativeData.Access<?> a : opened) a.close();
+      for (HostData.Access a : opened) a.close();
       for (Weight wi : w) wi.keepAlive();
     }
+  }
+
+  private static void requireHost(Data d, String name) {
+    if (d.onDevice()) throw new IllegalArgumentException(name + ": lives on the device, but linear runs on the CPU only; pass host memory");
   }
 
   private static boolean overlaps(long a, long aFloats, long b, long bFloats) {

@@ -15,7 +15,7 @@ import org.bytedeco.javacpp.Loader;
  * The native library, loaded once, and whether that worked, reported the way Netty reports its
  * native transports: {@link #isAvailable()}, {@link #unavailabilityCause()} and
  * {@link #ensureAvailability()}. A failed load never surfaces as an
- * {@code ExceptionInInitializerError}: the typed API ({@link Kernels}, {@link CudaKernels},
+ * {@code ExceptionInInitializerError}: the typed API ({@link Kernels},
  * {@link BackendInfo}) throws one {@link FitPruneException} naming the cause at first use, and
  * the same one at every later use.
  *

@@ -5,7 +5,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Zero-copy views of ByteDeco PyTorch tensors for the kernels. The only kernels class that links
+ * Zero-copy {@link Data} views of ByteDeco PyTorch CPU tensors for the kernels. The only kernels class that links
  * libtorch: a program that uses it adds {@code org.bytedeco:pytorch} (and its platform classifier)
  * to its own dependencies, since the library declares them optional.
  */
@@ -13,28 +13,28 @@ public final class TorchData {
   private TorchData() {}
 
   /** A contiguous float32 CPU tensor, zero-copy through its data pointer; shapes are checked exactly. */
-  public static FloatData floats(Tensor tensor) {
+  public static Data floats(Tensor tensor) {
     long[] shape = shapeOf("float", tensor, torch.ScalarType.Float);
-    return FloatData.view(tensor.data_ptr_float(), tensor.numel(), shape, tensor);
+    return HostData.view(ElementType.FP32, tensor.data_ptr_float(), tensor.numel(), shape, tensor);
   }
 
   /** A contiguous int32 CPU tensor, zero-copy. */
-  public static IntData ints(Tensor tensor) {
+  public static Data ints(Tensor tensor) {
     long[] shape = shapeOf("int", tensor, torch.ScalarType.Int);
-    return IntData.view(tensor.data_ptr_int(), tensor.numel(), shape, tensor);
+    return HostData.view(ElementType.INT32, tensor.data_ptr_int(), tensor.numel(), shape, tensor);
   }
 
   /** A contiguous bfloat16 CPU tensor, zero-copy. */
-  public static Bf16Data bf16(Tensor tensor) {
+  public static Data bf16(Tensor tensor) {
     long[] shape = shapeOf("bfloat16", tensor, torch.ScalarType.BFloat16);
-    return Bf16Data.view(new ShortPointer(tensor.data_ptr()), tensor.numel(), shape, tensor);
+    return HostData.view(ElementType.BF16, new ShortPointer(tensor.data_ptr()), tensor.numel(), shape, tensor);
   }
 
   /**
    * A contiguous float32, bfloat16 or int32 CPU tensor as the kernels' memory of its own type, for
-   * callers whose element type is chosen at run time (the kernels' {@link NativeData} overloads).
+   * callers whose element type is chosen at run time.
    */
-  public static NativeData<?> of(Tensor tensor) {
+  public static Data of(Tensor tensor) {
     if (tensor != null && tensor.defined()) {
       if (tensor.scalar_type().value == torch.ScalarType.BFloat16.value) return bf16(tensor);
       if (tensor.scalar_type().value == torch.ScalarType.Int.value) return ints(tensor);

@@ -1,6 +1,6 @@
 package io.fitprune.pruning;
 
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Spans;
 import java.util.Arrays;
 
@@ -283,8 +283,7 @@ public final class BatchState {
     }
     for (int b = 0; b < seqs.length; b++) seqs[b].apply(layer, local[b]);
     if (keep != null && keep.length != total && buffers.length > 0) {
-      try (IntData idx = IntData.allocate(keep.length)) {
-        idx.pointer().put(keep);
+      try (Data idx = Data.of(keep)) {
         for (RowBuffer buf : buffers) buf.compact(total, idx);
       }
     }

@@ -1,8 +1,10 @@
 package io.fitprune.pruning;
 
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Spans;
 import java.util.Arrays;
+import org.bytedeco.javacpp.IntPointer;
 
 /**
  * One sequence's token-pruning bookkeeping as it goes through a decoder's layers, with no tensors
@@ -214,8 +216,8 @@ public final class SequenceState {
     kvLength[layer] = rows;
     if (prunes) {
       if (buffers.length > 0) {
-        try (IntData idx = IntData.allocate(keep.length)) {
-          idx.pointer().put(keep);
+        try (Data idx = Data.allocate(ElementType.INT32, keep.length)) { // copied once for every buffer
+          ((IntPointer) idx.pointer()).put(keep);
           for (RowBuffer buf : buffers) buf.compact(rows, idx);
         }
       }

@@ -4,20 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.cli.CliRun.Result;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.Bf16Data;
-import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import io.fitprune.cli.CliRun.Result;
 import org.junit.jupiter.api.io.TempDir;
 
 class ScoreCliTest {
@@ -73,12 +72,12 @@ class ScoreCliTest {
         SafetensorsFile res2 = SafetensorsFile.open(out2)) {
       in.require("q", DType.BF16, 61, 4, 64);
       AttentionShape shape = new AttentionShape(61, 4, 2, 64);
-      Bf16Data q = Bf16Data.of(in.bytes("q").asShortBuffer()), k = Bf16Data.of(in.bytes("k").asShortBuffer()),
-          v = Bf16Data.of(in.bytes("v").asShortBuffer());
+      Data q = Data.bf16(in.bytes("q").asShortBuffer()), k = Data.bf16(in.bytes("k").asShortBuffer()),
+          v = Data.bf16(in.bytes("v").asShortBuffer());
       float[] o = new float[(int) shape.qLength()], lse = new float[(int) shape.lseLength()];
       float[] self = new float[40], cross = new float[40];
-      Kernels.attention(shape, q, k, v, FloatData.of(o), FloatData.of(lse));
-      Kernels.scores(shape, new Spans(3, 40), q, k, FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+      Kernels.attention(shape, q, k, v, Data.of(o), Data.of(lse));
+      Kernels.scores(shape, new Spans(3, 40), q, k, Data.of(lse), Data.of(self), Data.of(cross));
       res.require("out", DType.F32, 61, 4, 64);
       res.require("lse", DType.F32, 4, 61);
       assertArrayEquals(o, res.readFloats("out"));
@@ -137,10 +136,10 @@ class ScoreCliTest {
     Result cpu = CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cpu", "--out", o);
     assertEquals(0, cpu.code(), cpu.err());
     assertTrue(cpu.out().startsWith("cpu fp32"), cpu.out());
-    if (!io.fitprune.kernels.CudaKernels.isAvailable()) {
+    if (!io.fitprune.kernels.Kernels.cudaAvailable()) {
       oneLineError(CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cuda", "--out", o), 1,
           "CUDA backend unavailable");
-      System.out.println("CUDA CLI run skipped: " + io.fitprune.kernels.CudaKernels.info().cudaStatus());
+      System.out.println("CUDA CLI run skipped: " + io.fitprune.kernels.Kernels.info().cudaStatus());
     } else {
       Result r = CliRun.run("score", "--qkv", in, "--prefix", "2", "--visual", "20", "--backend", "cuda", "--dtype", "bf16",
           "--prune", "5", "--out", o);

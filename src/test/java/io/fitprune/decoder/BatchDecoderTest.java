@@ -57,6 +57,28 @@ class BatchDecoderTest {
     return Math.sqrt(num / Math.max(den, 1e-30));
   }
 
+  /**
+   * A single prefill is the batched one on a batch of one: the same next token, hidden state and
+   * survivors, and the profile it is given records every phase of the shared layer.
+   */
+  @Test
+  void aSinglePrefillIsABatchOfOneAndProfilesEveryPhase() {
+    Decoder dec = DecoderTest.decoder(31);
+    Req r = REQS[2];
+    Profile pf = new Profile();
+    try (Decoder.Prefill alone = dec.prefill(Tensors.of(embeds(41, r.n(), CFG.hidden()), r.n(), CFG.hidden()), r.spans(), r.pruner(), 4, pf);
+        Decoder.Prefill one = new BatchDecoder(dec).prefill(
+            List.of(new BatchDecoder.Request(Tensors.of(embeds(41, r.n(), CFG.hidden()), r.n(), CFG.hidden()), r.spans(), r.pruner())), 4).get(0)) {
+      assertEquals(one.nextToken(), alone.nextToken());
+      assertArrayEquals(one.lastHidden(), alone.lastHidden());
+      assertArrayEquals(one.visualAfter(), alone.visualAfter());
+    }
+    double[] sec = pf.seconds();
+    for (int phase : new int[] {Profile.NORM, Profile.QKV, Profile.ROPE, Profile.ATTENTION, Profile.SCORES,
+        Profile.SELECT, Profile.GATHER, Profile.O_PROJ, Profile.MLP})
+      assertTrue(sec[phase] > 0, Profile.PHASES[phase] + " was not timed");
+  }
+
   @Test
   void batchedPrefillAndDecodeEqualEachRequestAlone() {
     batchEqualsAlone(DecoderTest.decoder(21), 1e-6);

@@ -1,6 +1,6 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.Bf16;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -46,7 +46,7 @@ class CheckpointLayoutTest {
     float[] out = new float[b.remaining() / dt.bytes()];
     for (int i = 0; i < out.length; i++)
       out[i] = switch (dt) {
-        case BF16 -> Bf16Data.toFloat(b.getShort(2 * i));
+        case BF16 -> Bf16.toFloat(b.getShort(2 * i));
         case F16 -> HalfFloats.f16ToFloat(b.getShort(2 * i));
         default -> b.getFloat(4 * i);
       };
@@ -110,7 +110,7 @@ class CheckpointLayoutTest {
     for (String e : extra) entries.add(new ShardedWriter.Entry(e, DType.BF16, new long[] {4, 8}));
     Path out = dir.resolve(name);
     ShardedWriter.write(out, entries, 50_000, Map.of(), (e, at, dst) -> {
-      for (int i = 0; i + 1 < dst.remaining(); i += 2) dst.putShort(i, Bf16Data.fromFloat(e.name().endsWith("norm.weight") ? 1f : 0.01f));
+      for (int i = 0; i + 1 < dst.remaining(); i += 2) dst.putShort(i, Bf16.fromFloat(e.name().endsWith("norm.weight") ? 1f : 0.01f));
     });
     return out;
   }

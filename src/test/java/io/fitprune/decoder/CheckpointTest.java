@@ -1,6 +1,6 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.Bf16;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -145,7 +145,7 @@ class CheckpointTest {
       for (Map.Entry<String, TensorInfo> t : f.tensors().entrySet()) {
         float[] v = f.readFloats(t.getKey());
         ByteBuffer b = ByteBuffer.allocate(v.length * 2).order(ByteOrder.LITTLE_ENDIAN);
-        for (float x : v) b.putShort(dtype.equals("BF16") ? Bf16Data.fromFloat(x) : HalfFloats.toF16(x));
+        for (float x : v) b.putShort(dtype.equals("BF16") ? Bf16.fromFloat(x) : HalfFloats.toF16(x));
         ObjectNode e = header.putObject(t.getKey());
         e.put("dtype", dtype);
         var shape = e.putArray("shape");

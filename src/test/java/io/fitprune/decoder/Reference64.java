@@ -1,6 +1,6 @@
 package io.fitprune.decoder;
 
-import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.Bf16;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -129,7 +129,7 @@ final class Reference64 {
 
   static double[] bf16(double[] v) {
     double[] out = new double[v.length];
-    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.kernels.Bf16Data.toFloat(io.fitprune.kernels.Bf16Data.fromFloat((float) v[i]));
+    for (int i = 0; i < v.length; i++) out[i] = io.fitprune.kernels.Bf16.toFloat(io.fitprune.kernels.Bf16.fromFloat((float) v[i]));
     return out;
   }
 

@@ -106,20 +106,20 @@ class BatchKernelsTest {
     long visual = 0;
     for (Spans sp : SPANS) visual += sp.visual();
     float[] self = new float[(int) visual], cross = new float[(int) visual];
-    Kernels.attention(shape, Bf16Data.round(q), Bf16Data.round(k), Bf16Data.round(v), FloatData.of(out), FloatData.of(lse));
-    Kernels.scores(shape, SPANS, Bf16Data.round(q), Bf16Data.round(k), FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+    Kernels.attention(shape, Data.roundBf16(q), Data.roundBf16(k), Data.roundBf16(v), Data.of(out), Data.of(lse));
+    Kernels.scores(shape, SPANS, Data.roundBf16(q), Data.roundBf16(k), Data.of(lse), Data.of(self), Data.of(cross));
     int visual0 = 0;
     for (int b = 0; b < batch.size(); b++) {
       long s0 = batch.start(b), n = batch.length(b);
       AttentionShape one = shape.sequence(b);
       float[] oa = new float[(int) (n * H * d)], la = new float[(int) (H * n)];
-      Bf16Data qb = Bf16Data.round(rows(q, s0, n, H * d)), kb = Bf16Data.round(rows(k, s0, n, G * d));
-      Kernels.attention(one, qb, kb, Bf16Data.round(rows(v, s0, n, G * d)), FloatData.of(oa), FloatData.of(la));
+      Data qb = Data.roundBf16(rows(q, s0, n, H * d)), kb = Data.roundBf16(rows(k, s0, n, G * d));
+      Kernels.attention(one, qb, kb, Data.roundBf16(rows(v, s0, n, G * d)), Data.of(oa), Data.of(la));
       assertArrayEquals(oa, rows(out, s0, n, H * d), "bf16 out of sequence " + b);
       assertArrayEquals(la, lseColumns(lse, H, N, s0, n), "bf16 lse of sequence " + b);
       int V = (int) SPANS[b].visual();
       float[] sa = new float[V], ca = new float[V];
-      Kernels.scores(one, SPANS[b], qb, kb, FloatData.of(la), FloatData.of(sa), FloatData.of(ca));
+      Kernels.scores(one, SPANS[b], qb, kb, Data.of(la), Data.of(sa), Data.of(ca));
       assertArrayEquals(sa, Arrays.copyOfRange(self, visual0, visual0 + V), "bf16 self of sequence " + b);
       assertArrayEquals(ca, Arrays.copyOfRange(cross, visual0, visual0 + V), "bf16 cross of sequence " + b);
       visual0 += V;
@@ -150,17 +150,17 @@ class BatchKernelsTest {
           cross = new float[visual];
       float[] out2 = out.clone(), lse2 = lse.clone(), self2 = self.clone(), cross2 = cross.clone();
       if (bf16) {
-        Bf16Data qb = Bf16Data.round(q), kb = Bf16Data.round(k), vb = Bf16Data.round(v);
-        Kernels.attentionScores(shape, SPANS, qb, kb, vb, FloatData.of(out), FloatData.of(lse), FloatData.of(self),
-            FloatData.of(cross));
-        Kernels.attention(shape, qb, kb, vb, FloatData.of(out2), FloatData.of(lse2));
-        Kernels.scores(shape, SPANS, qb, kb, FloatData.of(lse2), FloatData.of(self2), FloatData.of(cross2));
+        Data qb = Data.roundBf16(q), kb = Data.roundBf16(k), vb = Data.roundBf16(v);
+        Kernels.attentionScores(shape, SPANS, qb, kb, vb, Data.of(out), Data.of(lse), Data.of(self),
+            Data.of(cross));
+        Kernels.attention(shape, qb, kb, vb, Data.of(out2), Data.of(lse2));
+        Kernels.scores(shape, SPANS, qb, kb, Data.of(lse2), Data.of(self2), Data.of(cross2));
       } else {
-        Kernels.attentionScores(shape, SPANS, FloatData.of(q), FloatData.of(k), FloatData.of(v), FloatData.of(out),
-            FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
-        Kernels.attention(shape, FloatData.of(q), FloatData.of(k), FloatData.of(v), FloatData.of(out2), FloatData.of(lse2));
-        Kernels.scores(shape, SPANS, FloatData.of(q), FloatData.of(k), FloatData.of(lse2), FloatData.of(self2),
-            FloatData.of(cross2));
+        Kernels.attentionScores(shape, SPANS, Data.of(q), Data.of(k), Data.of(v), Data.of(out),
+            Data.of(lse), Data.of(self), Data.of(cross));
+        Kernels.attention(shape, Data.of(q), Data.of(k), Data.of(v), Data.of(out2), Data.of(lse2));
+        Kernels.scores(shape, SPANS, Data.of(q), Data.of(k), Data.of(lse2), Data.of(self2),
+            Data.of(cross2));
       }
       assertArrayEquals(out2, out, what + " out vs separate");
       assertArrayEquals(lse2, lse, what + " lse vs separate");
@@ -175,9 +175,9 @@ class BatchKernelsTest {
         AttentionShape one = shape.sequence(b);
         float[] qs = rows(q, s0, n, (long) H * d), ks = rows(k, s0, n, (long) G * d), vs = rows(v, s0, n, (long) G * d);
         float[] oa = new float[qs.length], la = new float[(int) (H * n)], sa = new float[V], ca = new float[V];
-        Kernels.attentionScores(one, SPANS[b], bf16 ? Bf16Data.round(qs) : FloatData.of(qs),
-            bf16 ? Bf16Data.round(ks) : FloatData.of(ks), bf16 ? Bf16Data.round(vs) : FloatData.of(vs), FloatData.of(oa),
-            FloatData.of(la), FloatData.of(sa), FloatData.of(ca));
+        Kernels.attentionScores(one, SPANS[b], bf16 ? Data.roundBf16(qs) : Data.of(qs),
+            bf16 ? Data.roundBf16(ks) : Data.of(ks), bf16 ? Data.roundBf16(vs) : Data.of(vs), Data.of(oa),
+            Data.of(la), Data.of(sa), Data.of(ca));
         String seq = what + " sequence " + b;
         assertArrayEquals(oa, rows(out, s0, n, (long) H * d), seq + " out");
         assertArrayEquals(la, lseColumns(lse, H, N, s0, n), seq + " lse");
@@ -197,8 +197,8 @@ class BatchKernelsTest {
     Spans[] spans = {new Spans(1, 5), new Spans(0, 1), new Spans(3, 30)};
     Random rnd = new Random(61);
     long N = batch.tokens();
-    Bf16Data q = Bf16Data.round(Reference.gaussian(rnd, N * H * d)), k = Bf16Data.round(Reference.gaussian(rnd, N * G * d)),
-        v = Bf16Data.round(Reference.gaussian(rnd, N * G * d));
+    Data q = Data.roundBf16(Reference.gaussian(rnd, N * H * d)), k = Data.roundBf16(Reference.gaussian(rnd, N * G * d)),
+        v = Data.roundBf16(Reference.gaussian(rnd, N * G * d));
     float[][] typed = new float[4][], any = new float[4][];
     for (float[][] r : new float[][][] {typed, any}) {
       r[0] = new float[(int) (N * H * d)];
@@ -206,19 +206,19 @@ class BatchKernelsTest {
       r[2] = new float[36];
       r[3] = new float[36];
     }
-    Kernels.attentionScores(shape, spans, q, k, v, FloatData.of(typed[0]), FloatData.of(typed[1]), FloatData.of(typed[2]),
-        FloatData.of(typed[3]));
-    NativeData<?> qn = q, kn = k, vn = v;
-    Kernels.attentionScores(shape, spans, qn, kn, vn, FloatData.of(any[0]), FloatData.of(any[1]), FloatData.of(any[2]),
-        FloatData.of(any[3]));
+    Kernels.attentionScores(shape, spans, q, k, v, Data.of(typed[0]), Data.of(typed[1]), Data.of(typed[2]),
+        Data.of(typed[3]));
+    Data qn = q, kn = k, vn = v;
+    Kernels.attentionScores(shape, spans, qn, kn, vn, Data.of(any[0]), Data.of(any[1]), Data.of(any[2]),
+        Data.of(any[3]));
     for (int i = 0; i < 4; i++) assertArrayEquals(typed[i], any[i], "fused output " + i);
     float[] out = new float[typed[0].length], lse = new float[typed[1].length];
-    Kernels.attention(shape, qn, kn, vn, FloatData.of(out), FloatData.of(lse));
+    Kernels.attention(shape, qn, kn, vn, Data.of(out), Data.of(lse));
     assertArrayEquals(typed[0], out, "attention out");
-    NativeData<?> kf = FloatData.of(k.toFloats());
-    assertMessage(() -> Kernels.attention(shape, qn, kf, vn, FloatData.of(out), FloatData.of(lse)), "k, v: expected bfloat16 like q");
-    NativeData<?> qf = FloatData.of(q.toFloats()), vf = FloatData.of(v.toFloats());
-    assertMessage(() -> Kernels.attention(shape, qf, kf, vf, Bf16Data.of(new short[out.length]), FloatData.of(lse)),
+    Data kf = Data.of(k.toFloats());
+    assertMessage(() -> Kernels.attention(shape, qn, kf, vn, Data.of(out), Data.of(lse)), "k, v: expected bfloat16 like q");
+    Data qf = Data.of(q.toFloats()), vf = Data.of(v.toFloats());
+    assertMessage(() -> Kernels.attention(shape, qf, kf, vf, Data.bf16(new short[out.length]), Data.of(lse)),
         "out: expected float32 for float32 inputs");
   }
 
@@ -323,16 +323,16 @@ class BatchKernelsTest {
     assertMessage(() -> Kernels.scores(shape, new Spans[] {new Spans(0, 4), new Spans(2, 5)}, q, k, lse), "spans[1]");
     assertMessage(() -> Kernels.scores(shape, new Spans[] {new Spans(0, 4), new Spans(Long.MAX_VALUE, 5)}, q, k, lse),
         "spans[1]");
-    FloatData fq = FloatData.of(q), fk = FloatData.of(k), fl = FloatData.of(lse), f4 = FloatData.of(new float[4]);
+    Data fq = Data.of(q), fk = Data.of(k), fl = Data.of(lse), f4 = Data.of(new float[4]);
     Spans[] two = {new Spans(0, 4), new Spans(2, 3)};
     assertMessage(() -> Kernels.attentionScores(shape, new Spans[] {new Spans(0, 4)}, fq, fk, fk, fq, fl, f4, f4),
         "spans: expected one entry per sequence");
     assertMessage(() -> Kernels.attentionScores(shape, new Spans[] {new Spans(0, 4), new Spans(2, 5)}, fq, fk, fk, fq,
         fl, f4, f4), "spans[1]");
-    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, FloatData.of(new float[5]), fq, fl, f4, f4), "v: expected");
-    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, fk, fq, fl, FloatData.of(new float[7]), f4), "cross: expected 7");
-    assertMessage(() -> Kernels.attentionScores(shape, two, Bf16Data.of(new short[160]), Bf16Data.of(new short[80]),
-        Bf16Data.of(new short[80]), IntData.of(new int[160]), fl, f4, f4), "out: expected float32 or bfloat16");
+    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, Data.of(new float[5]), fq, fl, f4, f4), "v: expected");
+    assertMessage(() -> Kernels.attentionScores(shape, two, fq, fk, fk, fq, fl, Data.of(new float[7]), f4), "cross: expected 7");
+    assertMessage(() -> Kernels.attentionScores(shape, two, Data.bf16(new short[160]), Data.bf16(new short[80]),
+        Data.bf16(new short[80]), Data.of(new int[160]), fl, f4, f4), "out: expected float32 or bfloat16");
     assertMessage(() -> Kernels.attention(shape, new float[5], k, k), "q: expected 160");
     Spans[] spans = {new Spans(0, 4), new Spans(1, 2)};
     float[] scores6 = new float[6];
@@ -353,8 +353,8 @@ class BatchKernelsTest {
   /** The C API's own checks, the second line of defence, on offsets Java would refuse. */
   @Test
   void nativeChecksOffsets() {
-    FloatData x = FloatData.of(new float[64]);
-    try (var a = x.open(true, true)) {
+    Data x = Data.of(new float[64]);
+    try (var a = HostData.access(x, true, true)) {
       int f32 = FitPruneNative.FP_DTYPE_F32;
       int st = FitPruneNative.fp_cpu_attention_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32, a.ptr,
           f32, a.ptr);
@@ -372,8 +372,8 @@ class BatchKernelsTest {
           f32, a.ptr, new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());
-      st = FitPruneNative.fp_cpu_decode_attention_f32(a.ptr, new long[] {0, 1, 1}, 2, 1, 1, 8, new long[] {1, 1},
-          new long[] {1, 1}, new long[] {1, 1}, a.ptr, null);
+      st = FitPruneNative.fp_cpu_decode_attention_f32(a.floats(), new long[] {0, 1, 1}, 2, 1, 1, 8, new long[] {1, 1},
+          new long[] {1, 1}, new long[] {1, 1}, a.floats(), null);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("cu_q"), FitPruneNative.fp_last_error());
     }

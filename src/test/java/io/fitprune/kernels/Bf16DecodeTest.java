@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  */
 class Bf16DecodeTest {
   static final double FP32_BOUND = 1e-5;
-  static final short NAN = Bf16Data.fromFloat(Float.NaN);
+  static final short NAN = Bf16.fromFloat(Float.NaN);
 
   @AfterEach
   void restoreIsa() {
@@ -32,14 +32,14 @@ class Bf16DecodeTest {
   }
 
   /** A ragged batch: bf16 caches (spare rows poisoned with NaN) and the new tokens' q. */
-  record Case(int H, int G, int d, long[] kvLen, long[] qLen, Bf16Data q, short[][] k, short[][] v) {
+  record Case(int H, int G, int d, long[] kvLen, long[] qLen, Data q, short[][] k, short[][] v) {
     BatchShape shape() {
       return new BatchShape(Batch.ofLengths(qLen), H, G, d);
     }
 
-    Bf16Data[] caches(short[][] c) {
-      Bf16Data[] out = new Bf16Data[c.length];
-      for (int b = 0; b < c.length; b++) out[b] = Bf16Data.of(c[b]);
+    Data[] caches(short[][] c) {
+      Data[] out = new Data[c.length];
+      for (int b = 0; b < c.length; b++) out[b] = Data.bf16(c[b]);
       return out;
     }
 
@@ -47,7 +47,7 @@ class Bf16DecodeTest {
     float[][] run() {
       BatchShape s = shape();
       float[] out = new float[Math.toIntExact(s.packed().qLength())], lse = new float[Math.toIntExact(s.packed().lseLength())];
-      Kernels.decodeAttention(s, q, caches(k), caches(v), kvLen, FloatData.of(out), FloatData.of(lse));
+      Kernels.decodeAttention(s, q, caches(k), caches(v), kvLen, Data.of(out), Data.of(lse));
       return new float[][] {out, lse};
     }
   }
@@ -58,14 +58,14 @@ class Bf16DecodeTest {
     short[][] k = new short[B][], v = new short[B][];
     for (int b = 0; b < B; b++) {
       long valid = kvLen[b] * G * d, cap = (kvLen[b] + spare) * G * d;
-      k[b] = Arrays.copyOf(Bf16Data.round(Reference.gaussian(rnd, valid)).toArray(), (int) cap);
-      v[b] = Arrays.copyOf(Bf16Data.round(Reference.gaussian(rnd, valid)).toArray(), (int) cap);
+      k[b] = Arrays.copyOf(Data.roundBf16(Reference.gaussian(rnd, valid)).toShorts(), (int) cap);
+      v[b] = Arrays.copyOf(Data.roundBf16(Reference.gaussian(rnd, valid)).toShorts(), (int) cap);
       Arrays.fill(k[b], (int) valid, (int) cap, NAN); // rows past kv_len are never read
       Arrays.fill(v[b], (int) valid, (int) cap, NAN);
     }
     long nq = 0;
     for (long n : qLen) nq += n;
-    return new Case(H, G, d, kvLen, qLen, Bf16Data.round(Reference.gaussian(rnd, nq * H * d)), k, v);
+    return new Case(H, G, d, kvLen, qLen, Data.roundBf16(Reference.gaussian(rnd, nq * H * d)), k, v);
   }
 
   /**
@@ -79,7 +79,7 @@ class Bf16DecodeTest {
     double[] out = new double[q.length], lse = new double[H * nq];
     int row = 0;
     for (int b = 0; b < c.kvLen().length; b++) {
-      float[] k = Bf16Data.of(c.k()[b]).toFloats(), v = Bf16Data.of(c.v()[b]).toFloats();
+      float[] k = Data.bf16(c.k()[b]).toFloats(), v = Data.bf16(c.v()[b]).toFloats();
       long past = c.kvLen()[b] - c.qLen()[b];
       for (int t = 0; t < c.qLen()[b]; t++, row++) {
         int keys = (int) (past + t + 1);
@@ -99,7 +99,7 @@ class Bf16DecodeTest {
           lse[h * nq + row] = l;
           for (int j = 0; j < keys; j++) {
             double p = Math.exp(s[j] - l);
-            if (roundP) p = Bf16Data.toFloat(Bf16Data.fromFloat((float) p));
+            if (roundP) p = Bf16.toFloat(Bf16.fromFloat((float) p));
             for (int e = 0; e < d; e++) out[qo + e] += p * v[(j * G + g) * d + e];
           }
         }
@@ -145,9 +145,9 @@ class Bf16DecodeTest {
         // bf16 output: the fp32 output rounded to nearest even, bit for bit
         BatchShape s = c.shape();
         short[] outBf16 = new short[got[0].length];
-        Kernels.decodeAttention(s, c.q(), c.caches(c.k()), c.caches(c.v()), c.kvLen(), Bf16Data.of(outBf16), null);
+        Kernels.decodeAttention(s, c.q(), c.caches(c.k()), c.caches(c.v()), c.kvLen(), Data.bf16(outBf16), null);
         for (int i = 0; i < outBf16.length; i++)
-          if (outBf16[i] != Bf16Data.fromFloat(got[0][i])) throw new AssertionError(what + ": bf16 out[" + i + "] is not rne(fp32 out)");
+          if (outBf16[i] != Bf16.fromFloat(got[0][i])) throw new AssertionError(what + ": bf16 out[" + i + "] is not rne(fp32 out)");
 
         if (first == null) first = got;
         assertArrayEquals(first[0], got[0], what + ": out differs from " + Kernels.supportedIsas().get(0));
@@ -167,7 +167,7 @@ class Bf16DecodeTest {
     for (int b = 0; b < c.kvLen().length; b++) {
       long s0 = batch.start(b), n = c.qLen()[b];
       Case one = new Case(c.H(), c.G(), c.d(), new long[] {c.kvLen()[b]}, new long[] {n},
-          Bf16Data.round(rows(q, s0, n, qd)), new short[][] {c.k()[b]}, new short[][] {c.v()[b]});
+          Data.roundBf16(rows(q, s0, n, qd)), new short[][] {c.k()[b]}, new short[][] {c.v()[b]});
       float[][] alone = one.run();
       assertArrayEquals(alone[0], rows(all[0], s0, n, qd), "out of sequence " + b);
       assertArrayEquals(alone[1], lseColumns(all[1], c.H(), nq, s0, n), "lse of sequence " + b);
@@ -184,13 +184,13 @@ class Bf16DecodeTest {
     int H = 8, G = 2, d = 72, n = 150, qn = 3;
     Random rnd = new Random(11);
     AttentionShape full = new AttentionShape(n, H, G, d);
-    Bf16Data q = Bf16Data.round(Reference.gaussian(rnd, full.qLength()));
-    Bf16Data k = Bf16Data.round(Reference.gaussian(rnd, full.kvLength()));
-    Bf16Data v = Bf16Data.round(Reference.gaussian(rnd, full.kvLength()));
+    Data q = Data.roundBf16(Reference.gaussian(rnd, full.qLength()));
+    Data k = Data.roundBf16(Reference.gaussian(rnd, full.kvLength()));
+    Data v = Data.roundBf16(Reference.gaussian(rnd, full.kvLength()));
     float[] out = new float[Math.toIntExact(full.qLength())], lse = new float[Math.toIntExact(full.lseLength())];
-    Kernels.attention(full, q, k, v, FloatData.of(out), FloatData.of(lse));
-    Case c = new Case(H, G, d, new long[] {n}, new long[] {qn}, Bf16Data.round(rows(q.toFloats(), n - qn, qn, H * d)),
-        new short[][] {k.toArray()}, new short[][] {v.toArray()});
+    Kernels.attention(full, q, k, v, Data.of(out), Data.of(lse));
+    Case c = new Case(H, G, d, new long[] {n}, new long[] {qn}, Data.roundBf16(rows(q.toFloats(), n - qn, qn, H * d)),
+        new short[][] {k.toShorts()}, new short[][] {v.toShorts()});
     float[][] dec = c.run();
     double yardstick = Reference.relError(toFloats(reference(c, true)[0]), reference(c, false)[0]);
     float[] want = rows(out, n - qn, qn, H * d);
@@ -207,50 +207,50 @@ class Bf16DecodeTest {
     Case c = cases()[1];
     float[][] want = c.run();
     int B = c.kvLen().length, off = 5;
-    Bf16Data[] kd = new Bf16Data[B], vd = new Bf16Data[B];
+    Data[] kd = new Data[B], vd = new Data[B];
     for (int b = 0; b < B; b++) {
       ShortPointer kp = new ShortPointer(off + c.k()[b].length), vp = new ShortPointer(off + c.v()[b].length);
       kp.position(off).put(c.k()[b]);
       vp.position(off).put(c.v()[b]);
-      kd[b] = Bf16Data.of(kp, c.k()[b].length);
-      vd[b] = Bf16Data.of(vp, c.v()[b].length);
+      kd[b] = Data.bf16(kp, c.k()[b].length);
+      vd[b] = Data.bf16(vp, c.v()[b].length);
     }
     float[] out = new float[want[0].length];
-    Kernels.decodeAttention(c.shape(), (NativeData<?>) c.q(), kd, vd, c.kvLen(), FloatData.of(out), null);
+    Kernels.decodeAttention(c.shape(), (Data) c.q(), kd, vd, c.kvLen(), Data.of(out), null);
     assertArrayEquals(want[0], out);
   }
 
   @Test
   void refusesBadArgumentsNamingThem() {
     BatchShape dec = new BatchShape(Batch.ofLengths(1, 2), 2, 1, 8);
-    Bf16Data q = Bf16Data.of(new short[3 * 2 * 8]);
-    Bf16Data[] caches = {Bf16Data.of(new short[8 * 4]), Bf16Data.of(new short[8 * 4])};
-    FloatData out = FloatData.of(new float[3 * 2 * 8]);
+    Data q = Data.bf16(new short[3 * 2 * 8]);
+    Data[] caches = {Data.bf16(new short[8 * 4]), Data.bf16(new short[8 * 4])};
+    Data out = Data.of(new float[3 * 2 * 8]);
     assertMessage(() -> Kernels.decodeAttention(dec, q, caches, caches, new long[] {4, 1}, out, null), "kvLengths[1]");
     assertMessage(() -> Kernels.decodeAttention(dec, q, caches, caches, new long[] {5, 4}, out, null),
         "kCaches[0]: expected at least 40 bfloat16 values");
-    assertMessage(() -> Kernels.decodeAttention(dec, q, new Bf16Data[] {caches[0]}, caches, new long[] {4, 4}, out, null),
+    assertMessage(() -> Kernels.decodeAttention(dec, q, new Data[] {caches[0]}, caches, new long[] {4, 4}, out, null),
         "kCaches: expected one entry per sequence (2)");
-    assertMessage(() -> Kernels.decodeAttention(dec, Bf16Data.of(new short[5]), caches, caches, new long[] {4, 4}, out,
+    assertMessage(() -> Kernels.decodeAttention(dec, Data.bf16(new short[5]), caches, caches, new long[] {4, 4}, out,
         null), "q: expected 48 bfloat16 values");
-    assertMessage(() -> Kernels.decodeAttention(dec, q, caches, caches, new long[] {4, 4}, IntData.of(new int[48]), null),
+    assertMessage(() -> Kernels.decodeAttention(dec, q, caches, caches, new long[] {4, 4}, Data.of(new int[48]), null),
         "out: expected float32 or bfloat16");
     assertMessage(() -> Kernels.decodeAttention(dec, q, caches, caches, new long[] {4, 4}, out,
-        FloatData.of(new float[5])), "lse: expected 6");
-    NativeData<?>[] mixed = {caches[0], FloatData.of(new float[8 * 4])};
+        Data.of(new float[5])), "lse: expected 6");
+    Data[] mixed = {caches[0], Data.of(new float[8 * 4])};
     assertMessage(() -> Kernels.decodeAttention(dec, q, caches, mixed, new long[] {4, 4}, out, null),
         "vCaches[1]: expected bfloat16 like q, got float32");
-    assertMessage(() -> Kernels.decodeAttention(dec, (NativeData<?>) FloatData.of(new float[48]), caches, caches,
+    assertMessage(() -> Kernels.decodeAttention(dec, (Data) Data.of(new float[48]), caches, caches,
         new long[] {4, 4}, out, null), "kCaches[0]: expected float32 like q, got bfloat16");
-    assertMessage(() -> Kernels.decodeAttention(dec, (NativeData<?>) FloatData.of(new float[48]), mixed, mixed,
-        new long[] {4, 4}, Bf16Data.of(new short[48]), null), "out: expected float32 for float32 inputs, got bfloat16");
+    assertMessage(() -> Kernels.decodeAttention(dec, (Data) Data.of(new float[48]), mixed, mixed,
+        new long[] {4, 4}, Data.bf16(new short[48]), null), "out: expected float32 for float32 inputs, got bfloat16");
   }
 
   /** The C API's own checks of the element types, behind the Java ones. */
   @Test
   void nativeChecksTheElementTypes() {
-    Bf16Data x = Bf16Data.of(new short[64]);
-    try (var a = x.open(true, true)) {
+    Data x = Data.bf16(new short[64]);
+    try (var a = HostData.access(x, true, true)) {
       long[] cache = {a.ptr.address(), a.ptr.address()};
       int bf16 = FitPruneNative.FP_DTYPE_BF16;
       int st = FitPruneNative.fp_cpu_decode_attention(a.untyped(), new long[] {0, 1}, 1, 1, 1, 8,

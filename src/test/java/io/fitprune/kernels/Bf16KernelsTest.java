@@ -53,9 +53,9 @@ class Bf16KernelsTest {
   void matchesFloat64ReferenceOnEveryPath(AttentionCase c) {
     Random rnd = new Random(7000L + 1000L * c.n() + 31L * c.d() + c.V());
     AttentionShape shape = c.shape();
-    Bf16Data q = Bf16Data.round(Reference.gaussian(rnd, shape.qLength()));
-    Bf16Data k = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength()));
-    Bf16Data v = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength()));
+    Data q = Data.roundBf16(Reference.gaussian(rnd, shape.qLength()));
+    Data k = Data.roundBf16(Reference.gaussian(rnd, shape.kvLength()));
+    Data v = Data.roundBf16(Reference.gaussian(rnd, shape.kvLength()));
     float[] qf = q.toFloats(), kf = k.toFloats(), vf = v.toFloats();
     Reference.Attention ref = Reference.attention(qf, kf, vf, c.n(), c.H(), c.G(), c.d());
     Reference.Attention roundedP = Reference.attention(qf, kf, vf, c.n(), c.H(), c.G(), c.d(), true);
@@ -69,14 +69,14 @@ class Bf16KernelsTest {
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
       float[] out = new float[Math.toIntExact(shape.qLength())], lse = new float[Math.toIntExact(shape.lseLength())];
-      Kernels.attention(shape, q, k, v, FloatData.of(out), FloatData.of(lse));
+      Kernels.attention(shape, q, k, v, Data.of(out), Data.of(lse));
       double eOut = Reference.relError(out, ref.out());
       assertTrue(eOut <= outBound, isa + ": out relative error " + eOut + " > 2 * " + yardstick + " + 1e-5");
       double eLse = Reference.lseError(lse, ref.lse());
       assertTrue(eLse <= FP32_BOUND, isa + ": lse error " + eLse);
 
       float[] self = new float[c.V()], cross = new float[c.V()];
-      Kernels.scores(shape, spans, q, k, FloatData.of(lse), FloatData.of(self), FloatData.of(cross));
+      Kernels.scores(shape, spans, q, k, Data.of(lse), Data.of(self), Data.of(cross));
       double eSelf = Reference.relError(self, rs.self()), eCross = Reference.relError(cross, rs.cross());
       assertTrue(eSelf <= FP32_BOUND, isa + ": self relative error " + eSelf);
       assertTrue(eCross <= FP32_BOUND, isa + ": cross relative error " + eCross);
@@ -84,9 +84,9 @@ class Bf16KernelsTest {
 
       // bf16 output: the fp32 output rounded to nearest even, bit for bit.
       short[] outBf16 = new short[out.length];
-      Kernels.attention(shape, q, k, v, Bf16Data.of(outBf16), FloatData.allocate(shape.lseLength()));
+      Kernels.attention(shape, q, k, v, Data.bf16(outBf16), Data.allocate(ElementType.FP32, shape.lseLength()));
       for (int i = 0; i < out.length; i++)
-        if (outBf16[i] != Bf16Data.fromFloat(out[i])) throw new AssertionError(isa + ": bf16 out[" + i + "] is not rne(fp32 out)");
+        if (outBf16[i] != Bf16.fromFloat(out[i])) throw new AssertionError(isa + ": bf16 out[" + i + "] is not rne(fp32 out)");
 
       if (firstOut == null) {
         firstOut = out;
@@ -110,7 +110,7 @@ class Bf16KernelsTest {
     AttentionShape shape = new AttentionShape(n, H, G, d);
     float[] q = Reference.gaussian(rnd, shape.qLength()), k = Reference.gaussian(rnd, shape.kvLength()),
         v = Reference.gaussian(rnd, shape.kvLength());
-    float[] qf = Bf16Data.round(q).toFloats(), kf = Bf16Data.round(k).toFloats(), vf = Bf16Data.round(v).toFloats();
+    float[] qf = Data.roundBf16(q).toFloats(), kf = Data.roundBf16(k).toFloats(), vf = Data.roundBf16(v).toFloats();
     Kernels.AttentionOutput got = Kernels.attention(Backend.CPU, ElementType.BF16, shape, q, k, v);
     Reference.Attention ref = Reference.attention(qf, kf, vf, n, H, G, d);
     double yardstick = Reference.relError(toFloats(Reference.attention(qf, kf, vf, n, H, G, d, true).out()), ref.out());
@@ -121,7 +121,7 @@ class Bf16KernelsTest {
 
   @Test
   void autoWithBf16RunsOnTheCpuWithoutAGpu() {
-    if (CudaKernels.isAvailable()) return; // AUTO is CUDA there (CudaKernelsTest covers it)
+    if (Kernels.cudaAvailable()) return; // AUTO is CUDA there (CudaKernelsTest covers it)
     AttentionShape shape = new AttentionShape(40, 4, 2, 64);
     Random rnd = new Random(5);
     float[] q = Reference.gaussian(rnd, shape.qLength()), k = Reference.gaussian(rnd, shape.kvLength()),
@@ -139,28 +139,28 @@ class Bf16KernelsTest {
   void zeroCopyHoldersGiveTheArrayResult() {
     AttentionShape shape = new AttentionShape(50, 4, 2, 64);
     Random rnd = new Random(9);
-    short[] q = Bf16Data.round(Reference.gaussian(rnd, shape.qLength())).toArray();
-    short[] k = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength())).toArray();
-    short[] v = Bf16Data.round(Reference.gaussian(rnd, shape.kvLength())).toArray();
+    short[] q = Data.roundBf16(Reference.gaussian(rnd, shape.qLength())).toShorts();
+    short[] k = Data.roundBf16(Reference.gaussian(rnd, shape.kvLength())).toShorts();
+    short[] v = Data.roundBf16(Reference.gaussian(rnd, shape.kvLength())).toShorts();
     float[] expected = new float[Math.toIntExact(shape.qLength())];
-    Kernels.attention(shape, Bf16Data.of(q), Bf16Data.of(k), Bf16Data.of(v), FloatData.of(expected),
-        FloatData.of(new float[Math.toIntExact(shape.lseLength())]));
+    Kernels.attention(shape, Data.bf16(q), Data.bf16(k), Data.bf16(v), Data.of(expected),
+        Data.of(new float[Math.toIntExact(shape.lseLength())]));
 
-    try (Bf16Data qd = Bf16Data.of(direct(q)); Bf16Data kd = Bf16Data.of(new ShortPointer(k), k.length);
-        Bf16Data vd = Bf16Data.of(new ShortPointer(v)); FloatData out = FloatData.allocate(shape.qLength());
-        FloatData lse = FloatData.allocate(shape.lseLength())) {
+    try (Data qd = Data.bf16(direct(q)); Data kd = Data.bf16(new ShortPointer(k), k.length);
+        Data vd = Data.bf16(new ShortPointer(v)); Data out = Data.allocate(ElementType.FP32, shape.qLength());
+        Data lse = Data.allocate(ElementType.FP32, shape.lseLength())) {
       Kernels.attention(shape, qd, kd, vd, out, lse);
-      assertArrayEquals(expected, out.toArray());
+      assertArrayEquals(expected, out.toFloats());
     }
     // ByteDeco bf16 tensors, zero-copy, shapes checked exactly.
     Tensor qt = tensor(q, 50, 4, 64), kt = tensor(k, 50, 2, 64), vt = tensor(v, 50, 2, 64);
     Tensor ot = torch.empty(50, 4, 64).to(torch.ScalarType.BFloat16);
     Kernels.attention(shape, TorchData.bf16(qt), TorchData.bf16(kt), TorchData.bf16(vt), TorchData.bf16(ot),
-        FloatData.allocate(shape.lseLength()));
-    short[] got = TorchData.bf16(ot).toArray();
-    for (int i = 0; i < got.length; i++) assertEquals(Bf16Data.fromFloat(expected[i]), got[i], "tensor out " + i);
+        Data.allocate(ElementType.FP32, shape.lseLength()));
+    short[] got = TorchData.bf16(ot).toShorts();
+    for (int i = 0; i < got.length; i++) assertEquals(Bf16.fromFloat(expected[i]), got[i], "tensor out " + i);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(shape,
-        TorchData.bf16(kt), TorchData.bf16(kt), TorchData.bf16(vt), TorchData.bf16(ot), FloatData.allocate(shape.lseLength())));
+        TorchData.bf16(kt), TorchData.bf16(kt), TorchData.bf16(vt), TorchData.bf16(ot), Data.allocate(ElementType.FP32, shape.lseLength())));
     assertTrue(e.getMessage().startsWith("q: expected a tensor of shape [n,H,d]"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> TorchData.bf16(torch.zeros(4)));
     assertTrue(e.getMessage().contains("must be BFloat16"), e.getMessage());
@@ -169,12 +169,12 @@ class Bf16KernelsTest {
   @Test
   void badArgumentsNameTheArgument() {
     AttentionShape shape = new AttentionShape(10, 4, 2, 64);
-    Bf16Data q = Bf16Data.of(new short[10 * 4 * 64]), kv = Bf16Data.of(new short[10 * 2 * 64]);
+    Data q = Data.bf16(new short[10 * 4 * 64]), kv = Data.bf16(new short[10 * 2 * 64]);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(shape, q,
-        Bf16Data.of(new short[7]), kv, FloatData.allocate(shape.qLength()), FloatData.allocate(shape.lseLength())));
+        Data.bf16(new short[7]), kv, Data.allocate(ElementType.FP32, shape.qLength()), Data.allocate(ElementType.FP32, shape.lseLength())));
     assertTrue(e.getMessage().startsWith("k: expected 1280 bfloat16 values"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(shape, q, kv, kv,
-        IntData.of(new int[10 * 4 * 64]), FloatData.allocate(shape.lseLength())));
+        Data.of(new int[10 * 4 * 64]), Data.allocate(ElementType.FP32, shape.lseLength())));
     assertTrue(e.getMessage().startsWith("out: expected float32 or bfloat16"), e.getMessage());
     assertEquals(FitPruneNative.FP_ERR_UNAVAILABLE, FitPruneNative.fp_cpu_attention(null, null, null, 0, 4, 2, 64,
         FitPruneNative.FP_DTYPE_F16, null, FitPruneNative.FP_DTYPE_F16, null));
@@ -190,16 +190,16 @@ class Bf16KernelsTest {
     for (int r = 0; r < index.length; r++) System.arraycopy(src, index[r] * width, expected, r * width, width);
 
     short[] dst = new short[expected.length];
-    Kernels.gatherRows(Bf16Data.of(src), rows, width, IntData.of(index), Bf16Data.of(dst));
+    Kernels.gatherRows(Data.bf16(src), rows, width, Data.of(index), Data.bf16(dst));
     assertArrayEquals(expected, dst);
-    try (Bf16Data buf = Bf16Data.allocate(src.length)) {
-      buf.pointer().put(src);
-      Kernels.gatherRows(buf, rows, width, IntData.of(index), buf); // in place: compaction
-      short[] got = buf.toArray();
+    try (Data buf = Data.allocate(ElementType.BF16, src.length)) {
+      buf.copyFrom(src);
+      Kernels.gatherRows(buf, rows, width, Data.of(index), buf); // in place: compaction
+      short[] got = buf.toShorts();
       assertArrayEquals(expected, java.util.Arrays.copyOf(got, expected.length));
     }
     assertThrows(FitPruneException.class,
-        () -> Kernels.gatherRows(Bf16Data.of(src), rows, width, IntData.of(new int[] {9}), Bf16Data.of(new short[width])));
+        () -> Kernels.gatherRows(Data.bf16(src), rows, width, Data.of(new int[] {9}), Data.bf16(new short[width])));
   }
 
   private static ShortBuffer direct(short[] a) {
@@ -210,7 +210,7 @@ class Bf16KernelsTest {
 
   private static Tensor tensor(short[] bits, long... shape) {
     float[] f = new float[bits.length];
-    for (int i = 0; i < f.length; i++) f[i] = Bf16Data.toFloat(bits[i]);
+    for (int i = 0; i < f.length; i++) f[i] = Bf16.toFloat(bits[i]);
     return torch.from_blob(new org.bytedeco.javacpp.FloatPointer(f), shape).to(torch.ScalarType.BFloat16).contiguous();
   }
 

@@ -47,36 +47,36 @@ public final class CrashProbes {
         new FloatPointer(1), new FloatPointer(1), Integer.MAX_VALUE, 1 << 30, 1 << 30, 1024, new FloatPointer(1),
         new FloatPointer(1))));
     // Huge allocations: new float[n] with n >= 2^61 threw std::bad_array_new_length in native code.
-    m.put("allocate-float-2^61", () -> FloatData.allocate(1L << 61));
-    m.put("allocate-int-2^61", () -> IntData.allocate(1L << 61));
-    m.put("allocate-float-max", () -> FloatData.allocate(Long.MAX_VALUE));
-    m.put("allocate-float-2^60", () -> FloatData.allocate(1L << 60)); // representable, but no machine has it
+    m.put("allocate-float-2^61", () -> Data.allocate(ElementType.FP32, 1L << 61));
+    m.put("allocate-int-2^61", () -> Data.allocate(ElementType.INT32, 1L << 61));
+    m.put("allocate-float-max", () -> Data.allocate(ElementType.FP32, Long.MAX_VALUE));
+    m.put("allocate-float-2^60", () -> Data.allocate(ElementType.FP32, 1L << 60)); // representable, but no machine has it
     // Owned memory is freed once, whatever the caller did to its pointer's position; then refused.
     m.put("close-twice-after-position", () -> {
-      FloatData d = FloatData.allocate(8);
+      Data d = Data.allocate(ElementType.FP32, 8);
       d.pointer().position(3);
       d.close();
       d.close();
-      return Kernels.gatherRows(new float[8], 1, new int[] {0}).length + d.toArray().length;
+      return Kernels.gatherRows(new float[8], 1, new int[] {0}).length + d.toFloats().length;
     });
     // A pointer of 4 floats said to hold 4M, used as a gather destination.
     m.put("pointer-capacity", () -> {
-      FloatData dst = FloatData.of(new FloatPointer(4), 1 << 22);
+      Data dst = Data.of(new FloatPointer(4), 1 << 22);
       int[] index = new int[1 << 22];
-      Kernels.gatherRows(FloatData.of(new float[1]), 1, 1, IntData.of(index), dst);
+      Kernels.gatherRows(Data.of(new float[1]), 1, 1, Data.of(index), dst);
       return dst;
     });
-    m.put("pointer-position", () -> FloatData.of(new FloatPointer(8).position(6), 4));
-    m.put("int-pointer-capacity", () -> IntData.of(new IntPointer(2), 1000));
+    m.put("pointer-position", () -> Data.of(new FloatPointer(8).position(6), 4));
+    m.put("int-pointer-capacity", () -> Data.of(new IntPointer(2), 1000));
     // Read-only memory as an output.
     m.put("read-only-direct", () -> {
       FloatBuffer ro = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder()).asFloatBuffer().asReadOnlyBuffer();
-      Kernels.gatherRows(FloatData.of(new float[16]), 16, 1, IntData.of(new int[16]), FloatData.of(ro));
+      Kernels.gatherRows(Data.of(new float[16]), 16, 1, Data.of(new int[16]), Data.of(ro));
       return ro;
     });
     m.put("read-only-int", () -> {
       IntBuffer ro = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder()).asIntBuffer().asReadOnlyBuffer();
-      Kernels.gatherRows(IntData.of(new int[16]), 16, 1, IntData.of(new int[16]), IntData.of(ro));
+      Kernels.gatherRows(Data.of(new int[16]), 16, 1, Data.of(new int[16]), Data.of(ro));
       return ro;
     });
     Path file = Files.createTempFile("fitprune-ro", ".bin");
@@ -87,7 +87,7 @@ public final class CrashProbes {
         FloatBuffer ro = ch.map(FileChannel.MapMode.READ_ONLY, 0, 64).order(ByteOrder.nativeOrder()).asFloatBuffer();
         float[] in = new float[16];
         java.util.Arrays.fill(in, 1f);
-        Kernels.gatherRows(FloatData.of(in), 16, 1, IntData.of(new int[16]), FloatData.of(ro));
+        Kernels.gatherRows(Data.of(in), 16, 1, Data.of(new int[16]), Data.of(ro));
         return ro;
       }
     });
@@ -95,7 +95,7 @@ public final class CrashProbes {
     m.put("shape-q-length", () -> new AttentionShape(Integer.MAX_VALUE, Integer.MAX_VALUE, 1, 1024).qLength());
     m.put("shape-kv-length", () -> new AttentionShape(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, 1024).kvLength());
     m.put("gather-rows-overflow", () -> {
-      Kernels.gatherRows(FloatData.of(new float[4]), Long.MAX_VALUE / 2, 4, IntData.of(new int[1]), FloatData.of(new float[4]));
+      Kernels.gatherRows(Data.of(new float[4]), Long.MAX_VALUE / 2, 4, Data.of(new int[1]), Data.of(new float[4]));
       return null;
     });
     // Array results past the heap this child may use (-Xmx512m): refused before the allocation,
@@ -103,8 +103,8 @@ public final class CrashProbes {
     m.put("select-keep-past-heap", () -> Kernels.selectKeep(Integer.MAX_VALUE - 9, new Spans(0, 0), new float[0],
         new float[0], 0));
     m.put("to-array-past-heap", () -> {
-      try (FloatData d = FloatData.allocate(1L << 28)) {
-        return d.toArray();
+      try (Data d = Data.allocate(ElementType.FP32, 1L << 28)) {
+        return d.toFloats();
       }
     });
     return m;

@@ -59,37 +59,37 @@ class CudaCallerMemoryTest {
         cross = fake(ElementType.FP32, SPANS.visual(), 6), shortKeep = fake(ElementType.INT32, 10, 7);
     CudaStream s = CudaStream.wrap(0x1234);
     var e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.attention(SHAPE, q, k, v, fake(ElementType.FP16, 7, 8), lse, s));
+        () -> Kernels.attention(SHAPE, q, k, v, fake(ElementType.FP16, 7, 8), lse, s));
     assertTrue(e.getMessage().startsWith("out: expected " + SHAPE.qLength()), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> CudaKernels.attention(SHAPE, q, k, v, out, out, s));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(SHAPE, q, k, v, out, out, s));
     assertTrue(e.getMessage().startsWith("lse: expected fp32"), e.getMessage());
-    assertThrows(NullPointerException.class, () -> CudaKernels.attention(SHAPE, q, k, v, out, lse, null));
-    assertThrows(NullPointerException.class, () -> CudaKernels.scores(SHAPE, SPANS, q, k, lse, self, cross, null));
+    assertThrows(NullPointerException.class, () -> Kernels.attention(SHAPE, q, k, v, out, lse, null));
+    assertThrows(NullPointerException.class, () -> Kernels.scores(SHAPE, SPANS, q, k, lse, self, cross, null));
     e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.selectKeep(SHAPE.tokens(), SPANS, self, cross, 40, shortKeep, null, s));
+        () -> Kernels.selectKeep(SHAPE.tokens(), SPANS, self, cross, 40, shortKeep, null, s));
     assertTrue(e.getMessage().startsWith("keep: expected 163"), e.getMessage());
     DeviceBuffer keep = fake(ElementType.INT32, SHAPE.tokens() - 40, 7);
-    assertThrows(NullPointerException.class, () -> CudaKernels.selectKeep(SHAPE.tokens(), SPANS, self, cross, 40, keep, null, s));
+    assertThrows(NullPointerException.class, () -> Kernels.selectKeep(SHAPE.tokens(), SPANS, self, cross, 40, keep, null, s));
     DeviceStatus noStatus = null;
     e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 204, 9), q, noStatus, s));
+        () -> Kernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 204, 9), q, noStatus, s));
     assertTrue(e.getMessage().startsWith("dst: expected at least 52224"), e.getMessage());
     // The same memory through a second, longer wrapper is in place too.
     DeviceBuffer sameAsQ = DeviceBuffer.wrap(q.pointer().address(), ElementType.FP16, 2 * SHAPE.qLength());
     e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 204, 9), sameAsQ, noStatus, s));
+        () -> Kernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 204, 9), sameAsQ, noStatus, s));
     assertTrue(e.getMessage().contains("in-place gather cannot produce more rows (204) than src has (203)"), e.getMessage());
     assertThrows(NullPointerException.class,
-        () -> CudaKernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 5, 9), q, noStatus, s));
+        () -> Kernels.gatherRows(q, 203, 256, fake(ElementType.INT32, 5, 9), q, noStatus, s));
   }
 
   @Test
   void withoutADeviceTheStreamFormsFailWithOneLine() {
-    assumeFalse(CudaKernels.isAvailable(), "a CUDA device is present");
+    assumeFalse(Kernels.cudaAvailable(), "a CUDA device is present");
     DeviceBuffer q = fake(ElementType.FP16, SHAPE.qLength(), 0), k = fake(ElementType.FP16, SHAPE.kvLength(), 1),
         out = fake(ElementType.FP16, SHAPE.qLength(), 3), lse = fake(ElementType.FP32, SHAPE.lseLength(), 4);
     for (Runnable r : new Runnable[] {
-        () -> CudaKernels.attention(SHAPE, q, k, k, out, lse, CudaStream.DEFAULT),
+        () -> Kernels.attention(SHAPE, q, k, k, out, lse, CudaStream.DEFAULT),
         DeviceStatus::allocate,
         CudaStream::create,
         () -> CudaStream.wrap(0x1234).synchronize()}) {
@@ -151,14 +151,14 @@ class CudaCallerMemoryTest {
         CudaStream stream = CudaStream.create(); DeviceStatus status = DeviceStatus.allocate()) {
       DeviceBuffer wq = wrapOf(oq), wk = wrapOf(ok), wv = wrapOf(ov), wout = wrapOf(oout), wlse = wrapOf(olse),
           ws = wrapOf(os), wc = wrapOf(oc), wkeep = wrapOf(okeep);
-      CudaKernels.attention(SHAPE, wq, wk, wv, wout, wlse, stream);
-      CudaKernels.scores(SHAPE, SPANS, wq, wk, wlse, ws, wc, stream);
-      CudaKernels.selectKeep(n, SPANS, ws, wc, drop, wkeep, status, stream);
-      CudaKernels.gatherRows(wout, n, width, wkeep, wout, status, stream); // in place
+      Kernels.attention(SHAPE, wq, wk, wv, wout, wlse, stream);
+      Kernels.scores(SHAPE, SPANS, wq, wk, wlse, ws, wc, stream);
+      Kernels.selectKeep(n, SPANS, ws, wc, drop, wkeep, status, stream);
+      Kernels.gatherRows(wout, n, width, wkeep, wout, status, stream); // in place
       status.check(stream);
 
-      Kernels.AttentionOutput sync = CudaKernels.attention(SHAPE, t, q, k, v);
-      Kernels.Scores syncScores = CudaKernels.scores(SHAPE, SPANS, t, q, k, sync.lse());
+      Kernels.AttentionOutput sync = Kernels.attention(Backend.CUDA, t, SHAPE, q, k, v);
+      Kernels.Scores syncScores = Kernels.scores(Backend.CUDA, t, SHAPE, SPANS, q, k, sync.lse());
       int[] keep = Kernels.selectKeep(Backend.CUDA, n, SPANS, syncScores.self(), syncScores.cross(), drop);
       assertArrayEquals(sync.lse(), olse.toFloats(), "lse");
       assertArrayEquals(syncScores.self(), os.toFloats(), "self");
@@ -180,7 +180,7 @@ class CudaCallerMemoryTest {
     try (CudaStream stream = CudaStream.create(); DeviceStatus status = DeviceStatus.allocate();
         DeviceBuffer s = DeviceBuffer.of(self, ElementType.FP32); DeviceBuffer c = DeviceBuffer.of(cross, ElementType.FP32);
         DeviceBuffer keep = DeviceBuffer.allocate(ElementType.INT32, 400 - 10)) {
-      CudaKernels.selectKeep(400, new Spans(50, 300), s, c, 10, keep, status, stream); // no error yet: nothing read back
+      Kernels.selectKeep(400, new Spans(50, 300), s, c, 10, keep, status, stream); // no error yet: nothing read back
       FitPruneException e = assertThrows(FitPruneException.class, () -> status.check(stream));
       assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
       assertTrue(e.getMessage().contains("NaN at visual token 42"), e.getMessage()); // the smallest, deterministically
@@ -191,7 +191,7 @@ class CudaCallerMemoryTest {
       try (DeviceBuffer d = DeviceBuffer.of(src, ElementType.FP32); DeviceBuffer idx = DeviceBuffer.of(new int[] {3, 10, -1, 2});
           DeviceBuffer out = DeviceBuffer.allocate(ElementType.FP32, 4 * 8)) {
         out.fill(0x7f);
-        CudaKernels.gatherRows(d, 10, 8, idx, out, status, stream);
+        Kernels.gatherRows(d, 10, 8, idx, out, status, stream);
         e = assertThrows(FitPruneException.class, () -> status.check(stream));
         assertEquals(FitPruneNative.FP_ERR_INDEX, e.status());
         assertTrue(e.getMessage().contains("output row 1"), e.getMessage());

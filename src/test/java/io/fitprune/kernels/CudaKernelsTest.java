@@ -23,7 +23,7 @@ class CudaKernelsTest {
   private static final Spans SPANS = new Spans(11, 150);
 
   static boolean device() {
-    BackendInfo info = CudaKernels.info();
+    BackendInfo info = Kernels.info();
     if (!info.cudaAvailable()) System.out.println("CUDA test skipped: " + info.cudaStatus());
     return info.cudaAvailable();
   }
@@ -34,17 +34,17 @@ class CudaKernelsTest {
   void validatesArgumentsBeforeTouchingTheDevice() {
     float[] q = new float[(int) SHAPE.qLength()], kv = new float[(int) SHAPE.kvLength()];
     var e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.attention(new AttentionShape(10, 2, 2, 96), ElementType.FP16, new float[1920], new float[1920], new float[1920]));
+        () -> Kernels.attention(Backend.CUDA, ElementType.FP16, new AttentionShape(10, 2, 2, 96), new float[1920], new float[1920], new float[1920]));
     assertTrue(e.getMessage().contains("headDim") && e.getMessage().contains("64 and 128"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.attention(SHAPE, ElementType.BF16, new float[5], kv, kv));
+        () -> Kernels.attention(Backend.CUDA, ElementType.BF16, SHAPE, new float[5], kv, kv));
     assertTrue(e.getMessage().startsWith("q: expected " + SHAPE.qLength()), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> CudaKernels.attention(SHAPE, ElementType.INT32, q, kv, kv));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.attention(Backend.CUDA, ElementType.INT32, SHAPE, q, kv, kv));
     assertTrue(e.getMessage().contains("fp32, fp16 or bf16"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
-        () -> CudaKernels.scores(SHAPE, new Spans(100, 150), ElementType.FP16, q, kv, new float[(int) SHAPE.lseLength()]));
+        () -> Kernels.scores(Backend.CUDA, ElementType.FP16, SHAPE, new Spans(100, 150), q, kv, new float[(int) SHAPE.lseLength()]));
     assertTrue(e.getMessage().contains("must be <= n"), e.getMessage());
-    assertThrows(NullPointerException.class, () -> CudaKernels.attention(SHAPE, ElementType.FP16, null, kv, kv));
+    assertThrows(NullPointerException.class, () -> Kernels.attention(Backend.CUDA, ElementType.FP16, SHAPE, null, kv, kv));
     e = assertThrows(IllegalArgumentException.class, () -> ElementType.parseFloat("fp8"));
     assertTrue(e.getMessage().contains("fp32, fp16, bf16"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Backend.parse("tpu"));
@@ -76,12 +76,12 @@ class CudaKernelsTest {
 
   @Test
   void withoutADeviceEveryCudaCallFailsWithOneLine() {
-    assumeFalse(CudaKernels.isAvailable(), "a CUDA device is present");
+    assumeFalse(Kernels.cudaAvailable(), "a CUDA device is present");
     float[] q = new float[(int) SHAPE.qLength()], kv = new float[(int) SHAPE.kvLength()];
     for (Runnable r : new Runnable[] {
         () -> DeviceBuffer.allocate(ElementType.FP16, 10),
-        () -> CudaKernels.attention(SHAPE, ElementType.FP16, q, kv, kv),
-        () -> CudaKernels.scores(SHAPE, SPANS, ElementType.FP32, q, kv, new float[(int) SHAPE.lseLength()]),
+        () -> Kernels.attention(Backend.CUDA, ElementType.FP16, SHAPE, q, kv, kv),
+        () -> Kernels.scores(Backend.CUDA, ElementType.FP32, SHAPE, SPANS, q, kv, new float[(int) SHAPE.lseLength()]),
         () -> Kernels.choose(Backend.CUDA, ElementType.FP32),
         () -> Kernels.selectKeep(Backend.CUDA, 20, new Spans(0, 10), new float[10], new float[10], 3)}) {
       FitPruneException e = assertThrows(FitPruneException.class, r::run);
@@ -137,20 +137,40 @@ class CudaKernelsTest {
         Inputs in = inputs(shape, 7 + t.ordinal());
         float[] q = rounded(in.q, t), k = rounded(in.k, t), v = rounded(in.v, t);
         Kernels.AttentionOutput cpu = Kernels.attention(shape, q, k, v);
-        Kernels.AttentionOutput gpu = CudaKernels.attention(shape, t, q, k, v);
+        Kernels.AttentionOutput gpu = Kernels.attention(Backend.CUDA, t, shape, q, k, v);
         double tol = t == ElementType.FP32 ? 1e-5 : t == ElementType.FP16 ? 5e-3 : 3e-2;
         String what = t + " " + shape;
         assertTrue(rel(gpu.out(), cpu.out()) < tol, what + " out rel " + rel(gpu.out(), cpu.out()));
         assertTrue(rel(gpu.lse(), cpu.lse()) < 1e-5, what + " lse rel " + rel(gpu.lse(), cpu.lse()));
         Kernels.Scores cs = Kernels.scores(shape, spans, q, k, cpu.lse());
-        Kernels.Scores gs = CudaKernels.scores(shape, spans, t, q, k, cpu.lse());
+        Kernels.Scores gs = Kernels.scores(Backend.CUDA, t, shape, spans, q, k, cpu.lse());
         assertTrue(rel(gs.self(), cs.self()) < 1e-4, what + " self rel " + rel(gs.self(), cs.self()));
         assertTrue(rel(gs.cross(), cs.cross()) < 1e-4, what + " cross rel " + rel(gs.cross(), cs.cross()));
-        Kernels.Scores again = CudaKernels.scores(shape, spans, t, q, k, cpu.lse());
+        Kernels.Scores again = Kernels.scores(Backend.CUDA, t, shape, spans, q, k, cpu.lse());
         assertArrayEquals(gs.self(), again.self(), "deterministic");
         assertArrayEquals(gs.cross(), again.cross(), "deterministic");
       }
     }
+  }
+
+  /** fp32 has no packed CUDA kernel: the library runs the batch sequence by sequence (an empty one among them). */
+  @Test
+  void packedFp32MatchesTheCpu() {
+    assumeTrue(device(), "no CUDA device");
+    BatchShape shape = new BatchShape(Batch.ofLengths(70, 0, 1, 129), 8, 2, 64);
+    Spans[] spans = {new Spans(3, 40), new Spans(0, 0), new Spans(0, 1), new Spans(10, 100)};
+    AttentionShape all = shape.packed();
+    Random rnd = new Random(23);
+    float[] q = Reference.gaussian(rnd, all.qLength()), k = Reference.gaussian(rnd, all.kvLength()),
+        v = Reference.gaussian(rnd, all.kvLength());
+    Kernels.AttentionOutput cpu = Kernels.attention(shape, q, k, v);
+    Kernels.AttentionOutput gpu = Kernels.attention(Backend.CUDA, ElementType.FP32, shape, q, k, v);
+    assertTrue(rel(gpu.out(), cpu.out()) < 1e-5, "out rel " + rel(gpu.out(), cpu.out()));
+    assertTrue(rel(gpu.lse(), cpu.lse()) < 1e-5, "lse rel " + rel(gpu.lse(), cpu.lse()));
+    Kernels.Scores cs = Kernels.scores(shape, spans, q, k, cpu.lse());
+    Kernels.Scores gs = Kernels.scores(Backend.CUDA, ElementType.FP32, shape, spans, q, k, cpu.lse());
+    assertTrue(rel(gs.self(), cs.self()) < 1e-4, "self rel " + rel(gs.self(), cs.self()));
+    assertTrue(rel(gs.cross(), cs.cross()) < 1e-4, "cross rel " + rel(gs.cross(), cs.cross()));
   }
 
   @Test
@@ -226,13 +246,13 @@ class CudaKernelsTest {
     for (ElementType t : new ElementType[] {ElementType.FP32, ElementType.FP16, ElementType.BF16}) {
       try (DeviceBuffer s = DeviceBuffer.of(src, t); DeviceBuffer i = DeviceBuffer.of(index);
           DeviceBuffer d = DeviceBuffer.allocate(t, (long) index.length * width)) {
-        CudaKernels.gatherRows(s, rows, width, i, d);
+        Kernels.gatherRows(s, rows, width, i, d);
         assertArrayEquals(Kernels.gatherRows(s.toFloats(), width, index), d.toFloats(), t.toString());
       }
     }
     try (DeviceBuffer s = DeviceBuffer.of(src, ElementType.FP32); DeviceBuffer i = DeviceBuffer.of(new int[] {0, 300});
         DeviceBuffer d = DeviceBuffer.allocate(ElementType.FP32, 2L * width)) {
-      FitPruneException e = assertThrows(FitPruneException.class, () -> CudaKernels.gatherRows(s, rows, width, i, d));
+      FitPruneException e = assertThrows(FitPruneException.class, () -> Kernels.gatherRows(s, rows, width, i, d));
       assertEquals(FitPruneNative.FP_ERR_INDEX, e.status());
     }
     float[] x = {1f, -2.5f, 65504f, 1e-3f};

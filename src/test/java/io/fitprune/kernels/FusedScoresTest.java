@@ -42,28 +42,28 @@ class FusedScoresTest {
     Spans spans = c.spans();
     float[] q = Reference.gaussian(rnd, shape.qLength()), k = Reference.gaussian(rnd, shape.kvLength()),
         v = Reference.gaussian(rnd, shape.kvLength());
-    Bf16Data qb = Bf16Data.round(q), kb = Bf16Data.round(k), vb = Bf16Data.round(v);
+    Data qb = Data.roundBf16(q), kb = Data.roundBf16(k), vb = Data.roundBf16(v);
     Reference.Scores ref32 = Reference.scores(q, k, c.n(), c.H(), c.G(), c.d(), c.P(), c.V());
     Reference.Scores ref16 = Reference.scores(qb.toFloats(), kb.toFloats(), c.n(), c.H(), c.G(), c.d(), c.P(), c.V());
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
       for (boolean bf16 : new boolean[] {false, true}) {
         String what = isa + (bf16 ? " bf16" : " fp32");
-        NativeData<?> qd = bf16 ? qb : FloatData.of(q), kd = bf16 ? kb : FloatData.of(k), vd = bf16 ? vb : FloatData.of(v);
+        Data qd = bf16 ? qb : Data.of(q), kd = bf16 ? kb : Data.of(k), vd = bf16 ? vb : Data.of(v);
         float[] out = new float[q.length], lse = new float[(int) shape.lseLength()], self = new float[c.V()],
             cross = new float[c.V()];
-        Kernels.attentionScores(shape, spans, qd, kd, vd, FloatData.of(out), FloatData.of(lse), FloatData.of(self),
-            FloatData.of(cross));
+        Kernels.attentionScores(shape, spans, qd, kd, vd, Data.of(out), Data.of(lse), Data.of(self),
+            Data.of(cross));
 
         float[] out2 = new float[q.length], lse2 = new float[(int) shape.lseLength()], self2 = new float[c.V()],
             cross2 = new float[c.V()];
         if (bf16) {
-          Kernels.attention(shape, qb, kb, vb, FloatData.of(out2), FloatData.of(lse2));
-          Kernels.scores(shape, spans, qb, kb, FloatData.of(lse2), FloatData.of(self2), FloatData.of(cross2));
+          Kernels.attention(shape, qb, kb, vb, Data.of(out2), Data.of(lse2));
+          Kernels.scores(shape, spans, qb, kb, Data.of(lse2), Data.of(self2), Data.of(cross2));
         } else {
-          Kernels.attention(shape, FloatData.of(q), FloatData.of(k), FloatData.of(v), FloatData.of(out2), FloatData.of(lse2));
-          Kernels.scores(shape, spans, FloatData.of(q), FloatData.of(k), FloatData.of(lse2), FloatData.of(self2),
-              FloatData.of(cross2));
+          Kernels.attention(shape, Data.of(q), Data.of(k), Data.of(v), Data.of(out2), Data.of(lse2));
+          Kernels.scores(shape, spans, Data.of(q), Data.of(k), Data.of(lse2), Data.of(self2),
+              Data.of(cross2));
         }
         assertArrayEquals(out2, out, what + " out");
         assertArrayEquals(lse2, lse, what + " lse");
@@ -80,8 +80,8 @@ class FusedScoresTest {
   void mixedOrWrongTypesAreRefused() {
     AttentionShape shape = new AttentionShape(4, 2, 2, 8);
     Spans spans = new Spans(1, 2);
-    FloatData f = FloatData.of(new float[64]), lse = FloatData.of(new float[8]), s = FloatData.of(new float[2]);
-    Bf16Data b = Bf16Data.of(new short[64]);
+    Data f = Data.of(new float[64]), lse = Data.of(new float[8]), s = Data.of(new float[2]);
+    Data b = Data.bf16(new short[64]);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Kernels.attentionScores(shape, spans, f, b, f, f, lse, s, s));
     assertTrue(e.getMessage().startsWith("k, v: expected float32 like q"), e.getMessage());

@@ -38,17 +38,17 @@ class InteropAndConcurrencyTest {
     Kernels.AttentionOutput expected = Kernels.attention(SHAPE, q, k, v);
 
     FloatBuffer out = direct(new float[q.length]), lse = direct(new float[H * N]);
-    Kernels.attention(SHAPE, FloatData.of(direct(q)), FloatData.of(direct(k)), FloatData.of(direct(v)),
-        FloatData.of(out), FloatData.of(lse));
+    Kernels.attention(SHAPE, Data.of(direct(q)), Data.of(direct(k)), Data.of(direct(v)),
+        Data.of(out), Data.of(lse));
     float[] got = new float[q.length];
     out.get(got);
     assertArrayEquals(expected.out(), got, "direct buffers");
 
-    try (FloatData qp = FloatData.of(new FloatPointer(q)); FloatData o = FloatData.allocate(q.length);
-        FloatData l = FloatData.allocate(H * N)) {
-      Kernels.attention(SHAPE, qp, FloatData.of(new FloatPointer(k)), FloatData.of(new FloatPointer(v)), o, l);
-      assertArrayEquals(expected.out(), o.toArray(), "pointers");
-      assertArrayEquals(expected.lse(), l.toArray(), "pointers lse");
+    try (Data qp = Data.of(new FloatPointer(q)); Data o = Data.allocate(ElementType.FP32, q.length);
+        Data l = Data.allocate(ElementType.FP32, H * N)) {
+      Kernels.attention(SHAPE, qp, Data.of(new FloatPointer(k)), Data.of(new FloatPointer(v)), o, l);
+      assertArrayEquals(expected.out(), o.toFloats(), "pointers");
+      assertArrayEquals(expected.lse(), l.toFloats(), "pointers lse");
     }
 
     // Tensors: zero-copy both ways; the kernel writes straight into the output tensor.
@@ -73,9 +73,9 @@ class InteropAndConcurrencyTest {
   void aTensorOfRunTimeTypeBecomesMemoryOfItsType() {
     try (Tensor f = torch.ones(2, 3); Tensor h = f.to(torch.ScalarType.BFloat16); Tensor i = f.to(torch.ScalarType.Int);
         Tensor d = f.to(torch.ScalarType.Double)) {
-      assertTrue(TorchData.of(f) instanceof FloatData);
-      assertTrue(TorchData.of(h) instanceof Bf16Data);
-      assertTrue(TorchData.of(i) instanceof IntData);
+      assertTrue(TorchData.of(f) instanceof Data);
+      assertTrue(TorchData.of(h) instanceof Data);
+      assertTrue(TorchData.of(i) instanceof Data);
       assertEquals(6, TorchData.of(h).length());
       String m = assertThrows(IllegalArgumentException.class, () -> TorchData.of(d)).getMessage();
       assertTrue(m.contains("Double"), m);
@@ -84,7 +84,7 @@ class InteropAndConcurrencyTest {
 
   @Test
   void ownedMemoryIsReleasedOnClose() {
-    FloatData d = FloatData.allocate(1 << 20);
+    Data d = Data.allocate(ElementType.FP32, 1 << 20);
     assertFalse(d.pointer().isNull());
     d.close();
     assertTrue(d.pointer().isNull(), "deallocated");

@@ -99,49 +99,49 @@ public final class KernelsFuzz {
   }
 
   /** Memory of length n in one of the kinds callers hold; outputs get guards on both sides. */
-  FloatData floatData(int n, Guarded g) {
+  Data floatData(int n, Guarded g) {
     switch (rnd.nextInt(6)) {
       case 0: {
-        FloatData d = FloatData.allocate(n);
+        Data d = Data.allocate(ElementType.FP32, n);
         if (rnd.nextInt(4) == 0) d.close();  // closed before use
         return d;
       }
       case 1: {
         FloatBuffer b = ByteBuffer.allocateDirect(4 * Math.max(1, n)).order(ByteOrder.nativeOrder()).asFloatBuffer();
         b.limit(n);
-        return FloatData.of(rnd.nextInt(4) == 0 ? b.asReadOnlyBuffer() : b);
+        return Data.of(rnd.nextInt(4) == 0 ? b.asReadOnlyBuffer() : b);
       }
       case 2: {
         FloatPointer p = new FloatPointer(n + 2 * PAD);
         for (int i = 0; i < n + 2 * PAD; i++) p.put(i, GUARD);
         g.add(p, n);
         // A length past the allocation (refused); within it, the guards are the caller's own memory.
-        return FloatData.of(p.position(PAD), rnd.nextInt(8) == 0 ? n + PAD + rnd.nextInt(1, 1 << 20) : n);
+        return Data.of(p.position(PAD), rnd.nextInt(8) == 0 ? n + PAD + rnd.nextInt(1, 1 << 20) : n);
       }
-      case 3: return FloatData.of(new FloatPointer(Math.max(1, n)).limit(n));
-      case 4: return rnd.nextInt(20) == 0 ? null : FloatData.of(new float[near(n)]);
-      default: return FloatData.of(new float[n]);
+      case 3: return Data.of(new FloatPointer(Math.max(1, n)).limit(n));
+      case 4: return rnd.nextInt(20) == 0 ? null : Data.of(new float[near(n)]);
+      default: return Data.of(new float[n]);
     }
   }
 
-  Bf16Data bf16Data(int n) {
+  Data bf16Data(int n) {
     switch (rnd.nextInt(4)) {
       case 0: {
-        Bf16Data d = Bf16Data.allocate(n);
+        Data d = Data.allocate(ElementType.BF16, n);
         if (rnd.nextInt(4) == 0) d.close();
         return d;
       }
-      case 1: return Bf16Data.of(new org.bytedeco.javacpp.ShortPointer(Math.max(1, n)).limit(n),
+      case 1: return Data.bf16(new org.bytedeco.javacpp.ShortPointer(Math.max(1, n)).limit(n),
           rnd.nextInt(6) == 0 ? n + rnd.nextInt(1, 1 << 20) : n);
-      case 2: return rnd.nextInt(20) == 0 ? null : Bf16Data.of(new short[near(n)]);
-      default: return Bf16Data.round(floats(n) == null ? new float[n] : floats(n));
+      case 2: return rnd.nextInt(20) == 0 ? null : Data.bf16(new short[near(n)]);
+      default: return Data.roundBf16(floats(n) == null ? new float[n] : floats(n));
     }
   }
 
-  IntData intData(int n, int bound, Guarded g) {
+  Data intData(int n, int bound, Guarded g) {
     switch (rnd.nextInt(4)) {
       case 0: {
-        IntData d = IntData.allocate(n);
+        Data d = Data.allocate(ElementType.INT32, n);
         if (rnd.nextInt(4) == 0) d.close();
         return d;
       }
@@ -149,10 +149,10 @@ public final class KernelsFuzz {
         IntPointer p = new IntPointer(n + 2 * PAD);
         for (int i = 0; i < n + 2 * PAD; i++) p.put(i, (int) GUARD);
         g.add(p, n);
-        return IntData.of(p.position(PAD), n);
+        return Data.of(p.position(PAD), n);
       }
-      case 2: return rnd.nextInt(20) == 0 ? null : IntData.of(ints(n, bound));
-      default: return IntData.of(new int[near(n)]);
+      case 2: return rnd.nextInt(20) == 0 ? null : Data.of(ints(n, bound));
+      default: return Data.of(new int[near(n)]);
     }
   }
 
@@ -230,8 +230,8 @@ public final class KernelsFuzz {
           long width = rnd.nextInt(6) == 0 ? size(8) : rnd.nextInt(1, 8);
           int count = rnd.nextInt(0, 12);
           int srcLen = near(rows * width), dstLen = near((long) count * width);
-          FloatData src = floatData(srcLen, g);
-          FloatData dst = rnd.nextInt(4) == 0 ? src : floatData(dstLen, g);
+          Data src = floatData(srcLen, g);
+          Data dst = rnd.nextInt(4) == 0 ? src : floatData(dstLen, g);
           if (rnd.nextBoolean()) {
             Kernels.gatherRows(src, rows, width, intData(count, (int) Math.min(rows, 16), g), dst);
           } else {
@@ -260,23 +260,23 @@ public final class KernelsFuzz {
           BatchShape s = new BatchShape(Batch.ofLengths(qLen), H, G, d);
           boolean bf16 = rnd.nextBoolean();
           int caches = rnd.nextInt(10) == 0 ? B + rnd.nextInt(-1, 2) : B;
-          NativeData<?>[] kc = new NativeData<?>[Math.max(0, caches)], vc = new NativeData<?>[kc.length];
+          Data[] kc = new Data[Math.max(0, caches)], vc = new Data[kc.length];
           for (int b = 0; b < kc.length; b++) {
             int n = near(b < B ? kv[b] * G * d : 8);
             kc[b] = bf16 ? bf16Data(n) : floatData(n, g);
             vc[b] = bf16 ? bf16Data(n) : floatData(n, g);
           }
           long nq = s.batch().tokens();
-          NativeData<?> q = bf16 ? bf16Data(near(nq * H * d)) : floatData(near(nq * H * d), g);
-          NativeData<?> out = rnd.nextBoolean() ? floatData(near(nq * H * d), g) : bf16Data(near(nq * H * d));
-          FloatData lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
+          Data q = bf16 ? bf16Data(near(nq * H * d)) : floatData(near(nq * H * d), g);
+          Data out = rnd.nextBoolean() ? floatData(near(nq * H * d), g) : bf16Data(near(nq * H * d));
+          Data lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
           Kernels.decodeAttention(s, q, kc, vc, rnd.nextInt(20) == 0 ? new long[B + 1] : kv, out, lse);
         }
         case 12 -> {  // decode dense layers: 1 to 3 weights of any stored type, sizes mostly right
           long rows = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(0, 20), in = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 70);
           int count = rnd.nextInt(20) == 0 ? 9 : rnd.nextInt(1, 4);
           Weight[] w = new Weight[count];
-          FloatData[] y = new FloatData[count];
+          Data[] y = new Data[count];
           for (int i = 0; i < count; i++) {
             long out = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 50);
             ElementType t = ElementType.values()[rnd.nextInt(ElementType.values().length)];
@@ -286,7 +286,7 @@ public final class KernelsFuzz {
             w[i] = Weight.of("w" + i, mem, t, out, in);
             y[i] = floatData(near(Math.max(0, rows * out)), g);
           }
-          FloatData x = floatData(near(Math.max(0, rows * in)), g);
+          Data x = floatData(near(Math.max(0, rows * in)), g);
           if (count == 2 && rnd.nextBoolean()) Kernels.linearSwiglu(x, rows, w[0], w[1], y[0], y[1]);
           else Kernels.linear(x, rows, w, y, rnd.nextBoolean());
         }
@@ -311,10 +311,10 @@ public final class KernelsFuzz {
         default -> {
           int k = rnd.nextInt(4) == 0 ? rnd.nextInt(40, 64) : rnd.nextInt(0, 16);
           long len = rnd.nextInt(8) == 0 ? -1 : 1L << k;
-          try (FloatData d = rnd.nextBoolean() ? FloatData.allocate(len) : null;
-              IntData e = d == null ? IntData.allocate(len) : null) {
-            if (d != null && d.length() > 0) d.pointer().put(d.length() - 1, 1f);
-            if (e != null && e.length() > 0) e.pointer().put(e.length() - 1, 1);
+          try (Data d = rnd.nextBoolean() ? Data.allocate(ElementType.FP32, len) : null;
+              Data e = d == null ? Data.allocate(ElementType.INT32, len) : null) {
+            if (d != null && d.length() > 0) ((org.bytedeco.javacpp.FloatPointer) d.pointer()).put(d.length() - 1, 1f);
+            if (e != null && e.length() > 0) ((org.bytedeco.javacpp.IntPointer) e.pointer()).put(e.length() - 1, 1);
           }
         }
       }

@@ -72,9 +72,9 @@ class LinearKernelTest {
           y[i] = y0[i].clone();
         }
         boolean accumulate = (rows & 1) == 1;
-        FloatData[] yd = new FloatData[count];
-        for (int i = 0; i < count; i++) yd[i] = FloatData.of(y[i]);
-        Kernels.linear(FloatData.of(x), rows, w, yd, accumulate);
+        Data[] yd = new Data[count];
+        for (int i = 0; i < count; i++) yd[i] = Data.of(y[i]);
+        Kernels.linear(Data.of(x), rows, w, yd, accumulate);
         for (int i = 0; i < count; i++) {
           boolean bf16 = w[i].type() == ElementType.BF16;
           int out = cs[2 + i];
@@ -82,7 +82,7 @@ class LinearKernelTest {
             for (int j = 0; j < out; j++) {
               double exact = 0, mag = 0;
               for (int t = 0; t < in; t++) {
-                double xv = bf16 ? Bf16Data.toFloat(Bf16Data.fromFloat(x[m * in + t])) : x[m * in + t];
+                double xv = bf16 ? Bf16.toFloat(Bf16.fromFloat(x[m * in + t])) : x[m * in + t];
                 exact += xv * wv[i][j * in + t];
                 mag += Math.abs(xv * wv[i][j * in + t]);
               }
@@ -106,7 +106,7 @@ class LinearKernelTest {
     float[] x = gaussian(r, rows * in), wv = new float[out * in];
     Tensor wt = weightTensor(r, out, in, torch.ScalarType.BFloat16, wv);
     float[] ours = new float[rows * out];
-    Kernels.linear(FloatData.of(x), rows, TorchData.weight("w", wt), FloatData.of(ours));
+    Kernels.linear(Data.of(x), rows, TorchData.weight("w", wt), Data.of(ours));
     float[] theirs = new float[rows * out];
     try (Tensor xt = io.fitprune.decoder.Tensors.of(x, rows, in); Tensor xb = xt.to(torch.ScalarType.BFloat16);
         Tensor yt = torch.linear(xb, wt); Tensor yf = yt.to(torch.ScalarType.Float).contiguous()) {
@@ -140,13 +140,13 @@ class LinearKernelTest {
       for (int i = 0; i < x.length; i++) x[i] *= 2; // gate values well into both tails of silu
       Tensor gt = weightTensor(r, out, in, torch.ScalarType.BFloat16, gv), ut = weightTensor(r, out, in, torch.ScalarType.Float, uv);
       float[] y = new float[rows * out], upOut = new float[rows * out];
-      Kernels.linearSwiglu(FloatData.of(x), rows, TorchData.weight("gate", gt), TorchData.weight("up", ut), FloatData.of(y),
-          FloatData.of(upOut));
+      Kernels.linearSwiglu(Data.of(x), rows, TorchData.weight("gate", gt), TorchData.weight("up", ut), Data.of(y),
+          Data.of(upOut));
       for (int m = 0; m < rows; m++)
         for (int j = 0; j < out; j++) {
           double g = 0, u = 0, gm = 0, um = 0;
           for (int t = 0; t < in; t++) {
-            double xb = Bf16Data.toFloat(Bf16Data.fromFloat(x[m * in + t]));
+            double xb = Bf16.toFloat(Bf16.fromFloat(x[m * in + t]));
             g += xb * gv[j * in + t];
             gm += Math.abs(xb * gv[j * in + t]);
             u += (double) x[m * in + t] * uv[j * in + t];
@@ -162,8 +162,8 @@ class LinearKernelTest {
       ut.close();
     }
     Weight a = TorchData.weight("gate", torch.ones(4, 3)), b = TorchData.weight("up", torch.ones(5, 3));
-    var e = assertThrows(IllegalArgumentException.class, () -> Kernels.linearSwiglu(FloatData.of(new float[3]), 1, a, b,
-        FloatData.of(new float[4]), FloatData.of(new float[5])));
+    var e = assertThrows(IllegalArgumentException.class, () -> Kernels.linearSwiglu(Data.of(new float[3]), 1, a, b,
+        Data.of(new float[4]), Data.of(new float[5])));
     assertTrue(e.getMessage().startsWith("swiglu:"), e.getMessage());
   }
 
@@ -176,10 +176,10 @@ class LinearKernelTest {
       ShortPointer w = new ShortPointer(mem).capacity(elems);
       float[] x = new float[(int) in];
       for (int t = 0; t < in; t++) x[t] = 1 + t % 3;
-      for (int t = 0; t < in; t++) w.put((out - 1) * in + t, Bf16Data.fromFloat(0.5f)); // the last row
-      w.put(0, Bf16Data.fromFloat(2f));
+      for (int t = 0; t < in; t++) w.put((out - 1) * in + t, Bf16.fromFloat(0.5f)); // the last row
+      w.put(0, Bf16.fromFloat(2f));
       float[] y = new float[(int) out];
-      Kernels.linear(FloatData.of(x), 1, Weight.of("lm_head", w, ElementType.BF16, out, in), FloatData.of(y));
+      Kernels.linear(Data.of(x), 1, Weight.of("lm_head", w, ElementType.BF16, out, in), Data.of(y));
       double last = 0;
       for (int t = 0; t < in; t++) last += 0.5 * x[t];
       assertEquals(last, y[(int) out - 1], 0);
@@ -205,15 +205,15 @@ class LinearKernelTest {
     float[] wv = new float[6 * 4];
     Tensor wt = weightTensor(r, 6, 4, torch.ScalarType.BFloat16, wv), wt2 = weightTensor(r, 6, 5, torch.ScalarType.Float, new float[30]);
     Weight w = TorchData.weight("layer 0 q_proj", wt), w5 = TorchData.weight("layer 0 k_proj", wt2);
-    FloatData x = FloatData.of(new float[8]), y = FloatData.of(new float[12]);
+    Data x = Data.of(new float[8]), y = Data.of(new float[12]);
     var e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, new Weight[] {w, w5},
-        new FloatData[] {y, FloatData.of(new float[12])}, false));
+        new Data[] {y, Data.of(new float[12])}, false));
     assertTrue(e.getMessage().contains("w[1] layer 0 k_proj"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(FloatData.of(new float[7]), 2, w, y));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(Data.of(new float[7]), 2, w, y));
     assertTrue(e.getMessage().startsWith("x:"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, w, FloatData.of(new float[11])));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, w, Data.of(new float[11])));
     assertTrue(e.getMessage().contains("layer 0 q_proj"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, new Weight[9], new FloatData[9], false));
+    e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(x, 2, new Weight[9], new Data[9], false));
     assertTrue(e.getMessage().contains("1 to 8"), e.getMessage());
     try (Tensor ints = torch.ones(3, 4).to(torch.ScalarType.Int)) {
       e = assertThrows(IllegalArgumentException.class, () -> TorchData.weight("layer 2 o_proj", ints));
@@ -230,8 +230,8 @@ class LinearKernelTest {
     assertTrue(e.getMessage().contains("huge"), e.getMessage());
     // an output over the input
     FloatPointer shared = new FloatPointer(8 + 12);
-    FloatData xs = FloatData.of(new FloatPointer(shared).capacity(8).limit(8)),
-        ys = FloatData.of(new FloatPointer(shared).position(4).limit(16));
+    Data xs = Data.of(new FloatPointer(shared).capacity(8).limit(8)),
+        ys = Data.of(new FloatPointer(shared).position(4).limit(16));
     e = assertThrows(IllegalArgumentException.class, () -> Kernels.linear(xs, 2, w, ys));
     assertTrue(e.getMessage().contains("overlaps x"), e.getMessage());
     wt.close();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.testutil.NativeLibraryProbe;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +19,6 @@ import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
 import java.util.stream.Stream;
-import io.fitprune.testutil.NativeLibraryProbe;
 import org.bytedeco.javacpp.Loader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,7 +38,7 @@ class NativeLibraryTest {
     assertTrue(NativeLibrary.isAvailable(), () -> "cause: " + NativeLibrary.unavailabilityCause());
     assertNull(NativeLibrary.unavailabilityCause());
     NativeLibrary.ensureAvailability();
-    assertEquals(CudaKernels.isAvailable(), CudaKernels.unavailabilityCause() == null);
+    assertEquals(Kernels.cudaAvailable(), Kernels.cudaUnavailabilityCause() == null);
   }
 
   @Test
@@ -51,16 +51,16 @@ class NativeLibraryTest {
 
   @Test
   void cudaCanBeDisabled() throws Exception {
-    probe(List.of(CLASSES.toString()), List.of("-D" + CudaKernels.DISABLE_PROPERTY + "=true"), "cuda-disabled");
-    String old = System.getProperty(CudaKernels.DISABLE_PROPERTY);
-    System.setProperty(CudaKernels.DISABLE_PROPERTY, "true");
+    probe(List.of(CLASSES.toString()), List.of("-D" + Kernels.CUDA_DISABLE_PROPERTY + "=true"), "cuda-disabled");
+    String old = System.getProperty(Kernels.CUDA_DISABLE_PROPERTY);
+    System.setProperty(Kernels.CUDA_DISABLE_PROPERTY, "true");
     try {
       BackendInfo i = BackendInfo.query();
       assertEquals(0, i.cudaDevices());
       assertTrue(i.cudaStatus().contains("disabled"), i.cudaStatus());
     } finally {
-      if (old == null) System.clearProperty(CudaKernels.DISABLE_PROPERTY);
-      else System.setProperty(CudaKernels.DISABLE_PROPERTY, old);
+      if (old == null) System.clearProperty(Kernels.CUDA_DISABLE_PROPERTY);
+      else System.setProperty(Kernels.CUDA_DISABLE_PROPERTY, old);
     }
   }
 

@@ -86,9 +86,9 @@ class OverflowTest {
     assertEquals(FitPruneNative.FP_ERR_VALUE, e.status());
     assertTrue(e.getMessage().startsWith("lse [H,n] is ") && e.getMessage().contains("(head 0, row 0), beyond float32's"),
         e.getMessage());
-    try (FloatData fq = FloatData.of(q); FloatData fk = FloatData.of(k); FloatData fv = FloatData.of(v);
-        FloatData out = FloatData.allocate(s.qLength()); FloatData lse = FloatData.allocate(s.lseLength());
-        FloatData self = FloatData.allocate(20); FloatData cross = FloatData.allocate(20)) {
+    try (Data fq = Data.of(q); Data fk = Data.of(k); Data fv = Data.of(v);
+        Data out = Data.allocate(ElementType.FP32, s.qLength()); Data lse = Data.allocate(ElementType.FP32, s.lseLength());
+        Data self = Data.allocate(ElementType.FP32, 20); Data cross = Data.allocate(ElementType.FP32, 20)) {
       e = assertThrows(FitPruneException.class,
           () -> Kernels.attentionScores(s, new Spans(5, 20), fq, fk, fv, out, lse, self, cross));
       assertTrue(e.getMessage().contains("beyond float32's resolution"), e.getMessage());

@@ -40,26 +40,26 @@ class PositionedPointerTest {
     Spans spans = new Spans(3, 20);
     float[] q = new float[(int) s.qLength()], k = new float[(int) s.kvLength()], v = new float[(int) s.kvLength()];
     for (float[] a : new float[][] {q, k, v}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
-    Bf16Data qb = Bf16Data.round(q), kb = Bf16Data.round(k), vb = Bf16Data.round(v);
+    Data qb = Data.roundBf16(q), kb = Data.roundBf16(k), vb = Data.roundBf16(v);
     int qn = (int) s.qLength(), ln = (int) s.lseLength();
     float[] wantOut = new float[qn], wantLse = new float[ln];
-    Kernels.attention(s, qb, kb, vb, FloatData.of(wantOut), FloatData.of(wantLse));
+    Kernels.attention(s, qb, kb, vb, Data.of(wantOut), Data.of(wantLse));
 
     // Inputs and outputs all behind positioned pointers.
     ShortPointer qp = new ShortPointer(qn + 8).position(8);
-    qp.put(qb.toArray()).position(8);
+    qp.put(qb.toShorts()).position(8);
     FloatPointer out = guarded(qn), lse = guarded(ln);
-    Kernels.attention(s, Bf16Data.of(qp, qn), kb, vb, FloatData.of(new FloatPointer(out).position(PAD), qn),
-        FloatData.of(new FloatPointer(lse).position(PAD), ln));
+    Kernels.attention(s, Data.bf16(qp, qn), kb, vb, Data.of(new FloatPointer(out).position(PAD), qn),
+        Data.of(new FloatPointer(lse).position(PAD), ln));
     assertArrayEquals(wantOut, inside(out, qn));
     assertArrayEquals(wantLse, inside(lse, ln));
 
     float[] wantSelf = new float[20], wantCross = new float[20];
-    Kernels.scores(s, spans, qb, kb, FloatData.of(wantLse), FloatData.of(wantSelf), FloatData.of(wantCross));
+    Kernels.scores(s, spans, qb, kb, Data.of(wantLse), Data.of(wantSelf), Data.of(wantCross));
     FloatPointer self = guarded(20), cross = guarded(20), lp = guarded(ln);
     for (int i = 0; i < ln; i++) lp.put(PAD + i, wantLse[i]);
-    Kernels.scores(s, spans, Bf16Data.of(qp, qn), kb, FloatData.of(new FloatPointer(lp).position(PAD), ln),
-        FloatData.of(new FloatPointer(self).position(PAD), 20), FloatData.of(new FloatPointer(cross).position(PAD), 20));
+    Kernels.scores(s, spans, Data.bf16(qp, qn), kb, Data.of(new FloatPointer(lp).position(PAD), ln),
+        Data.of(new FloatPointer(self).position(PAD), 20), Data.of(new FloatPointer(cross).position(PAD), 20));
     assertArrayEquals(wantSelf, inside(self, 20));
     assertArrayEquals(wantCross, inside(cross, 20));
 
@@ -67,8 +67,8 @@ class PositionedPointerTest {
     int w = 64, m = 3 * w; // rows of q: H*d values
     ShortPointer dst = new ShortPointer(m + 2 * PAD);
     for (int i = 0; i < m + 2 * PAD; i++) dst.put(i, (short) 7);
-    Kernels.gatherRows(Bf16Data.of(qp, qn), 37, w, IntData.of(index), Bf16Data.of(new ShortPointer(dst).position(PAD), m));
-    short[] src = qb.toArray();
+    Kernels.gatherRows(Data.bf16(qp, qn), 37, w, Data.of(index), Data.bf16(new ShortPointer(dst).position(PAD), m));
+    short[] src = qb.toShorts();
     for (int r = 0; r < 3; r++)
       for (int c = 0; c < w; c++) assertEquals(src[index[r] * w + c], dst.get(PAD + r * w + c));
     for (int i = 0; i < PAD; i++) {

@@ -56,7 +56,7 @@ final class Reference {
         lse[h * n + i] = l;
         for (int j = 0; j <= i; j++) {
           double p = Math.exp(s[j] - l);
-          if (roundP) p = Bf16Data.toFloat(Bf16Data.fromFloat((float) p));
+          if (roundP) p = Bf16.toFloat(Bf16.fromFloat((float) p));
           int vo = (j * G + g) * d, oo = (i * H + h) * d;
           for (int c = 0; c < d; c++) out[oo + c] += p * v[vo + c];
         }

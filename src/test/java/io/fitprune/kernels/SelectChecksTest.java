@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * One select check on each side of the binding: every Java entry point (arrays, FloatData, a
+ * One select check on each side of the binding: every Java entry point (arrays, Data, a
  * backend, CUDA buffers) refuses the same arguments with the same message, and the CPU and CUDA
  * C entry points refuse the same spans with the same status and message, overflow included.
  */
@@ -35,9 +35,9 @@ class SelectChecksTest {
       List<String> got = new ArrayList<>();
       got.add(message(() -> Kernels.selectKeep(b.n(), s, one, one, b.drop())));
       got.add(message(() -> Kernels.selectKeep(Backend.CPU, b.n(), s, one, one, b.drop())));
-      got.add(message(() -> Kernels.selectKeep(b.n(), s, FloatData.of(one), FloatData.of(one), b.drop(),
-          IntData.of(new int[10]))));
-      got.add(message(() -> CudaKernels.selectKeep(b.n(), s, null, null, b.drop(), null)));
+      got.add(message(() -> Kernels.selectKeep(b.n(), s, Data.of(one), Data.of(one), b.drop(),
+          Data.of(new int[10]))));
+      got.add(message(() -> Kernels.selectKeep(b.n(), s, null, null, b.drop(), null)));
       for (String m : got) assertEquals(got.get(0), m, "for " + b);
       assertTrue(got.get(0).contains("n must be") || got.get(0).contains("spans:") || got.get(0).contains("drop (k)"),
           got.get(0));

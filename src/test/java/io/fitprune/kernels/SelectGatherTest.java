@@ -90,10 +90,10 @@ class SelectGatherTest {
     int[] index = new int[400];
     for (int r = 0; r < index.length; r++) index[r] = r * 2 + (r % 2);
     float[] expected = Kernels.gatherRows(src, width, index);
-    try (FloatData buf = FloatData.allocate(src.length)) {
-      buf.pointer().put(src);
-      Kernels.gatherRows(buf, rows, width, IntData.of(index), buf);
-      assertArrayEquals(expected, Arrays.copyOf(buf.toArray(), expected.length));
+    try (Data buf = Data.allocate(ElementType.FP32, src.length)) {
+      buf.copyFrom(src);
+      Kernels.gatherRows(buf, rows, width, Data.of(index), buf);
+      assertArrayEquals(expected, Arrays.copyOf(buf.toFloats(), expected.length));
     }
   }
 

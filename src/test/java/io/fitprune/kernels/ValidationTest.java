@@ -38,8 +38,8 @@ class ValidationTest {
         () -> Kernels.attention(SHAPE, new float[319], KV, KV));
     rejects(IllegalArgumentException.class, "v: expected 160", () -> Kernels.attention(SHAPE, Q, KV, new float[161]));
     rejects(IllegalArgumentException.class, "lse: expected 40",
-        () -> Kernels.attention(SHAPE, FloatData.of(Q), FloatData.of(KV), FloatData.of(KV), FloatData.of(new float[320]),
-            FloatData.of(new float[39])));
+        () -> Kernels.attention(SHAPE, Data.of(Q), Data.of(KV), Data.of(KV), Data.of(new float[320]),
+            Data.of(new float[39])));
   }
 
   @Test
@@ -53,7 +53,7 @@ class ValidationTest {
     rejects(IllegalArgumentException.class, "self: expected 5", () -> Kernels.selectKeep(10, new Spans(0, 5), new float[4], new float[5], 1));
     rejects(IllegalArgumentException.class, "n must be", () -> Kernels.selectKeep(-2, new Spans(0, 0), new float[0], new float[0], 0));
     rejects(IllegalArgumentException.class, "keep: expected 9",
-        () -> Kernels.selectKeep(10, new Spans(0, 5), FloatData.of(new float[5]), FloatData.of(new float[5]), 1, IntData.of(new int[10])));
+        () -> Kernels.selectKeep(10, new Spans(0, 5), Data.of(new float[5]), Data.of(new float[5]), 1, Data.of(new int[10])));
   }
 
   @Test
@@ -61,18 +61,18 @@ class ValidationTest {
     rejects(IllegalArgumentException.class, "width must be > 0", () -> Kernels.gatherRows(new float[4], 0, new int[1]));
     rejects(IllegalArgumentException.class, "not a multiple of width", () -> Kernels.gatherRows(new float[5], 2, new int[1]));
     rejects(IllegalArgumentException.class, "rows must be >= 0",
-        () -> Kernels.gatherRows(FloatData.of(new float[4]), -1, 2, IntData.of(new int[1]), FloatData.of(new float[2])));
+        () -> Kernels.gatherRows(Data.of(new float[4]), -1, 2, Data.of(new int[1]), Data.of(new float[2])));
     rejects(IllegalArgumentException.class, "dst: expected at least 6",
-        () -> Kernels.gatherRows(FloatData.of(new float[4]), 2, 2, IntData.of(new int[3]), FloatData.of(new float[5])));
+        () -> Kernels.gatherRows(Data.of(new float[4]), 2, 2, Data.of(new int[3]), Data.of(new float[5])));
     rejects(NullPointerException.class, "index", () -> Kernels.gatherRows(new float[4], 2, null));
   }
 
   @Test
   void memoryKinds() {
-    rejects(IllegalArgumentException.class, "direct", () -> FloatData.of(FloatBuffer.allocate(4)));
-    rejects(IllegalArgumentException.class, "no known size", () -> FloatData.of(new FloatPointer(4).capacity(0).limit(0)));
-    rejects(IllegalArgumentException.class, "length must be >= 0", () -> FloatData.allocate(-1));
-    rejects(NullPointerException.class, "null", () -> FloatData.of((float[]) null));
+    rejects(IllegalArgumentException.class, "direct", () -> Data.of(FloatBuffer.allocate(4)));
+    rejects(IllegalArgumentException.class, "no known size", () -> Data.of(new FloatPointer(4).capacity(0).limit(0)));
+    rejects(IllegalArgumentException.class, "length must be >= 0", () -> Data.allocate(ElementType.FP32, -1));
+    rejects(NullPointerException.class, "null", () -> Data.of((float[]) null));
   }
 
   @Test
@@ -83,8 +83,8 @@ class ValidationTest {
     rejects(IllegalArgumentException.class, "contiguous", () -> TorchData.floats(strided));
     Tensor flat = torch.randn(10, 32);  // same numel as [10,4,8], wrong shape
     rejects(IllegalArgumentException.class, "q: expected a tensor of shape [n,H,d] = [10, 4, 8], got [10, 32]",
-        () -> Kernels.attention(SHAPE, TorchData.floats(flat), FloatData.of(KV), FloatData.of(KV),
-            FloatData.of(new float[320]), FloatData.of(new float[40])));
+        () -> Kernels.attention(SHAPE, TorchData.floats(flat), Data.of(KV), Data.of(KV),
+            Data.of(new float[320]), Data.of(new float[40])));
     rejects(IllegalArgumentException.class, "must be Int", () -> TorchData.ints(torch.randn(3)));
   }
 

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Spans;
 import java.util.Arrays;
 import java.util.Random;
@@ -35,9 +36,9 @@ class SequenceStateTest {
     float[] hidden = random(r, N * D);                 // exactly [N, D]
     float[] big = random(r, (N + 9) * kv);             // more room than rows
     float[] want = hidden.clone(), wantBig = Arrays.copyOf(big, N * kv);
-    try (FloatData nat = FloatData.allocate(N * D)) {
+    try (Data nat = Data.allocate(ElementType.FP32, N * D)) {
       float[] natInit = random(r, N * D);
-      nat.pointer().put(natInit);
+      nat.copyFrom(natInit);
       float[] wantNat = natInit.clone();
       int[] ids = new int[N];
       for (int i = 0; i < N; i++) ids[i] = i;
@@ -60,8 +61,7 @@ class SequenceStateTest {
 
       assertArrayEquals(want, Arrays.copyOf(hidden, want.length));
       assertArrayEquals(wantBig, Arrays.copyOf(big, wantBig.length));
-      float[] gotNat = new float[wantNat.length];
-      nat.pointer().get(gotNat);
+      float[] gotNat = Arrays.copyOf(nat.toFloats(), wantNat.length);
       assertArrayEquals(wantNat, gotNat);
       assertArrayEquals(id2, s.originalIndices());
       assertArrayEquals(id2, s.positions(), "1-D position ids are the original indices");
@@ -145,13 +145,12 @@ class SequenceStateTest {
     for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt();
     System.arraycopy(ids, 0, want, 0, want.length);
     int[] keep = s.keepDropping(new int[] {10, 2, 5, 6}, 4);
-    try (io.fitprune.kernels.IntData nat = io.fitprune.kernels.IntData.allocate(N)) {
+    try (io.fitprune.kernels.Data nat = io.fitprune.kernels.Data.allocate(ElementType.INT32, N)) {
       int[] natInit = new int[N];
       for (int i = 0; i < N; i++) natInit[i] = r.nextInt();
-      nat.pointer().put(natInit);
+      nat.copyFrom(natInit);
       s.apply(0, keep, RowBuffer.of(ids, 3), RowBuffer.of(nat, 1));
-      int[] got = new int[keep.length];
-      nat.pointer().get(got);
+      int[] got = Arrays.copyOf(nat.toInts(), keep.length);
       for (int i = 0; i < keep.length; i++) {
         assertEquals(natInit[keep[i]], got[i]);
         for (int c = 0; c < 3; c++) assertEquals(want[keep[i] * 3 + c], ids[i * 3 + c]);

@@ -3,7 +3,6 @@ package io.fitprune.testutil;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Backend;
 import io.fitprune.kernels.BackendInfo;
-import io.fitprune.kernels.CudaKernels;
 import io.fitprune.kernels.DeviceBuffer;
 import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FitPruneException;
@@ -36,8 +35,8 @@ public final class NativeLibraryProbe {
         }
         expect(Kernels::isa);
         expect(BackendInfo::query);
-        require(!CudaKernels.isAvailable(), "CUDA available without the library");
-        require(CudaKernels.unavailabilityCause() == cause, "CUDA's cause: " + CudaKernels.unavailabilityCause());
+        require(!Kernels.cudaAvailable(), "CUDA available without the library");
+        require(Kernels.cudaUnavailabilityCause() == cause, "CUDA's cause: " + Kernels.cudaUnavailabilityCause());
         require(Backend.AUTO.resolve() == Backend.CPU, "AUTO did not fall back to the CPU");
         expect(() -> DeviceBuffer.allocate(ElementType.FP32, 4));
         try {
@@ -49,12 +48,12 @@ public final class NativeLibraryProbe {
       }
       case "cuda-disabled" -> {
         require(NativeLibrary.isAvailable(), "library: " + NativeLibrary.unavailabilityCause());
-        require(!CudaKernels.isAvailable(), "CUDA available although disabled");
-        Throwable cause = CudaKernels.unavailabilityCause();
+        require(!Kernels.cudaAvailable(), "CUDA available although disabled");
+        Throwable cause = Kernels.cudaUnavailabilityCause();
         require(cause instanceof FitPruneException && cause.getMessage().contains("disabled by -Dfitprune.cuda.disable=true"),
             "cause: " + cause);
         require(Backend.AUTO.resolve() == Backend.CPU, "AUTO did not resolve to the CPU");
-        FitPruneException e = expect(() -> CudaKernels.attention(shape, ElementType.FP16, q, k, v));
+        FitPruneException e = expect(() -> Kernels.attention(Backend.CUDA, ElementType.FP16, shape, q, k, v));
         require(e.getMessage().contains("disabled"), e.getMessage());
         require(Kernels.attention(shape, q, k, v).out().length == q.length, "CPU attention");
       }

@@ -1,8 +1,8 @@
 package io.fitprune.bench;
 
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.FitPruneNative;
-import io.fitprune.kernels.Bf16Data;
-import io.fitprune.kernels.FloatData;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -59,8 +59,8 @@ public class AttentionBench {
   public String shape;
 
   private Shapes s;
-  private FloatData q, k, v, out, lse, self, cross;
-  private Bf16Data qb, kb, vb, outb;
+  private Data q, k, v, out, lse, self, cross;
+  private Data qb, kb, vb, outb;
   private Tensor qt, kt, vt, causalMask, gemmA, gemmB;
 
   @Setup(Level.Trial)
@@ -75,14 +75,14 @@ public class AttentionBench {
     q = random(rnd, s.shape.qLength());
     k = random(rnd, s.shape.kvLength());
     v = random(rnd, s.shape.kvLength());
-    out = FloatData.allocate(s.shape.qLength());
-    lse = FloatData.allocate(s.shape.lseLength());
-    self = FloatData.allocate(s.spans.visual());
-    cross = FloatData.allocate(s.spans.visual());
+    out = Data.allocate(ElementType.FP32, s.shape.qLength());
+    lse = Data.allocate(ElementType.FP32, s.shape.lseLength());
+    self = Data.allocate(ElementType.FP32, s.spans.visual());
+    cross = Data.allocate(ElementType.FP32, s.spans.visual());
     qb = bf16(q);
     kb = bf16(k);
     vb = bf16(v);
-    outb = Bf16Data.allocate(s.shape.qLength());
+    outb = Data.allocate(ElementType.BF16, s.shape.qLength());
     // libtorch gets its preferred contiguous [H, n, d] layout, copied once here.
     qt = torch.from_blob(q.pointer(), n, H, d).permute(1, 0, 2).contiguous();
     kt = torch.from_blob(k.pointer(), n, G, d).permute(1, 0, 2).contiguous();
@@ -92,24 +92,24 @@ public class AttentionBench {
     causalMask = torch.triu(torch.full(new long[] {n, n}, new Scalar(Double.NEGATIVE_INFINITY)), 1);
   }
 
-  static FloatData random(Random rnd, long count) {
+  static Data random(Random rnd, long count) {
     float[] a = new float[Math.toIntExact(count)];
     for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
-    FloatData d = FloatData.allocate(count);
-    d.pointer().put(a);
+    Data d = Data.allocate(ElementType.FP32, count);
+    d.copyFrom(a);
     return d;
   }
 
-  static Bf16Data bf16(FloatData f) {
-    Bf16Data b = Bf16Data.allocate(f.length());
-    b.pointer().put(Bf16Data.round(f.toArray()).toArray());
+  static Data bf16(Data f) {
+    Data b = Data.allocate(ElementType.BF16, f.length());
+    b.copyFrom(Data.roundBf16(f.toFloats()).toShorts());
     return b;
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (FloatData d : new FloatData[] {q, k, v, out, lse, self, cross}) d.close();
-    for (Bf16Data d : new Bf16Data[] {qb, kb, vb, outb}) d.close();
+    for (Data d : new Data[] {q, k, v, out, lse, self, cross}) d.close();
+    for (Data d : new Data[] {qb, kb, vb, outb}) d.close();
   }
 
   @Benchmark
@@ -129,11 +129,11 @@ public class AttentionBench {
   @Benchmark
   public void oursFiniteChecks(Blackhole bh) {
     try (LongPointer at = new LongPointer(1)) {
-      FitPruneNative.fp_first_nonfinite_f32(k.pointer(), s.shape.kvLength(), at);
+      FitPruneNative.fp_first_nonfinite_f32((FloatPointer) k.pointer(), s.shape.kvLength(), at);
       bh.consume(at.get());
-      FitPruneNative.fp_first_nonfinite_f32(lse.pointer(), s.shape.lseLength(), at);
+      FitPruneNative.fp_first_nonfinite_f32((FloatPointer) lse.pointer(), s.shape.lseLength(), at);
       bh.consume(at.get());
-      FitPruneNative.fp_first_nonfinite_f32(out.pointer(), s.shape.qLength(), at);
+      FitPruneNative.fp_first_nonfinite_f32((FloatPointer) out.pointer(), s.shape.qLength(), at);
       bh.consume(at.get());
     }
   }

@@ -9,8 +9,8 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.kernels.AttentionShape;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.Bf16Data;
-import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometry;
@@ -70,16 +70,16 @@ public class BatchBench {
 
   private BatchShape batch;
   private Spans[] spans;
-  private FloatData q, k, v, out, lse, self, cross;
+  private Data q, k, v, out, lse, self, cross;
   private AttentionShape[] one;
-  private FloatData[] qs, ks, vs, outs, lses, selfs, crosses;
+  private Data[] qs, ks, vs, outs, lses, selfs, crosses;
   // decode: one new token per request; caches are the prefill's k/v rows of the request
   private BatchShape step, stepOne;
-  private FloatData dq, dout, dlse;
-  private FloatData[] kc, vc, dqs, douts, dlses;
+  private Data dq, dout, dlse;
+  private Data[] kc, vc, dqs, douts, dlses;
   private long[] kvLen;
-  private Bf16Data bq;
-  private Bf16Data[] bkc, bvc;
+  private Data bq;
+  private Data[] bkc, bvc;
 
   @Setup(Level.Trial)
   public void setup() {
@@ -90,8 +90,8 @@ public class BatchBench {
     q = random(rnd, all.qLength());
     k = random(rnd, all.kvLength());
     v = random(rnd, all.kvLength());
-    out = FloatData.allocate(all.qLength());
-    lse = FloatData.allocate(all.lseLength());
+    out = Data.allocate(ElementType.FP32, all.qLength());
+    lse = Data.allocate(ElementType.FP32, all.lseLength());
     int B = b.size();
     spans = new Spans[B];
     long visual = 0;
@@ -99,13 +99,13 @@ public class BatchBench {
       spans[i] = new Spans(PREFIX, LENGTHS[i] - PREFIX - TEXT);
       visual += spans[i].visual();
     }
-    self = FloatData.allocate(visual);
-    cross = FloatData.allocate(visual);
+    self = Data.allocate(ElementType.FP32, visual);
+    cross = Data.allocate(ElementType.FP32, visual);
 
     one = new AttentionShape[B];
-    qs = new FloatData[B]; ks = new FloatData[B]; vs = new FloatData[B]; outs = new FloatData[B];
-    lses = new FloatData[B]; selfs = new FloatData[B]; crosses = new FloatData[B];
-    kc = new FloatData[B]; vc = new FloatData[B]; dqs = new FloatData[B]; douts = new FloatData[B]; dlses = new FloatData[B];
+    qs = new Data[B]; ks = new Data[B]; vs = new Data[B]; outs = new Data[B];
+    lses = new Data[B]; selfs = new Data[B]; crosses = new Data[B];
+    kc = new Data[B]; vc = new Data[B]; dqs = new Data[B]; douts = new Data[B]; dlses = new Data[B];
     kvLen = new long[B];
     long visual0 = 0;
     for (int i = 0; i < B; i++) {
@@ -115,7 +115,7 @@ public class BatchBench {
       ks[i] = view(k, s0 * G * D, n * G * D);
       vs[i] = view(v, s0 * G * D, n * G * D);
       outs[i] = view(out, s0 * H * D, n * H * D);
-      lses[i] = FloatData.allocate(one[i].lseLength());
+      lses[i] = Data.allocate(ElementType.FP32, one[i].lseLength());
       selfs[i] = view(self, visual0, spans[i].visual());
       crosses[i] = view(cross, visual0, spans[i].visual());
       visual0 += spans[i].visual();
@@ -128,11 +128,11 @@ public class BatchBench {
     step = new BatchShape(Batch.ofLengths(ones), H, G, D);
     stepOne = new BatchShape(Batch.single(1), H, G, D);
     dq = random(rnd, (long) B * H * D);
-    dout = FloatData.allocate((long) B * H * D);
-    dlse = FloatData.allocate((long) B * H);
+    dout = Data.allocate(ElementType.FP32, (long) B * H * D);
+    dlse = Data.allocate(ElementType.FP32, (long) B * H);
     bq = bf16(dq);
-    bkc = new Bf16Data[B];
-    bvc = new Bf16Data[B];
+    bkc = new Data[B];
+    bvc = new Data[B];
     for (int i = 0; i < B; i++) {
       bkc[i] = bf16(kc[i]);
       bvc[i] = bf16(vc[i]);
@@ -140,13 +140,13 @@ public class BatchBench {
     for (int i = 0; i < B; i++) {
       dqs[i] = view(dq, (long) i * H * D, (long) H * D);
       douts[i] = view(dout, (long) i * H * D, (long) H * D);
-      dlses[i] = FloatData.allocate(H);
+      dlses[i] = Data.allocate(ElementType.FP32, H);
     }
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (FloatData f : new FloatData[] {q, k, v, out, lse, self, cross, dq, dout, dlse}) f.close();
+    for (Data f : new Data[] {q, k, v, out, lse, self, cross, dq, dout, dlse}) f.close();
     bq.close();
     for (int i = 0; i < LENGTHS.length; i++) {
       bkc[i].close();
@@ -158,36 +158,35 @@ public class BatchBench {
     }
   }
 
-  private static FloatData random(Random rnd, long count) {
-    FloatData f = FloatData.allocate(count);
+  private static Data random(Random rnd, long count) {
+    Data f = Data.allocate(ElementType.FP32, count);
     float[] a = new float[Math.toIntExact(count)];
     for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
-    f.pointer().put(a);
+    f.copyFrom(a);
     return f;
   }
 
   /** f rounded to bf16, in native memory of its own. */
-  private static Bf16Data bf16(FloatData f) {
-    float[] a = new float[Math.toIntExact(f.length())];
-    f.pointer().get(a);
-    Bf16Data b = Bf16Data.allocate(a.length);
-    b.pointer().put(Bf16Data.round(a).toArray());
+  private static Data bf16(Data f) {
+    float[] a = f.toFloats();
+    Data b = Data.allocate(ElementType.BF16, a.length);
+    b.copyFrom(Data.roundBf16(a).toShorts());
     return b;
   }
 
   /** Elements [from, from+count) of f, zero-copy. */
-  private static FloatData view(FloatData f, long from, long count) {
-    return FloatData.of(new FloatPointer(f.pointer()).position(from), count);
+  private static Data view(Data f, long from, long count) {
+    return Data.of(new FloatPointer(f.pointer()).position(from), count);
   }
 
   @Benchmark
-  public FloatData batchedAttentionScores() {
+  public Data batchedAttentionScores() {
     Kernels.attentionScores(batch, spans, q, k, v, out, lse, self, cross);
     return cross;
   }
 
   @Benchmark
-  public FloatData loopAttentionScores() {
+  public Data loopAttentionScores() {
     for (int i = 0; i < one.length; i++) {
       Kernels.attention(one[i], qs[i], ks[i], vs[i], outs[i], lses[i]);
       Kernels.scores(one[i], spans[i], qs[i], ks[i], lses[i], selfs[i], crosses[i]);
@@ -196,7 +195,7 @@ public class BatchBench {
   }
 
   @Benchmark
-  public FloatData loopFusedAttentionScores() {
+  public Data loopFusedAttentionScores() {
     for (int i = 0; i < one.length; i++)
       Kernels.attentionScores(one[i], spans[i], qs[i], ks[i], vs[i], outs[i], lses[i], selfs[i], crosses[i]);
     return cross;
@@ -251,21 +250,21 @@ public class BatchBench {
   }
 
   @Benchmark
-  public FloatData batchedDecode() {
+  public Data batchedDecode() {
     Kernels.decodeAttention(step, dq, kc, vc, kvLen, dout, dlse);
     return dout;
   }
 
   @Benchmark
-  public FloatData batchedDecodeBf16() {
+  public Data batchedDecodeBf16() {
     Kernels.decodeAttention(step, bq, bkc, bvc, kvLen, dout, dlse);
     return dout;
   }
 
   @Benchmark
-  public FloatData loopDecode() {
+  public Data loopDecode() {
     for (int i = 0; i < one.length; i++)
-      Kernels.decodeAttention(stepOne, dqs[i], new FloatData[] {kc[i]}, new FloatData[] {vc[i]}, new long[] {kvLen[i]},
+      Kernels.decodeAttention(stepOne, dqs[i], new Data[] {kc[i]}, new Data[] {vc[i]}, new long[] {kvLen[i]},
           douts[i], dlses[i]);
     return dout;
   }

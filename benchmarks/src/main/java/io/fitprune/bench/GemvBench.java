@@ -1,7 +1,7 @@
 package io.fitprune.bench;
 
 import io.fitprune.decoder.Tensors;
-import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.kernels.Weight;
@@ -43,7 +43,7 @@ public class GemvBench {
 
   private Tensor w, x;
   private Weight weight;
-  private FloatData xd, yd;
+  private Data xd, yd;
 
   @Setup
   public void setup() {
@@ -59,7 +59,7 @@ public class GemvBench {
     x = Tensors.of(xv, m, IN);
     weight = TorchData.weight("mlp.gate_proj", w);
     xd = TorchData.floats(x);
-    yd = FloatData.of(new FloatPointer((long) m * OUT));
+    yd = Data.of(new FloatPointer((long) m * OUT));
   }
 
   @Benchmark

@@ -1,7 +1,7 @@
 package io.fitprune.bench;
 
-import io.fitprune.kernels.FloatData;
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -42,8 +42,8 @@ public class SelectGatherBench {
   public int drop;
 
   static final int N = 650, P = 35, V = 576, D = 4096;
-  private FloatData self, cross, hidden, compact;
-  private IntData keep;
+  private Data self, cross, hidden, compact;
+  private Data keep;
   private Tensor selfT, crossT, hiddenT, keepT, prefixT, textT;
   private final io.fitprune.kernels.Spans spans = new io.fitprune.kernels.Spans(P, V);
 
@@ -55,8 +55,8 @@ public class SelectGatherBench {
     self = AttentionBench.random(rnd, V);
     cross = AttentionBench.random(rnd, V);
     hidden = AttentionBench.random(rnd, (long) N * D);
-    compact = FloatData.allocate((long) (N - drop) * D);
-    keep = IntData.allocate(N - drop);
+    compact = Data.allocate(ElementType.FP32, (long) (N - drop) * D);
+    keep = Data.allocate(ElementType.INT32, N - drop);
     Kernels.selectKeep(N, spans, self, cross, drop, keep);
     selfT = torch.from_blob(self.pointer(), V);
     crossT = torch.from_blob(cross.pointer(), V);

@@ -1,8 +1,8 @@
 package consumer;
 
 import io.fitprune.kernels.AttentionShape;
-import io.fitprune.kernels.FloatData;
-import io.fitprune.kernels.IntData;
+import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.Spans;
 import java.util.Random;
@@ -59,10 +59,10 @@ public final class KernelsOnly {
       if (kept[i]) require((double) s.self()[i - P] * s.cross()[i - P] >= threshold, "kept token " + i + " scores lower than a dropped one");
 
     float[] hidden = random(rnd, (long) n * width);
-    try (FloatData buf = FloatData.allocate(hidden.length)) {
-      buf.pointer().put(hidden);
-      Kernels.gatherRows(buf, n, width, IntData.of(keep), buf); // in place: keep is ascending
-      float[] got = buf.toArray();
+    try (Data buf = Data.allocate(ElementType.FP32, hidden.length)) {
+      buf.copyFrom(hidden);
+      Kernels.gatherRows(buf, n, width, Data.of(keep), buf); // in place: keep is ascending
+      float[] got = buf.toFloats();
       for (int r = 0; r < keep.length; r++)
         for (int c = 0; c < width; c++)
           require(got[r * width + c] == hidden[keep[r] * width + c], "gathered row " + r + " is wrong");
