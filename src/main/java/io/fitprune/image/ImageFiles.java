@@ -24,7 +24,9 @@ import javax.imageio.stream.FileImageInputStream;
  * Reads PNG and JPEG files into 8-bit RGB the way PIL's {@code Image.open(f).convert("RGB")} does:
  * gray is replicated, alpha is dropped (not composited), palettes are looked up, 16-bit RGB and
  * gray+alpha keep their high byte, and 16-bit gray saturates at 255 (PIL's {@code I;16} to
- * {@code RGB}). Embedded colour profiles are ignored, as PIL ignores them.
+ * {@code RGB}). Embedded colour profiles and EXIF orientation are ignored, as PIL's
+ * {@code Image.open} and the processors ignore them. CMYK and YCCK JPEGs are refused (the JDK's
+ * decoder does not convert them).
  *
  * <p>The header is read first: an image of more than {@link #MAX_SIDE} pixels a side or more than
  * {@link #MAX_PIXELS} pixels in all is refused before any pixel is decoded. Every decoder warning
@@ -64,6 +66,8 @@ public final class ImageFiles {
       header = ImageHeader.read(file, in);
     }
     checkSize(file, header, maxPixels);
+    if (header.format().equals("jpeg") && header.components() == 4)
+      throw new ImageFileException(file, "is a CMYK or YCCK JPEG, which is not supported; convert it to RGB first");
     Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(header.format());
     if (!readers.hasNext()) throw new ImageFileException(file, "this Java runtime has no " + header.format() + " decoder");
     ImageReader reader = readers.next();

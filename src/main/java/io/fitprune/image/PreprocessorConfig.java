@@ -122,13 +122,13 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     JsonNode size = root.get("size");
     if (size != null && !size.isNull()) {
       if (size.isInt()) {
-        shortest = size.asInt(); // get_size_dict(int, default_to_square=False)
+        shortest = positive(size, "size"); // get_size_dict(int, default_to_square=False)
       } else if (size.isArray() && size.size() == 2) {
         shortest = 0;
         height = intValue(size.get(0), "size[0]");
         width = intValue(size.get(1), "size[1]");
       } else if (size.isObject() && keys(size).equals(Set.of("shortest_edge"))) {
-        shortest = intValue(size.get("shortest_edge"), "size.shortest_edge");
+        shortest = positive(size.get("shortest_edge"), "size.shortest_edge");
       } else if (size.isObject() && keys(size).equals(Set.of("height", "width"))) {
         shortest = 0;
         height = intValue(size.get("height"), "size.height");
@@ -174,6 +174,13 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     if (n == null || !n.canConvertToInt() || !n.isIntegralNumber())
       throw new IllegalArgumentException(key + " must be an integer, got " + n);
     return n.asInt();
+  }
+
+  /** A size that must be given as at least 1 (0 would read as "no shortest edge" in the record). */
+  private static int positive(JsonNode n, String key) {
+    int v = intValue(n, key);
+    size(key, v);
+    return v;
   }
 
   private static boolean bool(JsonNode root, String key, boolean dflt) {

@@ -187,6 +187,22 @@ class ImageFilesTest {
   }
 
   @Test
+  void cmykJpegIsRefusedByName() throws IOException {
+    java.awt.image.WritableRaster cmyk = java.awt.image.Raster.createInterleavedRaster(
+        java.awt.image.DataBuffer.TYPE_BYTE, 16, 8, 4, null);
+    cmyk.setPixels(0, 0, 16, 8, rnd.ints(16 * 8 * 4, 0, 256).toArray());
+    Path p = dir.resolve("cmyk.jpg");
+    javax.imageio.ImageWriter w = javax.imageio.ImageIO.getImageWritersByFormatName("jpeg").next();
+    try (javax.imageio.stream.ImageOutputStream out = javax.imageio.ImageIO.createImageOutputStream(p.toFile())) {
+      w.setOutput(out);
+      w.write(null, new javax.imageio.IIOImage(cmyk, null, null), null);
+    } finally {
+      w.dispose();
+    }
+    assertOneLine(assertThrows(ImageFileException.class, () -> ImageFiles.loadRgb(p)), p, "CMYK");
+  }
+
+  @Test
   void notAnImageEmptyMissingAndDirectoryAreErrors() throws IOException {
     Path text = TestImages.write(dir, "notes.png", "hello, I am text".getBytes());
     assertOneLine(assertThrows(ImageFileException.class, () -> ImageFiles.loadRgb(text)), text, "not a PNG or JPEG");
