@@ -4,7 +4,9 @@ import io.fitprune.io.InputFiles;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
+import java.awt.image.ComponentSampleModel;
 import java.awt.image.DataBuffer;
+import java.awt.image.DataBufferByte;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.io.BufferedInputStream;
@@ -130,6 +132,13 @@ public final class ImageFiles {
     if (!(cm instanceof ComponentColorModel) || bands < 1 || bands > 4 || cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK)
       throw new ImageFileException(file, "unsupported pixel layout (" + bands + " channels, " + cm.getClass().getSimpleName() + ")");
     boolean wide = r.getTransferType() == DataBuffer.TYPE_USHORT;
+    String mode = switch (bands) {
+      case 1 -> wide ? "I;16" : "L";
+      case 2 -> wide ? "RGBA" : "LA";
+      case 3 -> "RGB";
+      default -> "RGBA";
+    };
+    if (!wide && copyBytes(r, out)) return new Decoded(new RgbImage(w, h, out), mode);
     for (int y = 0, o = 0; y < h; y++) {
       r.getPixels(0, y, w, 1, row);
       for (int x = 0, p = 0; x < w; x++, p += bands) {
@@ -148,13 +157,33 @@ public final class ImageFiles {
         }
       }
     }
-    String mode = switch (bands) {
-      case 1 -> wide ? "I;16" : "L";
-      case 2 -> wide ? "RGBA" : "LA";
-      case 3 -> "RGB";
-      default -> "RGBA";
-    };
     return new Decoded(new RgbImage(w, h, out), mode);
+  }
+
+  /**
+   * The common case without per-sample calls: 8-bit samples interleaved in one byte array (what
+   * javax.imageio gives for RGB, RGBA, gray and gray+alpha); false for any other layout.
+   */
+  private static boolean copyBytes(Raster r, byte[] out) {
+    if (!(r.getSampleModel() instanceof ComponentSampleModel sm) || !(r.getDataBuffer() instanceof DataBufferByte db)
+        || db.getNumBanks() != 1 || r.getSampleModelTranslateX() != 0 || r.getSampleModelTranslateY() != 0) return false;
+    int bands = r.getNumBands();
+    for (int b = 1; b < bands; b++) if (sm.getBankIndices()[b] != 0) return false;
+    byte[] data = db.getData();
+    int[] off = sm.getBandOffsets();
+    int stride = sm.getPixelStride(), scan = sm.getScanlineStride(), w = r.getWidth(), h = r.getHeight();
+    int base = db.getOffset();
+    // gray (and gray+alpha) replicate band 0; colour takes bands 0..2 (R, G, B), whatever their byte order
+    int r0 = off[0], g0 = bands >= 3 ? off[1] : off[0], b0 = bands >= 3 ? off[2] : off[0];
+    for (int y = 0, o = 0; y < h; y++) {
+      int p = base + y * scan;
+      for (int x = 0; x < w; x++, p += stride) {
+        out[o++] = data[p + r0];
+        out[o++] = data[p + g0];
+        out[o++] = data[p + b0];
+      }
+    }
+    return true;
   }
 
   private static boolean isGrayRamp(int[] lut) {

@@ -51,6 +51,7 @@ public final class ImageProcessor {
 
   /** One image file as {@code [1, 3, H, W]}. */
   public PixelValues process(Path image) throws IOException {
+    if (image == null) throw new IllegalArgumentException("image must name a file, got null");
     return process(List.of(image));
   }
 
