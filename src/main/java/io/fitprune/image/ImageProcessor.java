@@ -10,8 +10,9 @@ import java.util.List;
  * the JVM: convert to RGB, optionally pad to a square ({@code do_pad}), resize (the shortest edge to
  * {@code size.shortest_edge} with the longer one {@code int(S * long / short)}, or to {@code size}'s
  * height and width) with PIL's resampling, center-crop (zero-padding an image smaller than the
- * crop), rescale in float64 then round to float32, and normalize in float32: the same arithmetic, so
- * PNG input gives the same float32 values as transformers. Resize, pad and crop run on 8-bit pixels,
+ * crop), rescale in float64 then round to float32, and normalize in float32: the same arithmetic in
+ * the same order, so PNG input should give transformers' float32 values bit for bit (JPEG differs by
+ * its decoder, see {@link ImageFiles}). Resize, pad and crop run on 8-bit pixels,
  * as they do there. Images are refused, with a one-line error naming the file, for the reasons
  * {@link ImageFiles} lists, and when a resized or padded image would exceed the pixel limit.
  */
