@@ -100,6 +100,40 @@ class ImageFilesTest {
     }
   }
 
+  /**
+   * Hand-built PNGs of the layouts ImageIO's writer does not produce, against Pillow's unpackers:
+   * 1-bit gray is 0 or 255 (mode "1"), 2- and 4-bit gray scale by 0x55 and 0x11 (L;2, L;4), and
+   * 8-bit gray+alpha keeps the gray (LA to RGB drops alpha).
+   */
+  @Test
+  void lowBitGrayAndGrayAlphaFollowPilsUnpackers() throws IOException {
+    int w = 5, h = 3;
+    for (int bits : new int[] {1, 2, 4}) {
+      int rowBytes = (w * bits + 7) / 8;
+      byte[] raw = new byte[h * (1 + rowBytes)];
+      int[] samples = new int[w * h];
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+          int v = rnd.nextInt(1 << bits);
+          samples[y * w + x] = v;
+          int bit = x * bits; // MSB first within each byte
+          raw[y * (1 + rowBytes) + 1 + bit / 8] |= (byte) (v << (8 - bits - bit % 8));
+        }
+      Path p = TestImages.write(dir, "gray" + bits + ".png", TestImages.pngBytes(w, h, bits, 0, raw));
+      RgbImage im = ImageFiles.loadRgb(p);
+      int scale = 255 / ((1 << bits) - 1);
+      for (int i = 0; i < w * h; i++)
+        for (int c = 0; c < 3; c++) assertEquals(samples[i] * scale, im.get(i % w, i / w, c), bits + "-bit gray " + i);
+    }
+    byte[] la = new byte[h * (1 + 2 * w)];
+    rnd.nextBytes(la);
+    for (int y = 0; y < h; y++) la[y * (1 + 2 * w)] = 0; // filter type None
+    RgbImage im = ImageFiles.loadRgb(TestImages.write(dir, "la.png", TestImages.pngBytes(w, h, 8, 4, la)));
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        for (int c = 0; c < 3; c++) assertEquals(la[y * (1 + 2 * w) + 1 + 2 * x] & 0xFF, im.get(x, y, c));
+  }
+
   @Test
   void jpegDecodesCloseToItsSource() throws IOException {
     int w = 48, h = 32;
