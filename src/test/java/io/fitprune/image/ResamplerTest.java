@@ -42,6 +42,8 @@ class ResamplerTest {
     Resampler.Taps t = Resampler.taps(4, 2, Resampling.BICUBIC);
     assertArrayEquals(new int[] {0, 0}, t.first());
     assertArrayEquals(new int[] {4, 4}, t.count());
+    assertArrayEquals(k, java.util.Arrays.copyOfRange(t.k(), 0, 4));
+    assertArrayEquals(new int[] {k[3], k[2], k[1], k[0]}, java.util.Arrays.copyOfRange(t.k(), t.ksize(), t.ksize() + 4));
     Random r = new Random(11);
     for (int trial = 0; trial < 200; trial++) {
       RgbImage in = random(r, 4, 1);
@@ -66,6 +68,9 @@ class ResamplerTest {
     int k0 = fixed(111, 102), k1 = fixed(-9, 102);
     assertEquals(4564390, k0);
     assertEquals(-370086, k1);
+    Resampler.Taps t = Resampler.taps(2, 4, Resampling.BICUBIC);
+    assertArrayEquals(new int[] {0, 0, 0, 0}, t.first());
+    assertArrayEquals(new int[] {k0, k1}, java.util.Arrays.copyOfRange(t.k(), 0, 2));
     RgbImage in = new RgbImage(2, 1, new byte[] {(byte) 255, 0, 100, 0, (byte) 255, (byte) 101});
     RgbImage out = Resampler.resize(in, 4, 1, Resampling.BICUBIC);
     for (int c = 0; c < 3; c++) {
