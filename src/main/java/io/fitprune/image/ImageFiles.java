@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.FileImageInputStream;
@@ -42,7 +41,10 @@ import javax.imageio.stream.FileImageInputStream;
 public final class ImageFiles {
   /** The largest side accepted, in pixels (JPEG's own limit; PNG allows more). */
   public static final int MAX_SIDE = 65_535;
-  /** The most pixels accepted: PIL's {@code Image.MAX_IMAGE_PIXELS}, its decompression-bomb threshold. */
+  /**
+   * The most pixels accepted by default: PIL's {@code Image.MAX_IMAGE_PIXELS} (PIL warns above it
+   * and refuses above twice it; this refuses above it), about 256 MB of RGB.
+   */
   public static final long MAX_PIXELS = 1024L * 1024 * 1024 / 4 / 3;
 
   private ImageFiles() {}
@@ -87,7 +89,7 @@ public final class ImageFiles {
       return toRgb(file, image);
     } catch (ImageFileException e) {
       throw e;
-    } catch (IIOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       String why = e.getCause() instanceof java.io.EOFException ? "the file ends early" : oneLine(String.valueOf(e.getMessage()));
       throw new ImageFileException(file, "corrupt or truncated " + what + ": " + why);
     } finally {

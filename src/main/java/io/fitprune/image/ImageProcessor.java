@@ -66,7 +66,11 @@ public final class ImageProcessor {
       if (!config.doConvertRgb() && !d.mode().equals("RGB"))
         throw new ImageFileException(p, "is a " + d.mode() + " image and do_convert_rgb is false; only RGB images"
             + " have the 3 channels the normalisation expects");
-      prepared.add(prepare(d.image(), p.toString()));
+      try {
+        prepared.add(prepare(d.image()));
+      } catch (IllegalArgumentException e) {
+        throw new ImageFileException(p, e.getMessage());
+      }
     }
     return normalize(prepared, images.stream().map(Path::toString).toList());
   }
@@ -79,20 +83,23 @@ public final class ImageProcessor {
     for (int i = 0; i < images.size(); i++) {
       if (images.get(i) == null) throw new IllegalArgumentException("images[" + i + "] must not be null");
       names.add("images[" + i + "]");
-      prepared.add(prepare(images.get(i), names.get(i)));
+      try {
+        prepared.add(prepare(images.get(i)));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(names.get(i) + ": " + e.getMessage());
+      }
     }
     return normalize(prepared, names);
   }
 
-  /** The 8-bit stages, in transformers' order: pad to square, resize, center-crop. */
+  /**
+   * The 8-bit stages, in transformers' order: pad to square, resize, center-crop. An image that
+   * padding or resizing would take past the pixel limit is refused.
+   */
   public RgbImage prepare(RgbImage image) {
-    return prepare(image, "image");
-  }
-
-  private RgbImage prepare(RgbImage image, String name) {
-    if (config.doPad()) image = PadCrop.padToSquare(image, padColor(), maxPixels, name);
+    if (config.doPad()) image = PadCrop.padToSquare(image, padColor(), maxPixels);
     if (config.doResize()) {
-      int[] wh = resizeTarget(image.width(), image.height(), name);
+      int[] wh = resizeTarget(image.width(), image.height());
       image = Resampler.resize(image, wh[0], wh[1], config.resample());
     }
     if (config.doCenterCrop()) image = PadCrop.centerCrop(image, config.cropWidth(), config.cropHeight());
@@ -104,10 +111,6 @@ public final class ImageProcessor {
    * image of {@code width x height}.
    */
   public int[] resizeTarget(int width, int height) {
-    return resizeTarget(width, height, "image");
-  }
-
-  private int[] resizeTarget(int width, int height, String name) {
     if (width < 1 || height < 1)
       throw new IllegalArgumentException("image size must be at least 1 x 1, got " + width + " x " + height);
     if (config.shortestEdge() == 0) return new int[] {config.resizeWidth(), config.resizeHeight()};
@@ -116,7 +119,7 @@ public final class ImageProcessor {
     // int(S * long / short): an exact product and one correctly rounded division, as Python computes it.
     long newLong = (long) ((double) ((long) s * longSide) / shortSide);
     if (newLong > ImageFiles.MAX_SIDE || newLong * s > maxPixels)
-      throw new IllegalArgumentException(name + ": resizing " + width + " x " + height + " to shortest edge " + s
+      throw new IllegalArgumentException("resizing " + width + " x " + height + " to shortest edge " + s
           + " gives a side of " + newLong + " pixels, beyond the limits (" + ImageFiles.MAX_SIDE + " a side, "
           + maxPixels + " in all)");
     return width <= height ? new int[] {s, (int) newLong} : new int[] {(int) newLong, s};

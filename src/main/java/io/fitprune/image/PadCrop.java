@@ -8,12 +8,12 @@ final class PadCrop {
    * LlavaImageProcessor's {@code pad_to_square}: a square of the longer side filled with
    * {@code color}, the image pasted at offset {@code (long - short) // 2} along the shorter side.
    */
-  static RgbImage padToSquare(RgbImage im, int[] color, long maxPixels, String name) {
+  static RgbImage padToSquare(RgbImage im, int[] color, long maxPixels) {
     int w = im.width(), h = im.height();
     if (w == h) return im;
     int side = Math.max(w, h);
     if ((long) side * side > maxPixels)
-      throw new IllegalArgumentException(name + ": padding " + w + " x " + h + " to a square of " + side + " x " + side
+      throw new IllegalArgumentException("padding " + w + " x " + h + " to a square of " + side + " x " + side
           + " exceeds the limit of " + maxPixels + " pixels");
     byte[] out = new byte[side * side * 3];
     for (int p = 0; p < out.length; p += 3) {

@@ -187,6 +187,21 @@ class ImageProcessorTest {
     assertTrue(e.getMessage().startsWith(file + ": is a L image"), e.getMessage());
   }
 
+  /** A thin strip whose resize (or padding) would pass the limits: one line naming the file, nothing allocated. */
+  @Test
+  void resizesAndPadsBeyondTheLimitsAreRefusedNamingTheFile() throws IOException {
+    Path strip = TestImages.png(dir, "strip.png", TestImages.toBuffered(ResamplerTest.random(rnd, 1, 250)));
+    ImageFileException e = assertThrows(ImageFileException.class, () -> processor(LLAVA_15).process(strip));
+    assertTrue(e.getMessage().startsWith(strip + ": resizing 1 x 250 to shortest edge 336 gives a side of 84000"),
+        e.getMessage());
+    ImageProcessor padding = ImageProcessor.fromConfig(PreprocessorConfig.defaults().withPad(true)).withMaxPixels(60_000);
+    ImageFileException p = assertThrows(ImageFileException.class, () -> padding.process(strip));
+    assertTrue(p.getMessage().startsWith(strip + ": padding 1 x 250 to a square of 250 x 250"), p.getMessage());
+    IllegalArgumentException q = assertThrows(IllegalArgumentException.class,
+        () -> padding.processImages(List.of(ResamplerTest.random(rnd, 2, 2), ResamplerTest.random(rnd, 250, 1))));
+    assertTrue(q.getMessage().startsWith("images[1]: padding 250 x 1"), q.getMessage());
+  }
+
   @Test
   void fromFileReadsTheConfig() throws IOException {
     Path cfg = dir.resolve("preprocessor_config.json");
