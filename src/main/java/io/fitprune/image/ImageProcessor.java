@@ -102,7 +102,12 @@ public final class ImageProcessor {
       int[] wh = resizeTarget(image.width(), image.height());
       image = Resampler.resize(image, wh[0], wh[1], config.resample());
     }
-    if (config.doCenterCrop()) image = PadCrop.centerCrop(image, config.cropWidth(), config.cropHeight());
+    if (config.doCenterCrop()) {
+      if ((long) config.cropWidth() * config.cropHeight() > maxPixels)
+        throw new IllegalArgumentException("crop_size " + config.cropHeight() + " x " + config.cropWidth()
+            + " (height x width) is more than the limit of " + maxPixels + " pixels");
+      image = PadCrop.centerCrop(image, config.cropWidth(), config.cropHeight());
+    }
     return image;
   }
 
@@ -113,7 +118,12 @@ public final class ImageProcessor {
   public int[] resizeTarget(int width, int height) {
     if (width < 1 || height < 1)
       throw new IllegalArgumentException("image size must be at least 1 x 1, got " + width + " x " + height);
-    if (config.shortestEdge() == 0) return new int[] {config.resizeWidth(), config.resizeHeight()};
+    if (config.shortestEdge() == 0) {
+      if ((long) config.resizeWidth() * config.resizeHeight() > maxPixels)
+        throw new IllegalArgumentException("size " + config.resizeHeight() + " x " + config.resizeWidth()
+            + " (height x width) is more than the limit of " + maxPixels + " pixels");
+      return new int[] {config.resizeWidth(), config.resizeHeight()};
+    }
     int s = config.shortestEdge();
     int shortSide = Math.min(width, height), longSide = Math.max(width, height);
     // int(S * long / short): an exact product and one correctly rounded division, as Python computes it.

@@ -13,6 +13,8 @@ package io.fitprune.image;
 public final class Resampler {
   /** Fixed-point fraction bits of the weights: 32 bits less 8 for the value and 2 for overshoot. */
   static final int PRECISION_BITS = 32 - 8 - 2;
+  /** The largest Java array the VM reliably allocates. */
+  static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
   private Resampler() {}
 
@@ -23,6 +25,10 @@ public final class Resampler {
   public static RgbImage resize(RgbImage in, int width, int height, Resampling filter) {
     if (width < 1 || height < 1)
       throw new IllegalArgumentException("resize target must be at least 1 x 1, got " + width + " x " + height);
+    // the output and the horizontal pass's intermediate (output width, up to every input row) are byte arrays
+    if ((long) width * Math.max(height, in.height()) * 3 > MAX_ARRAY)
+      throw new IllegalArgumentException("resizing " + in.width() + " x " + in.height() + " to " + width + " x " + height
+          + " needs more than " + MAX_ARRAY + " bytes in one array");
     if (in.width() == width && in.height() == height) return new RgbImage(width, height, in.rgb().clone());
     if ((long) in.height() > (long) in.width() * 100 && height < in.height()) {
       RgbImage tall = resample(in, in.width(), height, filter);

@@ -203,6 +203,20 @@ class ImageProcessorTest {
   }
 
   @Test
+  void hugeConfiguredSizesAreRefusedBeforeAllocating() {
+    RgbImage small = ResamplerTest.random(rnd, 3, 3);
+    IllegalArgumentException r = assertThrows(IllegalArgumentException.class,
+        () -> processor("{\"size\": {\"height\": 65535, \"width\": 65535}}").prepare(small));
+    assertTrue(r.getMessage().contains("65535 x 65535"), r.getMessage());
+    IllegalArgumentException c = assertThrows(IllegalArgumentException.class,
+        () -> processor("{\"do_resize\": false, \"crop_size\": 60000}").prepare(small));
+    assertTrue(c.getMessage().contains("crop_size 60000 x 60000"), c.getMessage());
+    IllegalArgumentException d = assertThrows(IllegalArgumentException.class,
+        () -> Resampler.resize(ResamplerTest.random(rnd, 1, 40_000), 60_000, 40_000, Resampling.BICUBIC));
+    assertTrue(d.getMessage().contains("60000 x 40000"), d.getMessage());
+  }
+
+  @Test
   void fromFileReadsTheConfig() throws IOException {
     Path cfg = dir.resolve("preprocessor_config.json");
     Files.writeString(cfg, LLAVA_15);
