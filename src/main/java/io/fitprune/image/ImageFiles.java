@@ -25,9 +25,10 @@ import javax.imageio.stream.FileImageInputStream;
  * Reads PNG and JPEG files into 8-bit RGB the way PIL's {@code Image.open(f).convert("RGB")} does:
  * gray is replicated, alpha is dropped (not composited), palettes are looked up, 16-bit RGB and
  * gray+alpha keep their high byte, and 16-bit gray saturates at 255 (PIL's {@code I;16} to
- * {@code RGB}). Embedded colour profiles and EXIF orientation are ignored, as PIL's
- * {@code Image.open} and the processors ignore them. CMYK and YCCK JPEGs are refused (the JDK's
- * decoder does not convert them).
+ * {@code RGB}). Embedded colour profiles and EXIF orientation are ignored, as they are for an
+ * {@code Image.open} image handed to the processor (transformers' {@code load_image}, which the
+ * processors use for path and URL strings, does apply the EXIF rotation). CMYK and YCCK JPEGs are
+ * refused (the JDK's decoder does not convert them).
  *
  * <p>The header is read first: an image of more than {@link #MAX_SIDE} pixels a side or more than
  * {@link #MAX_PIXELS} pixels in all is refused before any pixel is decoded. Every decoder warning
