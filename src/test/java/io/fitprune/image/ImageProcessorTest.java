@@ -216,6 +216,23 @@ class ImageProcessorTest {
     assertTrue(d.getMessage().contains("60000 x 40000"), d.getMessage());
   }
 
+  /** The README's example, run: its block between the markers is what README.md shows. */
+  @Test
+  void readmeExample() throws IOException {
+    Path model = Files.createDirectories(dir.resolve("llava-1.5-7b-hf"));
+    Files.writeString(model.resolve("preprocessor_config.json"), LLAVA_15);
+    Path cat = TestImages.jpeg(dir, "cat.jpg", TestImages.toBuffered(ResamplerTest.random(rnd, 640, 480)), 0.9f);
+    Path chart = TestImages.png(dir, "chart.png", TestImages.toBuffered(ResamplerTest.random(rnd, 300, 500)));
+    // README images: begin
+    ImageProcessor proc = ImageProcessor.fromFile(model.resolve("preprocessor_config.json"));
+    PixelValues px = proc.process(List.of(cat, chart)); // float32 [2, 3, 336, 336], planar RGB
+    RgbImage rgb = ImageProcessor.loadRgb(cat);         // 8-bit RGB, height x width x 3
+    // README images: end
+    assertArrayEquals(new long[] {2, 3, 336, 336}, px.shape());
+    assertEquals(640, rgb.width());
+    assertEquals(480, rgb.height());
+  }
+
   @Test
   void fromFileReadsTheConfig() throws IOException {
     Path cfg = dir.resolve("preprocessor_config.json");
