@@ -3,8 +3,9 @@ package io.fitprune.image;
 /**
  * The resampling filters of PIL's {@code Image.resize} that preprocessing configs name, with PIL's
  * numbers ({@code resample} in a {@code preprocessor_config.json}) and support radii. Only filters
- * whose weights are exact in double arithmetic are offered, so the port matches PIL bit for bit;
- * nearest (0), Lanczos (1) and Hamming (5) are refused by {@link #fromPil}.
+ * whose weights are plain arithmetic are offered, so every weight rounds as in PIL (Lanczos and
+ * Hamming need sin and cos, which Java and the C library may round differently); nearest (0),
+ * Lanczos (1) and Hamming (5) are refused by {@link #fromPil}.
  */
 public enum Resampling {
   BILINEAR(2, 1.0),
