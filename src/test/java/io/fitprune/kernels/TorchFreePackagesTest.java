@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  */
 class TorchFreePackagesTest {
   static final List<String> TORCH_FREE = List.of("io.fitprune.kernels", "io.fitprune.pruning", "io.fitprune.fitting",
-      "io.fitprune.recipe", "io.fitprune.flops", "io.fitprune.model", "io.fitprune.stats", "io.fitprune.io");
+      "io.fitprune.recipe", "io.fitprune.flops", "io.fitprune.model", "io.fitprune.stats", "io.fitprune.io",
+      "io.fitprune.image");
 
   @Test
   void loadWithoutLibtorchOrTheCliLibraries() throws Exception {

@@ -48,4 +48,12 @@ class PackageDependenciesTest {
     assertEquals(List.of(), uses("pruning", "org.bytedeco.pytorch"));
     assertEquals(List.of(), uses("pruning", "io.fitprune.decoder"));
   }
+
+  /** Image preprocessing is plain Java: a user who only prepares pixels needs neither libtorch nor the kernels. */
+  @Test
+  void imagePreprocessingNeedsNoLibtorchNorKernels() throws IOException {
+    assertEquals(List.of(), uses("image", "org.bytedeco"));
+    assertEquals(List.of(), uses("image", "io.fitprune.kernels"));
+    assertEquals(List.of(), uses("image", "io.fitprune.decoder"));
+  }
 }

@@ -1,0 +1,234 @@
+package io.fitprune.image;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fitprune.io.InputFiles;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The values of a {@code preprocessor_config.json} for transformers' {@code CLIPImageProcessor} and
+ * {@code LlavaImageProcessor}, with transformers' defaults for the keys a file omits (a bare
+ * {@code {}} is CLIP's 224-pixel processor). Sizes are in pixels.
+ *
+ * @param doResize       {@code do_resize}
+ * @param shortestEdge   {@code size.shortest_edge}, or 0 when the size is {@code {height, width}}
+ * @param resizeHeight   {@code size.height} (0 with a shortest edge)
+ * @param resizeWidth    {@code size.width} (0 with a shortest edge)
+ * @param resample       {@code resample}
+ * @param doCenterCrop   {@code do_center_crop}
+ * @param cropHeight     {@code crop_size.height}
+ * @param cropWidth      {@code crop_size.width}
+ * @param doRescale      {@code do_rescale}
+ * @param rescaleFactor  {@code rescale_factor}
+ * @param doNormalize    {@code do_normalize}
+ * @param imageMean      {@code image_mean}, one per RGB channel
+ * @param imageStd       {@code image_std}, one per RGB channel
+ * @param doConvertRgb   {@code do_convert_rgb}
+ * @param doPad          LLaVA's {@code do_pad}: pad to a square of the longer side, centred, filled
+ *                       with {@code int(mean * 255)} per channel, before resizing (LLaVA-1.5's
+ *                       original "pad" aspect ratio). Only the LLaVA processor reads it: with
+ *                       {@code image_processor_type} {@code CLIPImageProcessor} the key is ignored
+ */
+public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeHeight, int resizeWidth,
+    Resampling resample, boolean doCenterCrop, int cropHeight, int cropWidth, boolean doRescale, double rescaleFactor,
+    boolean doNormalize, double[] imageMean, double[] imageStd, boolean doConvertRgb, boolean doPad) {
+
+  /** transformers' {@code OPENAI_CLIP_MEAN} and {@code OPENAI_CLIP_STD}. */
+  static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
+  static final double[] CLIP_STD = {0.26862954, 0.26130258, 0.27577711};
+  private static final int MAX_SIZE = ImageFiles.MAX_SIDE;
+  private static final Set<String> PROCESSORS = Set.of("CLIPImageProcessor", "CLIPImageProcessorFast",
+      "LlavaImageProcessor", "LlavaImageProcessorFast");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public PreprocessorConfig {
+    if (shortestEdge != 0) {
+      size("size.shortest_edge", shortestEdge);
+      if (resizeHeight != 0 || resizeWidth != 0)
+        throw new IllegalArgumentException("size has either shortest_edge or height and width, not both");
+    } else {
+      size("size.height", resizeHeight);
+      size("size.width", resizeWidth);
+    }
+    if (resample == null) throw new IllegalArgumentException("resample must not be null");
+    size("crop_size.height", cropHeight);
+    size("crop_size.width", cropWidth);
+    if (!Double.isFinite(rescaleFactor) || rescaleFactor == 0)
+      throw new IllegalArgumentException("rescale_factor must be a finite non-zero number, got " + rescaleFactor);
+    imageMean = channels("image_mean", imageMean, false);
+    imageStd = channels("image_std", imageStd, true);
+  }
+
+  /** A copy: the record's arrays are not shared with callers. */
+  @Override
+  public double[] imageMean() {
+    return imageMean.clone();
+  }
+
+  /** A copy: the record's arrays are not shared with callers. */
+  @Override
+  public double[] imageStd() {
+    return imageStd.clone();
+  }
+
+  /** transformers' defaults: CLIPImageProcessor with nothing set. */
+  public static PreprocessorConfig defaults() {
+    return new PreprocessorConfig(true, 224, 0, 0, Resampling.BICUBIC, true, 224, 224, true, 1 / 255.0, true,
+        CLIP_MEAN, CLIP_STD, true, false);
+  }
+
+  /** This configuration with {@code do_pad} set to {@code pad}. */
+  public PreprocessorConfig withPad(boolean pad) {
+    return new PreprocessorConfig(doResize, shortestEdge, resizeHeight, resizeWidth, resample, doCenterCrop, cropHeight,
+        cropWidth, doRescale, rescaleFactor, doNormalize, imageMean, imageStd, doConvertRgb, pad);
+  }
+
+  /** Reads a {@code preprocessor_config.json}; errors name the file and the key. */
+  public static PreprocessorConfig read(Path file) throws IOException {
+    return parse(InputFiles.readJson(file), file.toString());
+  }
+
+  /** Parses preprocessor JSON; {@code where} names its source in errors. */
+  public static PreprocessorConfig parse(byte[] json, String where) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(json);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
+          ? InputFiles.jsonError(jpe) : "not readable as JSON"));
+    }
+    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
+    try {
+      return fromJson(root);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + ": " + e.getMessage());
+    }
+  }
+
+  private static PreprocessorConfig fromJson(JsonNode root) {
+    JsonNode type = root.get("image_processor_type");
+    boolean llava = true; // a file without a type is read as the LLaVA processor, which honours do_pad
+    if (type != null && !type.isNull()) {
+      if (!type.isTextual() || !PROCESSORS.contains(type.asText()))
+        throw new IllegalArgumentException("image_processor_type must be one of " + PROCESSORS.stream().sorted().toList()
+            + ", got " + type);
+      llava = type.asText().startsWith("Llava");
+    }
+    PreprocessorConfig d = defaults();
+    int shortest = d.shortestEdge, height = 0, width = 0;
+    JsonNode size = root.get("size");
+    if (size != null && !size.isNull()) {
+      if (size.isInt()) {
+        shortest = positive(size, "size"); // get_size_dict(int, default_to_square=False)
+      } else if (size.isArray() && size.size() == 2) {
+        shortest = 0;
+        height = intValue(size.get(0), "size[0]");
+        width = intValue(size.get(1), "size[1]");
+      } else if (size.isObject() && keys(size).equals(Set.of("shortest_edge"))) {
+        shortest = positive(size.get("shortest_edge"), "size.shortest_edge");
+      } else if (size.isObject() && keys(size).equals(Set.of("height", "width"))) {
+        shortest = 0;
+        height = intValue(size.get("height"), "size.height");
+        width = intValue(size.get("width"), "size.width");
+      } else {
+        throw new IllegalArgumentException("size must be {\"shortest_edge\": S} or {\"height\": H, \"width\": W}"
+            + " (or an int, or [H, W]), got " + size);
+      }
+    }
+    int cropH = d.cropHeight, cropW = d.cropWidth;
+    JsonNode crop = root.get("crop_size");
+    if (crop != null && !crop.isNull()) {
+      if (crop.isInt()) {
+        cropH = cropW = crop.asInt(); // get_size_dict(int, default_to_square=True)
+      } else if (crop.isArray() && crop.size() == 2) {
+        cropH = intValue(crop.get(0), "crop_size[0]");
+        cropW = intValue(crop.get(1), "crop_size[1]");
+      } else if (crop.isObject() && keys(crop).equals(Set.of("height", "width"))) {
+        cropH = intValue(crop.get("height"), "crop_size.height");
+        cropW = intValue(crop.get("width"), "crop_size.width");
+      } else {
+        throw new IllegalArgumentException("crop_size must be {\"height\": H, \"width\": W} (or an int, or [H, W]), got "
+            + crop);
+      }
+    }
+    JsonNode resample = root.get("resample");
+    Resampling filter = d.resample;
+    if (resample != null && !resample.isNull()) filter = Resampling.fromPil(intValue(resample, "resample"));
+    return new PreprocessorConfig(bool(root, "do_resize", d.doResize), shortest, height, width, filter,
+        bool(root, "do_center_crop", d.doCenterCrop), cropH, cropW, bool(root, "do_rescale", d.doRescale),
+        number(root, "rescale_factor", d.rescaleFactor), bool(root, "do_normalize", d.doNormalize),
+        perChannel(root, "image_mean", d.imageMean), perChannel(root, "image_std", d.imageStd),
+        bool(root, "do_convert_rgb", d.doConvertRgb), llava && bool(root, "do_pad", false));
+  }
+
+  private static Set<String> keys(JsonNode o) {
+    Set<String> s = new java.util.HashSet<>();
+    o.fieldNames().forEachRemaining(s::add);
+    return s;
+  }
+
+  private static int intValue(JsonNode n, String key) {
+    if (n == null || !n.canConvertToInt() || !n.isIntegralNumber())
+      throw new IllegalArgumentException(key + " must be an integer, got " + n);
+    return n.asInt();
+  }
+
+  /** A size that must be given as at least 1 (0 would read as "no shortest edge" in the record). */
+  private static int positive(JsonNode n, String key) {
+    int v = intValue(n, key);
+    size(key, v);
+    return v;
+  }
+
+  private static boolean bool(JsonNode root, String key, boolean dflt) {
+    JsonNode n = root.get(key);
+    if (n == null || n.isNull()) return dflt;
+    if (!n.isBoolean()) throw new IllegalArgumentException(key + " must be true or false, got " + n);
+    return n.asBoolean();
+  }
+
+  private static double number(JsonNode root, String key, double dflt) {
+    JsonNode n = root.get(key);
+    if (n == null || n.isNull()) return dflt;
+    if (!n.isNumber()) throw new IllegalArgumentException(key + " must be a number, got " + n);
+    return n.asDouble();
+  }
+
+  /** A float for every channel, or a list of three (transformers' normalize accepts either). */
+  private static double[] perChannel(JsonNode root, String key, double[] dflt) {
+    JsonNode n = root.get(key);
+    if (n == null || n.isNull()) return dflt;
+    if (n.isNumber()) return new double[] {n.asDouble(), n.asDouble(), n.asDouble()};
+    if (!n.isArray() || n.size() != 3)
+      throw new IllegalArgumentException(key + " must be a number or a list of 3 numbers (R, G, B), got " + n);
+    double[] v = new double[3];
+    for (int i = 0; i < 3; i++) {
+      if (!n.get(i).isNumber()) throw new IllegalArgumentException(key + "[" + i + "] must be a number, got " + n.get(i));
+      v[i] = n.get(i).asDouble();
+    }
+    return v;
+  }
+
+  private static void size(String key, int v) {
+    if (v < 1 || v > MAX_SIZE) throw new IllegalArgumentException(key + " must be in [1, " + MAX_SIZE + "], got " + v);
+  }
+
+  private static double[] channels(String key, double[] v, boolean nonZero) {
+    if (v == null || v.length != 3)
+      throw new IllegalArgumentException(key + " must have 3 values (R, G, B), got " + (v == null ? "null" : v.length));
+    for (double x : v) {
+      if (!Double.isFinite(x) || (nonZero && (float) x == 0))
+        throw new IllegalArgumentException(key + " must be finite" + (nonZero ? " and non-zero" : "") + ", got "
+            + java.util.Arrays.toString(v));
+    }
+    return v.clone();
+  }
+
+  /** The resize target's description, for messages. */
+  String sizeText() {
+    return shortestEdge != 0 ? "shortest edge " + shortestEdge : resizeHeight + " x " + resizeWidth;
+  }
+}
