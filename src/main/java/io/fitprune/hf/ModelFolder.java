@@ -3,6 +3,7 @@ package io.fitprune.hf;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
+import io.fitprune.image.PreprocessorConfig;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.model.Geometry;
 import java.io.IOException;
@@ -51,7 +52,7 @@ public final class ModelFolder {
     PreprocessorConfig pre = null;
     Path preFile = dir.resolve(PREPROCESSOR);
     if (Files.exists(preFile)) {
-      pre = PreprocessorConfig.parse(ConfigJson.read(preFile));
+      pre = PreprocessorConfig.read(preFile);
       int side = config.vision().imageSize();
       if (pre.cropHeight() != side || pre.cropWidth() != side)
         throw new IllegalArgumentException(preFile + ": crop_size " + pre.cropHeight() + "x" + pre.cropWidth()

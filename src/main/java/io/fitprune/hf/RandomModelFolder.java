@@ -3,6 +3,7 @@ package io.fitprune.hf;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.image.PreprocessorConfig;
 import io.fitprune.io.AtomicFiles;
 import io.fitprune.io.DType;
 import io.fitprune.io.ShardedWriter;

@@ -80,6 +80,34 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
         CLIP_MEAN, CLIP_STD, true, false);
   }
 
+  /** CLIPImageProcessor as llava-hf configures it for a tower trained at {@code side} pixels. */
+  public static PreprocessorConfig clip(int side) {
+    return new PreprocessorConfig(true, side, 0, 0, Resampling.BICUBIC, true, side, side, true, 1 / 255.0, true,
+        CLIP_MEAN, CLIP_STD, true, false);
+  }
+
+  /** {@code preprocessor_config.json} as llava-hf writes it (a shortest-edge resize; no {@code do_pad}). */
+  public byte[] toJson() {
+    if (shortestEdge == 0 || doPad)
+      throw new IllegalStateException("only a shortest-edge resize without do_pad is written as CLIPImageProcessor");
+    com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+    o.putObject("crop_size").put("height", cropHeight).put("width", cropWidth);
+    o.put("do_center_crop", doCenterCrop).put("do_convert_rgb", doConvertRgb).put("do_normalize", doNormalize)
+        .put("do_rescale", doRescale).put("do_resize", doResize);
+    var m = o.putArray("image_mean");
+    for (double v : imageMean) m.add(v);
+    o.put("image_processor_type", "CLIPImageProcessor");
+    var sd = o.putArray("image_std");
+    for (double v : imageStd) sd.add(v);
+    o.put("processor_class", "LlavaProcessor").put("resample", resample.pil).put("rescale_factor", rescaleFactor);
+    o.putObject("size").put("shortest_edge", shortestEdge);
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("an in-memory JSON tree could not be written", e);
+    }
+  }
+
   /** This configuration with {@code do_pad} set to {@code pad}. */
   public PreprocessorConfig withPad(boolean pad) {
     return new PreprocessorConfig(doResize, shortestEdge, resizeHeight, resizeWidth, resample, doCenterCrop, cropHeight,

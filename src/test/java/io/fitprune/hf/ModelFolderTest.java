@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.image.PreprocessorConfig;
 import io.fitprune.io.DType;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;

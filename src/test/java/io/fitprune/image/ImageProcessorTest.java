@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.testutil.ReadmeBlocks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +16,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ImageProcessorTest {
+  // Markers of the README block below; declared first, so the block is the last occurrence.
+  private static final String README_BEGIN = "// README images: begin", README_END = "// README images: end";
+
   @TempDir Path dir;
   final Random rnd = new Random(7);
 
@@ -231,6 +235,7 @@ class ImageProcessorTest {
     assertArrayEquals(new long[] {2, 3, 336, 336}, px.shape());
     assertEquals(640, rgb.width());
     assertEquals(480, rgb.height());
+    ReadmeBlocks.requireShown("src/test/java/io/fitprune/image/ImageProcessorTest.java", README_BEGIN, README_END);
   }
 
   @Test
