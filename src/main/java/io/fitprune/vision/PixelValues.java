@@ -29,7 +29,7 @@ final class PixelValues {
           + Integer.MAX_VALUE / (c.channels() * (long) c.imageSize() * c.imageSize()) + ")");
     Tensor ct = pixels.contiguous();
     try {
-      requireFinite(ct.data_ptr_float().capacity(ct.numel()).asBuffer(), got);
+      if (ct.numel() > 0) requireFinite(ct.data_ptr_float().capacity(ct.numel()).asBuffer(), got);
       return ct;
     } catch (RuntimeException e) {
       ct.close();
