@@ -32,6 +32,20 @@ public final class LlavaImageEncoder {
     return w.projectorConfig().textHidden();
   }
 
+  /**
+   * FLOPs (two per multiply-add) of one image's features: the patch product, the layers up to
+   * the selected state (q/k/v/out projections, bidirectional attention's {@code QK^T} and
+   * {@code PV} over all position pairs, the MLP) and the projector on the selected rows.
+   * Element-wise work (norms, activations, softmax) is not counted.
+   */
+  public double flopsPerImage() {
+    ClipVisionConfig c = w.towerConfig();
+    double n = c.positions(), d = c.hiddenSize(), f = c.intermediateSize(), t = textHidden(), v = visualTokens();
+    double patch = 2 * (double) c.patches() * d * c.channels() * c.patchSize() * c.patchSize();
+    double layer = 2 * n * d * d * 4 + 4 * n * n * d + 2 * n * d * f * 2;
+    return patch + state * layer + 2 * v * t * (d + t);
+  }
+
   public ClipVisionTower tower() {
     return tower;
   }
