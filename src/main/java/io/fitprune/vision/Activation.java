@@ -43,10 +43,11 @@ public enum Activation {
   Tensor apply(Tensor x) {
     Tensor f = x.to(torch.ScalarType.Float);
     switch (this) {
-      case QUICK_GELU -> {
-        try (Scalar k = new Scalar(1.702); Tensor s = f.mul(k)) {
-          torch.sigmoid_(s);
-          f.mul_(s);
+      case QUICK_GELU -> { // x sigmoid(1.702 x) = silu(1.702 x) / 1.702: one pass of libtorch's SiLU, no temporary
+        try (Scalar k = new Scalar(1.702); Scalar inv = new Scalar(1 / 1.702)) {
+          f.mul_(k);
+          torch.silu_(f);
+          f.mul_(inv);
         }
       }
       case GELU -> torch.gelu_(f);
