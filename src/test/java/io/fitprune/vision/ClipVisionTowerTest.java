@@ -189,6 +189,9 @@ class ClipVisionTowerTest {
     IllegalArgumentException act = assertThrows(IllegalArgumentException.class, () -> VisionWeights.random(
         new ClipVisionConfig(35, 53, 2, 5, 3, 28, 14, 1e-6, "relu6"), VisionCases.projector(c, -2, "default", 11, true), 1));
     assertTrue(act.getMessage().contains("hidden_act 'relu6'"), act.getMessage());
+    IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+        () -> new ClipVisionConfig(4096, 8, 1, 1, 3, 65536, 16, 1e-5, "quick_gelu"));
+    assertTrue(huge.getMessage().contains("below 2^31"), huge.getMessage());
     IllegalArgumentException width = assertThrows(IllegalArgumentException.class, () -> VisionWeights.random(c,
         new ProjectorConfig(-2, "default", 36, 11, "gelu", true), 1));
     assertTrue(width.getMessage().contains("hidden_size (35)"), width.getMessage());
