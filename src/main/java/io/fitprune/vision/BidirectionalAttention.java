@@ -22,11 +22,15 @@ import org.bytedeco.pytorch.global.torch;
  * ViT-L/14-336 layer's attention (1.36 GFLOP) in bf16 on the development VM, slower than the
  * whole rest of the layer ten times over (benchmarks/RESULTS.md, "Vision tower").
  */
-final class BidirectionalAttention {
+public final class BidirectionalAttention {
   private BidirectionalAttention() {}
 
-  /** q, k, v {@code [n, H*d]} contiguous, all float32 or all bf16, into {@code out [n, H*d]} float32 contiguous. */
-  static void apply(Tensor q, Tensor k, Tensor v, int heads, Tensor out) {
+  /**
+   * q, k, v {@code [n, H*d]} contiguous CPU tensors, all float32 or all bf16, into {@code out [n, H*d]}
+   * float32 contiguous; n >= 1.
+   */
+  public static void apply(Tensor q, Tensor k, Tensor v, int heads, Tensor out) {
+    check(q, k, v, heads, out);
     long n = q.size(0), width = q.size(1);
     int d = Math.toIntExact(width / heads);
     try (Temps tp = new Temps()) {
@@ -42,6 +46,30 @@ final class BidirectionalAttention {
       causal(tp, qb, kb, vb, outB, lseB, m, heads, d);
       merge(buf(out), buf(lseA), buf(outB), buf(lseB), (int) n, heads, d);
     }
+  }
+
+  private static void check(Tensor q, Tensor k, Tensor v, int heads, Tensor out) {
+    String[] names = {"q", "k", "v", "out"};
+    Tensor[] ts = {q, k, v, out};
+    for (int i = 0; i < 4; i++) {
+      if (ts[i] == null) throw new IllegalArgumentException(names[i] + " is null");
+      if (ts[i].dim() != 2 || !ts[i].is_contiguous() || !ts[i].device().is_cpu())
+        throw new IllegalArgumentException(names[i] + ": expected a contiguous CPU tensor [n, H*d], got " + ts[i].dim()
+            + " dimensions");
+      if (ts[i].size(0) != q.size(0) || ts[i].size(1) != q.size(1))
+        throw new IllegalArgumentException(names[i] + ": expected shape [" + q.size(0) + ", " + q.size(1) + "] as q, got ["
+            + ts[i].size(0) + ", " + ts[i].size(1) + "]");
+    }
+    if (q.size(0) < 1) throw new IllegalArgumentException("q: expected n >= 1 rows, got 0");
+    if (heads < 1 || q.size(1) % heads != 0)
+      throw new IllegalArgumentException("heads: " + heads + " does not divide the width " + q.size(1));
+    if (q.size(0) * q.size(1) >= Integer.MAX_VALUE)
+      throw new IllegalArgumentException("q: [" + q.size(0) + ", " + q.size(1) + "] has 2^31 or more elements");
+    if (q.scalar_type().value != k.scalar_type().value || q.scalar_type().value != v.scalar_type().value)
+      throw new IllegalArgumentException("q, k, v: expected one element type, got " + q.scalar_type() + ", "
+          + k.scalar_type() + ", " + v.scalar_type());
+    if (out.scalar_type().value != torch.ScalarType.Float.value)
+      throw new IllegalArgumentException("out: expected float32, got " + out.scalar_type());
   }
 
   private static void causal(Temps tp, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, long n, int heads, int d) {

@@ -101,4 +101,22 @@ class BidirectionalAttentionTest {
     double err = relErr(exact, run(q, k, v, n, heads, d, torch.ScalarType.BFloat16));
     assertTrue(err <= 2 * rounding && rounding > 1e-4, "bf16 error " + err + ", rounding alone " + rounding);
   }
+
+  @Test
+  void badArgumentsAreRefusedNamingThem() {
+    try (Tensor q = torch.ones(5, 12); Tensor k = torch.ones(5, 12); Tensor v = torch.ones(4, 12); Tensor out = torch.empty(5, 12);
+         Tensor kb = k.to(torch.ScalarType.BFloat16); Tensor o3 = torch.empty(5, 12, 1)) {
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BidirectionalAttention.apply(q, k, v, 3, out),
+          "v rows");
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> BidirectionalAttention.apply(q, k, q, 5, out));
+      assertTrue(e.getMessage().startsWith("heads: 5"), e.getMessage());
+      e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> BidirectionalAttention.apply(q, kb, q, 3, out));
+      assertTrue(e.getMessage().startsWith("q, k, v"), e.getMessage());
+      e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> BidirectionalAttention.apply(q, k, q, 3, o3));
+      assertTrue(e.getMessage().startsWith("out:"), e.getMessage());
+    }
+  }
 }

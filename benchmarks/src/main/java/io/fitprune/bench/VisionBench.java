@@ -1,6 +1,7 @@
 package io.fitprune.bench;
 
 import io.fitprune.decoder.Tensors;
+import io.fitprune.vision.BidirectionalAttention;
 import io.fitprune.vision.ClipVisionConfig;
 import io.fitprune.vision.LlavaImageEncoder;
 import io.fitprune.vision.ProjectorConfig;
@@ -32,7 +33,10 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code towerAndProjector}: {@link LlavaImageEncoder#encode} (dense layers and attention in
  *       bf16, residual stream float32);
  *   <li>{@code torchGemmFc1}: one libtorch bf16 GEMM of the MLP's first layer's shape (577 x 1024
- *       by 1024 x 4096 per image), the dense rate the tower's bulk could reach at best.
+ *       by 1024 x 4096 per image), the dense rate the tower's bulk could reach at best;
+ *   <li>{@code attentionOurs}, {@code attentionTorchSdpa}: one layer's bidirectional attention on
+ *       bf16 q/k/v of one image (577 positions, 16 heads of 64): {@link BidirectionalAttention}
+ *       (two causal kernel calls) against libtorch's {@code scaled_dot_product_attention}.
  * </ul>
  * The machine's bf16 limit comes from {@code benchmarks/native/peak_flops.cpp}, run at setup in
  * the same fork; the FLOPs per call and that limit are printed, so TFLOP/s = FLOPs / median and
@@ -49,7 +53,7 @@ public class VisionBench {
   public int images;
 
   private LlavaImageEncoder encoder;
-  private Tensor pixels, gemmX, gemmW;
+  private Tensor pixels, gemmX, gemmW, q, k, v, out, q4, k4, v4;
   private PeakFlops peak;
 
   @Setup
@@ -65,6 +69,13 @@ public class VisionBench {
     pixels = Tensors.of(px, images, 3, 336, 336);
     gemmX = torch.randn(577L * images, 1024).to(torch.ScalarType.BFloat16);
     gemmW = torch.randn(4096, 1024).to(torch.ScalarType.BFloat16);
+    q = torch.randn(577, 1024).to(torch.ScalarType.BFloat16);
+    k = torch.randn(577, 1024).to(torch.ScalarType.BFloat16);
+    v = torch.randn(577, 1024).to(torch.ScalarType.BFloat16);
+    out = torch.empty(577, 1024);
+    q4 = q.view(1, 577, 16, 64).transpose(1, 2).contiguous(); // [1, H, N, d], as SDPA takes them
+    k4 = k.view(1, 577, 16, 64).transpose(1, 2).contiguous();
+    v4 = v.view(1, 577, 16, 64).transpose(1, 2).contiguous();
     System.out.printf(Locale.ROOT, "%nVisionBench: %.1f GFLOP per call (%d image(s)); fc1 GEMM %.2f GFLOP; bf16 limit "
             + "(peak_flops, this fork) %.1f GFLOP/s on 1 thread, %.1f on %d; fp32 %.1f / %.1f; %s%n",
         encoder.flopsPerImage() * images / 1e9, images, 2.0 * 577 * images * 1024 * 4096 / 1e9, peak.bf16One(),
@@ -76,6 +87,20 @@ public class VisionBench {
     pixels.close();
     gemmX.close();
     gemmW.close();
+    for (Tensor t : new Tensor[] {q, k, v, out, q4, k4, v4}) t.close();
+  }
+
+  @Benchmark
+  public void attentionOurs(Blackhole bh) {
+    BidirectionalAttention.apply(q, k, v, 16, out);
+    bh.consume(out.size(0));
+  }
+
+  @Benchmark
+  public void attentionTorchSdpa(Blackhole bh) {
+    try (Tensor y = torch.scaled_dot_product_attention(q4, k4, v4)) {
+      bh.consume(y.size(0));
+    }
   }
 
   @Benchmark
