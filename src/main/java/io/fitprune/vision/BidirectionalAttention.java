@@ -18,9 +18,9 @@ import org.bytedeco.pytorch.global.torch;
  * has no later keys and keeps {@code outA}. Work: {@code n(n+1)/2 + n(n-1)/2 = n^2} dot products,
  * as bidirectional attention needs, on the kernels' fp32 or bf16 paths (fp32 softmax and output).
  *
- * <p>Why not libtorch: its CPU {@code scaled_dot_product_attention} took 1.3-2.3 s for one
- * ViT-L/14-336 layer's attention (1.36 GFLOP) in bf16 on the development VM, slower than the
- * whole rest of the layer ten times over (benchmarks/RESULTS.md, "Vision tower").
+ * <p>Why not libtorch: its CPU {@code scaled_dot_product_attention} took 1.1 s for one
+ * ViT-L/14-336 layer's attention (1.36 GFLOP) in bf16 on the development VM, against 10.7 ms
+ * this way (benchmarks/RESULTS.md, "Vision tower").
  */
 public final class BidirectionalAttention {
   private BidirectionalAttention() {}
