@@ -8,8 +8,8 @@ import org.bytedeco.pytorch.global.torch;
  * transformers' {@code CLIPVisionTransformer} up to the hidden state LLaVA reads: embeddings, then
  * {@code pre_layrnorm}, then the encoder layers. Hidden state 0 is the normalised embeddings (the
  * first layer's input), state {@code i} the output of layer {@code i}; {@code post_layernorm},
- * which only the pooled CLS output uses, is not applied. Batched over images; not thread-safe
- * per call's tensors, but one tower may serve many threads.
+ * which only the pooled CLS output uses, is not applied. Batched over images; the weights are only
+ * read, so one tower may serve many threads at once.
  */
 public final class ClipVisionTower {
   private final VisionWeights w;

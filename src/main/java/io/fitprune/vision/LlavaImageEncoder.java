@@ -39,11 +39,17 @@ public final class LlavaImageEncoder {
    * Element-wise work (norms, activations, softmax) is not counted.
    */
   public double flopsPerImage() {
-    ClipVisionConfig c = w.towerConfig();
-    double n = c.positions(), d = c.hiddenSize(), f = c.intermediateSize(), t = textHidden(), v = visualTokens();
+    return flops(w.towerConfig(), w.projectorConfig());
+  }
+
+  /** {@link #flopsPerImage} of a tower and projector of these configurations. */
+  public static double flops(ClipVisionConfig c, ProjectorConfig pc) {
+    VisionWeights.checkPair(c, pc);
+    double n = c.positions(), d = c.hiddenSize(), f = c.intermediateSize(), t = pc.textHidden();
+    double v = pc.dropsCls() ? c.patches() : c.positions();
     double patch = 2 * (double) c.patches() * d * c.channels() * c.patchSize() * c.patchSize();
     double layer = 2 * n * d * d * 4 + 4 * n * n * d + 2 * n * d * f * 2;
-    return patch + state * layer + 2 * v * t * (d + t);
+    return patch + pc.stateIndex(c.layers()) * layer + 2 * v * t * (d + t);
   }
 
   public ClipVisionTower tower() {

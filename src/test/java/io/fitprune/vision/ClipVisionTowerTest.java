@@ -213,4 +213,18 @@ class ClipVisionTowerTest {
     assertEquals(-0.9953222650189527, ClipReference64.erf(-2.0), 1e-15);
     assertEquals(Activation.GELU_TANH, Activation.of("hidden_act", "gelu_new"));
   }
+
+  /** LLaVA-1.5's features, counted here term by term: 23 of 24 layers run for feature layer -2. */
+  @Test
+  void flopsCountWhatRuns() {
+    ClipVisionConfig c = new ClipVisionConfig(1024, 4096, 24, 16, 3, 336, 14, 1e-5, "quick_gelu");
+    double patch = 576.0 * 1024 * (3 * 14 * 14) * 2;
+    double qkvo = 4 * (577.0 * 1024 * 1024 * 2), scores = 16 * (577.0 * 577 * 64 * 2), pv = scores;
+    double mlp = 577.0 * 1024 * 4096 * 2 + 577.0 * 4096 * 1024 * 2;
+    double projector = 576.0 * 1024 * 4096 * 2 + 576.0 * 4096 * 4096 * 2;
+    double want = patch + 23 * (qkvo + scores + pv + mlp) + projector;
+    ProjectorConfig pc = new ProjectorConfig(-2, "default", 1024, 4096, "gelu", true);
+    assertEquals(want, LlavaImageEncoder.flops(c, pc), want * 1e-12);
+    assertEquals(390.2e9, want, 0.05e9);
+  }
 }
