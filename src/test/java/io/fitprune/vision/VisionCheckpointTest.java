@@ -66,6 +66,11 @@ class VisionCheckpointTest {
    * matrices and their biases BF16 and the norms and embeddings F32 (as {@link VisionWeights#converted} has them).
    */
   Path write(Map<String, Tensor> m, String file, boolean bf16) throws IOException {
+    return write(m, file, bf16 ? DType.BF16 : DType.F32);
+  }
+
+  Path write(Map<String, Tensor> m, String file, DType matrices) throws IOException {
+    boolean bf16 = matrices != DType.F32;
     SafetensorsWriter sw = new SafetensorsWriter();
     for (Map.Entry<String, Tensor> e : m.entrySet()) {
       Tensor t = e.getValue();
@@ -76,8 +81,10 @@ class VisionCheckpointTest {
       if (!bf16 || k.contains("norm") || k.endsWith("class_embedding") || k.contains("position_embedding")) sw.putFloats(e.getKey(), v, shape);
       else {
         short[] s = new short[v.length];
-        for (int i = 0; i < v.length; i++) s[i] = (short) (Float.floatToRawIntBits((float) ClipReference64.bf16(v[i])) >>> 16);
-        sw.putShorts(e.getKey(), DType.BF16, s, shape);
+        for (int i = 0; i < v.length; i++)
+          s[i] = matrices == DType.F16 ? io.fitprune.io.HalfFloats.toF16(v[i])
+              : (short) (Float.floatToRawIntBits((float) ClipReference64.bf16(v[i])) >>> 16);
+        sw.putShorts(e.getKey(), matrices, s, shape);
       }
     }
     sw.putFloats("language_model.model.norm.weight", new float[] {1, 2, 3}, 3);
@@ -107,6 +114,11 @@ class VisionCheckpointTest {
     assertEquals(torch.ScalarType.BFloat16.value, got.matrixType().value);
     assertEquals(torch.ScalarType.BFloat16.value, got.proj.linear2().scalar_type().value);
     assertArrayEquals(encode(bf, px, 2), encode(got, px, 2));
+    // F16 stays F16 in memory (each matrix converted to bf16 for its call, as the decoder does)
+    VisionWeights half = w.converted(torch.ScalarType.Half);
+    VisionWeights h = VisionCheckpoint.load(write(named(w, "model."), "f16.safetensors", DType.F16), C, PC, null);
+    assertEquals(torch.ScalarType.Half.value, h.matrixType().value);
+    assertArrayEquals(encode(half, px, 2), encode(h, px, 2));
   }
 
   IllegalArgumentException refused(Consumer<Map<String, Tensor>> change) throws IOException {
