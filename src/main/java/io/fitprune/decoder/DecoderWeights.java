@@ -1,22 +1,15 @@
 package io.fitprune.decoder;
 
 import io.fitprune.io.Checkpoint;
-import io.fitprune.io.DType;
 import io.fitprune.io.TensorInfo;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -214,7 +207,7 @@ public final class DecoderWeights {
       if (ck.tensors().containsKey(extra))
         throw new IllegalArgumentException("weights: " + ck.path() + " has more layers than the model's " + c.layers()
             + " (found '" + extra + "'): wrong --model?");
-      Loader ld = new Loader(ck);
+      CheckpointTensors ld = new CheckpointTensors(ck);
       int D = c.hidden(), F = c.mlp(), kv = c.kvWidth();
       List<Layer> layers = new ArrayList<>();
       for (int l = 0; l < c.layers(); l++) {
@@ -231,11 +224,11 @@ public final class DecoderWeights {
       Tensor lm = ld.weight(names.lmHead(), c.vocab(), D);
       Tensor emb = ck.tensors().containsKey(names.embed()) ? ld.weight(names.embed(), c.vocab(), D) : null;
       for (String name : ck.tensors().keySet()) {
-        if (names.inside(name) && !ld.used.contains(name) && !name.endsWith(".rotary_emb.inv_freq"))
+        if (names.inside(name) && !ld.used(name) && !name.endsWith(".rotary_emb.inv_freq"))
           throw new IllegalArgumentException("weights: tensor '" + name + "' in " + ck.fileOf(name)
               + " belongs to the language model but this decoder has no use for it");
       }
-      return new DecoderWeights(c, layers, norm, lm, emb, ld.keep, ck.path().toString());
+      return new DecoderWeights(c, layers, norm, lm, emb, ld.keepAlive(), ck.path().toString());
     }
   }
 
@@ -253,59 +246,6 @@ public final class DecoderWeights {
       // no recognisable layout: nothing to suggest
     }
     return "";
-  }
-
-  /** Reads tensors out of a checkpoint, checking shape and dtype, remembering which names it used. */
-  private static final class Loader {
-    final Checkpoint ck;
-    final List<Object> keep = new ArrayList<>();
-    final Set<String> used = new HashSet<>();
-
-    Loader(Checkpoint ck) {
-      this.ck = ck;
-    }
-
-    private TensorInfo info(String name, long... shape) {
-      TensorInfo t = ck.tensors().get(name);
-      if (t == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + name + "'");
-      if (!Arrays.equals(t.shape(), shape))
-        throw new IllegalArgumentException("weights: tensor '" + name + "' must have shape " + Arrays.toString(shape)
-            + " for this model, got " + t.shapeString());
-      if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16)
-        throw new IllegalArgumentException("weights: tensor '" + name + "' must be F32, BF16 or F16, got " + t.dtype());
-      used.add(name);
-      return t;
-    }
-
-    /** A tensor in its stored dtype over the mapped bytes: no copy, no conversion. */
-    Tensor weight(String name, long... shape) throws IOException {
-      TensorInfo t = info(name, shape);
-      ByteBuffer bb = ck.bytes(name);
-      keep.add(bb);
-      return torch.from_blob(new BytePointer(bb), shape, new TensorOptions(scalarType(t.dtype())));
-    }
-
-    /** A norm's weight as float32 (D values; the decoder's RMSNorm reads float32). */
-    Tensor norm(String name, long n) throws IOException {
-      Tensor w = weight(name, n);
-      return Tensors.is(w, torch.ScalarType.Float) ? w : w.to(torch.ScalarType.Float);
-    }
-
-    /** An optional projection bias (Qwen2-family q/k/v), in its projection weight's dtype; null when absent. */
-    Tensor bias(String name, Tensor weight, long n) throws IOException {
-      if (!ck.tensors().containsKey(name)) return null;
-      Tensor b = weight(name, n);
-      return b.scalar_type().value == weight.scalar_type().value ? b : b.to(weight.scalar_type());
-    }
-  }
-
-  static torch.ScalarType scalarType(DType d) {
-    return switch (d) {
-      case F32 -> torch.ScalarType.Float;
-      case BF16 -> torch.ScalarType.BFloat16;
-      case F16 -> torch.ScalarType.Half;
-      default -> throw new IllegalArgumentException("no libtorch dtype for " + d);
-    };
   }
 
   /**

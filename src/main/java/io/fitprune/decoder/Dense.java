@@ -11,21 +11,21 @@ import org.bytedeco.pytorch.global.torch;
  * GEMM was 7-10 times slower than its bf16 GEMM on the development machine (Zen 4 has no
  * avx512_fp16), and float32 2-4 times. Nothing is converted for good.
  */
-final class Dense {
+public final class Dense {
   private Dense() {}
 
   /** The element type the dense layers compute in for weights of this type. */
-  static torch.ScalarType computeType(Tensor weight) {
+  public static torch.ScalarType computeType(Tensor weight) {
     return Tensors.is(weight, torch.ScalarType.Float) ? torch.ScalarType.Float : torch.ScalarType.BFloat16;
   }
 
   /** {@code x w^T + b} (b may be null) as a new tensor of {@link #computeType}; x of any float type. */
-  static Tensor linear(Tensor x, Tensor w, Tensor b) {
+  public static Tensor linear(Tensor x, Tensor w, Tensor b) {
     return linear(x, w, b, computeType(w));
   }
 
   /** {@code x w^T + b} computed in and returned as {@code ct}, whatever the weight's own type. */
-  static Tensor linear(Tensor x, Tensor w, Tensor b, torch.ScalarType ct) {
+  public static Tensor linear(Tensor x, Tensor w, Tensor b, torch.ScalarType ct) {
     Tensor xc = Tensors.is(x, ct) ? null : x.to(ct);
     Tensor wc = Tensors.is(w, ct) ? null : w.to(ct);
     Tensor bc = b == null || Tensors.is(b, ct) ? null : b.to(ct);
@@ -40,7 +40,7 @@ final class Dense {
   }
 
   /** {@code x w^T + b} computed in and written into {@code out}'s type (float32 or bf16 K/V cache rows). */
-  static void linearInto(Tensor out, Tensor x, Tensor w, Tensor b) {
+  public static void linearInto(Tensor out, Tensor x, Tensor w, Tensor b) {
     torch.ScalarType f = torch.ScalarType.Float;
     if (Tensors.is(out, f) && Tensors.is(w, f) && Tensors.is(x, f) && (b == null || Tensors.is(b, f))) {
       if (b == null) torch.linear_out(out, x, w);
@@ -53,7 +53,7 @@ final class Dense {
   }
 
   /** {@code x w^T + b} as a new float32 tensor (q/k/v for the fp32 attention kernels, logits). */
-  static Tensor linearFloat(Tensor x, Tensor w, Tensor b) {
+  public static Tensor linearFloat(Tensor x, Tensor w, Tensor b) {
     Tensor r = linear(x, w, b);
     if (Tensors.is(r, torch.ScalarType.Float)) return r;
     try {

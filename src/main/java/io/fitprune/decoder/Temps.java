@@ -8,10 +8,10 @@ import org.bytedeco.pytorch.Tensor;
  * the garbage collector made every prefill fault in fresh pages for all its temporaries (slow in
  * a VM), and kept memory high between collections.
  */
-final class Temps implements AutoCloseable {
+public final class Temps implements AutoCloseable {
   private final ArrayList<Tensor> list = new ArrayList<>();
 
-  Tensor add(Tensor t) {
+  public Tensor add(Tensor t) {
     list.add(t);
     return t;
   }

@@ -34,6 +34,10 @@ public record ClipVisionConfig(int hiddenSize, int intermediateSize, int layers,
     if (imageSize % patchSize != 0)
       throw new IllegalArgumentException("image_size (" + imageSize + ") must be a multiple of patch_size ("
           + patchSize + ")");
+    long side = imageSize / patchSize;
+    if ((side * side + 1) * hiddenSize >= Integer.MAX_VALUE)
+      throw new IllegalArgumentException("image_size / patch_size (" + side + ") squared plus one, times hidden_size (" + hiddenSize
+          + ") must be below 2^31 (one image's hidden state)");
     if (!(layerNormEps > 0) || !Double.isFinite(layerNormEps))
       throw new IllegalArgumentException("layer_norm_eps must be a positive finite number, got " + layerNormEps);
     if (hiddenAct == null || hiddenAct.isBlank())

@@ -5,7 +5,7 @@ package io.fitprune.vision;
  * transformers' {@code LlavaConfig}.
  *
  * @param featureLayer    {@code vision_feature_layer}: index into the tower's hidden states, where
- *                        state 0 is the pre-norm embeddings; negative counts from the end (-2 is the
+ *                        state 0 is the embeddings after pre_layrnorm; negative counts from the end (-2 is the
  *                        output of the second-to-last layer)
  * @param selectStrategy  {@code vision_feature_select_strategy}: {@code default} drops the CLS row,
  *                        {@code full} keeps it

@@ -56,4 +56,22 @@ class PackageDependenciesTest {
     assertEquals(List.of(), uses("image", "io.fitprune.kernels"));
     assertEquals(List.of(), uses("image", "io.fitprune.decoder"));
   }
+
+  @Test
+  void theVisionTowerKnowsNothingOfFittingOrTheCommandLine() throws IOException {
+    assertEquals(List.of(), uses("vision", "io.fitprune.fitting"));
+    assertEquals(List.of(), uses("vision", "io.fitprune.calibration"));
+    assertEquals(List.of(), uses("vision", "io.fitprune.cli"));
+    for (String pkg : List.of("kernels", "pruning", "fitting", "recipe", "flops", "model", "stats", "io", "decoder"))
+      assertEquals(List.of(), uses(pkg, "io.fitprune.vision"), pkg + " must not depend on the vision tower");
+  }
+
+  /** The configuration records are read from a model folder's config.json by code that may not have libtorch. */
+  @Test
+  void theVisionConfigurationRecordsNeedNoLibtorch() throws IOException {
+    for (String f : List.of("ClipVisionConfig.java", "ProjectorConfig.java")) {
+      String src = Files.readString(SRC.resolve("vision").resolve(f));
+      assertTrue(!src.contains("org.bytedeco") && !src.contains("io.fitprune.decoder"), f + " must not use libtorch");
+    }
+  }
 }
