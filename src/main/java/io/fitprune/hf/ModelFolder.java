@@ -6,6 +6,7 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.image.PreprocessorConfig;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.model.Geometry;
+import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,7 +180,7 @@ public final class ModelFolder {
   /** Checks the vision tower's and projector's tensors against {@code config.json} (names and shapes). */
   public void checkVisionWeights() throws IOException {
     try (Checkpoint ck = Checkpoint.open(weights())) {
-      VisionWeights.check(ck, config);
+      VisionTensors.check(ck, config.vision(), config.projector());
     }
   }
 
@@ -189,7 +190,7 @@ public final class ModelFolder {
    */
   public void checkVisionWeights(Path checkpoint) throws IOException {
     try (Checkpoint ck = Checkpoint.open(checkpoint)) {
-      if (VisionWeights.holdsAny(ck)) VisionWeights.check(ck, config);
+      if (VisionTensors.holdsAny(ck)) VisionTensors.check(ck, config.vision(), config.projector());
     }
   }
 

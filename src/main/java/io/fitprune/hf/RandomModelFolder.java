@@ -9,6 +9,7 @@ import io.fitprune.io.DType;
 import io.fitprune.io.ShardedWriter;
 import io.fitprune.io.StagingDirectory;
 import io.fitprune.model.Geometry;
+import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +36,8 @@ public final class RandomModelFolder {
     List<ShardedWriter.Entry> out = new ArrayList<>();
     for (ShardedWriter.Entry e : RandomCheckpoint.entries(decoder(c), layout, dtype, false))
       if (!e.name().startsWith(layout.projector())) out.add(e);
-    VisionWeights.Layout vl = layout == RandomCheckpoint.Layout.LLAVA ? VisionWeights.Layout.LLAVA : VisionWeights.Layout.LLAVA_HF;
-    VisionWeights.expected(c.vision(), c.projector(), vl).forEach((n, s) -> out.add(new ShardedWriter.Entry(n, dtype, s)));
+    VisionTensors.Layout vl = layout == RandomCheckpoint.Layout.LLAVA ? VisionTensors.Layout.LLAVA : VisionTensors.Layout.LLAVA_HF;
+    VisionTensors.expected(c.vision(), c.projector(), vl).forEach((n, s) -> out.add(new ShardedWriter.Entry(n, dtype, s)));
     return out;
   }
 

@@ -34,7 +34,7 @@ public final class ClipVisionTower {
       throw new IllegalArgumentException("hidden state index " + index + " is out of range for a tower of " + c.layers()
           + " layers (0 to " + c.layers() + ")");
     try (Temps tp = new Temps()) {
-      Tensor px = tp.add(PixelValues.checked(pixelValues, c));
+      Tensor px = tp.add(PixelChecks.checked(pixelValues, c));
       if (px.size(0) == 0) return torch.empty(0, c.positions(), c.hiddenSize());
       Tensor e = tp.add(w.embeddings.apply(px, c));
       Tensor x = w.preNorm.apply(e);

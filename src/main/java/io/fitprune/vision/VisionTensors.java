@@ -1,9 +1,7 @@
-package io.fitprune.hf;
+package io.fitprune.vision;
 
 import io.fitprune.io.Checkpoint;
 import io.fitprune.io.TensorInfo;
-import io.fitprune.vision.ClipVisionConfig;
-import io.fitprune.vision.ProjectorConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -14,9 +12,10 @@ import java.util.Map;
  * Names and shapes of a LLaVA checkpoint's CLIP vision tower and projector, as
  * {@code LlavaForConditionalGeneration} saves them, in either layout: {@code vision_tower.} and
  * {@code multi_modal_projector.} (llava-hf), or the same under {@code model.} (the newer one, whose
- * language model is {@code model.language_model.} with a top-level {@code lm_head}).
+ * language model is {@code model.language_model.} with a top-level {@code lm_head}). Torch-free, so a
+ * model folder is checked without libtorch.
  */
-public final class VisionWeights {
+public final class VisionTensors {
   /** The two layouts' prefixes for the tower and the projector. */
   public enum Layout {
     LLAVA_HF("vision_tower.", "multi_modal_projector."),
@@ -30,7 +29,7 @@ public final class VisionWeights {
     }
   }
 
-  private VisionWeights() {}
+  private VisionTensors() {}
 
   /** Every tensor of the tower and projector with its shape, in the order a checkpoint holds them. */
   public static Map<String, long[]> expected(ClipVisionConfig v, ProjectorConfig p, Layout layout) {
@@ -66,26 +65,26 @@ public final class VisionWeights {
   }
 
   /** Whether the checkpoint holds any tower or projector tensor, in either layout. */
-  static boolean holdsAny(Checkpoint ck) {
+  public static boolean holdsAny(Checkpoint ck) {
     for (String n : ck.tensors().keySet())
       for (Layout l : Layout.values()) if (n.startsWith(l.tower) || n.startsWith(l.projector)) return true;
     return false;
   }
 
   /** The layout of a checkpoint's vision tensors, from their names. */
-  static Layout detect(Checkpoint ck) {
+  public static Layout detect(Checkpoint ck) {
     for (String n : ck.tensors().keySet()) if (n.startsWith(Layout.LLAVA.tower) || n.startsWith(Layout.LLAVA.projector)) return Layout.LLAVA;
     return Layout.LLAVA_HF;
   }
 
   /**
-   * Checks that {@code ck} holds the tower and projector {@code config} describes: each tensor
+   * Checks that {@code ck} holds the tower and projector the configurations describe: each tensor
    * present with its shape, and nothing else under their prefixes (the position-id buffer older
    * checkpoints saved excepted). The error is one line naming the tensor and its file.
    */
-  public static void check(Checkpoint ck, LlavaConfig config) {
+  public static void check(Checkpoint ck, ClipVisionConfig vision, ProjectorConfig projector) {
     Layout layout = detect(ck);
-    Map<String, long[]> want = expected(config.vision(), config.projector(), layout);
+    Map<String, long[]> want = expected(vision, projector, layout);
     for (Map.Entry<String, long[]> w : want.entrySet()) {
       TensorInfo t = ck.tensors().get(w.getKey());
       if (t == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + w.getKey() + "'");

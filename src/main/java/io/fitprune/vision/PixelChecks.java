@@ -6,8 +6,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /** Checks of a tower's input, {@code pixel_values [B, C, S, S]} float32, before anything runs on it. */
-final class PixelValues {
-  private PixelValues() {}
+final class PixelChecks {
+  private PixelChecks() {}
 
   /** A contiguous float32 tensor over the same values (a new reference: close it), after every check. */
   static Tensor checked(Tensor pixels, ClipVisionConfig c) {
