@@ -41,7 +41,7 @@ inline void copy_row(const void* src, int64_t i, void* dst, int64_t at, int64_t 
 int check_paged(const void* k_pool, const void* v_pool, int64_t num_blocks, int32_t block_size, int32_t kv_heads,
                 int32_t head_dim, int32_t elem_bytes, const int32_t* block_table, int64_t max_blocks, int64_t batch,
                 const int64_t* kv_len) {
-  int64_t row;
+  int64_t row = 0;
   if (int st = row_bytes(kv_heads, head_dim, elem_bytes, &row)) return st;
   if (int st = check_pool(k_pool, v_pool, num_blocks, block_size, row)) return st;
   if (max_blocks < 0 || max_blocks > INT32_MAX)
@@ -67,7 +67,7 @@ namespace {
 int append_impl(const void* k_new, const void* v_new, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
                 int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache, const int64_t* capacity,
                 const int64_t* kv_len) {
-  int64_t row;
+  int64_t row = 0;
   if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), &row)) return st;
   if (int st = check_offsets("cu_q", cu_q, batch, 0)) return st;
   if (batch > 0 && (!k_cache || !v_cache || !capacity || !kv_len))
@@ -91,7 +91,7 @@ int append_impl(const void* k_new, const void* v_new, const int64_t* cu_q, int64
 int append_paged_impl(const void* k_new, const void* v_new, int64_t n, int32_t kv_heads, int32_t head_dim,
                       int32_t dtype, void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
                       const int64_t* slot_mapping) {
-  int64_t row;
+  int64_t row = 0;
   if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), &row)) return st;
   if (int st = check_pool(k_pool, v_pool, num_blocks, block_size, row)) return st;
   if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);

@@ -297,7 +297,7 @@ public final class CudaKernels {
     }
     requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_decode_attention(q.pointer(), batch.raw(), B, shape.heads(), shape.kvHeads(),
-        shape.headDim(), t.code, kp, vp, kvLengths, out.pointer(), lse == null ? null : lse.pointer(), null));
+        shape.headDim(), t.code, shape.softmaxScale(), kp, vp, kvLengths, out.pointer(), lse == null ? null : lse.pointer(), null));
     sync();
   }
 

@@ -428,6 +428,52 @@ public final class Kernels {
     return PackedBatches.decodeAttention(shape, q, kCaches, vCaches, kvLengths);
   }
 
+  // ---- K/V caches ----
+
+  /**
+   * Appends a step's K/V (after RoPE) to contiguous caches: rows of sequence b of k and v
+   * {@code [Nq,G,d]} ({@code shape.batch()} gives the new tokens per sequence) go to rows
+   * {@code [kvLengths[b], kvLengths[b] + q_len_b)} of {@code kCaches[b]}, {@code vCaches[b]}
+   * {@code [cap_b,G,d]}, whose capacity is their length. kvLengths is not changed. Nothing is
+   * written when any sequence's rows would pass its capacity (the exception names it).
+   */
+  public static void appendKv(BatchShape shape, NativeData<?> k, NativeData<?> v, NativeData<?>[] kCaches,
+      NativeData<?>[] vCaches, long[] kvLengths) {
+    KvCaches.appendKv(shape, k, v, kCaches, vCaches, kvLengths);
+  }
+
+  /**
+   * Appends rows of k and v {@code [n,G,d]} to a paged cache as vLLM's {@code reshape_and_cache}:
+   * row i goes to slot {@code slots[i] = block * blockSize + offset} (from
+   * {@link PagedKvCache#reserve}); a negative slot (a padding row) is skipped.
+   */
+  public static void appendKv(NativeData<?> k, NativeData<?> v, PagedKvCache cache, long[] slots) {
+    KvCaches.appendKv(k, v, cache, slots);
+  }
+
+  /**
+   * Decode attention over paged caches, as
+   * {@link #decodeAttention(BatchShape, NativeData, NativeData[], NativeData[], long[], NativeData, FloatData)}
+   * (same rules and bits) but with sequence b's cache rows in blocks of pools k and v
+   * {@code [numBlocks, blockSize, G, d]}: row r is row {@code r % blockSize} of block
+   * {@code blockTable[b * maxBlocks + r / blockSize]}, blockTable {@code [B, maxBlocks]} (vLLM's and
+   * FlashAttention's layout). Each layer passes its own table and lengths. Every block id a sequence
+   * uses is checked against the pools.
+   */
+  public static void pagedDecodeAttention(BatchShape shape, NativeData<?> q, NativeData<?> kPool, NativeData<?> vPool,
+      int blockSize, int[] blockTable, long[] kvLengths, NativeData<?> out, FloatData lse) {
+    KvCaches.pagedDecodeAttention(shape, q, kPool, vPool, blockSize, blockTable, kvLengths, out, lse);
+  }
+
+  /** Paged decode attention of sequences {@code seqs} of one layer's {@link PagedKvCache} (its tables and lengths). */
+  public static void pagedDecodeAttention(BatchShape shape, NativeData<?> q, PagedKvCache cache, int[] seqs,
+      NativeData<?> out, FloatData lse) {
+    require(cache, "cache");
+    require(seqs, "seqs");
+    KvCaches.pagedDecodeAttention(shape, q, cache.keys(), cache.values(), cache.blockSize(), cache.blockTable(seqs),
+        cache.lengths(seqs), out, lse);
+  }
+
   // ---- dense layers of a decode step ----
 
   /**

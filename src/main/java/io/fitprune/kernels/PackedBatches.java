@@ -170,7 +170,7 @@ final class PackedBatches {
         vp[b] = address(opened, vCaches[b]);
       }
       check(FitPruneNative.fp_cpu_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
-          shape.headDim(), dtype, kp, vp, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
+          shape.headDim(), dtype, shape.softmaxScale(), kp, vp, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
     } finally {
       for (NativeData.Access<?> a : opened) a.close();
     }

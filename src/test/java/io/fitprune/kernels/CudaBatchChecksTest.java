@@ -44,11 +44,11 @@ class CudaBatchChecksTest {
         new long[] {0, 10, 15, 6}, FAKE, FAKE, null), "sequence 1");
     expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10}, 1, 8, 2, 64, f16,
         new long[] {Long.MAX_VALUE, 5}, FAKE, FAKE, null), "sequence 0");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, new long[] {1, 1},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, 0.125f, new long[] {1, 1},
         new long[] {1, 1}, new long[] {4, 4}, FAKE, FAKE, null), "cu_q");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 3}, 2, 8, 2, 64, f16, new long[] {1, 1},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 3}, 2, 8, 2, 64, f16, 0.125f, new long[] {1, 1},
         new long[] {1, 1}, new long[] {4, 1}, FAKE, FAKE, null), "kv_len");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, new long[] {0},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, 0.125f, new long[] {0},
         new long[] {1}, new long[] {4}, FAKE, FAKE, null), "null cache pointer");
   }
 

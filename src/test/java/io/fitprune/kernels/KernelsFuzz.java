@@ -302,7 +302,7 @@ public final class KernelsFuzz {
             case 1 -> FitPruneNative.fp_select_keep(a, b, n, 1, bad, 0, keep);
             case 2 -> FitPruneNative.fp_cpu_scores_f32(a, b, a, n, 1, 1, 1, bad, rnd.nextInt(0, 3), a, b);
             case 3 -> FitPruneNative.fp_cpu_decode_attention(a, new long[] {0, bad}, 1, 1, 1, 8,
-                rnd.nextInt(0, 3), cache, cache, new long[] {n}, b, FitPruneNative.FP_DTYPE_F32, a);
+                rnd.nextInt(0, 3), 0.25f, cache, cache, new long[] {n}, b, FitPruneNative.FP_DTYPE_F32, a);
             default -> FitPruneNative.fp_cpu_gather_rows_f32(a, rnd.nextInt(0, 4), bad, keep, rnd.nextInt(1, 4), b);
           };
           if (st == FitPruneNative.FP_OK) throw new AssertionError("the C API accepted an invalid argument");
