@@ -1,0 +1,159 @@
+package io.fitprune.bench;
+
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
+import io.fitprune.kernels.Bf16Data;
+import io.fitprune.kernels.FloatData;
+import io.fitprune.kernels.Kernels;
+import io.fitprune.kernels.NativeData;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One decode step's attention for 8 requests with caches of 100 to 1100 rows (LLaVA-1.5 heads,
+ * H = 32, G = 32, d = 128; one new token each), over the same K/V rows stored two ways:
+ * <ul>
+ *   <li>{@code contiguous}, {@code contiguousBf16}: per-request caches {@code [cap, G, d]}
+ *       ({@code Kernels.decodeAttention});
+ *   <li>{@code paged}, {@code pagedBf16}: one pool {@code [numBlocks, blockSize, G, d]} with the
+ *       requests' blocks shuffled through it, read through a block table
+ *       ({@code Kernels.pagedDecodeAttention}); the same bits as the contiguous call.
+ * </ul>
+ * paged / contiguous is the cost of the indirection (the target is at most 1.1).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class PagedDecodeBench {
+  static final long[] LENGTHS = {100, 240, 380, 520, 660, 800, 950, 1100};
+  static final int H = 32, G = 32, D = 128, ROW = G * D;
+
+  @Param({"16"})
+  public int blockSize;
+
+  private BatchShape step;
+  private long[] kvLen;
+  private int[] table;
+  private FloatData q, out, kPool, vPool;
+  private FloatData[] kc, vc;
+  private Bf16Data bq, bkPool, bvPool;
+  private Bf16Data[] bkc, bvc;
+  private final List<NativeData<?>> owned = new ArrayList<>();
+
+  @Setup(Level.Trial)
+  public void setup() {
+    int B = LENGTHS.length;
+    long[] ones = new long[B];
+    Arrays.fill(ones, 1);
+    step = new BatchShape(Batch.ofLengths(ones), H, G, D);
+    kvLen = LENGTHS.clone();
+    Random rnd = new Random(42);
+    int maxBlocks = 0, numBlocks = 0;
+    for (long n : LENGTHS) {
+      int blocks = (int) ((n + blockSize - 1) / blockSize);
+      maxBlocks = Math.max(maxBlocks, blocks);
+      numBlocks += blocks;
+    }
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < numBlocks; i++) ids.add(i);
+    Collections.shuffle(ids, rnd); // blocks scattered as a long-running server leaves them
+    table = new int[B * maxBlocks];
+    float[] kp = new float[numBlocks * blockSize * ROW], vp = new float[kp.length];
+    kc = new FloatData[B];
+    vc = new FloatData[B];
+    bkc = new Bf16Data[B];
+    bvc = new Bf16Data[B];
+    int next = 0;
+    for (int b = 0; b < B; b++) {
+      float[] k = gaussian(rnd, LENGTHS[b] * ROW), v = gaussian(rnd, LENGTHS[b] * ROW);
+      kc[b] = floats(k);
+      vc[b] = floats(v);
+      bkc[b] = bf16(k);
+      bvc[b] = bf16(v);
+      for (int r = 0; r < LENGTHS[b]; r++) {
+        if (r % blockSize == 0) table[b * maxBlocks + r / blockSize] = ids.get(next++);
+        int slot = table[b * maxBlocks + r / blockSize] * blockSize + r % blockSize;
+        System.arraycopy(k, r * ROW, kp, slot * ROW, ROW);
+        System.arraycopy(v, r * ROW, vp, slot * ROW, ROW);
+      }
+    }
+    kPool = floats(kp);
+    vPool = floats(vp);
+    bkPool = bf16(kp);
+    bvPool = bf16(vp);
+    float[] qa = gaussian(rnd, (long) B * H * D);
+    q = floats(qa);
+    bq = bf16(qa);
+    out = FloatData.allocate((long) B * H * D);
+    owned.add(out);
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    for (NativeData<?> d : owned) d.close();
+  }
+
+  private static float[] gaussian(Random rnd, long count) {
+    float[] a = new float[Math.toIntExact(count)];
+    for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+    return a;
+  }
+
+  private FloatData floats(float[] a) {
+    FloatData f = FloatData.allocate(a.length);
+    f.pointer().put(a);
+    owned.add(f);
+    return f;
+  }
+
+  private Bf16Data bf16(float[] a) {
+    Bf16Data b = Bf16Data.allocate(a.length);
+    b.pointer().put(Bf16Data.round(a).toArray());
+    owned.add(b);
+    return b;
+  }
+
+  @Benchmark
+  public FloatData contiguous() {
+    Kernels.decodeAttention(step, q, kc, vc, kvLen, out, null);
+    return out;
+  }
+
+  @Benchmark
+  public FloatData paged() {
+    Kernels.pagedDecodeAttention(step, q, kPool, vPool, blockSize, table, kvLen, out, null);
+    return out;
+  }
+
+  @Benchmark
+  public FloatData contiguousBf16() {
+    Kernels.decodeAttention(step, bq, bkc, bvc, kvLen, out, null);
+    return out;
+  }
+
+  @Benchmark
+  public FloatData pagedBf16() {
+    Kernels.pagedDecodeAttention(step, bq, bkPool, bvPool, blockSize, table, kvLen, out, null);
+    return out;
+  }
+}
