@@ -199,12 +199,12 @@ void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visua
 // them: one FusedScores per sequence, the per-sequence head-max, locks and partials, and the
 // workers' tiles. The batch's work table sits in its own buffer (tls_plan).
 template <class T>
-int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
-                  void* out, bool out_f32, float* lse, const int64_t* spans = nullptr,
-                  float* self_score = nullptr, float* cross_score = nullptr) {
+int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, const int64_t* cu_k, int64_t batch, int H,
+                  int G, int d, float softmax_scale, void* out, bool out_f32, float* lse,
+                  const int64_t* spans = nullptr, float* self_score = nullptr, float* cross_score = nullptr) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
-  const int64_t count = plan_attention(cu, batch, H, seqs, spans);
-  const int64_t n = cu[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
+  const int64_t count = plan_attention(cu, batch, H, seqs, spans, cu_k);
+  const int64_t n = cu[batch], nk = cu_k[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
   const int workers = max_workers();
   int64_t head_max = 0, partial = 0, locks = 0, blocks = 0, max_ldm = 0;  // floats, doubles, ints, items
   for (int64_t i = 0; self_score && i < count; ++i) {
@@ -252,7 +252,8 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
     }
   }
   AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
-                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed};
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed,
+                     log2_scale(softmax_scale, d)};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
   // Non-finite inputs, almost free: a bad q row makes its LSE non-finite and a bad v reaches the
@@ -265,12 +266,13 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
     last_row_bad = out_f32 ? first_nonfinite(static_cast<const float*>(out) + last * qd, qd) >= 0
                            : first_nonfinite(static_cast<const T*>(out) + last * qd, qd) >= 0;
   }
-  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
-    const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
+  // (A cached prefix's rows that no query sees are scanned too: its k and v are reported as given.)
+  if (first_nonfinite(k, nk * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || last_row_bad) {
+    const int64_t qs[3] = {n, H, d}, ks[3] = {nk, G, d};
     int64_t at;
     if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
-    if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
-    if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(k, nk * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(v, nk * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
     return fail(FP_ERR_VALUE, "attention overflowed float32 although q, k and v are finite (q*k too large)");
   }
   if (fused) {
@@ -325,15 +327,20 @@ int check_attention_varlen(const void* q, const void* k, const void* v, const in
 }
 
 // run_attention on the element type of dtype (checked); scores when spans and self_score are given.
-int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch,
-                     int H, int G, int d, void* out, int32_t out_dtype, float* lse, const int64_t* spans = nullptr,
-                     float* self_score = nullptr, float* cross_score = nullptr) {
+// cu_k: the keys of each sequence (a cached prefix), or cu itself.
+int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, const int64_t* cu_k,
+                     int64_t batch, int H, int G, int d, float softmax_scale, void* out, int32_t out_dtype, float* lse,
+                     const int64_t* spans = nullptr, float* self_score = nullptr, float* cross_score = nullptr) {
   if (dtype == FP_DTYPE_BF16)
     return run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k), static_cast<const bf16*>(v), cu,
-                         batch, H, G, d, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score, cross_score);
+                         cu_k, batch, H, G, d, softmax_scale, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score,
+                         cross_score);
   return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
-                       batch, H, G, d, out, true, lse, spans, self_score, cross_score);
+                       cu_k, batch, H, G, d, softmax_scale, out, true, lse, spans, self_score, cross_score);
 }
+
+// 1/sqrt(d) as the kernels compare it (log2_scale).
+inline float default_scale(int d) { return 1.f / std::sqrt((float)d); }
 
 // Builds the work table, workspace and key splits of a decode call (arguments checked) and runs it.
 // Paged caches: the pools and table of DecodeArgs; contiguous ones: their per-sequence pointers.
@@ -520,7 +527,30 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                                         lse))
       return st;
     if (cu_seqlens[batch] == 0) return FP_OK;
-    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
+                            default_scale(head_dim), out, out_dtype, lse);
+  });
+}
+
+int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                               const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                               int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                               float* lse) {
+  return guarded([&]() -> int {
+    if (int st = check_attention_varlen(q, q, q, cu_seqlens_q, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
+    if (int st = check_offsets("cu_seqlens_k", cu_seqlens_k, batch, 0)) return st;
+    if (int st = check_shape(k, k, v, cu_seqlens_k[batch], heads, kv_heads, head_dim)) return st;
+    for (int64_t b = 0; b < batch; ++b)
+      if (cu_seqlens_k[b + 1] - cu_seqlens_k[b] < cu_seqlens_q[b + 1] - cu_seqlens_q[b])
+        return fail(FP_ERR_ARG, "sequence %lld: %lld keys for %lld queries (the keys end with the queries' own)",
+                    (long long)b, (long long)(cu_seqlens_k[b + 1] - cu_seqlens_k[b]),
+                    (long long)(cu_seqlens_q[b + 1] - cu_seqlens_q[b]));
+    if (int st = check_softmax_scale(softmax_scale)) return st;
+    if (cu_seqlens_q[batch] == 0) return FP_OK;
+    return run_attention_of(dtype, q, k, v, cu_seqlens_q, cu_seqlens_k, batch, heads, kv_heads, head_dim,
+                            softmax_scale, out, out_dtype, lse);
   });
 }
 
@@ -565,8 +595,9 @@ int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, 
       return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
                                   cross_score);
     }
-    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse, spans,
-                            total_visual > 0 ? self_score : nullptr, cross_score);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
+                            default_scale(head_dim), out, out_dtype, lse, spans, total_visual > 0 ? self_score : nullptr,
+                            cross_score);
   });
 }
 

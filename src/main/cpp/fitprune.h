@@ -141,6 +141,17 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
                             int32_t out_dtype, float* lse);
 
+/* fp_cpu_attention_varlen with a cached prefix (prefix caching, chunked prefill) and a softmax scale:
+ * sequence b's queries are rows [cu_seqlens_q[b], cu_seqlens_q[b+1]) of q, its keys and values rows
+ * [cu_seqlens_k[b], cu_seqlens_k[b+1]) of k and v [Nk,G,d], k_len_b >= q_len_b, the queries' own
+ * K/V being the last q_len_b of them; query t sees keys [0, k_len_b - q_len_b + t]. Logits are
+ * q.k * softmax_scale (finite, > 0). out [Nq,H,d], lse [H,Nq]. With cu_seqlens_k == cu_seqlens_q
+ * and softmax_scale = 1/sqrt(d) it gives fp_cpu_attention_varlen's bits. */
+int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                               const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                               int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                               float* lse);
+
 /* Scores of every sequence's visual span; spans [B,2] holds (prefix, visual) within each
  * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
  * ([sum of visual]). */

@@ -187,7 +187,10 @@ int check_paged(const void* k_pool, const void* v_pool, int64_t num_blocks, int3
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
 // With spans [batch,2], plan_attention also fills each slot's prefix, visual and out0 (fused scores).
-int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans = nullptr);
+// With cu_k (a cached prefix: sequence b's keys are rows [cu_k[b], cu_k[b+1]) of k, at least as many
+// as its queries), each slot's key0 and keys are those rows.
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans = nullptr,
+                       const int64_t* cu_k = nullptr);
 int64_t plan_scores(const int64_t* cu, const int64_t* spans, int64_t batch, SeqSlot* slot);
 
 // T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
@@ -206,6 +209,7 @@ struct AttentionArgs {
   float* scratch;    // max_workers() * attention_scratch_floats(d)
   const FusedScores* fused;  // null: attention only; else one per slot of seqs (and the sentinel)
   int* packed;       // one flag per packed key block, zeroed: 0 not packed, 1 being packed, 2 packed
+  float qscale;      // softmax_scale * log2(e) (log2_scale)
 };
 
 template <class T>

@@ -101,6 +101,11 @@ public final class FitPruneNative {
       @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
       int kvHeads, int headDim, int dtype, Pointer out, int outDtype, @Cast("float*") Pointer lse);
 
+  public static native int fp_cpu_attention_varlen_kv(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlensQ, @Cast("const int64_t*") long[] cuSeqlensK,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out,
+      int outDtype, @Cast("float*") Pointer lse);
+
   public static native int fp_cpu_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch,
       int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,

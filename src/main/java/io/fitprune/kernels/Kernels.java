@@ -465,6 +465,20 @@ public final class Kernels {
     KvCaches.pagedDecodeAttention(shape, q, kPool, vPool, blockSize, blockTable, kvLengths, out, lse);
   }
 
+  /**
+   * Packed prefill attention over a cached prefix (prefix caching, chunked prefill): sequence b's
+   * queries are rows {@code shape.batch()} of q {@code [Nq,H,d]}, its keys and values rows
+   * {@code keys} of k and v {@code [Nk,G,d]} (at least as many as its queries, ending with the
+   * queries' own), and query t sees keys {@code [0, k_len_b - q_len_b + t]}; logits scaled by
+   * {@code shape.softmaxScale()}. Writes out {@code [Nq,H,d]} and lse {@code [H,Nq]}. With
+   * {@code keys} equal to the queries' batch and the default scale, the bits of
+   * {@link #attention(BatchShape, NativeData, NativeData, NativeData, NativeData, FloatData)}.
+   */
+  public static void attention(BatchShape shape, Batch keys, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse) {
+    KvCaches.attention(shape, keys, q, k, v, out, lse);
+  }
+
   /** Paged decode attention of sequences {@code seqs} of one layer's {@link PagedKvCache} (its tables and lengths). */
   public static void pagedDecodeAttention(BatchShape shape, NativeData<?> q, PagedKvCache cache, int[] seqs,
       NativeData<?> out, FloatData lse) {

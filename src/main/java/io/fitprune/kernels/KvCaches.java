@@ -9,7 +9,7 @@ import java.util.Objects;
 
 /**
  * The K/V cache calls behind {@link Kernels}: appending a step's K/V to contiguous or paged
- * caches, and decode attention over paged caches. Every argument is checked here (block ids and
+ * caches, decode attention over paged caches, and prefill attention over a cached prefix. Every argument is checked here (block ids and
  * slots included) before the native call, which checks them again.
  */
 final class KvCaches {
@@ -129,6 +129,35 @@ final class KvCaches {
       check(FitPruneNative.fp_cpu_paged_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
           shape.headDim(), dtype, shape.softmaxScale(), ka.untyped(), va.untyped(), numBlocks, blockSize, blockTable,
           maxBlocks, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
+    }
+  }
+
+  static void attention(BatchShape shape, Batch keys, NativeData<?> q, NativeData<?> k, NativeData<?> v,
+      NativeData<?> out, FloatData lse) {
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(keys, "keys");
+    Batch queries = shape.batch();
+    if (keys.size() != queries.size())
+      throw new IllegalArgumentException("keys: expected one length per sequence (" + queries.size() + "), got "
+          + keys.size());
+    for (int b = 0; b < keys.size(); b++)
+      if (keys.length(b) < queries.length(b))
+        throw new IllegalArgumentException("keys: sequence " + b + " has " + keys.length(b) + " keys for "
+            + queries.length(b) + " queries (its keys end with the queries' own)");
+    AttentionShape all = shape.packed();
+    int dtype = Kernels.inputType(q, k, v);
+    int outType = Kernels.outputType(dtype, out);
+    long[] kvDims = {keys.tokens(), shape.kvHeads(), shape.headDim()};
+    q.requireShape("q", "[Nq,H,d]", all.qDims());
+    k.requireShape("k", "[Nk,G,d]", kvDims);
+    v.requireShape("v", "[Nk,G,d]", kvDims);
+    out.requireShape("out", "[Nq,H,d]", all.qDims());
+    require(lse, "lse").requireShape("lse", "[H,Nq]", all.lseDims());
+    try (var qa = q.open(true, false); var ka = k.open(true, false); var va = v.open(true, false);
+        var oa = out.open(false, true); var la = lse.open(false, true)) {
+      check(FitPruneNative.fp_cpu_attention_varlen_kv(qa.untyped(), ka.untyped(), va.untyped(), queries.raw(),
+          keys.raw(), queries.size(), shape.heads(), shape.kvHeads(), shape.headDim(), dtype, shape.softmaxScale(),
+          oa.untyped(), outType, la.untyped()));
     }
   }
 
