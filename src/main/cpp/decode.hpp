@@ -54,14 +54,13 @@ inline void axpy(float p, const float* v, int d, float* o) {
 }
 
 // Where row j of a cache lies (the group's columns included): a contiguous cache [cap,G,d], or a
-// paged pool [blocks, block_size, G, d] through the sequence's block table (checked by the API).
-// run(j): how many rows from j on are adjacent in memory.
+// paged pool [blocks, block_size, G, d] through the sequence's block table (checked by the API),
+// where run(j) says how many rows from j on are adjacent in memory.
 template <class T>
 struct FlatRows {
   const T* base;
   int64_t ld;
   const T* row(int64_t j) const { return base + j * ld; }
-  int64_t run(int64_t j) const { return INT64_MAX - j; }
 };
 template <class T>
 struct PagedRows {
