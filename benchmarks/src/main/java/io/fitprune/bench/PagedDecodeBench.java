@@ -12,6 +12,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -36,7 +37,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *       requests' blocks shuffled through it, read through a block table
  *       ({@code Kernels.pagedDecodeAttention}); the same bits as the contiguous call.
  * </ul>
- * paged / contiguous is the cost of the indirection (the target is at most 1.1).
+ * paged / contiguous is the cost of the indirection (the target is at most 1.1). On a shared
+ * machine the load changes between JMH's separate runs of each method by more than that, so
+ * {@code interleaved} and {@code interleavedBf16} also run both layouts alternately in one
+ * benchmark (order flipped every call) and add each one's time to its own counter
+ * ({@code contiguousNs}, {@code pagedNs}): both see the same load, and their ratio per iteration is
+ * the figure to read.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -131,6 +137,46 @@ public class PagedDecodeBench {
     b.pointer().put(Bf16Data.round(a).toArray());
     owned.add(b);
     return b;
+  }
+
+  /** Nanoseconds spent in each layout during an iteration of the interleaved benchmarks. */
+  @State(Scope.Thread)
+  @AuxCounters(AuxCounters.Type.EVENTS)
+  public static class Split {
+    public long contiguousNs, pagedNs;
+    boolean pagedFirst;
+
+    @Setup(Level.Iteration)
+    public void clear() {
+      contiguousNs = 0;
+      pagedNs = 0;
+    }
+  }
+
+  @Benchmark
+  public FloatData interleaved(Split t) {
+    return alternate(t, false);
+  }
+
+  @Benchmark
+  public FloatData interleavedBf16(Split t) {
+    return alternate(t, true);
+  }
+
+  private FloatData alternate(Split t, boolean bf16) {
+    t.pagedFirst = !t.pagedFirst;
+    for (int i = 0; i < 2; i++) {
+      boolean paged = t.pagedFirst == (i == 0);
+      long t0 = System.nanoTime();
+      if (paged) {
+        if (bf16) pagedBf16(); else paged();
+        t.pagedNs += System.nanoTime() - t0;
+      } else {
+        if (bf16) contiguousBf16(); else contiguous();
+        t.contiguousNs += System.nanoTime() - t0;
+      }
+    }
+    return out;
   }
 
   @Benchmark
