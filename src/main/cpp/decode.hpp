@@ -103,20 +103,42 @@ inline void pack_cache_keys(const PagedRows<T>& k, int G, int d, int64_t j0, int
     for (int jj = cnt; jj < BK; ++jj) out[c * BK + jj] = 0;
 }
 
+// Calls f(jj, row) for rows j0 + jj, jj < cnt, walking the layout: one division per call, not per
+// row (a decode item does only a few multiply-adds per row it reads, so per-row address
+// arithmetic would show).
+template <class T, class F>
+inline void for_rows(const FlatRows<T>& v, int64_t j0, int cnt, F&& f) {
+  const T* p = v.row(j0);
+  for (int jj = 0; jj < cnt; ++jj, p += v.ld) f(jj, p);
+}
+template <class T, class F>
+inline void for_rows(const PagedRows<T>& v, int64_t j0, int cnt, F&& f) {
+  int64_t block = j0 / v.bs, off = j0 % v.bs;
+  const T* p = v.row(j0);
+  for (int jj = 0; jj < cnt; ++jj) {
+    f(jj, p);
+    if (++off < v.bs) {
+      p += v.ld;
+    } else if (jj + 1 < cnt) {  // the next block is read only when a row of it is
+      off = 0;
+      p = v.pool + (int64_t)v.table[++block] * v.bs * v.ld;
+    }
+  }
+}
+
 // Rows [j0, j0+cnt) of a V cache as fp32 rows: vr[jj] points at row j0+jj, in place for fp32,
 // widened (exactly) into buf [cnt][d] for bf16.
 template <class Rows>
 inline void v_rows(const Rows& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
-  for (int j = 0; j < cnt; ++j) vr[j] = v.row(j0 + j);
+  for_rows(v, j0, cnt, [&](int jj, const float* row) { vr[jj] = row; });
 }
 template <template <class> class R>
 inline void v_rows(const R<bf16>& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
-  for (int j = 0; j < cnt; ++j) {
-    const bf16* src = v.row(j0 + j);
-    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)j * d);
+  for_rows(v, j0, cnt, [&](int jj, const bf16* src) {
+    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)jj * d);
     for (int c = 0; c < d; ++c) dst[c] = (uint32_t)src[c] << 16;
-    vr[j] = buf + (int64_t)j * d;
-  }
+    vr[jj] = buf + (int64_t)jj * d;
+  });
 }
 
 constexpr int kSumLanes = 16;  // row sums per decode row, whatever W
