@@ -539,6 +539,35 @@ def check_batch(lib):
         tol = 1e-5 if dtype == "fp32" else 1e-2
         record(f"decode {dtype} vs float64", worst < tol and not torch.isnan(out).any().item(), f"worst {worst:.2e}")
 
+        # paged: the same rows appended by slots into one pool of shuffled 16-row blocks (spare blocks NaN, never
+        # read), then read through a block table; the same bits as the contiguous call, at another softmax scale too
+        bs, row = 16, Gd * dd
+        counts = [(n + bs - 1) // bs for n in kv]
+        max_blocks, num_blocks = max(counts), sum(counts) + 3
+        ids = torch.randperm(num_blocks, generator=torch.Generator().manual_seed(7)).tolist()
+        table, slots, next_id = [0] * (len(kv) * max_blocks), [], 0
+        for i, n in enumerate(kv):
+            for b in range(counts[i]):
+                table[i * max_blocks + b] = ids[next_id]
+                next_id += 1
+            slots.append([table[i * max_blocks + r // bs] * bs + r % bs for r in range(n)])
+        k_pool = torch.full((num_blocks, bs, Gd, dd), float("nan"), device="cuda").to(caches[0][1].dtype)
+        v_pool = torch.full_like(k_pool, float("nan"))
+        for i, n in enumerate(kv):
+            lib.cuda_kv_append_paged(ptr(caches[i][1]), ptr(caches[i][2]), n, Gd, dd, dtype, ptr(k_pool), ptr(v_pool),
+                                     num_blocks, bs, slots[i])
+        for scale in (1.0 / math.sqrt(dd), 0.37):
+            want = torch.full_like(qs, float("nan"))
+            got = torch.full_like(qs, float("nan"))
+            lse2 = torch.full_like(lse, float("nan"))
+            lib.cuda_decode(ptr(qs), cu_q, Hd, Gd, dd, dtype, [ptr(x[1]) for x in caches], [ptr(x[2]) for x in caches],
+                            kv, ptr(want), ptr(lse), scale=scale)
+            lib.cuda_paged_decode(ptr(qs), cu_q, Hd, Gd, dd, dtype, scale, ptr(k_pool), ptr(v_pool), num_blocks, bs,
+                                  table, max_blocks, kv, ptr(got), ptr(lse2))
+            torch.cuda.synchronize()
+            record(f"paged decode {dtype} = contiguous (scale {scale:.3f})",
+                   torch.equal(want, got) and torch.equal(lse, lse2), "output and LSE bitwise equal")
+
 
 def main():
     ap = argparse.ArgumentParser()

@@ -5,7 +5,8 @@ src/main/native/build.sh (see check.sh). Pointers are passed as plain integers (
 data_ptr(), numpy's ctypes.data), so host and device memory go through the same calls.
 """
 import ctypes
-from ctypes import c_char_p, c_int, c_int32, c_int64, c_void_p, POINTER
+import math
+from ctypes import c_char_p, c_float, c_int, c_int32, c_int64, c_void_p, POINTER
 
 FP_OK, FP_ERR_ARG, FP_ERR_INDEX, FP_ERR_NOMEM, FP_ERR_CUDA, FP_ERR_UNAVAILABLE, FP_ERR_VALUE = range(7)
 
@@ -56,8 +57,15 @@ class Lib:
             "fp_cuda_scores_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
                                                               c_int32, POINTER(c_int64), c_void_p, c_void_p, c_void_p]),
             "fp_cuda_decode_attention": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32, c_int32,
-                                                 POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64), c_void_p,
-                                                 c_void_p, c_void_p]),
+                                                 c_float, POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64),
+                                                 c_void_p, c_void_p, c_void_p]),
+            # paged: pools [blocks, block_size, G, d] on the device; block_table [B, max_blocks] int32 on the host
+            "fp_cuda_paged_decode_attention": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                                       c_int32, c_float, c_void_p, c_void_p, c_int64, c_int32,
+                                                       POINTER(c_int32), c_int64, POINTER(c_int64), c_void_p, c_void_p,
+                                                       c_void_p]),
+            "fp_cuda_kv_append_paged": (c_int, [c_void_p, c_void_p, c_int64, c_int32, c_int32, c_int32, c_void_p,
+                                                c_void_p, c_int64, c_int32, POINTER(c_int64), c_void_p]),
             "fp_cpu_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
                                                                 c_int32, c_void_p, c_int32, c_void_p]),
             "fp_cpu_decode_attention_f32": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
@@ -122,10 +130,22 @@ class Lib:
         self._check(self.L.fp_cuda_scores_varlen(q, k, lse, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], _i64(flat),
                                                  self_s, cross_s, stream))
 
-    def cuda_decode(self, q, cu_q, H, G, d, dtype, k_caches, v_caches, kv_len, out, lse, stream=None):
+    def cuda_decode(self, q, cu_q, H, G, d, dtype, k_caches, v_caches, kv_len, out, lse, stream=None, scale=None):
         B = len(cu_q) - 1
-        self._check(self.L.fp_cuda_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], _ptrs(k_caches),
+        scale = 1.0 / math.sqrt(d) if scale is None else scale
+        self._check(self.L.fp_cuda_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], scale, _ptrs(k_caches),
                                                     _ptrs(v_caches), _i64(kv_len), out, lse, stream))
+
+    def cuda_paged_decode(self, q, cu_q, H, G, d, dtype, scale, k_pool, v_pool, num_blocks, block_size, table,
+                          max_blocks, kv_len, out, lse, stream=None):
+        B = len(cu_q) - 1
+        self._check(self.L.fp_cuda_paged_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], scale, k_pool,
+                                                          v_pool, num_blocks, block_size, (c_int32 * len(table))(*table),
+                                                          max_blocks, _i64(kv_len), out, lse, stream))
+
+    def cuda_kv_append_paged(self, k, v, n, G, d, dtype, k_pool, v_pool, num_blocks, block_size, slots, stream=None):
+        self._check(self.L.fp_cuda_kv_append_paged(k, v, n, G, d, DTYPES[dtype], k_pool, v_pool, num_blocks, block_size,
+                                                   _i64(slots), stream))
 
     def cuda_set_option(self, name, value):
         self._check(self.L.fp_cuda_set_option(name.encode(), value))

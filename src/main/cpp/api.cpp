@@ -80,18 +80,30 @@ int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans) {
   return FP_OK;
 }
 
-int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
-                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
-  if (!k_cache || !v_cache || !kv_len) return fail(FP_ERR_ARG, "null k_cache, v_cache or kv_len array");
+int check_decode_lengths(const int64_t* cu_q, int64_t batch, int64_t group, const int64_t* kv_len, int64_t* max_rows) {
+  if (!kv_len) return fail(FP_ERR_ARG, "null kv_len array");
   *max_rows = 0;
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t qn = cu_q[b + 1] - cu_q[b];
     if (kv_len[b] < qn || kv_len[b] > INT32_MAX)
       return fail(FP_ERR_ARG, "sequence %lld: kv_len must be in [q_len=%lld, 2^31), got %lld", (long long)b,
                   (long long)qn, (long long)kv_len[b]);
-    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
     if (qn * group > *max_rows) *max_rows = qn * group;  // <= 2^31 * 2^31
   }
+  return FP_OK;
+}
+
+int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
+                        const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows) {
+  if (!k_cache || !v_cache) return fail(FP_ERR_ARG, "null k_cache or v_cache array");
+  for (int64_t b = 0; b < batch; ++b)
+    if (!k_cache[b] || !v_cache[b]) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+  return check_decode_lengths(cu_q, batch, group, kv_len, max_rows);
+}
+
+int check_softmax_scale(float softmax_scale) {
+  if (!(softmax_scale > 0.f) || softmax_scale == __builtin_inff())
+    return fail(FP_ERR_ARG, "softmax_scale must be finite and > 0, got %g", (double)softmax_scale);
   return FP_OK;
 }
 
@@ -225,12 +237,12 @@ int check_scores(const int64_t* spans, int64_t batch, const float* self_score, c
 // them: one FusedScores per sequence, the per-sequence head-max, locks and partials, and the
 // workers' tiles. The batch's work table sits in its own buffer (tls_plan).
 template <class T>
-int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t batch, int H, int G, int d,
-                  void* out, bool out_f32, float* lse, const int64_t* spans = nullptr,
-                  float* self_score = nullptr, float* cross_score = nullptr) {
+int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, const int64_t* cu_k, int64_t batch, int H,
+                  int G, int d, float softmax_scale, void* out, bool out_f32, float* lse,
+                  const int64_t* spans = nullptr, float* self_score = nullptr, float* cross_score = nullptr) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
-  const int64_t count = plan_attention(cu, batch, H, seqs, spans);
-  const int64_t n = cu[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
+  const int64_t count = plan_attention(cu, batch, H, seqs, spans, cu_k);
+  const int64_t n = cu[batch], nk = cu_k[batch], kblocks = (int64_t)G * seqs[count].kb0;  // packed key blocks
   const int workers = max_workers();
   int64_t head_max = 0, partial = 0, locks = 0, blocks = 0, max_ldm = 0;  // floats, doubles, ints, items
   for (int64_t i = 0; self_score && i < count; ++i) {
@@ -278,7 +290,8 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
     }
   }
   AttentionArgs<T> a{q, k, v, n, H, G, d, seqs, count, out, out_f32, lse, reinterpret_cast<T*>(ws),
-                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed};
+                     reinterpret_cast<T*>(ws + pk), reinterpret_cast<float*>(ws + pk + pv), fused ? f : nullptr, packed,
+                     log2_scale(softmax_scale, d)};
   tls_workers = workers;
   FP_DISPATCH(attention, a);
   // Non-finite values: a bad q row makes its LSE non-finite, a bad v reaches the output; NaN or
@@ -288,12 +301,13 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
   const int64_t qd = (int64_t)H * d, kd = (int64_t)G * d;
   const int64_t out_at = out_f32 ? first_nonfinite(static_cast<const float*>(out), n * qd)
                                  : first_nonfinite(static_cast<const T*>(out), n * qd);
-  if (first_nonfinite(k, n * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || out_at >= 0) {
-    const int64_t qs[3] = {n, H, d}, ks[3] = {n, G, d};
+  // (A cached prefix's rows that no query sees are scanned too: its k and v are reported as given.)
+  if (first_nonfinite(k, nk * kd) >= 0 || first_nonfinite(lse, (int64_t)H * n) >= 0 || out_at >= 0) {
+    const int64_t qs[3] = {n, H, d}, ks[3] = {nk, G, d};
     int64_t at;
     if ((at = first_nonfinite(q, n * qd)) >= 0) return nonfinite_error("q", q, at, "[n,H,d]", 3, qs);
-    if ((at = first_nonfinite(k, n * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
-    if ((at = first_nonfinite(v, n * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(k, nk * kd)) >= 0) return nonfinite_error("k", k, at, "[n,G,d]", 3, ks);
+    if ((at = first_nonfinite(v, nk * kd)) >= 0) return nonfinite_error("v", v, at, "[n,G,d]", 3, ks);
     char where[160];
     if ((at = first_nonfinite(lse, (int64_t)H * n)) >= 0) {
       snprintf(where, sizeof where, "[%lld, %lld] (head %lld, row %lld)", (long long)(at / n), (long long)(at % n),
@@ -309,8 +323,6 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, int64_t
   // The fused scores come from these logits; past 2^24 a logit's rounding step is a whole unit.
   if (fused) {
     if (int st = check_lse_resolution(lse, H, n)) return st;
-  }
-  if (fused) {
     FP_DISPATCH2(fused_score_sums, f, count);
     for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
       if (f[i].visual > 0)
@@ -364,20 +376,36 @@ int check_attention_varlen(const void* q, const void* k, const void* v, const in
 }
 
 // run_attention on the element type of dtype (checked); scores when spans and self_score are given.
-int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, int64_t batch,
-                     int H, int G, int d, void* out, int32_t out_dtype, float* lse, const int64_t* spans = nullptr,
-                     float* self_score = nullptr, float* cross_score = nullptr) {
+// cu_k: the keys of each sequence (a cached prefix), or cu itself.
+int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v, const int64_t* cu, const int64_t* cu_k,
+                     int64_t batch, int H, int G, int d, float softmax_scale, void* out, int32_t out_dtype, float* lse,
+                     const int64_t* spans = nullptr, float* self_score = nullptr, float* cross_score = nullptr) {
   if (dtype == FP_DTYPE_BF16)
     return run_attention(static_cast<const bf16*>(q), static_cast<const bf16*>(k), static_cast<const bf16*>(v), cu,
-                         batch, H, G, d, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score, cross_score);
+                         cu_k, batch, H, G, d, softmax_scale, out, out_dtype == FP_DTYPE_F32, lse, spans, self_score,
+                         cross_score);
   return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
-                       batch, H, G, d, out, true, lse, spans, self_score, cross_score);
+                       cu_k, batch, H, G, d, softmax_scale, out, true, lse, spans, self_score, cross_score);
 }
 
+// 1/sqrt(d) as the kernels compare it (log2_scale).
+inline float default_scale(int d) { return 1.f / std::sqrt((float)d); }
+
 // Builds the work table, workspace and key splits of a decode call (arguments checked) and runs it.
+// Paged caches: the pools and table of DecodeArgs; contiguous ones: their per-sequence pointers.
+template <class T>
+struct DecodeCaches {
+  const T* const* k_cache;
+  const T* const* v_cache;
+  const T* k_pool;
+  const T* v_pool;
+  const int32_t* block_table;
+  int64_t max_blocks, block_size;
+};
+
 template <class T>
 int run_decode(const T* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
-               const T* const* k_cache, const T* const* v_cache, const int64_t* kv_len, int64_t max_rows, void* out,
+               float softmax_scale, const DecodeCaches<T>& c, const int64_t* kv_len, int64_t max_rows, void* out,
                bool out_f32, float* lse) {
   int64_t* order = static_cast<int64_t*>(tls_plan.get(sizeof(int64_t) * batch));
   for (int64_t b = 0; b < batch; ++b) order[b] = b;
@@ -396,34 +424,80 @@ int run_decode(const T* q, const int64_t* cu_q, int64_t batch, int32_t heads, in
   const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
   const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
   float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
-  DecodeArgs<T> a{q, cu_q, k_cache, v_cache, kv_len, order, batch, cu_q[batch], heads, kv_heads, head_dim,
+  DecodeArgs<T> a{q, cu_q, c.k_cache, c.v_cache, c.k_pool, c.v_pool, c.block_table, c.max_blocks, c.block_size,
+                  log2_scale(softmax_scale, head_dim), kv_len, order, batch, cu_q[batch], heads, kv_heads, head_dim,
                   max_rows, out, out_f32, lse, ws, splits, ws + scratch};
   tls_workers = workers;
   FP_DISPATCH(decode, a);
   return FP_OK;
 }
 
-int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                          int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                          const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+// The checks and workspace bound shared by both cache layouts; *max_rows as check_decode_lengths.
+int check_decode(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                 int32_t dtype, float softmax_scale, const int64_t* kv_len, const void* out, int32_t out_dtype,
+                 int64_t* max_rows) {
   if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
   const int64_t nq = cu_q[batch];
-  if (int st = check_shape(q, k_cache, v_cache, nq, heads, kv_heads, head_dim)) return st;
+  if (int st = check_shape(q, q, q, nq, heads, kv_heads, head_dim)) return st;
   if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
-  if (nq == 0) return FP_OK;
-  if (!out) return fail(FP_ERR_ARG, "null output pointer");
-  int64_t max_rows = 0;
-  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
+  if (int st = check_softmax_scale(softmax_scale)) return st;
+  if (nq > 0 && !out) return fail(FP_ERR_ARG, "null output pointer");
+  if (int st = check_decode_lengths(cu_q, batch, heads / kv_heads, kv_len, max_rows)) return st;
   int64_t per_worker;  // decode_scratch_floats, which cannot overflow past this check
-  if (__builtin_mul_overflow(max_rows, 3 * (int64_t)head_dim + kBlockK + 18, &per_worker) || per_worker > (INT64_MAX >> 12))
-    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)max_rows);
+  if (__builtin_mul_overflow(*max_rows, 3 * (int64_t)head_dim + kBlockK + 18, &per_worker) || per_worker > (INT64_MAX >> 12))
+    return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)*max_rows);
+  return FP_OK;
+}
+
+template <class T>
+int run_decode_of(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim,
+                  float softmax_scale, const DecodeCaches<T>& c, const int64_t* kv_len, int64_t max_rows, void* out,
+                  int32_t out_dtype, float* lse) {
+  return run_decode(static_cast<const T*>(q), cu_q, batch, heads, kv_heads, head_dim, softmax_scale, c, kv_len,
+                    max_rows, out, out_dtype == FP_DTYPE_F32, lse);
+}
+
+int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                          int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                          const void* const* v_cache, const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+  int64_t max_rows = 0;
+  if (int st = check_decode(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, kv_len, out, out_dtype,
+                            &max_rows))
+    return st;
+  if (cu_q[batch] == 0) return FP_OK;
+  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
   if (dtype == FP_DTYPE_BF16)
-    return run_decode(static_cast<const bf16*>(q), cu_q, batch, heads, kv_heads, head_dim,
-                      reinterpret_cast<const bf16* const*>(k_cache), reinterpret_cast<const bf16* const*>(v_cache),
-                      kv_len, max_rows, out, out_dtype == FP_DTYPE_F32, lse);
-  return run_decode(static_cast<const float*>(q), cu_q, batch, heads, kv_heads, head_dim,
-                    reinterpret_cast<const float* const*>(k_cache), reinterpret_cast<const float* const*>(v_cache),
-                    kv_len, max_rows, out, true, lse);
+    return run_decode_of(q, cu_q, batch, heads, kv_heads, head_dim, softmax_scale,
+                         DecodeCaches<bf16>{reinterpret_cast<const bf16* const*>(k_cache),
+                                            reinterpret_cast<const bf16* const*>(v_cache), nullptr, nullptr, nullptr, 0, 0},
+                         kv_len, max_rows, out, out_dtype, lse);
+  return run_decode_of(q, cu_q, batch, heads, kv_heads, head_dim, softmax_scale,
+                       DecodeCaches<float>{reinterpret_cast<const float* const*>(k_cache),
+                                           reinterpret_cast<const float* const*>(v_cache), nullptr, nullptr, nullptr, 0, 0},
+                       kv_len, max_rows, out, FP_DTYPE_F32, lse);
+}
+
+int paged_decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                                int32_t head_dim, int32_t dtype, float softmax_scale, const void* k_pool,
+                                const void* v_pool, int64_t num_blocks, int32_t block_size, const int32_t* block_table,
+                                int64_t max_blocks, const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+  int64_t max_rows = 0;
+  if (int st = check_decode(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, kv_len, out, out_dtype,
+                            &max_rows))
+    return st;
+  if (int st = check_paged(k_pool, v_pool, num_blocks, block_size, kv_heads, head_dim, fp_dtype_size(dtype),
+                           block_table, max_blocks, batch, kv_len))
+    return st;
+  if (cu_q[batch] == 0) return FP_OK;
+  if (dtype == FP_DTYPE_BF16)
+    return run_decode_of(q, cu_q, batch, heads, kv_heads, head_dim, softmax_scale,
+                         DecodeCaches<bf16>{nullptr, nullptr, static_cast<const bf16*>(k_pool),
+                                            static_cast<const bf16*>(v_pool), block_table, max_blocks, block_size},
+                         kv_len, max_rows, out, out_dtype, lse);
+  return run_decode_of(q, cu_q, batch, heads, kv_heads, head_dim, softmax_scale,
+                       DecodeCaches<float>{nullptr, nullptr, static_cast<const float*>(k_pool),
+                                           static_cast<const float*>(v_pool), block_table, max_blocks, block_size},
+                       kv_len, max_rows, out, FP_DTYPE_F32, lse);
 }
 
 }  // namespace
@@ -502,7 +576,30 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                                         lse))
       return st;
     if (cu_seqlens[batch] == 0) return FP_OK;
-    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
+                            default_scale(head_dim), out, out_dtype, lse);
+  });
+}
+
+int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                               const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                               int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                               float* lse) {
+  return guarded([&]() -> int {
+    if (int st = check_attention_varlen(q, q, q, cu_seqlens_q, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
+                                        lse))
+      return st;
+    if (int st = check_offsets("cu_seqlens_k", cu_seqlens_k, batch, 0)) return st;
+    if (int st = check_shape(k, k, v, cu_seqlens_k[batch], heads, kv_heads, head_dim)) return st;
+    for (int64_t b = 0; b < batch; ++b)
+      if (cu_seqlens_k[b + 1] - cu_seqlens_k[b] < cu_seqlens_q[b + 1] - cu_seqlens_q[b])
+        return fail(FP_ERR_ARG, "sequence %lld: %lld keys for %lld queries (the keys end with the queries' own)",
+                    (long long)b, (long long)(cu_seqlens_k[b + 1] - cu_seqlens_k[b]),
+                    (long long)(cu_seqlens_q[b + 1] - cu_seqlens_q[b]));
+    if (int st = check_softmax_scale(softmax_scale)) return st;
+    if (cu_seqlens_q[batch] == 0) return FP_OK;
+    return run_attention_of(dtype, q, k, v, cu_seqlens_q, cu_seqlens_k, batch, heads, kv_heads, head_dim,
+                            softmax_scale, out, out_dtype, lse);
   });
 }
 
@@ -547,8 +644,9 @@ int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, 
       return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
                                   cross_score);
     }
-    return run_attention_of(dtype, q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, out, out_dtype, lse, spans,
-                            total_visual > 0 ? self_score : nullptr, cross_score);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
+                            default_scale(head_dim), out, out_dtype, lse, spans, total_visual > 0 ? self_score : nullptr,
+                            cross_score);
   });
 }
 
@@ -632,11 +730,23 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
 }
 
 int fp_cpu_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                            int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                            const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
+                            int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                            const void* const* v_cache, const int64_t* kv_len, void* out, int32_t out_dtype, float* lse) {
   return guarded([&]() -> int {
-    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, k_cache, v_cache, kv_len, out,
-                                 out_dtype, lse);
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, k_cache, v_cache,
+                                 kv_len, out, out_dtype, lse);
+  });
+}
+
+int fp_cpu_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                                  int32_t head_dim, int32_t dtype, float softmax_scale, const void* k_pool,
+                                  const void* v_pool, int64_t num_blocks, int32_t block_size,
+                                  const int32_t* block_table, int64_t max_blocks, const int64_t* kv_len, void* out,
+                                  int32_t out_dtype, float* lse) {
+  return guarded([&]() -> int {
+    return paged_decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, k_pool,
+                                       v_pool, num_blocks, block_size, block_table, max_blocks, kv_len, out,
+                                       out_dtype, lse);
   });
 }
 
@@ -644,6 +754,7 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
   return fp_cpu_decode_attention(q, cu_q, batch, heads, kv_heads, head_dim, FP_DTYPE_F32,
+                                 head_dim > 0 ? 1.f / std::sqrt((float)head_dim) : 1.f,
                                  reinterpret_cast<const void* const*>(k_cache),
                                  reinterpret_cast<const void* const*>(v_cache), kv_len, out, FP_DTYPE_F32, lse);
 }

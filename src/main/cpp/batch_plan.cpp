@@ -32,11 +32,13 @@ int64_t finish(SeqSlot* slot, int64_t count, Cost cost, Items items) {
 
 }  // namespace
 
-int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans) {
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans,
+                       const int64_t* cu_k) {
   int64_t count = 0, out = 0;
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t len = cu[b + 1] - cu[b], P = spans ? spans[2 * b] : 0, V = spans ? spans[2 * b + 1] : 0;
-    if (len > 0) slot[count++] = SeqSlot{cu[b], len, cu[b], len, P, V, 0, 0, 0, out};
+    const int64_t k0 = cu_k ? cu_k[b] : cu[b], keys = cu_k ? cu_k[b + 1] - cu_k[b] : len;
+    if (len > 0) slot[count++] = SeqSlot{cu[b], len, k0, keys, P, V, 0, 0, 0, out};
     out += V;
   }
   return finish(slot, count, [](const SeqSlot& s) { return s.len; },

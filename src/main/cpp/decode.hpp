@@ -53,20 +53,92 @@ inline void axpy(float p, const float* v, int d, float* o) {
   if (c < d) fused(pv, Vec::load_partial(v + c, d - c), Vec::load_partial(o + c, d - c)).store_partial(o + c, d - c);
 }
 
-// Rows [j0, j0+cnt) of a V cache (row stride ld) as fp32 rows: in place for fp32; bf16 widened
-// (exactly) into buf [cnt][d]. *ldv receives the row stride of the result.
-inline const float* v_rows(const float* v, int64_t ld, int64_t j0, int cnt, int d, float* buf, int64_t* ldv) {
-  *ldv = ld;
-  return v + j0 * ld;
+// Where row j of a cache lies (the group's columns included): a contiguous cache [cap,G,d], or a
+// paged pool [blocks, block_size, G, d] through the sequence's block table (checked by the API),
+// where run(j) says how many rows from j on are adjacent in memory.
+template <class T>
+struct FlatRows {
+  const T* base;
+  int64_t ld;
+  const T* row(int64_t j) const { return base + j * ld; }
+};
+template <class T>
+struct PagedRows {
+  const T* pool;
+  const int32_t* table;
+  int64_t bs, ld;
+  const T* row(int64_t j) const { return pool + ((int64_t)table[j / bs] * bs + j % bs) * ld; }
+  int64_t run(int64_t j) const { return bs - j % bs; }
+};
+
+// Keys [j0, j0+cnt) as pack_k_block packs them: a contiguous cache in one call, a paged one a run
+// of adjacent rows at a time into its columns of the tile, then the zero padding.
+template <class T>
+inline void pack_cache_keys(const FlatRows<T>& k, int G, int d, int64_t j0, int cnt, T* dst) {
+  pack_k_block(k.base, G, d, 0, j0, cnt, dst);  // base already points at the group's columns
 }
-inline const float* v_rows(const bf16* v, int64_t ld, int64_t j0, int cnt, int d, float* buf, int64_t* ldv) {
-  for (int j = 0; j < cnt; ++j) {
-    const bf16* src = v + (j0 + j) * ld;
-    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)j * d);
-    for (int c = 0; c < d; ++c) dst[c] = (uint32_t)src[c] << 16;
+inline void pack_cols(const float* src, int64_t ld, int cnt, int d, float* dst) {
+  pack_words_at(reinterpret_cast<const uint32_t*>(src), ld, cnt, d, reinterpret_cast<uint32_t*>(dst));
+}
+inline void pack_cols(const bf16* src, int64_t ld, int cnt, int d, bf16* dst) {  // dst: column 0 of the pairs
+  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
+  if (d % 2 == 0) {
+    pack_words_at(reinterpret_cast<const uint32_t*>(src), ld / 2, cnt, d / 2, out);
+    return;
   }
-  *ldv = d;
-  return buf;
+  for (int jj = 0; jj < cnt; ++jj)
+    for (int c = 0; c < pair_dim(d) / 2; ++c)
+      out[c * BK + jj] = (uint32_t)src[jj * ld + 2 * c] | (2 * c + 1 < d ? (uint32_t)src[jj * ld + 2 * c + 1] << 16 : 0u);
+}
+template <class T>
+inline void pack_cache_keys(const PagedRows<T>& k, int G, int d, int64_t j0, int cnt, T* dst) {
+  constexpr int E = kBf16<T> ? 2 : 1;  // elements per packed word
+  for (int jj = 0; jj < cnt;) {
+    const int run = (int)min_of<int64_t>(cnt - jj, k.run(j0 + jj));
+    pack_cols(k.row(j0 + jj), k.ld, run, d, dst + (int64_t)jj * E);
+    jj += run;
+  }
+  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
+  for (int c = 0; c < (kBf16<T> ? pair_dim(d) / 2 : d); ++c)
+    for (int jj = cnt; jj < BK; ++jj) out[c * BK + jj] = 0;
+}
+
+// Calls f(jj, row) for rows j0 + jj, jj < cnt, walking the layout: one division per call, not per
+// row (a decode item does only a few multiply-adds per row it reads, so per-row address
+// arithmetic would show).
+template <class T, class F>
+inline void for_rows(const FlatRows<T>& v, int64_t j0, int cnt, F&& f) {
+  const T* p = v.row(j0);
+  for (int jj = 0; jj < cnt; ++jj, p += v.ld) f(jj, p);
+}
+template <class T, class F>
+inline void for_rows(const PagedRows<T>& v, int64_t j0, int cnt, F&& f) {
+  int64_t block = j0 / v.bs, off = j0 % v.bs;
+  const T* p = v.row(j0);
+  for (int jj = 0; jj < cnt; ++jj) {
+    f(jj, p);
+    if (++off < v.bs) {
+      p += v.ld;
+    } else if (jj + 1 < cnt) {  // the next block is read only when a row of it is
+      off = 0;
+      p = v.pool + (int64_t)v.table[++block] * v.bs * v.ld;
+    }
+  }
+}
+
+// Rows [j0, j0+cnt) of a V cache as fp32 rows: vr[jj] points at row j0+jj, in place for fp32,
+// widened (exactly) into buf [cnt][d] for bf16.
+template <class Rows>
+inline void v_rows(const Rows& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
+  for_rows(v, j0, cnt, [&](int jj, const float* row) { vr[jj] = row; });
+}
+template <template <class> class R>
+inline void v_rows(const R<bf16>& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
+  for_rows(v, j0, cnt, [&](int jj, const bf16* src) {
+    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)jj * d);
+    for (int c = 0; c < d; ++c) dst[c] = (uint32_t)src[c] << 16;
+    vr[jj] = buf + (int64_t)jj * d;
+  });
 }
 
 constexpr int kSumLanes = 16;  // row sums per decode row, whatever W
@@ -119,18 +191,17 @@ template <class T>
 void decode_impl(const DecodeArgs<T>& a) {
   const int d = a.d, H = a.H, G = a.G, group = H / G, pd = pair_dim(d);
   const int64_t ldq = (int64_t)H * d, ldkv = (int64_t)G * d;
-  const float qscale = kLog2e / __builtin_sqrtf((float)d);
+  const float qscale = a.qscale;
 
   const int64_t S = a.splits, ldp = d + 2;  // partial row: max, sum, unnormalised output
-  auto body = [&](int64_t item, int worker) {
+  // The same item over either cache layout: only where key row j lies differs.
+  auto item_of = [&](int64_t item, int worker, const auto& kc, const auto& vc) {
     const int64_t b = a.order[item / (G * S)], sp = item % S;
     const int g = (int)(item / S % G);
     const int64_t q0 = a.cu_q[b], qn = a.cu_q[b + 1] - q0, kv = a.kv_len[b], rows = qn * group;
     const int64_t chunk = ceil_div(ceil_div(kv, S), BK) * BK;
     const int64_t j_lo = sp * chunk, j_hi = min_of(kv, j_lo + chunk);
     const int64_t past = kv - qn;  // cache rows before the first new token
-    const T* kc = a.k_cache[b];
-    const T* vc = a.v_cache[b] + (int64_t)g * d;
     float* base = a.scratch + worker * decode_scratch_floats(d, a.max_rows);
     T* qs = reinterpret_cast<T*>(base);  // [rows][pd], exact (the logits are scaled)
     float* o = base + rows * pd;
@@ -151,17 +222,17 @@ void decode_impl(const DecodeArgs<T>& a) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       // keys the last row sees (the first rows may see fewer): only these are read
       const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
-      pack_k_block(kc, G, d, g, j0, seen, kt);
+      pack_cache_keys(kc, G, d, j0, seen, kt);
       qk_rows(qs, rows, kt, d, qscale, s);
-      int64_t ldv;
-      const float* vr = v_rows(vc, ldkv, j0, seen, d, vt, &ldv);
+      const float* vr[BK];
+      v_rows(vc, j0, seen, d, vt, vr);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
         const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
         float* sr = s + r * BK;
         for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
         decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
-        for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vr + jj * ldv, d, o + r * d);
+        for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vr[jj], d, o + r * d);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
@@ -178,6 +249,16 @@ void decode_impl(const DecodeArgs<T>& a) {
       scale_row(o + r * d, d, 1.f / lr);
       store_out(a, row * ldq + (int64_t)h * d, o + r * d);
       if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
+    }
+  };
+  auto body = [&](int64_t item, int worker) {
+    const int64_t b = a.order[item / (G * S)], gd = (item / S % G) * d;
+    if (a.block_table) {
+      const int32_t* table = a.block_table + b * a.max_blocks;
+      item_of(item, worker, PagedRows<T>{a.k_pool + gd, table, a.block_size, ldkv},
+              PagedRows<T>{a.v_pool + gd, table, a.block_size, ldkv});
+    } else {
+      item_of(item, worker, FlatRows<T>{a.k_cache[b] + gd, ldkv}, FlatRows<T>{a.v_cache[b] + gd, ldkv});
     }
   };
   parallel_items(a.batch * G * S, body);

@@ -146,6 +146,17 @@ int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const i
                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
                             int32_t out_dtype, float* lse);
 
+/* fp_cpu_attention_varlen with a cached prefix (prefix caching, chunked prefill) and a softmax scale:
+ * sequence b's queries are rows [cu_seqlens_q[b], cu_seqlens_q[b+1]) of q, its keys and values rows
+ * [cu_seqlens_k[b], cu_seqlens_k[b+1]) of k and v [Nk,G,d], k_len_b >= q_len_b, the queries' own
+ * K/V being the last q_len_b of them; query t sees keys [0, k_len_b - q_len_b + t]. Logits are
+ * q.k * softmax_scale (finite, > 0). out [Nq,H,d], lse [H,Nq]. With cu_seqlens_k == cu_seqlens_q
+ * and softmax_scale = 1/sqrt(d) it gives fp_cpu_attention_varlen's bits. */
+int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                               const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                               int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                               float* lse);
+
 /* Scores of every sequence's visual span; spans [B,2] holds (prefix, visual) within each
  * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
  * ([sum of visual]). */
@@ -174,19 +185,53 @@ int fp_select_keep_varlen(const float* self_score, const float* cross_score, con
  * are valid. Sequence b decodes q_len_b = cu_q[b+1] - cu_q[b] >= 1 new tokens (one per step, or a
  * few for speculative decoding), rows [cu_q[b], cu_q[b+1]) of q [Nq,H,d]; their K/V must already
  * be the last q_len_b of the kv_len[b] cache rows, and new token t sees cache rows
- * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Writes out [Nq,H,d] and, unless
+ * [0, kv_len[b] - q_len_b + t] (causal among the new tokens). Logits are q.k * softmax_scale
+ * (finite and > 0; 1/sqrt(d) is the usual one). Writes out [Nq,H,d] and, unless
  * lse is NULL, lse [H,Nq]. Work is split over (sequence, kv head) and, when those pairs are
  * fewer than twice the worker threads, over the keys of long caches (results then differ from an
  * unsplit call in rounding only). dtype: FP_DTYPE_F32 or FP_DTYPE_BF16 for q and both caches
  * (bf16: fp32 accumulation, softmax and LSE; q.k the prefill's pairwise dot product, P*V with fp32
  * probabilities); out_dtype: FP_DTYPE_F32 or dtype. bf16 gives the same bits on every CPU path. */
 int fp_cpu_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                            int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                            const int64_t* kv_len, void* out, int32_t out_dtype, float* lse);
-/* fp_cpu_decode_attention on fp32 q, caches and out. */
+                            int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                            const void* const* v_cache, const int64_t* kv_len, void* out, int32_t out_dtype, float* lse);
+/* fp_cpu_decode_attention on fp32 q, caches and out, scale 1/sqrt(d). */
 int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t batch, int32_t heads,
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse);
+
+/* ---- Paged K/V caches (vLLM's and FlashAttention's flash_attn_with_kvcache layout) ----
+ * One layer's K and V live in pools k_pool, v_pool [num_blocks, block_size, G, d] row-major. A
+ * sequence's cache is a list of blocks: block_table [batch, max_blocks] int32, row b the blocks of
+ * sequence b in order, so cache row r of sequence b is row r % block_size of block
+ * block_table[b * max_blocks + r / block_size]; kv_len[b] (FlashAttention's cache_seqlens) rows
+ * are valid. FitPrune's layers keep different lengths, so each layer has its own table and
+ * lengths (and its own pools, or its own blocks of a shared pool). Every table entry a sequence
+ * uses (the first ceil(kv_len[b] / block_size)) is checked: one outside [0, num_blocks) is
+ * FP_ERR_INDEX naming the sequence and position, never read.
+ *
+ * Decode attention as fp_cpu_decode_attention (same arguments, rules and bits: only where row r
+ * lies differs). */
+int fp_cpu_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                                  int32_t head_dim, int32_t dtype, float softmax_scale, const void* k_pool,
+                                  const void* v_pool, int64_t num_blocks, int32_t block_size,
+                                  const int32_t* block_table, int64_t max_blocks, const int64_t* kv_len, void* out,
+                                  int32_t out_dtype, float* lse);
+
+/* Appends a step's K/V (after RoPE) to contiguous caches: k and v [Nq,G,d] of dtype (any
+ * fp_dtype), rows [cu_q[b], cu_q[b+1]) go to rows [kv_len[b], kv_len[b] + q_len_b) of
+ * k_cache[b], v_cache[b] [capacity[b], G, d]. kv_len is not changed (the caller owns the lengths).
+ * FP_ERR_ARG when a sequence's rows would pass its capacity; nothing is written then. */
+int fp_cpu_kv_append(const void* k, const void* v, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                     int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache,
+                     const int64_t* capacity, const int64_t* kv_len);
+/* Appends to paged pools as vLLM's reshape_and_cache: row i of k and v [n,G,d] goes to slot
+ * slot_mapping[i] = block * block_size + offset, i.e. row offset of block `block`; a negative slot
+ * (a padding token) is skipped. A slot >= num_blocks * block_size is FP_ERR_INDEX naming the row;
+ * nothing is written then. */
+int fp_cpu_kv_append_paged(const void* k, const void* v, int64_t n, int32_t kv_heads, int32_t head_dim,
+                           int32_t dtype, void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
+                           const int64_t* slot_mapping);
 
 /* ---- CUDA backend (device pointers) ----
  * Pointers below are device pointers unless said otherwise. `stream` is a cudaStream_t (NULL:
@@ -241,12 +286,30 @@ int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const 
                           int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
                           float* self_score, float* cross_score, void* stream);
 
-/* Decode attention on the GPU, as fp_cpu_decode_attention_f32 with the same cache layout, for
- * fp32, fp16 or bf16 (q, caches and out in `dtype`, lse fp32, may be NULL). cu_q, kv_len and the
- * arrays k_cache, v_cache are HOST arrays; the cache pointers they hold are device pointers. */
+/* Decode attention on the GPU, as fp_cpu_decode_attention with the same cache layout and
+ * softmax_scale, for fp32, fp16 or bf16 (q, caches and out in `dtype`, lse fp32, may be NULL);
+ * head_dim 64 or 128. cu_q, kv_len and the arrays k_cache, v_cache are HOST arrays; the cache
+ * pointers they hold are device pointers. */
 int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                             const int64_t* kv_len, void* out, float* lse, void* stream);
+                             int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                             const void* const* v_cache, const int64_t* kv_len, void* out, float* lse, void* stream);
+/* Paged decode attention on the GPU, as fp_cpu_paged_decode_attention: k_pool, v_pool, q, out
+ * and lse are device pointers; block_table, cu_q and kv_len HOST arrays (checked on the host,
+ * then copied for the launch). */
+int fp_cuda_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                                   int32_t head_dim, int32_t dtype, float softmax_scale, const void* k_pool,
+                                   const void* v_pool, int64_t num_blocks, int32_t block_size,
+                                   const int32_t* block_table, int64_t max_blocks, const int64_t* kv_len, void* out,
+                                   float* lse, void* stream);
+/* fp_cpu_kv_append and fp_cpu_kv_append_paged on the GPU, enqueued on `stream`: k, v and the
+ * caches or pools are device pointers; cu_q, capacity, kv_len, the cache pointer arrays and
+ * slot_mapping are HOST arrays, checked before anything is enqueued. */
+int fp_cuda_kv_append(const void* k, const void* v, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                      int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache,
+                      const int64_t* capacity, const int64_t* kv_len, void* stream);
+int fp_cuda_kv_append_paged(const void* k, const void* v, int64_t n, int32_t kv_heads, int32_t head_dim, int32_t dtype,
+                            void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
+                            const int64_t* slot_mapping, void* stream);
 
 /* ---- Asynchronous use on the caller's memory and stream ----
  * The calls below and fp_cuda_attention / fp_cuda_scores only enqueue work on `stream`: no

@@ -171,13 +171,32 @@ int check_offsets(const char* name, const int64_t* cu, int64_t batch, int64_t mi
 int check_batch_spans(const int64_t* cu, int64_t batch, const int64_t* spans);
 // Decode caches for new tokens cu_q: kv_len[b] in [q_len_b, 2^31) and both cache pointers set;
 // *max_rows receives the largest q_len_b * group.
+int check_decode_lengths(const int64_t* cu_q, int64_t batch, int64_t group, const int64_t* kv_len, int64_t* max_rows);
 int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const void* const* k_cache,
                         const void* const* v_cache, const int64_t* kv_len, int64_t* max_rows);
+
+// softmax_scale must be finite and > 0 (FP_ERR_ARG otherwise).
+int check_softmax_scale(float softmax_scale);
+// softmax_scale in base 2, as the kernels keep their logits. The default 1/sqrt(d) gives the
+// prefill's factor log2(e)/sqrt(d) bit for bit, so decode and prefill scale logits alike.
+inline float log2_scale(float softmax_scale, int d) {
+  const float log2e = 1.4426950408889634f, r = __builtin_sqrtf((float)d);
+  return softmax_scale == 1.f / r ? log2e / r : log2e * softmax_scale;
+}
+// A paged K/V pool [num_blocks, block_size, G, d] and block table [batch, max_blocks] for caches
+// of kv_len[b] rows: sizes in range and every table entry a sequence uses in [0, num_blocks)
+// (FP_ERR_INDEX naming the sequence and position); the pool's size in bytes fits in int64.
+int check_paged(const void* k_pool, const void* v_pool, int64_t num_blocks, int32_t block_size, int32_t kv_heads,
+                int32_t head_dim, int32_t elem_bytes, const int32_t* block_table, int64_t max_blocks, int64_t batch,
+                const int64_t* kv_len);
 
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
 // With spans [batch,2], plan_attention also fills each slot's prefix, visual and out0 (fused scores).
-int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans = nullptr);
+// With cu_k (a cached prefix: sequence b's keys are rows [cu_k[b], cu_k[b+1]) of k, at least as many
+// as its queries), each slot's key0 and keys are those rows.
+int64_t plan_attention(const int64_t* cu, int64_t batch, int heads, SeqSlot* slot, const int64_t* spans = nullptr,
+                       const int64_t* cu_k = nullptr);
 int64_t plan_scores(const int64_t* cu, const int64_t* spans, int64_t batch, SeqSlot* slot);
 
 // T is the element type of q, k, v (float or bf16); accumulation, softmax and LSE are fp32.
@@ -196,6 +215,7 @@ struct AttentionArgs {
   float* scratch;    // max_workers() * attention_scratch_floats(d)
   const FusedScores* fused;  // null: attention only; else one per slot of seqs (and the sentinel)
   int* packed;       // one flag per packed key block, zeroed: 0 not packed, 1 being packed, 2 packed
+  float qscale;      // softmax_scale * log2(e) (log2_scale)
 };
 
 template <class T>
@@ -215,12 +235,19 @@ struct ScoreArgs {
 // Decode: for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V are
 // already the last q_len of the kv_len[b] valid rows of that sequence's cache; new token t sees
 // cache rows [0, kv_len[b] - q_len + t]. T is the element type of q and the caches (float or bf16).
+// Paged caches instead: row j of sequence b is row j % block_size of block
+// block_table[b * max_blocks + j / block_size] of the pools [blocks, block_size, G, d].
 template <class T>
 struct DecodeArgs {
   const T* q;  // [Nq,H,d]
   const int64_t* cu_q;
-  const T* const* k_cache;  // per sequence [cap_b,G,d]
+  const T* const* k_cache;  // per sequence [cap_b,G,d]; unused when block_table is set
   const T* const* v_cache;
+  const T* k_pool;          // paged: [blocks, block_size, G, d]
+  const T* v_pool;
+  const int32_t* block_table;  // paged: [batch, max_blocks]; null for contiguous caches
+  int64_t max_blocks, block_size;
+  float qscale;             // softmax_scale * log2(e): the logits are kept in base 2
   const int64_t* kv_len;
   const int64_t* order;  // sequences, heaviest first
   int64_t batch, nq;

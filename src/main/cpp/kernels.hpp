@@ -21,9 +21,9 @@ template <class T> constexpr T min_of(T a, T b) { return a < b ? a : b; }
 template <class T> constexpr bool kBf16 = false;
 template <> constexpr bool kBf16<bf16> = true;
 
-// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
-// keys: the K packing of both element types, on 32-bit words.
-inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
+// Columns [0, cnt) of dst [words][BK] (dst may point at a column within the tile) = the transpose
+// of src [cnt][words] (row stride ld words); the other columns are left alone.
+inline void pack_words_at(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
   int j0 = 0;
 #if defined(FP_HAVE_TRANSPOSE16)
   for (; j0 + 16 <= cnt; j0 += 16) {
@@ -35,6 +35,12 @@ inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint
 #endif
   for (int jj = j0; jj < cnt; ++jj)
     for (int c = 0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
+}
+
+// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
+// keys: the K packing of both element types, on 32-bit words.
+inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
+  pack_words_at(src, ld, cnt, words, dst);
   for (int c = 0; c < words; ++c)
     for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0;
 }
@@ -370,7 +376,7 @@ void attention_impl(const AttentionArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t ldq = (int64_t)H * d, ldv = (int64_t)a.G * d;
   const int ldo = kBf16<T> ? vec_dim(d) : d;  // the bf16 p*v writes whole vectors of columns
-  const float qscale = kLog2e / __builtin_sqrtf((float)d);
+  const float qscale = a.qscale;
   // K (and bf16 V) key blocks are packed by the first items that need them, not in a pass of
   // their own: the items of one head run together, so the packed blocks are then read from cache
   // instead of going out to memory and back. An item packs the blocks [0, kb_end) of its group
@@ -397,7 +403,10 @@ void attention_impl(const AttentionArgs<T>& a) {
     const SeqSlot& sq = a.seqs[slot];
     const FusedScores* fs = a.fused ? a.fused + slot : nullptr;
     const int64_t P = fs ? fs->prefix : 0, V = fs ? fs->visual : 0, ldt = fs ? fs->ldm : 0;
-    const int64_t n = sq.len, nqb = ceil_div(n, BQ), nkb = ceil_div(n, BK), local = item - sq.item0;
+    // A cached prefix: the sequence's keys are its keys rows, of which the queries are the last n,
+    // so query row i sees keys [0, past + i].
+    const int64_t n = sq.len, past = sq.keys - n, nqb = ceil_div(n, BQ), nkb = ceil_div(sq.keys, BK);
+    const int64_t local = item - sq.item0;
     const int h = (int)(local / nqb), g = h / group;
     const int64_t qb = nqb - 1 - local % nqb;
     const int64_t i0 = qb * BQ;  // within the sequence
@@ -427,25 +436,25 @@ void attention_impl(const AttentionArgs<T>& a) {
       Vec::zero().store(l + r * W);
     }
 
-    const int64_t kb_end = (i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
+    const int64_t kb_end = (past + i0 + rows - 1) / BK + 1;  // causal: no key block past the last row
     pack_blocks(sq, g, kblock0, kb_end);
     for (int64_t kb = 0; kb < kb_end; ++kb) {
       const int64_t j0 = kb * BK;
-      const int cnt = (int)min_of<int64_t>(BK, n - j0);
+      const int cnt = (int)min_of<int64_t>(BK, sq.keys - j0);
       const T* kt = a.packed_k + (kblock0 + kb) * (int64_t)BK * pair_dim(d);
-      const bool diagonal = j0 + BK - 1 > i0;  // the tile reaches the diagonal or the end
+      const bool diagonal = j0 + BK - 1 > past + i0;  // the tile reaches the diagonal or the end
       const float* rescale = kb ? alpha : nullptr;  // the first block starts the output
       // A group of rows at a time through q*k^T, softmax and p*v: the group's logits, probabilities
       // and output rows stay in L1 between the three steps. On the diagonal a group computes only
       // the keys its last row sees; the others are masked and would only add exact zeros.
       for (int r_lo = 0; r_lo < rows; r_lo += kRowGroup) {  // groups past the block's last row: padding only
         const int r_hi = r_lo + kRowGroup;
-        const int keys = diagonal ? (int)min_of<int64_t>(cnt, i0 + r_hi - j0) : cnt;
+        const int keys = diagonal ? (int)min_of<int64_t>(cnt, past + i0 + r_hi - j0) : cnt;
         qk_tile(qs, kt, d, qscale, s, r_lo, r_hi, keys);
         for (int r = r_lo; r < r_hi; ++r) {
           int seen = BK;
           if (diagonal) {  // mask what row r cannot see
-            const int64_t visible = i0 + r - j0 + 1;
+            const int64_t visible = past + i0 + r - j0 + 1;
             int jj = seen = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
             for (; jj < BK && jj % W; ++jj) s[r * BK + jj] = -__builtin_inff();
             for (; jj < BK; jj += W) Vec::set1(-__builtin_inff()).store(s + r * BK + jj);
@@ -459,7 +468,7 @@ void attention_impl(const AttentionArgs<T>& a) {
         if constexpr (kBf16<T>)
           pv_tile(pt, rescale, keys, a.packed_v + (kblock0 + kb) * (int64_t)BK * vec_dim(d), d, o, r_lo, r_hi);
         else
-          pv_tile(pt, rescale, keys, a.v + (sq.start + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
+          pv_tile(pt, rescale, keys, a.v + (sq.key0 + j0) * ldv + (int64_t)g * d, ldv, d, o, r_lo, r_hi);
       }
     }
     for (int r = 0; r < rows; ++r) {

@@ -340,25 +340,105 @@ static int scores_varlen_impl(const void* q, const void* k, const float* lse, co
   return release(dtiles, st, s);
 }
 
+// Decode over contiguous caches (k_cache, v_cache: per-sequence device pointers) or paged pools
+// (block_table set; checked on the host by check_paged).
 static int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                             const int64_t* kv_len, void* out, float* lse, void* stream) {
+                                 int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                                 const void* const* v_cache, const void* k_pool, const void* v_pool,
+                                 int64_t num_blocks, int32_t block_size, const int32_t* block_table,
+                                 int64_t max_blocks, const int64_t* kv_len, void* out, float* lse, void* stream) {
   if (int st = check_offsets("cu_q", cu_q, batch, 1)) return st;
   const int64_t nq = cu_q[batch];
   if (int st = check_common(q, q, q, nq, heads, kv_heads, head_dim, dtype)) return st;
+  if (int st = check_softmax_scale(softmax_scale)) return st;
+  int64_t max_rows = 0;
+  if (int st = check_decode_lengths(cu_q, batch, heads / kv_heads, kv_len, &max_rows)) return st;
+  const bool paged = k_cache == nullptr && v_cache == nullptr;
+  if (paged) {
+    if (int st = check_paged(k_pool, v_pool, num_blocks, block_size, kv_heads, head_dim, fp_dtype_size(dtype),
+                             block_table, max_blocks, batch, kv_len))
+      return st;
+  }
   if (nq == 0) return FP_OK;
   if (!out) return fail(FP_ERR_ARG, "null output pointer");
-  int64_t max_rows = 0;
-  if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
-  std::vector<DecodeSeq> seqs(batch);
-  for (int64_t b = 0; b < batch; ++b)
-    seqs[b] = DecodeSeq{k_cache[b], v_cache[b], (int)cu_q[b], (int)(cu_q[b + 1] - cu_q[b]), (int)kv_len[b], 0};
+  if (!paged) {
+    if (int st = check_decode_caches(cu_q, batch, heads / kv_heads, k_cache, v_cache, kv_len, &max_rows)) return st;
+  }
   if (max_rows > INT32_MAX) return fail(FP_ERR_ARG, "too many new tokens in one sequence (%lld rows)", (long long)max_rows);
   cudaStream_t s = as_stream(stream);
+  int32_t* dtable = nullptr;
+  if (paged) {
+    if (int st = upload(std::vector<int32_t>(block_table, block_table + batch * max_blocks), &dtable, s)) return st;
+  }
+  std::vector<DecodeSeq> seqs(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    seqs[b] = DecodeSeq{paged ? k_pool : k_cache[b], paged ? v_pool : v_cache[b], paged ? dtable + b * max_blocks : nullptr,
+                        (int)cu_q[b], (int)(cu_q[b + 1] - cu_q[b]), (int)kv_len[b], 0};
   DecodeSeq* dev = nullptr;
-  if (int st = upload(seqs, &dev, s)) return st;
-  const int st = decode_attention(q, dev, (int)batch, heads, kv_heads, head_dim, dtype, (int)nq, (int)max_rows, out, lse, s);
-  return release(dev, st, s);
+  int st = upload(seqs, &dev, s);
+  if (st == FP_OK)
+    st = decode_attention(q, dev, (int)batch, heads, kv_heads, head_dim, dtype, (int)nq, (int)max_rows,
+                          log2_scale(softmax_scale, head_dim), paged ? block_size : 1, out, lse, s);
+  st = release(dev, st, s);
+  return release(dtable, st, s);
+}
+
+static int kv_row_bytes(int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t* row) {
+  if (kv_heads <= 0 || head_dim <= 0 || head_dim > 1024 || kv_heads > (1 << 20) || fp_dtype_size(dtype) == 0)
+    return fail(FP_ERR_ARG, "kv_heads must be in [1, 2^20], head_dim in [1, 1024] and dtype known, got G=%d d=%d dtype=%d",
+                kv_heads, head_dim, dtype);
+  *row = (int64_t)kv_heads * head_dim * fp_dtype_size(dtype);
+  return FP_OK;
+}
+
+static int kv_append_impl(const void* k, const void* v, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                          int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache,
+                          const int64_t* capacity, const int64_t* kv_len, void* stream) {
+  int64_t row;
+  if (int st = kv_row_bytes(kv_heads, head_dim, dtype, &row)) return st;
+  if (int st = check_offsets("cu_q", cu_q, batch, 0)) return st;
+  if (batch > 0 && (!k_cache || !v_cache || !capacity || !kv_len))
+    return fail(FP_ERR_ARG, "null k_cache, v_cache, capacity or kv_len array");
+  if (cu_q[batch] > 0 && (!k || !v)) return fail(FP_ERR_ARG, "null k or v pointer");
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b];
+    if (capacity[b] < 0 || kv_len[b] < 0 || kv_len[b] > capacity[b] || qn > capacity[b] - kv_len[b])
+      return fail(FP_ERR_ARG, "sequence %lld: kv_len=%lld + %lld new rows must fit the capacity %lld", (long long)b,
+                  (long long)kv_len[b], (long long)qn, (long long)capacity[b]);
+    if (qn > 0 && (!k_cache[b] || !v_cache[b])) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
+  }
+  cudaStream_t s = as_stream(stream);
+  for (int64_t b = 0; b < batch; ++b) {  // one copy per sequence and tensor: its rows are adjacent on both sides
+    const size_t bytes = (size_t)((cu_q[b + 1] - cu_q[b]) * row);
+    if (bytes == 0) continue;
+    FP_CUDA(cudaMemcpyAsync(static_cast<char*>(k_cache[b]) + kv_len[b] * row, static_cast<const char*>(k) + cu_q[b] * row,
+                            bytes, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync(k append)");
+    FP_CUDA(cudaMemcpyAsync(static_cast<char*>(v_cache[b]) + kv_len[b] * row, static_cast<const char*>(v) + cu_q[b] * row,
+                            bytes, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync(v append)");
+  }
+  return FP_OK;
+}
+
+static int kv_append_paged_impl(const void* k, const void* v, int64_t n, int32_t kv_heads, int32_t head_dim,
+                                int32_t dtype, void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
+                                const int64_t* slot_mapping, void* stream) {
+  int64_t row;
+  if (int st = kv_row_bytes(kv_heads, head_dim, dtype, &row)) return st;
+  // the pool's checks without a table
+  if (int st = check_paged(k_pool, v_pool, num_blocks, block_size, kv_heads, head_dim, fp_dtype_size(dtype), nullptr, 0,
+                           0, nullptr))
+    return st;
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (n == 0) return FP_OK;
+  if (!k || !v || !slot_mapping) return fail(FP_ERR_ARG, "null k, v or slot_mapping pointer");
+  for (int64_t i = 0; i < n; ++i)
+    if (slot_mapping[i] >= num_blocks * block_size)
+      return fail(FP_ERR_INDEX, "slot_mapping[%lld] = %lld is outside [0, num_blocks*block_size=%lld)", (long long)i,
+                  (long long)slot_mapping[i], (long long)(num_blocks * block_size));
+  cudaStream_t s = as_stream(stream);
+  int64_t* dslot = nullptr;
+  if (int st = upload(std::vector<int64_t>(slot_mapping, slot_mapping + n), &dslot, s)) return st;
+  return release(dslot, append_paged(k, v, (int)n, row, k_pool, v_pool, dslot, s), s);
 }
 
 // The packed-batch and decode entry points: their host tables are std::vectors, so no exception
@@ -381,11 +461,41 @@ int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const 
 }
 
 int fp_cuda_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
-                             int32_t head_dim, int32_t dtype, const void* const* k_cache, const void* const* v_cache,
-                             const int64_t* kv_len, void* out, float* lse, void* stream) {
+                             int32_t head_dim, int32_t dtype, float softmax_scale, const void* const* k_cache,
+                             const void* const* v_cache, const int64_t* kv_len, void* out, float* lse, void* stream) {
   return guarded([&]() -> int {
-    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, k_cache, v_cache, kv_len, out, lse,
+    if (!k_cache || !v_cache) return fail(FP_ERR_ARG, "null k_cache or v_cache array");
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, k_cache, v_cache,
+                                 nullptr, nullptr, 0, 0, nullptr, 0, kv_len, out, lse, stream);
+  });
+}
+
+int fp_cuda_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t batch, int32_t heads, int32_t kv_heads,
+                                   int32_t head_dim, int32_t dtype, float softmax_scale, const void* k_pool,
+                                   const void* v_pool, int64_t num_blocks, int32_t block_size,
+                                   const int32_t* block_table, int64_t max_blocks, const int64_t* kv_len, void* out,
+                                   float* lse, void* stream) {
+  return guarded([&]() -> int {
+    return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, nullptr, nullptr,
+                                 k_pool, v_pool, num_blocks, block_size, block_table, max_blocks, kv_len, out, lse,
                                  stream);
+  });
+}
+
+int fp_cuda_kv_append(const void* k, const void* v, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                      int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache,
+                      const int64_t* capacity, const int64_t* kv_len, void* stream) {
+  return guarded([&]() -> int {
+    return kv_append_impl(k, v, cu_q, batch, kv_heads, head_dim, dtype, k_cache, v_cache, capacity, kv_len, stream);
+  });
+}
+
+int fp_cuda_kv_append_paged(const void* k, const void* v, int64_t n, int32_t kv_heads, int32_t head_dim, int32_t dtype,
+                            void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
+                            const int64_t* slot_mapping, void* stream) {
+  return guarded([&]() -> int {
+    return kv_append_paged_impl(k, v, n, kv_heads, head_dim, dtype, k_pool, v_pool, num_blocks, block_size,
+                                slot_mapping, stream);
   });
 }
 

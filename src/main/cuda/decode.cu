@@ -17,7 +17,7 @@ constexpr int kDecodeWarps = 4, kDecodeRows = 8;
 template <class T, int D>
 __global__ void __launch_bounds__(kDecodeWarps * 32)
 decode_kernel(const T* __restrict__ q, const DecodeSeq* __restrict__ seqs, int H, int G, int nq, float scale_log2,
-              T* __restrict__ out, float* __restrict__ lse) {
+              int block_size, T* __restrict__ out, float* __restrict__ lse) {
   constexpr int C = D / 32;  // output columns per lane
   __shared__ float sq[kDecodeRows][D];
   __shared__ float sm[kDecodeWarps][kDecodeRows], sl[kDecodeWarps][kDecodeRows];
@@ -34,6 +34,10 @@ decode_kernel(const T* __restrict__ q, const DecodeSeq* __restrict__ seqs, int H
   const int64_t ldq = (int64_t)H * D, ldkv = (int64_t)G * D;
   const T* kc = static_cast<const T*>(s.k) + (int64_t)g * D;
   const T* vc = static_cast<const T*>(s.v) + (int64_t)g * D;
+  // where cache row j lies: contiguous, or row j % block_size of the sequence's block j / block_size
+  auto at = [&](int j) -> int64_t {
+    return (s.table ? (int64_t)s.table[j / block_size] * block_size + j % block_size : (int64_t)j) * ldkv;
+  };
 
   // row r: new token r / group, head g*group + r % group
   for (int i = threadIdx.x; i < kDecodeRows * D; i += blockDim.x) {
@@ -62,7 +66,7 @@ decode_kernel(const T* __restrict__ q, const DecodeSeq* __restrict__ seqs, int H
 #pragma unroll
     for (int r = 0; r < kDecodeRows; ++r) p[r] = 0.f;
     if (j < kv_end) {
-      const T* kr = kc + (int64_t)j * ldkv;
+      const T* kr = kc + at(j);
       for (int c = 0; c < D; ++c) {
         const float x = Elem<T>::to_float(kr[c]);
 #pragma unroll
@@ -91,7 +95,7 @@ decode_kernel(const T* __restrict__ q, const DecodeSeq* __restrict__ seqs, int H
     }
     const int keys = min(32, kv_end - t0);
     for (int jj = 0; jj < keys; ++jj) {
-      const T* vr = vc + (int64_t)(t0 + jj) * ldkv;
+      const T* vr = vc + at(t0 + jj);
       float vv[C];
 #pragma unroll
       for (int c = 0; c < C; ++c) vv[c] = Elem<T>::to_float(vr[lane + 32 * c]);
@@ -133,31 +137,55 @@ decode_kernel(const T* __restrict__ q, const DecodeSeq* __restrict__ seqs, int H
 }
 
 template <class T, int D>
-int launch(const void* q, const DecodeSeq* seqs, int batch, int H, int G, int nq, int max_rows, void* out,
-           float* lse, cudaStream_t stream) {
+int launch(const void* q, const DecodeSeq* seqs, int batch, int H, int G, int nq, int max_rows, float scale_log2,
+           int block_size, void* out, float* lse, cudaStream_t stream) {
   const dim3 grid(G, batch, (max_rows + kDecodeRows - 1) / kDecodeRows);
   decode_kernel<T, D><<<grid, kDecodeWarps * 32, 0, stream>>>(static_cast<const T*>(q), seqs, H, G, nq,
-                                                              kLog2e / sqrtf((float)D), static_cast<T*>(out), lse);
+                                                              scale_log2, block_size, static_cast<T*>(out), lse);
   FP_CUDA(cudaGetLastError(), "decode kernel launch");
   return FP_OK;
 }
 
+// One thread per 2-byte unit of a row (every dtype's rows are whole units).
+__global__ void append_paged_kernel(const uint16_t* __restrict__ k, const uint16_t* __restrict__ v, int n,
+                                    int64_t units, uint16_t* __restrict__ k_pool, uint16_t* __restrict__ v_pool,
+                                    const int64_t* __restrict__ slot) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= (int64_t)n * units) return;
+  const int64_t row = i / units, c = i % units, at = slot[row];
+  if (at < 0) return;
+  k_pool[at * units + c] = k[i];
+  v_pool[at * units + c] = v[i];
+}
+
 }  // namespace
 
+int append_paged(const void* k, const void* v, int n, int64_t row_bytes, void* k_pool, void* v_pool,
+                 const int64_t* slot, cudaStream_t stream) {
+  const int64_t units = row_bytes / 2, total = (int64_t)n * units;
+  if (total == 0) return FP_OK;
+  if ((total + 255) / 256 > INT32_MAX) return fail(FP_ERR_ARG, "too many rows to append (%d)", n);
+  append_paged_kernel<<<(unsigned)((total + 255) / 256), 256, 0, stream>>>(
+      static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), n, units, static_cast<uint16_t*>(k_pool),
+      static_cast<uint16_t*>(v_pool), slot);
+  FP_CUDA(cudaGetLastError(), "append kernel launch");
+  return FP_OK;
+}
+
 int decode_attention(const void* q, const DecodeSeq* seqs, int batch, int H, int G, int d, int dtype, int nq,
-                     int max_rows, void* out, float* lse, cudaStream_t stream) {
+                     int max_rows, float scale_log2, int block_size, void* out, float* lse, cudaStream_t stream) {
   if (max_rows > 65535 * kDecodeRows) return fail(FP_ERR_ARG, "too many new tokens in one sequence for decode (%d rows)", max_rows);
   if (batch > 65535) return fail(FP_ERR_ARG, "decode takes at most 65535 sequences per call, got %d", batch);
   switch (dtype) {
     case FP_DTYPE_F32:
-      return d == 64 ? launch<float, 64>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream)
-                     : launch<float, 128>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream);
+      return d == 64 ? launch<float, 64>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream)
+                     : launch<float, 128>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream);
     case FP_DTYPE_F16:
-      return d == 64 ? launch<__half, 64>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream)
-                     : launch<__half, 128>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream);
+      return d == 64 ? launch<__half, 64>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream)
+                     : launch<__half, 128>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream);
     default:
-      return d == 64 ? launch<__nv_bfloat16, 64>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream)
-                     : launch<__nv_bfloat16, 128>(q, seqs, batch, H, G, nq, max_rows, out, lse, stream);
+      return d == 64 ? launch<__nv_bfloat16, 64>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream)
+                     : launch<__nv_bfloat16, 128>(q, seqs, batch, H, G, nq, max_rows, scale_log2, block_size, out, lse, stream);
   }
 }
 

@@ -24,13 +24,18 @@ int select_keep_device(const float* self, const float* cross, int n, int P, int 
 
 // Decode attention (decode.cu): sequence b of a batch, as the kernel reads it.
 struct DecodeSeq {
-  const void* k;  // device cache [cap, G, d] of the element type
+  const void* k;  // device cache [cap, G, d] of the element type, or the paged pool [blocks, block_size, G, d]
   const void* v;
+  const int32_t* table;  // paged: the sequence's row of the device block table; null for a contiguous cache
   int q0, qn, kv, pad;  // first row of q and count of new tokens; valid cache rows
 };
-// seqs: device table of `batch` entries; max_rows: the most new tokens times H/G of any sequence.
+// seqs: device table of `batch` entries; max_rows: the most new tokens times H/G of any sequence;
+// scale_log2: softmax_scale * log2(e); block_size: rows per block of paged caches.
 int decode_attention(const void* q, const DecodeSeq* seqs, int batch, int H, int G, int d, int dtype, int nq,
-                     int max_rows, void* out, float* lse, cudaStream_t stream);
+                     int max_rows, float scale_log2, int block_size, void* out, float* lse, cudaStream_t stream);
+// Copies row i of k and v [n, row_bytes] to row slot[i] of the pools (slot < 0 skipped; slots checked).
+int append_paged(const void* k, const void* v, int n, int64_t row_bytes, void* k_pool, void* v_pool,
+                 const int64_t* slot, cudaStream_t stream);
 
 }  // namespace cu
 }  // namespace fp

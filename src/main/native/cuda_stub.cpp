@@ -31,8 +31,15 @@ int fp_cuda_attention_varlen(const void*, const void*, const void*, const int64_
                              int32_t, void*, float*, void*) { return none(); }
 int fp_cuda_scores_varlen(const void*, const void*, const float*, const int64_t*, int64_t, int32_t, int32_t, int32_t,
                           int32_t, const int64_t*, float*, float*, void*) { return none(); }
-int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t,
+int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t, float,
                              const void* const*, const void* const*, const int64_t*, void*, float*, void*) { return none(); }
+int fp_cuda_paged_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t, float,
+                                   const void*, const void*, int64_t, int32_t, const int32_t*, int64_t, const int64_t*,
+                                   void*, float*, void*) { return none(); }
+int fp_cuda_kv_append(const void*, const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, void* const*,
+                      void* const*, const int64_t*, const int64_t*, void*) { return none(); }
+int fp_cuda_kv_append_paged(const void*, const void*, int64_t, int32_t, int32_t, int32_t, void*, void*, int64_t,
+                            int32_t, const int64_t*, void*) { return none(); }
 int fp_cuda_select_keep(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, void*) { return none(); }
 int fp_cuda_select_keep_async(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int32_t*, int32_t*,
                               void*) { return none(); }

@@ -143,7 +143,8 @@ final class CpuBatchOps {
         vp[b] = address(opened, vCaches[b]);
       }
       check(FitPruneNative.fp_cpu_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
-          shape.headDim(), dtype.code, kp, vp, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
+          shape.headDim(), dtype.code, shape.softmaxScale(), kp, vp, kvLengths, oa.untyped(), outType,
+          la == null ? null : la.untyped()));
     } finally {
       for (HostData.Access a : opened) a.close();
     }

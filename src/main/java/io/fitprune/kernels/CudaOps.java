@@ -230,7 +230,7 @@ final class CudaOps {
     Objects.requireNonNull(stream, "stream");
     CudaBackend.requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_decode_attention(q.pointer(), batch.raw(), B, shape.heads(), shape.kvHeads(),
-        shape.headDim(), t.code, kp, vp, kvLengths, out.pointer(), lse == null ? null : lse.pointer(), stream.pointer()));
+        shape.headDim(), t.code, shape.softmaxScale(), kp, vp, kvLengths, out.pointer(), lse == null ? null : lse.pointer(), stream.pointer()));
   }
 
   // ---- helpers ----

@@ -101,6 +101,11 @@ public final class FitPruneNative {
       @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
       int kvHeads, int headDim, int dtype, Pointer out, int outDtype, @Cast("float*") Pointer lse);
 
+  public static native int fp_cpu_attention_varlen_kv(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlensQ, @Cast("const int64_t*") long[] cuSeqlensK,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out,
+      int outDtype, @Cast("float*") Pointer lse);
+
   public static native int fp_cpu_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch,
       int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,
@@ -119,9 +124,27 @@ public final class FitPruneNative {
 
   /** kCache and vCache: one native address per sequence. */
   public static native int fp_cpu_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,
-      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale,
       @Cast("const void* const*") long[] kCache, @Cast("const void* const*") long[] vCache,
       @Cast("const int64_t*") long[] kvLen, Pointer out, int outDtype, @Cast("float*") Pointer lse);
+
+  /** blockTable: [batch, maxBlocks] block ids, pinned for the call. */
+  public static native int fp_cpu_paged_decode_attention(@Cast("const void*") Pointer q,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      float softmaxScale, @Cast("const void*") Pointer kPool, @Cast("const void*") Pointer vPool,
+      @Cast("int64_t") long numBlocks, int blockSize, @Cast("const int32_t*") int[] blockTable,
+      @Cast("int64_t") long maxBlocks, @Cast("const int64_t*") long[] kvLen, Pointer out, int outDtype,
+      @Cast("float*") Pointer lse);
+
+  /** kCache and vCache: one native address per sequence. */
+  public static native int fp_cpu_kv_append(@Cast("const void*") Pointer k, @Cast("const void*") Pointer v,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int kvHeads, int headDim, int dtype,
+      @Cast("void* const*") long[] kCache, @Cast("void* const*") long[] vCache, @Cast("const int64_t*") long[] capacity,
+      @Cast("const int64_t*") long[] kvLen);
+
+  public static native int fp_cpu_kv_append_paged(@Cast("const void*") Pointer k, @Cast("const void*") Pointer v,
+      @Cast("int64_t") long n, int kvHeads, int headDim, int dtype, Pointer kPool, Pointer vPool,
+      @Cast("int64_t") long numBlocks, int blockSize, @Cast("const int64_t*") long[] slotMapping);
 
   /** kCache and vCache: one native address per sequence. */
   public static native int fp_cpu_decode_attention_f32(@Cast("const float*") FloatPointer q,
@@ -193,9 +216,27 @@ public final class FitPruneNative {
 
   /** kCache and vCache: one device address per sequence (host arrays). */
   public static native int fp_cuda_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,
-      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale,
       @Cast("const void* const*") long[] kCache, @Cast("const void* const*") long[] vCache,
       @Cast("const int64_t*") long[] kvLen, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+
+  /** kPool, vPool, q, out, lse: device memory; blockTable, cuQ, kvLen: host arrays. */
+  public static native int fp_cuda_paged_decode_attention(@Cast("const void*") Pointer q,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype,
+      float softmaxScale, @Cast("const void*") Pointer kPool, @Cast("const void*") Pointer vPool,
+      @Cast("int64_t") long numBlocks, int blockSize, @Cast("const int32_t*") int[] blockTable,
+      @Cast("int64_t") long maxBlocks, @Cast("const int64_t*") long[] kvLen, Pointer out, @Cast("float*") Pointer lse,
+      Pointer stream);
+
+  /** kCache and vCache: one device address per sequence (host arrays). */
+  public static native int fp_cuda_kv_append(@Cast("const void*") Pointer k, @Cast("const void*") Pointer v,
+      @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int kvHeads, int headDim, int dtype,
+      @Cast("void* const*") long[] kCache, @Cast("void* const*") long[] vCache, @Cast("const int64_t*") long[] capacity,
+      @Cast("const int64_t*") long[] kvLen, Pointer stream);
+
+  public static native int fp_cuda_kv_append_paged(@Cast("const void*") Pointer k, @Cast("const void*") Pointer v,
+      @Cast("int64_t") long n, int kvHeads, int headDim, int dtype, Pointer kPool, Pointer vPool,
+      @Cast("int64_t") long numBlocks, int blockSize, @Cast("const int64_t*") long[] slotMapping, Pointer stream);
 
   public static native int fp_cuda_select_keep(@Cast("const float*") Pointer selfScore,
       @Cast("const float*") Pointer crossScore, @Cast("int64_t") long n, @Cast("int64_t") long prefix,

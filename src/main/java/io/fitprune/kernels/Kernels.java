@@ -408,6 +408,72 @@ public final class Kernels {
     return new AttentionOutput(out, lse);
   }
 
+  // ---- K/V caches ----
+
+  /**
+   * Appends a step's K/V (after RoPE) to contiguous caches: rows of sequence b of k and v
+   * {@code [Nq,G,d]} ({@code shape.batch()} gives the new tokens per sequence) go to rows
+   * {@code [kvLengths[b], kvLengths[b] + q_len_b)} of {@code kCaches[b]}, {@code vCaches[b]}
+   * {@code [cap_b,G,d]}, whose capacity is their length. kvLengths is not changed. Nothing is
+   * written when any sequence's rows would pass its capacity (the exception names it).
+   */
+  public static void appendKv(BatchShape shape, Data k, Data v, Data[] kCaches,
+      Data[] vCaches, long[] kvLengths) {
+    requireHost("appendKv", "k,v", k, v);
+    requireHostCaches("appendKv", kCaches, vCaches);
+    KvCaches.appendKv(shape, k, v, kCaches, vCaches, kvLengths);
+  }
+
+  /**
+   * Appends rows of k and v {@code [n,G,d]} to a paged cache as vLLM's {@code reshape_and_cache}:
+   * row i goes to slot {@code slots[i] = block * blockSize + offset} (from
+   * {@link PagedKvCache#reserve}); a negative slot (a padding row) is skipped.
+   */
+  public static void appendKv(Data k, Data v, PagedKvCache cache, long[] slots) {
+    requireHost("appendKv", "k,v", k, v);
+    KvCaches.appendKv(k, v, cache, slots);
+  }
+
+  /**
+   * Decode attention over paged caches, as
+   * {@link #decodeAttention(BatchShape, Data, Data[], Data[], long[], Data, Data)}
+   * (same rules and bits) but with sequence b's cache rows in blocks of pools k and v
+   * {@code [numBlocks, blockSize, G, d]}: row r is row {@code r % blockSize} of block
+   * {@code blockTable[b * maxBlocks + r / blockSize]}, blockTable {@code [B, maxBlocks]} (vLLM's and
+   * FlashAttention's layout). Each layer passes its own table and lengths. Every block id a sequence
+   * uses is checked against the pools.
+   */
+  public static void pagedDecodeAttention(BatchShape shape, Data q, Data kPool, Data vPool,
+      int blockSize, int[] blockTable, long[] kvLengths, Data out, Data lse) {
+    requireHost("pagedDecodeAttention", "q,kPool,vPool,out,lse", q, kPool, vPool, out, lse);
+    KvCaches.pagedDecodeAttention(shape, q, kPool, vPool, blockSize, blockTable, kvLengths, out, lse);
+  }
+
+  /**
+   * Packed prefill attention over a cached prefix (prefix caching, chunked prefill): sequence b's
+   * queries are rows {@code shape.batch()} of q {@code [Nq,H,d]}, its keys and values rows
+   * {@code keys} of k and v {@code [Nk,G,d]} (at least as many as its queries, ending with the
+   * queries' own), and query t sees keys {@code [0, k_len_b - q_len_b + t]}; logits scaled by
+   * {@code shape.softmaxScale()}. Writes out {@code [Nq,H,d]} and lse {@code [H,Nq]}. With
+   * {@code keys} equal to the queries' batch and the default scale, the bits of
+   * {@link #attention(BatchShape, Data, Data, Data, Data, Data)}.
+   */
+  public static void attention(BatchShape shape, Batch keys, Data q, Data k, Data v,
+      Data out, Data lse) {
+    requireHost("attention over a cached prefix", "q,k,v,out,lse", q, k, v, out, lse);
+    KvCaches.attention(shape, keys, q, k, v, out, lse);
+  }
+
+  /** Paged decode attention of sequences {@code seqs} of one layer's {@link PagedKvCache} (its tables and lengths). */
+  public static void pagedDecodeAttention(BatchShape shape, Data q, PagedKvCache cache, int[] seqs,
+      Data out, Data lse) {
+    require(cache, "cache");
+    require(seqs, "seqs");
+    requireHost("pagedDecodeAttention", "q,out,lse", q, out, lse);
+    KvCaches.pagedDecodeAttention(shape, q, cache.keys(), cache.values(), cache.blockSize(), cache.blockTable(seqs),
+        cache.lengths(seqs), out, lse);
+  }
+
   // ---- dense layers of a decode step ----
 
   /**
@@ -623,6 +689,16 @@ public final class Kernels {
     if (onDevice(names, args))
       throw new IllegalArgumentException(names.split(",")[0] + ": lives on the device, but " + call
           + " runs on the CPU only; pass host memory");
+  }
+
+  /** The CPU-only K/V cache calls: every cache in host memory. */
+  private static void requireHostCaches(String call, Data[] kCaches, Data[] vCaches) {
+    for (Data[] caches : new Data[][] {kCaches, vCaches})
+      if (caches != null)
+        for (Data c : caches)
+          if (c != null && c.onDevice())
+            throw new IllegalArgumentException((caches == kCaches ? "kCaches" : "vCaches") + ": lives on the device, but "
+                + call + " runs on the CPU only; pass host memory");
   }
 
   private static DeviceBuffer dev(Data d) {

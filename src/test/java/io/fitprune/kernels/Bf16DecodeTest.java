@@ -254,13 +254,13 @@ class Bf16DecodeTest {
       long[] cache = {a.ptr.address(), a.ptr.address()};
       int bf16 = FitPruneNative.FP_DTYPE_BF16;
       int st = FitPruneNative.fp_cpu_decode_attention(a.untyped(), new long[] {0, 1}, 1, 1, 1, 8,
-          FitPruneNative.FP_DTYPE_F16, cache, cache, new long[] {1}, a.untyped(), bf16, null);
+          FitPruneNative.FP_DTYPE_F16, 0.25f, cache, cache, new long[] {1}, a.untyped(), bf16, null);
       assertEquals(FitPruneNative.FP_ERR_UNAVAILABLE, st, FitPruneNative.fp_last_error());
       st = FitPruneNative.fp_cpu_decode_attention(a.untyped(), new long[] {0, 1}, 1, 1, 1, 8, FitPruneNative.FP_DTYPE_F32,
-          cache, cache, new long[] {1}, a.untyped(), bf16, null);
+          0.25f, cache, cache, new long[] {1}, a.untyped(), bf16, null);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("out_dtype"), FitPruneNative.fp_last_error());
-      st = FitPruneNative.fp_cpu_decode_attention(a.untyped(), new long[] {0, 1}, 1, 1, 1, 8, bf16, cache, cache,
+      st = FitPruneNative.fp_cpu_decode_attention(a.untyped(), new long[] {0, 1}, 1, 1, 1, 8, bf16, 0.25f, cache, cache,
           new long[] {0}, a.untyped(), bf16, null);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("kv_len"), FitPruneNative.fp_last_error());

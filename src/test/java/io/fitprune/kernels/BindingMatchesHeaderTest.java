@@ -138,7 +138,7 @@ class BindingMatchesHeaderTest {
 
   // ---- kinds ----
 
-  /** int64, int32, void, string, or pointer(element) for a C type. */
+  /** int64, int32, float32, void, string, or pointer(element) for a C type. */
   static String cKind(String type) {
     String t = normalize(type);
     if (t.equals("const char*")) return "string";
@@ -146,6 +146,7 @@ class BindingMatchesHeaderTest {
     return switch (t) {
       case "int64_t" -> "int64";
       case "int32_t", "int" -> "int32";
+      case "float" -> "float32";
       case "void" -> "void";
       default -> throw new AssertionError("unexpected C type '" + type + "': teach this test its kind");
     };
@@ -164,6 +165,7 @@ class BindingMatchesHeaderTest {
   static String javaKind(Class<?> type, Cast cast) {
     if (type == long.class) return "int64";
     if (type == int.class) return "int32";
+    if (type == float.class) return "float32";
     if (type == void.class) return "void";
     if (type == String.class) return "string";
     if (type == long[].class && cast != null && cast.value().length > 0) {

@@ -44,12 +44,41 @@ class CudaBatchChecksTest {
         new long[] {0, 10, 15, 6}, FAKE, FAKE, null), "sequence 1");
     expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10}, 1, 8, 2, 64, f16,
         new long[] {Long.MAX_VALUE, 5}, FAKE, FAKE, null), "sequence 0");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, new long[] {1, 1},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, 0.125f, new long[] {1, 1},
         new long[] {1, 1}, new long[] {4, 4}, FAKE, FAKE, null), "cu_q");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 3}, 2, 8, 2, 64, f16, new long[] {1, 1},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 3}, 2, 8, 2, 64, f16, 0.125f, new long[] {1, 1},
         new long[] {1, 1}, new long[] {4, 1}, FAKE, FAKE, null), "kv_len");
-    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, new long[] {0},
+    expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, 0.125f, new long[] {0},
         new long[] {1}, new long[] {4}, FAKE, FAKE, null), "null cache pointer");
+  }
+
+  /** expectArg for another status code. */
+  private static void expect(int code, int status, String part) {
+    if (FitPruneNative.fp_cuda_compiled() == 0) {
+      assertEquals(FitPruneNative.FP_ERR_UNAVAILABLE, status);
+      return;
+    }
+    assertEquals(code, status, FitPruneNative.fp_last_error());
+    assertTrue(FitPruneNative.fp_last_error().contains(part), FitPruneNative.fp_last_error());
+  }
+
+  @Test
+  void kvCacheChecksComeBeforeTheDevice() {
+    int f16 = FitPruneNative.FP_DTYPE_F16, arg = FitPruneNative.FP_ERR_ARG, index = FitPruneNative.FP_ERR_INDEX;
+    // paged decode: a block id outside the pool, a table too narrow, a bad scale
+    expect(index, FitPruneNative.fp_cuda_paged_decode_attention(FAKE, new long[] {0, 1, 2}, 2, 8, 2, 64, f16, 0.125f,
+        FAKE, FAKE, 4, 16, new int[] {0, 1, 2, 4}, 2, new long[] {20, 17}, FAKE, FAKE, null), "block_table[1][1] = 4");
+    expect(arg, FitPruneNative.fp_cuda_paged_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, 0.125f,
+        FAKE, FAKE, 4, 16, new int[] {0}, 1, new long[] {17}, FAKE, FAKE, null), "max_blocks=1");
+    expect(arg, FitPruneNative.fp_cuda_paged_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, Float.NaN,
+        FAKE, FAKE, 4, 16, new int[] {0}, 1, new long[] {1}, FAKE, FAKE, null), "softmax_scale");
+    expect(arg, FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, -1f, new long[] {1},
+        new long[] {1}, new long[] {1}, FAKE, FAKE, null), "softmax_scale");
+    // appends: a slot past the pool, rows past a cache's capacity
+    expect(index, FitPruneNative.fp_cuda_kv_append_paged(FAKE, FAKE, 2, 2, 64, f16, FAKE, FAKE, 4, 16,
+        new long[] {-1, 64}, null), "slot_mapping[1] = 64");
+    expect(arg, FitPruneNative.fp_cuda_kv_append(FAKE, FAKE, new long[] {0, 1, 3}, 2, 2, 64, f16, new long[] {1, 1},
+        new long[] {1, 1}, new long[] {8, 8}, new long[] {3, 7}, null), "sequence 1");
   }
 
   @Test

@@ -31,7 +31,7 @@ public final class KernelsFuzz {
     long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
     KernelsFuzz f = new KernelsFuzz(seed);
     for (int i = 0; i < calls; i++) {
-      int kind = f.rnd.nextInt(13);
+      int kind = f.rnd.nextInt(14);
       try {
         f.call(kind);
         f.returned++;
@@ -272,6 +272,37 @@ public final class KernelsFuzz {
           Data lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
           Kernels.decodeAttention(s, q, kc, vc, rnd.nextInt(20) == 0 ? new long[B + 1] : kv, out, lse);
         }
+        case 13 -> {  // paged K/V: append by slots, then decode through block tables, arguments mostly right
+          int B = rnd.nextInt(1, 4), G = rnd.nextInt(1, 3), H = G * rnd.nextInt(1, 3), d = rnd.nextInt(1, 17);
+          int bs = rnd.nextInt(8) == 0 ? (int) size(8) : rnd.nextInt(1, 9), blocks = rnd.nextInt(0, 12);
+          boolean bf16 = rnd.nextBoolean();
+          int pool = near((long) blocks * Math.max(bs, 0) * G * d);
+          Data kp = bf16 ? bf16Data(pool) : floatData(pool, g), vp = bf16 ? bf16Data(pool) : floatData(pool, g);
+          int rows = rnd.nextInt(0, 6);
+          long[] slots = new long[rnd.nextInt(10) == 0 ? rows + 1 : rows];
+          for (int i = 0; i < slots.length; i++)
+            slots[i] = rnd.nextInt(10) == 0 ? size(8) : rnd.nextLong(-1, Math.max(1, (long) blocks * Math.max(bs, 1)));
+          Data k = bf16 ? bf16Data(near((long) rows * G * d)) : floatData(near((long) rows * G * d), g);
+          Data v = bf16 ? bf16Data(near((long) rows * G * d)) : floatData(near((long) rows * G * d), g);
+          if (rnd.nextBoolean()) {
+            Kernels.appendKv(k, v, PagedKvCache.over(kp, vp, blocks, bs, G, d), slots);
+          } else {
+            long[] qLen = new long[B], kv = new long[B];
+            int maxBlocks = rnd.nextInt(0, 6);
+            int[] table = new int[rnd.nextInt(10) == 0 ? B * maxBlocks + 1 : B * maxBlocks];
+            for (int i = 0; i < table.length; i++) table[i] = rnd.nextInt(12) == 0 ? (int) size(8) : rnd.nextInt(0, Math.max(1, blocks));
+            for (int b = 0; b < B; b++) {
+              qLen[b] = rnd.nextInt(rnd.nextInt(10) == 0 ? 0 : 1, 3);
+              kv[b] = rnd.nextInt(8) == 0 ? size(8) : qLen[b] + rnd.nextInt(0, Math.max(1, maxBlocks * Math.max(bs, 1)));
+            }
+            BatchShape s = new BatchShape(Batch.ofLengths(qLen), H, G, d, rnd.nextInt(10) == 0 ? Float.NaN : 0.3f);
+            long nq = s.batch().tokens();
+            Data q = bf16 ? bf16Data(near(nq * H * d)) : floatData(near(nq * H * d), g);
+            Data out = rnd.nextBoolean() ? floatData(near(nq * H * d), g) : bf16Data(near(nq * H * d));
+            Data lse = rnd.nextInt(3) == 0 ? null : floatData(near(nq * H), g);
+            Kernels.pagedDecodeAttention(s, q, kp, vp, bs, table, kv, out, lse);
+          }
+        }
         case 12 -> {  // decode dense layers: 1 to 3 weights of any stored type, sizes mostly right
           long rows = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(0, 20), in = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 70);
           int count = rnd.nextInt(20) == 0 ? 9 : rnd.nextInt(1, 4);
@@ -295,14 +326,22 @@ public final class KernelsFuzz {
           FloatPointer a = new FloatPointer(64), b = new FloatPointer(64);
           IntPointer keep = new IntPointer(64);
           long[] cache = {a.address(), b.address()};
-          int st = switch (rnd.nextInt(6)) {
+          int st = switch (rnd.nextInt(9)) {
+            case 6 -> FitPruneNative.fp_cpu_paged_decode_attention(a, new long[] {0, 1}, 1, 1, 1, 8,
+                FitPruneNative.FP_DTYPE_F32, 0.25f, a, b, rnd.nextInt(0, 3), 4,
+                new int[] {rnd.nextBoolean() ? (int) Math.max(bad, Integer.MIN_VALUE) : 3}, 1, new long[] {rnd.nextInt(1, 5)},
+                b, FitPruneNative.FP_DTYPE_F32, null);
+            case 7 -> FitPruneNative.fp_cpu_kv_append_paged(a, b, rnd.nextInt(1, 3), 1, 8, FitPruneNative.FP_DTYPE_F32,
+                a, b, rnd.nextBoolean() ? bad : 2, 4, new long[] {8, bad});
+            case 8 -> FitPruneNative.fp_cpu_kv_append(a, b, new long[] {0, rnd.nextInt(1, 4)}, 1, 1, 8,
+                FitPruneNative.FP_DTYPE_F32, cache, cache, new long[] {rnd.nextBoolean() ? -1 - rnd.nextInt(3) : 2}, new long[] {2});
             case 5 -> FitPruneNative.fp_cpu_linear(a, rnd.nextBoolean() ? bad : 1, rnd.nextBoolean() ? bad : 8,
                 rnd.nextInt(-1, 2) == 0 ? 9 : 1, cache, new int[] {rnd.nextInt(3, 9)}, new long[] {n}, cache, rnd.nextInt(4, 8));
             case 0 -> FitPruneNative.fp_select_keep(a, b, n, bad, 1, 0, keep);
             case 1 -> FitPruneNative.fp_select_keep(a, b, n, 1, bad, 0, keep);
             case 2 -> FitPruneNative.fp_cpu_scores_f32(a, b, a, n, 1, 1, 1, bad, rnd.nextInt(0, 3), a, b);
             case 3 -> FitPruneNative.fp_cpu_decode_attention(a, new long[] {0, bad}, 1, 1, 1, 8,
-                rnd.nextInt(0, 3), cache, cache, new long[] {n}, b, FitPruneNative.FP_DTYPE_F32, a);
+                rnd.nextInt(0, 3), 0.25f, cache, cache, new long[] {n}, b, FitPruneNative.FP_DTYPE_F32, a);
             default -> FitPruneNative.fp_cpu_gather_rows_f32(a, rnd.nextInt(0, 4), bad, keep, rnd.nextInt(1, 4), b);
           };
           if (st == FitPruneNative.FP_OK) throw new AssertionError("the C API accepted an invalid argument");
