@@ -7,6 +7,7 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.flops.Cost;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
+import io.fitprune.hf.ModelFolder;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
@@ -41,7 +42,8 @@ import picocli.CommandLine.Option;
         + "recipe, or not) and decode greedily. Prints the time, the tokens kept per layer and the output ids.",
         "Embeddings file: float32 tensor 'embeds' [n, D]; optionally an integer tensor 'spans' = [prefix, visual]."})
 final class PrefillCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
+  @Option(names = "--model", required = true, paramLabel = "MODEL",
+      description = "Hugging Face model folder, model file (models/X.json) or bundled model name.")
   String model;
 
   @Option(names = "--weights", required = true, paramLabel = "W",
@@ -211,7 +213,7 @@ final class PrefillCommand implements Callable<Integer> {
    * when a cache length passes 2^31 - 1 rows or all caches (at 2 bytes a value, bf16) pass the
    * machine's memory, instead of failing in libtorch or decoding for hours.
    */
-  private void requireCacheRoom(List<Input> inputs, DecoderConfig cfg) {
+  private void requireCacheRoom(List<Input> inputs, DecoderConfig cfg) throws java.io.IOException {
     double bytes = 0;
     long positions = 0;
     for (Input in : inputs) {
@@ -221,6 +223,13 @@ final class PrefillCommand implements Callable<Integer> {
             + " = " + rows + " cache rows, more than the 2^31 - 1 a cache holds");
       bytes += 2.0 * rows * cfg.layers() * 2 * cfg.kvWidth();
       positions = Math.max(positions, rows);
+    }
+    Path folder = Path.of(model);
+    if (ModelFolder.isModelFolder(folder)) {
+      int context = ModelFolder.open(folder).config().text().maxPositions();
+      if (positions > context)
+        throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the "
+            + context + " the model was trained for (max_position_embeddings in " + folder.resolve(ModelFolder.CONFIG) + ")");
     }
     if (positions > MAX_POSITIONS) // RoPE angles are float32 products position * frequency, as the reference computes them
       throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the 2^24 "

@@ -44,6 +44,9 @@ class ModelFolderCliTest {
     r = CliRun.run("prefill", "--model", m.toString(), "--weights", m.toString(), "--embeds", e.toString(), "--generate", "3");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("vocab 512"), r.out());
+    // decoding past the context the folder's config names is refused up front (55 + 4042 > 4096)
+    oneLineError(CliRun.run("prefill", "--model", m.toString(), "--weights", m.toString(), "--embeds", e.toString(),
+        "--generate", "4042"), "max_position_embeddings", "4096");
 
     // a folder as --model of random-checkpoint --vision: its own config again, with another seed
     Path again = dir.resolve("again");
