@@ -6,6 +6,7 @@ import io.fitprune.kernels.FitPruneNative;
 import io.fitprune.kernels.Kernels;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DoubleOptional;
