@@ -107,15 +107,8 @@ final class CpuBatchOps {
     Batch batch = shape.batch();
     int B = batch.size();
     AttentionShape all = shape.packed();
-    ElementType dtype = CpuOps.inputType(require(q, "q"), "q");
+    ElementType dtype = decodeQuery(all, q, out, lse);
     int outType = CpuOps.outputType(dtype, out).code;
-    q.requireShape("q", "[Nq,H,d]", all.qDims());
-    out.requireShape("out", "[Nq,H,d]", all.qDims());
-    out.requireWritable("out");
-    if (lse != null) {
-      CpuOps.requireFp32(lse, "lse").requireShape("lse", "[H,Nq]", all.lseDims());
-      lse.requireWritable("lse");
-    }
     requireLength(require(kCaches, "kCaches").length, B, "kCaches");
     requireLength(require(vCaches, "vCaches").length, B, "vCaches");
     requireLength(require(kvLengths, "kvLengths").length, B, "kvLengths");
@@ -148,6 +141,20 @@ final class CpuBatchOps {
     } finally {
       for (HostData.Access a : opened) a.close();
     }
+  }
+
+  /** Checks a decode step's q, out and lse (optional) {@code [Nq,H,d]}, {@code [H,Nq]}; returns q's element type. */
+  static ElementType decodeQuery(AttentionShape all, Data q, Data out, Data lse) {
+    ElementType dtype = CpuOps.inputType(require(q, "q"), "q");
+    CpuOps.outputType(dtype, out);
+    q.requireShape("q", "[Nq,H,d]", all.qDims());
+    out.requireShape("out", "[Nq,H,d]", all.qDims());
+    out.requireWritable("out");
+    if (lse != null) {
+      CpuOps.requireFp32(lse, "lse").requireShape("lse", "[H,Nq]", all.lseDims());
+      lse.requireWritable("lse");
+    }
+    return dtype;
   }
 
   /** The native address of data opened for reading; the access is closed by the caller. */

@@ -85,15 +85,8 @@ final class KvCaches {
     Batch batch = shape.batch();
     int B = batch.size();
     AttentionShape all = shape.packed();
-    ElementType dtype = CpuOps.inputType(require(q, "q"), "q");
+    ElementType dtype = CpuBatchOps.decodeQuery(all, q, out, lse);
     int outType = CpuOps.outputType(dtype, out).code;
-    q.requireShape("q", "[Nq,H,d]", all.qDims());
-    out.requireShape("out", "[Nq,H,d]", all.qDims());
-    out.requireWritable("out");
-    if (lse != null) {
-      CpuOps.requireFp32(lse, "lse").requireShape("lse", "[H,Nq]", all.lseDims());
-      lse.requireWritable("lse");
-    }
     if (blockSize <= 0) throw new IllegalArgumentException("blockSize must be > 0, got " + blockSize);
     long rowLength = Lengths.product("pool row blockSize*G*d", blockSize, shape.kvHeads(), shape.headDim());
     for (Data pool : new Data[] {kPool, vPool}) {
