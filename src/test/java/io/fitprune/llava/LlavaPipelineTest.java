@@ -2,24 +2,33 @@ package io.fitprune.llava;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.decoder.Sampler;
 import io.fitprune.decoder.TextStream;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.hf.LlavaConfig;
 import io.fitprune.hf.RandomModelFolder;
+import io.fitprune.hf.ModelFolder;
 import io.fitprune.io.DType;
+import io.fitprune.model.Geometry;
+import io.fitprune.pruning.Pruner;
+import io.fitprune.recipe.Recipe;
+import io.fitprune.testutil.ReadmeBlocks;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The pipeline on a BF16 folder in the newer layout: the splice in the table's type, and the answer's stops. */
 class LlavaPipelineTest {
+  private static final String README_BEGIN = "// README llava: begin", README_END = "// README llava: end";
   @TempDir static Path dir;
   static Path model, image;
 
@@ -76,6 +85,29 @@ class LlavaPipelineTest {
       assertFalse(s.accept((int) p.tokenizer().ids("</s>")[0]), "eos ends the answer");
       assertEquals("blue", String.join("", pieces).strip());
     }
+  }
+
+  /** The README's LLaVA block, run on the tiny folder: an answer of at most 8 tokens, pruned at two layers. */
+  @Test
+  void theReadmeBlockRuns() throws Exception {
+    Path folder = model;
+    Geometry g = ModelFolder.open(model).geometry();
+    Pruner pruner = Pruner.of(Recipe.builder(g).drop(1, 6).drop(2, 4).build(), g);
+    int[] tokens;
+    // README llava: begin
+    try (LlavaPipeline llava = LlavaPipeline.open(folder)) {            // e.g. Path.of("llava-1.5-7b-hf")
+      LlavaInput in = llava.prepare(image, "What is shown in this image?"); // pixels, ids, spans, embeddings [n, D]
+      Decoder dec = new Decoder(llava.decoderWeights());
+      try (Tensor e = Tensors.of(in.embeds(), in.length(), in.hidden());
+          Decoder.Prefill p = dec.prefill(e, in.spans(), pruner, 8)) {    // Pruner.none() for no pruning
+        TextStream answer = llava.answerStream(System.out::print);      // stops at </s> and "USER:"
+        tokens = dec.generate(p, 8, Sampler.sampling(0.7, 0.9, 42), answer::accept); // or Sampler.greedy()
+        answer.close();
+      }
+    }
+    // README llava: end
+    assertTrue(tokens.length >= 1 && tokens.length <= 8);
+    ReadmeBlocks.requireShown("src/test/java/io/fitprune/llava/LlavaPipelineTest.java", README_BEGIN, README_END);
   }
 
   @Test
