@@ -9,6 +9,7 @@ import io.fitprune.llava.LlavaPipeline;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.Pruner;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -71,7 +72,8 @@ final class AskCommand implements Callable<Integer> {
             + maxNewTokens + " new ones pass the model's max_position_embeddings " + maxPositions);
       Pruner pruner = recipe == null ? Pruner.none() : pruning.pruner(recipe, g, V);
       Decoder dec = new Decoder(lp.decoderWeights());
-      PrintStream out = System.out;
+      // UTF-8 whatever the locale: an answer is any text the tokenizer decodes
+      PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
       try (Tensor e = Tensors.of(in.embeds(), n, in.hidden());
           Decoder.Prefill p = dec.prefill(e, in.spans(), pruner, maxNewTokens)) {
         TextStream answer = lp.answerStream(s -> {

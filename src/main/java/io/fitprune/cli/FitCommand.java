@@ -83,6 +83,9 @@ final class FitCommand implements Callable<Integer> {
     if (images != null && (weights != null || calibration != null || stats != null))
       throw new IllegalArgumentException("--images records statistics on the model folder's own weights: leave out "
           + "--weights, --calibration and --stats");
+    if (images != null && (namePrefix != null || decoder.ropeTheta != null || decoder.rmsEps != null))
+      throw new IllegalArgumentException("--images runs the model folder as its config.json describes it: leave out "
+          + "--name-prefix, --rope-theta and --rms-eps");
     if (images == null && prompt != null) throw new IllegalArgumentException("--prompt is the question for --images; none given");
     if (images != null && prompt == null) throw new IllegalArgumentException("--images needs --prompt (the question asked of each image)");
     if (statsOut != null && stats != null)

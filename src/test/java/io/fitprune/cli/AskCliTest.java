@@ -228,6 +228,10 @@ class AskCliTest {
         "--model", "config.json");
     ModelFolderCliTest.oneLineError(CliRun.run("fit", "--model", m, "--images", img1.toString(), "--budget", "0.3", "--out",
         dir.resolve("r.json").toString()), "--images", "--prompt");
+    ModelFolderCliTest.oneLineError(CliRun.run("fit", "--model", m, "--images", img1.toString(), "--prompt", q, "--weights",
+        m, "--budget", "0.3", "--out", dir.resolve("r.json").toString()), "--images", "--weights");
+    ModelFolderCliTest.oneLineError(CliRun.run("fit", "--model", m, "--images", img1.toString(), "--prompt", q,
+        "--rope-theta", "500", "--budget", "0.3", "--out", dir.resolve("r.json").toString()), "--images", "--rope-theta");
 
     Path noTok = dir.resolve("no-tokenizer");
     Files.createDirectories(noTok);
