@@ -4,6 +4,7 @@ import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.Sampler;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.decoder.TextStream;
+import io.fitprune.hf.Prompt;
 import io.fitprune.llava.LlavaInput;
 import io.fitprune.llava.LlavaPipeline;
 import io.fitprune.model.Geometry;
@@ -65,12 +66,13 @@ final class AskCommand implements Callable<Integer> {
     try (LlavaPipeline lp = llava.open()) {
       Geometry g = lp.folder().geometry();
       int maxPositions = lp.folder().config().text().maxPositions();
-      LlavaInput in = lp.prepare(image, llava.prompt);
-      int n = in.length(), P = (int) in.spans().prefix(), V = (int) in.spans().visual(), T = n - P - V;
+      Prompt prompt = lp.prompt(llava.prompt); // every check before the image is read and the tower runs
+      int n = prompt.length(), P = prompt.prefix(), V = prompt.visual(), T = prompt.text();
       if ((long) n + maxNewTokens > maxPositions)
         throw new IllegalArgumentException("--max-new-tokens " + maxNewTokens + ": the prompt's " + n + " tokens and "
             + maxNewTokens + " new ones pass the model's max_position_embeddings " + maxPositions);
       Pruner pruner = recipe == null ? Pruner.none() : pruning.pruner(recipe, g, V);
+      LlavaInput in = lp.prepare(image, llava.prompt);
       Decoder dec = new Decoder(lp.decoderWeights());
       // UTF-8 whatever the locale: an answer is any text the tokenizer decodes
       PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
