@@ -145,6 +145,45 @@ class AskCliTest {
     assertArrayEquals(new int[] {n, n, n - 8, n - 13}, perLayer(m));
   }
 
+  /** ask's greedy answer is the text of prefill --generate's ids on embed's file, unpruned and pruned alike. */
+  @Test
+  void askAnswersWhatPrefillGeneratesFromEmbedsFile() throws Exception {
+    Path e = dir.resolve("e.safetensors");
+    Result r = CliRun.run("embed", "--model", model.toString(), "--image", img2.toString(), "--prompt", QUESTION, "--out",
+        e.toString());
+    assertEquals(0, r.code(), r.err());
+    Geometry g = ModelFolder.open(model).geometry();
+    Path recipe = dir.resolve("r.json");
+    RecipeFiles.write(recipe, Recipe.builder(g).drop(0, 7).drop(2, 6).build());
+    for (String[] extra : new String[][] {{}, {"--recipe", recipe.toString()}}) {
+      String[] prefill = {"prefill", "--model", model.toString(), "--weights", model.toString(), "--embeds", e.toString(),
+          "--generate", "10"};
+      String[] ask = {"ask", "--model", model.toString(), "--image", img2.toString(), "--prompt", QUESTION,
+          "--max-new-tokens", "10"};
+      Result p = CliRun.run(concat(prefill, extra)), a = CliRun.run(concat(ask, extra));
+      assertEquals(0, p.code(), p.err());
+      timing(a);
+      Matcher ids = Pattern.compile("output ids: \\[([0-9, ]+)\\]").matcher(p.out());
+      assertTrue(ids.find(), p.out());
+      long[] tokens = Arrays.stream(ids.group(1).split(", ")).mapToLong(Long::parseLong).toArray();
+      String want;
+      try (PromptTokenizer tok = ModelFolder.open(model).tokenizer()) {
+        int end = 0;
+        while (end < tokens.length && tokens[end] != 2) end++; // </s> is id 2 in the tiny tokenizer
+        want = tok.decode(Arrays.copyOf(tokens, end), true);
+      }
+      for (String stop : new String[] {"USER:", "</s>"}) if (want.contains(stop)) want = want.substring(0, want.indexOf(stop));
+      assertFalse(want.isBlank(), "the seeded tiny model answers with text: " + Arrays.toString(tokens));
+      assertEquals(want, answer(a), "ask " + String.join(" ", extra));
+    }
+  }
+
+  static String[] concat(String[] a, String[] b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
   @Test
   void aSeedRepeatsASampledAnswer() {
     String[] args = {"ask", "--model", model.toString(), "--image", img2.toString(), "--prompt", QUESTION,
