@@ -23,7 +23,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "fit", mixinStandardHelpOptions = true,
-    description = "Fit a pruning recipe that meets a FLOPs budget from recorded attention statistics.")
+    description = "Fit a pruning recipe that meets a FLOPs budget from attention statistics: recorded (--stats), or "
+        + "recorded now on the model from calibration embeddings (--weights, --calibration) or images (--images, --prompt).")
 final class FitCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
