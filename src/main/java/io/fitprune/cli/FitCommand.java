@@ -16,13 +16,15 @@ import io.fitprune.stats.AttentionStats;
 import io.fitprune.stats.StatsFiles;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "fit", mixinStandardHelpOptions = true,
-    description = "Fit a pruning recipe that meets a FLOPs budget from recorded attention statistics.")
+    description = "Fit a pruning recipe that meets a FLOPs budget from attention statistics: recorded (--stats), or "
+        + "recorded now on the model from calibration embeddings (--weights, --calibration) or images (--images, --prompt).")
 final class FitCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "MODEL", description = "Model file (models/X.json) or bundled model name.")
   String model;
@@ -39,6 +41,18 @@ final class FitCommand implements Callable<Integer> {
   @Option(names = "--calibration", paramLabel = "E.safetensors",
       description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
   Path calibration;
+
+  @Option(names = "--images", arity = "1..*", paramLabel = "IMG", description = "With a LLaVA model folder as --model: "
+      + "calibration images, each asked --prompt through the chat template, vision tower and projector (as embed does); "
+      + "the statistics are recorded on the folder's decoder. Replaces --weights and --calibration.")
+  List<Path> images;
+
+  @Option(names = "--prompt", paramLabel = "TEXT", description = "With --images: the question asked of every image.")
+  String prompt;
+
+  @Option(names = "--stats-out", paramLabel = "S.safetensors",
+      description = "Also write the statistics this run records (self and cross [S,L,V]), for fast-mode fits without the model.")
+  Path statsOut;
 
   @Option(names = "--name-prefix", paramLabel = "PREFIX",
       description = "Prefix of the language model's tensor names ('' for plain LLaMA, 'language_model.' for llava-hf). "
@@ -66,22 +80,36 @@ final class FitCommand implements Callable<Integer> {
     CliPaths.checkpoint("--weights", weights);
     CliPaths.input("--calibration", calibration);
     CliPaths.output("--out", out);
+    if (statsOut != null) CliPaths.output("--stats-out", statsOut);
+    if (images != null && (weights != null || calibration != null || stats != null))
+      throw new IllegalArgumentException("--images records statistics on the model folder's own weights: leave out "
+          + "--weights, --calibration and --stats");
+    if (images != null && (namePrefix != null || decoder.ropeTheta != null || decoder.rmsEps != null))
+      throw new IllegalArgumentException("--images runs the model folder as its config.json describes it: leave out "
+          + "--name-prefix, --rope-theta and --rms-eps");
+    if (images == null && prompt != null) throw new IllegalArgumentException("--prompt is the question for --images; none given");
+    if (images != null && prompt == null) throw new IllegalArgumentException("--images needs --prompt (the question asked of each image)");
+    if (statsOut != null && stats != null)
+      throw new IllegalArgumentException("--stats-out writes the statistics this run records; with --stats it records none");
     Args.budget("--budget", budget);
     Scope scope = cost.scope();
     Mode md = Mode.parse(mode);
-    if (md == Mode.EXACT && (weights == null || calibration == null)) requireFast(md);
-    boolean hasModel = weights != null && calibration != null;
+    boolean hasModel = (weights != null && calibration != null) || images != null;
+    if (md == Mode.EXACT && !hasModel) requireFast(md);
     if (md == Mode.FAST && stats == null && !hasModel)
-      throw new IllegalArgumentException("--stats is required in fast mode (or --weights and --calibration to record them)");
+      throw new IllegalArgumentException("--stats is required in fast mode (or --weights and --calibration, or --images, to "
+          + "record them)");
     Geometry g = Geometries.resolve(model);
     FlopsModel m = cost.model(g, scope);
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
-    io.fitprune.calibration.DecoderRunner runner = hasModel && (md == Mode.EXACT || st == null)
-        ? ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration) : null;
+    io.fitprune.calibration.DecoderRunner runner = !hasModel || (md != Mode.EXACT && st != null) ? null
+        : images != null ? ImageCalibration.runner(Path.of(model), images, prompt)
+        : ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration);
     if (st == null) {
       try (Progress p = Progress.start("record statistics", (long) runner.samples() * g.layers())) {
         st = StatsRecorder.record(runner, g.layers(), g.visualTokens(), p::step);
       }
+      if (statsOut != null) StatsFiles.write(statsOut, st, java.util.Map.of("model", g.name()));
     }
     FitResult r;
     if (md == Mode.EXACT) {

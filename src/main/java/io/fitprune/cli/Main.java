@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "FitPrune: training-free visual token pruning for multimodal LLMs.",
     subcommands = {DemoCommand.class, PrefillCommand.class, InfoCommand.class, GenerateCommand.class, ScoreCommand.class, FlopsCommand.class,
         FitCommand.class, SweepCommand.class, StatsExampleCommand.class,
-        RandomCheckpointCommand.class})
+        RandomCheckpointCommand.class, EmbedCommand.class, AskCommand.class})
 public final class Main implements Runnable {
   /** Exit codes: 1 for a failure while running, 2 for bad arguments. */
   public static final int EXIT_FAILURE = 1, EXIT_USAGE = 2;

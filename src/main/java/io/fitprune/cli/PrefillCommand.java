@@ -18,8 +18,6 @@ import io.fitprune.kernels.Spans;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.Pruner;
-import io.fitprune.pruning.NoTextPolicy;
-import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.nio.FloatBuffer;
@@ -88,15 +86,8 @@ final class PrefillCommand implements Callable<Integer> {
   @Mixin
   DecoderOptions decoder = new DecoderOptions();
 
-  @Option(names = "--visual-policy", defaultValue = "REFUSE", description = "When the input's visual token count differs "
-      + "from the recipe's: REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: ${DEFAULT-VALUE}.")
-  VisualCountPolicy visualPolicy;
-
-  @Option(names = "--no-text-policy", defaultValue = "refuse", paramLabel = "refuse|self-only", description = "When no text "
-      + "follows an image (its cross-attention scores are all zero, so every FitPrune score ties): refuse (an error) or "
-      + "self-only (rank its visual tokens by self-attention alone). Default: ${DEFAULT-VALUE}.")
-  String noTextPolicy;
-  private NoTextPolicy noText;
+  @Mixin
+  PruningOptions pruning = new PruningOptions();
 
   @Option(names = "--repeats", defaultValue = "1", description = "Timed prefills; the median is printed. Default: ${DEFAULT-VALUE}.")
   int repeats;
@@ -114,11 +105,7 @@ final class PrefillCommand implements Callable<Integer> {
       if (!r.equals("none")) CliPaths.input("--recipe", Path.of(r));
     if (generate < 0) throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
-    try {
-      noText = NoTextPolicy.parse(noTextPolicy);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--no-text-policy: " + e.getMessage());
-    }
+    pruning.noText(); // a bad value is refused before the weights load
     Geometry g = Geometries.resolve(model);
     DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
@@ -151,8 +138,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (recipeFile != null) {
       Recipe r = RecipeFiles.read(Path.of(recipeFile), g);
       prune = r.prune();
-      requireVisualCount(recipeFile, r, V, "");
-      pruner = Pruner.of(r, g, visualPolicy, noText);
+      pruner = pruning.pruner(r, recipeFile, g, V, "");
     }
     if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
     double[] secs = new double[repeats], base = new double[repeats];
@@ -173,12 +159,7 @@ final class PrefillCommand implements Callable<Integer> {
     int[] ids = dec.generate(p, generate);
     double decodeSec = (System.nanoTime() - t0) / 1e9;
     int[] after = p.visualAfter();
-    int[] entering = new int[g.layers()];
-    int alive = V;
-    for (int l = 0; l < g.layers(); l++) {
-      entering[l] = P + alive + T;
-      alive = after[l];
-    }
+    int[] entering = entering(P, V, T, after);
     System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s (%s, " + (weightsInMemory
         ? "copied into memory" : "memory-mapped") + ")%n",
         g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights,
@@ -238,15 +219,6 @@ final class PrefillCommand implements Callable<Integer> {
         + " request(s), and the RoPE table)", bytes, 4.0 * positions * cfg.headDim());
   }
 
-  /** The refusal of an image whose visual count the recipe was not fitted for, in the command line's words. */
-  private void requireVisualCount(String recipeFile, Recipe r, int visual, String who) {
-    // A text-only request has nothing to prune, so no count to refuse.
-    if (visualPolicy == VisualCountPolicy.REFUSE && visual != 0 && r.visualTokens() != visual)
-      throw new IllegalArgumentException("--recipe " + recipeFile + " was fitted for " + r.visualTokens()
-          + " visual tokens, the input" + who + " comes with " + visual
-          + " (add --visual-policy scale to scale the per-layer counts to the image)");
-  }
-
   /** Several requests prefilled and decoded together (BatchDecoder); one recipe for all or one per request. */
   private int runBatch(Decoder dec, DecoderWeights w, Geometry g, List<Input> in, List<String> recipes) throws Exception {
     int B = in.size();
@@ -271,8 +243,7 @@ final class PrefillCommand implements Callable<Integer> {
       if (!rec.equals("none")) {
         Recipe r = RecipeFiles.read(Path.of(rec), g);
         prune[b] = r.prune();
-        requireVisualCount(rec, r, V[b], who);
-        pruner = Pruner.of(r, g, visualPolicy, noText);
+        pruner = pruning.pruner(r, rec, g, V[b], who);
       }
       requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
     }
@@ -297,12 +268,7 @@ final class PrefillCommand implements Callable<Integer> {
       Decoder.Prefill p = ps.get(b);
       String lead = B == 1 ? "" : "request " + b + " ";
       int[] after = p.visualAfter();
-      int[] entering = new int[g.layers()];
-      int alive = V[b];
-      for (int l = 0; l < g.layers(); l++) {
-        entering[l] = P[b] + alive + T[b];
-        alive = after[l];
-      }
+      int[] entering = entering(P[b], V[b], T[b], after);
       System.out.printf(Locale.ROOT, "%sinput: %d tokens = %d prefix + %d visual + %d text%n", lead, in.get(b).n, P[b], V[b],
           T[b]);
       String how = prune[b] == null ? "unpruned" : "recipe " + Arrays.toString(prune[b]);
@@ -325,6 +291,17 @@ final class PrefillCommand implements Callable<Integer> {
     if (generate > 1) printDecode(dec, generate - 1, decodeSec, B > 1 ? ", " + B + " requests per step" : "");
     ps.forEach(Decoder.Prefill::close);
     return 0;
+  }
+
+  /** Tokens entering each layer: the prefix, the visual tokens alive after the layer before, the text. */
+  static int[] entering(int prefix, int visual, int text, int[] visualAfter) {
+    int[] out = new int[visualAfter.length];
+    int alive = visual;
+    for (int l = 0; l < out.length; l++) {
+      out[l] = prefix + alive + text;
+      alive = visualAfter[l];
+    }
+    return out;
   }
 
   /** Every request of the inputs: one per file, or the sequences of a file holding cu_seqlens. */

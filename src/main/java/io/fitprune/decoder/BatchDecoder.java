@@ -92,7 +92,7 @@ public final class BatchDecoder {
           s.x = rows.clone();
         }
         start += n;
-        out.add(new Decoder.Prefill(s, last[b].nextToken(), last[b].hidden(), sec));
+        out.add(new Decoder.Prefill(s, last[b].nextToken(), last[b].hidden(), sec, last[b].logits()));
       }
       return out;
     } catch (RuntimeException | Error e) {
@@ -163,16 +163,18 @@ public final class BatchDecoder {
     }
   }
 
-  /** Greedy next token and final hidden state of each row of {@code x [B, D]}. */
+  /** Greedy next token, final hidden state and logits of each row of {@code x [B, D]}. */
   private Decoder.Step[] head(Tensor x) {
     int B = (int) x.size(0), D = c.hidden();
     try (Temps tp = new Temps()) {
       Tensor last = tp.add(dec.rmsNorm(x, w.finalNorm()));
       Tensor logits = tp.add(Dense.linearFloat(last, w.lmHead(), null));
-      float[] h = Decoder.toArray(last);
+      float[] h = Decoder.toArray(last), all = Decoder.toArray(logits);
+      int vocab = (int) logits.size(1);
       Decoder.Step[] out = new Decoder.Step[B];
       for (int b = 0; b < B; b++)
-        out[b] = new Decoder.Step(Decoder.argmax(tp.add(logits.narrow(0, b, 1))), java.util.Arrays.copyOfRange(h, b * D, (b + 1) * D));
+        out[b] = new Decoder.Step(Decoder.argmax(java.nio.FloatBuffer.wrap(all), b * vocab, vocab),
+            java.util.Arrays.copyOfRange(h, b * D, (b + 1) * D), java.util.Arrays.copyOfRange(all, b * vocab, (b + 1) * vocab));
       return out;
     }
   }

@@ -127,9 +127,10 @@ final class DecodeStep {
     Kernels.linear(wk.hData, B, lmHead, wk.logitsData);
     Decoder.Step[] out = new Decoder.Step[B];
     for (int b = 0; b < B; b++) {
-      float[] hidden = new float[D];
+      float[] hidden = new float[D], logits = new float[c.vocab()];
       wk.h.get(b * D, hidden);
-      out[b] = new Decoder.Step(Decoder.argmax(wk.logits, b * c.vocab(), c.vocab()), hidden);
+      wk.logits.get(b * c.vocab(), logits);
+      out[b] = new Decoder.Step(Decoder.argmax(wk.logits, b * c.vocab(), c.vocab()), hidden, logits);
     }
     return out;
   }

@@ -169,8 +169,12 @@ public final class Decoder {
 
   // ------------------------------------------------------------------ prefill
 
-  /** What a prefill produced. */
-  public record Prefill(DecoderState state, int nextToken, float[] lastHidden, double seconds) implements AutoCloseable {
+  /**
+   * What a prefill produced: the state, the greedy next token, the last row's final hidden state,
+   * the time, and the last row's logits {@code [vocab]} for a {@link Sampler} to choose from.
+   */
+  public record Prefill(DecoderState state, int nextToken, float[] lastHidden, double seconds, float[] logits)
+      implements AutoCloseable {
     /** Frees the state's native memory (residual stream, K/V caches). */
     @Override
     public void close() {
@@ -208,8 +212,8 @@ public final class Decoder {
 
   // ------------------------------------------------------------------ decoding
 
-  /** The result of one decoding step. */
-  public record Step(int nextToken, float[] hidden) {}
+  /** The result of one decoding step: the greedy next token, the final hidden state and the logits {@code [vocab]}. */
+  public record Step(int nextToken, float[] hidden, float[] logits) {}
 
   /**
    * Greedy decoding after a prefill: returns {@code count} tokens, the first being the prefill's
@@ -217,6 +221,16 @@ public final class Decoder {
    */
   public int[] generate(Prefill p, int count) {
     return generation.generate(p, count);
+  }
+
+  /**
+   * Decoding after a prefill with {@code sampler} choosing each token from the logits (the prefill's
+   * for the first), handing each to {@code onToken} as it is chosen; stops after {@code max} tokens
+   * or when {@code onToken} returns false (that token is counted, not fed back). With
+   * {@link Sampler#greedy()} the tokens are {@link #generate(Prefill, int)}'s.
+   */
+  public int[] generate(Prefill p, int max, Sampler sampler, java.util.function.IntPredicate onToken) {
+    return generation.generate(p, max, sampler, onToken);
   }
 
   /** Feeds token {@code token} at the next position through every layer's cache; returns the greedy next token. */
@@ -237,11 +251,6 @@ public final class Decoder {
       ct.data_ptr_float().capacity(ct.numel()).get(out);
       return out;
     }
-  }
-
-  static int argmax(Tensor logits) {
-    float[] v = toArray(logits);
-    return argmax(java.nio.FloatBuffer.wrap(v), 0, v.length);
   }
 
   /** The index of the largest of {@code count} logits from {@code offset}; refuses NaN and infinity. */

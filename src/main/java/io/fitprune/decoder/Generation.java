@@ -27,6 +27,23 @@ final class Generation {
     return out;
   }
 
+  int[] generate(Decoder.Prefill p, int max, Sampler sampler, java.util.function.IntPredicate onToken) {
+    if (p == null) throw new IllegalArgumentException("prefill is null");
+    if (max < 0) throw new IllegalArgumentException("generate: max must be >= 0, got " + max);
+    if (sampler == null) throw new IllegalArgumentException("sampler is null");
+    if (onToken == null) throw new IllegalArgumentException("onToken is null");
+    int[] out = new int[max];
+    int n = 0;
+    float[] logits = p.logits();
+    while (n < max) {
+      int token = sampler.next(logits);
+      out[n++] = token;
+      if (!onToken.test(token) || n == max) break;
+      logits = step(p.state(), token).logits();
+    }
+    return java.util.Arrays.copyOf(out, n);
+  }
+
   Decoder.Step step(DecoderState s, int token) {
     DecoderConfig c = dec.config();
     Tensor emb = dec.weights().embed();

@@ -66,6 +66,17 @@ class PackageDependenciesTest {
       assertEquals(List.of(), uses(pkg, "io.fitprune.vision"), pkg + " must not depend on the vision tower");
   }
 
+  /** The LLaVA pipeline joins the model folder, images, tower and decoder; only the command line sits above it. */
+  @Test
+  void theLlavaPipelineSitsAboveThePiecesItJoins() throws IOException {
+    assertEquals(List.of(), uses("llava", "io.fitprune.cli"));
+    assertEquals(List.of(), uses("llava", "io.fitprune.fitting"));
+    assertEquals(List.of(), uses("llava", "io.fitprune.calibration"));
+    for (String pkg : List.of("kernels", "pruning", "fitting", "calibration", "recipe", "flops", "model", "stats", "io",
+        "decoder", "hf", "image", "vision"))
+      assertEquals(List.of(), uses(pkg, "io.fitprune.llava"), pkg + " must not depend on the LLaVA pipeline");
+  }
+
   /** The configuration records are read from a model folder's config.json by code that may not have libtorch. */
   @Test
   void theVisionConfigurationRecordsNeedNoLibtorch() throws IOException {

@@ -1,0 +1,48 @@
+package io.fitprune.cli;
+
+import io.fitprune.io.SafetensorsWriter;
+import io.fitprune.llava.LlavaInput;
+import io.fitprune.llava.LlavaPipeline;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** An image and a question to the language model's input embeddings, the file {@code prefill} and {@code fit} read. */
+@Command(name = "embed", mixinStandardHelpOptions = true,
+    description = {"Run an image and a question through a LLaVA model folder's chat template, tokenizer, image processor, "
+        + "vision tower and projector, and write the language model's input.",
+        "Writes embeds F32 [n, D] (image features over the image-token rows of the embedding lookup), spans I64 [2] = "
+            + "(prefix, visual), input_ids I64 [n] and pixel_values F32 [3, S, S]."})
+final class EmbedCommand implements Callable<Integer> {
+  @Mixin
+  LlavaOptions llava = new LlavaOptions();
+
+  @Option(names = "--image", required = true, paramLabel = "IMG", description = "Image file (PNG, JPEG, ...).")
+  Path image;
+
+  @Option(names = "--out", required = true, paramLabel = "E.safetensors", description = "File to write.")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    CliPaths.input("--image", image);
+    CliPaths.output("--out", out);
+    try (LlavaPipeline p = llava.open()) {
+      LlavaInput in = p.prepare(image, llava.prompt);
+      int n = in.length(), D = in.hidden();
+      new SafetensorsWriter()
+          .putFloats("embeds", in.embeds(), n, D)
+          .putLongs("spans", new long[] {in.spans().prefix(), in.spans().visual()}, 2)
+          .putLongs("input_ids", in.prompt().ids(), n)
+          .putFloats("pixel_values", in.pixels().data(), 3, in.pixels().height(), in.pixels().width())
+          .write(out);
+      System.out.printf(Locale.ROOT, "wrote %s: embeds [%d, %d], spans %s (prefix, visual), vision %.1f ms%n", out, n, D,
+          Arrays.toString(new long[] {in.spans().prefix(), in.spans().visual()}), 1e3 * in.visionSeconds());
+    }
+    return 0;
+  }
+}

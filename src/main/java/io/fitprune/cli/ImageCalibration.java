@@ -1,0 +1,41 @@
+package io.fitprune.cli;
+
+import io.fitprune.calibration.DecoderRunner;
+import io.fitprune.decoder.Decoder;
+import io.fitprune.decoder.Tensors;
+import io.fitprune.kernels.Spans;
+import io.fitprune.llava.LlavaInput;
+import io.fitprune.llava.LlavaPipeline;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * {@code fit --images}: each calibration image with the question through the LLaVA pipeline (as
+ * {@code embed} writes it), then the same reference-decoder runner the embeddings path records on,
+ * so both give the same statistics bit for bit on the same input.
+ */
+final class ImageCalibration {
+  private ImageCalibration() {}
+
+  static DecoderRunner runner(Path model, List<Path> images, String prompt) throws IOException {
+    LlavaOptions.requireFolder(model);
+    LlavaPipeline.requireQuestion("--prompt", prompt);
+    for (Path f : images) CliPaths.input("--images", f);
+    try (LlavaPipeline lp = LlavaPipeline.open(model)) {
+      List<LlavaInput> inputs;
+      try (Progress p = Progress.waiting("calibration images through the vision tower")) {
+        inputs = lp.prepare(images, prompt);
+      }
+      List<Tensor> embeds = new ArrayList<>();
+      List<Spans> spans = new ArrayList<>();
+      for (LlavaInput in : inputs) {
+        embeds.add(Tensors.of(in.embeds(), in.length(), in.hidden()));
+        spans.add(in.spans());
+      }
+      return new DecoderRunner(new Decoder(lp.decoderWeights()), embeds, spans);
+    }
+  }
+}
