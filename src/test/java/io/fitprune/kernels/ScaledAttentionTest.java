@@ -164,6 +164,30 @@ class ScaledAttentionTest {
     return List.of(new Object[] {0.05f, 40}, new Object[] {1f, 40}, new Object[] {GEMMA2_27B, 128});
   }
 
+  static final String README_BEGIN = "// README scale: begin", README_END = "// README scale: end";
+
+  /** The README's example of another scale, verbatim between the markers, against float64. */
+  @Test
+  void theReadmeExampleRuns() throws java.io.IOException {
+    int n = 60;
+    Spans spans = new Spans(4, 40);
+    Random rnd = new Random(144);
+    float[] q = Reference.gaussian(rnd, n * 32L * 128), k = Reference.gaussian(rnd, n * 16L * 128),
+        v = Reference.gaussian(rnd, n * 16L * 128);
+    // README scale: begin
+    // Gemma-2 27B: head_dim 128, but logits scaled by query_pre_attn_scalar^-0.5 = 144^-0.5
+    AttentionShape shape = new AttentionShape(n, 32, 16, 128).withSoftmaxScale((float) (1 / Math.sqrt(144)));
+    Kernels.AttentionOutput a = Kernels.attention(shape, q, k, v);   // logits q.k / 12
+    Kernels.Scores s = Kernels.scores(shape, spans, q, k, a.lse());  // the same shape: the same scale
+    // README scale: end
+    Reference.Attention ref = Reference.attention(q, k, v, n, 32, 16, 128, false, 1 / 12.0);
+    assertTrue(Reference.relError(a.out(), ref.out()) <= BOUND && Reference.lseError(a.lse(), ref.lse()) <= BOUND);
+    Reference.Scores rs = Reference.scores(q, k, n, 32, 16, 128, 4, 40, 1 / 12.0);
+    assertTrue(Reference.relError(s.self(), rs.self()) <= BOUND && Reference.relError(s.cross(), rs.cross()) <= BOUND);
+    io.fitprune.testutil.ReadmeBlocks.requireShown("src/test/java/io/fitprune/kernels/ScaledAttentionTest.java",
+        README_BEGIN, README_END);
+  }
+
   // ---- CUDA, where a device exists ----
 
   private static double rms(float[] a, float[] b) {
