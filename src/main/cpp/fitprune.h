@@ -65,9 +65,10 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v,
                          float* out, float* lse);
 
 /* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE of
- * fp_cpu_attention_f32 on the same q and k (scale 1/sqrt(d); fp_cpu_scores takes any). FP_ERR_VALUE when the LSE is not finite or 2^24 or
- * more in magnitude (there a float32 logit's rounding step is a whole unit and the recomputed
- * probabilities are noise), or when a score overflows (self or cross named with its position):
+ * fp_cpu_attention_f32 on the same q and k (scale 1/sqrt(d); fp_cpu_scores takes any).
+ * FP_ERR_VALUE when the LSE is not finite or 2^24 or more in magnitude (there a float32 logit's
+ * rounding step is a whole unit and the recomputed probabilities are noise), or when a score
+ * overflows (self or cross named with its position):
  * self[j]  = (1/visual) * sum over visual rows i of max_h A[h,i,j]
  * cross[j] = (1/t)      * sum over text rows i >= prefix+visual of max_h A[h,i,j] (0 if t == 0) */
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
