@@ -53,9 +53,11 @@ def ptr(t):
 
 # ---------------------------------------------------------------- references (float64, torch)
 
-def ref_attention(q, k, v):
-    """q [n,H,d], k/v [n,G,d] any dtype -> out [n,H,d] f64, lse [H,n] f64 (natural log), causal."""
+def ref_attention(q, k, v, scale=None):
+    """q [n,H,d], k/v [n,G,d] any dtype -> out [n,H,d] f64, lse [H,n] f64 (natural log), causal;
+    logits q.k * scale (None: 1/sqrt(d))."""
     n, H, d = q.shape
+    scale = 1 / math.sqrt(d) if scale is None else scale
     G = k.shape[1]
     qd = q.double().permute(1, 0, 2)                     # H n d
     kd = k.double().permute(1, 0, 2).repeat_interleave(H // G, 0)
@@ -64,16 +66,18 @@ def ref_attention(q, k, v):
     lse = torch.empty(H, n, dtype=torch.float64, device=q.device)
     mask = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
     for h0 in range(0, H, 8):
-        s = qd[h0:h0 + 8] @ kd[h0:h0 + 8].transpose(1, 2) / math.sqrt(d)
+        s = qd[h0:h0 + 8] @ kd[h0:h0 + 8].transpose(1, 2) * scale
         s.masked_fill_(mask, float("-inf"))
         lse[h0:h0 + 8] = torch.logsumexp(s, -1)
         out[h0:h0 + 8] = torch.softmax(s, -1) @ vd[h0:h0 + 8]
     return out.permute(1, 0, 2).contiguous(), lse
 
 
-def ref_scores(q, k, lse, P, V):
-    """FitPrune self/cross (docs/design.md) in float64 from q, k and a given LSE [H,n]."""
+def ref_scores(q, k, lse, P, V, scale=None):
+    """FitPrune self/cross (docs/design.md) in float64 from q, k and a given LSE [H,n] of attention
+    with the same scale (None: 1/sqrt(d))."""
     n, H, d = q.shape
+    scale = 1 / math.sqrt(d) if scale is None else scale
     G = k.shape[1]
     t = n - P - V
     kd = k.double()[P:P + V].permute(1, 0, 2).repeat_interleave(H // G, 0)  # H V d
@@ -83,7 +87,7 @@ def ref_scores(q, k, lse, P, V):
         qd = q.double()[r0:r1].permute(1, 0, 2)  # H rows d
         best = None
         for h0 in range(0, H, 8):
-            s = qd[h0:h0 + 8] @ kd[h0:h0 + 8].transpose(1, 2) / math.sqrt(d) - lse[h0:h0 + 8, r0:r1, None]
+            s = qd[h0:h0 + 8] @ kd[h0:h0 + 8].transpose(1, 2) * scale - lse[h0:h0 + 8, r0:r1, None]
             m = s.max(0).values
             best = m if best is None else torch.maximum(best, m)
         return torch.exp(best)  # rows x V
@@ -161,22 +165,22 @@ def make_inputs(n, H, G, d, dtype, seed, scale=1.0):
     return q, k, v
 
 
-def ours_attention(lib, q, k, v, dtype):
+def ours_attention(lib, q, k, v, dtype, scale=None):
     n, H, d = q.shape
     G = k.shape[1]
     out = torch.full_like(q, float("nan"))                      # poisoned: every element must be written
     lse = torch.full((H, n), float("nan"), device="cuda", dtype=torch.float32)
-    lib.cuda_attention(ptr(q), ptr(k), ptr(v), n, H, G, d, dtype, ptr(out), ptr(lse))
+    lib.cuda_attention(ptr(q), ptr(k), ptr(v), n, H, G, d, dtype, ptr(out), ptr(lse), scale=scale)
     torch.cuda.synchronize()
     return out, lse
 
 
-def ours_scores(lib, q, k, lse, P, V, dtype):
+def ours_scores(lib, q, k, lse, P, V, dtype, scale=None):
     n, H, d = q.shape
     G = k.shape[1]
     s = torch.full((V,), float("nan"), device="cuda")
     c = torch.full((V,), float("nan"), device="cuda")
-    lib.cuda_scores(ptr(q), ptr(k), ptr(lse), n, H, G, d, dtype, P, V, ptr(s), ptr(c))
+    lib.cuda_scores(ptr(q), ptr(k), ptr(lse), n, H, G, d, dtype, P, V, ptr(s), ptr(c), scale=scale)
     torch.cuda.synchronize()
     return s, c
 
@@ -388,6 +392,51 @@ def check_stream_forms(lib):
 
 
 # ---------------------------------------------------------------- timings
+
+def check_scale(lib):
+    """softmax_scale other than 1/sqrt(d) (0.05, 1, Gemma-2 27B's 144^-0.5 at d = 128): attention and
+    scores against float64 with the same scale (fp32 to 1e-5; fp16/bf16 out within twice SDPA's error
+    with that scale, scores to 1e-4), and the packed calls bitwise equal to each sequence alone."""
+    for (n, H, G, d, P, V), scale in (((97, 8, 2, 64, 7, 60), 0.05), ((97, 8, 2, 64, 7, 60), 1.0),
+                                      ((300, 16, 8, 128, 20, 200), 144 ** -0.5)):
+        for dtype in ("fp32", "fp16", "bf16"):
+            tag = f"scale {scale:.4f} {dtype} n={n} H={H} G={G} d={d}"
+            log(f"-- {tag}")
+            q, k, v = make_inputs(n, H, G, d, dtype, 900 + n + d)
+            out, lse = ours_attention(lib, q, k, v, dtype, scale=scale)
+            ref_out, ref_lse = ref_attention(q, k, v, scale)
+            e_out, e_lse = maxabs(out, ref_out), maxabs(lse, ref_lse)
+            if dtype == "fp32":
+                record(f"{tag} out, lse vs float64", rel(out, ref_out) < 1e-5 and e_lse < 1e-4,
+                       f"out rel {rel(out, ref_out):.2e}, lse maxabs {e_lse:.2e}")
+            else:
+                q4, k4, v4 = (x.permute(1, 0, 2).unsqueeze(0) for x in (q, k, v))
+                t_out = F.scaled_dot_product_attention(q4, k4, v4, is_causal=True, scale=scale,
+                                                       enable_gqa=G != H)[0].permute(1, 0, 2)
+                pt = maxabs(t_out, ref_out)
+                record(f"{tag} out (FA rule), lse", e_out <= 2 * pt + 1e-6 and e_lse < 1e-3,
+                       f"ours maxabs {e_out:.2e} vs 2x SDPA {2 * pt:.2e}, lse maxabs {e_lse:.2e}")
+            s, c = ours_scores(lib, q, k, lse, P, V, dtype, scale=scale)
+            rs, rc = ref_scores(q, k, lse, P, V, scale)
+            tol = 1e-5 if dtype == "fp32" else 1e-4
+            record(f"{tag} scores vs float64", rel(s, rs) < tol and rel(c, rc) < tol,
+                   f"self rel {rel(s, rs):.2e}, cross rel {rel(c, rc):.2e}")
+            if dtype != "fp32":  # packed: two copies of the sequence, each as the call on it alone
+                q2, k2, v2 = (torch.cat([x, x]).contiguous() for x in (q, k, v))
+                cu = [0, n, 2 * n]
+                o2 = torch.full_like(q2, float("nan"))
+                l2 = torch.full((H, 2 * n), float("nan"), device="cuda")
+                s2 = torch.full((2 * V,), float("nan"), device="cuda")
+                c2 = torch.full_like(s2, float("nan"))
+                lib.cuda_attention_varlen(ptr(q2), ptr(k2), ptr(v2), cu, H, G, d, dtype, ptr(o2), ptr(l2), scale=scale)
+                lib.cuda_scores_varlen(ptr(q2), ptr(k2), ptr(l2), cu, H, G, d, dtype, [(P, V), (P, V)], ptr(s2),
+                                       ptr(c2), scale=scale)
+                torch.cuda.synchronize()
+                same = all(torch.equal(o2[i * n:(i + 1) * n], out) and torch.equal(l2[:, i * n:(i + 1) * n], lse)
+                           and torch.equal(s2[i * V:(i + 1) * V], s) and torch.equal(c2[i * V:(i + 1) * V], c)
+                           for i in range(2))
+                record(f"{tag} packed = alone", same, "out, lse, self, cross bitwise equal")
+
 
 def time_case(lib, case, dtype, rotate=3):
     n, H, G, d, P, V = case
@@ -616,7 +665,7 @@ def main():
                     record(f"variant {dtype} {case}", False, f"exception {e!r}")
         lib.cuda_set_option("attention_rows", 128)
         lib.cuda_set_option("score_rows", 64)
-    for section in (check_select_edges, check_gather, check_stream_forms, check_batch):
+    for section in (check_select_edges, check_gather, check_stream_forms, check_batch, check_scale):
         try:
             section(lib)
         except Exception as e:  # noqa: BLE001

@@ -40,10 +40,10 @@ class Lib:
             "fp_cuda_describe": (c_char_p, []),
             "fp_cuda_synchronize": (c_int, []),
             "fp_cuda_set_option": (c_int, [c_char_p, c_int32]),
-            "fp_cuda_attention": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_void_p,
-                                                          c_void_p, c_void_p]),
-            "fp_cuda_scores": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_int64, c_int64,
-                                                       c_void_p, c_void_p, c_void_p]),
+            "fp_cuda_attention": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_float,
+                                                          c_void_p, c_void_p, c_void_p]),
+            "fp_cuda_scores": (c_int, [c_void_p] * 3 + [c_int64, c_int32, c_int32, c_int32, c_int32, c_float, c_int64,
+                                                       c_int64, c_void_p, c_void_p, c_void_p]),
             "fp_cuda_select_keep": (c_int, [c_void_p, c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p,
                                             c_void_p]),
             "fp_cuda_select_keep_async": (c_int, [c_void_p, c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p,
@@ -53,9 +53,10 @@ class Lib:
             "fp_cuda_status_check": (c_int, [c_void_p, c_void_p]),
             # packed batches and decode: cu_seqlens, spans, cu_q, kv_len and the cache-pointer arrays are host arrays
             "fp_cuda_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
-                                                                 c_int32, c_void_p, c_void_p, c_void_p]),
+                                                                 c_int32, c_float, c_void_p, c_void_p, c_void_p]),
             "fp_cuda_scores_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
-                                                              c_int32, POINTER(c_int64), c_void_p, c_void_p, c_void_p]),
+                                                              c_int32, c_float, POINTER(c_int64), c_void_p, c_void_p,
+                                                              c_void_p]),
             "fp_cuda_decode_attention": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32, c_int32,
                                                  c_float, POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64),
                                                  c_void_p, c_void_p, c_void_p]),
@@ -67,7 +68,7 @@ class Lib:
             "fp_cuda_kv_append_paged": (c_int, [c_void_p, c_void_p, c_int64, c_int32, c_int32, c_int32, c_void_p,
                                                 c_void_p, c_int64, c_int32, POINTER(c_int64), c_void_p]),
             "fp_cpu_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
-                                                                c_int32, c_void_p, c_int32, c_void_p]),
+                                                                c_int32, c_float, c_void_p, c_int32, c_void_p]),
             "fp_cpu_decode_attention_f32": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
                                                     POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64), c_void_p,
                                                     c_void_p]),
@@ -101,11 +102,13 @@ class Lib:
         self._check(self.L.fp_select_keep(self_s, cross_s, n, P, V, drop, keep))
 
     # ---- CUDA backend (device pointers; stream None = legacy default stream) ----
-    def cuda_attention(self, q, k, v, n, H, G, d, dtype, out, lse, stream=None):
-        self._check(self.L.fp_cuda_attention(q, k, v, n, H, G, d, DTYPES[dtype], out, lse, stream))
+    # scale: the softmax scale (None: default_scale(d)); the scores take the attention's.
+    def cuda_attention(self, q, k, v, n, H, G, d, dtype, out, lse, stream=None, scale=None):
+        self._check(self.L.fp_cuda_attention(q, k, v, n, H, G, d, DTYPES[dtype], _scale(scale, d), out, lse, stream))
 
-    def cuda_scores(self, q, k, lse, n, H, G, d, dtype, P, V, self_s, cross_s, stream=None):
-        self._check(self.L.fp_cuda_scores(q, k, lse, n, H, G, d, DTYPES[dtype], P, V, self_s, cross_s, stream))
+    def cuda_scores(self, q, k, lse, n, H, G, d, dtype, P, V, self_s, cross_s, stream=None, scale=None):
+        self._check(self.L.fp_cuda_scores(q, k, lse, n, H, G, d, DTYPES[dtype], _scale(scale, d), P, V, self_s,
+                                          cross_s, stream))
 
     def cuda_select(self, self_s, cross_s, n, P, V, drop, keep, stream=None):
         self._check(self.L.fp_cuda_select_keep(self_s, cross_s, n, P, V, drop, keep, stream))
@@ -121,19 +124,19 @@ class Lib:
         """Waits for the stream, raises FitPruneError for a recorded error, clears the word."""
         self._check(self.L.fp_cuda_status_check(status, stream))
 
-    def cuda_attention_varlen(self, q, k, v, cu, H, G, d, dtype, out, lse, stream=None):
-        self._check(self.L.fp_cuda_attention_varlen(q, k, v, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], out, lse,
-                                                    stream))
+    def cuda_attention_varlen(self, q, k, v, cu, H, G, d, dtype, out, lse, stream=None, scale=None):
+        self._check(self.L.fp_cuda_attention_varlen(q, k, v, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype],
+                                                    _scale(scale, d), out, lse, stream))
 
-    def cuda_scores_varlen(self, q, k, lse, cu, H, G, d, dtype, spans, self_s, cross_s, stream=None):
+    def cuda_scores_varlen(self, q, k, lse, cu, H, G, d, dtype, spans, self_s, cross_s, stream=None, scale=None):
         flat = [x for span in spans for x in span]
-        self._check(self.L.fp_cuda_scores_varlen(q, k, lse, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype], _i64(flat),
-                                                 self_s, cross_s, stream))
+        self._check(self.L.fp_cuda_scores_varlen(q, k, lse, _i64(cu), len(cu) - 1, H, G, d, DTYPES[dtype],
+                                                 _scale(scale, d), _i64(flat), self_s, cross_s, stream))
 
     def cuda_decode(self, q, cu_q, H, G, d, dtype, k_caches, v_caches, kv_len, out, lse, stream=None, scale=None):
         B = len(cu_q) - 1
-        scale = 1.0 / math.sqrt(d) if scale is None else scale
-        self._check(self.L.fp_cuda_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], scale, _ptrs(k_caches),
+        self._check(self.L.fp_cuda_decode_attention(q, _i64(cu_q), B, H, G, d, DTYPES[dtype], _scale(scale, d),
+                                                    _ptrs(k_caches),
                                                     _ptrs(v_caches), _i64(kv_len), out, lse, stream))
 
     def cuda_paged_decode(self, q, cu_q, H, G, d, dtype, scale, k_pool, v_pool, num_blocks, block_size, table,
@@ -152,6 +155,15 @@ class Lib:
 
     def cuda_synchronize(self):
         self._check(self.L.fp_cuda_synchronize())
+
+
+def default_scale(d):
+    """1/sqrt(d) as the library's default, 1.f / sqrtf(d): the float the kernels recognise bit for bit."""
+    return c_float(1.0 / c_float(math.sqrt(d)).value).value
+
+
+def _scale(scale, d):
+    return default_scale(d) if scale is None else scale
 
 
 def _i64(values):

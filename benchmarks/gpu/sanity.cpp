@@ -17,6 +17,9 @@
 #include "fitprune.h"
 
 static int failures = 0;
+
+// The default softmax scale, as the library computes it.
+static float kScale(int d) { return 1.f / std::sqrt((float)d); }
 #define EXPECT(cond, ...)                    \
   do {                                       \
     if (!(cond)) {                           \
@@ -107,7 +110,7 @@ static void run_dtype(int dtype, int64_t n, int H, int G, int d, int64_t P, int6
   OK(fp_cpu_scores_f32(q.data(), k.data(), lse.data(), n, H, G, d, P, V, self_s.data(), cross_s.data()));
   if (fp_cuda_device_count() <= 0) {
     std::printf("%s: CPU backend ran; no device: %s\n", name, fp_cuda_describe());
-    EXPECT(fp_cuda_attention(q.data(), k.data(), v.data(), n, H, G, d, dtype, out.data(), lse.data(), nullptr) != FP_OK,
+    EXPECT(fp_cuda_attention(q.data(), k.data(), v.data(), n, H, G, d, dtype, kScale(d), out.data(), lse.data(), nullptr) != FP_OK,
            "fp_cuda_attention must fail without a device");
     std::printf("  fp_cuda_attention without a device: %s\n", fp_last_error());
     return;
@@ -122,8 +125,8 @@ static void run_dtype(int dtype, int64_t n, int H, int G, int d, int64_t P, int6
   OK(fp_cuda_memcpy(dv.p, hv, nkv * es, FP_COPY_H2D));
   OK(fp_cuda_memset(dout.p, 0xff, nq * es));  // NaN poison
   OK(fp_cuda_memset(dlse.p, 0xff, 4 * (size_t)H * n));
-  OK(fp_cuda_attention(dq.p, dk.p, dv.p, n, H, G, d, dtype, dout.p, (float*)dlse.p, nullptr));
-  OK(fp_cuda_scores(dq.p, dk.p, (const float*)dlse.p, n, H, G, d, dtype, P, V, (float*)ds.p, (float*)dc.p, nullptr));
+  OK(fp_cuda_attention(dq.p, dk.p, dv.p, n, H, G, d, dtype, kScale(d), dout.p, (float*)dlse.p, nullptr));
+  OK(fp_cuda_scores(dq.p, dk.p, (const float*)dlse.p, n, H, G, d, dtype, kScale(d), P, V, (float*)ds.p, (float*)dc.p, nullptr));
   OK(fp_cuda_synchronize());
   // Output back as fp32 through the device conversion.
   Dev o32(4 * nq);
@@ -203,8 +206,8 @@ static void run_batch(int dtype, int64_t n, int H, int G, int d) {
   OK(fp_cuda_memcpy(dq.p, hq.data(), (int64_t)(hq.size() * es), FP_COPY_H2D));
   OK(fp_cuda_memcpy(dk.p, hk.data(), (int64_t)(hk.size() * es), FP_COPY_H2D));
   OK(fp_cuda_memcpy(dv.p, hv.data(), (int64_t)(hv.size() * es), FP_COPY_H2D));
-  OK(fp_cuda_attention_varlen(dq.p, dk.p, dv.p, cu, 2, H, G, d, dtype, dout.p, (float*)dlse.p, nullptr));
-  OK(fp_cuda_scores_varlen(dq.p, dk.p, (const float*)dlse.p, cu, 2, H, G, d, dtype, spans, (float*)ds.p, (float*)dc.p,
+  OK(fp_cuda_attention_varlen(dq.p, dk.p, dv.p, cu, 2, H, G, d, dtype, kScale(d), dout.p, (float*)dlse.p, nullptr));
+  OK(fp_cuda_scores_varlen(dq.p, dk.p, (const float*)dlse.p, cu, 2, H, G, d, dtype, kScale(d), spans, (float*)ds.p, (float*)dc.p,
                            nullptr));
   std::vector<uint16_t> g_out(hq.size());
   std::vector<float> g_lse((size_t)H * n), g_s(vt), g_c(vt);
@@ -223,8 +226,8 @@ static void run_batch(int dtype, int64_t n, int H, int G, int d) {
     const unsigned char* k0 = (const unsigned char*)dk.p + s0 * row_kv;
     const unsigned char* v0p = (const unsigned char*)dv.p + s0 * row_kv;
     Dev o1(len * row_q), l1(4 * (size_t)H * len), s1(4 * V), c1(4 * V);
-    OK(fp_cuda_attention(q0, k0, v0p, len, H, G, d, dtype, o1.p, (float*)l1.p, nullptr));
-    OK(fp_cuda_scores(q0, k0, (const float*)l1.p, len, H, G, d, dtype, spans[2 * b], V, (float*)s1.p, (float*)c1.p, nullptr));
+    OK(fp_cuda_attention(q0, k0, v0p, len, H, G, d, dtype, kScale(d), o1.p, (float*)l1.p, nullptr));
+    OK(fp_cuda_scores(q0, k0, (const float*)l1.p, len, H, G, d, dtype, kScale(d), spans[2 * b], V, (float*)s1.p, (float*)c1.p, nullptr));
     std::vector<uint16_t> h_o(len * H * d);
     std::vector<float> h_l((size_t)H * len), h_s(V), h_c(V);
     OK(fp_cuda_memcpy(h_o.data(), o1.p, (int64_t)(h_o.size() * es), FP_COPY_D2H));
@@ -245,7 +248,7 @@ static void run_batch(int dtype, int64_t n, int H, int G, int d) {
   Dev dq2(2 * row_q), do2(2 * row_q);
   OK(fp_cuda_memcpy(dq2.p, (const unsigned char*)dq.p + (n1 - 1) * row_q, (int64_t)row_q, FP_COPY_D2D));
   OK(fp_cuda_memcpy((unsigned char*)dq2.p + row_q, (const unsigned char*)dq.p + (n - 1) * row_q, (int64_t)row_q, FP_COPY_D2D));
-  OK(fp_cuda_decode_attention(dq2.p, cu_q.data(), 2, H, G, d, dtype, kc.data(), vc.data(), kv_len.data(), do2.p, nullptr,
+  OK(fp_cuda_decode_attention(dq2.p, cu_q.data(), 2, H, G, d, dtype, kScale(d), kc.data(), vc.data(), kv_len.data(), do2.p, nullptr,
                               nullptr));
   std::vector<uint16_t> h_dec(2 * H * d);
   OK(fp_cuda_memcpy(h_dec.data(), do2.p, (int64_t)(h_dec.size() * es), FP_COPY_D2H));

@@ -11,6 +11,7 @@
 //   /tmp/attention_timer 650 32 32 128 35 576      # n H G d P V
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   }
   const long n = std::atol(argv[1]), P = std::atol(argv[5]), V = std::atol(argv[6]);
   const int H = std::atoi(argv[2]), G = std::atoi(argv[3]), d = std::atoi(argv[4]);
+  const float scale = 1.f / std::sqrt((float)d);  // the default softmax scale
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
   std::vector<float> q(n * H * d), k(n * G * d), v(n * G * d), out(n * H * d), lse(H * n), self(V), cross(V);
@@ -56,11 +58,11 @@ int main(int argc, char** argv) {
         const void* pv = bf ? (const void*)vb.data() : v.data();
         void* po = bf ? (void*)outb.data() : out.data();
         const auto t0 = clock::now();
-        int st = fp_cpu_attention(pq, pk, pv, n, H, G, d, dt, po, dt, lse.data());
+        int st = fp_cpu_attention(pq, pk, pv, n, H, G, d, dt, scale, po, dt, lse.data());
         const auto t1 = clock::now();
-        st |= fp_cpu_scores(pq, pk, lse.data(), n, H, G, d, dt, P, V, self.data(), cross.data());
+        st |= fp_cpu_scores(pq, pk, lse.data(), n, H, G, d, dt, scale, P, V, self.data(), cross.data());
         const auto t2 = clock::now();
-        st |= fp_cpu_attention_scores(pq, pk, pv, n, H, G, d, dt, po, dt, lse.data(), P, V, self.data(), cross.data());
+        st |= fp_cpu_attention_scores(pq, pk, pv, n, H, G, d, dt, scale, po, dt, lse.data(), P, V, self.data(), cross.data());
         const auto t3 = clock::now();
         if (st != FP_OK) {
           std::fprintf(stderr, "error: %s\n", fp_last_error());

@@ -335,7 +335,7 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, const i
 
 template <class T>
 int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int64_t batch, int H, int G, int d,
-               const int64_t* spans, int64_t max_visual, float* self_score, float* cross_score) {
+               float softmax_scale, const int64_t* spans, int64_t max_visual, float* self_score, float* cross_score) {
   SeqSlot* seqs = static_cast<SeqSlot*>(tls_plan.get(sizeof(SeqSlot) * (batch + 1)));
   const int64_t count = plan_scores(cu, spans, batch, seqs);
   const int64_t n = cu[batch];
@@ -354,7 +354,7 @@ int run_scores(const T* q, const T* k, const float* lse, const int64_t* cu, int6
   double* acc = reinterpret_cast<double*>(ws);
   std::memset(acc, 0, partial);
   ScoreArgs<T> a{q, k, lse, n, H, G, d, seqs, count, max_visual, reinterpret_cast<T*>(ws + partial),
-                 reinterpret_cast<float*>(ws + partial + pk), acc};
+                 reinterpret_cast<float*>(ws + partial + pk), acc, log2_scale(softmax_scale, d)};
   tls_workers = workers;
   FP_DISPATCH(scores, a);
   for (int64_t i = 0; i < count; ++i)  // each sequence's partial rows, in block order
@@ -387,9 +387,6 @@ int run_attention_of(int32_t dtype, const void* q, const void* k, const void* v,
   return run_attention(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v), cu,
                        cu_k, batch, H, G, d, softmax_scale, out, true, lse, spans, self_score, cross_score);
 }
-
-// 1/sqrt(d) as the kernels compare it (log2_scale).
-inline float default_scale(int d) { return 1.f / std::sqrt((float)d); }
 
 // Builds the work table, workspace and key splits of a decode call (arguments checked) and runs it.
 // Paged caches: the pools and table of DecodeArgs; contiguous ones: their per-sequence pointers.
@@ -558,26 +555,28 @@ int fp_cpu_set_threads(int threads) {
 }
 
 int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
-                     int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
-                     float* lse) {
+                     int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, void* out,
+                     int32_t out_dtype, float* lse) {
   return guarded([&]() -> int {
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
     if (int st = check_cpu_dtypes(dtype, out_dtype)) return st;
     const int64_t cu[2] = {0, n};
-    return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse);
+    return fp_cpu_attention_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, softmax_scale, out, out_dtype,
+                                   lse);
   });
 }
 
 int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
-                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
-                            int32_t out_dtype, float* lse) {
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                            void* out, int32_t out_dtype, float* lse) {
   return guarded([&]() -> int {
     if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
                                         lse))
       return st;
+    if (int st = check_softmax_scale(softmax_scale)) return st;
     if (cu_seqlens[batch] == 0) return FP_OK;
-    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
-                            default_scale(head_dim), out, out_dtype, lse);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim, softmax_scale,
+                            out, out_dtype, lse);
   });
 }
 
@@ -604,25 +603,27 @@ int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, cons
 }
 
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
-                            int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
-                            float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score) {
+                            int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, void* out,
+                            int32_t out_dtype, float* lse, int64_t prefix, int64_t visual, float* self_score,
+                            float* cross_score) {
   return guarded([&]() -> int {  // the varlen call checks the rest
     if (int st = check_shape(q, k, v, n, heads, kv_heads, head_dim)) return st;
     if (int st = check_spans(n, prefix, visual)) return st;
     const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
-    return fp_cpu_attention_scores_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, out, out_dtype, lse,
-                                          spans, self_score, cross_score);
+    return fp_cpu_attention_scores_varlen(q, k, v, cu, 1, heads, kv_heads, head_dim, dtype, softmax_scale, out,
+                                          out_dtype, lse, spans, self_score, cross_score);
   });
 }
 
 int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens,
                                    int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype,
-                                   void* out, int32_t out_dtype, float* lse, const int64_t* spans,
-                                   float* self_score, float* cross_score) {
+                                   float softmax_scale, void* out, int32_t out_dtype, float* lse,
+                                   const int64_t* spans, float* self_score, float* cross_score) {
   return guarded([&]() -> int {
     if (int st = check_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, out_dtype,
                                         lse))
       return st;
+    if (int st = check_softmax_scale(softmax_scale)) return st;
     if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
     const int64_t n = cu_seqlens[batch];
     double head_max = 0;  // bytes of the fused head-max buffers (double: cannot overflow)
@@ -638,43 +639,45 @@ int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, 
     // for the batch (very long sequences with many visual tokens) the two separate passes, whose
     // buffers are per worker, are the better trade.
     if (head_max > 256.0 * (1 << 20)) {
-      if (int st = fp_cpu_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out,
-                                           out_dtype, lse))
+      if (int st = fp_cpu_attention_varlen(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, softmax_scale,
+                                           out, out_dtype, lse))
         return st;
-      return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
-                                  cross_score);
+      return fp_cpu_scores_varlen(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, softmax_scale, spans,
+                                  self_score, cross_score);
     }
-    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim,
-                            default_scale(head_dim), out, out_dtype, lse, spans, total_visual > 0 ? self_score : nullptr,
-                            cross_score);
+    return run_attention_of(dtype, q, k, v, cu_seqlens, cu_seqlens, batch, heads, kv_heads, head_dim, softmax_scale,
+                            out, out_dtype, lse, spans, total_visual > 0 ? self_score : nullptr, cross_score);
   });
 }
 
 int fp_cpu_attention_f32(const float* q, const float* k, const float* v, int64_t n, int32_t heads,
                          int32_t kv_heads, int32_t head_dim, float* out, float* lse) {
-  return fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, FP_DTYPE_F32, out, FP_DTYPE_F32, lse);
+  return fp_cpu_attention(q, k, v, n, heads, kv_heads, head_dim, FP_DTYPE_F32, default_softmax_scale(head_dim), out,
+                          FP_DTYPE_F32, lse);
 }
 
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
-                  int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
-                  float* self_score, float* cross_score) {
+                  int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, int64_t prefix,
+                  int64_t visual, float* self_score, float* cross_score) {
   return guarded([&]() -> int {
     if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
     if (int st = check_cpu_dtype(dtype)) return st;
     if (int st = check_spans(n, prefix, visual)) return st;
     const int64_t cu[2] = {0, n}, spans[2] = {prefix, visual};
-    return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, spans, self_score, cross_score);
+    return fp_cpu_scores_varlen(q, k, lse, cu, 1, heads, kv_heads, head_dim, dtype, softmax_scale, spans, self_score,
+                                cross_score);
   });
 }
 
 int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
-                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
-                         float* self_score, float* cross_score) {
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                         const int64_t* spans, float* self_score, float* cross_score) {
   return guarded([&]() -> int {
     if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
     const int64_t n = cu_seqlens[batch];
     if (int st = check_shape(q, k, lse, n, heads, kv_heads, head_dim)) return st;
     if (int st = check_cpu_dtype(dtype)) return st;
+    if (int st = check_softmax_scale(softmax_scale)) return st;
     if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
     int64_t total_visual = 0, max_visual = 0;
     for (int64_t b = 0; b < batch; ++b) {
@@ -685,17 +688,17 @@ int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const i
     if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
     return dtype == FP_DTYPE_BF16
                ? run_scores(static_cast<const bf16*>(q), static_cast<const bf16*>(k), lse, cu_seqlens, batch, heads,
-                            kv_heads, head_dim, spans, max_visual, self_score, cross_score)
+                            kv_heads, head_dim, softmax_scale, spans, max_visual, self_score, cross_score)
                : run_scores(static_cast<const float*>(q), static_cast<const float*>(k), lse, cu_seqlens, batch,
-                            heads, kv_heads, head_dim, spans, max_visual, self_score, cross_score);
+                            heads, kv_heads, head_dim, softmax_scale, spans, max_visual, self_score, cross_score);
   });
 }
 
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse, int64_t n, int32_t heads,
                       int32_t kv_heads, int32_t head_dim, int64_t prefix, int64_t visual,
                       float* self_score, float* cross_score) {
-  return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, FP_DTYPE_F32, prefix, visual,
-                       self_score, cross_score);
+  return fp_cpu_scores(q, k, lse, n, heads, kv_heads, head_dim, FP_DTYPE_F32, default_softmax_scale(head_dim), prefix,
+                       visual, self_score, cross_score);
 }
 
 static int select_keep_varlen_impl(const float* self_score, const float* cross_score, const int64_t* cu_seqlens,
@@ -754,7 +757,7 @@ int fp_cpu_decode_attention_f32(const float* q, const int64_t* cu_q, int64_t bat
                                 int32_t kv_heads, int32_t head_dim, const float* const* k_cache,
                                 const float* const* v_cache, const int64_t* kv_len, float* out, float* lse) {
   return fp_cpu_decode_attention(q, cu_q, batch, heads, kv_heads, head_dim, FP_DTYPE_F32,
-                                 head_dim > 0 ? 1.f / std::sqrt((float)head_dim) : 1.f,
+                                 default_softmax_scale(head_dim),
                                  reinterpret_cast<const void* const*>(k_cache),
                                  reinterpret_cast<const void* const*>(v_cache), kv_len, out, FP_DTYPE_F32, lse);
 }

@@ -54,7 +54,8 @@ int fp_tune_malloc(int64_t mmap_threshold, int64_t trim_threshold);
 /* Sets OMP_WAIT_POLICY=PASSIVE (unless set) for a libgomp not loaded yet: 1 if in effect, 0 if too late. */
 int fp_prefer_passive_omp(void);
 
-/* Causal prefill attention with GQA, scale 1/sqrt(d). Writes out [n,H,d] and lse [H,n].
+/* Causal prefill attention with GQA on fp32, logits q.k/sqrt(d) (fp_cpu_attention takes any
+ * softmax_scale). Writes out [n,H,d] and lse [H,n].
  * FP_ERR_VALUE, naming the tensor and the first position, when q, k or v holds NaN or infinity:
  * q and v show in the LSE and the output, k is scanned. With finite inputs, an LSE or output that
  * overflowed float32 (q*k, or the p*v sums) is FP_ERR_VALUE naming lse or out with its row and
@@ -64,9 +65,10 @@ int fp_cpu_attention_f32(const float* q, const float* k, const float* v,
                          float* out, float* lse);
 
 /* FitPrune scores of the visual span [prefix, prefix+visual) from q, k and the LSE of
- * fp_cpu_attention_f32 on the same q and k. FP_ERR_VALUE when the LSE is not finite or 2^24 or
- * more in magnitude (there a float32 logit's rounding step is a whole unit and the recomputed
- * probabilities are noise), or when a score overflows (self or cross named with its position):
+ * fp_cpu_attention_f32 on the same q and k (scale 1/sqrt(d); fp_cpu_scores takes any).
+ * FP_ERR_VALUE when the LSE is not finite or 2^24 or more in magnitude (there a float32 logit's
+ * rounding step is a whole unit and the recomputed probabilities are noise), or when a score
+ * overflows (self or cross named with its position):
  * self[j]  = (1/visual) * sum over visual rows i of max_h A[h,i,j]
  * cross[j] = (1/t)      * sum over text rows i >= prefix+visual of max_h A[h,i,j] (0 if t == 0) */
 int fp_cpu_scores_f32(const float* q, const float* k, const float* lse,
@@ -97,20 +99,25 @@ int fp_dtype_size(int32_t dtype); /* bytes per element, or 0 for an unknown dtyp
 /* ---- CPU backend by element type (as the CUDA entry points) ----
  * dtype: FP_DTYPE_F32 or FP_DTYPE_BF16 (bf16: fp32 accumulation, softmax and LSE; probabilities
  * rounded to bf16 for p*v; vdpbf16ps on FP_ISA_AVX512_BF16, the same arithmetic through
- * conversions on the other paths). out_dtype: FP_DTYPE_F32, or dtype itself. Any head_dim. */
+ * conversions on the other paths). out_dtype: FP_DTYPE_F32, or dtype itself. Any head_dim.
+ * softmax_scale (here and in every attention-like call below): logits are q.k * softmax_scale,
+ * finite and > 0 (FP_ERR_ARG otherwise); 1/sqrt(d) is the usual one and 1.f / sqrtf(d) gives the
+ * bits of the fixed-scale fp32 calls above. The score pass recomputes exp(scale * q.k - lse), so
+ * it must get the scale of the attention call that produced the LSE. */
 int fp_cpu_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
-                     int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
-                     float* lse);
+                     int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, void* out,
+                     int32_t out_dtype, float* lse);
 int fp_cpu_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
-                  int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
-                  float* self_score, float* cross_score);
+                  int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, int64_t prefix,
+                  int64_t visual, float* self_score, float* cross_score);
 /* Attention and the score pass in one call, with fp_cpu_attention's and fp_cpu_scores's
  * results: the scores reuse the attention's own q*k^T logits of the visual keys (kept per query
  * tile until the row's LSE is known) instead of recomputing them. Its head-max buffer holds
  * (n - prefix) x visual floats; past 256 MiB it runs the two separate passes instead. */
 int fp_cpu_attention_scores(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
-                            int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, int32_t out_dtype,
-                            float* lse, int64_t prefix, int64_t visual, float* self_score, float* cross_score);
+                            int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, void* out,
+                            int32_t out_dtype, float* lse, int64_t prefix, int64_t visual, float* self_score,
+                            float* cross_score);
 /* Row gather of any element type (rows of row_bytes bytes: bf16 hidden states, K/V caches), with
  * the rules of fp_cpu_gather_rows_f32, in place included. */
 int fp_cpu_gather_rows(const void* src, int64_t rows, int64_t row_bytes, const int32_t* index,
@@ -143,15 +150,15 @@ int fp_cpu_read_stream(const void* p, int64_t bytes, int32_t threads, uint64_t* 
  * spread over (sequence, head, query block). fp_cpu_attention and fp_cpu_scores are these with
  * B = 1. */
 int fp_cpu_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
-                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out,
-                            int32_t out_dtype, float* lse);
+                            int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                            void* out, int32_t out_dtype, float* lse);
 
-/* fp_cpu_attention_varlen with a cached prefix (prefix caching, chunked prefill) and a softmax scale:
+/* fp_cpu_attention_varlen with a cached prefix (prefix caching, chunked prefill):
  * sequence b's queries are rows [cu_seqlens_q[b], cu_seqlens_q[b+1]) of q, its keys and values rows
  * [cu_seqlens_k[b], cu_seqlens_k[b+1]) of k and v [Nk,G,d], k_len_b >= q_len_b, the queries' own
  * K/V being the last q_len_b of them; query t sees keys [0, k_len_b - q_len_b + t]. Logits are
  * q.k * softmax_scale (finite, > 0). out [Nq,H,d], lse [H,Nq]. With cu_seqlens_k == cu_seqlens_q
- * and softmax_scale = 1/sqrt(d) it gives fp_cpu_attention_varlen's bits. */
+ * it gives fp_cpu_attention_varlen's bits with the same softmax_scale. */
 int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
                                const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
                                int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
@@ -161,8 +168,8 @@ int fp_cpu_attention_varlen_kv(const void* q, const void* k, const void* v, cons
  * sequence. self and cross hold the sequences' visual tokens concatenated in sequence order
  * ([sum of visual]). */
 int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
-                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
-                         float* self_score, float* cross_score);
+                         int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                         const int64_t* spans, float* self_score, float* cross_score);
 
 /* fp_cpu_attention_varlen and fp_cpu_scores_varlen in one pass, as fp_cpu_attention_scores per
  * sequence (spans, self and cross as fp_cpu_scores_varlen); each sequence gives the same bits as
@@ -170,8 +177,8 @@ int fp_cpu_scores_varlen(const void* q, const void* k, const float* lse, const i
  * x visual_b floats; past 256 MiB for the batch it runs the two separate passes instead. */
 int fp_cpu_attention_scores_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens,
                                    int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype,
-                                   void* out, int32_t out_dtype, float* lse, const int64_t* spans,
-                                   float* self_score, float* cross_score);
+                                   float softmax_scale, void* out, int32_t out_dtype, float* lse,
+                                   const int64_t* spans, float* self_score, float* cross_score);
 
 /* fp_select_keep per sequence, drop[b] tokens from sequence b; self/cross as the varlen scores
  * write them. keep receives N - sum(drop) global row indices, ascending: one
@@ -261,18 +268,19 @@ int fp_cuda_convert(const void* src, int32_t src_dtype, void* dst, int32_t dst_d
  * 128). Results do not depend on them beyond rounding order. */
 int fp_cuda_set_option(const char* name, int32_t value);
 
-/* Causal prefill attention, as fp_cpu_attention_f32, on the GPU. q, k, v and out hold `dtype`
+/* Causal prefill attention, as fp_cpu_attention, on the GPU. q, k, v and out hold `dtype`
  * (FP_DTYPE_F16/BF16: tensor cores, fp32 accumulation; FP_DTYPE_F32: exact fp32, slower);
- * lse is fp32 [H,n]. head_dim 64 or 128; fp16/bf16 pointers 16-byte aligned. */
+ * lse is fp32 [H,n]; softmax_scale as on the CPU. head_dim 64 or 128; fp16/bf16 pointers
+ * 16-byte aligned. */
 int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads,
-                      int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
-                      void* stream);
+                      int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, void* out,
+                      float* lse, void* stream);
 
-/* FitPrune scores, as fp_cpu_scores_f32, on the GPU; q and k hold `dtype`, lse, self_score and
+/* FitPrune scores, as fp_cpu_scores, on the GPU; q and k hold `dtype`, lse, self_score and
  * cross_score are fp32. Deterministic (fixed-order reductions, no float atomics). */
 int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads,
-                   int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual,
-                   float* self_score, float* cross_score, void* stream);
+                   int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale, int64_t prefix,
+                   int64_t visual, float* self_score, float* cross_score, void* stream);
 
 /* Packed batches on the GPU, as fp_cpu_attention_varlen / fp_cpu_scores_varlen: fp16 or
  * bf16 (tensor cores) only. cu_seqlens and spans are HOST arrays (the launch geometry is planned
@@ -280,11 +288,11 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
  * covers every (head, query tile) of every sequence, at most 65535 tiles (of attention_rows or
  * score_rows rows) per call. */
 int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
-                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
-                             void* stream);
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                             void* out, float* lse, void* stream);
 int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
-                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
-                          float* self_score, float* cross_score, void* stream);
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                          const int64_t* spans, float* self_score, float* cross_score, void* stream);
 
 /* Decode attention on the GPU, as fp_cpu_decode_attention with the same cache layout and
  * softmax_scale, for fp32, fp16 or bf16 (q, caches and out in `dtype`, lse fp32, may be NULL);

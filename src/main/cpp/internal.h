@@ -177,8 +177,10 @@ int check_decode_caches(const int64_t* cu_q, int64_t batch, int64_t group, const
 
 // softmax_scale must be finite and > 0 (FP_ERR_ARG otherwise).
 int check_softmax_scale(float softmax_scale);
+// The usual softmax_scale, 1/sqrt(d) in float (1 for a head_dim the shape checks will refuse).
+inline float default_softmax_scale(int d) { return d > 0 ? 1.f / __builtin_sqrtf((float)d) : 1.f; }
 // softmax_scale in base 2, as the kernels keep their logits. The default 1/sqrt(d) gives the
-// prefill's factor log2(e)/sqrt(d) bit for bit, so decode and prefill scale logits alike.
+// factor log2(e)/sqrt(d) bit for bit that the kernels used before the scale was an argument.
 inline float log2_scale(float softmax_scale, int d) {
   const float log2e = 1.4426950408889634f, r = __builtin_sqrtf((float)d);
   return softmax_scale == 1.f / r ? log2e / r : log2e * softmax_scale;
@@ -230,6 +232,7 @@ struct ScoreArgs {
   T* packed_k;       // packed K of every visual span
   float* scratch;    // max_workers() * scores_scratch_floats(d, max_visual)
   double* partial;   // one row of `visual` doubles per query-row block, zeroed
+  float qscale;      // softmax_scale * log2(e) (log2_scale), the attention's that produced lse
 };
 
 // Decode: for each sequence b, q_len = cu_q[b+1] - cu_q[b] new tokens (rows of q) whose K/V are

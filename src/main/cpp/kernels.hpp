@@ -6,8 +6,8 @@
 // element pairs: vdpbf16ps on avx512bf16, the same function through conversions elsewhere) and
 // probabilities rounded to bf16 for p*v, as FlashAttention does. Softmax, LSE and scores are fp32.
 //
-// Scores are kept in base 2: the logits are scaled by log2(e)/sqrt(d), so exp becomes exp2 and
-// the natural-log LSE is recovered as ln2 * (m + log2 l).
+// Scores are kept in base 2: the logits are scaled by softmax_scale * log2(e) (qscale; by default
+// log2(e)/sqrt(d)), so exp becomes exp2 and the natural-log LSE is recovered as ln2 * (m + log2 l).
 
 constexpr int W = Vec::W;
 constexpr int BQ = kBlockQ, BK = kBlockK;
@@ -536,7 +536,7 @@ template <class T>
 void scores_impl(const ScoreArgs<T>& a) {
   const int d = a.d, H = a.H, group = a.H / a.G;
   const int64_t ldm = ceil_div(a.max_visual, BK) * BK;
-  const float qscale = kLog2e / __builtin_sqrtf((float)d);
+  const float qscale = a.qscale;
   pack_k(a.k, a.G, d, a.seqs, a.count, a.packed_k);
 
   auto body = [&](int64_t item, int worker) {

@@ -4,9 +4,9 @@
 
 namespace fp {
 namespace cu {
-template int launch_attention_mma<__nv_bfloat16, 64>(const __nv_bfloat16*, const __nv_bfloat16*, const __nv_bfloat16*, int, int, int, __nv_bfloat16*, float*, int, VarlenLaunch,
+template int launch_attention_mma<__nv_bfloat16, 64>(const __nv_bfloat16*, const __nv_bfloat16*, const __nv_bfloat16*, int, int, int, float, __nv_bfloat16*, float*, int, VarlenLaunch,
                                           cudaStream_t);
-template int launch_scores_mma<__nv_bfloat16, 64>(const __nv_bfloat16*, const __nv_bfloat16*, const float*, int, int, int, int, int, int, int, float*,
+template int launch_scores_mma<__nv_bfloat16, 64>(const __nv_bfloat16*, const __nv_bfloat16*, const float*, int, int, int, float, int, int, int, int, float*,
                                        int, VarlenLaunch, cudaStream_t);
 }  // namespace cu
 }  // namespace fp

@@ -4,9 +4,9 @@
 
 namespace fp {
 namespace cu {
-template int launch_attention_mma<__half, 64>(const __half*, const __half*, const __half*, int, int, int, __half*, float*, int, VarlenLaunch,
+template int launch_attention_mma<__half, 64>(const __half*, const __half*, const __half*, int, int, int, float, __half*, float*, int, VarlenLaunch,
                                           cudaStream_t);
-template int launch_scores_mma<__half, 64>(const __half*, const __half*, const float*, int, int, int, int, int, int, int, float*,
+template int launch_scores_mma<__half, 64>(const __half*, const __half*, const float*, int, int, int, float, int, int, int, int, float*,
                                        int, VarlenLaunch, cudaStream_t);
 }  // namespace cu
 }  // namespace fp

@@ -157,28 +157,27 @@ scores_f32_kernel(const float* __restrict__ q, const float* __restrict__ k, cons
 int score_f32_tile_rows() { return kSB; }
 
 template <int D>
-static int attention_f32_d(const float* q, const float* k, const float* v, int n, int H, int G, float* out,
-                           float* lse, cudaStream_t stream) {
+static int attention_f32_d(const float* q, const float* k, const float* v, int n, int H, int G, float scale_log2,
+                           float* out, float* lse, cudaStream_t stream) {
   const dim3 grid(H, (n + kRows - 1) / kRows);
-  attention_f32_kernel<D><<<grid, kThreads, 0, stream>>>(q, k, v, n, H, G, kLog2e / sqrtf((float)D), out, lse);
+  attention_f32_kernel<D><<<grid, kThreads, 0, stream>>>(q, k, v, n, H, G, scale_log2, out, lse);
   FP_CUDA(cudaGetLastError(), "fp32 attention kernel launch");
   return FP_OK;
 }
 
-int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float* out, float* lse,
-                  cudaStream_t stream) {
-  return d == 64 ? attention_f32_d<64>(q, k, v, n, H, G, out, lse, stream)
-                 : attention_f32_d<128>(q, k, v, n, H, G, out, lse, stream);
+int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float scale_log2,
+                  float* out, float* lse, cudaStream_t stream) {
+  return d == 64 ? attention_f32_d<64>(q, k, v, n, H, G, scale_log2, out, lse, stream)
+                 : attention_f32_d<128>(q, k, v, n, H, G, scale_log2, out, lse, stream);
 }
 
-int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, int P, int V,
-               int text_tiles, int visual_tiles, float* partial, cudaStream_t stream) {
+int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, float scale_log2, int P,
+               int V, int text_tiles, int visual_tiles, float* partial, cudaStream_t stream) {
   const dim3 grid((V + kSB - 1) / kSB, text_tiles + visual_tiles);
-  const float sl = kLog2e / sqrtf((float)d);
   if (d == 64)
-    scores_f32_kernel<64><<<grid, kThreads, 0, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, sl, partial);
+    scores_f32_kernel<64><<<grid, kThreads, 0, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2, partial);
   else
-    scores_f32_kernel<128><<<grid, kThreads, 0, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, sl, partial);
+    scores_f32_kernel<128><<<grid, kThreads, 0, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2, partial);
   FP_CUDA(cudaGetLastError(), "fp32 scores kernel launch");
   return FP_OK;
 }

@@ -343,14 +343,14 @@ struct VarlenLaunch {
   int count;
 };
 
+// scale_log2: softmax_scale * log2(e) (log2_scale).
 template <class T, int D, int BQ>
-int launch_attention_bq(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse,
+int launch_attention_bq(const T* q, const T* k, const T* v, int n, int H, int G, float scale_log2, T* out, float* lse,
                         VarlenLaunch vl, cudaStream_t stream) {
   constexpr int smem = attn_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
   if (int st = ensure_smem(attention_mma_kernel<T, D, BQ>, smem, done)) return st;
   const dim3 grid(H, vl.tiles ? vl.count : (n + BQ - 1) / BQ);
-  const float scale_log2 = kLog2e / sqrtf((float)D);
   attention_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(
       q, k, v, n, H, G, scale_log2, out, lse, static_cast<const VarlenTile*>(vl.tiles), n);
   FP_CUDA(cudaGetLastError(), "attention kernel launch");
@@ -359,22 +359,21 @@ int launch_attention_bq(const T* q, const T* k, const T* v, int n, int H, int G,
 
 // rows: query rows per CTA, 64 or 128 (a packed batch's tiles must have been cut to the same).
 template <class T, int D>
-int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, T* out, float* lse, int rows,
-                         VarlenLaunch vl, cudaStream_t stream) {
-  return rows == 64 ? launch_attention_bq<T, D, 64>(q, k, v, n, H, G, out, lse, vl, stream)
-                    : launch_attention_bq<T, D, 128>(q, k, v, n, H, G, out, lse, vl, stream);
+int launch_attention_mma(const T* q, const T* k, const T* v, int n, int H, int G, float scale_log2, T* out, float* lse,
+                         int rows, VarlenLaunch vl, cudaStream_t stream) {
+  return rows == 64 ? launch_attention_bq<T, D, 64>(q, k, v, n, H, G, scale_log2, out, lse, vl, stream)
+                    : launch_attention_bq<T, D, 128>(q, k, v, n, H, G, scale_log2, out, lse, vl, stream);
 }
 
 // With tiles, V is the widest visual span of the batch (the grid's key tiles) and P, text_tiles,
-// visual_tiles are unused.
+// visual_tiles are unused. scale_log2: that of the attention call that produced lse.
 template <class T, int D, int BQ>
-int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
-                     int visual_tiles, float* partial, VarlenLaunch vl, cudaStream_t stream) {
+int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int G, float scale_log2, int P, int V,
+                     int text_tiles, int visual_tiles, float* partial, VarlenLaunch vl, cudaStream_t stream) {
   constexpr int smem = score_smem_bytes<D, BQ>();
   static unsigned long long done = 0;
   if (int st = ensure_smem(scores_mma_kernel<T, D, BQ>, smem, done)) return st;
   const dim3 grid((V + kScoreBK - 1) / kScoreBK, vl.tiles ? vl.count : text_tiles + visual_tiles);
-  const float scale_log2 = kLog2e / sqrtf((float)D);
   scores_mma_kernel<T, D, BQ><<<grid, BQ * 2, smem, stream>>>(q, k, lse, n, H, G, P, V, text_tiles, scale_log2,
                                                                partial, static_cast<const VarlenScoreTile*>(vl.tiles), n);
   FP_CUDA(cudaGetLastError(), "scores kernel launch");
@@ -383,19 +382,22 @@ int launch_scores_bq(const T* q, const T* k, const float* lse, int n, int H, int
 
 // rows: query rows per tile (64 or 128); text_tiles and visual_tiles are counted in such tiles.
 template <class T, int D>
-int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, int P, int V, int text_tiles,
-                      int visual_tiles, float* partial, int rows, VarlenLaunch vl, cudaStream_t stream) {
-  return rows == 128 ? launch_scores_bq<T, D, 128>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, vl, stream)
-                     : launch_scores_bq<T, D, 64>(q, k, lse, n, H, G, P, V, text_tiles, visual_tiles, partial, vl, stream);
+int launch_scores_mma(const T* q, const T* k, const float* lse, int n, int H, int G, float scale_log2, int P, int V,
+                      int text_tiles, int visual_tiles, float* partial, int rows, VarlenLaunch vl,
+                      cudaStream_t stream) {
+  return rows == 128 ? launch_scores_bq<T, D, 128>(q, k, lse, n, H, G, scale_log2, P, V, text_tiles, visual_tiles,
+                                                   partial, vl, stream)
+                     : launch_scores_bq<T, D, 64>(q, k, lse, n, H, G, scale_log2, P, V, text_tiles, visual_tiles,
+                                                  partial, vl, stream);
 }
 
 // Explicit instantiations live in attention_<type>.cu; these declarations stop other files
 // from instantiating them again.
 #define FP_MMA_EXTERN(T, D)                                                                              \
-  extern template int launch_attention_mma<T, D>(const T*, const T*, const T*, int, int, int, T*, float*, \
-                                                 int, VarlenLaunch, cudaStream_t);                       \
-  extern template int launch_scores_mma<T, D>(const T*, const T*, const float*, int, int, int, int, int,  \
-                                              int, int, float*, int, VarlenLaunch, cudaStream_t);
+  extern template int launch_attention_mma<T, D>(const T*, const T*, const T*, int, int, int, float, T*,  \
+                                                 float*, int, VarlenLaunch, cudaStream_t);                \
+  extern template int launch_scores_mma<T, D>(const T*, const T*, const float*, int, int, int, float, int, \
+                                              int, int, int, float*, int, VarlenLaunch, cudaStream_t);
 FP_MMA_EXTERN(__half, 64)
 FP_MMA_EXTERN(__half, 128)
 FP_MMA_EXTERN(__nv_bfloat16, 64)

@@ -67,20 +67,21 @@ int check_select(const float* self_score, const float* cross_score, int64_t n, i
   return FP_OK;
 }
 
+// sl: softmax_scale * log2(e) (log2_scale), for the kernels.
 template <class T>
-int attention_mma(const void* q, const void* k, const void* v, int n, int H, int G, int d, void* out, float* lse,
-                  int rows, VarlenLaunch vl, cudaStream_t s) {
+int attention_mma(const void* q, const void* k, const void* v, int n, int H, int G, int d, float sl, void* out,
+                  float* lse, int rows, VarlenLaunch vl, cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k), *tv = static_cast<const T*>(v);
-  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, vl, s);
-  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, static_cast<T*>(out), lse, rows, vl, s);
+  if (d == 64) return launch_attention_mma<T, 64>(tq, tk, tv, n, H, G, sl, static_cast<T*>(out), lse, rows, vl, s);
+  return launch_attention_mma<T, 128>(tq, tk, tv, n, H, G, sl, static_cast<T*>(out), lse, rows, vl, s);
 }
 
 template <class T>
-int scores_mma(const void* q, const void* k, const float* lse, int n, int H, int G, int d, int P, int V, int tt,
-               int vt, float* partial, int rows, VarlenLaunch vl, cudaStream_t s) {
+int scores_mma(const void* q, const void* k, const float* lse, int n, int H, int G, int d, float sl, int P, int V,
+               int tt, int vt, float* partial, int rows, VarlenLaunch vl, cudaStream_t s) {
   const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k);
-  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, vl, s);
-  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, P, V, tt, vt, partial, rows, vl, s);
+  if (d == 64) return launch_scores_mma<T, 64>(tq, tk, lse, n, H, G, sl, P, V, tt, vt, partial, rows, vl, s);
+  return launch_scores_mma<T, 128>(tq, tk, lse, n, H, G, sl, P, V, tt, vt, partial, rows, vl, s);
 }
 
 constexpr VarlenLaunch kOneSequence{nullptr, 0};
@@ -158,30 +159,35 @@ int fp_cuda_set_option(const char* name, int32_t value) {
 }
 
 int fp_cuda_attention(const void* q, const void* k, const void* v, int64_t n, int32_t heads, int32_t kv_heads,
-                      int32_t head_dim, int32_t dtype, void* out, float* lse, void* stream) {
+                      int32_t head_dim, int32_t dtype, float softmax_scale, void* out, float* lse, void* stream) {
   return guarded([&]() -> int {
     if (int st = check_common(q, k, v, n, heads, kv_heads, head_dim, dtype)) return st;
+    if (int st = check_softmax_scale(softmax_scale)) return st;
     if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
     if (dtype != FP_DTYPE_F32 && reinterpret_cast<uintptr_t>(out) % 4 != 0)
       return fail(FP_ERR_ARG, "out must be 4-byte aligned");
     if (n == 0) return FP_OK;
     const int N = (int)n, rows = g_attention_rows.load(std::memory_order_relaxed);
+    const float sl = log2_scale(softmax_scale, head_dim);
     cudaStream_t s = as_stream(stream);
     switch (dtype) {
       case FP_DTYPE_F32:
         return attention_f32(static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                             N, heads, kv_heads, head_dim, static_cast<float*>(out), lse, s);
-      case FP_DTYPE_F16: return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
-      default: return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, out, lse, rows, kOneSequence, s);
+                             N, heads, kv_heads, head_dim, sl, static_cast<float*>(out), lse, s);
+      case FP_DTYPE_F16:
+        return attention_mma<__half>(q, k, v, N, heads, kv_heads, head_dim, sl, out, lse, rows, kOneSequence, s);
+      default:
+        return attention_mma<__nv_bfloat16>(q, k, v, N, heads, kv_heads, head_dim, sl, out, lse, rows, kOneSequence, s);
     }
   });
 }
 
 int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, int32_t heads, int32_t kv_heads,
-                   int32_t head_dim, int32_t dtype, int64_t prefix, int64_t visual, float* self_score,
-                   float* cross_score, void* stream) {
+                   int32_t head_dim, int32_t dtype, float softmax_scale, int64_t prefix, int64_t visual,
+                   float* self_score, float* cross_score, void* stream) {
   return guarded([&]() -> int {
     if (int st = check_common(q, k, lse, n, heads, kv_heads, head_dim, dtype)) return st;
+    if (int st = check_softmax_scale(softmax_scale)) return st;
     if (int st = check_spans(n, prefix, visual)) return st;
     if (visual == 0) return FP_OK;
     if (!self_score || !cross_score) return fail(FP_ERR_ARG, "null output pointer");
@@ -189,6 +195,7 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
     const int64_t t = n - prefix - visual;
     const int bq = dtype == FP_DTYPE_F32 ? score_f32_tile_rows() : g_score_rows.load(std::memory_order_relaxed);
     const int tt = (int)((t + bq - 1) / bq), vt = (V + bq - 1) / bq;
+    const float sl = log2_scale(softmax_scale, head_dim);
     cudaStream_t s = as_stream(stream);
     float* partial = nullptr;
     FP_CUDA(cudaMallocAsync(&partial, sizeof(float) * (size_t)(tt + vt) * V, s), "cudaMallocAsync(score partials)");
@@ -196,13 +203,14 @@ int fp_cuda_scores(const void* q, const void* k, const float* lse, int64_t n, in
     switch (dtype) {
       case FP_DTYPE_F32:
         st = scores_f32(static_cast<const float*>(q), static_cast<const float*>(k), lse, N, heads, kv_heads, head_dim,
-                        P, V, tt, vt, partial, s);
+                        sl, P, V, tt, vt, partial, s);
         break;
       case FP_DTYPE_F16:
-        st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
+        st = scores_mma<__half>(q, k, lse, N, heads, kv_heads, head_dim, sl, P, V, tt, vt, partial, bq, kOneSequence, s);
         break;
       default:
-        st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, P, V, tt, vt, partial, bq, kOneSequence, s);
+        st = scores_mma<__nv_bfloat16>(q, k, lse, N, heads, kv_heads, head_dim, sl, P, V, tt, vt, partial, bq,
+                                       kOneSequence, s);
         break;
     }
     if (st == FP_OK) {
@@ -239,12 +247,13 @@ int fp_cuda_select_keep(const float* self_score, const float* cross_score, int64
 
 
 static int attention_varlen_impl(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
-                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
-                             void* stream) {
+                                 int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                                 void* out, float* lse, void* stream) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
   const int64_t n = cu_seqlens[batch];
   if (int st = check_common(q, k, v, n, heads, kv_heads, head_dim, dtype)) return st;
   if (int st = check_varlen_dtype(dtype)) return st;
+  if (int st = check_softmax_scale(softmax_scale)) return st;
   if (n > 0 && (!out || !lse)) return fail(FP_ERR_ARG, "null output pointer");
   if (reinterpret_cast<uintptr_t>(out) % 4 != 0) return fail(FP_ERR_ARG, "out must be 4-byte aligned");
   if (n == 0) return FP_OK;
@@ -265,19 +274,21 @@ static int attention_varlen_impl(const void* q, const void* k, const void* v, co
   VarlenTile* dev = nullptr;
   if (int st = upload(tiles, &dev, s)) return st;
   const VarlenLaunch vl{dev, (int)tiles.size()};
+  const float sl = log2_scale(softmax_scale, head_dim);
   const int st = dtype == FP_DTYPE_F16
-                     ? attention_mma<__half>(q, k, v, (int)n, heads, kv_heads, head_dim, out, lse, rows, vl, s)
-                     : attention_mma<__nv_bfloat16>(q, k, v, (int)n, heads, kv_heads, head_dim, out, lse, rows, vl, s);
+                     ? attention_mma<__half>(q, k, v, (int)n, heads, kv_heads, head_dim, sl, out, lse, rows, vl, s)
+                     : attention_mma<__nv_bfloat16>(q, k, v, (int)n, heads, kv_heads, head_dim, sl, out, lse, rows, vl, s);
   return release(dev, st, s);
 }
 
 static int scores_varlen_impl(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
-                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
-                          float* self_score, float* cross_score, void* stream) {
+                              int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                              const int64_t* spans, float* self_score, float* cross_score, void* stream) {
   if (int st = check_offsets("cu_seqlens", cu_seqlens, batch, 0)) return st;
   const int64_t n = cu_seqlens[batch];
   if (int st = check_common(q, k, lse, n, heads, kv_heads, head_dim, dtype)) return st;
   if (int st = check_varlen_dtype(dtype)) return st;
+  if (int st = check_softmax_scale(softmax_scale)) return st;
   if (int st = check_batch_spans(cu_seqlens, batch, spans)) return st;
   const int bq = g_score_rows.load(std::memory_order_relaxed);
   std::vector<VarlenScoreTile> tiles;
@@ -324,10 +335,12 @@ static int scores_varlen_impl(const void* q, const void* k, const float* lse, co
   }
   if (st == FP_OK) {
     const VarlenLaunch vl{dtiles, (int)tiles.size()};
+    const float sl = log2_scale(softmax_scale, head_dim);
     st = dtype == FP_DTYPE_F16
-             ? scores_mma<__half>(q, k, lse, (int)n, heads, kv_heads, head_dim, 0, max_visual, 0, 0, dpartial, bq, vl, s)
-             : scores_mma<__nv_bfloat16>(q, k, lse, (int)n, heads, kv_heads, head_dim, 0, max_visual, 0, 0, dpartial, bq,
-                                         vl, s);
+             ? scores_mma<__half>(q, k, lse, (int)n, heads, kv_heads, head_dim, sl, 0, max_visual, 0, 0, dpartial, bq,
+                                  vl, s)
+             : scores_mma<__nv_bfloat16>(q, k, lse, (int)n, heads, kv_heads, head_dim, sl, 0, max_visual, 0, 0, dpartial,
+                                         bq, vl, s);
   }
   if (st == FP_OK) {
     reduce_scores_varlen_kernel<<<(unsigned)((out0 + 255) / 256), 256, 0, s>>>(dpartial, dseqs, (int)seqs.size(), out0,
@@ -444,19 +457,20 @@ static int kv_append_paged_impl(const void* k, const void* v, int64_t n, int32_t
 // The packed-batch and decode entry points: their host tables are std::vectors, so no exception
 // may leave them (guarded).
 int fp_cuda_attention_varlen(const void* q, const void* k, const void* v, const int64_t* cu_seqlens, int64_t batch,
-                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, void* out, float* lse,
-                             void* stream) {
+                             int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                             void* out, float* lse, void* stream) {
   return guarded([&]() -> int {
-    return attention_varlen_impl(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, out, lse, stream);
+    return attention_varlen_impl(q, k, v, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, softmax_scale, out, lse,
+                                 stream);
   });
 }
 
 int fp_cuda_scores_varlen(const void* q, const void* k, const float* lse, const int64_t* cu_seqlens, int64_t batch,
-                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, const int64_t* spans,
-                          float* self_score, float* cross_score, void* stream) {
+                          int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype, float softmax_scale,
+                          const int64_t* spans, float* self_score, float* cross_score, void* stream) {
   return guarded([&]() -> int {
-    return scores_varlen_impl(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, spans, self_score,
-                              cross_score, stream);
+    return scores_varlen_impl(q, k, lse, cu_seqlens, batch, heads, kv_heads, head_dim, dtype, softmax_scale, spans,
+                              self_score, cross_score, stream);
   });
 }
 

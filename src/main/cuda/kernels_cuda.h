@@ -11,10 +11,11 @@ namespace cu {
 // Rows per query tile of the fp32 score pass (the partial buffer has one row of V floats per tile).
 int score_f32_tile_rows();
 
-int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float* out,
-                  float* lse, cudaStream_t stream);
-int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, int P, int V,
-               int text_tiles, int visual_tiles, float* partial, cudaStream_t stream);
+// scale_log2: softmax_scale * log2(e) (log2_scale); the score pass takes the attention's.
+int attention_f32(const float* q, const float* k, const float* v, int n, int H, int G, int d, float scale_log2,
+                  float* out, float* lse, cudaStream_t stream);
+int scores_f32(const float* q, const float* k, const float* lse, int n, int H, int G, int d, float scale_log2, int P,
+               int V, int text_tiles, int visual_tiles, float* partial, cudaStream_t stream);
 
 // Largest visual span the single-CTA sort handles; larger spans rank every token on many CTAs.
 constexpr int64_t kSelectMaxDevice = 4096;

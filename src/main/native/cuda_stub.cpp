@@ -23,14 +23,14 @@ int fp_cuda_stream_create(void**) { return none(); }
 int fp_cuda_stream_destroy(void*) { return none(); }
 int fp_cuda_stream_synchronize(void*) { return none(); }
 int fp_cuda_convert(const void*, int32_t, void*, int32_t, int64_t, void*) { return none(); }
-int fp_cuda_attention(const void*, const void*, const void*, int64_t, int32_t, int32_t, int32_t, int32_t, void*,
+int fp_cuda_attention(const void*, const void*, const void*, int64_t, int32_t, int32_t, int32_t, int32_t, float, void*,
                       float*, void*) { return none(); }
-int fp_cuda_scores(const void*, const void*, const float*, int64_t, int32_t, int32_t, int32_t, int32_t, int64_t,
+int fp_cuda_scores(const void*, const void*, const float*, int64_t, int32_t, int32_t, int32_t, int32_t, float, int64_t,
                    int64_t, float*, float*, void*) { return none(); }
 int fp_cuda_attention_varlen(const void*, const void*, const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t,
-                             int32_t, void*, float*, void*) { return none(); }
+                             int32_t, float, void*, float*, void*) { return none(); }
 int fp_cuda_scores_varlen(const void*, const void*, const float*, const int64_t*, int64_t, int32_t, int32_t, int32_t,
-                          int32_t, const int64_t*, float*, float*, void*) { return none(); }
+                          int32_t, float, const int64_t*, float*, float*, void*) { return none(); }
 int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t, float,
                              const void* const*, const void* const*, const int64_t*, void*, float*, void*) { return none(); }
 int fp_cuda_paged_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t, float,

@@ -225,7 +225,7 @@ public final class BatchDecoder {
     int B = states.size(), H = c.heads(), G = c.kvHeads(), d = c.headDim(), D = c.hidden();
     long[] ones = new long[B];
     java.util.Arrays.fill(ones, 1);
-    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
+    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d, c.softmaxScale());
     try (Temps tp = new Temps()) {
       x = tp.add(x.to(torch.ScalarType.Float, false, true, new org.bytedeco.pytorch.MemoryFormatOptional(torch.MemoryFormat.Contiguous))); // own float32 copy
       Data[] kc = new Data[B], vc = new Data[B];

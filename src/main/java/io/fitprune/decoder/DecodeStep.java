@@ -91,7 +91,7 @@ final class DecodeStep {
     }
     long[] ones = new long[B];
     Arrays.fill(ones, 1);
-    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d);
+    BatchShape shape = new BatchShape(Batch.ofLengths(ones), H, G, d, c.softmaxScale());
     Data[] kc = new Data[B], vc = new Data[B];
     long[] kvLen = new long[B];
     for (int l = 0; l < layers.length; l++) {

@@ -20,10 +20,11 @@ import org.bytedeco.pytorch.global.torch;
  * as loaded, in their precision: see {@link Dense}; q/k/v biases where the checkpoint has them;
  * with BF16 or F16 weights q, k, v, the K/V caches and attention are bf16, the attention output,
  * LSE and scores float32, the residual stream float32 throughout); RoPE at each token's own position id; causal GQA attention with log-sum-exp
- * through our kernel; when the pruner asks for it, the FitPrune score pass, the selection of the
- * survivors and the in-place gather of the attention output and the residual stream (our
- * kernels, through {@link SequenceState#apply}); then output projection, residual, RMSNorm and
- * SwiGLU MLP on the survivors only.
+ * through our kernel, logits scaled by {@link DecoderConfig#softmaxScale()} (1/sqrt(headDim));
+ * when the pruner asks for it, the FitPrune score pass, the selection of the survivors and the
+ * in-place gather of the attention output and the residual stream (our kernels, through
+ * {@link SequenceState#apply}); then output projection, residual, RMSNorm and SwiGLU MLP on the
+ * survivors only.
  *
  * <p>A single sequence is a batch of one: {@link #prefill} is {@link BatchDecoder}'s prefill on one
  * request, and every layer is {@link PackedLayer}'s. The two halves of a layer are public

@@ -56,6 +56,18 @@ public record DecoderConfig(Geometry geometry, int vocab, double ropeTheta, doub
     return geometry.headDim();
   }
 
+  /**
+   * The attention logits' scale: {@code 1/sqrt(headDim)}, as LLaMA's {@code self_attn.scaling =
+   * head_dim**-0.5} (the kernels' default, {@link io.fitprune.kernels.AttentionShape#defaultScale}).
+   * Every attention and score call of the decoder, prefill and decode, takes its shape's scale
+   * from here. An engine running a model that scales otherwise (Gemma-2's
+   * {@code query_pre_attn_scalar^-0.5}) calls {@link io.fitprune.kernels.Kernels} with its shapes
+   * {@code withSoftmaxScale(s)}; this decoder implements the LLaMA family only.
+   */
+  public float softmaxScale() {
+    return io.fitprune.kernels.AttentionShape.defaultScale(headDim());
+  }
+
   public int mlp() {
     return geometry.mlp();
   }

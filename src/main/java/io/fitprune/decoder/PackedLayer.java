@@ -34,7 +34,7 @@ final class PackedLayer {
     int total = 0;
     for (int b = 0; b < B; b++) total += lengths[b] = states.get(b).seq.rows();
     Batch batch = Batch.ofLengths(lengths);
-    BatchShape shape = new BatchShape(batch, H, G, d);
+    BatchShape shape = new BatchShape(batch, H, G, d, c.softmaxScale());
     DecoderWeights.Layer lw = dec.weights().layer(l);
     try (Temps tp = new Temps()) {
       int[] pos = new int[total];

@@ -5,15 +5,14 @@ import java.util.Objects;
 /**
  * The geometry of an attention call over a packed {@link Batch}: q {@code [N,H,d]}, k and v
  * {@code [N,G,d]}, output {@code [N,H,d]}, LSE {@code [H,N]}, N the batch's rows; each sequence
- * causal on its own. Logits are {@code q.k * softmaxScale}; the four-argument constructor takes
- * the usual {@code 1/sqrt(d)} (the scale applies to decode attention, contiguous and paged).
+ * causal on its own. Logits are {@code q.k * softmaxScale} in every call that takes the shape
+ * (prefill attention and scores, fused or not, cached-prefix prefill, decode attention); the
+ * four-argument constructor takes the usual {@code 1/sqrt(d)}, as {@link AttentionShape} does.
  */
 public record BatchShape(Batch batch, int heads, int kvHeads, int headDim, float softmaxScale) {
   public BatchShape {
     Objects.requireNonNull(batch, "batch");
-    whole(batch, heads, kvHeads, headDim); // validates the heads and head dimension
-    if (!(softmaxScale > 0) || Float.isInfinite(softmaxScale))
-      throw new IllegalArgumentException("softmaxScale must be finite and > 0, got " + softmaxScale);
+    whole(batch, heads, kvHeads, headDim, softmaxScale); // validates the heads, head dimension and scale
   }
 
   /** The shape with the default scale {@code 1/sqrt(headDim)}. */
@@ -21,9 +20,9 @@ public record BatchShape(Batch batch, int heads, int kvHeads, int headDim, float
     this(batch, heads, kvHeads, headDim, defaultScale(headDim));
   }
 
-  /** {@code 1/sqrt(d)} in float, as the native kernels compute it (so it selects their default). */
+  /** {@link AttentionShape#defaultScale}: {@code 1/sqrt(d)} in float, as the native kernels compute it. */
   public static float defaultScale(int headDim) {
-    return headDim > 0 ? 1f / (float) Math.sqrt(headDim) : 1f;
+    return AttentionShape.defaultScale(headDim);
   }
 
   /** This shape with another softmax scale. */
@@ -31,22 +30,23 @@ public record BatchShape(Batch batch, int heads, int kvHeads, int headDim, float
     return new BatchShape(batch, heads, kvHeads, headDim, scale);
   }
 
-  /** One sequence: the packed form of {@code shape}. */
+  /** One sequence: the packed form of {@code shape}, with its scale. */
   public static BatchShape of(AttentionShape shape) {
-    return new BatchShape(Batch.single(shape.tokens()), shape.heads(), shape.kvHeads(), shape.headDim());
+    return new BatchShape(Batch.single(shape.tokens()), shape.heads(), shape.kvHeads(), shape.headDim(),
+        shape.softmaxScale());
   }
 
-  /** The shape of the packed tensors, as one {@link AttentionShape} of N rows. */
+  /** The shape of the packed tensors, as one {@link AttentionShape} of N rows (with this scale). */
   public AttentionShape packed() {
-    return whole(batch, heads, kvHeads, headDim);
+    return whole(batch, heads, kvHeads, headDim, softmaxScale);
   }
 
-  /** The shape of sequence b alone. */
+  /** The shape of sequence b alone (with this scale). */
   public AttentionShape sequence(int b) {
-    return new AttentionShape(batch.length(b), heads, kvHeads, headDim);
+    return new AttentionShape(batch.length(b), heads, kvHeads, headDim, softmaxScale);
   }
 
-  private static AttentionShape whole(Batch batch, int heads, int kvHeads, int headDim) {
-    return new AttentionShape(batch.tokens(), heads, kvHeads, headDim);
+  private static AttentionShape whole(Batch batch, int heads, int kvHeads, int headDim, float softmaxScale) {
+    return new AttentionShape(batch.tokens(), heads, kvHeads, headDim, softmaxScale);
   }
 }

@@ -25,7 +25,7 @@ final class CpuBatchOps {
     try (var qa = access(q, true, false); var ka = access(k, true, false); var va = access(v, true, false);
         var oa = access(out, false, true); var la = access(lse, false, true)) {
       check(FitPruneNative.fp_cpu_attention_varlen(qa.untyped(), ka.untyped(), va.untyped(), cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype.code, oa.untyped(), outType, la.untyped()));
+          shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), oa.untyped(), outType, la.untyped()));
     }
   }
 
@@ -46,7 +46,7 @@ final class CpuBatchOps {
     try (var qa = access(q, true, false); var ka = access(k, true, false); var la = access(lse, true, false);
         var sa = access(self, false, true); var ca = access(cross, false, true)) {
       check(FitPruneNative.fp_cpu_scores_varlen(qa.untyped(), ka.untyped(), la.untyped(), cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype.code, flat, sa.untyped(), ca.untyped()));
+          shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), flat, sa.untyped(), ca.untyped()));
     }
   }
 
@@ -63,7 +63,8 @@ final class CpuBatchOps {
         var oa = access(out, false, true); var la = access(lse, false, true); var sa = access(self, false, true);
         var ca = access(cross, false, true)) {
       check(FitPruneNative.fp_cpu_attention_scores_varlen(qa.untyped(), ka.untyped(), va.untyped(), cu, cu.length - 1, shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype.code, oa.untyped(), outType, la.untyped(), flat, sa.untyped(), ca.untyped()));
+          shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), oa.untyped(), outType, la.untyped(), flat,
+          sa.untyped(), ca.untyped()));
     }
   }
 

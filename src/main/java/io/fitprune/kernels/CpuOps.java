@@ -32,13 +32,13 @@ final class CpuOps {
         var oa = access(out, false, true); var la = access(lse, false, true)) {
       if (spans == null) {
         check(FitPruneNative.fp_cpu_attention(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(), shape.heads(),
-            shape.kvHeads(), shape.headDim(), dtype.code, oa.untyped(), outType, la.untyped()));
+            shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), oa.untyped(), outType, la.untyped()));
         return;
       }
       try (var sa = access(self, false, true); var ca = access(cross, false, true)) {
         check(FitPruneNative.fp_cpu_attention_scores(qa.untyped(), ka.untyped(), va.untyped(), shape.tokens(),
-            shape.heads(), shape.kvHeads(), shape.headDim(), dtype.code, oa.untyped(), outType, la.untyped(),
-            spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
+            shape.heads(), shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), oa.untyped(), outType,
+            la.untyped(), spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
       }
     }
   }
@@ -55,7 +55,8 @@ final class CpuOps {
     try (var qa = access(q, true, false); var ka = access(k, true, false); var la = access(lse, true, false);
         var sa = access(self, false, true); var ca = access(cross, false, true)) {
       check(FitPruneNative.fp_cpu_scores(qa.untyped(), ka.untyped(), la.untyped(), shape.tokens(), shape.heads(),
-          shape.kvHeads(), shape.headDim(), dtype.code, spans.prefix(), spans.visual(), sa.untyped(), ca.untyped()));
+          shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(), spans.prefix(), spans.visual(), sa.untyped(),
+          ca.untyped()));
     }
   }
 

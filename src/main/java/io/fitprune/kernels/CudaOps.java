@@ -24,7 +24,8 @@ final class CudaOps {
     Objects.requireNonNull(stream, "stream");
     CudaBackend.requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_attention(q.pointer(), k.pointer(), v.pointer(), shape.tokens(),
-        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), stream.pointer()));
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, shape.softmaxScale(), out.pointer(), lse.pointer(),
+        stream.pointer()));
   }
 
   // ---- scores ----
@@ -41,8 +42,8 @@ final class CudaOps {
     Objects.requireNonNull(stream, "stream");
     CudaBackend.requireDevice();
     Kernels.check(FitPruneNative.fp_cuda_scores(q.pointer(), k.pointer(), lse.pointer(), shape.tokens(), shape.heads(),
-        shape.kvHeads(), shape.headDim(), t.code, spans.prefix(), spans.visual(), self.pointer(), cross.pointer(),
-        stream.pointer()));
+        shape.kvHeads(), shape.headDim(), t.code, shape.softmaxScale(), spans.prefix(), spans.visual(), self.pointer(),
+        cross.pointer(), stream.pointer()));
   }
 
   // ---- select ----
@@ -120,7 +121,8 @@ final class CudaOps {
     }
     long[] cu = shape.batch().raw();
     Kernels.check(FitPruneNative.fp_cuda_attention_varlen(q.pointer(), k.pointer(), v.pointer(), cu, cu.length - 1,
-        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, out.pointer(), lse.pointer(), stream.pointer()));
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, shape.softmaxScale(), out.pointer(), lse.pointer(),
+        stream.pointer()));
   }
 
   /** The packed score pass; fp32 sequence by sequence, as {@link #attention(BatchShape, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, CudaStream)}. */
@@ -144,7 +146,8 @@ final class CudaOps {
     }
     long[] cu = shape.batch().raw();
     Kernels.check(FitPruneNative.fp_cuda_scores_varlen(q.pointer(), k.pointer(), lse.pointer(), cu, cu.length - 1,
-        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, flat, self.pointer(), cross.pointer(), stream.pointer()));
+        shape.heads(), shape.kvHeads(), shape.headDim(), t.code, shape.softmaxScale(), flat, self.pointer(),
+        cross.pointer(), stream.pointer()));
   }
 
   /** One sequence's call of a packed fp32 batch, with that sequence's LSE {@code [H,n_b]}. */

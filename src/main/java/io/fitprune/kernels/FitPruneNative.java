@@ -65,16 +65,16 @@ public final class FitPruneNative {
 
   public static native int fp_cpu_attention(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
-      Pointer out, int outDtype, @Cast("float*") Pointer lse);
+      float softmaxScale, Pointer out, int outDtype, @Cast("float*") Pointer lse);
 
   public static native int fp_cpu_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
-      @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
-      @Cast("float*") Pointer crossScore);
+      float softmaxScale, @Cast("int64_t") long prefix, @Cast("int64_t") long visual,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
   public static native int fp_cpu_attention_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
-      Pointer out, int outDtype, @Cast("float*") Pointer lse, @Cast("int64_t") long prefix,
+      float softmaxScale, Pointer out, int outDtype, @Cast("float*") Pointer lse, @Cast("int64_t") long prefix,
       @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
   public static native int fp_cpu_gather_rows(@Cast("const void*") Pointer src, @Cast("int64_t") long rows,
@@ -99,7 +99,7 @@ public final class FitPruneNative {
 
   public static native int fp_cpu_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
-      int kvHeads, int headDim, int dtype, Pointer out, int outDtype, @Cast("float*") Pointer lse);
+      int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out, int outDtype, @Cast("float*") Pointer lse);
 
   public static native int fp_cpu_attention_varlen_kv(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlensQ, @Cast("const int64_t*") long[] cuSeqlensK,
@@ -108,14 +108,14 @@ public final class FitPruneNative {
 
   public static native int fp_cpu_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch,
-      int heads, int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans,
+      int heads, int kvHeads, int headDim, int dtype, float softmaxScale, @Cast("const int64_t*") long[] spans,
       @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
   public static native int fp_cpu_attention_scores_varlen(@Cast("const void*") Pointer q,
       @Cast("const void*") Pointer k, @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens,
-      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, Pointer out, int outDtype,
-      @Cast("float*") Pointer lse, @Cast("const int64_t*") long[] spans, @Cast("float*") Pointer selfScore,
-      @Cast("float*") Pointer crossScore);
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out,
+      int outDtype, @Cast("float*") Pointer lse, @Cast("const int64_t*") long[] spans,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore);
 
   public static native int fp_select_keep_varlen(@Cast("const float*") FloatPointer selfScore,
       @Cast("const float*") FloatPointer crossScore, @Cast("const int64_t*") long[] cuSeqlens,
@@ -197,22 +197,23 @@ public final class FitPruneNative {
 
   public static native int fp_cuda_attention(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
-      Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+      float softmaxScale, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
 
   public static native int fp_cuda_scores(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("int64_t") long n, int heads, int kvHeads, int headDim, int dtype,
-      @Cast("int64_t") long prefix, @Cast("int64_t") long visual, @Cast("float*") Pointer selfScore,
-      @Cast("float*") Pointer crossScore, Pointer stream);
+      float softmaxScale, @Cast("int64_t") long prefix, @Cast("int64_t") long visual,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore, Pointer stream);
 
   /** cuSeqlens and spans are host arrays. */
   public static native int fp_cuda_attention_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
-      int kvHeads, int headDim, int dtype, Pointer out, @Cast("float*") Pointer lse, Pointer stream);
+      int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out, @Cast("float*") Pointer lse,
+      Pointer stream);
 
   public static native int fp_cuda_scores_varlen(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
       @Cast("const float*") Pointer lse, @Cast("const int64_t*") long[] cuSeqlens, @Cast("int64_t") long batch, int heads,
-      int kvHeads, int headDim, int dtype, @Cast("const int64_t*") long[] spans, @Cast("float*") Pointer selfScore,
-      @Cast("float*") Pointer crossScore, Pointer stream);
+      int kvHeads, int headDim, int dtype, float softmaxScale, @Cast("const int64_t*") long[] spans,
+      @Cast("float*") Pointer selfScore, @Cast("float*") Pointer crossScore, Pointer stream);
 
   /** kCache and vCache: one device address per sequence (host arrays). */
   public static native int fp_cuda_decode_attention(@Cast("const void*") Pointer q, @Cast("const int64_t*") long[] cuQ,

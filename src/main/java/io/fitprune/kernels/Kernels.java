@@ -10,6 +10,10 @@ import java.util.Objects;
  * caches and a decode step's dense layers, on single sequences ({@link AttentionShape}) and packed
  * batches ({@link BatchShape}).
  *
+ * <p>Every attention-like call scales its logits by the shape's {@code softmaxScale()}: 1/sqrt(d)
+ * unless the shape was built {@code withSoftmaxScale(s)}. A score pass reads the LSE of an
+ * attention call, so it takes the shape (the scale) that call had.
+ *
  * <p>Every call takes {@link Data} handles and runs where they live: all in host memory, on the
  * CPU kernels (float32, or bfloat16 with float32 arithmetic); all on the GPU
  * ({@link DeviceBuffer}), on the CUDA kernels (fp16/bf16 on the tensor cores, fp32 exact; head
@@ -37,9 +41,9 @@ public final class Kernels {
   // ---- attention ----
 
   /**
-   * Causal attention with GQA, scale 1/sqrt(d): q {@code [n,H,d]}, k and v {@code [n,G,d]} of one
-   * element type; writes out {@code [n,H,d]} (float32, or bfloat16 for bfloat16 inputs; on CUDA
-   * q's type) and lse {@code [H,n]} float32. bfloat16: float32 accumulation, softmax and LSE,
+   * Causal attention with GQA, logits {@code q.k * shape.softmaxScale()}: q {@code [n,H,d]}, k and
+   * v {@code [n,G,d]} of one element type; writes out {@code [n,H,d]} (float32, or bfloat16 for
+   * bfloat16 inputs; on CUDA q's type) and lse {@code [H,n]} float32. bfloat16: float32 accumulation, softmax and LSE,
    * probabilities rounded to bf16 for {@code p*v} (as FlashAttention does).
    */
   public static void attention(AttentionShape shape, Data q, Data k, Data v, Data out, Data lse) {
@@ -131,8 +135,8 @@ public final class Kernels {
   /**
    * The score pass of FitPrune for the visual span: {@code self[j] = (1/V) sum over visual rows of
    * max_h A[h,i,j]}, {@code cross[j] = (1/t) sum over text rows of max_h A[h,i,j]} (0 without text
-   * rows), from q, k (one element type) and the float32 LSE of attention on them; self and cross
-   * hold V float32 values.
+   * rows), from q, k (one element type) and the float32 LSE of attention on them with the same
+   * softmax scale ({@code A = exp(scale * q.k - lse)}); self and cross hold V float32 values.
    */
   public static void scores(AttentionShape shape, Spans spans, Data q, Data k, Data lse, Data self, Data cross) {
     if (onDevice("q,k,lse,self,cross", q, k, lse, self, cross)) {
@@ -455,7 +459,7 @@ public final class Kernels {
    * {@code keys} of k and v {@code [Nk,G,d]} (at least as many as its queries, ending with the
    * queries' own), and query t sees keys {@code [0, k_len_b - q_len_b + t]}; logits scaled by
    * {@code shape.softmaxScale()}. Writes out {@code [Nq,H,d]} and lse {@code [H,Nq]}. With
-   * {@code keys} equal to the queries' batch and the default scale, the bits of
+   * {@code keys} equal to the queries' batch, the bits of
    * {@link #attention(BatchShape, Data, Data, Data, Data, Data)}.
    */
   public static void attention(BatchShape shape, Batch keys, Data q, Data k, Data v,

@@ -356,20 +356,20 @@ class BatchKernelsTest {
     Data x = Data.of(new float[64]);
     try (var a = HostData.access(x, true, true)) {
       int f32 = FitPruneNative.FP_DTYPE_F32;
-      int st = FitPruneNative.fp_cpu_attention_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32, a.ptr,
-          f32, a.ptr);
+      int st = FitPruneNative.fp_cpu_attention_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32, 0.5f,
+          a.ptr, f32, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("cu_seqlens"), FitPruneNative.fp_last_error());
-      st = FitPruneNative.fp_cpu_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32,
+      st = FitPruneNative.fp_cpu_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32, 0.5f,
           new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());
       st = FitPruneNative.fp_cpu_attention_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 3, 2}, 2, 1, 1, 8, f32,
-          a.ptr, f32, a.ptr, new long[] {0, 1, 0, 1}, a.ptr, a.ptr);
+          0.5f, a.ptr, f32, a.ptr, new long[] {0, 1, 0, 1}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("cu_seqlens"), FitPruneNative.fp_last_error());
-      st = FitPruneNative.fp_cpu_attention_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32, a.ptr,
-          f32, a.ptr, new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
+      st = FitPruneNative.fp_cpu_attention_scores_varlen(a.ptr, a.ptr, a.ptr, new long[] {0, 2}, 1, 1, 1, 8, f32, 0.5f,
+          a.ptr, f32, a.ptr, new long[] {1, Long.MAX_VALUE}, a.ptr, a.ptr);
       assertEquals(FitPruneNative.FP_ERR_ARG, st);
       assertTrue(FitPruneNative.fp_last_error().contains("sequence 0"), FitPruneNative.fp_last_error());
       st = FitPruneNative.fp_cpu_decode_attention_f32(a.floats(), new long[] {0, 1, 1}, 2, 1, 1, 8, new long[] {1, 1},

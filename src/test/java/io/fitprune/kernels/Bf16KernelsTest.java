@@ -177,7 +177,7 @@ class Bf16KernelsTest {
         Data.of(new int[10 * 4 * 64]), Data.allocate(ElementType.FP32, shape.lseLength())));
     assertTrue(e.getMessage().startsWith("out: expected float32 or bfloat16"), e.getMessage());
     assertEquals(FitPruneNative.FP_ERR_UNAVAILABLE, FitPruneNative.fp_cpu_attention(null, null, null, 0, 4, 2, 64,
-        FitPruneNative.FP_DTYPE_F16, null, FitPruneNative.FP_DTYPE_F16, null));
+        FitPruneNative.FP_DTYPE_F16, 0.125f, null, FitPruneNative.FP_DTYPE_F16, null));
   }
 
   @Test

@@ -32,17 +32,17 @@ class CudaBatchChecksTest {
   @Test
   void nativeChecksComeBeforeTheDevice() {
     int f16 = FitPruneNative.FP_DTYPE_F16;
-    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70, 60}, 2, 8, 2, 64, f16, FAKE,
-        FAKE, null), "cu_seqlens");
-    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {1, 70}, 1, 8, 2, 64, f16, FAKE,
-        FAKE, null), "cu_seqlens[0]");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70, 60}, 2, 8, 2, 64, f16, 0.125f,
+        FAKE, FAKE, null), "cu_seqlens");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {1, 70}, 1, 8, 2, 64, f16, 0.125f,
+        FAKE, FAKE, null), "cu_seqlens[0]");
     expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70}, 1, 8, 2, 64,
-        FitPruneNative.FP_DTYPE_F32, FAKE, FAKE, null), "fp16 or bf16");
-    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70}, 1, 8, 2, 80, f16, FAKE,
-        FAKE, null), "head_dim");
-    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10, 30}, 2, 8, 2, 64, f16,
+        FitPruneNative.FP_DTYPE_F32, 0.125f, FAKE, FAKE, null), "fp16 or bf16");
+    expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70}, 1, 8, 2, 80, f16, 0.125f,
+        FAKE, FAKE, null), "head_dim");
+    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10, 30}, 2, 8, 2, 64, f16, 0.125f,
         new long[] {0, 10, 15, 6}, FAKE, FAKE, null), "sequence 1");
-    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10}, 1, 8, 2, 64, f16,
+    expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10}, 1, 8, 2, 64, f16, 0.125f,
         new long[] {Long.MAX_VALUE, 5}, FAKE, FAKE, null), "sequence 0");
     expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1, 1}, 2, 8, 2, 64, f16, 0.125f, new long[] {1, 1},
         new long[] {1, 1}, new long[] {4, 4}, FAKE, FAKE, null), "cu_q");
@@ -50,6 +50,24 @@ class CudaBatchChecksTest {
         new long[] {1, 1}, new long[] {4, 1}, FAKE, FAKE, null), "kv_len");
     expectArg(FitPruneNative.fp_cuda_decode_attention(FAKE, new long[] {0, 1}, 1, 8, 2, 64, f16, 0.125f, new long[] {0},
         new long[] {1}, new long[] {4}, FAKE, FAKE, null), "null cache pointer");
+  }
+
+  /** Every attention-like CUDA entry checks its softmax scale on the host, before the device. */
+  @Test
+  void scaleChecksComeBeforeTheDevice() {
+    int f16 = FitPruneNative.FP_DTYPE_F16;
+    for (float bad : SoftmaxScaleChecksTest.BAD) {
+      expectArg(FitPruneNative.fp_cuda_attention(FAKE, FAKE, FAKE, 70, 8, 2, 64, f16, bad, FAKE, FAKE, null),
+          "softmax_scale");
+      expectArg(FitPruneNative.fp_cuda_attention(FAKE, FAKE, FAKE, 70, 8, 2, 64, FitPruneNative.FP_DTYPE_F32, bad, FAKE,
+          FAKE, null), "softmax_scale");
+      expectArg(FitPruneNative.fp_cuda_scores(FAKE, FAKE, FAKE, 70, 8, 2, 128, f16, bad, 5, 40, FAKE, FAKE, null),
+          "softmax_scale");
+      expectArg(FitPruneNative.fp_cuda_attention_varlen(FAKE, FAKE, FAKE, new long[] {0, 70, 75}, 2, 8, 2, 64, f16, bad,
+          FAKE, FAKE, null), "softmax_scale");
+      expectArg(FitPruneNative.fp_cuda_scores_varlen(FAKE, FAKE, FAKE, new long[] {0, 10, 30}, 2, 8, 2, 64, f16, bad,
+          new long[] {0, 10, 5, 6}, FAKE, FAKE, null), "softmax_scale");
+    }
   }
 
   /** expectArg for another status code. */

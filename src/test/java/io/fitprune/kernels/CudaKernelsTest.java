@@ -59,13 +59,13 @@ class CudaKernelsTest {
   void nativeApiRejectsBadArguments() {
     boolean compiled = FitPruneNative.fp_cuda_compiled() == 1;
     int expected = compiled ? FitPruneNative.FP_ERR_ARG : FitPruneNative.FP_ERR_UNAVAILABLE;
-    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 64, 1, null, null, null));
+    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 64, 1, 0.125f, null, null, null));
     if (compiled) assertTrue(FitPruneNative.fp_last_error().contains("null input pointer"), FitPruneNative.fp_last_error());
-    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 96, 1, null, null, null));
+    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 96, 1, 0.125f, null, null, null));
     if (compiled) assertTrue(FitPruneNative.fp_last_error().contains("head_dim 64 and 128"), FitPruneNative.fp_last_error());
-    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 64, 7, null, null, null));
+    assertEquals(expected, FitPruneNative.fp_cuda_attention(null, null, null, 10, 2, 2, 64, 7, 0.125f, null, null, null));
     if (compiled) assertTrue(FitPruneNative.fp_last_error().contains("unknown dtype"), FitPruneNative.fp_last_error());
-    assertEquals(expected, FitPruneNative.fp_cuda_scores(null, null, null, 10, 2, 2, 64, 1, 5, 6, null, null, null));
+    assertEquals(expected, FitPruneNative.fp_cuda_scores(null, null, null, 10, 2, 2, 64, 1, 0.125f, 5, 6, null, null, null));
     assertEquals(expected, FitPruneNative.fp_cuda_select_keep(null, null, 10, 0, 5, 6, null, null));
     if (compiled) assertTrue(FitPruneNative.fp_last_error().contains("drop must be in"), FitPruneNative.fp_last_error());
     assertEquals(expected, FitPruneNative.fp_cuda_gather_rows(null, -1, 4, null, 1, null, null, null));

@@ -88,7 +88,22 @@ public final class KernelsFuzz {
   AttentionShape shape() {
     if (rnd.nextInt(8) == 0) return new AttentionShape(size(24), intSize(4), intSize(4), intSize(16));
     int g = rnd.nextInt(1, 3);
-    return new AttentionShape(rnd.nextInt(0, 24), g * rnd.nextInt(1, 3), g, rnd.nextInt(1, 17));
+    AttentionShape s = new AttentionShape(rnd.nextInt(0, 24), g * rnd.nextInt(1, 3), g, rnd.nextInt(1, 17));
+    return rnd.nextInt(4) == 0 ? s.withSoftmaxScale(scale()) : s;
+  }
+
+  /** A softmax scale: mostly plausible, sometimes extreme (finite, huge or tiny), sometimes invalid. */
+  float scale() {
+    return switch (rnd.nextInt(8)) {
+      case 0 -> badScale();
+      case 1 -> rnd.nextBoolean() ? Float.MAX_VALUE : Float.MIN_VALUE;
+      default -> (float) rnd.nextDouble(0.01, 2);
+    };
+  }
+
+  float badScale() {
+    float[] bad = {0f, -0f, -1f, -Float.MIN_VALUE, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    return bad[rnd.nextInt(bad.length)];
   }
 
   Spans spans(long n) {
@@ -326,7 +341,22 @@ public final class KernelsFuzz {
           FloatPointer a = new FloatPointer(64), b = new FloatPointer(64);
           IntPointer keep = new IntPointer(64);
           long[] cache = {a.address(), b.address()};
-          int st = switch (rnd.nextInt(9)) {
+          int st = switch (rnd.nextInt(10)) {
+            case 9 -> {  // a softmax scale that is not finite and > 0, every other argument valid
+              int f32 = FitPruneNative.FP_DTYPE_F32, len = rnd.nextInt(0, 3);
+              long[] cu = {0, len}, sp = {0, len};
+              FloatPointer c = new FloatPointer(64);
+              yield switch (rnd.nextInt(6)) {
+                case 0 -> FitPruneNative.fp_cpu_attention(a, a, a, len, 1, 1, 8, f32, badScale(), b, f32, c);
+                case 1 -> FitPruneNative.fp_cpu_scores(a, a, a, len, 1, 1, 8, f32, badScale(), 0, len, b, c);
+                case 2 -> FitPruneNative.fp_cpu_attention_scores(a, a, a, len, 1, 1, 8, f32, badScale(), b, f32, c, 0,
+                    len, a, b);
+                case 3 -> FitPruneNative.fp_cpu_attention_varlen(a, a, a, cu, 1, 1, 1, 8, f32, badScale(), b, f32, c);
+                case 4 -> FitPruneNative.fp_cpu_scores_varlen(a, a, a, cu, 1, 1, 1, 8, f32, badScale(), sp, b, c);
+                default -> FitPruneNative.fp_cpu_attention_scores_varlen(a, a, a, cu, 1, 1, 1, 8, f32, badScale(), b, f32,
+                    c, sp, a, b);
+              };
+            }
             case 6 -> FitPruneNative.fp_cpu_paged_decode_attention(a, new long[] {0, 1}, 1, 1, 1, 8,
                 FitPruneNative.FP_DTYPE_F32, 0.25f, a, b, rnd.nextInt(0, 3), 4,
                 new int[] {rnd.nextBoolean() ? (int) Math.max(bad, Integer.MIN_VALUE) : 3}, 1, new long[] {rnd.nextInt(1, 5)},

@@ -16,10 +16,9 @@ final class Reference {
     return a;
   }
 
-  /** Causal softmax logits of row i in head h against keys 0..i, scale 1/sqrt(d). */
-  private static double[] logits(float[] q, float[] k, int H, int G, int d, int h, int i) {
+  /** Causal softmax logits of row i in head h against keys 0..i, q.k * scale. */
+  private static double[] logits(float[] q, float[] k, int H, int G, int d, int h, int i, double scale) {
     int g = h / (H / G);
-    double scale = 1.0 / Math.sqrt(d);
     double[] s = new double[i + 1];
     for (int j = 0; j <= i; j++) {
       double dot = 0;
@@ -47,11 +46,16 @@ final class Reference {
    * of the FlashAttention rule for bf16 kernels (their error is judged against this one's).
    */
   static Attention attention(float[] q, float[] k, float[] v, int n, int H, int G, int d, boolean roundP) {
+    return attention(q, k, v, n, H, G, d, roundP, 1.0 / Math.sqrt(d));
+  }
+
+  /** Attention with logits {@code q.k * scale} (the others: scale 1/sqrt(d), computed in double). */
+  static Attention attention(float[] q, float[] k, float[] v, int n, int H, int G, int d, boolean roundP, double scale) {
     double[] out = new double[n * H * d], lse = new double[H * n];
     for (int h = 0; h < H; h++) {
       int g = h / (H / G);
       for (int i = 0; i < n; i++) {
-        double[] s = logits(q, k, H, G, d, h, i);
+        double[] s = logits(q, k, H, G, d, h, i, scale);
         double l = logSumExp(s);
         lse[h * n + i] = l;
         for (int j = 0; j <= i; j++) {
@@ -67,12 +71,17 @@ final class Reference {
 
   /** self[j] = (1/V) sum_{visual i} max_h A[h,i,j]; cross[j] = (1/t) sum_{text i} max_h A[h,i,j]. */
   static Scores scores(float[] q, float[] k, int n, int H, int G, int d, int P, int V) {
+    return scores(q, k, n, H, G, d, P, V, 1.0 / Math.sqrt(d));
+  }
+
+  /** The scores of attention with logits {@code q.k * scale}. */
+  static Scores scores(float[] q, float[] k, int n, int H, int G, int d, int P, int V, double scale) {
     double[] self = new double[V], cross = new double[V];
     int t = n - P - V;
     for (int i = P; i < n; i++) {
       double[] rowMax = new double[V];
       for (int h = 0; h < H; h++) {
-        double[] s = logits(q, k, H, G, d, h, i);
+        double[] s = logits(q, k, H, G, d, h, i, scale);
         double l = logSumExp(s);
         for (int j = 0; j < V && P + j <= i; j++) rowMax[j] = Math.max(rowMax[j], Math.exp(s[P + j] - l));
       }

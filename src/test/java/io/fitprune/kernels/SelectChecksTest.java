@@ -62,7 +62,7 @@ class SelectChecksTest {
         assertEquals(FitPruneNative.FP_ERR_ARG, st, msg);
         assertTrue(msg.startsWith("spans must satisfy"), msg);
         if (FitPruneNative.fp_cuda_compiled() == 1) {
-          assertEquals(st, FitPruneNative.fp_cuda_scores(f, f, f, b.n(), 1, 1, 64, 0, b.prefix(), b.visual(), f, f, null));
+          assertEquals(st, FitPruneNative.fp_cuda_scores(f, f, f, b.n(), 1, 1, 64, 0, 0.125f, b.prefix(), b.visual(), f, f, null));
           assertEquals(msg, FitPruneNative.fp_last_error());
         }
       }

@@ -13,9 +13,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Against libtorch on the same inputs: {@code scaled_dot_product_attention} (causal, GQA) for the
- * output, and an eager matmul-softmax (the reference FitPrune code's way) for LSE and scores.
- * Both sides are fp32, so the bound is fp32 rounding: 1e-5 relative.
+ * Against libtorch on the same inputs: {@code scaled_dot_product_attention} (causal, GQA, its
+ * {@code scale} argument) for the output, and an eager matmul-softmax (the reference FitPrune
+ * code's way) for LSE and scores. Both sides are fp32, so the bound is fp32 rounding: 1e-5
+ * relative. Scale "default" leaves SDPA's own 1/sqrt(d) and our shape's default.
  */
 class TorchOracleTest {
   static Tensor tensor(float[] data, long... shape) {
@@ -29,11 +30,15 @@ class TorchOracleTest {
     return out;
   }
 
-  @ParameterizedTest(name = "n={0} H={1} G={2} d={3} P={4} V={5}")
-  @CsvSource({"77,8,2,64,5,40", "650,8,2,128,35,576", "650,32,32,128,35,576", "200,8,8,128,0,200"})
-  void matchesLibtorch(int n, int H, int G, int d, int P, int V) {
+  @ParameterizedTest(name = "n={0} H={1} G={2} d={3} P={4} V={5} scale={6}")
+  @CsvSource({"77,8,2,64,5,40,default", "650,8,2,128,35,576,default", "650,32,32,128,35,576,default",
+      "200,8,8,128,0,200,default", "77,8,2,64,5,40,0.05", "300,16,8,128,35,200,0.083333336", "90,4,2,40,10,50,1"})
+  void matchesLibtorch(int n, int H, int G, int d, int P, int V, String scaleArg) {
     Random rnd = new Random(n * 7L + H);
+    boolean byDefault = scaleArg.equals("default");
     AttentionShape shape = new AttentionShape(n, H, G, d);
+    if (!byDefault) shape = shape.withSoftmaxScale(Float.parseFloat(scaleArg));
+    double scale = byDefault ? 1.0 / Math.sqrt(d) : shape.softmaxScale();
     float[] q = Reference.gaussian(rnd, shape.qLength());
     float[] k = Reference.gaussian(rnd, shape.kvLength());
     float[] v = Reference.gaussian(rnd, shape.kvLength());
@@ -44,13 +49,13 @@ class TorchOracleTest {
     Tensor kh = tensor(k, n, G, d).permute(1, 0, 2);  // [G,n,d]
     Tensor vh = tensor(v, n, G, d).permute(1, 0, 2);
     Tensor sdpa = torch.scaled_dot_product_attention(qh, kh, vh, new TensorOptional(), 0.0, true,
-        new DoubleOptional(), G != H);
+        byDefault ? new DoubleOptional() : new DoubleOptional(scale), G != H);
     float[] torchOut = floats(sdpa.permute(1, 0, 2));  // back to [n,H,d]
     double eOut = Reference.relError(ours.out(), torchOut);
     assertTrue(eOut <= 1e-5, "out vs torch SDPA: " + eOut);
 
     Tensor kr = kh.repeat_interleave(H / G, new org.bytedeco.pytorch.LongOptional(0), new org.bytedeco.pytorch.LongOptional());
-    Tensor logits = qh.matmul(kr.transpose(1, 2)).mul(new Scalar(1.0 / Math.sqrt(d)));
+    Tensor logits = qh.matmul(kr.transpose(1, 2)).mul(new Scalar(scale));
     Tensor mask = torch.triu(torch.full(new long[] {n, n}, new Scalar(Double.NEGATIVE_INFINITY)), 1);
     logits = logits.add(mask);
     float[] torchLse = floats(logits.logsumexp(new long[] {2}, false));
