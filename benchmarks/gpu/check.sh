@@ -139,7 +139,7 @@ java_tests() {
   fi
   local cp="$j/classes:$j/test-classes:$(find "$j/lib" -name '*.jar' | tr '\n' ':')"
   timeout "$(cap 120)" java -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache -cp "$cp" benchmarks/gpu/RunTests.java \
-    io.fitprune.kernels.CudaKernelsTest io.fitprune.kernels.CudaCallerMemoryTest io.fitprune.kernels.BackendsTest \
+    io.fitprune.kernels.CudaKernelsTest io.fitprune.kernels.CudaKvCacheTest io.fitprune.kernels.CudaCallerMemoryTest io.fitprune.kernels.BackendsTest \
     io.fitprune.cli.ScoreCliTest
 }
 

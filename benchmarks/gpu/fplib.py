@@ -67,6 +67,13 @@ class Lib:
                                                        c_void_p]),
             "fp_cuda_kv_append_paged": (c_int, [c_void_p, c_void_p, c_int64, c_int32, c_int32, c_int32, c_void_p,
                                                 c_void_p, c_int64, c_int32, POINTER(c_int64), c_void_p]),
+            "fp_cuda_kv_append": (c_int, [c_void_p, c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
+                                          POINTER(c_void_p), POINTER(c_void_p), POINTER(c_int64), POINTER(c_int64),
+                                          c_void_p]),
+            # prefill over a cached prefix: cu_seqlens_q and cu_seqlens_k host arrays; out_dtype = dtype
+            "fp_cuda_attention_varlen_kv": (c_int, [c_void_p] * 3 + [POINTER(c_int64), POINTER(c_int64), c_int64,
+                                                                    c_int32, c_int32, c_int32, c_int32, c_float,
+                                                                    c_void_p, c_int32, c_void_p, c_void_p]),
             "fp_cpu_attention_varlen": (c_int, [c_void_p] * 3 + [POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
                                                                 c_int32, c_float, c_void_p, c_int32, c_void_p]),
             "fp_cpu_decode_attention_f32": (c_int, [c_void_p, POINTER(c_int64), c_int64, c_int32, c_int32, c_int32,
@@ -149,6 +156,14 @@ class Lib:
     def cuda_kv_append_paged(self, k, v, n, G, d, dtype, k_pool, v_pool, num_blocks, block_size, slots, stream=None):
         self._check(self.L.fp_cuda_kv_append_paged(k, v, n, G, d, DTYPES[dtype], k_pool, v_pool, num_blocks, block_size,
                                                    _i64(slots), stream))
+
+    def cuda_kv_append(self, k, v, cu_q, G, d, dtype, k_caches, v_caches, capacity, kv_len, stream=None):
+        self._check(self.L.fp_cuda_kv_append(k, v, _i64(cu_q), len(cu_q) - 1, G, d, DTYPES[dtype], _ptrs(k_caches),
+                                             _ptrs(v_caches), _i64(capacity), _i64(kv_len), stream))
+
+    def cuda_attention_varlen_kv(self, q, k, v, cu_q, cu_k, H, G, d, dtype, scale, out, lse, stream=None):
+        self._check(self.L.fp_cuda_attention_varlen_kv(q, k, v, _i64(cu_q), _i64(cu_k), len(cu_q) - 1, H, G, d,
+                                                       DTYPES[dtype], scale, out, DTYPES[dtype], lse, stream))
 
     def cuda_set_option(self, name, value):
         self._check(self.L.fp_cuda_set_option(name.encode(), value))

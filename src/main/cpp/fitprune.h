@@ -309,6 +309,18 @@ int fp_cuda_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t b
                                    const void* v_pool, int64_t num_blocks, int32_t block_size,
                                    const int32_t* block_table, int64_t max_blocks, const int64_t* kv_len, void* out,
                                    float* lse, void* stream);
+/* Prefill over a cached prefix on the GPU, as fp_cpu_attention_varlen_kv (same rules; fp32, fp16
+ * or bf16, out_dtype = dtype, lse fp32 and required; head_dim 64 or 128). cu_seqlens_q and
+ * cu_seqlens_k are HOST arrays. It runs the decode kernel (CUDA cores, fp32 arithmetic) with
+ * sequence b's cache at rows cu_seqlens_k[b] of k and v: each block of 8 query rows (queries x
+ * H/G) reads the keys it sees once, so a sequence reads about q_len*H/G/8 x k_len rows of K and V.
+ * Right for chunks of up to a few hundred queries over a long prefix, not a replacement for
+ * fp_cuda_attention_varlen on long chunks. At most 65535 sequences, q_len_b*H/G <= 524280.
+ * Matches the CPU within fp32 rounding (a different summation order). */
+int fp_cuda_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                                const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                                int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                                float* lse, void* stream);
 /* fp_cpu_kv_append and fp_cpu_kv_append_paged on the GPU, enqueued on `stream`: k, v and the
  * caches or pools are device pointers; cu_q, capacity, kv_len, the cache pointer arrays and
  * slot_mapping are HOST arrays, checked before anything is enqueued. */

@@ -396,6 +396,43 @@ static int decode_attention_impl(const void* q, const int64_t* cu_q, int64_t bat
   return release(dtable, st, s);
 }
 
+// Prefill over a cached prefix: the decode kernel with sequence b's cache at rows cu_k[b] of the
+// packed k and v, kv_len = k_len_b (query t then sees keys [0, k_len_b - q_len_b + t]).
+static int attention_varlen_kv_impl(const void* q, const void* k, const void* v, const int64_t* cu_q, const int64_t* cu_k,
+                                    int64_t batch, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t dtype,
+                                    float softmax_scale, void* out, int32_t out_dtype, float* lse, void* stream) {
+  if (int st = check_offsets("cu_seqlens_q", cu_q, batch, 0)) return st;
+  if (int st = check_offsets("cu_seqlens_k", cu_k, batch, 0)) return st;
+  if (int st = check_common(q, k, v, std::max(cu_q[batch], cu_k[batch]), heads, kv_heads, head_dim, dtype)) return st;
+  if (int st = check_softmax_scale(softmax_scale)) return st;
+  if (out_dtype != dtype)
+    return fail(FP_ERR_ARG, "out_dtype must be dtype (%s) on CUDA, got %d", dtype_name(dtype), out_dtype);
+  const int64_t group = heads / kv_heads;
+  int64_t max_rows = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t qn = cu_q[b + 1] - cu_q[b], kn = cu_k[b + 1] - cu_k[b];
+    if (kn < qn)
+      return fail(FP_ERR_ARG, "sequence %lld has %lld keys for %lld queries (its keys end with the queries' own)",
+                  (long long)b, (long long)kn, (long long)qn);
+    max_rows = std::max(max_rows, qn * group);
+  }
+  if (cu_q[batch] == 0) return FP_OK;
+  if (!out || !lse) return fail(FP_ERR_ARG, "null out or lse pointer");
+  if (max_rows > INT32_MAX) return fail(FP_ERR_ARG, "too many queries in one sequence (%lld rows)", (long long)max_rows);
+  const int64_t row = (int64_t)kv_heads * head_dim * fp_dtype_size(dtype);
+  std::vector<DecodeSeq> seqs(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    seqs[b] = DecodeSeq{static_cast<const char*>(k) + cu_k[b] * row, static_cast<const char*>(v) + cu_k[b] * row,
+                        nullptr, (int)cu_q[b], (int)(cu_q[b + 1] - cu_q[b]), (int)(cu_k[b + 1] - cu_k[b]), 0};
+  cudaStream_t s = as_stream(stream);
+  DecodeSeq* dev = nullptr;
+  int st = upload(seqs, &dev, s);
+  if (st == FP_OK)
+    st = decode_attention(q, dev, (int)batch, heads, kv_heads, head_dim, dtype, (int)cu_q[batch], (int)max_rows,
+                          log2_scale(softmax_scale, head_dim), 1, out, lse, s);
+  return release(dev, st, s);
+}
+
 static int kv_row_bytes(int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t* row) {
   if (kv_heads <= 0 || head_dim <= 0 || head_dim > 1024 || kv_heads > (1 << 20) || fp_dtype_size(dtype) == 0)
     return fail(FP_ERR_ARG, "kv_heads must be in [1, 2^20], head_dim in [1, 1024] and dtype known, got G=%d d=%d dtype=%d",
@@ -493,6 +530,16 @@ int fp_cuda_paged_decode_attention(const void* q, const int64_t* cu_q, int64_t b
     return decode_attention_impl(q, cu_q, batch, heads, kv_heads, head_dim, dtype, softmax_scale, nullptr, nullptr,
                                  k_pool, v_pool, num_blocks, block_size, block_table, max_blocks, kv_len, out, lse,
                                  stream);
+  });
+}
+
+int fp_cuda_attention_varlen_kv(const void* q, const void* k, const void* v, const int64_t* cu_seqlens_q,
+                                const int64_t* cu_seqlens_k, int64_t batch, int32_t heads, int32_t kv_heads,
+                                int32_t head_dim, int32_t dtype, float softmax_scale, void* out, int32_t out_dtype,
+                                float* lse, void* stream) {
+  return guarded([&]() -> int {
+    return attention_varlen_kv_impl(q, k, v, cu_seqlens_q, cu_seqlens_k, batch, heads, kv_heads, head_dim, dtype,
+                                    softmax_scale, out, out_dtype, lse, stream);
   });
 }
 

@@ -36,6 +36,8 @@ int fp_cuda_decode_attention(const void*, const int64_t*, int64_t, int32_t, int3
 int fp_cuda_paged_decode_attention(const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, int32_t, float,
                                    const void*, const void*, int64_t, int32_t, const int32_t*, int64_t, const int64_t*,
                                    void*, float*, void*) { return none(); }
+int fp_cuda_attention_varlen_kv(const void*, const void*, const void*, const int64_t*, const int64_t*, int64_t, int32_t,
+                                int32_t, int32_t, int32_t, float, void*, int32_t, float*, void*) { return none(); }
 int fp_cuda_kv_append(const void*, const void*, const int64_t*, int64_t, int32_t, int32_t, int32_t, void* const*,
                       void* const*, const int64_t*, const int64_t*, void*) { return none(); }
 int fp_cuda_kv_append_paged(const void*, const void*, int64_t, int32_t, int32_t, int32_t, void*, void*, int64_t,

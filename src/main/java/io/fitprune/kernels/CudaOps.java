@@ -243,7 +243,7 @@ final class CudaOps {
       throw new IllegalArgumentException("headDim (d): the CUDA kernels support 64 and 128, got " + shape.headDim());
   }
 
-  private static ElementType floatType(DeviceBuffer b, String name) {
+  static ElementType floatType(DeviceBuffer b, String name) {
     Objects.requireNonNull(b, name);
     if (!b.type().isFloat()) throw new IllegalArgumentException(name + ": expected fp32, fp16 or bf16, got " + b.type());
     return b.type();
@@ -269,7 +269,7 @@ final class CudaOps {
     require(cross, "cross", ElementType.FP32, visual, visualDims);
   }
 
-  private static void require(DeviceBuffer b, String name, ElementType type, long length, String dims) {
+  static void require(DeviceBuffer b, String name, ElementType type, long length, String dims) {
     if (b == null) throw new NullPointerException(name + " is null");
     if (b.type() != type) throw new IllegalArgumentException(name + ": expected " + type + ", got " + b.type());
     if (b.length() != length)

@@ -229,6 +229,12 @@ public final class FitPruneNative {
       @Cast("int64_t") long maxBlocks, @Cast("const int64_t*") long[] kvLen, Pointer out, @Cast("float*") Pointer lse,
       Pointer stream);
 
+  /** cuSeqlensQ and cuSeqlensK are host arrays. */
+  public static native int fp_cuda_attention_varlen_kv(@Cast("const void*") Pointer q, @Cast("const void*") Pointer k,
+      @Cast("const void*") Pointer v, @Cast("const int64_t*") long[] cuSeqlensQ, @Cast("const int64_t*") long[] cuSeqlensK,
+      @Cast("int64_t") long batch, int heads, int kvHeads, int headDim, int dtype, float softmaxScale, Pointer out,
+      int outDtype, @Cast("float*") Pointer lse, Pointer stream);
+
   /** kCache and vCache: one device address per sequence (host arrays). */
   public static native int fp_cuda_kv_append(@Cast("const void*") Pointer k, @Cast("const void*") Pointer v,
       @Cast("const int64_t*") long[] cuQ, @Cast("int64_t") long batch, int kvHeads, int headDim, int dtype,

@@ -419,23 +419,46 @@ public final class Kernels {
    * {@code [Nq,G,d]} ({@code shape.batch()} gives the new tokens per sequence) go to rows
    * {@code [kvLengths[b], kvLengths[b] + q_len_b)} of {@code kCaches[b]}, {@code vCaches[b]}
    * {@code [cap_b,G,d]}, whose capacity is their length. kvLengths is not changed. Nothing is
-   * written when any sequence's rows would pass its capacity (the exception names it).
+   * written when any sequence's rows would pass its capacity (the exception names it). On device
+   * data: one device-to-device copy per sequence and tensor, of any element type.
    */
   public static void appendKv(BatchShape shape, Data k, Data v, Data[] kCaches,
       Data[] vCaches, long[] kvLengths) {
-    requireHost("appendKv", "k,v", k, v);
-    requireHostCaches("appendKv", kCaches, vCaches);
-    KvCaches.appendKv(shape, k, v, kCaches, vCaches, kvLengths);
+    if (onDevice("k,v", kCaches, vCaches, k, v)) {
+      CudaKvOps.appendKv(shape, dev(k), dev(v), devs(kCaches), devs(vCaches), kvLengths, CudaStream.DEFAULT);
+      sync();
+    } else {
+      KvCaches.appendKv(shape, k, v, kCaches, vCaches, kvLengths);
+    }
+  }
+
+  /** As {@link #appendKv(BatchShape, Data, Data, Data[], Data[], long[])} on device data, enqueued on {@code stream}. */
+  public static void appendKv(BatchShape shape, Data k, Data v, Data[] kCaches, Data[] vCaches, long[] kvLengths,
+      CudaStream stream) {
+    if (!onDevice("k,v", kCaches, vCaches, k, v)) requireDeviceCall(stream, "k", k);
+    Objects.requireNonNull(stream, "stream");
+    CudaKvOps.appendKv(shape, dev(k), dev(v), devs(kCaches), devs(vCaches), kvLengths, stream);
   }
 
   /**
    * Appends rows of k and v {@code [n,G,d]} to a paged cache as vLLM's {@code reshape_and_cache}:
    * row i goes to slot {@code slots[i] = block * blockSize + offset} (from
-   * {@link PagedKvCache#reserve}); a negative slot (a padding row) is skipped.
+   * {@link PagedKvCache#reserve}); a negative slot (a padding row) is skipped. On a device cache
+   * the slots are copied to the device for each call (on the call's stream).
    */
   public static void appendKv(Data k, Data v, PagedKvCache cache, long[] slots) {
-    requireHost("appendKv", "k,v", k, v);
-    KvCaches.appendKv(k, v, cache, slots);
+    if (onDevice("k,v,cache", k, v, require(cache, "cache").keys())) {
+      CudaKvOps.appendKv(dev(k), dev(v), cache, slots, CudaStream.DEFAULT);
+      sync();
+    } else {
+      KvCaches.appendKv(k, v, cache, slots);
+    }
+  }
+
+  /** As {@link #appendKv(Data, Data, PagedKvCache, long[])} on a device cache, enqueued on {@code stream}. */
+  public static void appendKv(Data k, Data v, PagedKvCache cache, long[] slots, CudaStream stream) {
+    requireDeviceCall(stream, "k,v,cache", k, v, require(cache, "cache").keys());
+    CudaKvOps.appendKv(dev(k), dev(v), cache, slots, stream);
   }
 
   /**
@@ -445,12 +468,27 @@ public final class Kernels {
    * {@code [numBlocks, blockSize, G, d]}: row r is row {@code r % blockSize} of block
    * {@code blockTable[b * maxBlocks + r / blockSize]}, blockTable {@code [B, maxBlocks]} (vLLM's and
    * FlashAttention's layout). Each layer passes its own table and lengths. Every block id a sequence
-   * uses is checked against the pools.
+   * uses is checked against the pools. On device data the block table and lengths are copied to
+   * the device for each call (on the call's stream); fp32, fp16 or bf16, out of q's type, head dims
+   * 64 and 128.
    */
   public static void pagedDecodeAttention(BatchShape shape, Data q, Data kPool, Data vPool,
       int blockSize, int[] blockTable, long[] kvLengths, Data out, Data lse) {
-    requireHost("pagedDecodeAttention", "q,kPool,vPool,out,lse", q, kPool, vPool, out, lse);
-    KvCaches.pagedDecodeAttention(shape, q, kPool, vPool, blockSize, blockTable, kvLengths, out, lse);
+    if (onDevice("q,kPool,vPool,out,lse", q, kPool, vPool, out, lse)) {
+      CudaKvOps.pagedDecodeAttention(shape, dev(q), dev(kPool), dev(vPool), blockSize, blockTable, kvLengths, dev(out),
+          dev(lse), CudaStream.DEFAULT);
+      sync();
+    } else {
+      KvCaches.pagedDecodeAttention(shape, q, kPool, vPool, blockSize, blockTable, kvLengths, out, lse);
+    }
+  }
+
+  /** As {@link #pagedDecodeAttention(BatchShape, Data, Data, Data, int, int[], long[], Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void pagedDecodeAttention(BatchShape shape, Data q, Data kPool, Data vPool, int blockSize,
+      int[] blockTable, long[] kvLengths, Data out, Data lse, CudaStream stream) {
+    requireDeviceCall(stream, "q,kPool,vPool,out,lse", q, kPool, vPool, out, lse);
+    CudaKvOps.pagedDecodeAttention(shape, dev(q), dev(kPool), dev(vPool), blockSize, blockTable, kvLengths, dev(out),
+        dev(lse), stream);
   }
 
   /**
@@ -461,21 +499,49 @@ public final class Kernels {
    * {@code shape.softmaxScale()}. Writes out {@code [Nq,H,d]} and lse {@code [H,Nq]}. With
    * {@code keys} equal to the queries' batch, the bits of
    * {@link #attention(BatchShape, Data, Data, Data, Data, Data)}.
+   *
+   * <p>On device data (fp32, fp16 or bf16, out of q's type, head dims 64 and 128) it runs the
+   * decode kernel, which reads a sequence's visible keys once per 8 query rows (queries x H/G): right
+   * for chunks of up to a few hundred queries over a long prefix, slower than the prefill kernel on
+   * long chunks; equal to the CPU within fp32 rounding.
    */
   public static void attention(BatchShape shape, Batch keys, Data q, Data k, Data v,
       Data out, Data lse) {
-    requireHost("attention over a cached prefix", "q,k,v,out,lse", q, k, v, out, lse);
-    KvCaches.attention(shape, keys, q, k, v, out, lse);
+    if (onDevice("q,k,v,out,lse", q, k, v, out, lse)) {
+      CudaKvOps.attention(shape, keys, dev(q), dev(k), dev(v), dev(out), dev(lse), CudaStream.DEFAULT);
+      sync();
+    } else {
+      KvCaches.attention(shape, keys, q, k, v, out, lse);
+    }
   }
 
-  /** Paged decode attention of sequences {@code seqs} of one layer's {@link PagedKvCache} (its tables and lengths). */
+  /** As {@link #attention(BatchShape, Batch, Data, Data, Data, Data, Data)} on device data, enqueued on {@code stream}. */
+  public static void attention(BatchShape shape, Batch keys, Data q, Data k, Data v, Data out, Data lse,
+      CudaStream stream) {
+    requireDeviceCall(stream, "q,k,v,out,lse", q, k, v, out, lse);
+    CudaKvOps.attention(shape, keys, dev(q), dev(k), dev(v), dev(out), dev(lse), stream);
+  }
+
+  /**
+   * Paged decode attention of sequences {@code seqs} of one layer's {@link PagedKvCache} (its tables
+   * and lengths); runs where the cache's pools live (a device cache: its table copied to the device
+   * for each call).
+   */
   public static void pagedDecodeAttention(BatchShape shape, Data q, PagedKvCache cache, int[] seqs,
       Data out, Data lse) {
     require(cache, "cache");
     require(seqs, "seqs");
-    requireHost("pagedDecodeAttention", "q,out,lse", q, out, lse);
-    KvCaches.pagedDecodeAttention(shape, q, cache.keys(), cache.values(), cache.blockSize(), cache.blockTable(seqs),
+    pagedDecodeAttention(shape, q, cache.keys(), cache.values(), cache.blockSize(), cache.blockTable(seqs),
         cache.lengths(seqs), out, lse);
+  }
+
+  /** As {@link #pagedDecodeAttention(BatchShape, Data, PagedKvCache, int[], Data, Data)} on a device cache, enqueued on {@code stream}. */
+  public static void pagedDecodeAttention(BatchShape shape, Data q, PagedKvCache cache, int[] seqs, Data out, Data lse,
+      CudaStream stream) {
+    require(cache, "cache");
+    require(seqs, "seqs");
+    pagedDecodeAttention(shape, q, cache.keys(), cache.values(), cache.blockSize(), cache.blockTable(seqs),
+        cache.lengths(seqs), out, lse, stream);
   }
 
   // ---- dense layers of a decode step ----
@@ -676,6 +742,22 @@ public final class Kernels {
     return device;
   }
 
+  /** {@link #onDevice(String, Data...)} over {@code args} and every cache, a cache named by its index. */
+  private static boolean onDevice(String names, Data[] kCaches, Data[] vCaches, Data... args) {
+    boolean device = onDevice(names, args);
+    Data first = java.util.Arrays.stream(args).filter(Objects::nonNull).findFirst().orElse(null);
+    for (int kv = 0; kv < 2 && first != null; kv++) {
+      Data[] caches = kv == 0 ? kCaches : vCaches;
+      if (caches == null) continue;
+      for (int b = 0; b < caches.length; b++)
+        if (caches[b] != null && caches[b].onDevice() != device)
+          throw new IllegalArgumentException((kv == 0 ? "kCaches[" : "vCaches[") + b + "]: lives " + where(caches[b])
+              + " but " + names.split(",")[0] + " " + where(first)
+              + "; a call runs where its data lives, so pass every argument in one place");
+    }
+    return device;
+  }
+
   private static String where(Data d) {
     return d.onDevice() ? "on the device" : "in host memory";
   }
@@ -693,16 +775,6 @@ public final class Kernels {
     if (onDevice(names, args))
       throw new IllegalArgumentException(names.split(",")[0] + ": lives on the device, but " + call
           + " runs on the CPU only; pass host memory");
-  }
-
-  /** The CPU-only K/V cache calls: every cache in host memory. */
-  private static void requireHostCaches(String call, Data[] kCaches, Data[] vCaches) {
-    for (Data[] caches : new Data[][] {kCaches, vCaches})
-      if (caches != null)
-        for (Data c : caches)
-          if (c != null && c.onDevice())
-            throw new IllegalArgumentException((caches == kCaches ? "kCaches" : "vCaches") + ": lives on the device, but "
-                + call + " runs on the CPU only; pass host memory");
   }
 
   private static DeviceBuffer dev(Data d) {

@@ -39,11 +39,8 @@ final class KvCaches {
         cache.requireWritable(name);
       }
       capacity[b] = Math.min(kCaches[b].length(), vCaches[b].length()) / row;
-      long n = batch.length(b);
-      if (kvLengths[b] < 0 || kvLengths[b] > capacity[b] || n > capacity[b] - kvLengths[b])
-        throw new IllegalArgumentException("kvLengths[" + b + "] = " + kvLengths[b] + " + " + n
-            + " new rows must fit the caches of sequence " + b + " ([cap,G,d] with cap = " + capacity[b] + ")");
     }
+    requireRoom(batch, kvLengths, capacity);
     List<HostData.Access> opened = new ArrayList<>();
     try (var ka = access(k, true, false); var va = access(v, true, false)) {
       long[] kp = new long[B], vp = new long[B];
@@ -68,10 +65,7 @@ final class KvCaches {
     long[] kvDims = {n, cache.kvHeads(), cache.headDim()};
     k.requireShape("k", "[n,G,d] (n = slots.length)", kvDims);
     v.requireShape("v", "[n,G,d] (n = slots.length)", kvDims);
-    for (int i = 0; i < n; i++)
-      if (slots[i] >= total)
-        throw new IllegalArgumentException("slots[" + i + "] = " + slots[i] + " is outside [0, numBlocks*blockSize="
-            + total + ") (negative: a padding row, skipped)");
+    requireSlots(slots, total);
     try (var ka = access(k, true, false); var va = access(v, true, false);
         var kc = access(cache.keys(), true, true); var vc = access(cache.values(), true, true)) {
       check(FitPruneNative.fp_cpu_kv_append_paged(ka.untyped(), va.untyped(), n, cache.kvHeads(), cache.headDim(), dtype.code,
@@ -87,15 +81,43 @@ final class KvCaches {
     AttentionShape all = shape.packed();
     ElementType dtype = CpuBatchOps.decodeQuery(all, q, out, lse);
     int outType = CpuOps.outputType(dtype, out).code;
-    if (blockSize <= 0) throw new IllegalArgumentException("blockSize must be > 0, got " + blockSize);
-    long rowLength = Lengths.product("pool row blockSize*G*d", blockSize, shape.kvHeads(), shape.headDim());
     for (Data pool : new Data[] {kPool, vPool}) {
       String name = pool == kPool ? "kPool" : "vPool";
       if (CpuOps.inputType(require(pool, name), name) != dtype)
         throw new IllegalArgumentException(name + ": expected " + q.elementName() + " like q, got " + pool.elementName());
     }
-    long numBlocks = Math.min(kPool.length(), vPool.length()) / rowLength;
-    if (numBlocks > Integer.MAX_VALUE) numBlocks = Integer.MAX_VALUE;
+    long numBlocks = numBlocks(kPool, vPool, blockSize, shape);
+    int maxBlocks = requireTable(batch, blockSize, blockTable, kvLengths, numBlocks);
+    try (var qa = access(q, true, false); var oa = access(out, false, true); var la = lse == null ? null : access(lse, false, true);
+        var ka = access(kPool, true, false); var va = access(vPool, true, false)) {
+      check(FitPruneNative.fp_cpu_paged_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
+          shape.headDim(), dtype.code, shape.softmaxScale(), ka.untyped(), va.untyped(), numBlocks, blockSize, blockTable,
+          maxBlocks, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
+    }
+  }
+
+  /** Lengths fit the caches: kvLengths[b] + q_len_b <= capacity[b] for every sequence. */
+  static void requireRoom(Batch batch, long[] kvLengths, long[] capacity) {
+    requireLength(require(kvLengths, "kvLengths").length, batch.size(), "kvLengths");
+    for (int b = 0; b < batch.size(); b++) {
+      long n = batch.length(b);
+      if (kvLengths[b] < 0 || kvLengths[b] > capacity[b] || n > capacity[b] - kvLengths[b])
+        throw new IllegalArgumentException("kvLengths[" + b + "] = " + kvLengths[b] + " + " + n
+            + " new rows must fit the caches of sequence " + b + " ([cap,G,d] with cap = " + capacity[b] + ")");
+    }
+  }
+
+  /** Every slot below numBlocks*blockSize (negative: a padding row). */
+  static void requireSlots(long[] slots, long total) {
+    for (int i = 0; i < slots.length; i++)
+      if (slots[i] >= total)
+        throw new IllegalArgumentException("slots[" + i + "] = " + slots[i] + " is outside [0, numBlocks*blockSize="
+            + total + ") (negative: a padding row, skipped)");
+  }
+
+  /** A decode's lengths and block table {@code [B, maxBlocks]} against pools of numBlocks blocks; returns maxBlocks. */
+  static int requireTable(Batch batch, int blockSize, int[] blockTable, long[] kvLengths, long numBlocks) {
+    int B = batch.size();
     requireLength(require(kvLengths, "kvLengths").length, B, "kvLengths");
     require(blockTable, "blockTable");
     if (B > 0 && blockTable.length % B != 0)
@@ -118,12 +140,7 @@ final class KvCaches {
               + numBlocks + ") (pools of [numBlocks, blockSize=" + blockSize + ", G, d])");
       }
     }
-    try (var qa = access(q, true, false); var oa = access(out, false, true); var la = lse == null ? null : access(lse, false, true);
-        var ka = access(kPool, true, false); var va = access(vPool, true, false)) {
-      check(FitPruneNative.fp_cpu_paged_decode_attention(qa.untyped(), batch.raw(), B, shape.heads(), shape.kvHeads(),
-          shape.headDim(), dtype.code, shape.softmaxScale(), ka.untyped(), va.untyped(), numBlocks, blockSize, blockTable,
-          maxBlocks, kvLengths, oa.untyped(), outType, la == null ? null : la.untyped()));
-    }
+    return maxBlocks;
   }
 
   static void attention(BatchShape shape, Batch keys, Data q, Data k, Data v,
@@ -131,13 +148,7 @@ final class KvCaches {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(keys, "keys");
     Batch queries = shape.batch();
-    if (keys.size() != queries.size())
-      throw new IllegalArgumentException("keys: expected one length per sequence (" + queries.size() + "), got "
-          + keys.size());
-    for (int b = 0; b < keys.size(); b++)
-      if (keys.length(b) < queries.length(b))
-        throw new IllegalArgumentException("keys: sequence " + b + " has " + keys.length(b) + " keys for "
-            + queries.length(b) + " queries (its keys end with the queries' own)");
+    requireKeys(queries, keys);
     AttentionShape all = shape.packed();
     ElementType dtype = CpuOps.inputType(q, k, v);
     int outType = CpuOps.outputType(dtype, out).code;
@@ -153,6 +164,25 @@ final class KvCaches {
           keys.raw(), queries.size(), shape.heads(), shape.kvHeads(), shape.headDim(), dtype.code, shape.softmaxScale(),
           oa.untyped(), outType, la.untyped()));
     }
+  }
+
+  /** One key length per sequence, each at least its query count (the keys end with the queries' own). */
+  static void requireKeys(Batch queries, Batch keys) {
+    Objects.requireNonNull(keys, "keys");
+    if (keys.size() != queries.size())
+      throw new IllegalArgumentException("keys: expected one length per sequence (" + queries.size() + "), got "
+          + keys.size());
+    for (int b = 0; b < keys.size(); b++)
+      if (keys.length(b) < queries.length(b))
+        throw new IllegalArgumentException("keys: sequence " + b + " has " + keys.length(b) + " keys for "
+            + queries.length(b) + " queries (its keys end with the queries' own)");
+  }
+
+  /** The pools' block count for rows of blockSize*G*d, capped at 2^31-1 (a block id is an int). */
+  static long numBlocks(Data kPool, Data vPool, int blockSize, BatchShape shape) {
+    if (blockSize <= 0) throw new IllegalArgumentException("blockSize must be > 0, got " + blockSize);
+    long rowLength = Lengths.product("pool row blockSize*G*d", blockSize, shape.kvHeads(), shape.headDim());
+    return Math.min(Math.min(kPool.length(), vPool.length()) / rowLength, Integer.MAX_VALUE);
   }
 
   private static ElementType sameType(Data k, Data v) {

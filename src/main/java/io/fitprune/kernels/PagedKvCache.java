@@ -7,7 +7,9 @@ import java.util.List;
 
 /**
  * One layer's paged K/V cache in vLLM's layout: pools k and v {@code [numBlocks, blockSize, G, d]}
- * (float32 or bfloat16) and, per sequence, its blocks in order and its length. Cache row r of a
+ * (float32 or bfloat16 in host memory; float32, float16 or bfloat16 on the GPU) and, per sequence,
+ * its blocks in order and its length. The tables stay on the host: a call on device pools copies
+ * the block table (or the slots) it needs to the device on its stream. Cache row r of a
  * sequence is row {@code r % blockSize} of its block {@code r / blockSize}. FitPrune's layers keep
  * different lengths (a pruning layer keeps every token it saw, later layers only the survivors),
  * so an engine keeps one of these per layer, each with its own tables. Blocks are taken from a
@@ -33,11 +35,30 @@ public final class PagedKvCache implements AutoCloseable {
     free.set(0, numBlocks);
   }
 
-  /** New pools of {@code type} (FP32 or BF16) for numBlocks blocks of blockSize rows of {@code [G, d]}. */
+  /** New host pools of {@code type} (FP32 or BF16) for numBlocks blocks of blockSize rows of {@code [G, d]}. */
   public static PagedKvCache allocate(ElementType type, int numBlocks, int blockSize, int kvHeads, int headDim) {
+    return allocate(type, numBlocks, blockSize, kvHeads, headDim, false);
+  }
+
+  /**
+   * New pools as {@link #allocate(ElementType, int, int, int, int)}; with {@code device}, uninitialised
+   * {@link DeviceBuffer}s of FP32, FP16 or BF16 (the CUDA kernels run on them).
+   */
+  public static PagedKvCache allocate(ElementType type, int numBlocks, int blockSize, int kvHeads, int headDim,
+      boolean device) {
     long n = poolLength(numBlocks, blockSize, kvHeads, headDim);
     Data k, v;
-    if (type == ElementType.FP32) {
+    if (device) {
+      if (!Kernels.require(type, "type").isFloat())
+        throw new IllegalArgumentException("type: expected FP32, FP16 or BF16 for a device cache, got " + type);
+      k = DeviceBuffer.allocate(type, n);
+      try {
+        v = DeviceBuffer.allocate(type, n);
+      } catch (RuntimeException e) {
+        k.close();
+        throw e;
+      }
+    } else if (type == ElementType.FP32) {
       k = Data.allocate(ElementType.FP32, n);
       v = Data.allocate(ElementType.FP32, n);
     } else if (type == ElementType.BF16) {
@@ -49,14 +70,19 @@ public final class PagedKvCache implements AutoCloseable {
     return new PagedKvCache(k, v, numBlocks, blockSize, kvHeads, headDim, true);
   }
 
-  /** A cache over pools the caller owns, each exactly {@code [numBlocks, blockSize, G, d]} of one type. */
+  /**
+   * A cache over pools the caller owns, each exactly {@code [numBlocks, blockSize, G, d]} of one
+   * type, both in host memory (FP32 or BF16) or both on the device (FP32, FP16 or BF16).
+   */
   public static PagedKvCache over(Data kPool, Data vPool, int numBlocks, int blockSize, int kvHeads,
       int headDim) {
     long n = poolLength(numBlocks, blockSize, kvHeads, headDim);
-    if (Kernels.require(kPool, "kPool").onDevice() || Kernels.require(vPool, "vPool").onDevice())
-      throw new IllegalArgumentException("kPool, vPool: paged caches live in host memory (the CPU kernels read them)");
-    ElementType type = CpuOps.inputType(kPool, "kPool");
-    if (CpuOps.inputType(vPool, "vPool") != type)
+    boolean device = Kernels.require(kPool, "kPool").onDevice();
+    if (Kernels.require(vPool, "vPool").onDevice() != device)
+      throw new IllegalArgumentException("vPool: lives " + (device ? "in host memory" : "on the device") + " but kPool "
+          + (device ? "on the device" : "in host memory") + "; both pools live in one place");
+    ElementType type = device ? CudaOps.floatType((DeviceBuffer) kPool, "kPool") : CpuOps.inputType(kPool, "kPool");
+    if (vPool.type() != type)
       throw new IllegalArgumentException("vPool: expected " + kPool.elementName() + " like kPool");
     String dims = "[numBlocks=" + numBlocks + ", blockSize=" + blockSize + ", G=" + kvHeads + ", d=" + headDim + "]";
     kPool.requireShape("kPool", dims, n);

@@ -97,6 +97,71 @@ class CudaBatchChecksTest {
         new long[] {-1, 64}, null), "slot_mapping[1] = 64");
     expect(arg, FitPruneNative.fp_cuda_kv_append(FAKE, FAKE, new long[] {0, 1, 3}, 2, 2, 64, f16, new long[] {1, 1},
         new long[] {1, 1}, new long[] {8, 8}, new long[] {3, 7}, null), "sequence 1");
+    // prefill over a cached prefix: fewer keys than queries, out_dtype other than dtype, head_dim
+    expect(arg, FitPruneNative.fp_cuda_attention_varlen_kv(FAKE, FAKE, FAKE, new long[] {0, 2, 7}, new long[] {0, 9, 13},
+        2, 8, 2, 64, f16, 0.125f, FAKE, f16, FAKE, null), "sequence 1 has 4 keys for 5 queries");
+    expect(arg, FitPruneNative.fp_cuda_attention_varlen_kv(FAKE, FAKE, FAKE, new long[] {0, 2}, new long[] {0, 9},
+        1, 8, 2, 64, f16, 0.125f, FAKE, FitPruneNative.FP_DTYPE_F32, FAKE, null), "out_dtype");
+    expect(arg, FitPruneNative.fp_cuda_attention_varlen_kv(FAKE, FAKE, FAKE, new long[] {0, 2}, new long[] {0, 9},
+        1, 8, 2, 96, f16, 0.125f, FAKE, f16, FAKE, null), "head_dim");
+    expect(arg, FitPruneNative.fp_cuda_attention_varlen_kv(FAKE, FAKE, FAKE, new long[] {0, 2}, new long[] {0, 9},
+        1, 8, 2, 64, f16, 0f, FAKE, f16, FAKE, null), "softmax_scale");
+    expect(arg, FitPruneNative.fp_cuda_attention_varlen_kv(FAKE, FAKE, FAKE, new long[] {0, 2}, new long[] {1, 9},
+        1, 8, 2, 64, f16, 0.125f, FAKE, f16, FAKE, null), "cu_seqlens_k");
+  }
+
+  /** Fake device memory of {@code length} fp16 values: the checks run before anything touches it. */
+  private static DeviceBuffer fake(long length) {
+    return DeviceBuffer.wrap(1 << 20, ElementType.FP16, length);
+  }
+
+  @Test
+  void kvCacheJavaChecksComeBeforeTheDevice() {
+    int G = 2, d = 64;
+    BatchShape shape = new BatchShape(Batch.ofLengths(1, 3), 4, G, d);
+    long row = (long) G * d;
+    DeviceBuffer k = fake(4 * row), q = fake(4 * 4 * d), lse = DeviceBuffer.wrap(1 << 20, ElementType.FP32, 4 * 4);
+    DeviceBuffer[] caches = {fake(5 * row), fake(5 * row)};
+    Data host = Data.of(new float[(int) (4 * row)]);
+    // contiguous append: room, a host cache beside device k, a stream with host data
+    assertMessage(() -> Kernels.appendKv(shape, k, k, caches, caches, new long[] {4, 3}), "kvLengths[1] = 3 + 3");
+    assertMessage(() -> Kernels.appendKv(shape, k, k, new Data[] {caches[0], host}, caches, new long[] {0, 0}),
+        "kCaches[1]: lives in host memory");
+    assertMessage(() -> Kernels.appendKv(shape, host, host, new Data[] {host, host}, new Data[] {host, host},
+        new long[] {0, 0}, CudaStream.DEFAULT), "stream");
+    assertMessage(() -> Kernels.appendKv(shape, k, k, caches, caches, new long[] {0, 0}, null), "stream");
+    // paged: pools on the device, a block id past them, a slot past them, a host pool beside a device one
+    int blocks = 3, bs = 4;
+    DeviceBuffer pool = fake(blocks * bs * row);
+    PagedKvCache cache = PagedKvCache.over(pool, pool, blocks, bs, G, d);
+    cache.addSequence();
+    assertMessage(() -> PagedKvCache.over(pool, Data.of(new float[(int) (blocks * bs * row)]), blocks, bs, G, d),
+        "vPool: lives in host memory");
+    assertMessage(() -> Kernels.pagedDecodeAttention(shape, q, pool, pool, bs, new int[] {0, 0, 1, 3}, new long[] {2, 7},
+        q, lse), "blockTable[1][1] = 3");
+    assertMessage(() -> Kernels.pagedDecodeAttention(shape, q, pool, pool, bs, new int[] {0, 1}, new long[] {2, 7}, q,
+        lse), "sequence 1 needs 2 blocks");
+    assertMessage(() -> Kernels.pagedDecodeAttention(shape, q, pool, pool, bs, new int[] {0, 1}, new long[] {2, 3},
+        Data.of(new float[4 * 4 * d]), lse), "out: lives in host memory");
+    assertMessage(() -> Kernels.pagedDecodeAttention(shape, q, cache, new int[] {0}, q, lse, CudaStream.DEFAULT),
+        "one entry per sequence");
+    assertMessage(() -> Kernels.appendKv(fake(2 * row), fake(2 * row), cache, new long[] {-1, 12}), "slots[1] = 12");
+    assertMessage(() -> Kernels.appendKv(host, host, cache, new long[] {0, 1, 2, 3}), "cache: lives on the device");
+    assertMessage(() -> Kernels.appendKv(fake(2 * row), fake(2 * row), cache, new long[] {0}), "k: expected");
+    // prefill over a cached prefix: key counts, shapes, a host output, a stream with host data
+    Batch keys = Batch.ofLengths(5, 2);
+    DeviceBuffer kv = fake(7 * row);
+    assertMessage(() -> Kernels.attention(shape, keys, q, kv, kv, q, lse), "keys: sequence 1 has 2 keys for 3 queries");
+    Batch ok = Batch.ofLengths(5, 3);
+    assertMessage(() -> Kernels.attention(shape, ok, q, kv, kv, q, lse), "k: expected " + 8 * row);
+    assertMessage(() -> Kernels.attention(shape, ok, q, fake(8 * row), fake(8 * row), q, null), "lse is null");
+    assertMessage(() -> Kernels.attention(shape, ok, q, fake(8 * row), fake(8 * row), q,
+        Data.of(new float[16])), "lse: lives in host memory");
+    assertMessage(() -> Kernels.attention(new BatchShape(Batch.ofLengths(1, 3), 4, G, 80), ok, fake(4 * 4 * 80),
+        fake(8 * G * 80), fake(8 * G * 80), fake(4 * 4 * 80), lse), "headDim");
+    float[] hq = new float[4 * 4 * d];
+    assertMessage(() -> Kernels.attention(shape, ok, Data.of(hq), Data.of(new float[(int) (8 * row)]),
+        Data.of(new float[(int) (8 * row)]), Data.of(hq), Data.of(new float[16]), CudaStream.DEFAULT), "stream");
   }
 
   @Test

@@ -31,7 +31,7 @@ public final class KernelsFuzz {
     long seed = args.length > 1 ? Long.parseLong(args[1]) : 1;
     KernelsFuzz f = new KernelsFuzz(seed);
     for (int i = 0; i < calls; i++) {
-      int kind = f.rnd.nextInt(14);
+      int kind = f.rnd.nextInt(15);
       try {
         f.call(kind);
         f.returned++;
@@ -195,6 +195,78 @@ public final class KernelsFuzz {
 
   // ---- the calls ----
 
+  /**
+   * The K/V cache calls on device memory, arguments mostly right: real buffers when there is a GPU,
+   * else wrapped fake addresses (every call is then refused before it reaches the device).
+   */
+  void kvOnDevice() {
+    java.util.List<DeviceBuffer> held = new java.util.ArrayList<>();
+    boolean real = Kernels.cudaAvailable();
+    java.util.function.BiFunction<ElementType, Long, DeviceBuffer> dev = (t, n) -> {
+      DeviceBuffer b = real ? DeviceBuffer.allocate(t, n) : DeviceBuffer.wrap(1 << 20, t, n);
+      held.add(b);
+      return b;
+    };
+    try {
+      int B = rnd.nextInt(1, 4), G = rnd.nextInt(1, 3), H = G * rnd.nextInt(1, 3), d = rnd.nextInt(6) == 0 ? rnd.nextInt(1, 200) : 64;
+      ElementType t = ElementType.values()[rnd.nextInt(ElementType.values().length)];
+      long[] qLen = new long[B], kv = new long[B];
+      for (int b = 0; b < B; b++) {
+        qLen[b] = rnd.nextInt(rnd.nextInt(10) == 0 ? 0 : 1, 4);
+        kv[b] = rnd.nextInt(8) == 0 ? size(8) : qLen[b] + rnd.nextInt(0, 20);
+      }
+      BatchShape s = new BatchShape(Batch.ofLengths(qLen), H, G, d, rnd.nextInt(10) == 0 ? Float.NaN : 0.3f);
+      long nq = s.batch().tokens(), row = (long) G * d;
+      CudaStream stream = rnd.nextBoolean() ? CudaStream.DEFAULT : null;
+      DeviceBuffer q = dev.apply(t, (long) near(nq * H * d)), out = dev.apply(t, (long) near(nq * H * d));
+      DeviceBuffer lse = rnd.nextInt(4) == 0 ? null : dev.apply(ElementType.FP32, (long) near(nq * H));
+      switch (rnd.nextInt(4)) {
+        case 0 -> {
+          DeviceBuffer[] kc = new DeviceBuffer[B], vc = new DeviceBuffer[B];
+          for (int b = 0; b < B; b++) {
+            kc[b] = dev.apply(t, (long) near(Math.min(kv[b] + 4, 64) * row));
+            vc[b] = dev.apply(t, (long) near(Math.min(kv[b] + 4, 64) * row));
+          }
+          DeviceBuffer k = dev.apply(t, (long) near(nq * row)), v = dev.apply(t, (long) near(nq * row));
+          long[] at = new long[B];
+          for (int b = 0; b < B; b++) at[b] = Math.max(-1, kv[b] - qLen[b]);
+          if (stream == null) Kernels.appendKv(s, k, v, kc, vc, at);
+          else Kernels.appendKv(s, k, v, kc, vc, at, stream);
+        }
+        case 1 -> {
+          int blocks = rnd.nextInt(0, 12), bs = rnd.nextInt(1, 9), rows = rnd.nextInt(0, 6);
+          DeviceBuffer kp = dev.apply(t, (long) near((long) blocks * bs * row)), vp = dev.apply(t, (long) near((long) blocks * bs * row));
+          long[] slots = new long[rows];
+          for (int i = 0; i < rows; i++) slots[i] = rnd.nextInt(10) == 0 ? size(8) : rnd.nextLong(-1, Math.max(1, (long) blocks * bs));
+          DeviceBuffer k = dev.apply(t, (long) near(rows * row)), v = dev.apply(t, (long) near(rows * row));
+          PagedKvCache cache = PagedKvCache.over(kp, vp, blocks, bs, G, d);
+          if (stream == null) Kernels.appendKv(k, v, cache, slots);
+          else Kernels.appendKv(k, v, cache, slots, stream);
+        }
+        case 2 -> {
+          int bs = rnd.nextInt(1, 9), blocks = rnd.nextInt(0, 12), maxBlocks = rnd.nextInt(0, 6);
+          DeviceBuffer kp = dev.apply(t, (long) near((long) blocks * bs * row)), vp = dev.apply(t, (long) near((long) blocks * bs * row));
+          int[] table = new int[rnd.nextInt(10) == 0 ? B * maxBlocks + 1 : B * maxBlocks];
+          for (int i = 0; i < table.length; i++) table[i] = rnd.nextInt(12) == 0 ? (int) size(8) : rnd.nextInt(0, Math.max(1, blocks));
+          if (stream == null) Kernels.pagedDecodeAttention(s, q, kp, vp, bs, table, kv, out, lse);
+          else Kernels.pagedDecodeAttention(s, q, kp, vp, bs, table, kv, out, lse, stream);
+        }
+        default -> {
+          long[] kLen = new long[B];
+          for (int b = 0; b < B; b++) kLen[b] = rnd.nextInt(8) == 0 ? rnd.nextInt(0, 3) : qLen[b] + rnd.nextInt(0, 20);
+          Batch keys = Batch.ofLengths(kLen);
+          long nk = keys.tokens();
+          DeviceBuffer k = dev.apply(t, (long) near(nk * row)), v = dev.apply(t, (long) near(nk * row));
+          if (stream == null) Kernels.attention(s, keys, q, k, v, out, lse);
+          else Kernels.attention(s, keys, q, k, v, out, lse, stream);
+        }
+      }
+      if (real) CudaStream.DEFAULT.synchronize();
+    } finally {
+      for (DeviceBuffer b : held) b.close();
+    }
+  }
+
   void call(int kind) {
     Guarded g = new Guarded();
     try {
@@ -318,6 +390,7 @@ public final class KernelsFuzz {
             Kernels.pagedDecodeAttention(s, q, kp, vp, bs, table, kv, out, lse);
           }
         }
+        case 14 -> kvOnDevice();
         case 12 -> {  // decode dense layers: 1 to 3 weights of any stored type, sizes mostly right
           long rows = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(0, 20), in = rnd.nextInt(8) == 0 ? size(8) : rnd.nextInt(1, 70);
           int count = rnd.nextInt(20) == 0 ? 9 : rnd.nextInt(1, 4);
