@@ -58,6 +58,7 @@ public final class ImageProcessor {
 
   /** Image files as one batch {@code [n, 3, H, W]}; they must all come out the same size. */
   public PixelValues process(List<Path> images) throws IOException {
+    refuseAnyres();
     if (images == null || images.isEmpty()) throw new IllegalArgumentException("images must name at least one file");
     List<RgbImage> prepared = new ArrayList<>(images.size());
     for (Path p : images) {
@@ -77,6 +78,7 @@ public final class ImageProcessor {
 
   /** RGB images (already decoded) as one batch {@code [n, 3, H, W]}. */
   public PixelValues processImages(List<RgbImage> images) {
+    refuseAnyres();
     if (images == null || images.isEmpty()) throw new IllegalArgumentException("images must hold at least one image");
     List<RgbImage> prepared = new ArrayList<>(images.size());
     List<String> names = new ArrayList<>(images.size());
@@ -90,6 +92,13 @@ public final class ImageProcessor {
       }
     }
     return normalize(prepared, names);
+  }
+
+  /** An anyres configuration gives each image its own count of tiles, which one batch tensor cannot hold. */
+  private void refuseAnyres() {
+    if (config.anyres())
+      throw new IllegalArgumentException("this preprocessor config is LLaVA-NeXT's anyres processor (image_grid_pinpoints"
+          + " set): process its images with AnyresProcessor, which gives each image its base view and tiles");
   }
 
   /**
@@ -150,7 +159,7 @@ public final class ImageProcessor {
   }
 
   /** Rescale (float64, then float32) and normalize (float32), planar per image. */
-  private PixelValues normalize(List<RgbImage> images, List<String> names) {
+  PixelValues normalize(List<RgbImage> images, List<String> names) {
     RgbImage first = images.get(0);
     int w = first.width(), h = first.height();
     for (int i = 1; i < images.size(); i++) {

@@ -1,6 +1,9 @@
 package io.fitprune.image;
 
-/** The 8-bit geometric steps around the resize: LLaVA's pad-to-square and transformers' center crop. */
+/**
+ * The 8-bit geometric steps around the resize: LLaVA's pad-to-square, transformers' center crop,
+ * and the zero-filled windows that pad and tile LLaVA-NeXT's anyres image.
+ */
 final class PadCrop {
   private PadCrop() {}
 
@@ -34,13 +37,22 @@ final class PadCrop {
    */
   static RgbImage centerCrop(RgbImage im, int width, int height) {
     if (im.width() == width && im.height() == height) return im;
-    int top = cropStart(im.height(), height), left = cropStart(im.width(), width);
-    byte[] out = new byte[width * height * 3];
+    return window(im, cropStart(im.width(), width), cropStart(im.height(), height), width, height);
+  }
+
+  /**
+   * The {@code width x height} window whose top-left corner is source pixel {@code (left, top)};
+   * where it reaches past the image it is 0 (black). A negative corner pads on the top or left, so
+   * this is numpy's zero {@code pad} as well as slicing.
+   */
+  static RgbImage window(RgbImage im, int left, int top, int width, int height) {
+    byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(width, height), 3)];
     for (int y = 0; y < height; y++) {
-      int sy = top + y;
+      long sy = (long) top + y;
       if (sy < 0 || sy >= im.height()) continue;
-      int x0 = Math.max(0, -left), x1 = Math.min(width, im.width() - left);
-      if (x1 > x0) System.arraycopy(im.rgb(), (sy * im.width() + left + x0) * 3, out, (y * width + x0) * 3, (x1 - x0) * 3);
+      int x0 = (int) Math.max(0, -(long) left), x1 = (int) Math.min(width, (long) im.width() - left);
+      if (x1 > x0)
+        System.arraycopy(im.rgb(), (int) ((sy * im.width() + left + x0) * 3), out, (y * width + x0) * 3, (x1 - x0) * 3);
     }
     return new RgbImage(width, height, out);
   }

@@ -30,18 +30,27 @@ import java.util.Set;
  * @param doPad          LLaVA's {@code do_pad}: pad to a square of the longer side, centred, filled
  *                       with {@code int(mean * 255)} per channel, before resizing (LLaVA-1.5's
  *                       original "pad" aspect ratio). Only the LLaVA processor reads it: with
- *                       {@code image_processor_type} {@code CLIPImageProcessor} the key is ignored
+ *                       {@code image_processor_type} {@code CLIPImageProcessor} the key is ignored, and
+ *                       {@code LlavaNextImageProcessor}'s {@code do_pad} is another step (see below)
+ * @param gridPinpoints  {@code image_grid_pinpoints}, the {@code [height, width]} resolutions of
+ *                       LLaVA-NeXT's anyres tiling; {@code null} unless {@code image_processor_type}
+ *                       is {@code LlavaNextImageProcessor}. Its {@code do_pad} zero-pads a batch's
+ *                       images to one count of tiles, which per-image output ({@link AnyresProcessor})
+ *                       has no use for, so it is not kept; its pad to the best resolution always runs
  */
 public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeHeight, int resizeWidth,
     Resampling resample, boolean doCenterCrop, int cropHeight, int cropWidth, boolean doRescale, double rescaleFactor,
-    boolean doNormalize, double[] imageMean, double[] imageStd, boolean doConvertRgb, boolean doPad) {
+    boolean doNormalize, double[] imageMean, double[] imageStd, boolean doConvertRgb, boolean doPad,
+    int[][] gridPinpoints) {
 
   /** transformers' {@code OPENAI_CLIP_MEAN} and {@code OPENAI_CLIP_STD}. */
   static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
   static final double[] CLIP_STD = {0.26862954, 0.26130258, 0.27577711};
   private static final int MAX_SIZE = ImageFiles.MAX_SIDE;
   private static final Set<String> PROCESSORS = Set.of("CLIPImageProcessor", "CLIPImageProcessorFast",
-      "LlavaImageProcessor", "LlavaImageProcessorFast");
+      "LlavaImageProcessor", "LlavaImageProcessorFast", "LlavaNextImageProcessor", "LlavaNextImageProcessorFast");
+  /** LlavaNextImageProcessor's default {@code image_grid_pinpoints} (llava-v1.6's), {@code [height, width]}. */
+  static final int[][] LLAVA_NEXT_PINPOINTS = {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}};
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public PreprocessorConfig {
@@ -60,6 +69,30 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
       throw new IllegalArgumentException("rescale_factor must be a finite non-zero number, got " + rescaleFactor);
     imageMean = channels("image_mean", imageMean, false);
     imageStd = channels("image_std", imageStd, true);
+    if (gridPinpoints != null) {
+      if (doPad)
+        throw new IllegalArgumentException("do_pad (pad to a square) and image_grid_pinpoints (anyres) exclude each other");
+      gridPinpoints = AnyresGeometry.checkPinpoints(gridPinpoints, cropHeight);
+    }
+  }
+
+  /** A configuration without anyres tiling (CLIP's and LLaVA-1.5's processors). */
+  public PreprocessorConfig(boolean doResize, int shortestEdge, int resizeHeight, int resizeWidth, Resampling resample,
+      boolean doCenterCrop, int cropHeight, int cropWidth, boolean doRescale, double rescaleFactor, boolean doNormalize,
+      double[] imageMean, double[] imageStd, boolean doConvertRgb, boolean doPad) {
+    this(doResize, shortestEdge, resizeHeight, resizeWidth, resample, doCenterCrop, cropHeight, cropWidth, doRescale,
+        rescaleFactor, doNormalize, imageMean, imageStd, doConvertRgb, doPad, null);
+  }
+
+  /** A copy ({@code null} without anyres): the record's arrays are not shared with callers. */
+  @Override
+  public int[][] gridPinpoints() {
+    return gridPinpoints == null ? null : AnyresGeometry.copy(gridPinpoints);
+  }
+
+  /** Whether this is LLaVA-NeXT's anyres processor ({@code image_grid_pinpoints} set). */
+  public boolean anyres() {
+    return gridPinpoints != null;
   }
 
   /** A copy: the record's arrays are not shared with callers. */
@@ -88,7 +121,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
 
   /** {@code preprocessor_config.json} as llava-hf writes it (a shortest-edge resize; no {@code do_pad}). */
   public byte[] toJson() {
-    if (shortestEdge == 0 || doPad)
+    if (shortestEdge == 0 || doPad || gridPinpoints != null)
       throw new IllegalStateException("only a shortest-edge resize without do_pad is written as CLIPImageProcessor");
     com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
     o.putObject("crop_size").put("height", cropHeight).put("width", cropWidth);
@@ -111,7 +144,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
   /** This configuration with {@code do_pad} set to {@code pad}. */
   public PreprocessorConfig withPad(boolean pad) {
     return new PreprocessorConfig(doResize, shortestEdge, resizeHeight, resizeWidth, resample, doCenterCrop, cropHeight,
-        cropWidth, doRescale, rescaleFactor, doNormalize, imageMean, imageStd, doConvertRgb, pad);
+        cropWidth, doRescale, rescaleFactor, doNormalize, imageMean, imageStd, doConvertRgb, pad, gridPinpoints);
   }
 
   /** Reads a {@code preprocessor_config.json}; errors name the file and the key. */
@@ -139,11 +172,13 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
   private static PreprocessorConfig fromJson(JsonNode root) {
     JsonNode type = root.get("image_processor_type");
     boolean llava = true; // a file without a type is read as the LLaVA processor, which honours do_pad
+    boolean next = false;
     if (type != null && !type.isNull()) {
       if (!type.isTextual() || !PROCESSORS.contains(type.asText()))
         throw new IllegalArgumentException("image_processor_type must be one of " + PROCESSORS.stream().sorted().toList()
             + ", got " + type);
-      llava = type.asText().startsWith("Llava");
+      next = type.asText().startsWith("LlavaNext");
+      llava = !next && type.asText().startsWith("Llava");
     }
     PreprocessorConfig d = defaults();
     int shortest = d.shortestEdge, height = 0, width = 0;
@@ -189,7 +224,24 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
         bool(root, "do_center_crop", d.doCenterCrop), cropH, cropW, bool(root, "do_rescale", d.doRescale),
         number(root, "rescale_factor", d.rescaleFactor), bool(root, "do_normalize", d.doNormalize),
         perChannel(root, "image_mean", d.imageMean), perChannel(root, "image_std", d.imageStd),
-        bool(root, "do_convert_rgb", d.doConvertRgb), llava && bool(root, "do_pad", false));
+        bool(root, "do_convert_rgb", d.doConvertRgb), llava && bool(root, "do_pad", false),
+        next ? pinpoints(root.get("image_grid_pinpoints")) : null);
+  }
+
+  /** {@code image_grid_pinpoints}: a list of {@code [height, width]} integer pairs (range checks in the record). */
+  private static int[][] pinpoints(JsonNode n) {
+    if (n == null || n.isNull()) return AnyresGeometry.copy(LLAVA_NEXT_PINPOINTS);
+    if (!n.isArray() || n.isEmpty())
+      throw new IllegalArgumentException("image_grid_pinpoints must be a non-empty list of [height, width] pairs, got " + n);
+    int[][] p = new int[n.size()][];
+    for (int i = 0; i < p.length; i++) {
+      JsonNode e = n.get(i);
+      String key = "image_grid_pinpoints[" + i + "]";
+      if (!e.isArray() || e.size() != 2)
+        throw new IllegalArgumentException(key + " must be a [height, width] pair, got " + e);
+      p[i] = new int[] {intValue(e.get(0), key + "[0]"), intValue(e.get(1), key + "[1]")};
+    }
+    return p;
   }
 
   private static Set<String> keys(JsonNode o) {

@@ -61,6 +61,29 @@ class PreprocessorConfigTest {
     assertTrue(parse("{}").withPad(true).doPad());
   }
 
+  /** A LLaVA-NeXT config with 32-pixel tiles, open for one more key. */
+  static final String NEXT = "{\"image_processor_type\": \"LlavaNextImageProcessor\", \"crop_size\": 32, ";
+
+  @Test
+  void llavaNextReadsPinpointsWithTheSourceDefault() {
+    PreprocessorConfig c = parse("{\"image_processor_type\": \"LlavaNextImageProcessor\", \"crop_size\": 336,"
+        + " \"size\": 336, \"do_pad\": true}");
+    assertTrue(c.anyres());
+    assertArrayEquals(new int[][] {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}}, c.gridPinpoints());
+    assertFalse(c.doPad()); // LLaVA-NeXT's do_pad pads a batch's tile counts, not the image to a square
+    PreprocessorConfig d = parse(NEXT + "\"image_grid_pinpoints\": [[64, 32], [32, 96]]}");
+    assertArrayEquals(new int[][] {{64, 32}, {32, 96}}, d.gridPinpoints());
+    d.gridPinpoints()[0][0] = 5; // a copy
+    assertEquals(64, d.gridPinpoints()[0][0]);
+    assertEquals(d.gridPinpoints()[0][0], d.withPad(false).gridPinpoints()[0][0]);
+    // other processors ignore the key, as transformers' do
+    assertFalse(parse("{\"image_processor_type\": \"CLIPImageProcessor\", \"image_grid_pinpoints\": [[1, 1]]}").anyres());
+    assertFalse(parse("{}").anyres());
+    assertThrows(IllegalStateException.class, d::toJson);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.withPad(true));
+    assertTrue(e.getMessage().contains("do_pad"), e.getMessage());
+  }
+
   @Test
   void badValuesNameTheFileAndTheKey() {
     String[][] cases = {
@@ -74,7 +97,17 @@ class PreprocessorConfigTest {
       {"{\"rescale_factor\": 0}", "rescale_factor"},
       {"{\"image_mean\": [0.5, 0.5]}", "image_mean"},
       {"{\"image_std\": [0.5, 0, 0.5]}", "image_std"},
-      {"{\"image_processor_type\": \"LlavaNextImageProcessor\"}", "image_processor_type"},
+      {"{\"image_processor_type\": \"Qwen2VLImageProcessor\"}", "image_processor_type"},
+      // LlavaNextImageProcessor's own defaults: 336-pixel pinpoints cut into 224-pixel tiles leave remainders
+      {"{\"image_processor_type\": \"LlavaNextImageProcessor\"}", "image_grid_pinpoints[0] = [336, 672]"},
+      {NEXT + "\"image_grid_pinpoints\": 5}", "image_grid_pinpoints must be a non-empty list"},
+      {NEXT + "\"image_grid_pinpoints\": []}", "image_grid_pinpoints must be a non-empty list"},
+      {NEXT + "\"image_grid_pinpoints\": [[32, 64], [32]]}", "image_grid_pinpoints[1] must be a [height, width] pair"},
+      {NEXT + "\"image_grid_pinpoints\": [[32, 64], 32]}", "image_grid_pinpoints[1] must be a [height, width] pair"},
+      {NEXT + "\"image_grid_pinpoints\": [[32, \"64\"]]}", "image_grid_pinpoints[0][1] must be an integer"},
+      {NEXT + "\"image_grid_pinpoints\": [[32, 64.5]]}", "image_grid_pinpoints[0][1] must be an integer"},
+      {NEXT + "\"image_grid_pinpoints\": [[0, 64]]}", "image_grid_pinpoints[0] = [0, 64]"},
+      {NEXT + "\"image_grid_pinpoints\": [[64, 64], [48, 64]]}", "multiple of crop_size.height 32"},
       {"[1, 2]", "JSON object"},
       {"{\"size\": ", "not valid JSON"},
     };
