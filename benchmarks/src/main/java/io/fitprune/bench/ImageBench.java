@@ -1,5 +1,6 @@
 package io.fitprune.bench;
 
+import io.fitprune.image.AnyresProcessor;
 import io.fitprune.image.ImageFiles;
 import io.fitprune.image.ImageProcessor;
 import io.fitprune.image.PreprocessorConfig;
@@ -41,7 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * bicubic resize to 448 x 336 (shortest edge 336) on 8-bit RGB, ours; beside it libtorch's
  * {@code interpolate(bicubic, antialias=true)} on the same image as float32 planes (the
  * torchvision path of transformers' fast processors) and java.awt's bicubic (no antialiasing);
- * then the whole processor from a PNG file and from decoded pixels (resize, crop, normalize).
+ * then the whole processor from a PNG file and from decoded pixels (resize, crop, normalize); and
+ * LLaVA-NeXT's anyres views of the same pixels (llava-v1.6: fitted into 672 x 672, padded, four
+ * 336 tiles and the 336 x 336 base view, normalized).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -56,6 +59,7 @@ public class ImageBench {
   private Tensor planes;
   private InterpolateFuncOptions bicubicAa;
   private ImageProcessor llava;
+  private AnyresProcessor llavaNext;
   private Path dir, png;
 
   @Setup(Level.Trial)
@@ -83,6 +87,9 @@ public class ImageBench {
     llava = ImageProcessor.fromConfig(PreprocessorConfig.parse(
         "{\"size\": {\"shortest_edge\": 336}, \"crop_size\": {\"height\": 336, \"width\": 336}}".getBytes(),
         "llava-1.5"));
+    llavaNext = AnyresProcessor.fromConfig(PreprocessorConfig.parse(("{\"image_processor_type\": \"LlavaNextImageProcessor\","
+        + " \"size\": {\"shortest_edge\": 336}, \"crop_size\": {\"height\": 336, \"width\": 336}}").getBytes(),
+        "llava-v1.6"));
     dir = Files.createTempDirectory("imagebench");
     png = dir.resolve("photo.png");
     ImageIO.write(awt, "png", png.toFile());
@@ -116,6 +123,11 @@ public class ImageBench {
   @Benchmark
   public float[] oursProcessPixels() {
     return llava.processImages(List.of(photo)).data();
+  }
+
+  @Benchmark
+  public float[] oursAnyresPixels() {
+    return llavaNext.processImage(photo).pixelValues().data();
   }
 
   @Benchmark
