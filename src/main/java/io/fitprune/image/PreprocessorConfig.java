@@ -217,6 +217,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
             + crop);
       }
     }
+    if (next) bool(root, "do_pad", true); // checked, then left to the caller's batching (see gridPinpoints)
     JsonNode resample = root.get("resample");
     Resampling filter = d.resample;
     if (resample != null && !resample.isNull()) filter = Resampling.fromPil(intValue(resample, "resample"));

@@ -100,6 +100,7 @@ class PreprocessorConfigTest {
       {"{\"image_processor_type\": \"Qwen2VLImageProcessor\"}", "image_processor_type"},
       // LlavaNextImageProcessor's own defaults: 336-pixel pinpoints cut into 224-pixel tiles leave remainders
       {"{\"image_processor_type\": \"LlavaNextImageProcessor\"}", "image_grid_pinpoints[0] = [336, 672]"},
+      {NEXT + "\"do_pad\": 1}", "do_pad must be true or false"},
       {NEXT + "\"image_grid_pinpoints\": 5}", "image_grid_pinpoints must be a non-empty list"},
       {NEXT + "\"image_grid_pinpoints\": []}", "image_grid_pinpoints must be a non-empty list"},
       {NEXT + "\"image_grid_pinpoints\": [[32, 64], [32]]}", "image_grid_pinpoints[1] must be a [height, width] pair"},
