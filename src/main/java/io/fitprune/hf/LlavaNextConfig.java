@@ -2,7 +2,6 @@ package io.fitprune.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fitprune.io.Checkpoint;
-import io.fitprune.io.TensorInfo;
 import io.fitprune.vision.AnyResGrid;
 import io.fitprune.vision.GridPinpoints;
 import io.fitprune.vision.Unpad;
@@ -10,7 +9,6 @@ import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -98,23 +96,12 @@ public record LlavaNextConfig(LlavaConfig llava, GridPinpoints pinpoints) {
     return Math.toIntExact(unpadded + newlines + base);
   }
 
-  /** {@code image_newline}'s name in a checkpoint of this layout (top level in llava-hf's, under {@code model.} in the newer). */
-  public static String imageNewlineName(VisionTensors.Layout layout) {
-    return layout == VisionTensors.Layout.LLAVA ? "model.image_newline" : "image_newline";
-  }
-
   /**
    * Checks a checkpoint's vision tower and projector ({@link VisionTensors#check}) and its
-   * {@code image_newline}, which must be {@code [text hidden_size]}; one-line errors naming the tensor.
+   * {@code image_newline} ({@link ImageNewline#check}); one-line errors naming the tensor.
    */
   public void checkVisionWeights(Checkpoint ck) {
     VisionTensors.check(ck, llava.vision(), llava.projector());
-    String name = imageNewlineName(VisionTensors.detect(ck));
-    TensorInfo t = ck.tensors().get(name);
-    if (t == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + name + "'");
-    long[] want = {llava.text().hidden()};
-    if (!Arrays.equals(t.shape(), want))
-      throw new IllegalArgumentException("weights: tensor '" + name + "' in " + ck.fileOf(name) + " must have shape "
-          + Arrays.toString(want) + " (text_config hidden_size) for config.json, got " + t.shapeString());
+    ImageNewline.check(ck, llava.text().hidden());
   }
 }

@@ -1,5 +1,6 @@
 package io.fitprune.hf;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -177,15 +178,42 @@ class LlavaNextConfigTest {
         + "\"intermediate_size\": 6, \"num_hidden_layers\": 1}, \"text_config\": {\"hidden_size\": 8, "
         + "\"num_attention_heads\": 2}}");
     for (VisionTensors.Layout layout : VisionTensors.Layout.values()) {
-      String nl = LlavaNextConfig.imageNewlineName(layout);
+      String nl = ImageNewline.name(layout);
       assertEquals(layout == VisionTensors.Layout.LLAVA ? "model.image_newline" : "image_newline", nl);
       c.checkVisionWeights(open(layout, nl, 8));
+      assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, ImageNewline.read(open(layout, nl, 8), 8));
       String m = assertThrows(IllegalArgumentException.class, () -> c.checkVisionWeights(open(layout, nl, 7)))
           .getMessage();
       assertTrue(m.contains(nl) && m.contains("[8]") && m.contains("[7]"), m);
       m = assertThrows(IllegalArgumentException.class, () -> c.checkVisionWeights(open(layout, "newline", 8)))
           .getMessage();
       assertTrue(m.contains("no tensor '" + nl + "'"), m);
+    }
+  }
+
+  /** BF16 and F16 values widen exactly; a non-finite value is refused, naming the tensor. */
+  @Test
+  void imageNewlineValuesInHalfTypes() throws Exception {
+    SplittableRandom r = new SplittableRandom(6);
+    float[] want = new float[8];
+    short[] bf = new short[8], f16 = new short[8];
+    for (int i = 0; i < 8; i++) {
+      want[i] = (float) ((r.nextInt(255) - 127) / 16.0); // 7 significant bits: exact in bf16 and f16
+      bf[i] = (short) (Float.floatToIntBits(want[i]) >>> 16);
+      f16[i] = io.fitprune.io.HalfFloats.toF16(want[i]);
+    }
+    for (io.fitprune.io.DType t : new io.fitprune.io.DType[] {io.fitprune.io.DType.BF16, io.fitprune.io.DType.F16}) {
+      Path f = tmp.resolve(t + ".safetensors");
+      new SafetensorsWriter().putShorts("image_newline", t, t == io.fitprune.io.DType.BF16 ? bf : f16, 8).write(f);
+      try (Checkpoint ck = Checkpoint.open(f)) {
+        assertArrayEquals(want, ImageNewline.read(ck, 8), t.toString());
+      }
+    }
+    Path f = tmp.resolve("nan.safetensors");
+    new SafetensorsWriter().putFloats("image_newline", new float[] {1, Float.NaN, 3}, 3).write(f);
+    try (Checkpoint ck = Checkpoint.open(f)) {
+      String m = assertThrows(IllegalArgumentException.class, () -> ImageNewline.read(ck, 3)).getMessage();
+      assertTrue(m.contains("image_newline") && m.contains("non-finite") && m.contains("at 1"), m);
     }
   }
 
