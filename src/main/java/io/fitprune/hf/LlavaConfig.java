@@ -37,8 +37,16 @@ public record LlavaConfig(String name, TextConfig text, ClipVisionConfig vision,
   static LlavaConfig parse(ConfigJson c) {
     if (!c.has("model_type")) throw c.error("no 'model_type' (expected 'llava')");
     String type = c.string("model_type", null);
+    if (type.equals(LlavaNextConfig.MODEL_TYPE))
+      throw c.error("model_type", "is 'llava_next': LLaVA-NeXT configs are read by LlavaNextConfig; ask, embed and fit "
+          + "run LLaVA ('llava') folders only");
     if (!type.equals("llava"))
       throw c.error("model_type", "is '" + type + "'; only LLaVA models ('llava', LlavaForConditionalGeneration) are supported");
+    return parseFields(c);
+  }
+
+  /** The fields LlavaConfig and LlavaNextConfig share, with the same defaults; the caller checked model_type. */
+  static LlavaConfig parseFields(ConfigJson c) {
     TextConfig text = TextConfig.parse(c.object("text_config"));
     ClipVisionConfig vision = c.has("vision_config") ? ClipConfigs.parse(c.object("vision_config")) : ClipConfigs.LLAVA_DEFAULT;
     JsonNode layer = c.node.get("vision_feature_layer");

@@ -1,5 +1,7 @@
 package io.fitprune.image;
 
+import io.fitprune.vision.GridPinpoints;
+
 /**
  * LLaVA-NeXT's anyres arithmetic, as transformers writes it (the PIL-backed
  * {@code LlavaNextImageProcessor} and the helpers of {@code image_processing_utils}): which grid
@@ -20,21 +22,10 @@ public final class AnyresGeometry {
   public static int[] bestResolution(int height, int width, int[][] pinpoints) {
     checkSize(height, width);
     checkPinpoints(pinpoints, 1);
-    int[] best = null;
-    long maxEffective = 0, minWasted = Long.MAX_VALUE;
-    long original = (long) width * height;
-    for (int[] p : pinpoints) {
-      double scale = Math.min((double) p[1] / width, (double) p[0] / height);
-      long downW = (long) (width * scale), downH = (long) (height * scale);
-      long effective = Math.min(downW * downH, original);
-      long wasted = (long) p[0] * p[1] - effective;
-      if (effective > maxEffective || (effective == maxEffective && wasted < minWasted)) {
-        maxEffective = effective;
-        minWasted = wasted;
-        best = p;
-      }
-    }
-    return best.clone();
+    java.util.List<GridPinpoints.Resolution> canvases = new java.util.ArrayList<>();
+    for (int[] p : pinpoints) canvases.add(new GridPinpoints.Resolution(p[0], p[1]));
+    GridPinpoints.Resolution best = new GridPinpoints(canvases).best(height, width); // one select_best_resolution
+    return new int[] {best.height(), best.width()};
   }
 
   /**
