@@ -1,6 +1,5 @@
 package io.fitprune.hf;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -36,15 +35,7 @@ final class ConfigJson {
   }
 
   static ConfigJson parse(byte[] bytes, String where) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(bytes);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
-          ? InputFiles.jsonError(jpe) : "not readable as JSON"));
-    }
-    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
-    return new ConfigJson((ObjectNode) root, where);
+    return new ConfigJson(InputFiles.parseObject(JSON, bytes, where), where);
   }
 
   /** The nested object {@code key}, or an empty one when absent or null (every key then takes its default). */

@@ -136,7 +136,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     o.putObject("size").put("shortest_edge", shortestEdge);
     try {
       return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalStateException("an in-memory JSON tree could not be written", e);
     }
   }
@@ -154,14 +154,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
 
   /** Parses preprocessor JSON; {@code where} names its source in errors. */
   public static PreprocessorConfig parse(byte[] json, String where) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(json);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
-          ? InputFiles.jsonError(jpe) : "not readable as JSON"));
-    }
-    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
+    JsonNode root = InputFiles.parseObject(JSON, json, where);
     try {
       return fromJson(root);
     } catch (IllegalArgumentException e) {

@@ -2,6 +2,9 @@ package io.fitprune.io;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -47,6 +50,22 @@ public final class InputFiles {
   public static String jsonError(JsonProcessingException e) {
     JsonLocation at = e.getLocation();
     return at == null ? "not valid JSON" : "not valid JSON (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+  }
+
+  /**
+   * Parses JSON that must be one object; {@code where} names its source in errors, which say where
+   * the syntax broke but never quote the text.
+   */
+  public static ObjectNode parseObject(ObjectMapper json, byte[] bytes, String where) {
+    JsonNode root;
+    try {
+      root = json.readTree(bytes);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
+          ? jsonError(jpe) : "not readable as JSON"));
+    }
+    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
+    return (ObjectNode) root;
   }
 
   /** {@link #kind} of what a path leads to: a symbolic link is named with its target's kind. */

@@ -1,6 +1,5 @@
 package io.fitprune.model;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -76,15 +75,8 @@ public final class Geometries {
 
   /** Parses geometry JSON; {@code where} names the source in errors, {@code expectedName} (nullable) is the file stem. */
   public static Geometry parse(byte[] json, String where, String expectedName) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(json);
-    } catch (IOException e) {
-      // Never the parser's message: it quotes the offending text, which may be a secret (--model /etc/shadow).
-      throw new IllegalArgumentException(where + ": " + (e instanceof JsonProcessingException jpe
-          ? io.fitprune.io.InputFiles.jsonError(jpe) : "not readable as JSON"));
-    }
-    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": must be a JSON object");
+    // Errors never quote the parser's message: it holds the offending text, which may be a secret (--model /etc/shadow).
+    JsonNode root = io.fitprune.io.InputFiles.parseObject(JSON, json, where);
     for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
       String f = it.next();
       // Unknown fields are rejected: a typo such as "kv_heads" must not silently fall back to a default.
