@@ -194,14 +194,6 @@ void reduce_partials(const double* acc, int64_t n, int64_t prefix, int64_t visua
   }
 }
 
-inline double bf16_value(float x) { return x; }
-inline double bf16_value(bf16 x) {
-  const uint32_t b = (uint32_t)x << 16;
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
-
 // Scores recompute exp(logit - lse): an LSE of 2^24 or more (finite q and k whose products are
 // huge) leaves nothing of the probabilities but rounding noise, so it is refused with its place.
 int check_lse_resolution(const float* lse, int H, int64_t n) {
@@ -317,7 +309,7 @@ int run_attention(const T* q, const T* k, const T* v, const int64_t* cu, const i
     const int64_t row = out_at / qd, head = out_at % qd / d;
     snprintf(where, sizeof where, "[%lld, %lld, %lld] (row %lld, head %lld)", (long long)row, (long long)head,
              (long long)(out_at % d), (long long)row, (long long)head);
-    const double v_at = out_f32 ? static_cast<const float*>(out)[out_at] : bf16_value(static_cast<const T*>(out)[out_at]);
+    const double v_at = out_f32 ? static_cast<const float*>(out)[out_at] : element_value(static_cast<const T*>(out)[out_at]);
     return output_error("out [n,H,d]", v_at, where);
   }
   // The fused scores come from these logits; past 2^24 a logit's rounding step is a whole unit.

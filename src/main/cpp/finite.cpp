@@ -11,6 +11,14 @@
 
 namespace fp {
 
+double element_value(float x) { return x; }
+double element_value(bf16 x) {
+  const uint32_t b = (uint32_t)x << 16;
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
 namespace {
 
 constexpr int64_t kChunk = 1 << 16;  // elements per work item
@@ -22,13 +30,6 @@ inline bool bad(float x) {
   return (b & 0x7f800000u) == 0x7f800000u;
 }
 inline bool bad(bf16 x) { return (x & 0x7f80u) == 0x7f80u; }
-inline double value(float x) { return x; }
-inline double value(bf16 x) {
-  const uint32_t b = (uint32_t)x << 16;
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
 
 template <class T>
 bool any_nonfinite(const T* x, int64_t count) {
@@ -96,10 +97,10 @@ int64_t first_unresolved_lse(const float* lse, int64_t count) {
 int64_t first_nonfinite(const bf16* x, int64_t count) { return first_of(x, count); }
 
 int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
-  return error_at(tensor, value(x[index]), index, dims, rank, shape);
+  return error_at(tensor, element_value(x[index]), index, dims, rank, shape);
 }
 int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape) {
-  return error_at(tensor, value(x[index]), index, dims, rank, shape);
+  return error_at(tensor, element_value(x[index]), index, dims, rank, shape);
 }
 
 int output_error(const char* tensor, double v, const char* where) {

@@ -80,6 +80,9 @@ int64_t first_nonfinite(const bf16* x, int64_t count);
 // a row-major array of `rank` (2 or 3) dimensions.
 int nonfinite_error(const char* tensor, const float* x, int64_t index, const char* dims, int rank, const int64_t* shape);
 int nonfinite_error(const char* tensor, const bf16* x, int64_t index, const char* dims, int rank, const int64_t* shape);
+// An element's value for a message (out of line, so no copy built with an ISA's flags serves another path).
+double element_value(float x);
+double element_value(bf16 x);
 
 // Index of the first LSE whose magnitude is 2^24 or more (or not finite), or -1: there a float32
 // logit's rounding step is a whole unit, so recomputed probabilities exp(s - lse) are noise.
