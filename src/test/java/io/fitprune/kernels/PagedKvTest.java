@@ -104,35 +104,20 @@ class PagedKvTest {
     return new float[][] {out, lse};
   }
 
-  /** Float64 decode: new token t of sequence b sees cache rows [0, kv - qLen + t]; logits q.k * scale. */
+  /**
+   * Float64 decode: new token t of sequence b sees cache rows [0, kv - qLen + t]; logits q.k * scale.
+   * The caches' first kv rows, packed, are the keys of the cached-prefix reference.
+   */
   static double[][] reference(Case c, double scale) {
-    int H = c.H(), G = c.G(), d = c.d(), group = H / G;
-    int nq = c.q().length / (H * d);
-    double[] out = new double[c.q().length], lse = new double[H * nq];
-    int row = 0;
-    for (int b = 0; b < c.qLen().length; b++)
-      for (int t = 0; t < c.qLen()[b]; t++, row++) {
-        int seen = (int) (c.kvLen()[b] - c.qLen()[b] + t + 1);
-        for (int h = 0; h < H; h++) {
-          int g = h / group;
-          double[] s = new double[seen];
-          double m = Double.NEGATIVE_INFINITY;
-          for (int j = 0; j < seen; j++) {
-            double dot = 0;
-            for (int x = 0; x < d; x++) dot += (double) c.q()[(row * H + h) * d + x] * c.k()[b][(j * G + g) * d + x];
-            s[j] = dot * scale;
-            m = Math.max(m, s[j]);
-          }
-          double l = 0;
-          for (int j = 0; j < seen; j++) l += Math.exp(s[j] - m);
-          for (int j = 0; j < seen; j++) {
-            double p = Math.exp(s[j] - m) / l;
-            for (int x = 0; x < d; x++) out[(row * H + h) * d + x] += p * c.v()[b][(j * G + g) * d + x];
-          }
-          lse[h * nq + row] = m + Math.log(l);
-        }
-      }
-    return new double[][] {out, lse};
+    int row = c.G() * c.d(), B = c.qLen().length;
+    long total = 0;
+    for (long n : c.kvLen()) total += n;
+    float[] k = new float[Math.toIntExact(total * row)], v = new float[k.length];
+    for (int b = 0, at = 0; b < B; at += (int) c.kvLen()[b] * row, b++) {
+      System.arraycopy(c.k()[b], 0, k, at, (int) c.kvLen()[b] * row);
+      System.arraycopy(c.v()[b], 0, v, at, (int) c.kvLen()[b] * row);
+    }
+    return CachedPrefixTest.reference(c.q(), k, v, c.qLen(), c.kvLen(), c.H(), c.G(), c.d(), scale);
   }
 
   @Test
