@@ -115,11 +115,7 @@ final class CpuBatchOps {
     requireLength(require(kvLengths, "kvLengths").length, B, "kvLengths");
     long row = (long) shape.kvHeads() * shape.headDim();
     for (int b = 0; b < B; b++) {
-      if (batch.length(b) < 1)
-        throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
-      if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
-        throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b)
-            + ", 2^31) (the cache holds the new tokens' K/V), got " + kvLengths[b]);
+      requireDecodeLength(batch, kvLengths, b);
       String need = "[cap,G,d] with cap >= kvLengths[" + b + "] = " + kvLengths[b];
       for (int kv = 0; kv < 2; kv++) {
         Data cache = kv == 0 ? kCaches[b] : vCaches[b];
@@ -142,6 +138,15 @@ final class CpuBatchOps {
     } finally {
       for (HostData.Access a : opened) a.close();
     }
+  }
+
+  /** Sequence b of a decode step brings at least one new token, and its cache holds them (a length below 2^31). */
+  static void requireDecodeLength(Batch batch, long[] kvLengths, int b) {
+    if (batch.length(b) < 1)
+      throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
+    if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b)
+          + ", 2^31) (the cache holds the new tokens' K/V), got " + kvLengths[b]);
   }
 
   /** Checks a decode step's q, out and lse (optional) {@code [Nq,H,d]}, {@code [H,Nq]}; returns q's element type. */

@@ -214,11 +214,7 @@ final class CudaOps {
     long row = (long) shape.kvHeads() * shape.headDim();
     long[] kp = new long[B], vp = new long[B];
     for (int b = 0; b < B; b++) {
-      if (batch.length(b) < 1)
-        throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
-      if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
-        throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b) + ", 2^31), got "
-            + kvLengths[b]);
+      CpuBatchOps.requireDecodeLength(batch, kvLengths, b);
       for (DeviceBuffer c : new DeviceBuffer[] {kCaches[b], vCaches[b]}) {
         String name = (c == kCaches[b] ? "kCaches[" : "vCaches[") + b + "]";
         if (c == null) throw new NullPointerException(name + " is null");

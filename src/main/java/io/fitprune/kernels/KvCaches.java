@@ -124,11 +124,7 @@ final class KvCaches {
       throw new IllegalArgumentException("blockTable: expected [B=" + B + ", maxBlocks] entries, got " + blockTable.length);
     int maxBlocks = B == 0 ? 0 : blockTable.length / B;
     for (int b = 0; b < B; b++) {
-      if (batch.length(b) < 1)
-        throw new IllegalArgumentException("shape: sequence " + b + " has no new token (each needs q_len >= 1)");
-      if (kvLengths[b] < batch.length(b) || kvLengths[b] > Integer.MAX_VALUE)
-        throw new IllegalArgumentException("kvLengths[" + b + "] must be in [q_len=" + batch.length(b)
-            + ", 2^31) (the cache holds the new tokens' K/V), got " + kvLengths[b]);
+      CpuBatchOps.requireDecodeLength(batch, kvLengths, b);
       long used = (kvLengths[b] + blockSize - 1) / blockSize;
       if (used > maxBlocks)
         throw new IllegalArgumentException("blockTable: sequence " + b + " needs " + used + " blocks for kvLengths[" + b
