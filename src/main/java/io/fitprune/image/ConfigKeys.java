@@ -1,6 +1,10 @@
 package io.fitprune.image;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fitprune.io.InputFiles;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -9,7 +13,27 @@ import java.util.Set;
  * shares; each error names the key and the value found (the caller adds the file).
  */
 final class ConfigKeys {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private ConfigKeys() {}
+
+  /** The JSON object of a config file's bytes; a parse error or a non-object names {@code where}. */
+  static JsonNode parseObject(byte[] json, String where) {
+    return InputFiles.parseObject(JSON, json, where);
+  }
+
+  static ObjectNode newObject() {
+    return JSON.createObjectNode();
+  }
+
+  /** A config object as transformers writes one: pretty-printed JSON. */
+  static byte[] pretty(ObjectNode o) {
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("an in-memory JSON tree could not be written", e);
+    }
+  }
 
   static Set<String> keys(JsonNode o) {
     Set<String> s = new HashSet<>();

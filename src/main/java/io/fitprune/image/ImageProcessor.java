@@ -63,12 +63,9 @@ public final class ImageProcessor {
     List<RgbImage> prepared = new ArrayList<>(images.size());
     for (Path p : images) {
       if (p == null) throw new IllegalArgumentException("images must not contain null");
-      ImageFiles.Decoded d = ImageFiles.decode(p, maxPixels);
-      if (!config.doConvertRgb() && !d.mode().equals("RGB"))
-        throw new ImageFileException(p, "is a " + d.mode() + " image and do_convert_rgb is false; only RGB images"
-            + " have the 3 channels the normalisation expects");
+      RgbImage rgb = ImageFiles.decodeForProcessor(p, maxPixels, config.doConvertRgb());
       try {
-        prepared.add(prepare(d.image()));
+        prepared.add(prepare(rgb));
       } catch (IllegalArgumentException e) {
         throw new ImageFileException(p, e.getMessage());
       }

@@ -7,9 +7,7 @@ import static io.fitprune.image.ConfigKeys.keys;
 import static io.fitprune.image.ConfigKeys.number;
 import static io.fitprune.image.ConfigKeys.perChannel;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fitprune.io.InputFiles;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -58,7 +56,6 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
       "LlavaImageProcessor", "LlavaImageProcessorFast", "LlavaNextImageProcessor", "LlavaNextImageProcessorFast");
   /** LlavaNextImageProcessor's default {@code image_grid_pinpoints} (llava-v1.6's), {@code [height, width]}. */
   static final int[][] LLAVA_NEXT_PINPOINTS = {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}};
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   public PreprocessorConfig {
     if (shortestEdge != 0) {
@@ -129,7 +126,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
   public byte[] toJson() {
     if (shortestEdge == 0 || doPad || gridPinpoints != null)
       throw new IllegalStateException("only a shortest-edge resize without do_pad is written as CLIPImageProcessor");
-    com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+    com.fasterxml.jackson.databind.node.ObjectNode o = ConfigKeys.newObject();
     o.putObject("crop_size").put("height", cropHeight).put("width", cropWidth);
     o.put("do_center_crop", doCenterCrop).put("do_convert_rgb", doConvertRgb).put("do_normalize", doNormalize)
         .put("do_rescale", doRescale).put("do_resize", doResize);
@@ -140,11 +137,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     for (double v : imageStd) sd.add(v);
     o.put("processor_class", "LlavaProcessor").put("resample", resample.pil).put("rescale_factor", rescaleFactor);
     o.putObject("size").put("shortest_edge", shortestEdge);
-    try {
-      return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("an in-memory JSON tree could not be written", e);
-    }
+    return ConfigKeys.pretty(o);
   }
 
   /** This configuration with {@code do_pad} set to {@code pad}. */
@@ -160,7 +153,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
 
   /** Parses preprocessor JSON; {@code where} names its source in errors. */
   public static PreprocessorConfig parse(byte[] json, String where) {
-    JsonNode root = InputFiles.parseObject(JSON, json, where);
+    JsonNode root = ConfigKeys.parseObject(json, where);
     try {
       return fromJson(root);
     } catch (IllegalArgumentException e) {
@@ -173,6 +166,9 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     boolean llava = true; // a file without a type is read as the LLaVA processor, which honours do_pad
     boolean next = false;
     if (type != null && !type.isNull()) {
+      if (QwenPreprocessorConfig.isQwen(type))
+        throw new IllegalArgumentException("image_processor_type " + type + " is Qwen2-VL's processor: read this file with"
+            + " QwenPreprocessorConfig and process images with QwenImageProcessor");
       if (!type.isTextual() || !PROCESSORS.contains(type.asText()))
         throw new IllegalArgumentException("image_processor_type must be one of " + PROCESSORS.stream().sorted().toList()
             + ", got " + type);
