@@ -96,6 +96,14 @@ public record QwenPreprocessorConfig(boolean doResize, long minPixels, long maxP
         true, PreprocessorConfig.CLIP_MEAN, PreprocessorConfig.CLIP_STD, true, 14, 2, 2);
   }
 
+  /**
+   * The configuration Qwen/Qwen2-VL-7B-Instruct and the Qwen2.5-VL checkpoints publish: the class
+   * defaults with {@code max_pixels} 12845056 ({@code 14 * 14 * 4 * 16384}).
+   */
+  public static QwenPreprocessorConfig published() {
+    return defaults().withPixels(DEFAULT_MIN_PIXELS, 12_845_056);
+  }
+
   /** This configuration with other pixel bounds (as a caller's {@code min_pixels} / {@code max_pixels}). */
   public QwenPreprocessorConfig withPixels(long minPixels, long maxPixels) {
     return new QwenPreprocessorConfig(doResize, minPixels, maxPixels, resample, doRescale, rescaleFactor, doNormalize,

@@ -44,6 +44,22 @@ class QwenPreprocessorConfigTest {
   }
 
   @Test
+  void thePublishedPresetIsTheHubFile() {
+    QwenPreprocessorConfig hub = parse(QWEN2_VL_7B), p = QwenPreprocessorConfig.published();
+    QwenPreprocessorConfig back = QwenPreprocessorConfig.parse(p.toJson("Qwen2VLProcessor"), "written");
+    for (QwenPreprocessorConfig c : new QwenPreprocessorConfig[] {p, back}) {
+      assertEquals(hub.minPixels(), c.minPixels());
+      assertEquals(hub.maxPixels(), c.maxPixels());
+      assertEquals(hub.factor(), c.factor());
+      assertEquals(hub.temporalPatchSize(), c.temporalPatchSize());
+      assertArrayEquals(hub.imageMean(), c.imageMean());
+      assertArrayEquals(hub.imageStd(), c.imageStd());
+      assertEquals(hub.rescaleFactor(), c.rescaleFactor());
+      assertEquals(hub.resample(), c.resample());
+    }
+  }
+
+  @Test
   void anEmptyFileIsTheClassDefaults() {
     QwenPreprocessorConfig c = parse("{}");
     assertEquals(56 * 56, c.minPixels());
