@@ -53,12 +53,9 @@ public final class AnyresProcessor {
   /** One image file; a bad file is a one-line {@link ImageFileException} naming it. */
   public AnyresPixels process(Path image) throws IOException {
     if (image == null) throw new IllegalArgumentException("image must name a file, got null");
-    ImageFiles.Decoded d = ImageFiles.decode(image, maxPixels);
-    if (!config.doConvertRgb() && !d.mode().equals("RGB"))
-      throw new ImageFileException(image, "is a " + d.mode() + " image and do_convert_rgb is false; only RGB images"
-          + " have the 3 channels the normalisation expects");
+    RgbImage rgb = ImageFiles.decodeForProcessor(image, maxPixels, config.doConvertRgb());
     try {
-      return run(d.image(), image.toString());
+      return run(rgb, image.toString());
     } catch (IllegalArgumentException e) {
       throw new ImageFileException(image, e.getMessage());
     }

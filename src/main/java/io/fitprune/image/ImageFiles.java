@@ -98,6 +98,18 @@ public final class ImageFiles {
     }
   }
 
+  /**
+   * The file as 8-bit RGB for a processor: without {@code do_convert_rgb} only an RGB file has the 3
+   * channels the normalisation expects, so any other mode is an error naming the file.
+   */
+  static RgbImage decodeForProcessor(Path file, long maxPixels, boolean convertRgb) throws IOException {
+    Decoded d = decode(file, maxPixels);
+    if (!convertRgb && !d.mode().equals("RGB"))
+      throw new ImageFileException(file, "is a " + d.mode() + " image and do_convert_rgb is false; only RGB images"
+          + " have the 3 channels the normalisation expects");
+    return d.image();
+  }
+
   private static void checkSize(Path file, ImageHeader h, long maxPixels) throws ImageFileException {
     String size = h.width() + " x " + h.height();
     if (h.width() == 0 || h.height() == 0)

@@ -63,12 +63,9 @@ public final class ImageProcessor {
     List<RgbImage> prepared = new ArrayList<>(images.size());
     for (Path p : images) {
       if (p == null) throw new IllegalArgumentException("images must not contain null");
-      ImageFiles.Decoded d = ImageFiles.decode(p, maxPixels);
-      if (!config.doConvertRgb() && !d.mode().equals("RGB"))
-        throw new ImageFileException(p, "is a " + d.mode() + " image and do_convert_rgb is false; only RGB images"
-            + " have the 3 channels the normalisation expects");
+      RgbImage rgb = ImageFiles.decodeForProcessor(p, maxPixels, config.doConvertRgb());
       try {
-        prepared.add(prepare(d.image()));
+        prepared.add(prepare(rgb));
       } catch (IllegalArgumentException e) {
         throw new ImageFileException(p, e.getMessage());
       }
@@ -174,19 +171,8 @@ public final class ImageProcessor {
       throw new IllegalArgumentException("a batch of " + images.size() + " images of " + w + " x " + h
           + " is too large for one float array");
     float[] out = new float[(int) (plane * 3 * images.size())];
-    double[] meanD = config.imageMean(), stdD = config.imageStd();
-    float[][] lut = new float[3][256];
-    for (int c = 0; c < 3; c++) {
-      float mean = (float) meanD[c], std = (float) stdD[c];
-      for (int v = 0; v < 256; v++) {
-        float x = config.doRescale() ? (float) (v * config.rescaleFactor()) : v;
-        if (config.doNormalize()) x = (x - mean) / std;
-        if (!Float.isFinite(x))
-          throw new IllegalArgumentException("rescale_factor " + config.rescaleFactor() + ", image_mean[" + c + "] "
-              + meanD[c] + " and image_std[" + c + "] " + stdD[c] + " turn pixel value " + v + " into " + x);
-        lut[c][v] = x;
-      }
-    }
+    float[][] lut = PixelLut.of(config.doRescale(), config.rescaleFactor(), config.doNormalize(), config.imageMean(),
+        config.imageStd());
     int o = 0;
     for (RgbImage im : images) {
       byte[] rgb = im.rgb();

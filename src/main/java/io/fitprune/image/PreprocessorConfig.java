@@ -1,8 +1,13 @@
 package io.fitprune.image;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import static io.fitprune.image.ConfigKeys.bool;
+import static io.fitprune.image.ConfigKeys.channels;
+import static io.fitprune.image.ConfigKeys.intValue;
+import static io.fitprune.image.ConfigKeys.keys;
+import static io.fitprune.image.ConfigKeys.number;
+import static io.fitprune.image.ConfigKeys.perChannel;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fitprune.io.InputFiles;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -51,7 +56,6 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
       "LlavaImageProcessor", "LlavaImageProcessorFast", "LlavaNextImageProcessor", "LlavaNextImageProcessorFast");
   /** LlavaNextImageProcessor's default {@code image_grid_pinpoints} (llava-v1.6's), {@code [height, width]}. */
   static final int[][] LLAVA_NEXT_PINPOINTS = {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}};
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   public PreprocessorConfig {
     if (shortestEdge != 0) {
@@ -65,8 +69,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     if (resample == null) throw new IllegalArgumentException("resample must not be null");
     size("crop_size.height", cropHeight);
     size("crop_size.width", cropWidth);
-    if (!Double.isFinite(rescaleFactor) || rescaleFactor == 0)
-      throw new IllegalArgumentException("rescale_factor must be a finite non-zero number, got " + rescaleFactor);
+    ConfigKeys.rescaleFactor(rescaleFactor);
     imageMean = channels("image_mean", imageMean, false);
     imageStd = channels("image_std", imageStd, true);
     if (gridPinpoints != null) {
@@ -123,7 +126,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
   public byte[] toJson() {
     if (shortestEdge == 0 || doPad || gridPinpoints != null)
       throw new IllegalStateException("only a shortest-edge resize without do_pad is written as CLIPImageProcessor");
-    com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+    com.fasterxml.jackson.databind.node.ObjectNode o = ConfigKeys.newObject();
     o.putObject("crop_size").put("height", cropHeight).put("width", cropWidth);
     o.put("do_center_crop", doCenterCrop).put("do_convert_rgb", doConvertRgb).put("do_normalize", doNormalize)
         .put("do_rescale", doRescale).put("do_resize", doResize);
@@ -134,11 +137,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     for (double v : imageStd) sd.add(v);
     o.put("processor_class", "LlavaProcessor").put("resample", resample.pil).put("rescale_factor", rescaleFactor);
     o.putObject("size").put("shortest_edge", shortestEdge);
-    try {
-      return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("an in-memory JSON tree could not be written", e);
-    }
+    return ConfigKeys.pretty(o);
   }
 
   /** This configuration with {@code do_pad} set to {@code pad}. */
@@ -154,7 +153,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
 
   /** Parses preprocessor JSON; {@code where} names its source in errors. */
   public static PreprocessorConfig parse(byte[] json, String where) {
-    JsonNode root = InputFiles.parseObject(JSON, json, where);
+    JsonNode root = ConfigKeys.parseObject(json, where);
     try {
       return fromJson(root);
     } catch (IllegalArgumentException e) {
@@ -167,6 +166,9 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     boolean llava = true; // a file without a type is read as the LLaVA processor, which honours do_pad
     boolean next = false;
     if (type != null && !type.isNull()) {
+      if (QwenPreprocessorConfig.isQwen(type))
+        throw new IllegalArgumentException("image_processor_type " + type + " is Qwen2-VL's processor: read this file with"
+            + " QwenPreprocessorConfig and process images with QwenImageProcessor");
       if (!type.isTextual() || !PROCESSORS.contains(type.asText()))
         throw new IllegalArgumentException("image_processor_type must be one of " + PROCESSORS.stream().sorted().toList()
             + ", got " + type);
@@ -211,9 +213,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
       }
     }
     if (next) bool(root, "do_pad", true); // checked, then left to the caller's batching (see gridPinpoints)
-    JsonNode resample = root.get("resample");
-    Resampling filter = d.resample;
-    if (resample != null && !resample.isNull()) filter = Resampling.fromPil(intValue(resample, "resample"));
+    Resampling filter = ConfigKeys.resample(root, d.resample);
     return new PreprocessorConfig(bool(root, "do_resize", d.doResize), shortest, height, width, filter,
         bool(root, "do_center_crop", d.doCenterCrop), cropH, cropW, bool(root, "do_rescale", d.doRescale),
         number(root, "rescale_factor", d.rescaleFactor), bool(root, "do_normalize", d.doNormalize),
@@ -238,18 +238,6 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     return p;
   }
 
-  private static Set<String> keys(JsonNode o) {
-    Set<String> s = new java.util.HashSet<>();
-    o.fieldNames().forEachRemaining(s::add);
-    return s;
-  }
-
-  private static int intValue(JsonNode n, String key) {
-    if (n == null || !n.canConvertToInt() || !n.isIntegralNumber())
-      throw new IllegalArgumentException(key + " must be an integer, got " + n);
-    return n.asInt();
-  }
-
   /** A size that must be given as at least 1 (0 would read as "no shortest edge" in the record). */
   private static int positive(JsonNode n, String key) {
     int v = intValue(n, key);
@@ -257,48 +245,8 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
     return v;
   }
 
-  private static boolean bool(JsonNode root, String key, boolean dflt) {
-    JsonNode n = root.get(key);
-    if (n == null || n.isNull()) return dflt;
-    if (!n.isBoolean()) throw new IllegalArgumentException(key + " must be true or false, got " + n);
-    return n.asBoolean();
-  }
-
-  private static double number(JsonNode root, String key, double dflt) {
-    JsonNode n = root.get(key);
-    if (n == null || n.isNull()) return dflt;
-    if (!n.isNumber()) throw new IllegalArgumentException(key + " must be a number, got " + n);
-    return n.asDouble();
-  }
-
-  /** A float for every channel, or a list of three (transformers' normalize accepts either). */
-  private static double[] perChannel(JsonNode root, String key, double[] dflt) {
-    JsonNode n = root.get(key);
-    if (n == null || n.isNull()) return dflt;
-    if (n.isNumber()) return new double[] {n.asDouble(), n.asDouble(), n.asDouble()};
-    if (!n.isArray() || n.size() != 3)
-      throw new IllegalArgumentException(key + " must be a number or a list of 3 numbers (R, G, B), got " + n);
-    double[] v = new double[3];
-    for (int i = 0; i < 3; i++) {
-      if (!n.get(i).isNumber()) throw new IllegalArgumentException(key + "[" + i + "] must be a number, got " + n.get(i));
-      v[i] = n.get(i).asDouble();
-    }
-    return v;
-  }
-
   private static void size(String key, int v) {
     if (v < 1 || v > MAX_SIZE) throw new IllegalArgumentException(key + " must be in [1, " + MAX_SIZE + "], got " + v);
-  }
-
-  private static double[] channels(String key, double[] v, boolean nonZero) {
-    if (v == null || v.length != 3)
-      throw new IllegalArgumentException(key + " must have 3 values (R, G, B), got " + (v == null ? "null" : v.length));
-    for (double x : v) {
-      if (!Double.isFinite(x) || (nonZero && (float) x == 0))
-        throw new IllegalArgumentException(key + " must be finite" + (nonZero ? " and non-zero" : "") + ", got "
-            + java.util.Arrays.toString(v));
-    }
-    return v.clone();
   }
 
   /** The resize target's description, for messages. */

@@ -4,6 +4,8 @@ import io.fitprune.image.AnyresProcessor;
 import io.fitprune.image.ImageFiles;
 import io.fitprune.image.ImageProcessor;
 import io.fitprune.image.PreprocessorConfig;
+import io.fitprune.image.QwenImageProcessor;
+import io.fitprune.image.QwenPreprocessorConfig;
 import io.fitprune.image.Resampler;
 import io.fitprune.image.Resampling;
 import io.fitprune.image.RgbImage;
@@ -44,7 +46,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * torchvision path of transformers' fast processors) and java.awt's bicubic (no antialiasing);
  * then the whole processor from a PNG file and from decoded pixels (resize, crop, normalize); and
  * LLaVA-NeXT's anyres views of the same pixels (llava-v1.6: fitted into 672 x 672, padded, four
- * 336 tiles and the 336 x 336 base view, normalized).
+ * 336 tiles and the 336 x 336 base view, normalized); and Qwen2-VL's processor (Qwen2-VL-7B's
+ * config) on the same pixels (smart-resized to 1204 x 1596, 9,804 patches) and on a 1288 x 728
+ * screenshot-sized image, already whole 28-pixel cells, so only rescale, normalize and the patch
+ * order (4,784 patches of 1,176 values) run.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -60,6 +65,8 @@ public class ImageBench {
   private InterpolateFuncOptions bicubicAa;
   private ImageProcessor llava;
   private AnyresProcessor llavaNext;
+  private QwenImageProcessor qwen;
+  private RgbImage wide;
   private Path dir, png;
 
   @Setup(Level.Trial)
@@ -90,6 +97,9 @@ public class ImageBench {
     llavaNext = AnyresProcessor.fromConfig(PreprocessorConfig.parse(("{\"image_processor_type\": \"LlavaNextImageProcessor\","
         + " \"size\": {\"shortest_edge\": 336}, \"crop_size\": {\"height\": 336, \"width\": 336}}").getBytes(),
         "llava-v1.6"));
+    qwen = QwenImageProcessor.fromConfig(QwenPreprocessorConfig.parse(("{\"min_pixels\": 3136, \"max_pixels\": 12845056,"
+        + " \"image_processor_type\": \"Qwen2VLImageProcessor\"}").getBytes(), "Qwen2-VL-7B-Instruct"));
+    wide = new RgbImage(1288, 728, java.util.Arrays.copyOf(b, 1288 * 728 * 3));
     dir = Files.createTempDirectory("imagebench");
     png = dir.resolve("photo.png");
     ImageIO.write(awt, "png", png.toFile());
@@ -128,6 +138,16 @@ public class ImageBench {
   @Benchmark
   public float[] oursAnyresPixels() {
     return llavaNext.processImage(photo).pixelValues().data();
+  }
+
+  @Benchmark
+  public float[] oursQwenPixels() {
+    return qwen.processImage(photo).pixelValues();
+  }
+
+  @Benchmark
+  public float[] oursQwenPixels1288x728() {
+    return qwen.processImage(wide).pixelValues();
   }
 
   @Benchmark
