@@ -38,9 +38,10 @@ final class FitCommand implements Callable<Integer> {
           + "mode, and fast mode without --stats (records them on --calibration).")
   Path weights;
 
-  @Option(names = "--calibration", paramLabel = "E.safetensors",
-      description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
-  Path calibration;
+  @Option(names = "--calibration", arity = "1..*", paramLabel = "E.safetensors",
+      description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = "
+          + "[prefix, visual]. Several files may have different visual counts: the recipe is for the model's.")
+  List<Path> calibration;
 
   @Option(names = "--images", arity = "1..*", paramLabel = "IMG", description = "With a LLaVA model folder as --model: "
       + "calibration images, each asked --prompt through the chat template, vision tower and projector (as embed does); "
@@ -78,7 +79,7 @@ final class FitCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     CliPaths.input("--stats", stats);
     CliPaths.checkpoint("--weights", weights);
-    CliPaths.input("--calibration", calibration);
+    if (calibration != null) for (Path c : calibration) CliPaths.input("--calibration", c);
     CliPaths.output("--out", out);
     if (statsOut != null) CliPaths.output("--stats-out", statsOut);
     if (images != null && (weights != null || calibration != null || stats != null))
