@@ -9,6 +9,7 @@ import io.fitprune.model.Geometry;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.pruning.SequenceState;
 import io.fitprune.pruning.VisualCountPolicy;
+import io.fitprune.recipe.Recipe;
 import io.fitprune.stats.AttentionStats;
 import io.fitprune.testutil.RaggedStats;
 import io.fitprune.testutil.RandomStats;
@@ -180,6 +181,35 @@ class MixedCountsFitTest {
     assertEquals(st.selfMass(0, 1), sum(st.self(), st.offset(0, 1), 2));
     assertEquals(2, st.visual(0));
     assertEquals(4, st.visual(1));
+  }
+
+  static final String README_BEGIN = "// README mixed counts begin", README_END = "// README mixed counts end";
+
+  @Test
+  void theReadmeExampleRuns() throws Exception {
+    Geometry model = new Geometry("m", 6, 32, 4, 2, 8, 96, 64, 3, 5);
+    int S = 3, L = model.layers();
+    AttentionStats random = RaggedStats.generate(L, new int[] {64, 100, 30}, 12);
+    int V = random.tokens();
+    float[] self = random.self(), cross = random.cross();
+    // README mixed counts begin
+    int[] visual = {64, 100, 30};                       // each sample's visual tokens; V = the largest, 100
+    AttentionStats stats = new AttentionStats(S, L, V, self, cross, visual); // rows past a count hold 0
+    FitResult fit = new FastFitter(stats, FlopsModel.of(model, Scope.PAPER)).fit(0.5); // for model.visualTokens()
+    Recipe recipe = Recipe.builder(model).fit(fit, Scope.PAPER, S).build();
+    Pruner pruner = Pruner.of(recipe, model, VisualCountPolicy.SCALE);  // any image's count
+    // README mixed counts end
+    assertEquals(64, recipe.visualTokens());
+    assertTrue(recipe.paper().reduction() >= 0.5);
+    SequenceState seq = SequenceState.start(L, new Spans(3, 100), 3 + 100 + 5);
+    long first = 0;
+    for (int l = 0; l < L && first == 0; l++) {
+      first = pruner.count(seq);
+      seq.apply(l, seq.keepDropping(new int[0], 0));
+    }
+    assertTrue(first > 0, "the recipe prunes a 100-token image");
+    io.fitprune.testutil.ReadmeBlocks.requireShown("src/test/java/io/fitprune/fitting/MixedCountsFitTest.java",
+        README_BEGIN, README_END);
   }
 
   private static double sum(float[] a, int from, int n) {
