@@ -30,7 +30,8 @@ final class FitCommand implements Callable<Integer> {
   String model;
 
   @Option(names = "--stats", paramLabel = "S.safetensors",
-      description = "Statistics: float32 self and cross [S,L,V]. Required for fast mode; exact mode records its own when absent.")
+      description = "Statistics: float32 self and cross [S,L,V] (with I64 visual [S] when samples have their own visual "
+          + "counts). Required for fast mode; exact mode records its own when absent.")
   Path stats;
 
   @Option(names = "--weights", paramLabel = "W.safetensors",
@@ -52,7 +53,8 @@ final class FitCommand implements Callable<Integer> {
   String prompt;
 
   @Option(names = "--stats-out", paramLabel = "S.safetensors",
-      description = "Also write the statistics this run records (self and cross [S,L,V]), for fast-mode fits without the model.")
+      description = "Also write the statistics this run records (self and cross [S,L,V], and visual [S] when samples have "
+          + "their own visual counts), for fast-mode fits without the model.")
   Path statsOut;
 
   @Option(names = "--name-prefix", paramLabel = "PREFIX",
