@@ -5,7 +5,6 @@ import io.fitprune.model.Geometry;
 import java.math.BigInteger;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * Calibration samples of different visual counts brought to one recipe (docs/design.md,
@@ -23,7 +22,6 @@ import java.util.TreeSet;
  * When every sample has {@code V*} both are the plain mean, bit for bit.
  */
 final class SampleCounts {
-  private final FlopsModel model;
   private final int reference;
   private final int[] visual;
   private final boolean uniform;
@@ -31,7 +29,6 @@ final class SampleCounts {
   private final double[] scale;
 
   SampleCounts(int[] visual, FlopsModel model) {
-    this.model = model;
     this.reference = model.geometry().visualTokens();
     this.visual = visual.clone();
     if (visual.length == 0) throw new IllegalArgumentException("no samples");
@@ -51,15 +48,11 @@ final class SampleCounts {
   }
 
   /** The same cost model for an image of {@code v} visual tokens. */
-  static FlopsModel atCount(FlopsModel m, int v) {
+  private static FlopsModel atCount(FlopsModel m, int v) {
     Geometry g = m.geometry();
     Geometry gv = new Geometry(g.name(), g.layers(), g.hidden(), g.heads(), g.kvHeads(), g.headDim(), g.mlp(), v,
         g.prefixTokens(), g.textTokens());
     return new FlopsModel(gv, m.scope(), m.prefixTokens(), m.textTokens());
-  }
-
-  int samples() {
-    return visual.length;
   }
 
   /** Visual tokens of sample {@code s}. */
@@ -71,11 +64,6 @@ final class SampleCounts {
     int m = 0;
     for (int v : visual) m = Math.max(m, v);
     return m;
-  }
-
-  /** True when every sample has the reference count: the aggregation is the plain mean. */
-  boolean uniform() {
-    return uniform;
   }
 
   /** The cost tables of sample {@code s}'s own count. */
@@ -106,7 +94,7 @@ final class SampleCounts {
     Map<Integer, Long> byCount = new HashMap<>();
     for (int s = 0; s < S; s++) byCount.merge(visual[s], (long) pruned[s * stride + at], Long::sum);
     BigInteger den = BigInteger.ONE;
-    for (int v : new TreeSet<>(byCount.keySet())) {
+    for (int v : byCount.keySet()) {
       BigInteger bv = BigInteger.valueOf(v);
       den = den.divide(den.gcd(bv)).multiply(bv);
     }
@@ -115,9 +103,5 @@ final class SampleCounts {
       num = num.add(BigInteger.valueOf(e.getValue()).multiply(den.divide(BigInteger.valueOf(e.getKey()))));
     BigInteger r = num.multiply(BigInteger.valueOf(reference)).divide(den.multiply(BigInteger.valueOf(S)));
     return r.intValueExact();  // at most V*: each k_s <= V_s
-  }
-
-  FlopsModel reference() {
-    return model;
   }
 }
