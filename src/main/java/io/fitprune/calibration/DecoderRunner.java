@@ -20,15 +20,18 @@ public final class DecoderRunner implements LayerRunner {
   private final List<Spans> spans;
   private DecoderState[] states;
 
-  /** All samples must have the same number of visual tokens (the statistics are [S, L, V]). */
+  /**
+   * Samples may have different visual counts (images of different sizes): each is recorded and
+   * fitted at its own ({@link #visualTokens}).
+   */
   public DecoderRunner(Decoder decoder, List<Tensor> embeds, List<Spans> spans) {
     if (decoder == null) throw new IllegalArgumentException("decoder is null");
     if (embeds == null || spans == null || embeds.size() != spans.size() || embeds.isEmpty())
       throw new IllegalArgumentException("samples: need one spans per embeddings tensor, and at least one sample");
-    long v = spans.get(0).visual();
-    for (Spans s : spans)
-      if (s.visual() != v)
-        throw new IllegalArgumentException("samples: all must have the same visual token count (" + v + "), got " + s.visual());
+    for (int s = 0; s < spans.size(); s++)
+      if (spans.get(s) == null || spans.get(s).visual() > Integer.MAX_VALUE)
+        throw new IllegalArgumentException("samples: spans of sample " + s + " must be non-null with at most "
+            + Integer.MAX_VALUE + " visual tokens");
     this.decoder = decoder;
     this.embeds = List.copyOf(embeds);
     this.spans = List.copyOf(spans);
@@ -37,6 +40,13 @@ public final class DecoderRunner implements LayerRunner {
   @Override
   public int samples() {
     return embeds.size();
+  }
+
+  @Override
+  public int visualTokens(int sample) {
+    if (sample < 0 || sample >= spans.size())
+      throw new IllegalArgumentException("sample must be in [0, " + spans.size() + "), got " + sample);
+    return (int) spans.get(sample).visual();
   }
 
   public Decoder decoder() {

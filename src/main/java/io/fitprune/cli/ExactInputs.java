@@ -19,18 +19,29 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
-/** The reference decoder and calibration embeddings for {@code fit --mode exact}. */
+/**
+ * The reference decoder and calibration embeddings for {@code fit --weights --calibration}: one
+ * or more files, each with its own spans, so samples of different visual counts come from
+ * different files (fitting brings them to the model's count).
+ */
 final class ExactInputs {
   private ExactInputs() {}
 
-  static DecoderRunner runner(DecoderConfig config, Path weights, String namePrefix, Path calibration) throws Exception {
+  static DecoderRunner runner(DecoderConfig config, Path weights, String namePrefix, List<Path> calibration)
+      throws Exception {
     Geometry g = config.geometry();
+    List<Tensor> embeds = new ArrayList<>();
+    List<Spans> spans = new ArrayList<>();
+    for (Path c : calibration) read(g, c, embeds, spans);  // inputs before the weights: bad input fails fast
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
       w = DecoderWeights.load(weights, config, namePrefix, true);
     }
-    List<Tensor> embeds = new ArrayList<>();
-    List<Spans> spans = new ArrayList<>();
+    return new DecoderRunner(new Decoder(w), embeds, spans);
+  }
+
+  /** Appends the samples of one calibration file: embeds [S, n, D] or [n, D], spans [prefix, visual] (default: the model's). */
+  private static void read(Geometry g, Path calibration, List<Tensor> embeds, List<Spans> spans) throws Exception {
     try (SafetensorsFile f = SafetensorsFile.open(calibration)) {
       TensorInfo t = f.tensors().get("embeds");
       if (t == null) throw new IllegalArgumentException("--calibration: " + calibration + " has no tensor 'embeds'");
@@ -48,8 +59,10 @@ final class ExactInputs {
         if (sp.length != 2) throw new IllegalArgumentException("--calibration: 'spans' must hold [prefix, visual]");
         if (sp[0] < 0 || sp[0] > n) throw new IllegalArgumentException("--calibration: 'spans' prefix " + sp[0] + " is outside [0, n = " + n + "]");
         P = (int) sp[0];
-        if (sp[1] != V)
-          throw new IllegalArgumentException("--calibration: " + sp[1] + " visual tokens, but " + g.name() + " has " + V);
+        if (sp[1] < 0 || sp[1] > n)
+          throw new IllegalArgumentException("--calibration " + calibration + ": 'spans' visual " + sp[1]
+              + " is outside [0, n = " + n + "]");
+        V = (int) sp[1];  // any count: samples are fitted at their own and brought to the model's
       }
       if ((long) P + V > n) throw new IllegalArgumentException("--calibration: prefix " + P + " + visual " + V + " exceed n = " + n);
       FloatBuffer fb = f.floats("embeds");
@@ -69,6 +82,5 @@ final class ExactInputs {
       }
       java.lang.ref.Reference.reachabilityFence(fb);
     }
-    return new DecoderRunner(new Decoder(w), embeds, spans);
   }
 }

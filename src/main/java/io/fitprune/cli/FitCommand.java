@@ -30,7 +30,8 @@ final class FitCommand implements Callable<Integer> {
   String model;
 
   @Option(names = "--stats", paramLabel = "S.safetensors",
-      description = "Statistics: float32 self and cross [S,L,V]. Required for fast mode; exact mode records its own when absent.")
+      description = "Statistics: float32 self and cross [S,L,V] (with I64 visual [S] when samples have their own visual "
+          + "counts). Required for fast mode; exact mode records its own when absent.")
   Path stats;
 
   @Option(names = "--weights", paramLabel = "W.safetensors",
@@ -38,9 +39,10 @@ final class FitCommand implements Callable<Integer> {
           + "mode, and fast mode without --stats (records them on --calibration).")
   Path weights;
 
-  @Option(names = "--calibration", paramLabel = "E.safetensors",
-      description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = [prefix, visual].")
-  Path calibration;
+  @Option(names = "--calibration", arity = "1..*", paramLabel = "E.safetensors",
+      description = "With --weights: calibration input embeddings, float32 'embeds' [S, n, D] or [n, D], optional 'spans' = "
+          + "[prefix, visual]. Several files may have different visual counts: the recipe is for the model's.")
+  List<Path> calibration;
 
   @Option(names = "--images", arity = "1..*", paramLabel = "IMG", description = "With a LLaVA model folder as --model: "
       + "calibration images, each asked --prompt through the chat template, vision tower and projector (as embed does); "
@@ -51,7 +53,8 @@ final class FitCommand implements Callable<Integer> {
   String prompt;
 
   @Option(names = "--stats-out", paramLabel = "S.safetensors",
-      description = "Also write the statistics this run records (self and cross [S,L,V]), for fast-mode fits without the model.")
+      description = "Also write the statistics this run records (self and cross [S,L,V], and visual [S] when samples have "
+          + "their own visual counts), for fast-mode fits without the model.")
   Path statsOut;
 
   @Option(names = "--name-prefix", paramLabel = "PREFIX",
@@ -78,7 +81,7 @@ final class FitCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     CliPaths.input("--stats", stats);
     CliPaths.checkpoint("--weights", weights);
-    CliPaths.input("--calibration", calibration);
+    if (calibration != null) for (Path c : calibration) CliPaths.input("--calibration", c);
     CliPaths.output("--out", out);
     if (statsOut != null) CliPaths.output("--stats-out", statsOut);
     if (images != null && (weights != null || calibration != null || stats != null))

@@ -8,11 +8,14 @@ import io.fitprune.stats.AttentionStats;
  * sequences through a {@link LayerRunner}, and a token set is deletable while the remaining score
  * stays {@code >= (1 - alpha) * W}, W being the mass recorded in the unpruned pass for that sample
  * and layer (docs/design.md, "Fitting a recipe"). Same budget check and binary search as fast mode.
+ * Samples of different visual counts each run at their own count, brought to one recipe as in
+ * fast mode ({@link SampleCounts}).
  */
 public final class ExactFitter {
   private final LayerRunner runner;
   private final FlopsModel model;
   private final int S, L, V;
+  private final SampleCounts counts;
   /** Recorded masses W_self and W_cross per (sample, layer). */
   private final double[] selfMass, crossMass;
 
@@ -22,12 +25,21 @@ public final class ExactFitter {
     this.model = model;
     this.S = reference.samples();
     this.L = model.geometry().layers();
-    this.V = model.geometry().visualTokens();
-    if (reference.layers() != L || reference.tokens() != V)
+    if (reference.layers() != L || (!reference.hasCounts() && reference.tokens() != model.geometry().visualTokens()))
       throw new IllegalArgumentException("reference statistics do not match model " + model.geometry().name());
     if (runner.samples() != S)
       throw new IllegalArgumentException("runner holds " + runner.samples() + " samples but the reference statistics "
           + S);
+    int[] visual = new int[S];
+    for (int s = 0; s < S; s++) {
+      visual[s] = reference.visual(s);
+      int own = runner.visualTokens(s);
+      if (own >= 0 && own != visual[s])
+        throw new IllegalArgumentException("runner's sample " + s + " has " + own + " visual tokens but the reference "
+            + "statistics " + visual[s]);
+    }
+    this.counts = new SampleCounts(visual, model);
+    this.V = counts.maxVisual();
     selfMass = new double[S * L];
     crossMass = new double[S * L];
     for (int s = 0; s < S; s++)
@@ -37,7 +49,7 @@ public final class ExactFitter {
       }
   }
 
-  /** Records the reference pass with the runner itself first. */
+  /** Records the reference pass with the runner itself first (each sample at its own count, {@link LayerRunner#visualTokens}). */
   public ExactFitter(LayerRunner runner, FlopsModel model) {
     this(runner, StatsRecorder.record(runner, model.geometry().layers(), model.geometry().visualTokens()), model);
   }
@@ -55,9 +67,8 @@ public final class ExactFitter {
   public int[] pass(double alpha, double budget) {
     if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("alpha must be in [0, 1], got " + alpha);
     double target = (1 - budget) * model.baseline();
-    double[] pre = model.preTable(), post = model.postTable();
-    int[] n = new int[S];
-    java.util.Arrays.fill(n, V);
+    int[] n = new int[S], pruned = new int[S];
+    for (int s = 0; s < S; s++) n[s] = counts.visual(s);
     double[] spent = new double[S];
     int[] recipe = new int[L];
     float[] self = new float[V], cross = new float[V];
@@ -68,9 +79,11 @@ public final class ExactFitter {
     try {
       for (int l = 0; l < L; l++) {
         double projected = 0;
-        for (int s = 0; s < S; s++) projected += spent[s] + (L - l) * (pre[n[s]] + post[n[s]]);
+        for (int s = 0; s < S; s++) {
+          FlopsModel own = counts.model(s);
+          projected += counts.toReference(s, spent[s] + (L - l) * (own.preTable()[n[s]] + own.postTable()[n[s]]));
+        }
         if (projected / S <= target) break;
-        long prunedSum = 0;
         for (int s = 0; s < S; s++) {
           int alive = n[s];
           runner.attend(s, l, alive, self, cross);
@@ -84,11 +97,11 @@ public final class ExactFitter {
           for (int i = 0; i < kc; i++) if (inSelf[crossOrder[i]]) drop[k++] = crossOrder[i];
           java.util.Arrays.sort(drop, 0, k);
           runner.finish(s, l, drop, k);
-          spent[s] += pre[alive] + post[alive - k];
+          spent[s] += counts.model(s).layer(alive, alive - k);
           n[s] = alive - k;
-          prunedSum += k;
+          pruned[s] = k;
         }
-        recipe[l] = (int) (prunedSum / S);
+        recipe[l] = counts.floorMean(pruned, 1, 0);
       }
     } finally {
       runner.endPass();

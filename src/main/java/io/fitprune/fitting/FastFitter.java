@@ -20,11 +20,15 @@ import java.util.stream.IntStream;
  * <p>The result is identical to the lock-step procedure (docs/design.md, "Fitting a
  * recipe"): samples do not interact
  * before the budget check stops the pass, and after it the recipe is 0.
+ *
+ * <p>Samples may have different visual counts ({@link AttentionStats#visual}): each runs at its
+ * own count and the recipe is for the model's (see {@link SampleCounts}).
  */
 public final class FastFitter {
   private final AttentionStats stats;
   private final FlopsModel model;
   private final int S, L, V;
+  private final SampleCounts counts;
   /** Per (sample, layer) row: token indices ascending by self score (resp. cross), ties by index. */
   private final int[] selfOrder, crossOrder;
   /** Per row: the sum over all V tokens, taken in sorted order. */
@@ -35,7 +39,8 @@ public final class FastFitter {
   private record Trajectory(int[] floorMeanPruned, double[] meanProjected) {}
 
   public FastFitter(AttentionStats stats, FlopsModel model) {
-    if (stats.layers() != model.geometry().layers() || stats.tokens() != model.geometry().visualTokens())
+    if (stats.layers() != model.geometry().layers()
+        || (!stats.hasCounts() && stats.tokens() != model.geometry().visualTokens()))
       throw new IllegalArgumentException("statistics [S=" + stats.samples() + ", L=" + stats.layers() + ", V="
           + stats.tokens() + "] do not match model " + model.geometry().name() + " (L=" + model.geometry().layers()
           + ", V=" + model.geometry().visualTokens() + ")");
@@ -44,6 +49,9 @@ public final class FastFitter {
     this.S = stats.samples();
     this.L = stats.layers();
     this.V = stats.tokens();
+    int[] visual = new int[S];
+    for (int s = 0; s < S; s++) visual[s] = stats.visual(s);
+    this.counts = new SampleCounts(visual, model);
     int rows = S * L;
     selfOrder = new int[rows * V];
     crossOrder = new int[rows * V];
@@ -54,20 +62,20 @@ public final class FastFitter {
     IntStream.range(0, (rows + chunk - 1) / chunk).parallel().forEach(c -> {
       int[] out = new int[V], tmp = new int[V], keys = new int[V], keysTmp = new int[V], count = new int[256];
       for (int row = c * chunk; row < Math.min(rows, (c + 1) * chunk); row++) {
-        int off = row * V;
-        Deletable.radixAscending(stats.self(), off, V, out, tmp, keys, keysTmp, count);
-        System.arraycopy(out, 0, selfOrder, off, V);
-        selfTotal[row] = sortedSum(stats.self(), selfOrder, off);
-        Deletable.radixAscending(stats.cross(), off, V, out, tmp, keys, keysTmp, count);
-        System.arraycopy(out, 0, crossOrder, off, V);
-        crossTotal[row] = sortedSum(stats.cross(), crossOrder, off);
+        int off = row * V, n = counts.visual(row / L);  // a sample's rows end at its count
+        Deletable.radixAscending(stats.self(), off, n, out, tmp, keys, keysTmp, count);
+        System.arraycopy(out, 0, selfOrder, off, n);
+        selfTotal[row] = sortedSum(stats.self(), selfOrder, off, n);
+        Deletable.radixAscending(stats.cross(), off, n, out, tmp, keys, keysTmp, count);
+        System.arraycopy(out, 0, crossOrder, off, n);
+        crossTotal[row] = sortedSum(stats.cross(), crossOrder, off, n);
       }
     });
   }
 
-  private double sortedSum(float[] scores, int[] order, int off) {
+  private static double sortedSum(float[] scores, int[] order, int off, int n) {
     double t = 0;
-    for (int i = 0; i < V; i++) t += scores[off + order[off + i]];
+    for (int i = 0; i < n; i++) t += scores[off + order[off + i]];
     return t;
   }
 
@@ -126,13 +134,9 @@ public final class FastFitter {
     int[] floorMean = new int[L];
     double[] meanProjected = new double[L];
     for (int l = 0; l < L; l++) {
-      long sum = 0;
       double proj = 0;
-      for (int s = 0; s < S; s++) {
-        sum += pruned[s * L + l];
-        proj += projected[s * L + l];
-      }
-      floorMean[l] = (int) (sum / S);  // floor: counts are non-negative
+      for (int s = 0; s < S; s++) proj += projected[s * L + l];
+      floorMean[l] = counts.floorMean(pruned, L, l);
       meanProjected[l] = proj / S;
     }
     return new Trajectory(floorMean, meanProjected);
@@ -142,34 +146,37 @@ public final class FastFitter {
    * One sample through all layers: pruned counts and, per layer, the projected cost the budget
    * check sees. The alive sum of a row is its full sum minus the dead tokens' scores, so a row
    * costs O(prefix + dead) instead of O(V); at alpha = 1 both prefixes are, by definition, every
-   * alive token, which is taken literally rather than through rounded sums.
+   * alive token, which is taken literally rather than through rounded sums. The sample runs at
+   * its own visual count on its own cost tables; its projected cost is expressed at the model's.
    */
   private void runSample(int s, double alpha, int[] pruned, double[] projected) {
     float[] self = stats.self(), cross = stats.cross();
-    double[] pre = model.preTable(), post = model.postTable();
-    boolean[] dead = new boolean[V];
-    int[] deadList = new int[V];
-    int[] inSelf = new int[V];  // stamp l+1 marks a token in layer l's self prefix
-    int n = V;
+    FlopsModel own = counts.model(s);
+    double[] pre = own.preTable(), post = own.postTable();
+    int vs = counts.visual(s);  // this sample's tokens: the first vs of each row
+    boolean[] dead = new boolean[vs];
+    int[] deadList = new int[vs];
+    int[] inSelf = new int[vs];  // stamp l+1 marks a token in layer l's self prefix
+    int n = vs;
     double spent = 0;
     boolean all = alpha >= 1;
     for (int l = 0; l < L; l++) {
       int r = s * L + l, row = r * V;
-      projected[r] = spent + (L - l) * (pre[n] + post[n]);
+      projected[r] = counts.toReference(s, spent + (L - l) * (pre[n] + post[n]));
       int k = 0;
       if (n > 0 && all) {
-        for (int j = 0; j < V; j++)
+        for (int j = 0; j < vs; j++)
           if (!dead[j]) {
             dead[j] = true;
-            deadList[V - n + k] = j;
+            deadList[vs - n + k] = j;
             k++;
           }
       } else if (n > 0) {
-        int nDead = V - n, stamp = l + 1;
+        int nDead = vs - n, stamp = l + 1;
         // Self prefix: longest ascending prefix with sum <= alpha * (sum over alive tokens).
-        double total = aliveTotal(self, selfOrder, selfTotal[r], row, dead, deadList, nDead, n);
+        double total = aliveTotal(self, selfOrder, selfTotal[r], row, dead, deadList, nDead, n, vs);
         double limit = alpha * total, acc = 0;
-        for (int i = 0; i < V; i++) {
+        for (int i = 0; i < vs; i++) {
           int j = selfOrder[row + i];
           if (dead[j]) continue;
           acc += self[row + j];
@@ -177,10 +184,10 @@ public final class FastFitter {
           inSelf[j] = stamp;
         }
         // Cross prefix; tokens in both prefixes die now.
-        total = aliveTotal(cross, crossOrder, crossTotal[r], row, dead, deadList, nDead, n);
+        total = aliveTotal(cross, crossOrder, crossTotal[r], row, dead, deadList, nDead, n, vs);
         limit = alpha * total;
         acc = 0;
-        for (int i = 0; i < V; i++) {
+        for (int i = 0; i < vs; i++) {
           int j = crossOrder[row + i];
           if (dead[j]) continue;
           acc += cross[row + j];
@@ -203,7 +210,7 @@ public final class FastFitter {
    * otherwise the alive tokens are summed directly (in sorted order, as the full sums are).
    */
   private double aliveTotal(float[] scores, int[] order, double full, int row, boolean[] dead, int[] deadList,
-      int nDead, int alive) {
+      int nDead, int alive, int vs) {
     if (nDead == 0) return full;
     if (nDead <= alive) {
       double t = full;
@@ -211,7 +218,7 @@ public final class FastFitter {
       return Math.max(t, 0);
     }
     double t = 0;
-    for (int i = 0; i < V; i++) {
+    for (int i = 0; i < vs; i++) {
       int j = order[row + i];
       if (!dead[j]) t += scores[row + j];
     }

@@ -24,6 +24,16 @@ public interface LayerRunner {
   int samples();
 
   /**
+   * Visual tokens of {@code sample} before any pruning, when samples differ (images of different
+   * sizes); -1, the default, means every sample has the model's count. Recording and fitting run
+   * each sample at its own count and bring them to one recipe (docs/design.md, "Calibrating on
+   * mixed visual counts").
+   */
+  default int visualTokens(int sample) {
+    return -1;
+  }
+
+  /**
    * Starts a pass: every sample restarts from its unpruned input, all V visual tokens alive,
    * before layer 0.
    */

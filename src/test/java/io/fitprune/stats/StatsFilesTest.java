@@ -36,6 +36,61 @@ class StatsFilesTest {
     assertEquals(ramp(30)[5] + ramp(30)[6] + ramp(30)[7] + ramp(30)[8] + ramp(30)[9], back.selfMass(0, 1), 1e-6);
   }
 
+  /** Ragged statistics: sample 0 has 2 tokens, sample 1 has 5 (row width), sample 2 has 7 (more than the model's). */
+  private static AttentionStats ragged() {
+    int[] visual = {2, 5, 7};
+    float[] self = new float[3 * 3 * 7], cross = new float[3 * 3 * 7];
+    java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+    for (int s = 0; s < 3; s++)
+      for (int l = 0; l < 3; l++)
+        for (int j = 0; j < visual[s]; j++) {
+          self[(s * 3 + l) * 7 + j] = (float) (0.01 + r.nextDouble());
+          cross[(s * 3 + l) * 7 + j] = (float) (0.01 + r.nextDouble());
+        }
+    return new AttentionStats(3, 3, 7, self, cross, visual);
+  }
+
+  @Test
+  void raggedRoundTripAndTheOldFormatUnchanged() throws Exception {
+    AttentionStats st = ragged();
+    Path f = dir.resolve("ragged.safetensors");
+    StatsFiles.write(f, st, null);
+    AttentionStats back = StatsFiles.read(f, G);  // counts 2 and 7 around the model's 5: fitting brings them to it
+    assertTrue(back.hasCounts());
+    assertArrayEquals(new int[] {2, 5, 7}, new int[] {back.visual(0), back.visual(1), back.visual(2)});
+    assertArrayEquals(st.self(), back.self());
+    assertArrayEquals(st.cross(), back.cross());
+    try (io.fitprune.io.SafetensorsFile sf = io.fitprune.io.SafetensorsFile.open(f)) {
+      assertEquals(io.fitprune.io.DType.I64, sf.tensors().get("visual").dtype());
+      assertArrayEquals(new long[] {3, 3, 7}, sf.tensors().get("self").shape());
+    }
+    // Without counts the file is the plain [S, L, V] pair, byte for byte what Python writes.
+    Path plain = dir.resolve("plain.safetensors");
+    StatsFiles.write(plain, new AttentionStats(2, 3, 5, ramp(30), ramp(30)), null);
+    Path py = dir.resolve("py.safetensors");
+    new SafetensorsWriter().putFloats("self", ramp(30), 2, 3, 5).putFloats("cross", ramp(30), 2, 3, 5).write(py);
+    assertArrayEquals(Files.readAllBytes(py), Files.readAllBytes(plain));
+    assertFalse(StatsFiles.read(plain, G).hasCounts());
+  }
+
+  @Test
+  void rejectsBadCountsAndPadding() throws Exception {
+    AttentionStats st = ragged();
+    long[] shape = {3, 3, 7};
+    assertTrue(reject(new SafetensorsWriter().putFloats("self", st.self(), shape).putFloats("cross", st.cross(), shape)
+        .putLongs("visual", new long[] {2, 0, 7}, 3)).contains("'visual' holds 0 for sample 1"));
+    assertTrue(reject(new SafetensorsWriter().putFloats("self", st.self(), shape).putFloats("cross", st.cross(), shape)
+        .putLongs("visual", new long[] {2, 5, 8}, 3)).contains("[1, V = 7]"));
+    assertTrue(reject(new SafetensorsWriter().putFloats("self", st.self(), shape).putFloats("cross", st.cross(), shape)
+        .putLongs("visual", new long[] {2, 5}, 2)).contains("'visual' must have shape [3]"));
+    assertTrue(reject(new SafetensorsWriter().putFloats("self", st.self(), shape).putFloats("cross", st.cross(), shape)
+        .putInts("visual", new int[] {2, 5, 7}, 3)).contains("must be I64"));
+    float[] self = st.self().clone();
+    self[(0 * 3 + 2) * 7 + 4] = 1e-3f;  // sample 0 has 2 tokens: index 4 is padding
+    assertTrue(reject(new SafetensorsWriter().putFloats("self", self, shape).putFloats("cross", st.cross(), shape)
+        .putLongs("visual", new long[] {2, 5, 7}, 3)).contains("padding must be 0"));
+  }
+
   @Test
   void syntheticStatsArePlausible() throws Exception {
     Geometry g = new Geometry("m", 8, 8, 2, 2, 4, 16, 64, 1, 2);

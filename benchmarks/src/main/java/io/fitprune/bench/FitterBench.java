@@ -36,7 +36,7 @@ public class FitterBench {
   @Param({"100"})
   public int samples;
 
-  private AttentionStats stats;
+  private AttentionStats stats, mixed;
   private FlopsModel model;
 
   @Setup
@@ -45,12 +45,41 @@ public class FitterBench {
     stats = SyntheticStats.generate(g, samples, 1);
     // Paper scope: budgets up to 0.9 are reachable there (the full scope tops out near 0.85).
     model = FlopsModel.of(g, Scope.PAPER);
+    mixed = mixedCounts(g, samples);
+  }
+
+  /**
+   * The same number of samples at four anyres-like counts (576 to 1152, a quarter each), rows cut
+   * from synthetic statistics at 1152 tokens and padded with 0: fitting at each sample's own count.
+   */
+  static AttentionStats mixedCounts(Geometry g, int samples) {
+    int max = 1152, L = g.layers();
+    Geometry wide = new Geometry(g.name(), L, g.hidden(), g.heads(), g.kvHeads(), g.headDim(), g.mlp(), max,
+        g.prefixTokens(), g.textTokens());
+    AttentionStats full = SyntheticStats.generate(wide, samples, 2);
+    int[] visual = new int[samples];
+    float[] self = full.self().clone(), cross = full.cross().clone();
+    for (int s = 0; s < samples; s++) {
+      visual[s] = s == 0 ? max : new int[] {576, 720, 864, 1152}[s % 4];
+      for (int l = 0; l < L; l++) {
+        int off = (s * L + l) * max;
+        java.util.Arrays.fill(self, off + visual[s], off + max, 0f);
+        java.util.Arrays.fill(cross, off + visual[s], off + max, 0f);
+      }
+    }
+    return new AttentionStats(samples, L, max, self, cross, visual);
   }
 
   /** One budget (0.6): pre-sorting plus one binary search of 8 passes. */
   @Benchmark
   public FitResult oneBudget() {
     return new FastFitter(stats, model).fit(0.6);
+  }
+
+  /** One budget (0.6) from samples of four visual counts, fitted for 576. */
+  @Benchmark
+  public FitResult oneBudgetMixedCounts() {
+    return new FastFitter(mixed, model).fit(0.6);
   }
 
   /** Budgets 0.1 ... 0.9 from one recording, as `fitprune sweep` runs them. */
