@@ -36,7 +36,7 @@ public record DecoderConfig(Geometry geometry, int vocab, double ropeTheta, doub
     if (!(ropeTheta > 1) || Double.isInfinite(ropeTheta))
       throw new IllegalArgumentException("ropeTheta must be a finite number > 1, got " + ropeTheta);
     if (!(rmsEps > 0) || rmsEps >= 1) throw new IllegalArgumentException("rmsEps must be in (0, 1), got " + rmsEps);
-    if (mropeSection != null && mropeSection.contains(null))
+    if (mropeSection != null && mropeSection.stream().anyMatch(java.util.Objects::isNull))
       throw new IllegalArgumentException("mropeSection holds null: " + mropeSection);
     mropeSection = mropeSection == null ? List.of() : List.copyOf(mropeSection);
     if (!mropeSection.isEmpty()) {
