@@ -233,8 +233,9 @@ public final class DecoderWeights {
             ld.bias(names.layer(l, "self_attn.k_proj.bias"), k, kv), ld.bias(names.layer(l, "self_attn.v_proj.bias"), v, kv)));
       }
       Tensor norm = ld.norm(names.norm(), D);
+      Tensor lm = tiedEmbeddings ? null : ld.weight(names.lmHead(), c.vocab(), D);
       Tensor emb = ck.tensors().containsKey(names.embed()) ? ld.weight(names.embed(), c.vocab(), D) : null;
-      Tensor lm = tiedEmbeddings ? emb : ld.weight(names.lmHead(), c.vocab(), D);
+      if (tiedEmbeddings) lm = emb;
       for (String name : ck.tensors().keySet()) {
         if (tiedEmbeddings && name.equals(names.lmHead())) continue; // replaced by the embedding table
         if (names.inside(name) && !ld.used(name) && !name.endsWith(".rotary_emb.inv_freq"))
