@@ -102,7 +102,7 @@ public final class Decoder {
   /**
    * As {@link #start(Tensor, Spans, int)} with explicit position ids {@code positions[c][i]}: row i's
    * component c, {@code [1][n]} or, for a decoder with M-RoPE, {@code [3][n]} (t, h, w, as
-   * {@link io.fitprune.pruning.RopeIndex} computes them); null numbers the rows 0, 1, ... The
+   * {@link io.fitprune.pruning.RopeIndex} computes them), each in {@code [0, n)}; null numbers the rows 0, 1, ... The
    * rows keep these ids when pruning drops others, and decoding continues at the largest id + 1.
    */
   public DecoderState start(Tensor embeds, Spans spans, int[][] positions, int decodeReserve) {
@@ -142,7 +142,14 @@ public final class Decoder {
       if (p == null || p.length != n)
         throw new IllegalArgumentException("positions[" + k + "]: expected " + n + " ids (one per row), got "
             + (p == null ? "null" : p.length));
-      for (int i = 0; i < n; i++) out[i * C + k] = p[i];
+      for (int i = 0; i < n; i++) {
+        // get_rope_index's ids never reach n (an image's h*w rows take max(h, w) ids); larger ones
+        // would only grow the cos/sin table
+        if (p[i] < 0 || p[i] >= n)
+          throw new IllegalArgumentException("positions[" + k + "][" + i + "]: id " + p[i] + " outside [0, " + n
+              + ") (a prefill's ids are below its row count)");
+        out[i * C + k] = p[i];
+      }
     }
     return out;
   }

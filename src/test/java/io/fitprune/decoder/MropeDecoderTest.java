@@ -295,6 +295,12 @@ class MropeDecoderTest {
     m = assertThrows(IllegalArgumentException.class,
         () -> mrope.start(e, new Spans(1, 2), new int[][] {{0, 1, 2}, {0, 1, 2, 3}, {0, 1, 2, 3}}, 0)).getMessage();
     assertTrue(m.contains("positions[0]") && m.contains("expected 4"), m);
+    m = assertThrows(IllegalArgumentException.class,
+        () -> mrope.start(e, new Spans(1, 2), new int[][] {{0, 1, 2, 3}, {0, 1, 4, 3}, {0, 1, 2, 3}}, 0)).getMessage();
+    assertTrue(m.contains("positions[1][2]: id 4 outside [0, 4)"), m);
+    m = assertThrows(IllegalArgumentException.class,
+        () -> mrope.start(e, new Spans(1, 2), new int[][] {{0, -1, 2, 3}}, 0)).getMessage();
+    assertTrue(m.contains("positions[0][1]"), m);
     DecoderConfig oneD = new DecoderConfig(CFG.geometry(), CFG.vocab(), 1e4, 1e-6);
     Decoder plain = new Decoder(DecoderWeights.random(oneD, 2));
     int[][] three = {{0, 1, 1, 3}, {0, 1, 2, 3}, {0, 2, 1, 3}};
