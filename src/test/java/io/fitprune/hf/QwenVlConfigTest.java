@@ -6,13 +6,28 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
+import io.fitprune.decoder.DecoderWeights;
+import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.decoder.Tensors;
+import io.fitprune.io.DType;
+import io.fitprune.kernels.Spans;
+import io.fitprune.pruning.Pruner;
+import io.fitprune.pruning.RopeIndex;
+import io.fitprune.testutil.ReadmeBlocks;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Qwen2-VL and Qwen2.5-VL configs as published on the Hub and as newer transformers writes them. */
 class QwenVlConfigTest {
+  static final String README_BEGIN = "// README qwen: begin", README_END = "// README qwen: end";
   // Qwen/Qwen2-VL-7B-Instruct's config.json: the text keys at the top level
   static final String QWEN2_VL_7B = """
       {"architectures": ["Qwen2VLForConditionalGeneration"], "attention_dropout": 0.0, "bos_token_id": 151643,
@@ -145,5 +160,46 @@ class QwenVlConfigTest {
     assertArrayEquals(new int[] {0, 1, 2, 2, 4, 5}, r.positions()[1]);
     assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5}, r.positions()[2]);
     assertEquals(6, r.nextPosition());
+  }
+
+  @TempDir
+  Path tmp;
+
+  /** The README's Qwen2-VL block, on a random tied Qwen2 checkpoint with a tiny config. */
+  @Test
+  void theReadmeBlockRunsOnARandomFolder() throws Exception {
+    Path folder = tmp.resolve("qwen-tiny");
+    QwenVlConfig tiny = parse("""
+        {"model_type": "qwen2_vl", "hidden_size": 48, "intermediate_size": 40, "num_hidden_layers": 2,
+         "num_attention_heads": 3, "num_key_value_heads": 1, "vocab_size": 60, "tie_word_embeddings": true,
+         "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}, "image_token_id": 50, "video_token_id": 51,
+         "vision_start_token_id": 52, "vision_end_token_id": 53}""");
+    RandomCheckpoint.write(folder, tiny.decoderConfig(6, 3, 3), RandomCheckpoint.Layout.LLAMA, DType.F32, true, true, 1,
+        1 << 20);
+    Files.write(folder.resolve("config.json"), tiny.toJson());
+    int[] inputIds = {1, 2, 52, 50, 50, 50, 50, 50, 50, 53, 3, 4, 5};
+    int[][] imageGridThw = {{1, 4, 6}};
+    int visual = 6, prefix = 3, text = 4, n = inputIds.length;
+    float[] values = new float[n * 48];
+    SplittableRandom r = new SplittableRandom(2);
+    for (int i = 0; i < values.length; i++) values[i] = (float) r.nextGaussian();
+    Tensor embeds = Tensors.of(values, n, 48);
+    Spans spans = new Spans(prefix, visual);
+    Pruner pruner = Pruner.fitprune(new int[] {2, 1}, visual);
+    int[] tokens;
+    // README qwen: begin
+    QwenVlConfig q = QwenVlConfig.parse(Files.readAllBytes(folder.resolve("config.json")), "config.json");
+    DecoderConfig c = q.decoderConfig(visual, prefix, text);                   // M-RoPE split by mrope_section
+    DecoderWeights w = DecoderWeights.load(folder, c, null, false, q.text().tieWordEmbeddings());
+    RopeIndex pos = q.ropeIndex(inputIds, imageGridThw);                      // get_rope_index: [3][n] and the next id
+    Decoder dec = new Decoder(w);
+    try (Decoder.Prefill p = dec.prefill(embeds, spans, pos.positions(), pruner, 8)) { // survivors keep their ids
+      tokens = dec.generate(p, 8);                                            // decoding from pos.nextPosition()
+    }
+    // README qwen: end
+    assertEquals(8, tokens.length);
+    // ids 0, 1, 2 for the text and vision start; the 2 x 3 grid from 3 (largest 3 + 2); 6 for the vision end; 7, 8, 9
+    assertEquals(10, pos.nextPosition());
+    ReadmeBlocks.requireShown("src/test/java/io/fitprune/hf/QwenVlConfigTest.java", README_BEGIN, README_END);
   }
 }
