@@ -179,6 +179,7 @@ class MropeDecoderTest {
         while (layer < CFG.layers() && p.visualAfter()[layer] == h * w) layer++;
         for (int id = prefix; id < prefix + h * w; id++) if (Arrays.binarySearch(alive, id) < 0) droppedAt[id] = layer;
       }
+      assertEquals(ri.nextPosition(), p.state().sequence().nextPosition(), "decoding continues at the largest id + 1");
       // the survivors keep their original 3-D positions
       int[] orig = p.state().sequence().originalIndices(), got = p.state().positions();
       int[] want = ri.rowMajor();
