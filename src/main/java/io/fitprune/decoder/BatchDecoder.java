@@ -39,8 +39,17 @@ public final class BatchDecoder {
     this.w = decoder.weights();
   }
 
-  /** One request: input embeddings {@code [n, D]}, where its visual tokens are, how to prune it (null: unpruned). */
-  public record Request(Tensor embeds, Spans spans, Pruner pruner) {}
+  /**
+   * One request: input embeddings {@code [n, D]}, where its visual tokens are, how to prune it
+   * (null: unpruned), and its position ids {@code [C][n]} (null: 0, 1, ...; see
+   * {@link Decoder#start(Tensor, Spans, int[][], int)}).
+   */
+  public record Request(Tensor embeds, Spans spans, Pruner pruner, int[][] positions) {
+    /** A request at positions 0, 1, ... */
+    public Request(Tensor embeds, Spans spans, Pruner pruner) {
+      this(embeds, spans, pruner, null);
+    }
+  }
 
   /**
    * Prefills every request together; {@code decodeReserve >= 0} keeps K/V caches for
@@ -73,7 +82,7 @@ public final class BatchDecoder {
       for (int b = 0; b < B; b++) {
         Request r = requests.get(b);
         try {
-          states.add(dec.start(r.embeds(), r.spans(), decodeReserve));
+          states.add(dec.start(r.embeds(), r.spans(), r.positions(), decodeReserve));
         } catch (IllegalArgumentException e) {
           if (!named) throw e;
           throw new IllegalArgumentException("requests[" + b + "]: " + e.getMessage(), e);

@@ -45,7 +45,7 @@ public final class Decoder {
     if (weights == null) throw new IllegalArgumentException("weights is null");
     this.w = weights;
     this.c = weights.config();
-    this.rope = new Rope(c.headDim(), c.ropeTheta());
+    this.rope = new Rope(c.headDim(), c.ropeTheta(), c.mropeSection());
     this.generation = new Generation(this);
     this.batch = new BatchDecoder(this);
   }
@@ -96,6 +96,16 @@ public final class Decoder {
    * that many decoded tokens; {@code < 0} keeps none (fitting, statistics).
    */
   public DecoderState start(Tensor embeds, Spans spans, int decodeReserve) {
+    return start(embeds, spans, null, decodeReserve);
+  }
+
+  /**
+   * As {@link #start(Tensor, Spans, int)} with explicit position ids {@code positions[c][i]}: row i's
+   * component c, {@code [1][n]} or, for a decoder with M-RoPE, {@code [3][n]} (t, h, w, as
+   * {@link io.fitprune.pruning.RopeIndex} computes them), each in {@code [0, n)}; null numbers the rows 0, 1, ... The
+   * rows keep these ids when pruning drops others, and decoding continues at the largest id + 1.
+   */
+  public DecoderState start(Tensor embeds, Spans spans, int[][] positions, int decodeReserve) {
     if (embeds == null) throw new IllegalArgumentException("embeds is null");
     if (spans == null) throw new IllegalArgumentException("spans is null");
     if (embeds.dim() != 2 || embeds.size(1) != c.hidden())
@@ -105,11 +115,43 @@ public final class Decoder {
     int n = Math.toIntExact(embeds.size(0));
     if (n < 1) throw new IllegalArgumentException("embeds: need at least one token");
     spans.requireWithin(n);
+    SequenceState seq = positions == null ? SequenceState.start(c.layers(), spans, n)
+        : SequenceState.start(c.layers(), spans, positions.length, rowMajor(positions, n));
     try (Tensor ct = embeds.contiguous()) {
       Tensor own = ct.clone();
-      io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.TorchData.floats(own), n, c.hidden());
-      return new DecoderState(c.layers(), own, spans, decodeReserve);
+      try {
+        io.fitprune.kernels.Kernels.requireFinite("embeds", "[n,D]", io.fitprune.kernels.TorchData.floats(own), n, c.hidden());
+        return new DecoderState(seq, own, decodeReserve);
+      } catch (RuntimeException e) {
+        own.close();
+        throw e;
+      }
     }
+  }
+
+  /** {@code positions [C][n]} as {@code [n][C]} row-major, checked against this decoder's RoPE. */
+  private int[] rowMajor(int[][] positions, int n) {
+    int C = positions.length;
+    if (C != 1 && C != c.positionComponents())
+      throw new IllegalArgumentException("positions: expected [" + c.positionComponents() + "][" + n + "]"
+          + (c.mrope() ? " or [1][" + n + "]" : " (this decoder has 1-D RoPE, no mropeSection)") + ", got " + C
+          + " components");
+    int[] out = new int[n * C];
+    for (int k = 0; k < C; k++) {
+      int[] p = positions[k];
+      if (p == null || p.length != n)
+        throw new IllegalArgumentException("positions[" + k + "]: expected " + n + " ids (one per row), got "
+            + (p == null ? "null" : p.length));
+      for (int i = 0; i < n; i++) {
+        // get_rope_index's ids never reach n (an image's h*w rows take max(h, w) ids); larger ones
+        // would only grow the cos/sin table
+        if (p[i] < 0 || p[i] >= n)
+          throw new IllegalArgumentException("positions[" + k + "][" + i + "]: id " + p[i] + " outside [0, " + n
+              + ") (a prefill's ids are below its row count)");
+        out[i * C + k] = p[i];
+      }
+    }
+    return out;
   }
 
   public DecoderState start(float[] embeds, Spans spans, int decodeReserve) {
@@ -203,6 +245,16 @@ public final class Decoder {
    */
   public Prefill prefill(Tensor embeds, Spans spans, Pruner pruner, int decodeReserve, Profile profile) {
     return batch.prefill(List.of(new BatchDecoder.Request(embeds, spans, pruner)), decodeReserve, profile, false).get(0);
+  }
+
+  /**
+   * As {@link #prefill(Tensor, Spans, Pruner, int)} at explicit position ids {@code [C][n]} (see
+   * {@link #start(Tensor, Spans, int[][], int)}): Qwen2-VL's 3-D positions from
+   * {@link io.fitprune.pruning.RopeIndex}.
+   */
+  public Prefill prefill(Tensor embeds, Spans spans, int[][] positions, Pruner pruner, int decodeReserve) {
+    return batch.prefill(List.of(new BatchDecoder.Request(embeds, spans, pruner, positions)), decodeReserve, null, false)
+        .get(0);
   }
 
   public Prefill prefill(float[] embeds, Spans spans, Pruner pruner, int decodeReserve) {

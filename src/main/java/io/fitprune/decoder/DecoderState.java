@@ -19,13 +19,18 @@ public final class DecoderState implements AutoCloseable {
   Profile profile;                // null: not profiling
 
   DecoderState(int layers, Tensor x, Spans spans, int reserve) {
+    this(SequenceState.start(layers, spans, Math.toIntExact(x.size(0))), x, reserve);
+  }
+
+  /** A state over {@code seq}'s rows (its position ids, 1 or 3 components) with residual stream {@code x}. */
+  DecoderState(SequenceState seq, Tensor x, int reserve) {
     if (reserve > Integer.MAX_VALUE - x.size(0)) // each layer's cache holds the tokens and the reserve in one tensor
       throw new IllegalArgumentException("decodeReserve: " + x.size(0) + " tokens + " + reserve + " = "
           + (x.size(0) + reserve) + " cache rows, more than the 2^31 - 1 a cache holds");
     this.x = x;
-    this.seq = SequenceState.start(layers, spans, Math.toIntExact(x.size(0)));
-    this.kCache = new Tensor[layers];
-    this.vCache = new Tensor[layers];
+    this.seq = seq;
+    this.kCache = new Tensor[seq.layers()];
+    this.vCache = new Tensor[seq.layers()];
     this.reserve = reserve;
   }
 
@@ -69,7 +74,7 @@ public final class DecoderState implements AutoCloseable {
     return seq.spans();
   }
 
-  /** Original position ids of the alive rows. */
+  /** Original position ids of the alive rows, {@code [rows][components]} row-major (3 components with M-RoPE positions). */
   public int[] positions() {
     return seq.positions();
   }

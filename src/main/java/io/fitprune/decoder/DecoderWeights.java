@@ -196,12 +196,24 @@ public final class DecoderWeights {
   /** As {@link #load(Path, DecoderConfig, String)}; with {@code inferVocab} the vocabulary comes from the LM head. */
   public static DecoderWeights load(Path path, DecoderConfig config, String prefix, boolean inferVocab)
       throws IOException {
+    return load(path, config, prefix, inferVocab, false);
+  }
+
+  /**
+   * As {@link #load(Path, DecoderConfig, String, boolean)}; with {@code tiedEmbeddings} (a config's
+   * {@code tie_word_embeddings}, as Qwen2-VL-2B has) the LM head is the embedding table, which must
+   * be there, and an {@code lm_head.weight} in the checkpoint is ignored, as transformers ties it.
+   */
+  public static DecoderWeights load(Path path, DecoderConfig config, String prefix, boolean inferVocab,
+      boolean tiedEmbeddings) throws IOException {
     if (path == null) throw new IllegalArgumentException("weights: no file given");
     try (Checkpoint ck = Checkpoint.open(path)) {
       NameLayout names = prefix == null ? NameLayout.detect(ck.tensors().keySet(), ck.path()) : NameLayout.ofPrefix(prefix);
-      TensorInfo lmInfo = ck.tensors().get(names.lmHead());
-      if (lmInfo == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + names.lmHead()
-          + "'" + (prefix == null ? "" : hint(ck, prefix)));
+      String head = tiedEmbeddings ? names.embed() : names.lmHead();
+      TensorInfo lmInfo = ck.tensors().get(head);
+      if (lmInfo == null) throw new IllegalArgumentException("weights: " + ck.path() + " has no tensor '" + head + "'"
+          + (tiedEmbeddings ? " (tie_word_embeddings: the LM head is the embedding table)" : "")
+          + (prefix == null ? "" : hint(ck, prefix)));
       DecoderConfig c = inferVocab ? config.withVocab(Math.toIntExact(lmInfo.shape().length == 2 ? lmInfo.shape()[0] : 1)) : config;
       String extra = names.layer(c.layers(), "self_attn.q_proj.weight");
       if (ck.tensors().containsKey(extra))
@@ -221,9 +233,11 @@ public final class DecoderWeights {
             ld.bias(names.layer(l, "self_attn.k_proj.bias"), k, kv), ld.bias(names.layer(l, "self_attn.v_proj.bias"), v, kv)));
       }
       Tensor norm = ld.norm(names.norm(), D);
-      Tensor lm = ld.weight(names.lmHead(), c.vocab(), D);
+      Tensor lm = tiedEmbeddings ? null : ld.weight(names.lmHead(), c.vocab(), D);
       Tensor emb = ck.tensors().containsKey(names.embed()) ? ld.weight(names.embed(), c.vocab(), D) : null;
+      if (tiedEmbeddings) lm = emb;
       for (String name : ck.tensors().keySet()) {
+        if (tiedEmbeddings && name.equals(names.lmHead())) continue; // replaced by the embedding table
         if (names.inside(name) && !ld.used(name) && !name.endsWith(".rotary_emb.inv_freq"))
           throw new IllegalArgumentException("weights: tensor '" + name + "' in " + ck.fileOf(name)
               + " belongs to the language model but this decoder has no use for it");

@@ -37,13 +37,9 @@ final class PackedLayer {
     BatchShape shape = new BatchShape(batch, H, G, d, c.softmaxScale());
     DecoderWeights.Layer lw = dec.weights().layer(l);
     try (Temps tp = new Temps()) {
-      int[] pos = new int[total];
-      for (int b = 0, at = 0; b < B; b++) {
-        int[] p = states.get(b).seq.positions();
-        System.arraycopy(p, 0, pos, at, p.length);
-        at += p.length;
-      }
-      Qkv qkv = Qkv.of(dec, tp, x, lw, pos, pf);
+      int C = c.positionComponents();
+      int[] pos = positions(states, total, C);
+      Qkv qkv = Qkv.of(dec, tp, x, lw, pos, C, pf);
       Tensor q = qkv.q(), k = qkv.k(), v = qkv.v();
       for (int b = 0; b < B; b++) cache(c, states.get(b), l, k, v, batch.start(b), (int) lengths[b]);
       long t = System.nanoTime();
@@ -121,6 +117,26 @@ final class PackedLayer {
       if (pf != null) pf.add(Profile.MLP, t);
       return x;
     }
+  }
+
+  /**
+   * The rows' original position ids, {@code C} per row ({@code [total][C]} row-major): a state of
+   * one component under M-RoPE has its id repeated, which is 1-D RoPE exactly.
+   */
+  private static int[] positions(List<DecoderState> states, int total, int C) {
+    int[] pos = new int[total * C];
+    int at = 0;
+    for (DecoderState s : states) {
+      int[] p = s.seq.positions();
+      int sc = s.seq.positionComponents();
+      if (sc == C) {
+        System.arraycopy(p, 0, pos, at, p.length);
+        at += p.length;
+      } else { // 1 component, C = 3 (Decoder.start refuses 3 components for a 1-D decoder)
+        for (int id : p) for (int k = 0; k < C; k++) pos[at++] = id;
+      }
+    }
+    return pos;
   }
 
   /** Rows [start, start+n) of the batch's k and v into this layer's cache of the state (when it keeps caches), in their type. */

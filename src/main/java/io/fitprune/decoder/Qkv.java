@@ -12,11 +12,14 @@ import org.bytedeco.pytorch.global.torch;
 record Qkv(Tensor q, Tensor k, Tensor v) {
   /** q {@code [rows, H*d]}, k and v {@code [rows, G*d]} of rows {@code x} at positions {@code pos}; the tensors belong to tp. */
   static Qkv of(Decoder dec, Temps tp, Tensor x, DecoderWeights.Layer lw, int[] pos) {
-    return of(dec, tp, x, lw, pos, null);
+    return of(dec, tp, x, lw, pos, 1, null);
   }
 
-  /** As {@link #of(Decoder, Temps, Tensor, DecoderWeights.Layer, int[])}, adding the phases' times to {@code pf} unless null. */
-  static Qkv of(Decoder dec, Temps tp, Tensor x, DecoderWeights.Layer lw, int[] pos, Profile pf) {
+  /**
+   * As {@link #of(Decoder, Temps, Tensor, DecoderWeights.Layer, int[])} with {@code components}
+   * position ids per row (row-major; 3 for M-RoPE), adding the phases' times to {@code pf} unless null.
+   */
+  static Qkv of(Decoder dec, Temps tp, Tensor x, DecoderWeights.Layer lw, int[] pos, int components, Profile pf) {
     DecoderConfig c = dec.config();
     long t = System.nanoTime();
     Tensor h = tp.add(dec.rmsNorm(x, lw.inputNorm()));
@@ -29,8 +32,8 @@ record Qkv(Tensor q, Tensor k, Tensor v) {
     Tensor v = tp.add(Dense.linear(h, lw.v(), lw.vBias(), ct));
     if (pf != null) pf.add(Profile.QKV, t);
     t = System.nanoTime();
-    dec.rope().apply(q, pos, c.heads());
-    dec.rope().apply(k, pos, c.kvHeads());
+    dec.rope().apply(q, pos, components, c.heads());
+    dec.rope().apply(k, pos, components, c.kvHeads());
     if (pf != null) pf.add(Profile.ROPE, t);
     return new Qkv(q, k, v);
   }

@@ -29,11 +29,17 @@ import java.util.stream.IntStream;
  * and its position, never on sharding or threads.
  */
 public final class RandomCheckpoint {
-  /** Name layouts: llava-hf ({@code language_model.model...}), the newer LLaVA one ({@code model.language_model...}), plain LLaMA. */
+  /**
+   * Name layouts: llava-hf ({@code language_model.model...}), the newer LLaVA one
+   * ({@code model.language_model...}), plain LLaMA ({@code model.layers...}, also the published
+   * Qwen2-VL checkpoints' language model), and the newer Qwen2-VL one
+   * ({@code model.language_model...} with a top-level {@code lm_head}, no projector).
+   */
   public enum Layout {
     LLAVA_HF("language_model.model.", "language_model.lm_head.weight", "multi_modal_projector."),
     LLAVA("model.language_model.", "lm_head.weight", "model.multi_modal_projector."),
-    LLAMA("model.", "lm_head.weight", null);
+    LLAMA("model.", "lm_head.weight", null),
+    QWEN2_VL("model.language_model.", "lm_head.weight", null);
 
     final NameLayout names;
     final String projector; // null: no projector
@@ -70,6 +76,15 @@ public final class RandomCheckpoint {
 
   /** The tensors of the checkpoint, in the order they are written. {@code biases}: q/k/v biases (Qwen2-style). */
   public static List<ShardedWriter.Entry> entries(DecoderConfig c, Layout layout, DType dtype, boolean biases) {
+    return entries(c, layout, dtype, biases, false);
+  }
+
+  /**
+   * As {@link #entries(DecoderConfig, Layout, DType, boolean)}; {@code tied}: no LM head, the
+   * embedding table serves as one ({@code tie_word_embeddings}, as Hugging Face saves such a model).
+   */
+  public static List<ShardedWriter.Entry> entries(DecoderConfig c, Layout layout, DType dtype, boolean biases,
+      boolean tied) {
     NameLayout n = layout.names;
     long D = c.hidden(), F = c.mlp(), kv = c.kvWidth();
     List<ShardedWriter.Entry> out = new ArrayList<>();
@@ -91,7 +106,7 @@ public final class RandomCheckpoint {
       out.add(new ShardedWriter.Entry(n.layer(l, "mlp.down_proj.weight"), dtype, new long[] {D, F}));
     }
     out.add(new ShardedWriter.Entry(n.norm(), dtype, new long[] {D}));
-    out.add(new ShardedWriter.Entry(n.lmHead(), dtype, new long[] {c.vocab(), D}));
+    if (!tied) out.add(new ShardedWriter.Entry(n.lmHead(), dtype, new long[] {c.vocab(), D}));
     if (layout.projector != null) {
       String p = layout.projector;
       out.add(new ShardedWriter.Entry(p + "linear_1.weight", dtype, new long[] {D, VISION_WIDTH}));
@@ -105,9 +120,19 @@ public final class RandomCheckpoint {
   /** Writes the checkpoint into {@code dir} (new or empty); returns the number of shards. */
   public static int write(Path dir, DecoderConfig c, Layout layout, DType dtype, boolean biases, long seed,
       long maxShardBytes) throws IOException {
+    return write(dir, c, layout, dtype, biases, false, seed, maxShardBytes);
+  }
+
+  /**
+   * As {@link #write(Path, DecoderConfig, Layout, DType, boolean, long, long)}, without an LM head
+   * when {@code tied}: a Qwen2 language model is {@code (config, Layout.LLAMA or QWEN2_VL, dtype,
+   * true, tie_word_embeddings)}.
+   */
+  public static int write(Path dir, DecoderConfig c, Layout layout, DType dtype, boolean biases, boolean tied,
+      long seed, long maxShardBytes) throws IOException {
     if (dtype != DType.BF16 && dtype != DType.F16 && dtype != DType.F32)
       throw new IllegalArgumentException("--dtype must be bf16, f16 or f32, got " + dtype);
-    return write(dir, entries(c, layout, dtype, biases), seed, maxShardBytes,
+    return write(dir, entries(c, layout, dtype, biases, tied), seed, maxShardBytes,
         "fitprune random-checkpoint (" + c.name() + ", " + layout.name().toLowerCase(Locale.ROOT) + ", seed " + seed + ")");
   }
 

@@ -69,13 +69,7 @@ public record LlavaConfig(String name, TextConfig text, ClipVisionConfig vision,
       throw c.error("image_seq_length", "is " + c.integer("image_seq_length", 0) + " but the vision tower gives " + visual
           + " visual tokens (" + vision.patchesPerSide() + "x" + vision.patchesPerSide() + " patches"
           + (projector.dropsCls() ? "" : " + CLS") + ")");
-    String name = c.string("_name_or_path", null);
-    if (name != null) {
-      name = name.replaceAll("/+$", "");
-      name = name.substring(name.lastIndexOf('/') + 1);
-      if (name.isBlank()) name = null;
-    }
-    return new LlavaConfig(name, text, vision, projector, imageToken, visual);
+    return new LlavaConfig(c.nameOrPath(), text, vision, projector, imageToken, visual);
   }
 
   /**

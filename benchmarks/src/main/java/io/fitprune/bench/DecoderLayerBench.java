@@ -29,7 +29,10 @@ import org.openjdk.jmh.infra.Blackhole;
  * <ul>
  *   <li>{@code layerFp32}: float32 weights, dense layers in float32;
  *   <li>{@code layerBf16}: the bf16 twin of those weights, run as a BF16 checkpoint runs: dense
- *       layers, q/k/v and attention in bf16 (float32 softmax), residual stream float32.
+ *       layers, q/k/v and attention in bf16 (float32 softmax), residual stream float32;
+ *   <li>{@code layerFp32Mrope}: {@code layerFp32} with Qwen2-VL's M-RoPE (sections 16, 24, 24) at
+ *       the 3-D positions of the 576 visual tokens as a 24 x 24 merged grid: what the three
+ *       position ids cost over one.
  * </ul>
  * Each call starts from the same embeddings (a 10 MB copy, negligible next to the layer).
  */
@@ -41,7 +44,8 @@ import org.openjdk.jmh.infra.Blackhole;
 @Measurement(iterations = 5, time = 2)
 public class DecoderLayerBench {
   static final int P = 35, V = 576, N = 650;
-  private Decoder fp32, bf16;
+  private Decoder fp32, bf16, fp32Mrope;
+  private int[][] positions3d;
   private Tensor embeds;
   private io.fitprune.kernels.Spans spans;
 
@@ -52,6 +56,12 @@ public class DecoderLayerBench {
     DecoderWeights w = DecoderWeights.random(c, 1);
     fp32 = new Decoder(w);
     bf16 = new Decoder(w.converted(torch.ScalarType.BFloat16));
+    DecoderConfig mrope = DecoderConfig.of(c.geometry(), c.vocab(), 1e6, 1e-5, java.util.List.of(16, 24, 24));
+    fp32Mrope = new Decoder(DecoderWeights.random(mrope, 1)); // the same values: same seed and shapes
+    int[] ids = new int[N];
+    java.util.Arrays.fill(ids, P, P + V, 3);       // image tokens
+    ids[P - 1] = 2;                                 // vision start
+    positions3d = io.fitprune.pruning.RopeIndex.of(ids, new int[][] {{1, 48, 48}}, 2, 3, 4, 2).positions();
     Random r = new Random(2);
     float[] e = new float[N * c.hidden()];
     for (int i = 0; i < e.length; i++) e[i] = (float) r.nextGaussian();
@@ -60,7 +70,12 @@ public class DecoderLayerBench {
   }
 
   private static void layer(Decoder dec, Tensor embeds, io.fitprune.kernels.Spans spans, Blackhole bh) {
-    try (DecoderState s = dec.start(embeds, spans, -1)) {
+    layer(dec, embeds, spans, null, bh);
+  }
+
+  private static void layer(Decoder dec, Tensor embeds, io.fitprune.kernels.Spans spans, int[][] positions,
+      Blackhole bh) {
+    try (DecoderState s = dec.start(embeds, spans, positions, -1)) {
       dec.layer(s, Pruner.none());
       bh.consume(s.tokens());
     }
@@ -74,5 +89,10 @@ public class DecoderLayerBench {
   @Benchmark
   public void layerBf16(Blackhole bh) {
     layer(bf16, embeds, spans, bh);
+  }
+
+  @Benchmark
+  public void layerFp32Mrope(Blackhole bh) {
+    layer(fp32Mrope, embeds, spans, positions3d, bh);
   }
 }
