@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and {@code processing_llava_next.py} (commits 35719872 and 81bb907c): the tower run on each view
  * alone, the tiles laid out as one map, unpadded and given a newline per row, behind the base view.
  */
-class LlavaNextPipelineTest {
+public class LlavaNextPipelineTest {
   @TempDir static Path dir;
   static Path f32, bf16;
   static LlavaNextConfig config;
@@ -56,7 +56,7 @@ class LlavaNextPipelineTest {
   }
 
   /** select_best_resolution, as image_processing_utils writes it. */
-  static int[] best(int h, int w, int[][] pins) {
+  public static int[] best(int h, int w, int[][] pins) {
     int[] best = null;
     long maxEff = 0;
     double minWaste = Double.POSITIVE_INFINITY;
@@ -77,7 +77,7 @@ class LlavaNextPipelineTest {
   static final int TILE = 42, PATCH = 14;
 
   /** LlavaNextProcessor._get_number_of_features with num_additional_image_tokens 1 and the default strategy. */
-  static int processorCount(int h, int w) {
+  public static int processorCount(int h, int w) {
     int[] b = best(h, w, PINS);
     int sh = b[0] / TILE, sw = b[1] / TILE, ph = TILE / PATCH, pw = TILE / PATCH;
     int ch = ph * sh, cw = pw * sw;
