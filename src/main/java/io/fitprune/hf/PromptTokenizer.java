@@ -20,6 +20,8 @@ public final class PromptTokenizer implements AutoCloseable {
   private final ChatTemplate template;
   private final Map<String, String> specialTokens;
   private final int imageToken, imageSeqLength;
+  /** The string standing for one image token, which the template writes once per image ("<image>" for LLaVA). */
+  private final String marker = TokenizerFiles.IMAGE_TOKEN;
   private final Path file;
 
   private PromptTokenizer(HuggingFaceTokenizer tokenizer, ChatTemplate template, Map<String, String> specialTokens,
@@ -93,15 +95,14 @@ public final class PromptTokenizer implements AutoCloseable {
     if (images < 0 || images > 1) throw new IllegalArgumentException("images must be 0 or 1 (one image per prompt), got " + images);
     if (images == 1 && imageTokens < 1)
       throw new IllegalArgumentException("imageTokens must be >= 1 for an image, got " + imageTokens);
-    int markers = count(prompt, TokenizerFiles.IMAGE_TOKEN);
-    if (markers > 1) throw new IllegalArgumentException("prompt: " + markers + " '<image>' markers; one image per prompt is supported");
+    int markers = count(prompt, marker);
+    if (markers > 1) throw new IllegalArgumentException("prompt: " + markers + " '" + marker + "' markers; one image per prompt is supported");
     if (markers != images)
-      throw new IllegalArgumentException(images == 1 ? "prompt: an image is given but the prompt has no '<image>'"
-          : "prompt: it has '<image>' but no image is given");
-    if ((long) imageTokens * TokenizerFiles.IMAGE_TOKEN.length() > Integer.MAX_VALUE - 8L - prompt.length())
+      throw new IllegalArgumentException(images == 1 ? "prompt: an image is given but the prompt has no '" + marker + "'"
+          : "prompt: it has '" + marker + "' but no image is given");
+    if ((long) imageTokens * marker.length() > Integer.MAX_VALUE - 8L - prompt.length())
       throw new IllegalArgumentException("imageTokens: " + imageTokens + " markers do not fit in one prompt string");
-    String expanded = images == 0 ? prompt
-        : prompt.replace(TokenizerFiles.IMAGE_TOKEN, TokenizerFiles.IMAGE_TOKEN.repeat(imageTokens));
+    String expanded = images == 0 ? prompt : prompt.replace(marker, marker.repeat(imageTokens));
     long[] ids = tokenizer.encode(expanded, true, false).getIds();
     int first = -1, run = 0, total = 0;
     for (int i = 0; i < ids.length; i++) {

@@ -200,6 +200,28 @@ public class LlavaNextPipelineTest {
   }
 
   @Test
+  void thePromptExpandsItsImageToTheCountGivenPerCall() throws Exception {
+    try (var tok = ModelFolder.open(f32).tokenizer()) {
+      var one = tok.chat("Count?", 1);
+      for (int count : new int[] {1, 2, 17, 300}) {
+        var p = tok.chat("Count?", count);
+        assertEquals(count, p.visual());
+        assertEquals(one.prefix(), p.prefix());
+        assertEquals(one.text(), p.text());
+        long[] ids = p.ids();
+        for (int i = 0; i < ids.length; i++)
+          assertEquals(i >= p.prefix() && i < p.prefix() + count, ids[i] == 480, "id " + i + " of " + count);
+        assertArrayEquals(Arrays.copyOfRange(one.ids(), one.prefix() + 1, one.length()),
+            Arrays.copyOfRange(ids, p.prefix() + count, ids.length));
+      }
+      assertEquals(0, tok.encode("no image here", 0, 0).visual());
+      assertThrows(IllegalArgumentException.class, () -> tok.chat("Count?", 0));
+      String m = assertThrows(IllegalArgumentException.class, () -> tok.encode("no marker", 1, 5)).getMessage();
+      assertTrue(m.contains("<image>"), m);
+    }
+  }
+
+  @Test
   void badInputIsAOneLineErrorBeforeTheTowerRuns() throws Exception {
     try (LlavaPipeline p = LlavaPipeline.open(f32)) {
       Path img = png("ok.png", 30, 40, 3);
