@@ -10,9 +10,7 @@ import io.fitprune.llava.LlavaInput;
 import io.fitprune.llava.LlavaPipeline;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.Pruner;
-import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.recipe.Recipe;
-import io.fitprune.recipe.RecipeFiles;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -69,10 +67,9 @@ final class AskCommand implements Callable<Integer> {
     pruning.noText();
     try (LlavaPipeline lp = llava.open()) {
       Geometry g = lp.folder().geometry();
-      boolean anyres = lp.folder().anyres() != null;
       // LLaVA-NeXT's count follows the image: a recipe meets it scaled unless --visual-policy says otherwise
-      if (anyres) pruning.defaultPolicy(VisualCountPolicy.SCALE);
-      Recipe r = recipe == null ? null : anyres ? RecipeFiles.read(recipe) : RecipeFiles.read(recipe, g);
+      boolean anyres = lp.folder().anyres() != null;
+      Recipe r = recipe == null ? null : pruning.read(recipe, g, anyres);
       int maxPositions = lp.folder().config().text().maxPositions();
       LlavaImage img = lp.image(image); // decoded and preprocessed: its size gives LLaVA-NeXT's count
       Prompt prompt = lp.prompt(llava.prompt, img); // every check before the tower runs
@@ -82,7 +79,7 @@ final class AskCommand implements Callable<Integer> {
             + maxNewTokens + " new ones pass the model's max_position_embeddings " + maxPositions);
       // a LLaVA-NeXT recipe is checked against the folder's model at the count it was fitted for
       Pruner pruner = r == null ? Pruner.none()
-          : pruning.pruner(r, recipe.toString(), anyres ? g.withVisualTokens(r.visualTokens()) : g, V, "");
+          : pruning.pruner(r, recipe.toString(), PruningOptions.at(r, g, anyres), V, "");
       LlavaInput in = lp.encode(prompt, img);
       Decoder dec = new Decoder(lp.decoderWeights());
       // UTF-8 whatever the locale: an answer is any text the tokenizer decodes

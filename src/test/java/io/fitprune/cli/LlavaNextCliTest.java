@@ -104,6 +104,15 @@ class LlavaNextCliTest {
       want[l] = (int) (n - cum * vb / va);
     }
     assertArrayEquals(want, AskCliTest.perLayer(pruned));
+    // prefill on embed's file applies the same recipe the same way
+    Path e = dir.resolve("b.safetensors");
+    Result emb = CliRun.run("embed", "--model", model.toString(), "--image", b.toString(), "--prompt", Q, "--out",
+        e.toString());
+    assertEquals(0, emb.code(), emb.err());
+    Result pre = CliRun.run("prefill", "--model", model.toString(), "--weights", model.toString(), "--embeds", e.toString(),
+        "--recipe", recipe.toString());
+    assertEquals(0, pre.code(), pre.err());
+    assertTrue(pre.out().contains("tokens entering each layer: " + Arrays.toString(want)), pre.out());
 
     ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", model.toString(), "--image", b.toString(), "--prompt", Q,
         "--recipe", recipe.toString(), "--visual-policy", "REFUSE"), "--recipe", String.valueOf(va), String.valueOf(vb));
