@@ -13,8 +13,6 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * A LLaVA-NeXT {@code config.json} ({@code LlavaNextForConditionalGeneration}, model_type
@@ -128,11 +126,7 @@ public record LlavaNextConfig(LlavaConfig llava, GridPinpoints pinpoints) {
     for (GridPinpoints.Resolution r : pinpoints.resolutions()) pins.addArray().add(r.height()).add(r.width());
     o.put("model_type", MODEL_TYPE);
     o.put("use_image_newline_parameter", true);
-    Map<String, JsonNode> sorted = new TreeMap<>(); // keys in order, as transformers writes them
-    o.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
-    ObjectNode out = ConfigJson.JSON.createObjectNode();
-    sorted.forEach(out::set);
-    return ConfigJson.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(out);
+    return ConfigJson.sortedBytes(o);
   }
 
   /** How one image of {@code height x width} pixels is tiled and packed. */

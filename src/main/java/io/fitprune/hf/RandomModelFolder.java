@@ -1,5 +1,6 @@
 package io.fitprune.hf;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.RandomCheckpoint;
@@ -9,6 +10,7 @@ import io.fitprune.io.DType;
 import io.fitprune.io.ShardedWriter;
 import io.fitprune.io.StagingDirectory;
 import io.fitprune.model.Geometry;
+import io.fitprune.vision.GridPinpoints;
 import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,7 +65,7 @@ public final class RandomModelFolder {
   public static int write(Path out, LlavaConfig c, RandomCheckpoint.Layout layout, DType dtype, long seed,
       long maxShardBytes) throws IOException {
     TokenizerFiles.check(c.text().vocab(), c.imageTokenIndex());
-    return write(out, c, entries(c, layout, dtype), c.toJson(), PreprocessorConfig.clip(c.vision().imageSize()),
+    return write(out, c, entries(c, layout, dtype), c.toJson(), PreprocessorConfig.clip(c.vision().imageSize()).toJson(),
         "LlavaProcessor", layout, seed, maxShardBytes);
   }
 
@@ -72,13 +74,26 @@ public final class RandomModelFolder {
       long maxShardBytes) throws IOException {
     LlavaConfig l = c.llava();
     TokenizerFiles.check(l.text().vocab(), l.imageTokenIndex());
-    int[][] pins = c.pinpoints().resolutions().stream().map(r -> new int[] {r.height(), r.width()}).toArray(int[][]::new);
-    return write(out, l, entries(c, layout, dtype), c.toJson(), PreprocessorConfig.anyres(l.vision().imageSize(), pins),
-        "LlavaNextProcessor", layout, seed, maxShardBytes);
+    return write(out, l, entries(c, layout, dtype), c.toJson(), anyresPreprocessor(c), "LlavaNextProcessor", layout, seed,
+        maxShardBytes);
+  }
+
+  /**
+   * LlavaNextImageProcessor's {@code preprocessor_config.json} as llava-hf writes it: the CLIP
+   * processor's keys for the tower's size, then the anyres ones (the canvases; {@code do_pad}, the
+   * batch step that pads tile counts).
+   */
+  static byte[] anyresPreprocessor(LlavaNextConfig c) throws IOException {
+    ObjectNode o = (ObjectNode) ConfigJson.JSON.readTree(PreprocessorConfig.clip(c.llava().vision().imageSize()).toJson());
+    o.put("aspect_ratio_setting", "anyres").put("do_pad", true);
+    ArrayNode pins = o.putArray("image_grid_pinpoints");
+    for (GridPinpoints.Resolution r : c.pinpoints().resolutions()) pins.addArray().add(r.height()).add(r.width());
+    o.put("image_processor_type", "LlavaNextImageProcessor").put("processor_class", "LlavaNextProcessor");
+    return ConfigJson.sortedBytes(o);
   }
 
   private static int write(Path out, LlavaConfig c, List<ShardedWriter.Entry> entries, byte[] config,
-      PreprocessorConfig pre, String processorClass, RandomCheckpoint.Layout layout, long seed, long maxShardBytes)
+      byte[] preprocessor, String processorClass, RandomCheckpoint.Layout layout, long seed, long maxShardBytes)
       throws IOException {
     Path target = out.toAbsolutePath().normalize();
     if (Files.exists(target) && (!Files.isDirectory(target) || !isEmpty(target)))
@@ -88,7 +103,7 @@ public final class RandomModelFolder {
       int shards = RandomCheckpoint.write(tmp, entries, seed, maxShardBytes, "fitprune random-checkpoint --vision ("
           + c.name() + ", " + layout.name().toLowerCase(Locale.ROOT) + ", seed " + seed + ")");
       AtomicFiles.write(tmp.resolve(ModelFolder.CONFIG), config);
-      AtomicFiles.write(tmp.resolve(ModelFolder.PREPROCESSOR), pre.toJson());
+      AtomicFiles.write(tmp.resolve(ModelFolder.PREPROCESSOR), preprocessor);
       AtomicFiles.write(tmp.resolve(ModelFolder.PROCESSOR), processorJson(c, processorClass));
       TokenizerFiles.write(tmp, c.text().vocab(), c.imageTokenIndex());
       stage.commit();

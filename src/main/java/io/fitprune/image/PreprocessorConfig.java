@@ -119,41 +119,20 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
         CLIP_MEAN, CLIP_STD, true, false);
   }
 
-  /**
-   * {@code LlavaNextImageProcessor} as llava-hf configures it for a tower trained at {@code side}
-   * pixels, tiling onto {@code pinpoints} ({@code [height, width]}, whole tiles of {@code side}).
-   */
-  public static PreprocessorConfig anyres(int side, int[][] pinpoints) {
-    if (pinpoints == null) throw new IllegalArgumentException("image_grid_pinpoints must not be null");
-    return new PreprocessorConfig(true, side, 0, 0, Resampling.BICUBIC, true, side, side, true, 1 / 255.0, true,
-        CLIP_MEAN, CLIP_STD, true, false, pinpoints);
-  }
-
-  /**
-   * {@code preprocessor_config.json} as llava-hf writes it (a shortest-edge resize; no {@code do_pad}
-   * to a square): {@code CLIPImageProcessor}, or {@code LlavaNextImageProcessor} with the anyres keys.
-   */
+  /** {@code preprocessor_config.json} as llava-hf writes it (a shortest-edge resize; no {@code do_pad}). */
   public byte[] toJson() {
-    if (shortestEdge == 0 || doPad)
+    if (shortestEdge == 0 || doPad || gridPinpoints != null)
       throw new IllegalStateException("only a shortest-edge resize without do_pad is written as CLIPImageProcessor");
-    boolean next = gridPinpoints != null;
     com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
-    if (next) o.put("aspect_ratio_setting", "anyres");
     o.putObject("crop_size").put("height", cropHeight).put("width", cropWidth);
-    o.put("do_center_crop", doCenterCrop).put("do_convert_rgb", doConvertRgb).put("do_normalize", doNormalize);
-    if (next) o.put("do_pad", true); // the batch step: tiles padded to the batch's largest count
-    o.put("do_rescale", doRescale).put("do_resize", doResize);
-    if (next) {
-      var pins = o.putArray("image_grid_pinpoints");
-      for (int[] p : gridPinpoints) pins.addArray().add(p[0]).add(p[1]);
-    }
+    o.put("do_center_crop", doCenterCrop).put("do_convert_rgb", doConvertRgb).put("do_normalize", doNormalize)
+        .put("do_rescale", doRescale).put("do_resize", doResize);
     var m = o.putArray("image_mean");
     for (double v : imageMean) m.add(v);
-    o.put("image_processor_type", next ? "LlavaNextImageProcessor" : "CLIPImageProcessor");
+    o.put("image_processor_type", "CLIPImageProcessor");
     var sd = o.putArray("image_std");
     for (double v : imageStd) sd.add(v);
-    o.put("processor_class", next ? "LlavaNextProcessor" : "LlavaProcessor").put("resample", resample.pil)
-        .put("rescale_factor", rescaleFactor);
+    o.put("processor_class", "LlavaProcessor").put("resample", resample.pil).put("rescale_factor", rescaleFactor);
     o.putObject("size").put("shortest_edge", shortestEdge);
     try {
       return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);

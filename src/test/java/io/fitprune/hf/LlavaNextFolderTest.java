@@ -43,6 +43,9 @@ class LlavaNextFolderTest {
     JsonNode pre = ConfigJson.JSON.readTree(dir.resolve("preprocessor_config.json").toFile());
     assertEquals("LlavaNextImageProcessor", pre.get("image_processor_type").asText());
     assertEquals(cfg.get("image_grid_pinpoints"), pre.get("image_grid_pinpoints"));
+    assertTrue(pre.get("do_pad").booleanValue());
+    assertEquals(42, pre.get("crop_size").get("height").intValue());
+    assertEquals(42, pre.get("size").get("shortest_edge").intValue());
     assertEquals("LlavaNextProcessor",
         ConfigJson.JSON.readTree(dir.resolve("processor_config.json").toFile()).get("processor_class").asText());
     assertEquals(51, f.geometry().visualTokens()); // an image filling the 84x84 canvas: 9 + 6 rows of 6 and a newline
@@ -104,8 +107,9 @@ class LlavaNextFolderTest {
     Path llava = tmp.resolve("llava");
     RandomModelFolder.write(llava, LlavaConfig.bundled("llava-tiny"), RandomCheckpoint.Layout.LLAVA_HF, DType.F32, 1,
         5_000_000_000L);
-    Files.write(llava.resolve("preprocessor_config.json"),
-        io.fitprune.image.PreprocessorConfig.anyres(56, new int[][] {{56, 112}}).toJson());
+    ObjectNode anyres = (ObjectNode) ConfigJson.JSON.readTree(llava.resolve("preprocessor_config.json").toFile());
+    anyres.put("image_processor_type", "LlavaNextImageProcessor").putArray("image_grid_pinpoints").addArray().add(56).add(112);
+    Files.write(llava.resolve("preprocessor_config.json"), ConfigJson.JSON.writeValueAsBytes(anyres));
     refused(() -> ModelFolder.open(llava), "preprocessor_config.json", "llava");
   }
 }

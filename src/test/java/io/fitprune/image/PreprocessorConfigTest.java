@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -80,20 +79,7 @@ class PreprocessorConfigTest {
     // other processors ignore the key, as transformers' do
     assertFalse(parse("{\"image_processor_type\": \"CLIPImageProcessor\", \"image_grid_pinpoints\": [[1, 1]]}").anyres());
     assertFalse(parse("{}").anyres());
-    // written as llava-hf writes LlavaNextImageProcessor's file, and read back the same
-    PreprocessorConfig back = PreprocessorConfig.parse(d.toJson(), "written");
-    assertTrue(back.anyres());
-    assertArrayEquals(d.gridPinpoints(), back.gridPinpoints());
-    assertEquals(d.shortestEdge(), back.shortestEdge());
-    assertEquals(d.cropHeight(), back.cropHeight());
-    PreprocessorConfig a = PreprocessorConfig.anyres(42, new int[][] {{42, 84}, {126, 42}});
-    PreprocessorConfig ab = PreprocessorConfig.parse(a.toJson(), "a");
-    assertArrayEquals(a.gridPinpoints(), ab.gridPinpoints());
-    assertArrayEquals(a.imageMean(), ab.imageMean());
-    assertArrayEquals(a.imageStd(), ab.imageStd());
-    assertEquals(List.of(a.shortestEdge(), a.cropHeight(), a.cropWidth(), a.resample(), a.rescaleFactor()),
-        List.of(ab.shortestEdge(), ab.cropHeight(), ab.cropWidth(), ab.resample(), ab.rescaleFactor()));
-    assertThrows(IllegalStateException.class, () -> parse("{\"size\": {\"height\": 5, \"width\": 5}}").toJson());
+    assertThrows(IllegalStateException.class, d::toJson);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.withPad(true));
     assertTrue(e.getMessage().contains("do_pad"), e.getMessage());
   }
