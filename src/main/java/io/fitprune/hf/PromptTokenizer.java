@@ -21,11 +21,12 @@ public final class PromptTokenizer implements AutoCloseable {
   private final Map<String, String> specialTokens;
   private final int imageToken, imageSeqLength;
   /** The string standing for one image token, which the template writes once per image ("<image>" for LLaVA). */
-  private final String marker = TokenizerFiles.IMAGE_TOKEN;
+  private final String marker;
   private final Path file;
 
   private PromptTokenizer(HuggingFaceTokenizer tokenizer, ChatTemplate template, Map<String, String> specialTokens,
-      int imageToken, int imageSeqLength, Path file) {
+      String marker, int imageToken, int imageSeqLength, Path file) {
+    this.marker = marker;
     this.tokenizer = tokenizer;
     this.template = template;
     this.specialTokens = specialTokens;
@@ -48,13 +49,15 @@ public final class PromptTokenizer implements AutoCloseable {
       throw new IllegalArgumentException(file + ": not a tokenizer Hugging Face's tokenizers library can load (" + msg + ")");
     }
     int id = folder.config().imageTokenIndex();
-    long[] ids = t.encode(TokenizerFiles.IMAGE_TOKEN, false, false).getIds();
+    String marker = TokenizerFiles.IMAGE_TOKEN;
+    long[] ids = t.encode(marker, false, false).getIds();
     if (ids.length != 1 || ids[0] != id) {
       t.close();
-      throw new IllegalArgumentException(file + ": '" + TokenizerFiles.IMAGE_TOKEN + "' encodes to "
-          + java.util.Arrays.toString(ids) + ", not to config.json's image_token_index " + id);
+      throw new IllegalArgumentException(file + ": '" + marker + "' encodes to " + java.util.Arrays.toString(ids)
+          + ", not to config.json's image_token_index " + id);
     }
-    return new PromptTokenizer(t, folder.chatTemplate(), folder.specialTokens(), id, folder.config().imageSeqLength(), file);
+    return new PromptTokenizer(t, folder.chatTemplate(), folder.specialTokens(), marker, id,
+        folder.config().imageSeqLength(), file);
   }
 
   public ChatTemplate template() {
