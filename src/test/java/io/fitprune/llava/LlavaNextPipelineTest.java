@@ -6,6 +6,7 @@ import io.fitprune.decoder.RandomCheckpoint;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.hf.LlavaNextConfig;
 import io.fitprune.hf.ModelFolder;
+import io.fitprune.hf.Prompt;
 import io.fitprune.hf.RandomModelFolder;
 import io.fitprune.image.AnyresPixels;
 import io.fitprune.image.AnyresProcessor;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * alone, the tiles laid out as one map, unpadded and given a newline per row, behind the base view.
  */
 public class LlavaNextPipelineTest {
+  private static final String README_BEGIN = "// README llava-next: begin", README_END = "// README llava-next: end";
   @TempDir static Path dir;
   static Path f32, bf16;
   static LlavaNextConfig config;
@@ -197,6 +199,26 @@ public class LlavaNextPipelineTest {
       assertEquals(processorCount(80, 80), ins.get(1).spans().visual());
       assertArrayEquals(p.prepare(b, "Which?").embeds(), ins.get(1).embeds());
     }
+  }
+
+  /** The README's LLaVA-NeXT block: the image first, so its count is known before the tower runs. */
+  @Test
+  void theReadmeBlockRuns() throws Exception {
+    Path folder = f32, file = png("readme.png", 48, 64, 9);
+    int[] counts = new int[2];
+    // README llava-next: begin
+    try (LlavaPipeline llava = LlavaPipeline.open(folder)) {   // e.g. Path.of("llava-v1.6-vicuna-7b-hf")
+      LlavaImage image = llava.image(file);                    // base view + tiles; [1 + tiles, 3, 336, 336]
+      Prompt prompt = llava.prompt("What is shown in this image?", image); // <image> -> image.visualTokens()
+      LlavaInput in = llava.encode(prompt, image);             // tower on every view, packed with image_newline
+      counts[0] = image.visualTokens();                        // 2340 for a 640 x 480 photo on llava-v1.6
+      counts[1] = (int) in.spans().visual();
+    }
+    // README llava-next: end
+    assertEquals(processorCount(48, 64), counts[0]);
+    assertEquals(counts[0], counts[1]);
+    io.fitprune.testutil.ReadmeBlocks.requireShown("src/test/java/io/fitprune/llava/LlavaNextPipelineTest.java",
+        README_BEGIN, README_END);
   }
 
   @Test
