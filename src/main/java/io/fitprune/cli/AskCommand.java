@@ -79,7 +79,7 @@ final class AskCommand implements Callable<Integer> {
             + maxNewTokens + " new ones pass the model's max_position_embeddings " + maxPositions);
       // a LLaVA-NeXT recipe is checked against the folder's model at the count it was fitted for
       Pruner pruner = r == null ? Pruner.none()
-          : pruning.pruner(r, recipe.toString(), PruningOptions.at(r, g, anyres), V, "");
+          : pruning.pruner(r, recipe.toString(), VisualCounts.at(r, g, anyres), V, "");
       LlavaInput in = lp.encode(prompt, img);
       Decoder dec = new Decoder(lp.decoderWeights());
       // UTF-8 whatever the locale: an answer is any text the tokenizer decodes

@@ -100,6 +100,7 @@ final class FitCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--stats is required in fast mode (or --weights and --calibration, or --images, to "
           + "record them)");
     Geometry g = Geometries.resolve(model);
+    g = VisualCounts.forStats(stats, g, VisualCounts.perImage(model)); // LLaVA-NeXT: fitted at the recording's count
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
     io.fitprune.calibration.DecoderRunner runner = null;
     if (images != null) {

@@ -107,7 +107,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     pruning.noText(); // a bad value is refused before the weights load
     Geometry g = Geometries.resolve(model);
-    boolean perImage = PruningOptions.perImageCount(model); // LLaVA-NeXT: recipes checked at their own count
+    boolean perImage = VisualCounts.perImage(model); // LLaVA-NeXT: recipes checked at their own count
     DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
@@ -139,7 +139,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (recipeFile != null) {
       Recipe r = pruning.read(Path.of(recipeFile), g, perImage);
       prune = r.prune();
-      pruner = pruning.pruner(r, recipeFile, PruningOptions.at(r, g, perImage), V, "");
+      pruner = pruning.pruner(r, recipeFile, VisualCounts.at(r, g, perImage), V, "");
     }
     if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
     double[] secs = new double[repeats], base = new double[repeats];
@@ -245,7 +245,7 @@ final class PrefillCommand implements Callable<Integer> {
       if (!rec.equals("none")) {
         Recipe r = pruning.read(Path.of(rec), g, perImage);
         prune[b] = r.prune();
-        pruner = pruning.pruner(r, rec, PruningOptions.at(r, g, perImage), V[b], who);
+        pruner = pruning.pruner(r, rec, VisualCounts.at(r, g, perImage), V[b], who);
       }
       requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
     }

@@ -1,7 +1,5 @@
 package io.fitprune.cli;
 
-import io.fitprune.hf.LlavaNextConfig;
-import io.fitprune.hf.ModelFolder;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.NoTextPolicy;
 import io.fitprune.pruning.Pruner;
@@ -9,7 +7,6 @@ import io.fitprune.pruning.VisualCountPolicy;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -46,31 +43,12 @@ final class PruningOptions {
   }
 
   /**
-   * Whether {@code --model} names a model whose images each bring their own visual count (a
-   * LLaVA-NeXT folder or bundled config): its recipes are checked against the model at the count
-   * they were fitted for, and scaled to each input by default.
-   */
-  static boolean perImageCount(String model) throws IOException {
-    Path p = Path.of(model);
-    if (ModelFolder.isModelFolder(p)) return ModelFolder.open(p).anyres() != null;
-    return !Files.exists(p) && LlavaNextConfig.bundled(model) != null;
-  }
-
-  /**
-   * A recipe file read for {@code g}; for a model of per-image counts ({@code perImage}) checked
-   * against {@code g} at the recipe's own count, and the policy defaults to SCALE.
+   * A recipe file read for {@code g} ({@link VisualCounts#recipe}); for a model of per-image counts
+   * the policy then defaults to SCALE.
    */
   Recipe read(Path file, Geometry g, boolean perImage) throws IOException {
-    if (!perImage) return RecipeFiles.read(file, g);
-    defaultPolicy(VisualCountPolicy.SCALE);
-    Recipe r = RecipeFiles.read(file);
-    r.validate(g.withVisualTokens(r.visualTokens()), file.toString());
-    return r;
-  }
-
-  /** The geometry a recipe read by {@link #read} is checked against. */
-  static Geometry at(Recipe r, Geometry g, boolean perImage) {
-    return perImage ? g.withVisualTokens(r.visualTokens()) : g;
+    if (perImage) defaultPolicy(VisualCountPolicy.SCALE);
+    return VisualCounts.recipe(file, g, perImage);
   }
 
   /** The recipe of {@code file} (read against {@code g}) as a pruner for an input with {@code visual} tokens. */

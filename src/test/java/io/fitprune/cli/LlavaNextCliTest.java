@@ -80,12 +80,23 @@ class LlavaNextCliTest {
     assertNotEquals(va, vb);
     Path recipe = dir.resolve("r.json");
     Result fit = CliRun.run("fit", "--model", model.toString(), "--images", a1.toString(), a2.toString(), "--prompt", Q,
-        "--budget", "0.5", "--out", recipe.toString());
+        "--budget", "0.5", "--out", recipe.toString(), "--stats-out", dir.resolve("s.safetensors").toString());
     assertEquals(0, fit.code(), fit.err());
     Recipe r = RecipeFiles.read(recipe);
     assertEquals(va, r.visualTokens());
     int[] prune = r.prune();
     assertTrue(Arrays.stream(prune).sum() > 0, Arrays.toString(prune));
+    // the recording fits again without the model, at its own count; flops and sweep read both at that count
+    Path again = dir.resolve("again.json");
+    Result refit = CliRun.run("fit", "--model", model.toString(), "--stats", dir.resolve("s.safetensors").toString(),
+        "--budget", "0.5", "--out", again.toString());
+    assertEquals(0, refit.code(), refit.err());
+    assertArrayEquals(prune, RecipeFiles.read(again).prune());
+    Result flops = CliRun.run("flops", "--model", model.toString(), "--recipe", recipe.toString());
+    assertEquals(0, flops.code(), flops.err());
+    Result sweep = CliRun.run("sweep", "--model", model.toString(), "--stats", dir.resolve("s.safetensors").toString(),
+        "--budgets", "0.3,0.5", "--out", dir.resolve("sweep").toString());
+    assertEquals(0, sweep.code(), sweep.err());
 
     Matcher plain = AskCliTest.timing(CliRun.run("ask", "--model", model.toString(), "--image", b.toString(), "--prompt", Q,
         "--max-new-tokens", "4"));
