@@ -1,5 +1,6 @@
 package io.fitprune.cli;
 
+import io.fitprune.image.PixelValues;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.llava.LlavaInput;
 import io.fitprune.llava.LlavaPipeline;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Option;
     description = {"Run an image and a question through a LLaVA model folder's chat template, tokenizer, image processor, "
         + "vision tower and projector, and write the language model's input.",
         "Writes embeds F32 [n, D] (image features over the image-token rows of the embedding lookup), spans I64 [2] = "
-            + "(prefix, visual), input_ids I64 [n] and pixel_values F32 [3, S, S]."})
+            + "(prefix, visual), input_ids I64 [n] and pixel_values F32 [3, S, S]; for LLaVA-NeXT pixel_values F32 "
+            + "[1+tiles, 3, S, S] (the base view, then the tiles) and image_sizes I64 [2] = (height, width)."})
 final class EmbedCommand implements Callable<Integer> {
   @Mixin
   LlavaOptions llava = new LlavaOptions();
@@ -34,12 +36,19 @@ final class EmbedCommand implements Callable<Integer> {
     try (LlavaPipeline p = llava.open()) {
       LlavaInput in = p.prepare(image, llava.prompt);
       int n = in.length(), D = in.hidden();
-      new SafetensorsWriter()
+      PixelValues px = in.pixels();
+      SafetensorsWriter w = new SafetensorsWriter()
           .putFloats("embeds", in.embeds(), n, D)
           .putLongs("spans", new long[] {in.spans().prefix(), in.spans().visual()}, 2)
-          .putLongs("input_ids", in.prompt().ids(), n)
-          .putFloats("pixel_values", in.pixels().data(), 3, in.pixels().height(), in.pixels().width())
-          .write(out);
+          .putLongs("input_ids", in.prompt().ids(), n);
+      if (in.image().anyres()) {
+        int[] hw = in.image().imageSize();
+        w.putFloats("pixel_values", px.data(), px.images(), 3, px.height(), px.width())
+            .putLongs("image_sizes", new long[] {hw[0], hw[1]}, 2);
+      } else {
+        w.putFloats("pixel_values", px.data(), 3, px.height(), px.width());
+      }
+      w.write(out);
       System.out.printf(Locale.ROOT, "wrote %s: embeds [%d, %d], spans %s (prefix, visual), vision %.1f ms%n", out, n, D,
           Arrays.toString(new long[] {in.spans().prefix(), in.spans().visual()}), 1e3 * in.visionSeconds());
     }

@@ -103,11 +103,17 @@ final class FitCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--stats is required in fast mode (or --weights and --calibration, or --images, to "
           + "record them)");
     Geometry g = Geometries.resolve(model);
-    FlopsModel m = cost.model(g, scope);
+    g = VisualCounts.forStats(stats, g, VisualCounts.perImage(model)); // LLaVA-NeXT: fitted at the recording's count
     AttentionStats st = stats == null ? null : StatsFiles.read(stats, g);
-    io.fitprune.calibration.DecoderRunner runner = !hasModel || (md != Mode.EXACT && st != null) ? null
-        : images != null ? ImageCalibration.runner(Path.of(model), images, prompt)
-        : ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration);
+    io.fitprune.calibration.DecoderRunner runner = null;
+    if (images != null) {
+      ImageCalibration ic = ImageCalibration.of(Path.of(model), images, prompt);
+      runner = ic.runner();
+      g = g.withVisualTokens(ic.visual()); // LLaVA-NeXT: the recipe is fitted at the images' count
+    } else if (hasModel && (md == Mode.EXACT || st == null)) {
+      runner = ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration);
+    }
+    FlopsModel m = cost.model(g, scope);
     if (st == null) {
       try (Progress p = Progress.start("record statistics", (long) runner.samples() * g.layers())) {
         st = StatsRecorder.record(runner, g.layers(), g.visualTokens(), p::step);

@@ -8,7 +8,7 @@ import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
 import io.fitprune.model.Geometries;
 import io.fitprune.model.Geometry;
-import io.fitprune.recipe.RecipeFiles;
+import io.fitprune.recipe.Recipe;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -45,7 +45,12 @@ final class FlopsCommand implements Callable<Integer> {
     Scope scope = cost.scope();
     Geometry g = Geometries.resolve(model);
     int[] prune = new int[g.layers()];
-    if (source != null && source.recipe != null) prune = RecipeFiles.read(source.recipe, g).prune();
+    if (source != null && source.recipe != null) {
+      boolean perImage = VisualCounts.perImage(model); // LLaVA-NeXT: the recipe's cost at its own count
+      Recipe r = VisualCounts.recipe(source.recipe, g, perImage);
+      g = VisualCounts.at(r, g, perImage);
+      prune = r.prune();
+    }
     else if (source != null && source.prune != null) prune = Args.intList("--prune", source.prune);
     FlopsModel m = cost.model(g, scope);
     Cost c = m.evaluate(prune);

@@ -107,6 +107,7 @@ final class PrefillCommand implements Callable<Integer> {
     if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
     pruning.noText(); // a bad value is refused before the weights load
     Geometry g = Geometries.resolve(model);
+    boolean perImage = VisualCounts.perImage(model); // LLaVA-NeXT: recipes checked at their own count
     DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
@@ -124,7 +125,7 @@ final class PrefillCommand implements Callable<Integer> {
     Decoder dec = new Decoder(w);
     List<Input> inputs = readInputs(embeds, g);
     requireCacheRoom(inputs, cfg);
-    if (inputs.size() > 1 || recipes.size() > 1) return runBatch(dec, w, g, inputs, recipes);
+    if (inputs.size() > 1 || recipes.size() > 1) return runBatch(dec, w, g, inputs, recipes, perImage);
     Input in = inputs.get(0);
     String recipeFile = recipes.isEmpty() || recipes.get(0).equals("none") ? null : recipes.get(0);
     int P = prefixTokens != null ? prefixTokens : in.prefix != null ? in.prefix : g.prefixTokens();
@@ -136,9 +137,9 @@ final class PrefillCommand implements Callable<Integer> {
     Pruner pruner = Pruner.none();
     int[] prune = null;
     if (recipeFile != null) {
-      Recipe r = RecipeFiles.read(Path.of(recipeFile), g);
+      Recipe r = pruning.read(Path.of(recipeFile), g, perImage);
       prune = r.prune();
-      pruner = pruning.pruner(r, recipeFile, g, V, "");
+      pruner = pruning.pruner(r, recipeFile, VisualCounts.at(r, g, perImage), V, "");
     }
     if (baseline && prune == null) throw new IllegalArgumentException("--baseline compares against a --recipe; none given");
     double[] secs = new double[repeats], base = new double[repeats];
@@ -220,7 +221,8 @@ final class PrefillCommand implements Callable<Integer> {
   }
 
   /** Several requests prefilled and decoded together (BatchDecoder); one recipe for all or one per request. */
-  private int runBatch(Decoder dec, DecoderWeights w, Geometry g, List<Input> in, List<String> recipes) throws Exception {
+  private int runBatch(Decoder dec, DecoderWeights w, Geometry g, List<Input> in, List<String> recipes,
+      boolean perImage) throws Exception {
     int B = in.size();
     if (baseline) throw new IllegalArgumentException("--baseline compares one request's prefill with its unpruned run; got " + B);
     if (recipes.size() > 1 && recipes.size() != B)
@@ -241,9 +243,9 @@ final class PrefillCommand implements Callable<Integer> {
       String rec = recipes.isEmpty() ? "none" : recipes.get(recipes.size() == 1 ? 0 : b);
       Pruner pruner = Pruner.none();
       if (!rec.equals("none")) {
-        Recipe r = RecipeFiles.read(Path.of(rec), g);
+        Recipe r = pruning.read(Path.of(rec), g, perImage);
         prune[b] = r.prune();
-        pruner = pruning.pruner(r, rec, g, V[b], who);
+        pruner = pruning.pruner(r, rec, VisualCounts.at(r, g, perImage), V[b], who);
       }
       requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
     }

@@ -12,9 +12,22 @@ import picocli.CommandLine.Option;
 
 /** How a recipe meets an input it was not fitted for, for the commands that prune (prefill, ask). */
 final class PruningOptions {
-  @Option(names = "--visual-policy", defaultValue = "REFUSE", description = "When the input's visual token count differs "
-      + "from the recipe's: REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--visual-policy", description = "When the input's visual token count differs from the recipe's: "
+      + "REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: SCALE for a LLaVA-NeXT folder's "
+      + "images (each brings its own count), else REFUSE.")
   VisualCountPolicy visualPolicy;
+
+  /** The policy when --visual-policy is not given. */
+  private VisualCountPolicy fallback = VisualCountPolicy.REFUSE;
+
+  /** Sets the policy used when --visual-policy is not given (SCALE where each image brings its own count). */
+  void defaultPolicy(VisualCountPolicy p) {
+    fallback = p;
+  }
+
+  VisualCountPolicy policy() {
+    return visualPolicy != null ? visualPolicy : fallback;
+  }
 
   @Option(names = "--no-text-policy", defaultValue = "refuse", paramLabel = "refuse|self-only", description = "When no text "
       + "follows an image (its cross-attention scores are all zero, so every FitPrune score ties): refuse (an error) or "
@@ -29,6 +42,15 @@ final class PruningOptions {
     }
   }
 
+  /**
+   * A recipe file read for {@code g} ({@link VisualCounts#recipe}); for a model of per-image counts
+   * the policy then defaults to SCALE.
+   */
+  Recipe read(Path file, Geometry g, boolean perImage) throws IOException {
+    if (perImage) defaultPolicy(VisualCountPolicy.SCALE);
+    return VisualCounts.recipe(file, g, perImage);
+  }
+
   /** The recipe of {@code file} (read against {@code g}) as a pruner for an input with {@code visual} tokens. */
   Pruner pruner(Path file, Geometry g, int visual) throws IOException {
     return pruner(RecipeFiles.read(file, g), file.toString(), g, visual, "");
@@ -37,13 +59,13 @@ final class PruningOptions {
   /** {@code r}, read from {@code file}, as a pruner for an input ({@code who}: "" or " (request b)") with {@code visual} tokens. */
   Pruner pruner(Recipe r, String file, Geometry g, int visual, String who) {
     requireVisualCount(file, r, visual, who);
-    return Pruner.of(r, g, visualPolicy, noText());
+    return Pruner.of(r, g, policy(), noText());
   }
 
   /** The refusal of an image whose visual count the recipe was not fitted for, in the command line's words. */
   private void requireVisualCount(String recipeFile, Recipe r, int visual, String who) {
     // A text-only request has nothing to prune, so no count to refuse.
-    if (visualPolicy == VisualCountPolicy.REFUSE && visual != 0 && r.visualTokens() != visual)
+    if (policy() == VisualCountPolicy.REFUSE && visual != 0 && r.visualTokens() != visual)
       throw new IllegalArgumentException("--recipe " + recipeFile + " was fitted for " + r.visualTokens()
           + " visual tokens, the input" + who + " comes with " + visual
           + " (add --visual-policy scale to scale the per-layer counts to the image)");

@@ -67,7 +67,8 @@ final class RandomCheckpointCommand implements Callable<Integer> {
 
   @Option(names = "--vision", description = "Write a complete Hugging Face LLaVA model folder: config.json, "
       + "preprocessor_config.json, processor_config.json, tokenizer.json with its config and chat template, and the "
-      + "weights with the CLIP vision tower and projector (configs bundled for llava-tiny and llava-1.5-7b).")
+      + "weights with the CLIP vision tower and projector (and LLaVA-NeXT's image_newline); configs bundled for llava-tiny, "
+      + "llava-1.5-7b, llava-next-tiny and llava-v1.6-vicuna-7b.")
   boolean vision;
 
   @picocli.CommandLine.Spec
@@ -95,7 +96,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
     RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
     long shardBytes = bytes(shardSize);
-    io.fitprune.hf.LlavaConfig visionConfig = null;
+    VisionFolder visionConfig = null;
     if (vision) {
       if (out == null) throw new IllegalArgumentException("--vision writes a model folder: give --out DIR");
       Integer v = spec.commandLine().getParseResult().hasMatchedOption("--vocab") ? vocab : null;
@@ -125,7 +126,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       CheckpointBudget.requireLayers(c.layers());
       ShardedWriter.requireNewOrEmpty(out);
       checkpointBytes = CheckpointBudget.requireReadable(visionConfig != null
-          ? io.fitprune.hf.RandomModelFolder.entries(visionConfig, lay, dt) : RandomCheckpoint.entries(c, lay, dt, biases),
+          ? visionConfig.entries(lay, dt) : RandomCheckpoint.entries(c, lay, dt, biases),
           "--out " + out);
     }
     CheckpointBudget.requireDisk("--out/--embeds/--calibration", out != null ? out : embeds != null ? embeds : calibration,
@@ -135,7 +136,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     boolean wroteCheckpoint = false;
     try {
       if (visionConfig != null) {
-        VisionFolder.write(out, visionConfig, lay, dt, seed, shardBytes);
+        visionConfig.write(out, lay, dt, seed, shardBytes);
         wroteCheckpoint = true;
       } else if (out != null) {
         long t0 = System.nanoTime();

@@ -51,7 +51,8 @@ final class SweepCommand implements Callable<Integer> {
     FitCommand.requireFast(Mode.parse(mode));
     CliPaths.input("--stats", stats);
     CliPaths.outputDirectory("--out", out);
-    Geometry g = Geometries.resolve(model);
+    // LLaVA-NeXT: fitted at the recording's count
+    Geometry g = VisualCounts.forStats(stats, Geometries.resolve(model), VisualCounts.perImage(model));
     FlopsModel m = cost.model(g, scope), full = cost.model(g, Scope.FULL);
     AttentionStats st = StatsFiles.read(stats, g);
     FastFitter fitter = new FastFitter(st, m);

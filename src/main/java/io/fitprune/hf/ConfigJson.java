@@ -7,6 +7,8 @@ import io.fitprune.io.InputFiles;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One JSON object of a model folder's files with transformers' defaults for the keys it leaves
@@ -43,6 +45,15 @@ public final class ConfigJson {
 
   public static ConfigJson parse(byte[] bytes, String where) {
     return new ConfigJson(InputFiles.parseObject(JSON, bytes, where), where);
+  }
+
+  /** {@code o} pretty-printed with its keys in order, as transformers writes its config files. */
+  static byte[] sortedBytes(ObjectNode o) throws IOException {
+    Map<String, JsonNode> sorted = new TreeMap<>();
+    o.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
+    ObjectNode out = JSON.createObjectNode();
+    sorted.forEach(out::set);
+    return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(out);
   }
 
   /** The nested object {@code key}, or an empty one when absent or null (every key then takes its default). */

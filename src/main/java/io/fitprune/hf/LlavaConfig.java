@@ -38,8 +38,8 @@ public record LlavaConfig(String name, TextConfig text, ClipVisionConfig vision,
     if (!c.has("model_type")) throw c.error("no 'model_type' (expected 'llava')");
     String type = c.string("model_type", null);
     if (type.equals(LlavaNextConfig.MODEL_TYPE))
-      throw c.error("model_type", "is 'llava_next': LLaVA-NeXT configs are read by LlavaNextConfig; ask, embed and fit "
-          + "run LLaVA ('llava') folders only");
+      throw c.error("model_type", "is 'llava_next': LLaVA-NeXT configs are read by LlavaNextConfig (ModelFolder reads "
+          + "either)");
     if (!type.equals("llava"))
       throw c.error("model_type", "is '" + type + "'; only LLaVA models ('llava', LlavaForConditionalGeneration) are supported");
     return parseFields(c);

@@ -1,12 +1,15 @@
 package io.fitprune.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.vision.AnyResGrid;
 import io.fitprune.vision.GridPinpoints;
 import io.fitprune.vision.Unpad;
 import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,6 +76,57 @@ public record LlavaNextConfig(LlavaConfig llava, GridPinpoints pinpoints) {
       out.add(new GridPinpoints.Resolution(p.get(0).intValue(), p.get(1).intValue()));
     }
     return new GridPinpoints(out);
+  }
+
+  /** Whether a parsed {@code config.json} says {@code model_type} {@code llava_next}. */
+  static boolean isLlavaNext(ConfigJson c) {
+    return c.node.path("model_type").isTextual() && MODEL_TYPE.equals(c.node.get("model_type").textValue());
+  }
+
+  /**
+   * The Hugging Face config bundled for a model name ({@code llava-next-tiny},
+   * {@code llava-v1.6-vicuna-7b}), or null when none is, or the bundled one is not LLaVA-NeXT's.
+   */
+  public static LlavaNextConfig bundled(String name) throws IOException {
+    if (name == null || name.contains("/")) return null;
+    try (InputStream in = LlavaNextConfig.class.getResourceAsStream(name + ".json")) {
+      if (in == null) return null;
+      ConfigJson c = ConfigJson.parse(in.readAllBytes(), "bundled Hugging Face config " + name);
+      return isLlavaNext(c) ? parse(c).withName(name) : null;
+    }
+  }
+
+  public LlavaNextConfig withName(String n) {
+    return new LlavaNextConfig(llava.withName(n), pinpoints);
+  }
+
+  /** This config with another vocabulary size or number of decoder layers. */
+  public LlavaNextConfig withText(int vocab, int layers) {
+    return new LlavaNextConfig(llava.withText(vocab, layers), pinpoints);
+  }
+
+  /**
+   * The visual count a model-level figure (a geometry, a FLOPs estimate) uses for LLaVA-NeXT: that
+   * of an image exactly filling the largest canvas (the first listed among equals), every tile
+   * kept. Real images bring their own count ({@link #imageTokens}).
+   */
+  public int nominalTokens() {
+    GridPinpoints.Resolution big = pinpoints.resolutions().get(0);
+    for (GridPinpoints.Resolution r : pinpoints.resolutions())
+      if ((long) r.height() * r.width() > (long) big.height() * big.width()) big = r;
+    return imageTokens(big.height(), big.width());
+  }
+
+  /** {@code config.json} as the Hub writes a LLaVA-NeXT one: LLaVA's keys, the canvases and the newline switch. */
+  public byte[] toJson() throws IOException {
+    ObjectNode o = (ObjectNode) ConfigJson.JSON.readTree(llava.toJson());
+    o.remove("image_seq_length"); // LLaVA's; a LLaVA-NeXT image has no fixed count
+    o.putArray("architectures").add("LlavaNextForConditionalGeneration");
+    ArrayNode pins = o.putArray("image_grid_pinpoints");
+    for (GridPinpoints.Resolution r : pinpoints.resolutions()) pins.addArray().add(r.height()).add(r.width());
+    o.put("model_type", MODEL_TYPE);
+    o.put("use_image_newline_parameter", true);
+    return ConfigJson.sortedBytes(o);
   }
 
   /** How one image of {@code height x width} pixels is tiled and packed. */

@@ -6,19 +6,24 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.image.PreprocessorConfig;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.model.Geometry;
+import io.fitprune.vision.GridPinpoints;
 import io.fitprune.vision.VisionTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * A Hugging Face LLaVA model folder as the Hub publishes one: {@code config.json}, optionally
+ * A Hugging Face LLaVA or LLaVA-NeXT model folder as the Hub publishes one: {@code config.json}, optionally
  * {@code preprocessor_config.json} and {@code processor_config.json}, the tokenizer files and chat
  * template, and the weights (sharded safetensors with {@code model.safetensors.index.json}, or one
  * {@code model.safetensors}). Opening reads and cross-checks the configs; the tokenizer (DJL) and
- * the weights (libtorch) are touched only by the methods that need them.
+ * the weights (libtorch) are touched only by the methods that need them. A LLaVA-NeXT folder
+ * ({@code model_type} {@code llava_next}) has {@link #anyres()}: its visual count depends on each
+ * image's size, and its weights hold {@code image_newline}.
  */
 public final class ModelFolder {
   public static final String CONFIG = "config.json", PREPROCESSOR = "preprocessor_config.json",
@@ -28,14 +33,16 @@ public final class ModelFolder {
 
   private final Path dir;
   private final LlavaConfig config;
+  private final LlavaNextConfig anyres; // null: a LLaVA-1.5 folder
   private final PreprocessorConfig preprocessor; // null: the folder has none
   private final ChatTemplate template;
   private final Map<String, String> specialTokens;
 
-  private ModelFolder(Path dir, LlavaConfig config, PreprocessorConfig preprocessor, ChatTemplate template,
-      Map<String, String> specialTokens) {
+  private ModelFolder(Path dir, LlavaConfig config, LlavaNextConfig anyres, PreprocessorConfig preprocessor,
+      ChatTemplate template, Map<String, String> specialTokens) {
     this.dir = dir;
     this.config = config;
+    this.anyres = anyres;
     this.preprocessor = preprocessor;
     this.template = template;
     this.specialTokens = specialTokens;
@@ -49,7 +56,9 @@ public final class ModelFolder {
   /** Reads the folder's configs; every inconsistency is a one-line error naming the file. */
   public static ModelFolder open(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a directory");
-    LlavaConfig config = LlavaConfig.parse(ConfigJson.read(dir.resolve(CONFIG)));
+    ConfigJson configJson = ConfigJson.read(dir.resolve(CONFIG));
+    LlavaNextConfig anyres = LlavaNextConfig.isLlavaNext(configJson) ? LlavaNextConfig.parse(configJson) : null;
+    LlavaConfig config = anyres != null ? anyres.llava() : LlavaConfig.parse(configJson);
     PreprocessorConfig pre = null;
     Path preFile = dir.resolve(PREPROCESSOR);
     if (Files.exists(preFile)) {
@@ -58,6 +67,7 @@ public final class ModelFolder {
       if (pre.cropHeight() != side || pre.cropWidth() != side)
         throw new IllegalArgumentException(preFile + ": crop_size " + pre.cropHeight() + "x" + pre.cropWidth()
             + " does not match config.json's vision image_size " + side);
+      checkAnyres(preFile, pre, anyres);
     }
     Path procFile = dir.resolve(PROCESSOR);
     if (Files.exists(procFile)) checkProcessor(ConfigJson.read(procFile), config);
@@ -78,7 +88,27 @@ public final class ModelFolder {
       template = new ChatTemplate(ConfigJson.read(json).string("chat_template", null), json.toString());
     else if (tok != null && tok.has("chat_template")) template = new ChatTemplate(templateOf(tok), tokFile.toString());
     if (template == null || template.source() == null) template = ChatTemplate.llava15Fallback();
-    return new ModelFolder(dir, config, pre, template, Map.copyOf(special));
+    return new ModelFolder(dir, config, anyres, pre, template, Map.copyOf(special));
+  }
+
+  /** The image processor must be the model's kind, and an anyres one must tile onto the model's canvases. */
+  private static void checkAnyres(Path preFile, PreprocessorConfig pre, LlavaNextConfig anyres) {
+    if (anyres == null && pre.anyres())
+      throw new IllegalArgumentException(preFile + ": a LlavaNextImageProcessor (image_grid_pinpoints) but config.json's "
+          + "model_type is 'llava', whose tower sees one view");
+    if (anyres == null) return;
+    if (!pre.anyres())
+      throw new IllegalArgumentException(preFile + ": config.json's model_type is 'llava_next', so the image processor "
+          + "must be LlavaNextImageProcessor (with image_grid_pinpoints)");
+    List<GridPinpoints.Resolution> want = anyres.pinpoints().resolutions();
+    int[][] have = pre.gridPinpoints();
+    boolean same = have.length == want.size();
+    for (int i = 0; same && i < have.length; i++)
+      same = have[i][0] == want.get(i).height() && have[i][1] == want.get(i).width();
+    if (!same)
+      throw new IllegalArgumentException(preFile + ": image_grid_pinpoints " + Arrays.deepToString(have)
+          + " differ from config.json's " + want.stream().map(r -> "[" + r.height() + ", " + r.width() + "]").toList()
+          + " (the processor would cut tiles the model does not lay out)");
   }
 
   /** {@code chat_template}: a string, or a list of named templates of which "default" is used. */
@@ -111,8 +141,14 @@ public final class ModelFolder {
     return dir;
   }
 
+  /** The fields LLaVA and LLaVA-NeXT share (for LLaVA-NeXT, {@code imageSeqLength} is one tile's count). */
   public LlavaConfig config() {
     return config;
+  }
+
+  /** The LLaVA-NeXT config (canvases, per-image counts), or null for a LLaVA folder. */
+  public LlavaNextConfig anyres() {
+    return anyres;
   }
 
   /** The image processor's settings, or null when the folder has no {@code preprocessor_config.json}. */
@@ -147,7 +183,8 @@ public final class ModelFolder {
 
   /**
    * The pruning geometry: the language model's shape from {@code config.json}, the visual tokens per
-   * image, and prefix and text token counts from the templated {@link #EXAMPLE_QUESTION}.
+   * image (LLaVA-NeXT's {@link LlavaNextConfig#nominalTokens}: each image brings its own), and prefix
+   * and text token counts from the templated {@link #EXAMPLE_QUESTION}.
    */
   public Geometry geometry() throws IOException {
     Prompt p;
@@ -157,7 +194,7 @@ public final class ModelFolder {
     TextConfig t = config.text();
     try {
       return new Geometry(name(), t.layers(), t.hidden(), t.heads(), t.kvHeads(), t.headDim(), t.intermediate(),
-          config.imageSeqLength(), p.prefix(), p.text());
+          anyres != null ? anyres.nominalTokens() : config.imageSeqLength(), p.prefix(), p.text());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(dir.resolve(CONFIG) + ": text_config: " + e.getMessage());
     }
@@ -180,7 +217,20 @@ public final class ModelFolder {
   /** Checks the vision tower's and projector's tensors against {@code config.json} (names and shapes). */
   public void checkVisionWeights() throws IOException {
     try (Checkpoint ck = Checkpoint.open(weights())) {
-      VisionTensors.check(ck, config.vision(), config.projector());
+      checkVision(ck);
+    }
+  }
+
+  private void checkVision(Checkpoint ck) {
+    if (anyres != null) anyres.checkVisionWeights(ck);
+    else VisionTensors.check(ck, config.vision(), config.projector());
+  }
+
+  /** LLaVA-NeXT's {@code image_newline} {@code [text hidden]} as float32; an error for a LLaVA folder. */
+  public float[] imageNewline() throws IOException {
+    if (anyres == null) throw new IllegalStateException(dir + " is a LLaVA folder: it has no image_newline");
+    try (Checkpoint ck = Checkpoint.open(weights())) {
+      return ImageNewline.read(ck, config.text().hidden());
     }
   }
 
@@ -190,7 +240,7 @@ public final class ModelFolder {
    */
   public void checkVisionWeights(Path checkpoint) throws IOException {
     try (Checkpoint ck = Checkpoint.open(checkpoint)) {
-      if (VisionTensors.holdsAny(ck)) VisionTensors.check(ck, config.vision(), config.projector());
+      if (VisionTensors.holdsAny(ck)) checkVision(ck);
     }
   }
 

@@ -9,19 +9,24 @@ import java.util.Map;
 
 /**
  * A model folder's tokenizer ({@code tokenizer.json}, run by Hugging Face's own tokenizers library
- * through DJL) with its chat template, expanding {@code <image>} as {@code LlavaProcessor} does:
- * the prompt string's one {@code <image>} becomes {@code image_seq_length} of them before
- * tokenizing, and the spans are read off the ids.
+ * through DJL) with its chat template, expanding the image marker as the processors do
+ * ({@code LlavaProcessor}, {@code LlavaNextProcessor}): the prompt string's one {@code <image>}
+ * becomes as many of them as the image has visual tokens before tokenizing, and the spans are read
+ * off the ids. The count is the config's fixed {@code image_seq_length} or, for models whose count
+ * depends on the image (LLaVA-NeXT's anyres), one given per call.
  */
 public final class PromptTokenizer implements AutoCloseable {
   private final HuggingFaceTokenizer tokenizer;
   private final ChatTemplate template;
   private final Map<String, String> specialTokens;
   private final int imageToken, imageSeqLength;
+  /** The string standing for one image token, which the template writes once per image ("<image>" for LLaVA). */
+  private final String marker;
   private final Path file;
 
   private PromptTokenizer(HuggingFaceTokenizer tokenizer, ChatTemplate template, Map<String, String> specialTokens,
-      int imageToken, int imageSeqLength, Path file) {
+      String marker, int imageToken, int imageSeqLength, Path file) {
+    this.marker = marker;
     this.tokenizer = tokenizer;
     this.template = template;
     this.specialTokens = specialTokens;
@@ -44,23 +49,35 @@ public final class PromptTokenizer implements AutoCloseable {
       throw new IllegalArgumentException(file + ": not a tokenizer Hugging Face's tokenizers library can load (" + msg + ")");
     }
     int id = folder.config().imageTokenIndex();
-    long[] ids = t.encode(TokenizerFiles.IMAGE_TOKEN, false, false).getIds();
+    String marker = TokenizerFiles.IMAGE_TOKEN;
+    long[] ids = t.encode(marker, false, false).getIds();
     if (ids.length != 1 || ids[0] != id) {
       t.close();
-      throw new IllegalArgumentException(file + ": '" + TokenizerFiles.IMAGE_TOKEN + "' encodes to "
-          + java.util.Arrays.toString(ids) + ", not to config.json's image_token_index " + id);
+      throw new IllegalArgumentException(file + ": '" + marker + "' encodes to " + java.util.Arrays.toString(ids)
+          + ", not to config.json's image_token_index " + id);
     }
-    return new PromptTokenizer(t, folder.chatTemplate(), folder.specialTokens(), id, folder.config().imageSeqLength(), file);
+    return new PromptTokenizer(t, folder.chatTemplate(), folder.specialTokens(), marker, id,
+        folder.config().imageSeqLength(), file);
   }
 
   public ChatTemplate template() {
     return template;
   }
 
-  /** The chat-templated prompt for one user turn, tokenized with the image (if {@code image}) expanded. */
+  /** The chat-templated prompt for one user turn, tokenized with the image (if {@code image}) expanded to {@code image_seq_length}. */
   public Prompt chat(String question, boolean image) {
+    return image ? chat(question, imageSeqLength) : chatText(question);
+  }
+
+  /** The chat-templated prompt for one user turn about an image of {@code imageTokens} visual tokens. */
+  public Prompt chat(String question, int imageTokens) {
     if (question == null) throw new IllegalArgumentException("question is null");
-    return encode(template.render(question, image, specialTokens), image ? 1 : 0);
+    return encode(template.render(question, true, specialTokens), 1, imageTokens);
+  }
+
+  private Prompt chatText(String question) {
+    if (question == null) throw new IllegalArgumentException("question is null");
+    return encode(template.render(question, false, specialTokens), 0, 0);
   }
 
   /**
@@ -69,14 +86,26 @@ public final class PromptTokenizer implements AutoCloseable {
    * differs from {@code images} is refused.
    */
   public Prompt encode(String prompt, int images) {
+    return encode(prompt, images, imageSeqLength);
+  }
+
+  /**
+   * As {@link #encode(String, int)}, the image's marker expanded to {@code imageTokens} image
+   * tokens: the count the processor computes for this image (LLaVA-NeXT's depends on its size).
+   */
+  public Prompt encode(String prompt, int images, int imageTokens) {
     if (prompt == null) throw new IllegalArgumentException("prompt is null");
     if (images < 0 || images > 1) throw new IllegalArgumentException("images must be 0 or 1 (one image per prompt), got " + images);
-    int markers = count(prompt, TokenizerFiles.IMAGE_TOKEN);
-    if (markers > 1) throw new IllegalArgumentException("prompt: " + markers + " '<image>' markers; one image per prompt is supported");
+    if (images == 1 && imageTokens < 1)
+      throw new IllegalArgumentException("imageTokens must be >= 1 for an image, got " + imageTokens);
+    int markers = count(prompt, marker);
+    if (markers > 1) throw new IllegalArgumentException("prompt: " + markers + " '" + marker + "' markers; one image per prompt is supported");
     if (markers != images)
-      throw new IllegalArgumentException(images == 1 ? "prompt: an image is given but the prompt has no '<image>'"
-          : "prompt: it has '<image>' but no image is given");
-    String expanded = prompt.replace(TokenizerFiles.IMAGE_TOKEN, TokenizerFiles.IMAGE_TOKEN.repeat(imageSeqLength));
+      throw new IllegalArgumentException(images == 1 ? "prompt: an image is given but the prompt has no '" + marker + "'"
+          : "prompt: it has '" + marker + "' but no image is given");
+    if ((long) imageTokens * marker.length() > Integer.MAX_VALUE - 8L - prompt.length())
+      throw new IllegalArgumentException("imageTokens: " + imageTokens + " markers do not fit in one prompt string");
+    String expanded = images == 0 ? prompt : prompt.replace(marker, marker.repeat(imageTokens));
     long[] ids = tokenizer.encode(expanded, true, false).getIds();
     int first = -1, run = 0, total = 0;
     for (int i = 0; i < ids.length; i++) {
@@ -85,9 +114,10 @@ public final class PromptTokenizer implements AutoCloseable {
       if (first < 0) first = i;
       if (i == first + run) run++;
     }
-    if (total != run || run != (long) images * imageSeqLength)
+    long want = images == 0 ? 0 : imageTokens;
+    if (total != run || run != want)
       throw new IllegalArgumentException(file + ": the prompt's image became " + total + " image tokens"
-          + (total != run ? " in several runs" : "") + ", expected one run of " + (long) images * imageSeqLength);
+          + (total != run ? " in several runs" : "") + ", expected one run of " + want);
     return images == 0 ? new Prompt(ids, ids.length, 0) : new Prompt(ids, first, run);
   }
 

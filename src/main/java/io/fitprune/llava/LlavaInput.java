@@ -8,13 +8,13 @@ import io.fitprune.kernels.Spans;
  * One image and question made ready for the language model.
  *
  * @param prompt        the templated, tokenized prompt (ids with the image's tokens expanded, spans)
- * @param pixels        the preprocessed image {@code [1, 3, S, S]}
+ * @param image         the preprocessed image (its pixels, and for LLaVA-NeXT its size and tiling)
  * @param embeds        the language model's input {@code [n, D]} flat, float32: the embedding rows of
  *                      the ids with the image features written over the image-token rows
  * @param hidden        D
- * @param visionSeconds the time the vision tower and projector took
+ * @param visionSeconds the time the vision tower, projector and packing took
  */
-public record LlavaInput(Prompt prompt, PixelValues pixels, float[] embeds, int hidden, double visionSeconds) {
+public record LlavaInput(Prompt prompt, LlavaImage image, float[] embeds, int hidden, double visionSeconds) {
   /** Tokens in the input, n. */
   public int length() {
     return prompt.length();
@@ -22,5 +22,10 @@ public record LlavaInput(Prompt prompt, PixelValues pixels, float[] embeds, int 
 
   public Spans spans() {
     return prompt.spans();
+  }
+
+  /** What the tower saw: {@code [1, 3, S, S]}, or LLaVA-NeXT's {@code [1 + tiles, 3, S, S]}. */
+  public PixelValues pixels() {
+    return image.pixels();
   }
 }

@@ -3,11 +3,15 @@ package io.fitprune.llava;
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.TextStream;
 import io.fitprune.hf.LlavaConfig;
+import io.fitprune.hf.LlavaNextConfig;
 import io.fitprune.hf.ModelFolder;
 import io.fitprune.hf.Prompt;
 import io.fitprune.hf.PromptTokenizer;
+import io.fitprune.image.AnyresPixels;
+import io.fitprune.image.AnyresProcessor;
 import io.fitprune.image.ImageProcessor;
 import io.fitprune.image.PixelValues;
+import io.fitprune.vision.AnyResPacker;
 import io.fitprune.vision.LlavaImageEncoder;
 import io.fitprune.vision.VisionCheckpoint;
 import java.io.IOException;
@@ -17,35 +21,43 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * A LLaVA model folder from image file and question to the language model's input, as
- * transformers' {@code LlavaProcessor} and {@code LlavaModel} do it: the question through the chat
- * template (which places the image), {@code <image>} expanded and tokenized; the image decoded and
- * preprocessed; the vision tower and projector; and the features spliced into the embedding
- * lookup ({@link ImageSplice}). The weights stay memory-mapped in their stored type.
+ * A LLaVA or LLaVA-NeXT model folder from image file and question to the language model's input,
+ * as transformers' {@code LlavaProcessor} and {@code LlavaModel} (or their LLaVA-NeXT versions) do
+ * it: the image decoded and preprocessed ({@link #image}: one view, or LLaVA-NeXT's base view and
+ * tiles); the question through the chat template (which places the image), {@code <image>} expanded
+ * to the image's visual count and tokenized ({@link #prompt(String, LlavaImage)}); the vision tower
+ * and projector on every view in one batch, LLaVA-NeXT's tiles packed with {@code image_newline}
+ * ({@link AnyResPacker}); and the features spliced into the embedding lookup ({@link ImageSplice}).
+ * The folder's config picks the image side and the packing. The weights stay memory-mapped in their
+ * stored type.
  */
 public final class LlavaPipeline implements AutoCloseable {
   private static final String IMAGE = "<image>";
 
   private final ModelFolder folder;
   private final PromptTokenizer tokenizer;
-  private final ImageProcessor images;
+  private final ImageProcessor images; // LLaVA's, else null
+  private final AnyresProcessor anyresImages; // LLaVA-NeXT's, else null
+  private final float[] newline; // LLaVA-NeXT's image_newline, else null
   private final DecoderWeights decoder;
   private final LlavaImageEncoder encoder;
 
-  private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, ImageProcessor images, DecoderWeights decoder,
-      LlavaImageEncoder encoder) {
+  private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, ImageProcessor images,
+      AnyresProcessor anyresImages, float[] newline, DecoderWeights decoder, LlavaImageEncoder encoder) {
     this.folder = folder;
     this.tokenizer = tokenizer;
     this.images = images;
+    this.anyresImages = anyresImages;
+    this.newline = newline;
     this.decoder = decoder;
     this.encoder = encoder;
   }
 
   /**
    * Opens a model folder: its configs, tokenizer, image processor settings and weights (language
-   * model, vision tower and projector, every tensor checked against {@code config.json}). A folder
-   * without a tokenizer, a {@code preprocessor_config.json} or an embedding table is refused,
-   * naming what is missing.
+   * model, vision tower and projector, LLaVA-NeXT's {@code image_newline}; every tensor checked
+   * against {@code config.json}). A folder without a tokenizer, a {@code preprocessor_config.json}
+   * or an embedding table is refused, naming what is missing.
    */
   public static LlavaPipeline open(Path dir) throws IOException {
     ModelFolder f = ModelFolder.open(dir);
@@ -60,7 +72,8 @@ public final class LlavaPipeline implements AutoCloseable {
             + "which the input embeddings are looked up in");
       LlavaConfig c = f.config();
       LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
-      return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), w, enc);
+      if (f.anyres() == null) return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), null, null, w, enc);
+      return new LlavaPipeline(f, tok, null, AnyresProcessor.fromConfig(f.preprocessor()), f.imageNewline(), w, enc);
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
@@ -95,34 +108,72 @@ public final class LlavaPipeline implements AutoCloseable {
           + "image itself; give the question alone");
   }
 
-  /** The templated prompt for a question about one image. */
+  /**
+   * The templated prompt for a question about one image, for LLaVA, whose visual count is the same
+   * for every image; LLaVA-NeXT's depends on the image: {@link #prompt(String, LlavaImage)}.
+   */
   public Prompt prompt(String question) {
+    if (folder.anyres() != null)
+      throw new IllegalStateException(folder.dir() + " is a LLaVA-NeXT folder: its prompt depends on the image's size; "
+          + "use prompt(question, image(file))");
     requireQuestion("question", question);
-    return tokenizer.chat(question, true);
+    return tokenizer.chat(question, encoder.visualTokens());
   }
 
-  /** One image and a question to the language model's input; the prompt is checked before the image is read. */
+  /** The templated prompt for a question about {@code image}: {@code <image>} expanded to its visual count. */
+  public Prompt prompt(String question, LlavaImage image) {
+    requireQuestion("question", question);
+    if (image == null) throw new IllegalArgumentException("image is null");
+    return tokenizer.chat(question, image.visualTokens());
+  }
+
+  /**
+   * An image file decoded and preprocessed by the folder's image processor: one view for LLaVA;
+   * for LLaVA-NeXT the base view and the tiles of its canvas, with the count its size gives. A bad
+   * file is a one-line error naming it.
+   */
+  public LlavaImage image(Path file) throws IOException {
+    if (anyresImages == null) return new LlavaImage(images.process(file), null, null, encoder.visualTokens());
+    AnyresPixels a = anyresImages.process(file);
+    int h = a.imageHeight(), w = a.imageWidth();
+    LlavaNextConfig next = folder.anyres();
+    return new LlavaImage(a.pixelValues(), new int[] {h, w}, next.grid(h, w), next.imageTokens(h, w));
+  }
+
+  /** One image and a question to the language model's input; the question is checked before the image is read. */
   public LlavaInput prepare(Path image, String question) throws IOException {
-    Prompt p = prompt(question);
-    return prepare(p, images.process(image));
+    requireQuestion("question", question);
+    LlavaImage im = image(image);
+    return encode(prompt(question, im), im);
   }
 
-  /** Each image with the same question, one input per image, in order. */
+  /** Each image with the same question, one input per image, in order; every file is decoded before the tower runs. */
   public List<LlavaInput> prepare(List<Path> imageFiles, String question) throws IOException {
-    Prompt p = prompt(question);
-    List<PixelValues> pixels = new ArrayList<>();
-    for (Path f : imageFiles) pixels.add(images.process(f)); // every file decoded before the tower runs
+    requireQuestion("question", question);
+    List<LlavaImage> ims = new ArrayList<>();
+    for (Path f : imageFiles) ims.add(image(f));
     List<LlavaInput> out = new ArrayList<>();
-    for (PixelValues px : pixels) out.add(prepare(p, px));
+    for (LlavaImage im : ims) out.add(encode(prompt(question, im), im));
     return out;
   }
 
-  private LlavaInput prepare(Prompt p, PixelValues px) {
+  /**
+   * The vision tower and projector on the image's views (one batch), LLaVA-NeXT's packed with
+   * {@code image_newline}, spliced over the prompt's image tokens. The prompt must hold the image's
+   * count of image tokens.
+   */
+  public LlavaInput encode(Prompt p, LlavaImage image) {
+    if (p == null || image == null) throw new IllegalArgumentException("prompt and image must not be null");
+    if (p.visual() != image.visualTokens())
+      throw new IllegalArgumentException("prompt: it holds " + p.visual() + " image tokens but the image gives "
+          + image.visualTokens() + " visual tokens");
     long t0 = System.nanoTime();
+    PixelValues px = image.pixels();
     float[] features = encoder.encode(px.data(), px.images());
+    if (image.anyres()) features = AnyResPacker.pack(features, encoder.textHidden(), newline, image.grid());
     double seconds = (System.nanoTime() - t0) / 1e9;
     float[] embeds = ImageSplice.embeds(p.ids(), folder.config().imageTokenIndex(), decoder.embed(), features);
-    return new LlavaInput(p, px, embeds, encoder.textHidden(), seconds);
+    return new LlavaInput(p, image, embeds, encoder.textHidden(), seconds);
   }
 
   /**

@@ -50,6 +50,11 @@ public record Geometry(String name, int layers, int hidden, int heads, int kvHea
     if (v < 0 || v > MAX_SIZE) throw new IllegalArgumentException(field + " must be in [0, " + MAX_SIZE + "], got " + v);
   }
 
+  /** This geometry with another visual count (a model whose count depends on the image: LLaVA-NeXT, Qwen2-VL). */
+  public Geometry withVisualTokens(int visual) {
+    return new Geometry(name, layers, hidden, heads, kvHeads, headDim, mlp, visual, prefixTokens, textTokens);
+  }
+
   /** Width of the attention (q and o projections): {@code heads * headDim}, which need not equal {@code hidden}. */
   public int attentionWidth() {
     return heads * headDim;
