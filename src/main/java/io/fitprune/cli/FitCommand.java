@@ -109,7 +109,7 @@ final class FitCommand implements Callable<Integer> {
     if (images != null) {
       ImageCalibration ic = ImageCalibration.of(Path.of(model), images, prompt);
       runner = ic.runner();
-      g = g.withVisualTokens(ic.visual()); // LLaVA-NeXT: the recipe is fitted at the images' count
+      g = g.withVisualTokens(ic.visual()); // LLaVA-NeXT: the recipe is fitted at the images' largest count
     } else if (hasModel && (md == Mode.EXACT || st == null)) {
       runner = ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration);
     }

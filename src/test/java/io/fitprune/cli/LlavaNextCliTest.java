@@ -134,12 +134,27 @@ class LlavaNextCliTest {
   }
 
   @Test
-  void fitRefusesImagesOfDifferentCountsAndBadInputIsOneLine() throws Exception {
+  void fitOnImagesOfDifferentCountsGivesOneRecipeAndBadInputIsOneLine() throws Exception {
     Path a = png(dir, "a.png", 40, 60, 1), b = png(dir, "b.png", 70, 25, 3);
-    Path out = dir.resolve("r.json");
-    ModelFolderCliTest.oneLineError(CliRun.run("fit", "--model", model.toString(), "--images", a.toString(), b.toString(),
-        "--prompt", Q, "--budget", "0.5", "--out", out.toString()), "--images", "visual tokens", "same size");
-    assertFalse(Files.exists(out));
+    int va = LlavaNextPipelineTest.processorCount(40, 60), vb = LlavaNextPipelineTest.processorCount(70, 25);
+    assertNotEquals(va, vb);
+    Path out = dir.resolve("r.json"), stats = dir.resolve("mixed.safetensors");
+    Result fit = CliRun.run("fit", "--model", model.toString(), "--images", a.toString(), b.toString(), "--prompt", Q,
+        "--budget", "0.5", "--out", out.toString(), "--stats-out", stats.toString());
+    assertEquals(0, fit.code(), fit.err());
+    // one recipe at the larger count, from each image's statistics at its own count
+    Recipe r = RecipeFiles.read(out);
+    assertEquals(Math.max(va, vb), r.visualTokens());
+    Path again = dir.resolve("again.json");
+    Result refit = CliRun.run("fit", "--model", model.toString(), "--stats", stats.toString(), "--budget", "0.5", "--out",
+        again.toString());
+    assertEquals(0, refit.code(), refit.err());
+    assertArrayEquals(r.prune(), RecipeFiles.read(again).prune());
+    for (Path img : new Path[] {a, b}) {
+      Result ask = CliRun.run("ask", "--model", model.toString(), "--image", img.toString(), "--prompt", Q, "--recipe",
+          out.toString(), "--max-new-tokens", "2");
+      assertEquals(0, ask.code(), ask.err());
+    }
     Path corrupt = dir.resolve("corrupt.png");
     Files.write(corrupt, new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 1, 2});
     ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", model.toString(), "--image", corrupt.toString(), "--prompt",
