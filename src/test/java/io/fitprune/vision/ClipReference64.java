@@ -13,7 +13,7 @@ import org.bytedeco.pytorch.Tensor;
  * a bf16 run holds a value in bf16: the pixels and every dense layer's input and output, q/k/v,
  * the attention probabilities and output; sums into the residual stream stay exact.
  */
-final class ClipReference64 {
+public final class ClipReference64 {
   final int d, heads, f, ch, p, s, layers, text;
   final double eps;
   final String act, projAct;
@@ -59,7 +59,7 @@ final class ClipReference64 {
   }
 
   /** bfloat16 rounding (to nearest, ties to even) of a value first rounded to float32. */
-  static double bf16(double x) {
+  public static double bf16(double x) {
     int bits = Float.floatToRawIntBits((float) x);
     bits += 0x7FFF + ((bits >>> 16) & 1);
     return Float.intBitsToFloat(bits & 0xFFFF0000);
@@ -182,7 +182,7 @@ final class ClipReference64 {
   }
 
   /** erf to about 1e-15: its Maclaurin series below 2.5, the continued fraction of erfc above. */
-  static double erf(double x) {
+  public static double erf(double x) {
     double a = Math.abs(x);
     double y;
     if (a < 2.5) {
