@@ -172,9 +172,10 @@ public final class ClipReference64 {
     return o;
   }
 
-  static double activation(String name, double x) {
+  public static double activation(String name, double x) {
     return switch (name) {
       case "quick_gelu" -> x / (1 + Math.exp(-1.702 * x));
+      case "silu" -> x / (1 + Math.exp(-x));
       case "gelu" -> 0.5 * x * (1 + erf(x / Math.sqrt(2)));
       case "gelu_pytorch_tanh", "gelu_new" -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
       default -> throw new IllegalArgumentException(name);

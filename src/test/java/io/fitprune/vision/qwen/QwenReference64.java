@@ -259,11 +259,6 @@ final class QwenReference64 {
   }
 
   static double activation(String name, double x) {
-    return switch (name) {
-      case "quick_gelu" -> x / (1 + Math.exp(-1.702 * x));
-      case "silu" -> x / (1 + Math.exp(-x));
-      case "gelu" -> 0.5 * x * (1 + ClipReference64.erf(x / Math.sqrt(2)));
-      default -> throw new IllegalArgumentException(name);
-    };
+    return ClipReference64.activation(name, x);
   }
 }
