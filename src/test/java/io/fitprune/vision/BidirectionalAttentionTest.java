@@ -123,9 +123,16 @@ class BidirectionalAttentionTest {
         float[] qs = java.util.Arrays.copyOfRange(q, from * w, (from + len) * w);
         float[] ks = java.util.Arrays.copyOfRange(k, from * w, (from + len) * w);
         float[] vs = java.util.Arrays.copyOfRange(v, from * w, (from + len) * w);
-        double[] want = reference(qs, ks, vs, len, heads, d, bf16);
+        double[] want = reference(qs, ks, vs, len, heads, d, false);
         double e = relErr(want, java.util.Arrays.copyOfRange(got, from * w, (from + len) * w));
-        assertTrue(e < (bf16 ? 1e-2 : 1e-6), type + " sequence " + s + " of " + len + " rows: relative error " + e);
+        double bound = 1e-6; // bf16: twice the error of the reference rounded where the kernel rounds
+        if (bf16) {
+          double[] rr = reference(qs, ks, vs, len, heads, d, true);
+          float[] rounded = new float[rr.length];
+          for (int i = 0; i < rr.length; i++) rounded[i] = (float) rr[i];
+          bound = 2 * relErr(want, rounded);
+        }
+        assertTrue(e <= bound, type + " sequence " + s + " of " + len + " rows: relative error " + e + ", bound " + bound);
       }
     }
     try (Tensor q1 = torch.ones(5, 12); Tensor out = torch.empty(5, 12)) {
