@@ -118,16 +118,19 @@ public final class BidirectionalAttention {
    */
   static void merge(FloatBuffer a, FloatBuffer lseA, FloatBuffer b, FloatBuffer lseB, Batch all, int m, int heads, int d) {
     int n = (int) all.tokens(), width = heads * d;
+    float[] ra = new float[width], rb = new float[width]; // whole rows: bulk copies, loops the JIT vectorises
     for (int s = 0, base = 0; s < all.size(); s++) {
       int len = (int) all.length(s), start = (int) all.start(s);
       for (int i = 0; i < len - 1; i++) {
         int t = base + len - 2 - i, row = start + i; // the second pass's row holding query row
+        a.get(row * width, ra, 0, width);
+        b.get(t * width, rb, 0, width);
         for (int h = 0; h < heads; h++) {
           double la = lseA.get(h * n + row), lb = lseB.get(h * m + t);
           float wa = (float) (1 / (1 + Math.exp(lb - la))), wb = 1 - wa;
-          int oa = row * width + h * d, ob = t * width + h * d;
-          for (int j = 0; j < d; j++) a.put(oa + j, wa * a.get(oa + j) + wb * b.get(ob + j));
+          for (int j = h * d; j < (h + 1) * d; j++) ra[j] = wa * ra[j] + wb * rb[j];
         }
+        a.put(row * width, ra, 0, width);
       }
       base += Math.max(0, len - 1);
     }
