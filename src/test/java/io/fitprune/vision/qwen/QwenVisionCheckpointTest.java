@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fitprune.decoder.Tensors;
+import io.fitprune.decoder.RandomCheckpoint;
 import io.fitprune.io.Checkpoint;
+import io.fitprune.io.DType;
+import io.fitprune.io.ShardedWriter;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.vision.ClipReference64;
 import java.io.IOException;
@@ -131,6 +134,30 @@ class QwenVisionCheckpointTest {
       QwenVisionWeights bf = QwenVisionCheckpoint.load(write(named(w, "visual."), c.family() + "bf16.safetensors", true), c);
       assertEquals(torch.ScalarType.BFloat16.value, bf.matrixType().value);
       assertArrayEquals(features(w.converted(torch.ScalarType.BFloat16), px, g), features(bf, px, g), c.family() + " bf16");
+    }
+  }
+
+  /** What a random model folder writer does: the table's names and shapes through RandomCheckpoint, bound back and run. */
+  @Test
+  void aRandomCheckpointFromTheTableBindsAndRuns() throws IOException {
+    for (QwenVisionConfig c : List.of(QwenVisionTowerTest.QWEN2, QwenVisionTowerTest.QWEN25)) {
+      List<ShardedWriter.Entry> entries = new java.util.ArrayList<>();
+      QwenVisionTensors.expected(c, QwenVisionTensors.Layout.MODEL_VISUAL)
+          .forEach((n, shape) -> entries.add(new ShardedWriter.Entry(n, DType.BF16, shape)));
+      Path folder = dir.resolve("random-" + c.family());
+      RandomCheckpoint.write(folder, entries, 7, 1 << 20, "test");
+      QwenVisionWeights w = QwenVisionCheckpoint.load(folder, c);
+      assertEquals(torch.ScalarType.BFloat16.value, w.matrixType().value);
+      float[] ln = Tensors.toArray(w.merger.norm().weight());
+      for (float x : ln) assertTrue(Math.abs(x - 1) < 0.1, "ln_q weight " + x + " should be near 1");
+      int[][] g = {{1, 6, 10}, {1, 2, 2}};
+      float[] y = features(w, QwenVisionTowerTest.pixels(1, QwenVisionTowerTest.rows(g), c.patchValues()), g);
+      double sum = 0;
+      for (float x : y) {
+        assertTrue(Float.isFinite(x));
+        sum += Math.abs(x);
+      }
+      assertTrue(sum > 0);
     }
   }
 
