@@ -148,6 +148,23 @@ class QwenVisionTowerTest {
     }
   }
 
+  /** The patch product against libtorch's own conv3d on the 5-D weight and the rows viewed [-1, C, T, P, P], as PatchEmbed runs. */
+  @Test
+  void patchEmbeddingMatchesLibtorchConv3d() {
+    QwenVisionConfig c = QWEN25;
+    QwenVisionWeights w = QwenVisionWeights.random(c, 8);
+    int rows = 24, d = c.hiddenSize(), p = c.patchSize(), t = c.temporalPatchSize();
+    try (Tensor px = Tensors.of(pixels(6, rows, c.patchValues()), rows, c.patchValues());
+         Tensor ours = io.fitprune.decoder.Dense.linearFloat(px, w.patch, null);
+         Tensor k = w.patch.view(d, c.inChannels(), t, p, p);
+         Tensor conv = torch.conv3d(px.view(-1, c.inChannels(), t, p, p), k, new org.bytedeco.pytorch.TensorOptional(),
+             new long[] {t, p, p}, new long[] {0, 0, 0}, new long[] {1, 1, 1}, 1)) {
+      float[] a = Tensors.toArray(ours), b = Tensors.toArray(conv.view(-1, d));
+      assertEquals(b.length, a.length);
+      for (int i = 0; i < a.length; i++) assertEquals(b[i], a[i], 1e-5 * (1 + Math.abs(b[i])), "element " + i);
+    }
+  }
+
   @Test
   void noImageGivesNoRows() {
     QwenVisionTower t = new QwenVisionTower(QwenVisionWeights.random(QWEN25, 1));
