@@ -2,6 +2,7 @@ package io.fitprune.vision.qwen;
 
 import io.fitprune.decoder.Dense;
 import io.fitprune.decoder.Temps;
+import io.fitprune.decoder.Tensors;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
 import java.util.List;
@@ -61,6 +62,21 @@ public final class QwenVisionTower {
       } finally {
         merged.close();
       }
+    }
+  }
+
+  /**
+   * As {@link #features(Tensor, List)} on the processor's values as a flat array (e.g. an image's
+   * {@code QwenPixels.pixelValues()}), returning the rows flat: {@code [rows * out_hidden_size]}.
+   */
+  public float[] features(float[] pixelValues, List<GridThw> grids) {
+    if (pixelValues == null) throw new IllegalArgumentException("pixel_values is null");
+    long rows = GridThw.totalPatches(grids, c.spatialMergeSize());
+    if (pixelValues.length != rows * c.patchValues())
+      throw new IllegalArgumentException("pixel_values: expected " + rows + " x " + c.patchValues() + " = "
+          + rows * c.patchValues() + " floats for grid_thw, got " + pixelValues.length);
+    try (Tensor px = Tensors.of(pixelValues, rows, c.patchValues()); Tensor y = features(px, grids)) {
+      return Tensors.toArray(y);
     }
   }
 

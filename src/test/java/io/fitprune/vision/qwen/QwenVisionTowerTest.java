@@ -166,6 +166,17 @@ class QwenVisionTowerTest {
   }
 
   @Test
+  void theArrayFormGivesTheTensorFormsRows() {
+    QwenVisionWeights w = QwenVisionWeights.random(QWEN25, 3);
+    int[][] g = {{1, 6, 10}, {1, 2, 2}};
+    float[] px = pixels(4, rows(g), QWEN25.patchValues());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(run(w, px, g), new QwenVisionTower(w).features(px, grids(g)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new QwenVisionTower(w).features(new float[10], grids(g)));
+    assertTrue(e.getMessage().startsWith("pixel_values: expected 64 x 54 = 3456 floats"), e.getMessage());
+  }
+
+  @Test
   void noImageGivesNoRows() {
     QwenVisionTower t = new QwenVisionTower(QwenVisionWeights.random(QWEN25, 1));
     try (Tensor px = torch.empty(0, QWEN25.patchValues()); Tensor y = t.features(px, List.of())) {
