@@ -138,7 +138,8 @@ public final class RandomCheckpoint {
 
   /**
    * Writes any list of tensors with seeded random values on the scale above (norm weights, named
-   * {@code ...norm.weight} or {@code ...layer_norm1.weight}, around 1); returns the number of shards.
+   * {@code ...norm.weight}, {@code ...layer_norm1.weight} or the Qwen vision merger's
+   * {@code ...ln_q.weight}, around 1); returns the number of shards.
    */
   public static int write(Path dir, List<ShardedWriter.Entry> entries, long seed, long maxShardBytes, String generator)
       throws IOException {
@@ -154,7 +155,8 @@ public final class RandomCheckpoint {
     long first = at / size;
     if (first % BLOCK != 0) throw new IllegalStateException("chunk not aligned to a block");
     int count = dst.remaining() / size;
-    boolean norm = e.name().endsWith("norm.weight") || e.name().matches(".*norm\\d\\.weight");
+    boolean norm = e.name().endsWith("norm.weight") || e.name().matches(".*norm\\d\\.weight")
+        || e.name().endsWith("ln_q.weight");
     float mean = norm ? 1f : 0f, a = (float) (STD * Math.sqrt(3)); // uniform [-a, a] has std a / sqrt(3)
     IntStream.range(0, (count + BLOCK - 1) / BLOCK).parallel().forEach(b -> {
       SplittableRandom r = new SplittableRandom(seed + (first / BLOCK + b) * 0x9E3779B97F4A7C15L);

@@ -10,11 +10,11 @@ import org.bytedeco.pytorch.global.torch;
  * two-thread {@code rms_norm} took anywhere from 0.3 to 15 ms on the shared 2-core machine (a
  * parallel region waits for its slowest thread, and a thread that loses its core waits a time slice).
  */
-final class RmsNorm {
+public final class RmsNorm {
   private RmsNorm() {}
 
   /** Rows of {@code width} floats of {@code x}, normalised and scaled by {@code weight [width]}. */
-  static Tensor apply(Tensor x, Tensor weight, int width, double eps) {
+  public static Tensor apply(Tensor x, Tensor weight, int width, double eps) {
     int rows = (int) (x.numel() / width);
     Tensor y = torch.empty(rows, width);
     FloatBuffer xb = x.data_ptr_float().capacity(x.numel()).asBuffer();

@@ -1,7 +1,8 @@
 package io.fitprune.vision;
 
 import io.fitprune.decoder.Temps;
-import io.fitprune.kernels.AttentionShape;
+import io.fitprune.kernels.Batch;
+import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
 import java.nio.FloatBuffer;
@@ -17,6 +18,7 @@ import org.bytedeco.pytorch.global.torch;
  * exactly: {@code out = a*outA + (1-a)*outB} with {@code a = sigmoid(lseA - lseB)}; the last query
  * has no later keys and keeps {@code outA}. Work: {@code n(n+1)/2 + n(n-1)/2 = n^2} dot products,
  * as bidirectional attention needs, on the kernels' fp32 or bf16 paths (fp32 softmax and output).
+ * Packed sequences ({@code cu_seqlens}) run as one packed call per pass, each sequence on its own.
  *
  * <p>Why not libtorch: its CPU {@code scaled_dot_product_attention} took 1.1 s for one
  * ViT-L/14-336 layer's attention (1.36 GFLOP) in bf16 on the development VM, against 10.7 ms
@@ -30,21 +32,47 @@ public final class BidirectionalAttention {
    * float32 contiguous; n >= 1.
    */
   public static void apply(Tensor q, Tensor k, Tensor v, int heads, Tensor out) {
+    if (q == null) throw new IllegalArgumentException("q is null");
+    apply(q, k, v, heads, new long[] {0, q.size(0)}, out);
+  }
+
+  /**
+   * Packed sequences, as FlashAttention's varlen call with {@code causal=False}: rows
+   * {@code [cuSeqlens[b], cuSeqlens[b+1])} attend among themselves only. q, k, v, out as in
+   * {@link #apply(Tensor, Tensor, Tensor, int, Tensor)}; {@code cuSeqlens} from 0, never
+   * decreasing, ending at n (a sequence may be empty).
+   */
+  public static void apply(Tensor q, Tensor k, Tensor v, int heads, long[] cuSeqlens, Tensor out) {
     check(q, k, v, heads, out);
     long n = q.size(0), width = q.size(1);
-    int d = Math.toIntExact(width / heads);
+    if (cuSeqlens == null) throw new IllegalArgumentException("cuSeqlens is null");
+    Batch all = Batch.ofOffsets(cuSeqlens);
+    if (all.tokens() != n)
+      throw new IllegalArgumentException("cuSeqlens: expected to end at q's " + n + " rows, got " + all.tokens());
+    int d = Math.toIntExact(width / heads), segs = all.size();
+    // the second pass, per sequence: its rows reversed, queries shifted by one (row t holds query e-2-t
+    // against keys e-1 .. e-1-t), so it covers exactly the keys after each query
+    long[] lengths = new long[segs];
+    long m = 0;
+    for (int b = 0; b < segs; b++) m += lengths[b] = Math.max(0, all.length(b) - 1);
+    long[] qRows = new long[(int) m], kRows = new long[(int) m];
+    for (int b = 0, r = 0; b < segs; b++) {
+      long e = all.start(b) + all.length(b);
+      for (long t = 0; t < lengths[b]; t++, r++) {
+        qRows[r] = e - 2 - t;
+        kRows[r] = e - 1 - t;
+      }
+    }
     try (Temps tp = new Temps()) {
       Tensor lseA = tp.add(torch.empty(heads, n));
-      causal(tp, q, k, v, out, lseA, n, heads, d);
-      if (n == 1) return;
-      long m = n - 1;
-      // reversed order, queries shifted by one: row t holds query n-2-t against keys n-1 .. n-1-t
-      Tensor qb = tp.add(tp.add(tp.add(torch.flip(q, 0)).narrow(0, 1, m)).contiguous());
-      Tensor kb = tp.add(tp.add(tp.add(torch.flip(k, 0)).narrow(0, 0, m)).contiguous());
-      Tensor vb = tp.add(tp.add(tp.add(torch.flip(v, 0)).narrow(0, 0, m)).contiguous());
+      causal(tp, all, q, k, v, out, lseA, n, heads, d);
+      if (m == 0) return;
+      Tensor qi = tp.add(torch.tensor(qRows)), ki = tp.add(torch.tensor(kRows));
+      Tensor qb = tp.add(torch.index_select(q, 0, qi)), kb = tp.add(torch.index_select(k, 0, ki));
+      Tensor vb = tp.add(torch.index_select(v, 0, ki));
       Tensor outB = tp.add(torch.empty(m, width)), lseB = tp.add(torch.empty(heads, m));
-      causal(tp, qb, kb, vb, outB, lseB, m, heads, d);
-      merge(buf(out), buf(lseA), buf(outB), buf(lseB), (int) n, heads, d);
+      causal(tp, Batch.ofLengths(lengths), qb, kb, vb, outB, lseB, m, heads, d);
+      merge(buf(out), buf(lseA), buf(outB), buf(lseB), all, (int) m, heads, d);
     }
   }
 
@@ -72,8 +100,9 @@ public final class BidirectionalAttention {
       throw new IllegalArgumentException("out: expected float32, got " + out.scalar_type());
   }
 
-  private static void causal(Temps tp, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, long n, int heads, int d) {
-    AttentionShape s = new AttentionShape(n, heads, heads, d);
+  private static void causal(Temps tp, Batch batch, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, long n,
+      int heads, int d) {
+    BatchShape s = new BatchShape(batch, heads, heads, d);
     Kernels.attention(s, TorchData.of(tp.add(q.view(n, heads, d))), TorchData.of(tp.add(k.view(n, heads, d))),
         TorchData.of(tp.add(v.view(n, heads, d))), TorchData.floats(tp.add(out.view(n, heads, d))), TorchData.floats(lse));
   }
@@ -82,17 +111,28 @@ public final class BidirectionalAttention {
     return t.data_ptr_float().capacity(t.numel()).asBuffer();
   }
 
-  /** Rows 0..n-2 of {@code a} (in place) merged with the reversed rows of {@code b}: a single thread, memory-bound. */
-  static void merge(FloatBuffer a, FloatBuffer lseA, FloatBuffer b, FloatBuffer lseB, int n, int heads, int d) {
-    int m = n - 1, width = heads * d;
-    for (int i = 0; i < m; i++) {
-      int t = m - 1 - i; // row of the second pass holding query i
-      for (int h = 0; h < heads; h++) {
-        double la = lseA.get(h * n + i), lb = lseB.get(h * m + t);
-        float wa = (float) (1 / (1 + Math.exp(lb - la))), wb = 1 - wa;
-        int oa = i * width + h * d, ob = t * width + h * d;
-        for (int j = 0; j < d; j++) a.put(oa + j, wa * a.get(oa + j) + wb * b.get(ob + j));
+  /**
+   * Each sequence's rows but its last, of {@code a} (in place, {@code [n, H*d]}), merged with the
+   * second pass's rows for them in {@code b} ({@code [m, H*d]}, each sequence's rows reversed): a
+   * single thread, memory-bound.
+   */
+  static void merge(FloatBuffer a, FloatBuffer lseA, FloatBuffer b, FloatBuffer lseB, Batch all, int m, int heads, int d) {
+    int n = (int) all.tokens(), width = heads * d;
+    float[] ra = new float[width], rb = new float[width]; // whole rows: bulk copies, loops the JIT vectorises
+    for (int s = 0, base = 0; s < all.size(); s++) {
+      int len = (int) all.length(s), start = (int) all.start(s);
+      for (int i = 0; i < len - 1; i++) {
+        int t = base + len - 2 - i, row = start + i; // the second pass's row holding query row
+        a.get(row * width, ra, 0, width);
+        b.get(t * width, rb, 0, width);
+        for (int h = 0; h < heads; h++) {
+          double la = lseA.get(h * n + row), lb = lseB.get(h * m + t);
+          float wa = (float) (1 / (1 + Math.exp(lb - la))), wb = 1 - wa;
+          for (int j = h * d; j < (h + 1) * d; j++) ra[j] = wa * ra[j] + wb * rb[j];
+        }
+        a.put(row * width, ra, 0, width);
       }
+      base += Math.max(0, len - 1);
     }
   }
 }

@@ -80,7 +80,8 @@ class PackageDependenciesTest {
   /** The configuration records are read from a model folder's config.json by code that may not have libtorch. */
   @Test
   void theVisionConfigurationRecordsNeedNoLibtorch() throws IOException {
-    for (String f : List.of("ClipVisionConfig.java", "ProjectorConfig.java")) {
+    for (String f : List.of("ClipVisionConfig.java", "ProjectorConfig.java", "qwen/QwenVisionConfig.java",
+        "qwen/QwenVisionFamily.java", "qwen/GridThw.java", "qwen/WindowIndex.java", "qwen/QwenVisionTensors.java")) {
       String src = Files.readString(SRC.resolve("vision").resolve(f));
       assertTrue(!src.contains("org.bytedeco") && !src.contains("io.fitprune.decoder"), f + " must not use libtorch");
     }

@@ -102,6 +102,48 @@ class BidirectionalAttentionTest {
     assertTrue(err <= 2 * rounding && rounding > 1e-4, "bf16 error " + err + ", rounding alone " + rounding);
   }
 
+  /** Packed sequences (empty, one row, odd lengths) attend within themselves only: each as the float64 reference alone. */
+  @Test
+  void packedSequencesEachMatchTheirOwnReference() {
+    int heads = 3, d = 16, w = heads * d;
+    long[] cu = {0, 1, 1, 6, 23, 25, 88};
+    int n = (int) cu[cu.length - 1];
+    float[] q = random(21, n * w, 2), k = random(22, n * w, 2), v = random(23, n * w, 1);
+    for (torch.ScalarType type : new torch.ScalarType[] {torch.ScalarType.Float, torch.ScalarType.BFloat16}) {
+      float[] got;
+      try (Tensor qf = Tensors.of(q, n, w); Tensor kf = Tensors.of(k, n, w); Tensor vf = Tensors.of(v, n, w);
+           Tensor qt = qf.to(type); Tensor kt = kf.to(type); Tensor vt = vf.to(type); Tensor out = torch.empty(n, w)) {
+        BidirectionalAttention.apply(qt, kt, vt, heads, cu, out);
+        got = Tensors.toArray(out);
+      }
+      boolean bf16 = type.value == torch.ScalarType.BFloat16.value;
+      for (int s = 0; s + 1 < cu.length; s++) {
+        int from = (int) cu[s], len = (int) (cu[s + 1] - cu[s]);
+        if (len == 0) continue;
+        float[] qs = java.util.Arrays.copyOfRange(q, from * w, (from + len) * w);
+        float[] ks = java.util.Arrays.copyOfRange(k, from * w, (from + len) * w);
+        float[] vs = java.util.Arrays.copyOfRange(v, from * w, (from + len) * w);
+        double[] want = reference(qs, ks, vs, len, heads, d, false);
+        double e = relErr(want, java.util.Arrays.copyOfRange(got, from * w, (from + len) * w));
+        double bound = 1e-6; // bf16: twice the error of the reference rounded where the kernel rounds
+        if (bf16) {
+          double[] rr = reference(qs, ks, vs, len, heads, d, true);
+          float[] rounded = new float[rr.length];
+          for (int i = 0; i < rr.length; i++) rounded[i] = (float) rr[i];
+          bound = 2 * relErr(want, rounded);
+        }
+        assertTrue(e <= bound, type + " sequence " + s + " of " + len + " rows: relative error " + e + ", bound " + bound);
+      }
+    }
+    try (Tensor q1 = torch.ones(5, 12); Tensor out = torch.empty(5, 12)) {
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> BidirectionalAttention.apply(q1, q1, q1, 3, new long[] {0, 2, 4}, out));
+      assertTrue(e.getMessage().startsWith("cuSeqlens: expected to end at q's 5 rows"), e.getMessage());
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> BidirectionalAttention.apply(q1, q1, q1, 3, new long[] {0, 3, 2, 5}, out));
+    }
+  }
+
   @Test
   void badArgumentsAreRefusedNamingThem() {
     try (Tensor q = torch.ones(5, 12); Tensor k = torch.ones(5, 12); Tensor v = torch.ones(4, 12); Tensor out = torch.empty(5, 12);

@@ -13,7 +13,7 @@ import org.bytedeco.pytorch.Tensor;
  * a bf16 run holds a value in bf16: the pixels and every dense layer's input and output, q/k/v,
  * the attention probabilities and output; sums into the residual stream stay exact.
  */
-final class ClipReference64 {
+public final class ClipReference64 {
   final int d, heads, f, ch, p, s, layers, text;
   final double eps;
   final String act, projAct;
@@ -59,7 +59,7 @@ final class ClipReference64 {
   }
 
   /** bfloat16 rounding (to nearest, ties to even) of a value first rounded to float32. */
-  static double bf16(double x) {
+  public static double bf16(double x) {
     int bits = Float.floatToRawIntBits((float) x);
     bits += 0x7FFF + ((bits >>> 16) & 1);
     return Float.intBitsToFloat(bits & 0xFFFF0000);
@@ -172,9 +172,10 @@ final class ClipReference64 {
     return o;
   }
 
-  static double activation(String name, double x) {
+  public static double activation(String name, double x) {
     return switch (name) {
       case "quick_gelu" -> x / (1 + Math.exp(-1.702 * x));
+      case "silu" -> x / (1 + Math.exp(-x));
       case "gelu" -> 0.5 * x * (1 + erf(x / Math.sqrt(2)));
       case "gelu_pytorch_tanh", "gelu_new" -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
       default -> throw new IllegalArgumentException(name);
@@ -182,7 +183,7 @@ final class ClipReference64 {
   }
 
   /** erf to about 1e-15: its Maclaurin series below 2.5, the continued fraction of erfc above. */
-  static double erf(double x) {
+  public static double erf(double x) {
     double a = Math.abs(x);
     double y;
     if (a < 2.5) {
