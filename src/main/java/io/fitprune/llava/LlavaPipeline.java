@@ -2,6 +2,7 @@ package io.fitprune.llava;
 
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.TextStream;
+import io.fitprune.hf.GenerationConfig;
 import io.fitprune.hf.LlavaConfig;
 import io.fitprune.hf.ModelFolder;
 import io.fitprune.hf.Prompt;
@@ -13,7 +14,9 @@ import io.fitprune.vision.VisionCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -31,10 +34,12 @@ public final class LlavaPipeline implements AutoCloseable {
   private final ImageProcessor images;
   private final DecoderWeights decoder;
   private final LlavaImageEncoder encoder;
+  private final int[] eosIds;
 
   private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, ImageProcessor images, DecoderWeights decoder,
-      LlavaImageEncoder encoder) {
+      LlavaImageEncoder encoder, int[] eosIds) {
     this.folder = folder;
+    this.eosIds = eosIds;
     this.tokenizer = tokenizer;
     this.images = images;
     this.decoder = decoder;
@@ -60,7 +65,8 @@ public final class LlavaPipeline implements AutoCloseable {
             + "which the input embeddings are looked up in");
       LlavaConfig c = f.config();
       LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
-      return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), w, enc);
+      return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), w, enc,
+          GenerationConfig.eosTokenIds(f.dir()));
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
@@ -126,35 +132,34 @@ public final class LlavaPipeline implements AutoCloseable {
   }
 
   /**
-   * A stream of the answer's text into {@code sink}: it ends at the tokenizer's {@code eos_token}
-   * and where the text reaches that token's text or the template's user-turn marker (the text
-   * the template puts before the image, such as LLaVA-1.5's "USER:"), which a model that goes on
-   * to write the next turn itself would produce.
+   * A stream of the answer's text into {@code sink}: it ends at the tokenizer's {@code eos_token},
+   * at any of {@code generation_config.json}'s {@code eos_token_id}, and where the text reaches the
+   * eos token's text or the template's user-turn marker ({@link #userMarker()}), which a model that
+   * goes on to write the next turn itself would produce; a marker that is one special token (never
+   * in the decoded text) ends the answer as a token.
    */
   public TextStream answerStream(Consumer<String> sink) {
     List<String> stops = new ArrayList<>();
+    Set<Integer> ends = new HashSet<>();
+    for (int id : eosIds) ends.add(id);
     String eos = folder.specialTokens().get("eos_token");
-    long eosId = -1;
     if (eos != null) {
       stops.add(eos);
       long[] ids = tokenizer.ids(eos);
-      if (ids.length == 1) eosId = ids[0];
+      if (ids.length == 1) ends.add((int) ids[0]);
     }
     String marker = userMarker();
-    if (!marker.isEmpty()) stops.add(marker);
-    long end = eosId;
-    return new TextStream(t -> tokenizer.decode(toLongs(t), true), t -> t == end, stops, sink);
+    if (!marker.isEmpty()) {
+      int id = tokenizer.specialTokenId(marker);
+      if (id >= 0) ends.add(id);
+      else stops.add(marker);
+    }
+    return new TextStream(t -> tokenizer.decode(toLongs(t), true), ends::contains, stops, sink);
   }
 
-  /** The template's text before the image, special tokens and spaces trimmed ("USER:" for LLaVA-1.5), or "". */
+  /** The template's user-turn marker ("USER:" for LLaVA-1.5, "<|im_start|>" for ChatML), or "". */
   String userMarker() {
-    String rendered = folder.chatTemplate().render("", true, folder.specialTokens());
-    int at = rendered.indexOf(IMAGE);
-    if (at < 0) return "";
-    String before = rendered.substring(0, at);
-    for (String special : folder.specialTokens().values()) before = before.replace(special, "");
-    before = before.strip();
-    return before.length() <= 32 ? before : "";
+    return folder.chatTemplate().userMarker(folder.specialTokens(), tokenizer.image().marker());
   }
 
   private static long[] toLongs(int[] t) {
