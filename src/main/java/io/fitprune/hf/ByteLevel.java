@@ -33,11 +33,4 @@ final class ByteLevel {
     for (int i = 0; i < 256; i++) out[i] = String.valueOf(sorted[i]);
     return out;
   }
-
-  /** {@code s}'s UTF-8 bytes spelt as byte-level characters (ASCII letters and digits stay themselves). */
-  static String spell(String s) {
-    StringBuilder b = new StringBuilder();
-    for (byte x : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) b.append(of(x & 0xFF));
-    return b.toString();
-  }
 }

@@ -17,18 +17,23 @@ import java.util.Map;
 /**
  * A model folder's chat template (Jinja) rendered as transformers' {@code apply_chat_template}
  * renders it for one user turn: {@code messages = [{"role": "user", "content": [{"type":
- * "image"}, {"type": "text", "text": ...}]}]}, {@code add_generation_prompt = true}. Jinja2 as
- * transformers configures it is followed where Jinjava differs: {@code trim_blocks} (the newline
- * after a block tag dropped), one trailing newline of the source dropped, strings of the context
- * ({@link PyStr}) passing {@code is string}, and output never interpreted again (Jinjava's nested
- * interpretation would run a question holding <code>{{ x }}</code> as a template). Jinjava's own {@code namespace()}, {@code loop.first}
- * and key membership ({@code 'image' in content}) already behave as Jinja2's. Not followed:
- * {@code lstrip_blocks}, whose Jinjava form also strips spaces before tags in mid-line.
+ * "image"}, {"type": "text", "text": ...}]}]}, {@code add_generation_prompt = true}.
+ *
+ * <p>Where Jinjava differs from Jinja2 as transformers configures it, Jinja2 is followed:
+ * {@code trim_blocks} (the newline after a block tag dropped), the source's one trailing newline
+ * dropped, the context's strings ({@link PyStr}) passing {@code is string}, and output never
+ * interpreted again (Jinjava's nested interpretation would run a question holding
+ * <code>{{ x }}</code> as template code). Jinjava's {@code namespace()}, {@code loop.first} and
+ * key membership ({@code 'image' in content}) already behave as Jinja2's. Not followed:
+ * {@code lstrip_blocks}, since Jinjava's also strips spaces before a tag in mid-line; no template
+ * this project writes or tests depends on it.
  *
  * @param source   the template text
  * @param from     where it came from (a file name, or a note that LLaVA-1.5's form stands in)
  */
 public record ChatTemplate(String source, String from) {
+  /** ChatML's turn start, which every turn after the assistant's answer begins with. */
+  public static final String CHATML_TURN = "<|im_start|>";
 
   /** LLaVA-1.5's prompt form, for folders that carry no template: "USER: &lt;image&gt;\n... ASSISTANT:". */
   public static ChatTemplate llava15Fallback() {
@@ -76,9 +81,6 @@ public record ChatTemplate(String source, String from) {
     before = before.strip();
     return before.length() <= 32 ? before : "";
   }
-
-  /** ChatML's turn start, which every turn after the assistant's answer begins with. */
-  public static final String CHATML_TURN = "<|im_start|>";
 
   /** Jinja2's {@code is string}: any text, the context's {@link PyStr} included (Jinjava's own passes only java.lang.String). */
   static final class IsString implements ExpTest {

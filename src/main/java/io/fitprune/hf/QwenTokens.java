@@ -37,9 +37,6 @@ public record QwenTokens(int vocab, int first) {
 
   /** The published ids when {@code vocab} holds them, else the special tokens packed at its end. */
   public static QwenTokens forVocab(int vocab) {
-    if (vocab < MIN_VOCAB)
-      throw new IllegalArgumentException("a Qwen2-style tokenizer needs vocab_size >= " + MIN_VOCAB
-          + " (256 byte tokens and " + ADDED.size() + " special tokens), got " + vocab);
     int published = PUBLISHED_FIRST + ADDED.size();
     return new QwenTokens(vocab, vocab >= published ? PUBLISHED_FIRST : vocab - ADDED.size());
   }
