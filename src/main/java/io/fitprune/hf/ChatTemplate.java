@@ -20,13 +20,12 @@ import java.util.Map;
  * "image"}, {"type": "text", "text": ...}]}]}, {@code add_generation_prompt = true}.
  *
  * <p>Where Jinjava differs from Jinja2 as transformers configures it, Jinja2 is followed:
- * {@code trim_blocks} (the newline after a block tag dropped), the source's one trailing newline
- * dropped, the context's strings ({@link PyStr}) passing {@code is string}, and output never
- * interpreted again (Jinjava's nested interpretation would run a question holding
- * <code>{{ x }}</code> as template code). Jinjava's {@code namespace()}, {@code loop.first} and
- * key membership ({@code 'image' in content}) already behave as Jinja2's. Not followed:
- * {@code lstrip_blocks}, since Jinjava's also strips spaces before a tag in mid-line; no template
- * this project writes or tests depends on it.
+ * {@code trim_blocks} (the newline after a block tag dropped), {@code lstrip_blocks}
+ * ({@link LstripBlocks}, since Jinjava's own also strips spaces before a tag in mid-line), the
+ * source's one trailing newline dropped, the context's strings ({@link PyStr}) passing
+ * {@code is string}, and output never interpreted again (Jinjava's nested interpretation would run
+ * a question holding <code>{{ x }}</code> as template code). Jinjava's {@code namespace()},
+ * {@code loop.first} and key membership ({@code 'image' in content}) already behave as Jinja2's.
  *
  * @param source   the template text
  * @param from     where it came from (a file name, or a note that LLaVA-1.5's form stands in)
@@ -56,6 +55,7 @@ public record ChatTemplate(String source, String from) {
     // Jinja2's keep_trailing_newline = False: the source's last newline is not output
     String src = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
         : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+    src = LstripBlocks.apply(src);
     RenderResult r = jinjava.renderForResult(src, ctx);
     for (TemplateError e : r.getErrors())
       if (e.getSeverity() == TemplateError.ErrorType.FATAL)
