@@ -158,6 +158,15 @@ class QwenTokenizerTest {
         assertTrue(t.ids(" hello world").length < 12, Arrays.toString(t.ids(" hello world")));
       }
     }
+    // Qwen2's split runs before BPE: "12" is a token, but \p{N} makes each digit a piece of its own
+    JsonNode vocab = ConfigJson.JSON.readTree(big.resolve("tokenizer.json").toFile()).get("model").get("vocab");
+    assertTrue(vocab.has("12") && vocab.has("ab") && vocab.has("\u0120ab"));
+    try (PromptTokenizer t = open(big, bigIds)) {
+      assertEquals(2, t.ids("12").length);
+      assertArrayEquals(new long[] {vocab.get("ab").longValue()}, t.ids("ab"));
+      assertArrayEquals(new long[] {vocab.get("\u0120ab").longValue()}, t.ids(" ab"), "a word takes the space before it");
+      assertEquals(2, t.ids("ab ").length, "but not the one after it");
+    }
   }
 
   @Test
