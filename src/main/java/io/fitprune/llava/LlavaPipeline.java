@@ -59,14 +59,14 @@ public final class LlavaPipeline implements AutoCloseable {
           + "settings)");
     PromptTokenizer tok = f.tokenizer();
     try {
+      int[] eosIds = GenerationConfig.eosTokenIds(f.dir()); // a bad file is refused before the weights load
       DecoderWeights w = f.loadDecoder();
       if (w.embed() == null)
         throw new IllegalArgumentException(f.weights() + ": no embedding table (language_model.model.embed_tokens.weight), "
             + "which the input embeddings are looked up in");
       LlavaConfig c = f.config();
       LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
-      return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), w, enc,
-          GenerationConfig.eosTokenIds(f.dir()));
+      return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), w, enc, eosIds);
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
