@@ -62,6 +62,9 @@ public final class PromptTokenizer implements AutoCloseable {
    */
   public static PromptTokenizer open(Path file, ChatTemplate template, Map<String, String> specialTokens,
       ImageToken image, int imageSeqLength) throws IOException {
+    if (file == null || template == null || specialTokens == null || image == null)
+      throw new IllegalArgumentException((file == null ? "file" : template == null ? "template"
+          : specialTokens == null ? "specialTokens" : "image") + " is null");
     if (imageSeqLength < 0) throw new IllegalArgumentException("imageSeqLength must be >= 0, got " + imageSeqLength);
     if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such file (the model folder's tokenizer)");
     ConfigJson.read(file); // a clear one-line error for broken JSON before the native parser sees it

@@ -218,6 +218,10 @@ class QwenTokenizerTest {
     Throwable e = assertThrows(IllegalArgumentException.class, () -> PromptTokenizer.open(tiny.resolve("tokenizer.json"),
         QWEN, Map.of(), new PromptTokenizer.ImageToken(QwenTokens.IMAGE_PAD, 151655, "image_token_id"), 0));
     assertTrue(e.getMessage().contains("image_token_id 151655") && e.getMessage().contains("[611]"), e.getMessage());
+    assertEquals("template is null", assertThrows(IllegalArgumentException.class, () -> PromptTokenizer.open(
+        tiny.resolve("tokenizer.json"), null, Map.of(), new PromptTokenizer.ImageToken("x", 1, "k"), 0)).getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> PromptTokenizer.open(tiny.resolve("tokenizer.json"), QWEN,
+        Map.of(), new PromptTokenizer.ImageToken(QwenTokens.IMAGE_PAD, 611, "k"), -1)).getMessage().contains("imageSeqLength"));
   }
 
   @Test
