@@ -2,6 +2,7 @@ package io.fitprune.llava;
 
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.TextStream;
+import io.fitprune.hf.GenerationConfig;
 import io.fitprune.hf.LlavaConfig;
 import io.fitprune.hf.LlavaNextConfig;
 import io.fitprune.hf.ModelFolder;
@@ -17,7 +18,9 @@ import io.fitprune.vision.VisionCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -41,10 +44,12 @@ public final class LlavaPipeline implements AutoCloseable {
   private final float[] newline; // LLaVA-NeXT's image_newline, else null
   private final DecoderWeights decoder;
   private final LlavaImageEncoder encoder;
+  private final int[] eosIds;
 
   private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, ImageProcessor images,
-      AnyresProcessor anyresImages, float[] newline, DecoderWeights decoder, LlavaImageEncoder encoder) {
+      AnyresProcessor anyresImages, float[] newline, DecoderWeights decoder, LlavaImageEncoder encoder, int[] eosIds) {
     this.folder = folder;
+    this.eosIds = eosIds;
     this.tokenizer = tokenizer;
     this.images = images;
     this.anyresImages = anyresImages;
@@ -66,14 +71,16 @@ public final class LlavaPipeline implements AutoCloseable {
           + "settings)");
     PromptTokenizer tok = f.tokenizer();
     try {
+      int[] eosIds = GenerationConfig.eosTokenIds(f.dir()); // a bad file is refused before the weights load
       DecoderWeights w = f.loadDecoder();
       if (w.embed() == null)
         throw new IllegalArgumentException(f.weights() + ": no embedding table (language_model.model.embed_tokens.weight), "
             + "which the input embeddings are looked up in");
       LlavaConfig c = f.config();
       LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
-      if (f.anyres() == null) return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), null, null, w, enc);
-      return new LlavaPipeline(f, tok, null, AnyresProcessor.fromConfig(f.preprocessor()), f.imageNewline(), w, enc);
+      if (f.anyres() == null)
+        return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), null, null, w, enc, eosIds);
+      return new LlavaPipeline(f, tok, null, AnyresProcessor.fromConfig(f.preprocessor()), f.imageNewline(), w, enc, eosIds);
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
@@ -117,14 +124,14 @@ public final class LlavaPipeline implements AutoCloseable {
       throw new IllegalStateException(folder.dir() + " is a LLaVA-NeXT folder: its prompt depends on the image's size; "
           + "use prompt(question, image(file))");
     requireQuestion("question", question);
-    return tokenizer.chat(question, encoder.visualTokens());
+    return tokenizer.chat(question, true, encoder.visualTokens());
   }
 
   /** The templated prompt for a question about {@code image}: {@code <image>} expanded to its visual count. */
   public Prompt prompt(String question, LlavaImage image) {
     requireQuestion("question", question);
     if (image == null) throw new IllegalArgumentException("image is null");
-    return tokenizer.chat(question, image.visualTokens());
+    return tokenizer.chat(question, true, image.visualTokens());
   }
 
   /**
@@ -177,35 +184,34 @@ public final class LlavaPipeline implements AutoCloseable {
   }
 
   /**
-   * A stream of the answer's text into {@code sink}: it ends at the tokenizer's {@code eos_token}
-   * and where the text reaches that token's text or the template's user-turn marker (the text
-   * the template puts before the image, such as LLaVA-1.5's "USER:"), which a model that goes on
-   * to write the next turn itself would produce.
+   * A stream of the answer's text into {@code sink}: it ends at the tokenizer's {@code eos_token},
+   * at any of {@code generation_config.json}'s {@code eos_token_id}, and where the text reaches the
+   * eos token's text or the template's user-turn marker ({@link #userMarker()}), which a model that
+   * goes on to write the next turn itself would produce; a marker that is one special token (never
+   * in the decoded text) ends the answer as a token.
    */
   public TextStream answerStream(Consumer<String> sink) {
     List<String> stops = new ArrayList<>();
+    Set<Integer> ends = new HashSet<>();
+    for (int id : eosIds) ends.add(id);
     String eos = folder.specialTokens().get("eos_token");
-    long eosId = -1;
     if (eos != null) {
       stops.add(eos);
       long[] ids = tokenizer.ids(eos);
-      if (ids.length == 1) eosId = ids[0];
+      if (ids.length == 1) ends.add((int) ids[0]);
     }
     String marker = userMarker();
-    if (!marker.isEmpty()) stops.add(marker);
-    long end = eosId;
-    return new TextStream(t -> tokenizer.decode(toLongs(t), true), t -> t == end, stops, sink);
+    if (!marker.isEmpty()) {
+      int id = tokenizer.specialTokenId(marker);
+      if (id >= 0) ends.add(id);
+      else stops.add(marker);
+    }
+    return new TextStream(t -> tokenizer.decode(toLongs(t), true), ends::contains, stops, sink);
   }
 
-  /** The template's text before the image, special tokens and spaces trimmed ("USER:" for LLaVA-1.5), or "". */
+  /** The template's user-turn marker ("USER:" for LLaVA-1.5, "<|im_start|>" for ChatML), or "". */
   String userMarker() {
-    String rendered = folder.chatTemplate().render("", true, folder.specialTokens());
-    int at = rendered.indexOf(IMAGE);
-    if (at < 0) return "";
-    String before = rendered.substring(0, at);
-    for (String special : folder.specialTokens().values()) before = before.replace(special, "");
-    before = before.strip();
-    return before.length() <= 32 ? before : "";
+    return folder.chatTemplate().userMarker(folder.specialTokens(), tokenizer.image().marker());
   }
 
   private static long[] toLongs(int[] t) {

@@ -224,9 +224,9 @@ public class LlavaNextPipelineTest {
   @Test
   void thePromptExpandsItsImageToTheCountGivenPerCall() throws Exception {
     try (var tok = ModelFolder.open(f32).tokenizer()) {
-      var one = tok.chat("Count?", 1);
+      var one = tok.chat("Count?", true, 1);
       for (int count : new int[] {1, 2, 17, 300}) {
-        var p = tok.chat("Count?", count);
+        var p = tok.chat("Count?", true, count);
         assertEquals(count, p.visual());
         assertEquals(one.prefix(), p.prefix());
         assertEquals(one.text(), p.text());
@@ -237,7 +237,7 @@ public class LlavaNextPipelineTest {
             Arrays.copyOfRange(ids, p.prefix() + count, ids.length));
       }
       assertEquals(0, tok.encode("no image here", 0, 0).visual());
-      assertThrows(IllegalArgumentException.class, () -> tok.chat("Count?", 0));
+      assertThrows(IllegalArgumentException.class, () -> tok.chat("Count?", true, 0));
       String m = assertThrows(IllegalArgumentException.class, () -> tok.encode("no marker", 1, 5)).getMessage();
       assertTrue(m.contains("<image>"), m);
     }
@@ -256,7 +256,7 @@ public class LlavaNextPipelineTest {
       assertTrue(e.getMessage().contains(bad.toString()) && !e.getMessage().contains("\n"), e.getMessage());
       assertThrows(IllegalStateException.class, () -> p.prompt("What?"), "a LLaVA-NeXT prompt needs its image");
       LlavaImage im = p.image(img);
-      var wrong = p.tokenizer().chat("What?", im.visualTokens() + 1);
+      var wrong = p.tokenizer().chat("What?", true, im.visualTokens() + 1);
       m = assertThrows(IllegalArgumentException.class, () -> p.encode(wrong, im)).getMessage();
       assertTrue(m.contains("image tokens"), m);
     }

@@ -7,6 +7,7 @@ import io.fitprune.decoder.RandomCheckpoint;
 import io.fitprune.decoder.Sampler;
 import io.fitprune.decoder.TextStream;
 import io.fitprune.decoder.Tensors;
+import io.fitprune.hf.GenerationConfig;
 import io.fitprune.hf.LlavaConfig;
 import io.fitprune.hf.RandomModelFolder;
 import io.fitprune.hf.ModelFolder;
@@ -16,6 +17,7 @@ import io.fitprune.pruning.Pruner;
 import io.fitprune.recipe.Recipe;
 import io.fitprune.testutil.ReadmeBlocks;
 import java.awt.image.BufferedImage;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -84,6 +86,37 @@ class LlavaPipelineTest {
       for (long id : p.tokenizer().ids("blue")) assertTrue(s.accept((int) id));
       assertFalse(s.accept((int) p.tokenizer().ids("</s>")[0]), "eos ends the answer");
       assertEquals("blue", String.join("", pieces).strip());
+    }
+  }
+
+  @Test
+  void generationConfigsEosIdsAndAChatMlTurnStartEndTheAnswer() throws Exception {
+    Path f = dir.resolve("chatml");
+    RandomModelFolder.write(f, LlavaConfig.bundled("llava-tiny"), RandomCheckpoint.Layout.LLAVA, DType.F32, 6, 1L << 30);
+    int stopId = 300;
+    Files.writeString(f.resolve(GenerationConfig.FILE), "{\"eos_token_id\": [" + stopId + ", 2]}");
+    Files.writeString(f.resolve("chat_template.jinja"), "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+        + "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        + "<|im_end|>\n{% endfor %}<|im_start|>assistant\n");
+    try (LlavaPipeline p = LlavaPipeline.open(f); LlavaPipeline plain = LlavaPipeline.open(model)) {
+      assertEquals("<|im_start|>", p.userMarker());
+      List<String> pieces = new ArrayList<>();
+      TextStream s = p.answerStream(pieces::add);
+      for (long id : p.tokenizer().ids("a cup")) assertTrue(s.accept((int) id));
+      assertFalse(s.accept(stopId), "generation_config.json's eos_token_id ends the answer");
+      assertEquals("a cup", String.join("", pieces).strip());
+      assertTrue(plain.answerStream(x -> {}).accept(stopId), "an ordinary token where the folder names no such id");
+      // here <|im_start|> is no token of the tokenizer: the marker is a stop string
+      pieces.clear();
+      s = p.answerStream(pieces::add);
+      long[] ids = p.tokenizer().ids("a mug<|im_start|>user");
+      int taken = 0;
+      for (long id : ids) {
+        taken++;
+        if (!s.accept((int) id)) break;
+      }
+      assertTrue(taken < ids.length, "stopped before the end");
+      assertEquals("a mug", String.join("", pieces).strip());
     }
   }
 
