@@ -22,6 +22,16 @@ final class ConfigKeys {
     return InputFiles.parseObject(JSON, json, where);
   }
 
+  /** A JSON object parsed by {@code fromJson}; a wrong value's message is prefixed with {@code where}. */
+  static <T> T parse(byte[] json, String where, java.util.function.Function<JsonNode, T> fromJson) {
+    JsonNode root = parseObject(json, where);
+    try {
+      return fromJson.apply(root);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + ": " + e.getMessage());
+    }
+  }
+
   static ObjectNode newObject() {
     return JSON.createObjectNode();
   }

@@ -153,12 +153,7 @@ public record PreprocessorConfig(boolean doResize, int shortestEdge, int resizeH
 
   /** Parses preprocessor JSON; {@code where} names its source in errors. */
   public static PreprocessorConfig parse(byte[] json, String where) {
-    JsonNode root = ConfigKeys.parseObject(json, where);
-    try {
-      return fromJson(root);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(where + ": " + e.getMessage());
-    }
+    return ConfigKeys.parse(json, where, PreprocessorConfig::fromJson);
   }
 
   private static PreprocessorConfig fromJson(JsonNode root) {

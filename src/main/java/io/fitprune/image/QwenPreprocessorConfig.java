@@ -141,12 +141,7 @@ public record QwenPreprocessorConfig(boolean doResize, long minPixels, long maxP
 
   /** Parses preprocessor JSON; {@code where} names its source in errors. */
   public static QwenPreprocessorConfig parse(byte[] json, String where) {
-    JsonNode root = ConfigKeys.parseObject(json, where);
-    try {
-      return fromJson(root);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(where + ": " + e.getMessage());
-    }
+    return ConfigKeys.parse(json, where, QwenPreprocessorConfig::fromJson);
   }
 
   /** Whether a parsed config names this processor (a file without {@code image_processor_type} does not say). */

@@ -50,7 +50,8 @@ public final class ClipReference64 {
     b2 = vec(w.proj.bias2());
   }
 
-  static double[] vec(Tensor t) {
+  /** A tensor's values as float64 (null stays null). */
+  public static double[] vec(Tensor t) {
     if (t == null) return null;
     float[] a = Tensors.toArray(t);
     double[] out = new double[a.length];

@@ -1,6 +1,5 @@
 package io.fitprune.vision.qwen;
 
-import io.fitprune.decoder.Tensors;
 import io.fitprune.vision.ClipReference64;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,11 +44,7 @@ final class QwenReference64 {
   }
 
   static double[] vec(Tensor t) {
-    if (t == null) return null;
-    float[] a = Tensors.toArray(t);
-    double[] out = new double[a.length];
-    for (int i = 0; i < a.length; i++) out[i] = a[i];
-    return out;
+    return ClipReference64.vec(t);
   }
 
   private double r(double x) {
