@@ -32,7 +32,8 @@ final class DecoderOptions {
     if (model == null || !ModelFolder.isModelFolder(Path.of(model))) return config(g);
     ModelFolder folder = ModelFolder.open(Path.of(model));
     if (weights != null) folder.checkVisionWeights(weights);
-    TextConfig t = folder.config().text();
-    return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : t.ropeTheta(), rmsEps != null ? rmsEps : t.rmsEps());
+    TextConfig t = folder.text();
+    return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : t.ropeTheta(), rmsEps != null ? rmsEps : t.rmsEps(),
+        folder.qwen() != null ? folder.qwen().config().mropeSection() : null);
   }
 }

@@ -208,7 +208,7 @@ final class PrefillCommand implements Callable<Integer> {
     }
     Path folder = Path.of(model);
     if (ModelFolder.isModelFolder(folder)) {
-      int context = ModelFolder.open(folder).config().text().maxPositions();
+      int context = ModelFolder.open(folder).text().maxPositions();
       if (positions > context)
         throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the "
             + context + " the model was trained for (max_position_embeddings in " + folder.resolve(ModelFolder.CONFIG) + ")");
