@@ -36,4 +36,9 @@ final class DecoderOptions {
     return DecoderConfig.of(g, 1, ropeTheta != null ? ropeTheta : t.ropeTheta(), rmsEps != null ? rmsEps : t.rmsEps(),
         folder.qwen() != null ? folder.qwen().config().mropeSection() : null);
   }
+
+  /** Whether {@code model} is a folder whose config ties the LM head to the embedding table ({@code tie_word_embeddings}). */
+  static boolean tiedEmbeddings(String model) throws IOException {
+    return model != null && ModelFolder.isModelFolder(Path.of(model)) && ModelFolder.open(Path.of(model)).text().tieWordEmbeddings();
+  }
 }

@@ -193,6 +193,93 @@ class QwenCliTest {
     ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", m.toString(), "--image", c.toString(), "--prompt", Q,
         "--recipe", recipe.toString(), "--visual-policy", "REFUSE"), "--recipe", String.valueOf(fitted),
         String.valueOf(vc));
+    // prefill on embed's file (its position_ids) prunes as ask does
+    Path e = dir.resolve("c.safetensors");
+    assertEquals(0, CliRun.run("embed", "--model", m.toString(), "--image", c.toString(), "--prompt", Q, "--out",
+        e.toString()).code());
+    Result pre = CliRun.run("prefill", "--model", m.toString(), "--weights", m.toString(), "--embeds", e.toString(),
+        "--recipe", recipe.toString());
+    assertEquals(0, pre.code(), pre.err());
+    assertTrue(pre.out().contains("tokens entering each layer: " + Arrays.toString(want)), pre.out());
+  }
+
+  /** A copy of a model folder with one file's text edited. */
+  Path edited(Path model, String file, String from, String to) throws Exception {
+    Path copy = Files.createTempDirectory(dir, "edited");
+    try (Stream<Path> s = Files.list(model)) {
+      for (Path p : s.toList()) Files.copy(p, copy.resolve(p.getFileName()));
+    }
+    String text = Files.readString(copy.resolve(file));
+    assertTrue(text.contains(from), file + " holds " + from);
+    Files.writeString(copy.resolve(file), text.replace(from, to));
+    return copy;
+  }
+
+  /** embed and ask on {@code model} fail with one line naming every part, and write nothing. */
+  void refused(Path model, Path image, String... parts) throws Exception {
+    Path out = dir.resolve("never.safetensors");
+    ModelFolderCliTest.oneLineError(CliRun.run("embed", "--model", model.toString(), "--image", image.toString(),
+        "--prompt", Q, "--out", out.toString()), parts);
+    assertFalse(Files.exists(out));
+    ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", model.toString(), "--image", image.toString(),
+        "--prompt", Q), parts);
+  }
+
+  @Test
+  void badInputIsOneLineNamingTheFileAndTheValueAndWritesNothing() throws Exception {
+    Path m = models.get("qwen2-vl-tiny"), img = png(dir, "ok.png", 100, 150, 9);
+    refused(edited(m, "config.json", "\"mrope_section\" : [ 2, 3, 3 ]", "\"mrope_section\" : [ 2, 3, 4 ]"), img,
+        "config.json", "mrope_section", "[2, 3, 4]", "8");
+    // visual.* shapes that disagree with vision_config (its width 32 becomes 48)
+    refused(edited(m, "config.json", "\"embed_dim\" : 32", "\"embed_dim\" : 48"), img, "visual.", "48");
+    // without resizing: an image under one merged patch, one over max_pixels, a grid not whole merge windows
+    Path noResize = edited(m, "preprocessor_config.json", "\"do_resize\" : true", "\"do_resize\" : false");
+    refused(noResize, png(dir, "small.png", 20, 56, 1), "small.png", "20 x 56", "merged patch");
+    refused(noResize, png(dir, "large.png", 252, 252, 2), "large.png", "252 x 252", "max_pixels");
+    refused(noResize, png(dir, "odd.png", 42, 56, 3), "odd.png", "3 x 4", "merge_size 2");
+    // a question holding the image marker the template places itself
+    ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", m.toString(), "--image", img.toString(), "--prompt",
+        "<|image_pad|> what?"), "--prompt", "<|image_pad|>");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen2-vl-tiny", "qwen2.5-vl-tiny"})
+  void embedThenFitCalibrationRecordsWhatFitImagesDoesBitForBitAtThe3dPositions(String name) throws Exception {
+    Path m = models.get(name);
+    Path a = png(dir, "a.png", 100, 150, 4), b = png(dir, "b.png", 200, 45, 5);
+    Path ea = dir.resolve("ea.safetensors"), eb = dir.resolve("eb.safetensors");
+    for (Path[] x : new Path[][] {{a, ea}, {b, eb}})
+      assertEquals(0, CliRun.run("embed", "--model", m.toString(), "--image", x[0].toString(), "--prompt", Q, "--out",
+          x[1].toString()).code());
+    Path s1 = dir.resolve("s1.safetensors"), s2 = dir.resolve("s2.safetensors"), s3 = dir.resolve("s3.safetensors");
+    Result byImages = CliRun.run("fit", "--model", m.toString(), "--images", a.toString(), b.toString(), "--prompt", Q,
+        "--budget", "0.4", "--out", dir.resolve("r1.json").toString(), "--stats-out", s1.toString());
+    assertEquals(0, byImages.code(), byImages.err());
+    Result byEmbeds = CliRun.run("fit", "--model", m.toString(), "--weights", m.toString(), "--calibration", ea.toString(),
+        eb.toString(), "--budget", "0.4", "--out", dir.resolve("r2.json").toString(), "--stats-out", s2.toString());
+    assertEquals(0, byEmbeds.code(), byEmbeds.err());
+    // the same embeddings at 1-D positions: what the recording would be had the ids been dropped
+    Path flat = dir.resolve("flat.safetensors");
+    try (SafetensorsFile f = SafetensorsFile.open(ea)) {
+      long[] sh = f.tensors().get("embeds").shape();
+      new io.fitprune.io.SafetensorsWriter().putFloats("embeds", f.readFloats("embeds"), sh[0], sh[1])
+          .putLongs("spans", f.readLongs("spans"), 2).write(flat);
+    }
+    Result byFlat = CliRun.run("fit", "--model", m.toString(), "--weights", m.toString(), "--calibration", flat.toString(),
+        eb.toString(), "--budget", "0.4", "--out", dir.resolve("r3.json").toString(), "--stats-out", s3.toString());
+    assertEquals(0, byFlat.code(), byFlat.err());
+    try (SafetensorsFile x = SafetensorsFile.open(s1); SafetensorsFile y = SafetensorsFile.open(s2);
+        SafetensorsFile z = SafetensorsFile.open(s3)) {
+      for (String t : new String[] {"self", "cross"}) {
+        float[] u = x.readFloats(t);
+        assertArrayEquals(u, y.readFloats(t), t);
+        assertFalse(Arrays.equals(u, z.readFloats(t)), t + ": the 3-D positions change the statistics");
+      }
+    }
+    // exact mode runs the same inputs at the same positions
+    Result exact = CliRun.run("fit", "--model", m.toString(), "--images", a.toString(), b.toString(), "--prompt", Q,
+        "--budget", "0.4", "--mode", "exact", "--out", dir.resolve("r4.json").toString());
+    assertEquals(0, exact.code(), exact.err());
   }
 
   static int count(Path model, int h, int w) throws Exception {
