@@ -109,8 +109,8 @@ public record QwenVlConfig(String modelType, String name, TextConfig text, List<
     for (int i = 0; i < 4; i++)
       if ((ids[i] = c.integer(keys[i], dflt[i])) < 0) throw c.error(keys[i], "must be >= 0, got " + ids[i]);
     ConfigJson vision = c.object("vision_config");
-    int merge = vision.integer("spatial_merge_size", MERGE);
-    if (merge < 1) throw vision.error("spatial_merge_size", "must be >= 1, got " + merge);
+    // one source of truth: the merge size the tower's own parser reads (and checks) from vision_config
+    int merge = QwenVisionConfigs.parse(vision, QwenVisionFamily.of(type)).spatialMergeSize();
     return new QwenVlConfig(type, c.nameOrPath(), text, IntStream.of(section).boxed().toList(), ids[0], ids[1], ids[2],
         ids[3], merge, vision);
   }

@@ -57,34 +57,8 @@ class QwenCliTest {
     return new int[] {1, hw[0] / 14, hw[1] / 14};
   }
 
-  /**
-   * transformers' get_rope_index for one image, written from its loop: text tokens count on from
-   * one past the largest id before them (t = h = w); the image's merged grid starts at that next id
-   * and its row-major rows get (s, s + row, s + col).
-   */
   static long[][] ropeIndex(long[] ids, int[] grid) {
-    int n = ids.length;
-    long[][] pos = new long[3][n];
-    int i = 0;
-    long next = 0;
-    while (i < n) {
-      if (ids[i] == IMAGE_PAD) {
-        int gh = grid[1] / 2, gw = grid[2] / 2;
-        long s = next, max = s;
-        for (int r = 0; r < gh; r++)
-          for (int c = 0; c < gw; c++, i++) {
-            pos[0][i] = s;
-            pos[1][i] = s + r;
-            pos[2][i] = s + c;
-            max = Math.max(max, Math.max(s + r, s + c));
-          }
-        next = max + 1;
-      } else {
-        pos[0][i] = pos[1][i] = pos[2][i] = next++;
-        i++;
-      }
-    }
-    return pos;
+    return io.fitprune.testutil.RopeIndexReference.of(ids, IMAGE_PAD, new int[][] {grid}, 2);
   }
 
   @ParameterizedTest
