@@ -88,6 +88,19 @@ class QwenCliTest {
     Result r = CliRun.run("random-checkpoint", "--model", name, "--vision", "--layout", otherLayout, "--out", other.toString());
     assertEquals(0, r.code(), r.err());
     assertNotNull(ModelFolder.open(other).qwen());
+    // another vocabulary and depth: the special ids follow the generated tokenizer, and the folder runs
+    Path small = dir.resolve("small");
+    r = CliRun.run("random-checkpoint", "--model", name, "--vision", "--vocab", "400", "--layers", "1", "--out",
+        small.toString());
+    assertEquals(0, r.code(), r.err());
+    ModelFolder sf = ModelFolder.open(small);
+    assertEquals(400, sf.text().vocab());
+    assertEquals(1, sf.text().layers());
+    assertEquals(400 - 14 + 12, sf.imageTokenId());
+    Path e = dir.resolve("small.safetensors");
+    r = CliRun.run("embed", "--model", small.toString(), "--image", png(dir, "s.png", 50, 70, 1).toString(), "--prompt", Q,
+        "--out", e.toString());
+    assertEquals(0, r.code(), r.err());
     ModelFolderCliTest.oneLineError(CliRun.run("random-checkpoint", "--model", name, "--vision", "--layout", "llava-hf",
         "--out", dir.resolve("no").toString()), "--layout", "llava-hf", "visual");
     assertFalse(Files.exists(dir.resolve("no")));
