@@ -255,11 +255,17 @@ class QwenCliTest {
     Result byFlat = CliRun.run("fit", "--model", m.toString(), "--weights", m.toString(), "--calibration", flat.toString(),
         eb.toString(), "--budget", "0.4", "--out", dir.resolve("r3.json").toString(), "--stats-out", s3.toString());
     assertEquals(0, byFlat.code(), byFlat.err());
+    // the bundled name stands for the folder's decoder: M-RoPE, and tied embeddings where the config ties them
+    Path s4 = dir.resolve("s4.safetensors");
+    Result byName = CliRun.run("fit", "--model", name, "--weights", m.toString(), "--calibration", ea.toString(),
+        eb.toString(), "--budget", "0.4", "--out", dir.resolve("r5.json").toString(), "--stats-out", s4.toString());
+    assertEquals(0, byName.code(), byName.err());
     try (SafetensorsFile x = SafetensorsFile.open(s1); SafetensorsFile y = SafetensorsFile.open(s2);
-        SafetensorsFile z = SafetensorsFile.open(s3)) {
+        SafetensorsFile z = SafetensorsFile.open(s3); SafetensorsFile w = SafetensorsFile.open(s4)) {
       for (String t : new String[] {"self", "cross"}) {
         float[] u = x.readFloats(t);
         assertArrayEquals(u, y.readFloats(t), t);
+        assertArrayEquals(u, w.readFloats(t), t + " with the bundled name");
         assertFalse(Arrays.equals(u, z.readFloats(t)), t + ": the 3-D positions change the statistics");
       }
     }
