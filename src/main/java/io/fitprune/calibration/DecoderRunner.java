@@ -18,6 +18,7 @@ public final class DecoderRunner implements LayerRunner {
   private final Decoder decoder;
   private final List<Tensor> embeds;
   private final List<Spans> spans;
+  private final List<int[][]> positions; // per sample: [C][n] position ids, or null for 0, 1, ...
   private DecoderState[] states;
 
   /**
@@ -25,6 +26,15 @@ public final class DecoderRunner implements LayerRunner {
    * fitted at its own ({@link #visualTokens}).
    */
   public DecoderRunner(Decoder decoder, List<Tensor> embeds, List<Spans> spans) {
+    this(decoder, embeds, spans, null);
+  }
+
+  /**
+   * As {@link #DecoderRunner(Decoder, List, List)}, each sample starting at its own position ids
+   * ({@code positions.get(s)}: {@code [C][n]} as {@link Decoder#start(Tensor, Spans, int[][], int)}
+   * takes them, e.g. Qwen2-VL's 3-D ids, or null for 0, 1, ...); {@code positions} null: all 1-D.
+   */
+  public DecoderRunner(Decoder decoder, List<Tensor> embeds, List<Spans> spans, List<int[][]> positions) {
     if (decoder == null) throw new IllegalArgumentException("decoder is null");
     if (embeds == null || spans == null || embeds.size() != spans.size() || embeds.isEmpty())
       throw new IllegalArgumentException("samples: need one spans per embeddings tensor, and at least one sample");
@@ -32,9 +42,13 @@ public final class DecoderRunner implements LayerRunner {
       if (spans.get(s) == null || spans.get(s).visual() > Integer.MAX_VALUE)
         throw new IllegalArgumentException("samples: spans of sample " + s + " must be non-null with at most "
             + Integer.MAX_VALUE + " visual tokens");
+    if (positions != null && positions.size() != embeds.size())
+      throw new IllegalArgumentException("positions: need one entry (or null) per sample, got " + positions.size()
+          + " for " + embeds.size() + " samples");
     this.decoder = decoder;
     this.embeds = List.copyOf(embeds);
     this.spans = List.copyOf(spans);
+    this.positions = positions == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(positions));
   }
 
   @Override
@@ -57,7 +71,7 @@ public final class DecoderRunner implements LayerRunner {
   public void beginPass() {
     endPass();
     states = new DecoderState[embeds.size()];
-    for (int s = 0; s < states.length; s++) states[s] = decoder.start(embeds.get(s), spans.get(s), -1);
+    for (int s = 0; s < states.length; s++) states[s] = decoder.start(embeds.get(s), spans.get(s), positions == null ? null : positions.get(s), -1);
   }
 
   @Override

@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
 
 /** An image and a question in, the model's answer streamed out: the whole LLaVA path, pruned by a recipe or not. */
 @Command(name = "ask", mixinStandardHelpOptions = true,
-    description = {"Answer a question about an image with a LLaVA or LLaVA-NeXT model folder: the prompt through the chat template, "
+    description = {"Answer a question about an image with a LLaVA, LLaVA-NeXT, Qwen2-VL or Qwen2.5-VL model folder: the prompt through the chat template, "
         + "the image through the vision tower, a prefill pruned by --recipe (or not), then K/V-cached decoding.",
         "Streams the answer as tokens arrive, then prints one line: ask: vision V ms, prefill P ms, tokens per layer "
             + "N0,N1,..., decode D ms per token (K tokens)."})
@@ -67,17 +67,17 @@ final class AskCommand implements Callable<Integer> {
     pruning.noText();
     try (LlavaPipeline lp = llava.open()) {
       Geometry g = lp.folder().geometry();
-      // LLaVA-NeXT's count follows the image: a recipe meets it scaled unless --visual-policy says otherwise
-      boolean anyres = lp.folder().anyres() != null;
+      // LLaVA-NeXT's and Qwen's counts follow the image: a recipe meets it scaled unless --visual-policy says otherwise
+      boolean anyres = lp.folder().perImageCounts();
       Recipe r = recipe == null ? null : pruning.read(recipe, g, anyres);
-      int maxPositions = lp.folder().config().text().maxPositions();
+      int maxPositions = lp.folder().text().maxPositions();
       LlavaImage img = lp.image(image); // decoded and preprocessed: its size gives LLaVA-NeXT's count
       Prompt prompt = lp.prompt(llava.prompt, img); // every check before the tower runs
       int n = prompt.length(), P = prompt.prefix(), V = prompt.visual(), T = prompt.text();
       if ((long) n + maxNewTokens > maxPositions)
         throw new IllegalArgumentException("--max-new-tokens " + maxNewTokens + ": the prompt's " + n + " tokens and "
             + maxNewTokens + " new ones pass the model's max_position_embeddings " + maxPositions);
-      // a LLaVA-NeXT recipe is checked against the folder's model at the count it was fitted for
+      // a per-image-count recipe is checked against the folder's model at the count it was fitted for
       Pruner pruner = r == null ? Pruner.none()
           : pruning.pruner(r, recipe.toString(), VisualCounts.at(r, g, anyres), V, "");
       LlavaInput in = lp.encode(prompt, img);
@@ -85,7 +85,7 @@ final class AskCommand implements Callable<Integer> {
       // UTF-8 whatever the locale: an answer is any text the tokenizer decodes
       PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
       try (Tensor e = Tensors.of(in.embeds(), n, in.hidden());
-          Decoder.Prefill p = dec.prefill(e, in.spans(), pruner, maxNewTokens)) {
+          Decoder.Prefill p = dec.prefill(e, in.spans(), in.positions(), pruner, maxNewTokens)) {
         TextStream answer = lp.answerStream(s -> {
           out.print(s);
           out.flush();

@@ -1,6 +1,7 @@
 package io.fitprune.cli;
 
 import io.fitprune.image.PixelValues;
+import io.fitprune.image.QwenPixels;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.llava.LlavaInput;
 import io.fitprune.llava.LlavaPipeline;
@@ -14,11 +15,13 @@ import picocli.CommandLine.Option;
 
 /** An image and a question to the language model's input embeddings, the file {@code prefill} and {@code fit} read. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
-    description = {"Run an image and a question through a LLaVA model folder's chat template, tokenizer, image processor, "
-        + "vision tower and projector, and write the language model's input.",
+    description = {"Run an image and a question through a LLaVA, LLaVA-NeXT, Qwen2-VL or Qwen2.5-VL model folder's chat "
+        + "template, tokenizer, image processor, vision tower and projector, and write the language model's input.",
         "Writes embeds F32 [n, D] (image features over the image-token rows of the embedding lookup), spans I64 [2] = "
             + "(prefix, visual), input_ids I64 [n] and pixel_values F32 [3, S, S]; for LLaVA-NeXT pixel_values F32 "
-            + "[1+tiles, 3, S, S] (the base view, then the tiles) and image_sizes I64 [2] = (height, width)."})
+            + "[1+tiles, 3, S, S] (the base view, then the tiles) and image_sizes I64 [2] = (height, width); for Qwen "
+            + "pixel_values F32 [patches, C*T*P*P] in the processor's order, position_ids I64 [3, n] (t, h, w) and "
+            + "image_grid_thw I64 [3]."})
 final class EmbedCommand implements Callable<Integer> {
   @Mixin
   LlavaOptions llava = new LlavaOptions();
@@ -41,7 +44,15 @@ final class EmbedCommand implements Callable<Integer> {
           .putFloats("embeds", in.embeds(), n, D)
           .putLongs("spans", new long[] {in.spans().prefix(), in.spans().visual()}, 2)
           .putLongs("input_ids", in.prompt().ids(), n);
-      if (in.image().anyres()) {
+      if (in.image().qwen() != null) {
+        QwenPixels q = in.image().qwen();
+        long[] pos = new long[3 * n];
+        for (int c = 0; c < 3; c++)
+          for (int i = 0; i < n; i++) pos[c * n + i] = in.positions()[c][i];
+        w.putFloats("pixel_values", q.pixelValues(), q.patches(), q.patchDim())
+            .putLongs("position_ids", pos, 3, n)
+            .putLongs("image_grid_thw", q.gridThw(), 3);
+      } else if (in.image().anyres()) {
         int[] hw = in.image().imageSize();
         w.putFloats("pixel_values", px.data(), px.images(), 3, px.height(), px.width())
             .putLongs("image_sizes", new long[] {hw[0], hw[1]}, 2);

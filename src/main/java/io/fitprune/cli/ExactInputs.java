@@ -27,21 +27,27 @@ import org.bytedeco.pytorch.global.torch;
 final class ExactInputs {
   private ExactInputs() {}
 
-  static DecoderRunner runner(DecoderConfig config, Path weights, String namePrefix, List<Path> calibration)
+  /** {@code tied}: the LM head is the embedding table (the model folder's {@code tie_word_embeddings}). */
+  static DecoderRunner runner(DecoderConfig config, Path weights, String namePrefix, boolean tied, List<Path> calibration)
       throws Exception {
     Geometry g = config.geometry();
     List<Tensor> embeds = new ArrayList<>();
     List<Spans> spans = new ArrayList<>();
-    for (Path c : calibration) read(g, c, embeds, spans);  // inputs before the weights: bad input fails fast
+    List<int[][]> positions = new ArrayList<>();
+    for (Path c : calibration) read(g, c, embeds, spans, positions);  // inputs before the weights: bad input fails fast
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
-      w = DecoderWeights.load(weights, config, namePrefix, true);
+      w = DecoderWeights.load(weights, config, namePrefix, true, tied);
     }
-    return new DecoderRunner(new Decoder(w), embeds, spans);
+    return new DecoderRunner(new Decoder(w), embeds, spans, positions);
   }
 
-  /** Appends the samples of one calibration file: embeds [S, n, D] or [n, D], spans [prefix, visual] (default: the model's). */
-  private static void read(Geometry g, Path calibration, List<Tensor> embeds, List<Spans> spans) throws Exception {
+  /**
+   * Appends the samples of one calibration file: embeds [S, n, D] or [n, D], spans [prefix, visual]
+   * (default: the model's), and an [n, D] file's position_ids [3, n] (embed's, for M-RoPE models).
+   */
+  private static void read(Geometry g, Path calibration, List<Tensor> embeds, List<Spans> spans, List<int[][]> positions)
+      throws Exception {
     try (SafetensorsFile f = SafetensorsFile.open(calibration)) {
       TensorInfo t = f.tensors().get("embeds");
       if (t == null) throw new IllegalArgumentException("--calibration: " + calibration + " has no tensor 'embeds'");
@@ -65,6 +71,9 @@ final class ExactInputs {
         V = (int) sp[1];  // any count: samples are fitted at their own and brought to the model's
       }
       if ((long) P + V > n) throw new IllegalArgumentException("--calibration: prefix " + P + " + visual " + V + " exceed n = " + n);
+      int[][] ids = null;
+      if (batched) PositionIds.requireNone(f, calibration, "--calibration", "(embeds [n, D])");
+      else ids = PositionIds.read(f, calibration, "--calibration", n);
       FloatBuffer fb = f.floats("embeds");
       try {
         io.fitprune.kernels.Kernels.requireFinite("embeds", sh.length == 3 ? "[S,n,D]" : "[n,D]",
@@ -78,6 +87,7 @@ final class ExactInputs {
             embeds.add(row.clone());
           }
           spans.add(new Spans(P, V));
+          positions.add(ids);
         }
       }
       java.lang.ref.Reference.reachabilityFence(fb);

@@ -111,7 +111,8 @@ final class FitCommand implements Callable<Integer> {
       runner = ic.runner();
       g = g.withVisualTokens(ic.visual()); // LLaVA-NeXT: the recipe is fitted at the images' largest count
     } else if (hasModel && (md == Mode.EXACT || st == null)) {
-      runner = ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix, calibration);
+      runner = ExactInputs.runner(decoder.config(g, model, weights), weights, namePrefix,
+          DecoderOptions.tiedEmbeddings(model), calibration);
     }
     FlopsModel m = cost.model(g, scope);
     if (st == null) {

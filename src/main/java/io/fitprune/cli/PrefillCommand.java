@@ -111,7 +111,7 @@ final class PrefillCommand implements Callable<Integer> {
     DecoderConfig cfg = decoder.config(g, model, weights);
     DecoderWeights w;
     try (Progress p = Progress.waiting("load weights")) {
-      w = DecoderWeights.load(weights, cfg, namePrefix, true);
+      w = DecoderWeights.load(weights, cfg, namePrefix, true, DecoderOptions.tiedEmbeddings(model));
     }
     if (weightsInMemory) {
       try (Progress p = Progress.waiting("copy weights into memory")) {
@@ -147,11 +147,11 @@ final class PrefillCommand implements Callable<Integer> {
     for (int i = 0; i < repeats; i++) {
       if (p != null) p.close();
       if (baseline) {
-        try (Decoder.Prefill b = dec.prefill(in.tensor, new Spans(P, V), Pruner.none(), Math.max(generate, 1))) {
+        try (Decoder.Prefill b = dec.prefill(in.tensor, new Spans(P, V), in.positions, Pruner.none(), Math.max(generate, 1))) {
           base[i] = b.seconds();
         }
       }
-      p = dec.prefill(in.tensor, new Spans(P, V), pruner, Math.max(generate, 1));
+      p = dec.prefill(in.tensor, new Spans(P, V), in.positions, pruner, Math.max(generate, 1));
       secs[i] = p.seconds();
     }
     Arrays.sort(secs);
@@ -208,7 +208,7 @@ final class PrefillCommand implements Callable<Integer> {
     }
     Path folder = Path.of(model);
     if (ModelFolder.isModelFolder(folder)) {
-      int context = ModelFolder.open(folder).config().text().maxPositions();
+      int context = ModelFolder.open(folder).text().maxPositions();
       if (positions > context)
         throw new IllegalArgumentException("--generate " + generate + ": positions up to " + positions + ", past the "
             + context + " the model was trained for (max_position_embeddings in " + folder.resolve(ModelFolder.CONFIG) + ")");
@@ -247,7 +247,7 @@ final class PrefillCommand implements Callable<Integer> {
         prune[b] = r.prune();
         pruner = pruning.pruner(r, rec, VisualCounts.at(r, g, perImage), V[b], who);
       }
-      requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner));
+      requests.add(new BatchDecoder.Request(x.tensor, new Spans(P[b], V[b]), pruner, x.positions));
     }
     BatchDecoder batch = new BatchDecoder(dec);
     double[] secs = new double[repeats];
@@ -345,7 +345,8 @@ final class PrefillCommand implements Callable<Integer> {
     return null;
   }
 
-  record Input(Tensor tensor, int n, Integer prefix, Integer visual) {}
+  /** One sequence of {@code --embeds}; {@code positions} its position_ids [C][n], or null for 0, 1, ... */
+  record Input(Tensor tensor, int n, Integer prefix, Integer visual, int[][] positions) {}
 
   static List<Input> readEmbedsFile(Path file, Geometry g) throws Exception {
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
@@ -380,6 +381,7 @@ final class PrefillCommand implements Callable<Integer> {
               + cu[cu.length - 1]);
       }
       int B = cu.length - 1;
+      if (B > 1) PositionIds.requireNone(f, file, "--embeds", "(no cu_seqlens)");
       if (B > MAX_REQUESTS)
         throw new IllegalArgumentException("--embeds " + file + ": tensor 'cu_seqlens' holds " + B + " sequences, more than the "
             + MAX_REQUESTS + " requests one batch takes");
@@ -400,7 +402,7 @@ final class PrefillCommand implements Callable<Integer> {
               + spans[2 * b + 1] + "): need 0 <= prefix, 0 <= visual, prefix + visual <= the sequence's " + len + " rows");
         Integer pre = spans == null ? null : (int) spans[2 * b];
         Integer vis = spans == null ? null : (int) spans[2 * b + 1];
-        out.add(new Input(rows, len, pre, vis));
+        out.add(new Input(rows, len, pre, vis, B == 1 ? PositionIds.read(f, file, "--embeds", n) : null));
       }
       if (B > 1) all.close();
       return out;

@@ -13,8 +13,8 @@ import picocli.CommandLine.Option;
 /** How a recipe meets an input it was not fitted for, for the commands that prune (prefill, ask). */
 final class PruningOptions {
   @Option(names = "--visual-policy", description = "When the input's visual token count differs from the recipe's: "
-      + "REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: SCALE for a LLaVA-NeXT folder's "
-      + "images (each brings its own count), else REFUSE.")
+      + "REFUSE (an error) or SCALE (per-layer counts scaled to the input). Default: SCALE for a LLaVA-NeXT, Qwen2-VL or Qwen2.5-VL "
+      + "folder's images (each brings its own count), else REFUSE.")
   VisualCountPolicy visualPolicy;
 
   /** The policy when --visual-policy is not given. */

@@ -2,6 +2,7 @@ package io.fitprune.cli;
 
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.RandomCheckpoint;
+import io.fitprune.hf.RandomQwenFolder;
 import io.fitprune.io.DType;
 import io.fitprune.io.SafetensorsWriter;
 import io.fitprune.io.ShardedWriter;
@@ -40,7 +41,9 @@ final class RandomCheckpointCommand implements Callable<Integer> {
 
   @Option(names = "--layout", defaultValue = "llava-hf",
       description = "Tensor names: llava-hf (language_model.model.layers...), llava (model.language_model.layers..., "
-          + "top-level lm_head) or llama (model.layers...). Default: ${DEFAULT-VALUE}.")
+          + "top-level lm_head) or llama (model.layers...). Default: ${DEFAULT-VALUE}. A Qwen model folder (--vision): "
+          + "visual (visual.*, model.layers.*, as published; its default) or model-visual (model.visual.*, "
+          + "model.language_model.*).")
   String layout;
 
   @Option(names = "--biases", description = "Add q/k/v projection biases (Qwen2-family).")
@@ -67,8 +70,10 @@ final class RandomCheckpointCommand implements Callable<Integer> {
 
   @Option(names = "--vision", description = "Write a complete Hugging Face LLaVA model folder: config.json, "
       + "preprocessor_config.json, processor_config.json, tokenizer.json with its config and chat template, and the "
-      + "weights with the CLIP vision tower and projector (and LLaVA-NeXT's image_newline); configs bundled for llava-tiny, "
-      + "llava-1.5-7b, llava-next-tiny and llava-v1.6-vicuna-7b.")
+      + "weights with the CLIP vision tower and projector (and LLaVA-NeXT's image_newline), or a Qwen2-VL / Qwen2.5-VL "
+      + "folder (config, preprocessor config, tokenizer with the chat template, generation config, the language model "
+      + "and the vision tower); configs bundled for llava-tiny, llava-1.5-7b, llava-next-tiny, llava-v1.6-vicuna-7b, "
+      + "qwen2-vl-tiny, qwen2.5-vl-tiny and qwen2-vl-7b.")
   boolean vision;
 
   @picocli.CommandLine.Spec
@@ -94,14 +99,19 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     if (samples < 1) throw new IllegalArgumentException("--samples must be >= 1, got " + samples);
     if (out == null && embeds == null && calibration == null)
       throw new IllegalArgumentException("nothing to write: give --out, --embeds or --calibration");
-    RandomCheckpoint.Layout lay = RandomCheckpoint.Layout.parse(layout);
     long shardBytes = bytes(shardSize);
     VisionFolder visionConfig = null;
+    boolean layoutGiven = spec.commandLine().getParseResult().hasMatchedOption("--layout");
+    RandomCheckpoint.Layout lay = null;
+    RandomQwenFolder.Layout qwenLay = null;
     if (vision) {
       if (out == null) throw new IllegalArgumentException("--vision writes a model folder: give --out DIR");
       Integer v = spec.commandLine().getParseResult().hasMatchedOption("--vocab") ? vocab : null;
-      visionConfig = VisionFolder.config(model, g, v, layers);
+      visionConfig = VisionFolder.qwen(model, g, v, layers);
+      if (visionConfig != null) qwenLay = VisionFolder.qwenLayout(layout, layoutGiven);
+      else visionConfig = VisionFolder.config(model, g, v, layers);
     }
+    if (qwenLay == null) lay = RandomCheckpoint.Layout.parse(layout);
     int T = text != null ? text : g.textTokens();
     if (T < 0) throw new IllegalArgumentException("--text must be >= 0, got " + T);
     long n = (long) g.prefixTokens() + g.visualTokens() + T;
@@ -126,7 +136,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
       CheckpointBudget.requireLayers(c.layers());
       ShardedWriter.requireNewOrEmpty(out);
       checkpointBytes = CheckpointBudget.requireReadable(visionConfig != null
-          ? visionConfig.entries(lay, dt) : RandomCheckpoint.entries(c, lay, dt, biases),
+          ? visionConfig.entries(lay, qwenLay, dt) : RandomCheckpoint.entries(c, lay, dt, biases),
           "--out " + out);
     }
     CheckpointBudget.requireDisk("--out/--embeds/--calibration", out != null ? out : embeds != null ? embeds : calibration,
@@ -136,7 +146,7 @@ final class RandomCheckpointCommand implements Callable<Integer> {
     boolean wroteCheckpoint = false;
     try {
       if (visionConfig != null) {
-        visionConfig.write(out, lay, dt, seed, shardBytes);
+        visionConfig.write(out, lay, qwenLay, dt, seed, shardBytes);
         wroteCheckpoint = true;
       } else if (out != null) {
         long t0 = System.nanoTime();

@@ -2,6 +2,7 @@ package io.fitprune.cli;
 
 import io.fitprune.hf.LlavaNextConfig;
 import io.fitprune.hf.ModelFolder;
+import io.fitprune.hf.QwenVlConfig;
 import io.fitprune.io.SafetensorsFile;
 import io.fitprune.io.TensorInfo;
 import io.fitprune.model.Geometry;
@@ -13,18 +14,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Models whose images each bring their own visual count (LLaVA-NeXT): a recipe or a recording is
+ * Models whose images each bring their own visual count (LLaVA-NeXT, Qwen2-VL, Qwen2.5-VL): a recipe or a recording is
  * checked against the model at the count it was made for, where a fixed-count model's geometry
  * would refuse every count but its own.
  */
 final class VisualCounts {
   private VisualCounts() {}
 
-  /** Whether {@code --model} names a LLaVA-NeXT folder or bundled LLaVA-NeXT config. */
+  /** Whether {@code --model} names a LLaVA-NeXT or Qwen2-VL folder or bundled config. */
   static boolean perImage(String model) throws IOException {
     Path p = Path.of(model);
-    if (ModelFolder.isModelFolder(p)) return ModelFolder.open(p).anyres() != null;
-    return !Files.exists(p) && LlavaNextConfig.bundled(model) != null;
+    if (ModelFolder.isModelFolder(p)) return ModelFolder.open(p).perImageCounts();
+    return !Files.exists(p) && (LlavaNextConfig.bundled(model) != null || QwenVlConfig.bundled(model) != null);
   }
 
   /** A recipe file read and checked against {@code g}, at the recipe's own count when {@code perImage}. */

@@ -5,7 +5,7 @@ import io.fitprune.model.Geometry;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** {@code --model DIR}: a Hugging Face LLaVA model folder's geometry, for {@link io.fitprune.model.Geometries}. */
+/** {@code --model DIR}: a Hugging Face LLaVA, LLaVA-NeXT, Qwen2-VL or Qwen2.5-VL model folder's geometry, for {@link io.fitprune.model.Geometries}. */
 public final class HfGeometries implements FolderGeometries {
   @Override
   public boolean accepts(Path dir) {

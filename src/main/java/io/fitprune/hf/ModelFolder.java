@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.image.PreprocessorConfig;
+import io.fitprune.image.QwenImageProcessor;
+import io.fitprune.image.QwenPreprocessorConfig;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.model.Geometry;
 import io.fitprune.vision.GridPinpoints;
 import io.fitprune.vision.VisionTensors;
+import io.fitprune.vision.qwen.QwenVisionConfig;
+import io.fitprune.vision.qwen.QwenVisionTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +27,9 @@ import java.util.Map;
  * {@code model.safetensors}). Opening reads and cross-checks the configs; the tokenizer (DJL) and
  * the weights (libtorch) are touched only by the methods that need them. A LLaVA-NeXT folder
  * ({@code model_type} {@code llava_next}) has {@link #anyres()}: its visual count depends on each
- * image's size, and its weights hold {@code image_newline}.
+ * image's size, and its weights hold {@code image_newline}. A Qwen2-VL or Qwen2.5-VL folder
+ * ({@code model_type} {@code qwen2_vl}, {@code qwen2_5_vl}) has {@link #qwen()}: its language model
+ * uses M-RoPE, its tower is {@code vision.qwen}'s, and each image brings its own count too.
  */
 public final class ModelFolder {
   public static final String CONFIG = "config.json", PREPROCESSOR = "preprocessor_config.json",
@@ -32,18 +38,29 @@ public final class ModelFolder {
   public static final String EXAMPLE_QUESTION = "What is shown in this image?";
 
   private final Path dir;
-  private final LlavaConfig config;
-  private final LlavaNextConfig anyres; // null: a LLaVA-1.5 folder
-  private final PreprocessorConfig preprocessor; // null: the folder has none
+  private final LlavaConfig config; // null: a Qwen folder
+  private final LlavaNextConfig anyres; // null: a LLaVA-1.5 or Qwen folder
+  private final PreprocessorConfig preprocessor; // null: the folder has none, or is Qwen's
+  private final Qwen qwen; // null: a LLaVA folder
   private final ChatTemplate template;
   private final Map<String, String> specialTokens;
 
-  private ModelFolder(Path dir, LlavaConfig config, LlavaNextConfig anyres, PreprocessorConfig preprocessor,
+  /**
+   * A Qwen2-VL or Qwen2.5-VL folder's configs.
+   *
+   * @param config       {@code config.json}
+   * @param vision       its {@code vision_config}
+   * @param preprocessor {@code preprocessor_config.json}, or null when the folder has none
+   */
+  public record Qwen(QwenVlConfig config, QwenVisionConfig vision, QwenPreprocessorConfig preprocessor) {}
+
+  private ModelFolder(Path dir, LlavaConfig config, LlavaNextConfig anyres, PreprocessorConfig preprocessor, Qwen qwen,
       ChatTemplate template, Map<String, String> specialTokens) {
     this.dir = dir;
     this.config = config;
     this.anyres = anyres;
     this.preprocessor = preprocessor;
+    this.qwen = qwen;
     this.template = template;
     this.specialTokens = specialTokens;
   }
@@ -57,11 +74,12 @@ public final class ModelFolder {
   public static ModelFolder open(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a directory");
     ConfigJson configJson = ConfigJson.read(dir.resolve(CONFIG));
-    LlavaNextConfig anyres = LlavaNextConfig.isLlavaNext(configJson) ? LlavaNextConfig.parse(configJson) : null;
-    LlavaConfig config = anyres != null ? anyres.llava() : LlavaConfig.parse(configJson);
+    Qwen qwen = QwenVlConfig.isQwenVl(configJson) ? qwen(dir, configJson) : null;
+    LlavaNextConfig anyres = qwen == null && LlavaNextConfig.isLlavaNext(configJson) ? LlavaNextConfig.parse(configJson) : null;
+    LlavaConfig config = qwen != null ? null : anyres != null ? anyres.llava() : LlavaConfig.parse(configJson);
     PreprocessorConfig pre = null;
     Path preFile = dir.resolve(PREPROCESSOR);
-    if (Files.exists(preFile)) {
+    if (qwen == null && Files.exists(preFile)) {
       pre = PreprocessorConfig.read(preFile);
       int side = config.vision().imageSize();
       if (pre.cropHeight() != side || pre.cropWidth() != side)
@@ -70,7 +88,7 @@ public final class ModelFolder {
       checkAnyres(preFile, pre, anyres);
     }
     Path procFile = dir.resolve(PROCESSOR);
-    if (Files.exists(procFile)) checkProcessor(ConfigJson.read(procFile), config);
+    if (qwen == null && Files.exists(procFile)) checkProcessor(ConfigJson.read(procFile), config);
     Map<String, String> special = new HashMap<>();
     ChatTemplate template = null;
     Path tokFile = dir.resolve(TOKENIZER_CONFIG);
@@ -88,7 +106,32 @@ public final class ModelFolder {
       template = new ChatTemplate(ConfigJson.read(json).string("chat_template", null), json.toString());
     else if (tok != null && tok.has("chat_template")) template = new ChatTemplate(templateOf(tok), tokFile.toString());
     if (template == null || template.source() == null) template = ChatTemplate.llava15Fallback();
-    return new ModelFolder(dir, config, anyres, pre, template, Map.copyOf(special));
+    return new ModelFolder(dir, config, anyres, pre, qwen, template, Map.copyOf(special));
+  }
+
+  /**
+   * A Qwen folder's config, its vision config (whose output width must be the language model's) and
+   * image processor (whose patch, frame and merge sizes must be the tower's).
+   */
+  private static Qwen qwen(Path dir, ConfigJson configJson) throws IOException {
+    QwenVlConfig c = QwenVlConfig.parse(configJson);
+    QwenVisionConfig v = c.visionConfig();
+    if (v.outHiddenSize() != c.text().hidden())
+      throw configJson.error("vision_config", "gives the merger an output width of " + v.outHiddenSize()
+          + " but the language model's hidden_size is " + c.text().hidden());
+    Path preFile = dir.resolve(PREPROCESSOR);
+    QwenPreprocessorConfig pre = null;
+    if (Files.exists(preFile)) {
+      pre = QwenPreprocessorConfig.read(preFile);
+      int[][] pairs = {{pre.patchSize(), v.patchSize()}, {pre.temporalPatchSize(), v.temporalPatchSize()},
+          {pre.mergeSize(), v.spatialMergeSize()}};
+      String[] keys = {"patch_size", "temporal_patch_size", "merge_size"};
+      for (int i = 0; i < 3; i++)
+        if (pairs[i][0] != pairs[i][1])
+          throw new IllegalArgumentException(preFile + ": " + keys[i] + " " + pairs[i][0] + " differs from config.json's "
+              + "vision_config " + (i == 2 ? "spatial_merge_size" : keys[i]) + " " + pairs[i][1]);
+    }
+    return new Qwen(c, v, pre);
   }
 
   /** The image processor must be the model's kind, and an anyres one must tile onto the model's canvases. */
@@ -141,9 +184,47 @@ public final class ModelFolder {
     return dir;
   }
 
-  /** The fields LLaVA and LLaVA-NeXT share (for LLaVA-NeXT, {@code imageSeqLength} is one tile's count). */
+  /**
+   * The fields LLaVA and LLaVA-NeXT share (for LLaVA-NeXT, {@code imageSeqLength} is one tile's
+   * count); an error for a Qwen folder ({@link #qwen()}).
+   */
   public LlavaConfig config() {
+    if (config == null) throw new IllegalStateException(dir + " is a Qwen folder: its configs are qwen()");
     return config;
+  }
+
+  /** The Qwen2-VL / Qwen2.5-VL configs, or null for a LLaVA folder. */
+  public Qwen qwen() {
+    return qwen;
+  }
+
+  /** Whether each image brings its own visual count (LLaVA-NeXT, Qwen2-VL, Qwen2.5-VL). */
+  public boolean perImageCounts() {
+    return anyres != null || qwen != null;
+  }
+
+  /** The language model's config, whatever the family. */
+  public TextConfig text() {
+    return qwen != null ? qwen.config().text() : config.text();
+  }
+
+  /** The id each visual row holds in the prompt's ids ({@code image_token_index} / {@code image_token_id}). */
+  public int imageTokenId() {
+    return qwen != null ? qwen.config().imageTokenId() : config.imageTokenIndex();
+  }
+
+  /**
+   * The visual count a model-level figure uses: a fixed-count model's, LLaVA-NeXT's
+   * {@link LlavaNextConfig#nominalTokens}, and for Qwen the count of a square image of
+   * {@code max_pixels} (the most one image brings).
+   */
+  public int nominalVisualTokens() {
+    if (qwen != null) {
+      QwenPreprocessorConfig p = qwen.preprocessor() != null ? qwen.preprocessor() : QwenPreprocessorConfig.published();
+      int side = (int) Math.min(Integer.MAX_VALUE, (long) Math.sqrt((double) p.maxPixels()));
+      return QwenImageProcessor.fromConfig(p).imageTokens(side, side);
+    }
+    return anyres != null ? anyres.nominalTokens() : config.imageSeqLength();
   }
 
   /** The LLaVA-NeXT config (canvases, per-image counts), or null for a LLaVA folder. */
@@ -168,7 +249,8 @@ public final class ModelFolder {
 
   /** {@code _name_or_path}'s last segment, else the folder's name. */
   public String name() {
-    return config.name() != null ? config.name() : dir.toAbsolutePath().normalize().getFileName().toString();
+    String n = qwen != null ? qwen.config().name() : config.name();
+    return n != null ? n : dir.toAbsolutePath().normalize().getFileName().toString();
   }
 
   /** The tokenizer and template (needs DJL's tokenizers and Jinjava on the class path). */
@@ -191,10 +273,10 @@ public final class ModelFolder {
     try (PromptTokenizer t = tokenizer()) {
       p = t.chat(EXAMPLE_QUESTION, true);
     }
-    TextConfig t = config.text();
+    TextConfig t = text();
     try {
       return new Geometry(name(), t.layers(), t.hidden(), t.heads(), t.kvHeads(), t.headDim(), t.intermediate(),
-          anyres != null ? anyres.nominalTokens() : config.imageSeqLength(), p.prefix(), p.text());
+          nominalVisualTokens(), p.prefix(), p.text());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(dir.resolve(CONFIG) + ": text_config: " + e.getMessage());
     }
@@ -202,8 +284,10 @@ public final class ModelFolder {
 
   /** The decoder's configuration: {@link #geometry()} with the vocabulary, RoPE base and RMSNorm epsilon of {@code text_config}. */
   public DecoderConfig decoderConfig() throws IOException {
-    TextConfig t = config.text();
-    return DecoderConfig.of(geometry(), t.vocab(), t.ropeTheta(), t.rmsEps());
+    Geometry g = geometry();
+    TextConfig t = text();
+    return qwen != null ? DecoderConfig.of(g, t.vocab(), t.ropeTheta(), t.rmsEps(), qwen.config().mropeSection())
+        : DecoderConfig.of(g, t.vocab(), t.ropeTheta(), t.rmsEps());
   }
 
   /** The weights: {@code model.safetensors.index.json}, else {@code model.safetensors}. */
@@ -222,7 +306,8 @@ public final class ModelFolder {
   }
 
   private void checkVision(Checkpoint ck) {
-    if (anyres != null) anyres.checkVisionWeights(ck);
+    if (qwen != null) QwenVisionTensors.check(ck, qwen.vision(), dir.resolve(CONFIG).toString());
+    else if (anyres != null) anyres.checkVisionWeights(ck);
     else VisionTensors.check(ck, config.vision(), config.projector());
   }
 
@@ -240,7 +325,7 @@ public final class ModelFolder {
    */
   public void checkVisionWeights(Path checkpoint) throws IOException {
     try (Checkpoint ck = Checkpoint.open(checkpoint)) {
-      if (VisionTensors.holdsAny(ck)) checkVision(ck);
+      if (qwen != null ? holdsQwenTower(ck) : VisionTensors.holdsAny(ck)) checkVision(ck);
     }
   }
 
@@ -251,6 +336,12 @@ public final class ModelFolder {
    */
   public DecoderWeights loadDecoder() throws IOException {
     checkVisionWeights();
-    return DecoderWeights.load(weights(), decoderConfig(), null);
+    return DecoderWeights.load(weights(), decoderConfig(), null, false, text().tieWordEmbeddings());
+  }
+
+  private static boolean holdsQwenTower(Checkpoint ck) {
+    for (String n : ck.tensors().keySet())
+      for (QwenVisionTensors.Layout l : QwenVisionTensors.Layout.values()) if (n.startsWith(l.prefix())) return true;
+    return false;
   }
 }

@@ -46,8 +46,14 @@ public final class PromptTokenizer implements AutoCloseable {
     this.file = file;
   }
 
-  /** Loads a LLaVA folder's {@code tokenizer.json}; one that does not parse, or whose {@code <image>} is not the config's image token, is refused. */
+  /**
+   * Loads a model folder's {@code tokenizer.json}; one that does not parse, or whose image marker
+   * ({@code <image>}, Qwen's {@code <|image_pad|>}) is not the config's image token, is refused.
+   */
   public static PromptTokenizer open(ModelFolder folder) throws IOException {
+    if (folder.qwen() != null)
+      return open(folder.dir().resolve("tokenizer.json"), folder.chatTemplate(), folder.specialTokens(),
+          new ImageToken(QwenTokens.IMAGE_PAD, folder.imageTokenId(), "image_token_id"), folder.nominalVisualTokens());
     return open(folder.dir().resolve("tokenizer.json"), folder.chatTemplate(), folder.specialTokens(),
         new ImageToken(TokenizerFiles.IMAGE_TOKEN, folder.config().imageTokenIndex(), "image_token_index"),
         folder.config().imageSeqLength());

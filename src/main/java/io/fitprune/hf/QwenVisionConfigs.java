@@ -1,11 +1,9 @@
 package io.fitprune.hf;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fitprune.vision.qwen.QwenVisionConfig;
 import io.fitprune.vision.qwen.QwenVisionFamily;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -43,23 +41,16 @@ final class QwenVisionConfigs {
           c.integer("num_heads", d.heads()), c.integer("in_channels", d.inChannels()), c.integer("patch_size", d.patchSize()),
           c.integer("temporal_patch_size", d.temporalPatchSize()), c.integer("spatial_merge_size", d.spatialMergeSize()),
           c.string("hidden_act", d.hiddenAct()), c.integer("window_size", d.windowSize()),
-          indexes(c, "fullatt_block_indexes", d.fullattBlockIndexes()));
+          fullatt(c, d.fullattBlockIndexes()));
     } catch (IllegalArgumentException e) {
       if (e.getMessage().startsWith(c.where)) throw e;
       throw c.error(e.getMessage());
     }
   }
 
-  private static List<Integer> indexes(ConfigJson c, String key, List<Integer> dflt) {
-    if (!c.has(key)) return dflt;
-    JsonNode n = c.node.get(key);
-    if (!n.isArray()) throw c.error(key, "must be a list of integers, got " + n);
-    List<Integer> out = new ArrayList<>();
-    for (JsonNode x : n) {
-      if (!x.isIntegralNumber() || !x.canConvertToInt()) throw c.error(key, "must be a list of integers, got " + n);
-      out.add(x.intValue());
-    }
-    return out;
+  private static List<Integer> fullatt(ConfigJson c, List<Integer> dflt) {
+    int[] a = c.integers("fullatt_block_indexes", null);
+    return a == null ? dflt : java.util.stream.IntStream.of(a).boxed().toList();
   }
 
   /** Every key the tower's class takes, written out as the published Qwen configs write them. */

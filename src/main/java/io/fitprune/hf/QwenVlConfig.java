@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.model.Geometry;
 import io.fitprune.pruning.RopeIndex;
+import io.fitprune.vision.qwen.QwenVisionConfig;
+import io.fitprune.vision.qwen.QwenVisionFamily;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
@@ -107,10 +109,39 @@ public record QwenVlConfig(String modelType, String name, TextConfig text, List<
     for (int i = 0; i < 4; i++)
       if ((ids[i] = c.integer(keys[i], dflt[i])) < 0) throw c.error(keys[i], "must be >= 0, got " + ids[i]);
     ConfigJson vision = c.object("vision_config");
-    int merge = vision.integer("spatial_merge_size", MERGE);
-    if (merge < 1) throw vision.error("spatial_merge_size", "must be >= 1, got " + merge);
+    // one source of truth: the merge size the tower's own parser reads (and checks) from vision_config
+    int merge = QwenVisionConfigs.parse(vision, QwenVisionFamily.of(type)).spatialMergeSize();
     return new QwenVlConfig(type, c.nameOrPath(), text, IntStream.of(section).boxed().toList(), ids[0], ids[1], ids[2],
         ids[3], merge, vision);
+  }
+
+  /** Whether {@code c} is a Qwen2-VL or Qwen2.5-VL config (by {@code model_type}). */
+  static boolean isQwenVl(ConfigJson c) {
+    String t = c.string("model_type", "");
+    return t.equals(QWEN2_VL) || t.equals(QWEN2_5_VL);
+  }
+
+  /**
+   * The Hugging Face config bundled for a model name ({@code qwen2-vl-tiny}, {@code qwen2.5-vl-tiny},
+   * {@code qwen2-vl-7b}), or null when none is, or the bundled one is not Qwen's.
+   */
+  public static QwenVlConfig bundled(String name) throws IOException {
+    if (name == null || name.contains("/")) return null;
+    try (java.io.InputStream in = QwenVlConfig.class.getResourceAsStream(name + ".json")) {
+      if (in == null) return null;
+      ConfigJson c = ConfigJson.parse(in.readAllBytes(), "bundled Hugging Face config " + name);
+      return isQwenVl(c) ? parse(c).withName(name) : null;
+    }
+  }
+
+  public QwenVlConfig withName(String n) {
+    return new QwenVlConfig(modelType, n, text, mropeSection, imageTokenId, videoTokenId, visionStartTokenId,
+        visionEndTokenId, spatialMergeSize, vision);
+  }
+
+  /** The vision tower's shape: {@code vision_config} read with its family's transformers defaults. */
+  public QwenVisionConfig visionConfig() {
+    return QwenVisionConfigs.parse(vision, QwenVisionFamily.of(modelType));
   }
 
   /** The language model as the reference decoder runs it, with the pruning geometry's token counts. */

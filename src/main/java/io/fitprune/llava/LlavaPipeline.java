@@ -4,17 +4,17 @@ import io.fitprune.decoder.DecoderWeights;
 import io.fitprune.decoder.TextStream;
 import io.fitprune.hf.GenerationConfig;
 import io.fitprune.hf.LlavaConfig;
-import io.fitprune.hf.LlavaNextConfig;
 import io.fitprune.hf.ModelFolder;
 import io.fitprune.hf.Prompt;
 import io.fitprune.hf.PromptTokenizer;
-import io.fitprune.image.AnyresPixels;
 import io.fitprune.image.AnyresProcessor;
 import io.fitprune.image.ImageProcessor;
-import io.fitprune.image.PixelValues;
-import io.fitprune.vision.AnyResPacker;
+import io.fitprune.image.QwenImageProcessor;
+import io.fitprune.io.Checkpoint;
 import io.fitprune.vision.LlavaImageEncoder;
 import io.fitprune.vision.VisionCheckpoint;
+import io.fitprune.vision.qwen.QwenVisionCheckpoint;
+import io.fitprune.vision.qwen.QwenVisionTower;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,33 +29,26 @@ import java.util.function.Consumer;
  * it: the image decoded and preprocessed ({@link #image}: one view, or LLaVA-NeXT's base view and
  * tiles); the question through the chat template (which places the image), {@code <image>} expanded
  * to the image's visual count and tokenized ({@link #prompt(String, LlavaImage)}); the vision tower
- * and projector on every view in one batch, LLaVA-NeXT's tiles packed with {@code image_newline}
- * ({@link AnyResPacker}); and the features spliced into the embedding lookup ({@link ImageSplice}).
- * The folder's config picks the image side and the packing. The weights stay memory-mapped in their
- * stored type.
+ * and projector on every view in one batch, LLaVA-NeXT's tiles packed with {@code image_newline};
+ * and the features spliced into the embedding lookup ({@link ImageSplice}). Qwen2-VL and Qwen2.5-VL
+ * folders take the same path with their processor's patches, their tower and merger, and 3-D
+ * position ids ({@link LlavaInput#positions}). The folder's {@code model_type} picks the family
+ * ({@link VisualFamily}). The weights stay memory-mapped in their stored type.
  */
 public final class LlavaPipeline implements AutoCloseable {
-  private static final String IMAGE = "<image>";
-
   private final ModelFolder folder;
   private final PromptTokenizer tokenizer;
-  private final ImageProcessor images; // LLaVA's, else null
-  private final AnyresProcessor anyresImages; // LLaVA-NeXT's, else null
-  private final float[] newline; // LLaVA-NeXT's image_newline, else null
+  private final VisualFamily family;
   private final DecoderWeights decoder;
-  private final LlavaImageEncoder encoder;
   private final int[] eosIds;
 
-  private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, ImageProcessor images,
-      AnyresProcessor anyresImages, float[] newline, DecoderWeights decoder, LlavaImageEncoder encoder, int[] eosIds) {
+  private LlavaPipeline(ModelFolder folder, PromptTokenizer tokenizer, VisualFamily family, DecoderWeights decoder,
+      int[] eosIds) {
     this.folder = folder;
     this.eosIds = eosIds;
     this.tokenizer = tokenizer;
-    this.images = images;
-    this.anyresImages = anyresImages;
-    this.newline = newline;
+    this.family = family;
     this.decoder = decoder;
-    this.encoder = encoder;
   }
 
   /**
@@ -66,7 +59,7 @@ public final class LlavaPipeline implements AutoCloseable {
    */
   public static LlavaPipeline open(Path dir) throws IOException {
     ModelFolder f = ModelFolder.open(dir);
-    if (f.preprocessor() == null)
+    if (f.qwen() != null ? f.qwen().preprocessor() == null : f.preprocessor() == null)
       throw new IllegalArgumentException(dir.resolve(ModelFolder.PREPROCESSOR) + ": no such file (the image processor's "
           + "settings)");
     PromptTokenizer tok = f.tokenizer();
@@ -76,15 +69,27 @@ public final class LlavaPipeline implements AutoCloseable {
       if (w.embed() == null)
         throw new IllegalArgumentException(f.weights() + ": no embedding table (language_model.model.embed_tokens.weight), "
             + "which the input embeddings are looked up in");
-      LlavaConfig c = f.config();
-      LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
-      if (f.anyres() == null)
-        return new LlavaPipeline(f, tok, ImageProcessor.fromConfig(f.preprocessor()), null, null, w, enc, eosIds);
-      return new LlavaPipeline(f, tok, null, AnyresProcessor.fromConfig(f.preprocessor()), f.imageNewline(), w, enc, eosIds);
+      return new LlavaPipeline(f, tok, family(f), w, eosIds);
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
     }
+  }
+
+  /** The folder's family: its image processor, tower (and projector, packing) from the weights. */
+  private static VisualFamily family(ModelFolder f) throws IOException {
+    if (f.qwen() != null) {
+      ModelFolder.Qwen q = f.qwen();
+      QwenVisionTower tower;
+      try (Checkpoint ck = Checkpoint.open(f.weights())) {
+        tower = new QwenVisionTower(QwenVisionCheckpoint.bind(ck, q.vision(), f.dir().resolve(ModelFolder.CONFIG).toString()));
+      }
+      return new QwenFamily(q.config(), QwenImageProcessor.fromConfig(q.preprocessor()), tower);
+    }
+    LlavaConfig c = f.config();
+    LlavaImageEncoder enc = new LlavaImageEncoder(VisionCheckpoint.load(f.weights(), c.vision(), c.projector(), null));
+    if (f.anyres() == null) return ClipFamily.llava(ImageProcessor.fromConfig(f.preprocessor()), enc);
+    return ClipFamily.next(AnyresProcessor.fromConfig(f.preprocessor()), f.anyres(), f.imageNewline(), enc);
   }
 
   public ModelFolder folder() {
@@ -100,19 +105,32 @@ public final class LlavaPipeline implements AutoCloseable {
     return decoder;
   }
 
+  /** LLaVA's and LLaVA-NeXT's CLIP tower and projector; an error for a Qwen folder ({@link #qwenTower()}). */
   public LlavaImageEncoder encoder() {
-    return encoder;
+    if (family instanceof ClipFamily c) return c.encoder;
+    throw new IllegalStateException(folder.dir() + " is a Qwen folder: its tower is qwenTower()");
   }
 
+  /** Qwen2-VL's or Qwen2.5-VL's vision tower and merger; an error for a LLaVA folder. */
+  public QwenVisionTower qwenTower() {
+    if (family instanceof QwenFamily q) return q.tower;
+    throw new IllegalStateException(folder.dir() + " is a LLaVA folder: its tower is encoder()");
+  }
+
+  /** The image markers a chat template writes itself: LLaVA's and Qwen2-VL's. */
+  private static final List<String> MARKERS = List.of("<image>", "<|image_pad|>", "<|vision_start|>");
+
   /**
-   * Refuses a question that holds {@code <image>}: the chat template places the image itself, so a
-   * second marker would be a second image. {@code option} names the argument in the message.
+   * Refuses a question that holds an image marker ({@code <image>}, {@code <|image_pad|>}): the chat
+   * template places the image itself, so a second marker would be a second image. {@code option}
+   * names the argument in the message.
    */
   public static void requireQuestion(String option, String question) {
     if (question == null) throw new IllegalArgumentException(option + ": no question given");
-    if (question.contains(IMAGE))
-      throw new IllegalArgumentException(option + ": the text holds '" + IMAGE + "', but the chat template places the "
-          + "image itself; give the question alone");
+    for (String m : MARKERS)
+      if (question.contains(m))
+        throw new IllegalArgumentException(option + ": the text holds '" + m + "', but the chat template places the "
+            + "image itself; give the question alone");
   }
 
   /**
@@ -120,11 +138,11 @@ public final class LlavaPipeline implements AutoCloseable {
    * for every image; LLaVA-NeXT's depends on the image: {@link #prompt(String, LlavaImage)}.
    */
   public Prompt prompt(String question) {
-    if (folder.anyres() != null)
-      throw new IllegalStateException(folder.dir() + " is a LLaVA-NeXT folder: its prompt depends on the image's size; "
-          + "use prompt(question, image(file))");
+    if (!(family instanceof ClipFamily c) || c.fixedCount() == 0)
+      throw new IllegalStateException(folder.dir() + ": each image brings its own visual count, so the prompt depends on "
+          + "the image's size; use prompt(question, image(file))");
     requireQuestion("question", question);
-    return tokenizer.chat(question, true, encoder.visualTokens());
+    return tokenizer.chat(question, true, c.fixedCount());
   }
 
   /** The templated prompt for a question about {@code image}: {@code <image>} expanded to its visual count. */
@@ -136,15 +154,12 @@ public final class LlavaPipeline implements AutoCloseable {
 
   /**
    * An image file decoded and preprocessed by the folder's image processor: one view for LLaVA;
-   * for LLaVA-NeXT the base view and the tiles of its canvas, with the count its size gives. A bad
-   * file is a one-line error naming it.
+   * for LLaVA-NeXT the base view and the tiles of its canvas, with the count its size gives; for
+   * Qwen the patches of its resized size and their grid. A bad file or size is a one-line error
+   * naming it.
    */
   public LlavaImage image(Path file) throws IOException {
-    if (anyresImages == null) return new LlavaImage(images.process(file), null, null, encoder.visualTokens());
-    AnyresPixels a = anyresImages.process(file);
-    int h = a.imageHeight(), w = a.imageWidth();
-    LlavaNextConfig next = folder.anyres();
-    return new LlavaImage(a.pixelValues(), new int[] {h, w}, next.grid(h, w), next.imageTokens(h, w));
+    return family.image(file);
   }
 
   /** One image and a question to the language model's input; the question is checked before the image is read. */
@@ -166,21 +181,22 @@ public final class LlavaPipeline implements AutoCloseable {
 
   /**
    * The vision tower and projector on the image's views (one batch), LLaVA-NeXT's packed with
-   * {@code image_newline}, spliced over the prompt's image tokens. The prompt must hold the image's
-   * count of image tokens.
+   * {@code image_newline}, or Qwen's tower and merger on its patches, spliced over the prompt's image
+   * tokens; for Qwen also the 3-D position ids. The prompt must hold the image's count of image tokens.
    */
   public LlavaInput encode(Prompt p, LlavaImage image) {
     if (p == null || image == null) throw new IllegalArgumentException("prompt and image must not be null");
     if (p.visual() != image.visualTokens())
       throw new IllegalArgumentException("prompt: it holds " + p.visual() + " image tokens but the image gives "
           + image.visualTokens() + " visual tokens");
+    if ((image.qwen() != null) != (family instanceof QwenFamily))
+      throw new IllegalArgumentException("image: preprocessed for another model family than " + folder.dir() + "'s");
+    int[][] positions = family.positions(p.ids(), image); // before the tower: a bad id list costs nothing
     long t0 = System.nanoTime();
-    PixelValues px = image.pixels();
-    float[] features = encoder.encode(px.data(), px.images());
-    if (image.anyres()) features = AnyResPacker.pack(features, encoder.textHidden(), newline, image.grid());
+    float[] features = family.features(image);
     double seconds = (System.nanoTime() - t0) / 1e9;
-    float[] embeds = ImageSplice.embeds(p.ids(), folder.config().imageTokenIndex(), decoder.embed(), features);
-    return new LlavaInput(p, image, embeds, encoder.textHidden(), seconds);
+    float[] embeds = ImageSplice.embeds(p.ids(), folder.imageTokenId(), decoder.embed(), features);
+    return new LlavaInput(p, image, embeds, family.hidden(), seconds, positions);
   }
 
   /**

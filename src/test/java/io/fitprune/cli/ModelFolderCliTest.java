@@ -85,7 +85,10 @@ class ModelFolderCliTest {
     Path m = dir.resolve("m");
     Files.createDirectories(m);
     Files.writeString(m.resolve("config.json"), "{\"model_type\": \"qwen2_vl\"}");
-    oneLineError(CliRun.run("flops", "--model", m.toString(), "--prune", "0"), "config.json", "qwen2_vl");
+    // a Qwen2-VL config is read as one, and without rope_scaling it has no M-RoPE split
+    oneLineError(CliRun.run("flops", "--model", m.toString(), "--prune", "0"), "config.json", "mrope_section");
+    Files.writeString(m.resolve("config.json"), "{\"model_type\": \"qwen3_vl\"}");
+    oneLineError(CliRun.run("flops", "--model", m.toString(), "--prune", "0"), "config.json", "qwen3_vl");
     Files.writeString(m.resolve("config.json"), "{\"model_type\": \"llava\", \"vision_feature_layer\": -40}");
     oneLineError(CliRun.run("flops", "--model", m.toString(), "--prune", "0"), "config.json", "vision_feature_layer -40");
   }
