@@ -29,13 +29,20 @@ public record Recipe(int version, String model, int layers, int visualTokens, do
   /** The mode of a recipe written by hand rather than fitted. */
   public static final String MANUAL = "manual";
 
-  /** Achieved cost in one scope; prefix/text are the lengths the full scope assumed (0 for paper). */
+  /**
+   * Achieved cost in one scope at the prefix and text lengths it was priced for (both 0 in a paper
+   * entry written before the paper scope recorded them).
+   */
   public record CostEntry(double baseline, double pruned, double reduction, double scoreOverhead, int prefixTokens,
       int textTokens) {
     static CostEntry of(Cost c, FlopsModel m) {
-      boolean full = m.scope() == Scope.FULL;
-      return new CostEntry(c.baseline(), c.pruned(), c.reduction(), c.scoreOverhead(), full ? m.prefixTokens() : 0,
-          full ? m.textTokens() : 0);
+      return new CostEntry(c.baseline(), c.pruned(), c.reduction(), c.scoreOverhead(), m.prefixTokens(), m.textTokens());
+    }
+
+    /** The lengths this entry was priced at, or {@code g}'s where it recorded none. */
+    FlopsModel model(Geometry g, Scope scope) {
+      boolean recorded = prefixTokens > 0 || textTokens > 0;
+      return recorded ? new FlopsModel(g, scope, prefixTokens, textTokens) : FlopsModel.of(g, scope);
     }
 
     /** Throws unless the entry is consistent with itself: 0 <= pruned <= baseline, reduction = 1 - pruned / baseline. */
@@ -122,8 +129,9 @@ public record Recipe(int version, String model, int layers, int visualTokens, do
 
   /**
    * Throws unless this recipe fits {@code g}: same model, same sizes, counts never above the alive
-   * tokens, and stored costs equal to the costs of the counts on {@code g} (a file edited by hand
-   * or fitted for another geometry of the same name is refused).
+   * tokens, and stored costs equal to the costs of the counts on {@code g} at the prefix and text
+   * lengths the fit priced (a file edited by hand or fitted for another geometry of the same name
+   * is refused; a prompt of other lengths is not).
    */
   public void validate(Geometry g, String where) {
     String prefix = where + ": ";
@@ -139,8 +147,10 @@ public record Recipe(int version, String model, int layers, int visualTokens, do
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(prefix + e.getMessage());
     }
-    checkCost(prefix + "cost.full", full, new FlopsModel(g, Scope.FULL, full.prefixTokens(), full.textTokens()));
-    checkCost(prefix + "cost.paper", paper, FlopsModel.of(g, Scope.PAPER));
+    // Each scope at the prefix and text lengths it was priced for: a prompt's lengths vary, and a
+    // model folder's template gives other lengths than the geometry the recipe was fitted on.
+    checkCost(prefix + "cost.full", full, full.model(g, Scope.FULL));
+    checkCost(prefix + "cost.paper", paper, paper.model(g, Scope.PAPER));
   }
 
   /** Costs are integers below 2^53 and files store them rounded, so rounded values must agree exactly. */
@@ -153,7 +163,7 @@ public record Recipe(int version, String model, int layers, int visualTokens, do
       if (Math.round(have[i]) != Math.round(want[i]))
         throw new IllegalArgumentException(where + "." + names[i] + " is " + Math.round(have[i]) + " but the counts cost "
             + Math.round(want[i]) + " on " + m.geometry().name() + " (" + m.scope().id() + " scope"
-            + (m.scope() == Scope.FULL ? String.format(Locale.ROOT, ", %d prefix and %d text tokens", m.prefixTokens(),
-                m.textTokens()) : "") + "): the counts or costs were changed after fitting, or the geometry differs");
+            + String.format(Locale.ROOT, ", %d prefix and %d text tokens", m.prefixTokens(), m.textTokens())
+            + "): the counts or costs were changed after fitting, or the geometry differs");
   }
 }

@@ -18,16 +18,14 @@ import io.fitprune.recipe.Recipe;
 import io.fitprune.recipe.RecipeFiles;
 import io.fitprune.vision.LlavaImageEncoder;
 import io.fitprune.vision.VisionCheckpoint;
-import java.awt.image.BufferedImage;
+import io.fitprune.testutil.RandomPng;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,12 +52,7 @@ class AskCliTest {
   }
 
   static Path png(Path dir, String name, int w, int h, long seed) throws Exception {
-    SplittableRandom r = new SplittableRandom(seed);
-    BufferedImage im = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) im.setRGB(x, y, r.nextInt(1 << 24));
-    Path p = dir.resolve(name);
-    ImageIO.write(im, "png", p.toFile());
-    return p;
+    return RandomPng.write(dir, name, h, w, seed);
   }
 
   @Test

@@ -12,14 +12,12 @@ import io.fitprune.image.AnyresPixels;
 import io.fitprune.image.AnyresProcessor;
 import io.fitprune.image.ImageFileException;
 import io.fitprune.io.DType;
-import java.awt.image.BufferedImage;
+import io.fitprune.testutil.RandomPng;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.SplittableRandom;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,12 +47,7 @@ public class LlavaNextPipelineTest {
   }
 
   static Path png(String name, int h, int w, long seed) throws Exception {
-    SplittableRandom r = new SplittableRandom(seed);
-    BufferedImage im = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) im.setRGB(x, y, r.nextInt(1 << 24));
-    Path p = dir.resolve(name);
-    ImageIO.write(im, "png", p.toFile());
-    return p;
+    return RandomPng.write(dir, name, h, w, seed);
   }
 
   /** select_best_resolution, as image_processing_utils writes it. */

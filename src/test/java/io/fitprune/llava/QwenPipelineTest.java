@@ -19,12 +19,10 @@ import io.fitprune.kernels.Spans;
 import io.fitprune.pruning.Pruner;
 import io.fitprune.testutil.RopeIndexReference;
 import io.fitprune.vision.qwen.GridThw;
-import java.awt.image.BufferedImage;
+import io.fitprune.testutil.RandomPng;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
-import javax.imageio.ImageIO;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,12 +46,7 @@ class QwenPipelineTest {
   }
 
   static Path png(String name, int h, int w, long seed) throws Exception {
-    SplittableRandom r = new SplittableRandom(seed);
-    BufferedImage im = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) im.setRGB(x, y, r.nextInt(1 << 24));
-    Path p = dir.resolve(name);
-    ImageIO.write(im, "png", p.toFile());
-    return p;
+    return RandomPng.write(dir, name, h, w, seed);
   }
 
   /** The embedding table as stored, read without the pipeline. */

@@ -84,6 +84,10 @@ class RecipeFilesTest {
     RecipeFiles.write(f, r);
     m = assertThrows(IllegalArgumentException.class, () -> RecipeFiles.read(f, wider)).getMessage();
     assertTrue(m.contains("cost.full.baseline") && m.contains("geometry differs"), m);
+    // prefix and text lengths are the prompt's, not the model's: a geometry that differs only there
+    // (a model folder's template) takes the recipe, whose costs are checked at the lengths it priced
+    Geometry otherPrompt = new Geometry("toy", 4, 8, 2, 1, 4, 16, 10, 7, 11);
+    assertArrayEquals(r.prune(), RecipeFiles.read(f, otherPrompt).prune());
     // a structurally inconsistent entry is refused without any geometry
     m = assertThrows(IllegalArgumentException.class, () -> {
       Files.writeString(f, good.replaceFirst("\"reduction\" : [0-9.E-]+", "\"reduction\" : 0.75"));
