@@ -5,10 +5,11 @@ import java.util.List;
 
 /**
  * The Qwen vision towers' 2-D rotary embedding ({@code VisionRotaryEmbedding}, {@code rot_pos_emb},
- * {@code apply_rotary_pos_emb_vision}): each head's first half rotates by the patch's row, the
- * second by its column, {@code inv_freq[i] = 1 / 10000^(2i / (d/2))} over {@code d/4} frequencies;
- * the pairs are {@code (j, j + d/2)} ({@code rotate_half}). Angles, cosines and the rotation are
- * float32 as transformers computes them (which rotates in float32 whatever q's type).
+ * {@code apply_rotary_pos_emb_vision}): the pairs are {@code (j, j + d/2)} ({@code rotate_half}),
+ * pair {@code j < d/4} rotating by the patch's row and pair {@code d/4 <= j < d/2} by its column
+ * ({@code rot_pos_emb}'s {@code [row freqs, column freqs]}, then {@code cat((emb, emb))}), with
+ * {@code inv_freq[i] = 1 / 10000^(2i / (d/2))} over {@code d/4} frequencies. Angles, cosines and
+ * the rotation are float32 as transformers computes them (which rotates in float32 whatever q's type).
  *
  * @param cos {@code [rows, d/2]} cosines of each row's angles
  * @param sin {@code [rows, d/2]} sines
