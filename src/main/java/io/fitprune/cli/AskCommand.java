@@ -4,6 +4,7 @@ import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.Sampler;
 import io.fitprune.decoder.Tensors;
 import io.fitprune.decoder.TextStream;
+import io.fitprune.hf.GenerationConfig;
 import io.fitprune.hf.Prompt;
 import io.fitprune.llava.LlavaImage;
 import io.fitprune.llava.LlavaInput;
@@ -55,6 +56,11 @@ final class AskCommand implements Callable<Integer> {
       + "(the same seed repeats an answer). Default: ${DEFAULT-VALUE}.")
   long seed;
 
+  @Option(names = "--repetition-penalty", paramLabel = "R", description = "Divide the logits of the prompt's and the "
+      + "answer's tokens by R (multiply where negative), as transformers' generate does; 1 turns it off. Default: the "
+      + "folder's generation_config.json repetition_penalty, else 1.")
+  Double repetitionPenalty;
+
   @Mixin
   PruningOptions pruning = new PruningOptions();
 
@@ -64,6 +70,8 @@ final class AskCommand implements Callable<Integer> {
     CliPaths.input("--recipe", recipe);
     if (maxNewTokens < 1) throw new IllegalArgumentException("--max-new-tokens must be >= 1, got " + maxNewTokens);
     Sampler sampler = sampler();
+    if (repetitionPenalty != null && !(repetitionPenalty > 0 && Double.isFinite(repetitionPenalty)))
+      throw new IllegalArgumentException("--repetition-penalty must be a finite number > 0, got " + repetitionPenalty);
     pruning.noText();
     try (LlavaPipeline lp = llava.open()) {
       Geometry g = lp.folder().geometry();
@@ -80,6 +88,8 @@ final class AskCommand implements Callable<Integer> {
       // a per-image-count recipe is checked against the folder's model at the count it was fitted for
       Pruner pruner = r == null ? Pruner.none()
           : pruning.pruner(r, recipe.toString(), VisualCounts.at(r, g, anyres), V, "");
+      double penalty = repetitionPenalty != null ? repetitionPenalty : GenerationConfig.repetitionPenalty(lp.folder().dir());
+      Sampler chooser = penalty == 1 ? sampler : sampler.withRepetitionPenalty(penalty, prompt.ids());
       LlavaInput in = lp.encode(prompt, img);
       Decoder dec = new Decoder(lp.decoderWeights());
       // UTF-8 whatever the locale: an answer is any text the tokenizer decodes
@@ -91,7 +101,7 @@ final class AskCommand implements Callable<Integer> {
           out.flush();
         });
         long t0 = System.nanoTime();
-        int[] tokens = dec.generate(p, maxNewTokens, sampler, answer::accept);
+        int[] tokens = dec.generate(p, maxNewTokens, chooser, answer::accept);
         double decodeSeconds = (System.nanoTime() - t0) / 1e9;
         answer.close();
         out.println();

@@ -2,6 +2,7 @@ package io.fitprune.decoder;
 
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.SplittableRandom;
 
 /**
@@ -10,18 +11,46 @@ import java.util.SplittableRandom;
  * is transformers' {@code TemperatureLogitsWarper} then {@code TopPLogitsWarper}: divide by the
  * temperature, sort ascending, drop the tokens whose cumulative probability stays at or below
  * {@code 1 - topP} (the most probable token always stays), then draw from the softmax of the rest.
- * Probabilities are computed in double. Not thread-safe: one sampler per sequence.
+ * Probabilities are computed in double. With a repetition penalty (transformers'
+ * {@code RepetitionPenaltyLogitsProcessor}, applied before both rules, as {@code generate} orders
+ * them) every token of the prompt or already chosen has its logit divided by the penalty where
+ * positive and multiplied by it where negative, in float32. Not thread-safe: one sampler per sequence.
  */
 public final class Sampler {
   private final double temperature;
   private final double topP;
   private final SplittableRandom random;
   private long[] keys = new long[0];
+  private final float penalty; // 1: none
+  private final BitSet seen; // the tokens the penalty applies to; null without one
+  private float[] penalized = new float[0];
 
   private Sampler(double temperature, double topP, SplittableRandom random) {
+    this(temperature, topP, random, 1, null);
+  }
+
+  private Sampler(double temperature, double topP, SplittableRandom random, float penalty, BitSet seen) {
     this.temperature = temperature;
     this.topP = topP;
     this.random = random;
+    this.penalty = penalty;
+    this.seen = seen;
+  }
+
+  /**
+   * This sampler (a fresh one: use it instead of this) with transformers' repetition penalty over
+   * {@code promptIds} and every token it chooses; {@code penalty} 1 changes nothing.
+   */
+  public Sampler withRepetitionPenalty(double penalty, long[] promptIds) {
+    if (!(penalty > 0) || !Double.isFinite(penalty))
+      throw new IllegalArgumentException("repetition penalty must be a finite number > 0, got " + penalty);
+    if (promptIds == null) throw new IllegalArgumentException("promptIds is null");
+    BitSet s = new BitSet();
+    for (long id : promptIds) {
+      if (id < 0 || id >= Integer.MAX_VALUE) throw new IllegalArgumentException("promptIds: token id " + id + " out of range");
+      s.set((int) id);
+    }
+    return new Sampler(temperature, topP, random, (float) penalty, s);
   }
 
   /** Always the most probable token. */
@@ -57,6 +86,23 @@ public final class Sampler {
     if (offset < 0 || offset > logits.limit() - count)
       throw new IllegalArgumentException("logits: [" + offset + ", " + offset + " + " + count + ") is outside a buffer of "
           + logits.limit());
+    if (seen != null && penalty != 1) {
+      Decoder.argmax(logits, offset, count); // the finiteness check, before the penalty
+      if (penalized.length < count) penalized = new float[count];
+      logits.get(offset, penalized, 0, count);
+      for (int id = seen.nextSetBit(0); id >= 0 && id < count; id = seen.nextSetBit(id + 1)) {
+        float x = penalized[id];
+        penalized[id] = x < 0 ? x * penalty : x / penalty;
+      }
+      logits = FloatBuffer.wrap(penalized);
+      offset = 0;
+    }
+    int token = choose(logits, offset, count);
+    if (seen != null) seen.set(token);
+    return token;
+  }
+
+  private int choose(FloatBuffer logits, int offset, int count) {
     int best = Decoder.argmax(logits, offset, count); // also the finiteness check
     if (isGreedy()) return best;
     // Sort by logit through order-preserving keys: the float's bits made monotone in the high half, the index in the low.

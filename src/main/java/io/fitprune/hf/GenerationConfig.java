@@ -32,6 +32,19 @@ public final class GenerationConfig {
     return out;
   }
 
+  /**
+   * {@code repetition_penalty} of {@code dir}'s {@code generation_config.json}, which transformers'
+   * {@code generate} applies by default; 1 when the folder has no such file or key.
+   */
+  public static double repetitionPenalty(Path dir) throws IOException {
+    Path file = dir.resolve(FILE);
+    if (!Files.isRegularFile(file)) return 1;
+    ConfigJson c = ConfigJson.read(file);
+    double p = c.number("repetition_penalty", 1);
+    if (!(p > 0)) throw c.error("repetition_penalty", "must be > 0, got " + p);
+    return p;
+  }
+
   private static JsonNode[] toArray(JsonNode arr) {
     JsonNode[] out = new JsonNode[arr.size()];
     for (int i = 0; i < out.length; i++) out[i] = arr.get(i);

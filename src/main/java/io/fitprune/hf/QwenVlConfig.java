@@ -43,7 +43,7 @@ public record QwenVlConfig(String modelType, String name, TextConfig text, List<
 
   // Qwen2VLTextConfig's (and Qwen2_5_VLTextConfig's) defaults.
   static final int VOCAB = 152064, HIDDEN = 8192, INTERMEDIATE = 29568, LAYERS = 80, HEADS = 64, KV_HEADS = 8,
-      MAX_POSITIONS = 32768;
+      MAX_POSITIONS = 32768, MAX_WINDOW_LAYERS = 80;
   static final double RMS_EPS = 1e-5, ROPE_THETA = 1e6;
   // Qwen2VLConfig's token ids, and the vision config's merge size.
   static final int IMAGE = 151655, VIDEO = 151656, VISION_START = 151652, VISION_END = 151653, MERGE = 2;
@@ -73,13 +73,17 @@ public record QwenVlConfig(String modelType, String name, TextConfig text, List<
     if (kv <= 0) throw t.error("num_key_value_heads", "must be > 0, got " + kv);
     String act = t.string("hidden_act", "silu");
     if (!act.equals("silu")) throw t.error("hidden_act", "is '" + act + "'; the decoder's MLP is SwiGLU (silu)");
-    if (t.bool("use_sliding_window", false))
-      throw t.error("use_sliding_window", "is true; the decoder has no sliding-window attention");
     if (t.has("layer_types")) {
       JsonNode lt = t.node.get("layer_types");
       for (JsonNode e : lt)
         if (!"full_attention".equals(e.asText()))
           throw t.error("layer_types", "holds '" + e.asText() + "'; the decoder has only full attention");
+    } else if (t.bool("use_sliding_window", false) && !(t.node.has("sliding_window") && t.node.get("sliding_window").isNull())) {
+      // as transformers: only layers from max_window_layers on get the window, so the flag alone changes nothing
+      int layers = t.integer("num_hidden_layers", LAYERS), full = t.integer("max_window_layers", MAX_WINDOW_LAYERS);
+      if (full < layers)
+        throw t.error("use_sliding_window", "is true with max_window_layers " + full + ": layers " + Math.max(full, 0)
+            + " to " + (layers - 1) + " would use sliding-window attention, which the decoder does not have");
     }
     ConfigJson rope = t.has("rope_scaling") ? t.object("rope_scaling") : t.object("rope_parameters");
     double theta = rope.number("rope_theta", t.number("rope_theta", ROPE_THETA));

@@ -256,6 +256,8 @@ class AskCliTest {
         "--max-new-tokens", "100000"), "--max-new-tokens", "max_position_embeddings");
     ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", m, "--image", img1.toString(), "--prompt", q,
         "--top-p", "0.5"), "--top-p", "--temperature");
+    ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", m, "--image", img1.toString(), "--prompt", q,
+        "--repetition-penalty", "0"), "--repetition-penalty", "> 0");
     ModelFolderCliTest.oneLineError(CliRun.run("ask", "--model", dir.toString(), "--image", img1.toString(), "--prompt", q),
         "--model", "config.json");
     ModelFolderCliTest.oneLineError(CliRun.run("fit", "--model", m, "--images", img1.toString(), "--budget", "0.3", "--out",

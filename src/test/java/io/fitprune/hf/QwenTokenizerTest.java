@@ -236,4 +236,20 @@ class QwenTokenizerTest {
     String m = assertThrows(IllegalArgumentException.class, () -> GenerationConfig.eosTokenIds(d)).getMessage();
     assertTrue(m.contains(GenerationConfig.FILE) && m.contains("eos_token_id") && !m.contains("\n"), m);
   }
+
+  @Test
+  void generationConfigsRepetitionPenaltyDefaultsToOne() throws IOException {
+    Path d = Files.createDirectories(tmp.resolve("penalty"));
+    assertEquals(1, GenerationConfig.repetitionPenalty(d));
+    Files.writeString(d.resolve(GenerationConfig.FILE), "{\"eos_token_id\": [151645, 151643]}");
+    assertEquals(1, GenerationConfig.repetitionPenalty(d));
+    Files.writeString(d.resolve(GenerationConfig.FILE), "{\"bos_token_id\": 151643, \"do_sample\": true, "
+        + "\"eos_token_id\": [151645, 151643], \"repetition_penalty\": 1.05, \"top_k\": 1, \"top_p\": 0.001}");
+    assertEquals(1.05, GenerationConfig.repetitionPenalty(d));
+    for (String bad : new String[] {"0", "-1.05", "\"x\""}) {
+      Files.writeString(d.resolve(GenerationConfig.FILE), "{\"repetition_penalty\": " + bad + "}");
+      String m = assertThrows(IllegalArgumentException.class, () -> GenerationConfig.repetitionPenalty(d)).getMessage();
+      assertTrue(m.contains(GenerationConfig.FILE) && m.contains("repetition_penalty") && !m.contains("\n"), m);
+    }
+  }
 }

@@ -127,13 +127,37 @@ class QwenVlConfigTest {
     assertTrue(error(QWEN2_VL_7B.replace("\"qwen2_vl\"", "\"qwen3_vl\"")).contains("'model_type' is 'qwen3_vl'"));
     assertTrue(error("{\"rope_scaling\": {}}").contains("no 'model_type'"));
     assertTrue(error(QWEN2_VL_7B.replace("\"type\": \"mrope\"", "\"type\": \"yarn\"")).contains("'rope_type' is 'yarn'"));
-    assertTrue(error(QWEN2_VL_7B.replace("\"use_sliding_window\": false", "\"use_sliding_window\": true"))
-        .contains("'use_sliding_window'"));
     assertTrue(error(QWEN2_VL_7B.replace("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\"")).contains("'hidden_act'"));
     assertTrue(error(QWEN2_VL_7B.replace("\"num_attention_heads\": 28", "\"num_attention_heads\": 27"))
         .contains("'hidden_size' (3584) must be a positive multiple"));
     assertTrue(error(QWEN2_VL_7B.replace("\"num_key_value_heads\": 4", "\"num_key_value_heads\": 3"))
         .contains("num_key_value_heads"));
+  }
+
+  /**
+   * Qwen2VLTextConfig (configuration_qwen2_vl.py, transformers commit 018c8e03) makes layer i sliding
+   * only when {@code use_sliding_window} is set, {@code sliding_window} is not None and
+   * {@code i >= max_window_layers} (default 80); before {@code layer_types} existed, Qwen2VLAttention
+   * applied the window by the same rule. So the published 7B config with the flag set (28 layers,
+   * {@code max_window_layers} 28) is all full attention, as is the defaults' 80 of 80.
+   */
+  @Test
+  void slidingWindowIsRefusedOnlyWhereSomeLayerWouldUseIt() {
+    String on = QWEN2_VL_7B.replace("\"use_sliding_window\": false", "\"use_sliding_window\": true");
+    assertEquals(parse(QWEN2_VL_7B).text(), parse(on).text());
+    parse("{\"model_type\": \"qwen2_vl\", \"use_sliding_window\": true, "
+        + "\"rope_scaling\": {\"type\": \"mrope\", \"mrope_section\": [16, 24, 24]}}");
+    // sliding_window null: no layer has a window, whatever max_window_layers says
+    parse(on.replace("\"max_window_layers\": 28", "\"max_window_layers\": 20").replace("\"sliding_window\": 32768",
+        "\"sliding_window\": null"));
+    String m = error(on.replace("\"max_window_layers\": 28", "\"max_window_layers\": 27"));
+    assertTrue(m.startsWith("config.json: 'use_sliding_window'") && m.contains("layers 27 to 27")
+        && m.contains("max_window_layers 27"), m);
+    // explicit layer_types decide: all full attention runs even with the flag set
+    parse(on.replace("\"max_window_layers\": 28", "\"max_window_layers\": 1, \"layer_types\": ["
+        + String.join(", ", java.util.Collections.nCopies(28, "\"full_attention\"")) + "]"));
+    m = error(QWEN2_VL_7B.replace("\"max_window_layers\": 28", "\"layer_types\": [\"sliding_attention\"]"));
+    assertTrue(m.contains("'layer_types'") && m.contains("sliding_attention"), m);
   }
 
   @Test
