@@ -22,23 +22,9 @@ import org.junit.jupiter.api.Test;
  * aspect ties and pinpoint lists with ties and duplicates.
  */
 class LlavaNextSourceCountsTest {
-  /** image_processing_utils.select_best_resolution, line by line. */
+  /** image_processing_utils.select_best_resolution, line by line (one transcription for the tests). */
   static int[] selectBest(int h, int w, int[][] pins) {
-    int[] best = null;
-    long maxEff = 0;
-    double minWaste = Double.POSITIVE_INFINITY;
-    for (int[] p : pins) {
-      double scale = Math.min((double) p[1] / w, (double) p[0] / h);
-      long dw = (long) (w * scale), dh = (long) (h * scale);
-      long eff = Math.min(dw * dh, (long) w * h);
-      long waste = (long) p[0] * p[1] - eff;
-      if (eff > maxEff || (eff == maxEff && waste < minWaste)) {
-        maxEff = eff;
-        minWaste = waste;
-        best = p;
-      }
-    }
-    return best;
+    return io.fitprune.llava.LlavaNextPipelineTest.best(h, w, pins);
   }
 
   /**
