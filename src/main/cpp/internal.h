@@ -195,6 +195,17 @@ int check_paged(const void* k_pool, const void* v_pool, int64_t num_blocks, int3
                 int32_t head_dim, int32_t elem_bytes, const int32_t* block_table, int64_t max_blocks, int64_t batch,
                 const int64_t* kv_len);
 
+// The host-side checks of a K/V append, shared by the CPU and CUDA backends: into contiguous caches
+// (each sequence's kv_len plus its new rows within its capacity) or into a paged pool (every
+// slot below num_blocks * block_size; negative slots are padding). Set *row to the bytes of one
+// [G, d] row.
+int check_append(const void* k_new, const void* v_new, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                 int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache, const int64_t* capacity,
+                 const int64_t* kv_len, int64_t* row);
+int check_append_paged(const void* k_new, const void* v_new, int64_t n, int32_t kv_heads, int32_t head_dim,
+                       int32_t dtype, const void* k_pool, const void* v_pool, int64_t num_blocks, int32_t block_size,
+                       const int64_t* slot_mapping, int64_t* row);
+
 // Tables for cu_seqlens [batch+1] (already validated): slots for `count` <= batch sequences plus
 // the sentinel, written to `slot` (room for batch+1). Return the number of non-empty sequences.
 // With spans [batch,2], plan_attention also fills each slot's prefix, visual and out0 (fused scores).

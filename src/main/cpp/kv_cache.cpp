@@ -62,13 +62,10 @@ int check_paged(const void* k_pool, const void* v_pool, int64_t num_blocks, int3
   return FP_OK;
 }
 
-namespace {
-
-int append_impl(const void* k_new, const void* v_new, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
-                int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache, const int64_t* capacity,
-                const int64_t* kv_len) {
-  int64_t row = 0;
-  if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), &row)) return st;
+int check_append(const void* k_new, const void* v_new, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                 int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache, const int64_t* capacity,
+                 const int64_t* kv_len, int64_t* row) {
+  if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), row)) return st;
   if (int st = check_offsets("cu_q", cu_q, batch, 0)) return st;
   if (batch > 0 && (!k_cache || !v_cache || !capacity || !kv_len))
     return fail(FP_ERR_ARG, "null k_cache, v_cache, capacity or kv_len array");
@@ -80,6 +77,33 @@ int append_impl(const void* k_new, const void* v_new, const int64_t* cu_q, int64
                   (long long)kv_len[b], (long long)qn, (long long)capacity[b]);
     if (qn > 0 && (!k_cache[b] || !v_cache[b])) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
   }
+  return FP_OK;
+}
+
+int check_append_paged(const void* k_new, const void* v_new, int64_t n, int32_t kv_heads, int32_t head_dim,
+                       int32_t dtype, const void* k_pool, const void* v_pool, int64_t num_blocks, int32_t block_size,
+                       const int64_t* slot_mapping, int64_t* row) {
+  if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), row)) return st;
+  if (int st = check_pool(k_pool, v_pool, num_blocks, block_size, *row)) return st;
+  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
+  if (n > 0 && (!k_new || !v_new || !slot_mapping)) return fail(FP_ERR_ARG, "null k, v or slot_mapping pointer");
+  const int64_t slots = num_blocks * block_size;
+  for (int64_t i = 0; i < n; ++i)
+    if (slot_mapping[i] >= slots)
+      return fail(FP_ERR_INDEX, "slot_mapping[%lld] = %lld is outside [0, num_blocks*block_size=%lld)", (long long)i,
+                  (long long)slot_mapping[i], (long long)slots);
+  return FP_OK;
+}
+
+namespace {
+
+int append_impl(const void* k_new, const void* v_new, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
+                int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache, const int64_t* capacity,
+                const int64_t* kv_len) {
+  int64_t row = 0;
+  if (int st = check_append(k_new, v_new, cu_q, batch, kv_heads, head_dim, dtype, k_cache, v_cache, capacity, kv_len,
+                            &row))
+    return st;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t i = cu_q[b]; i < cu_q[b + 1]; ++i) {
       copy_row(k_new, i, k_cache[b], kv_len[b] + i - cu_q[b], row);
@@ -92,15 +116,9 @@ int append_paged_impl(const void* k_new, const void* v_new, int64_t n, int32_t k
                       int32_t dtype, void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
                       const int64_t* slot_mapping) {
   int64_t row = 0;
-  if (int st = row_bytes(kv_heads, head_dim, fp_dtype_size(dtype), &row)) return st;
-  if (int st = check_pool(k_pool, v_pool, num_blocks, block_size, row)) return st;
-  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
-  if (n > 0 && (!k_new || !v_new || !slot_mapping)) return fail(FP_ERR_ARG, "null k, v or slot_mapping pointer");
-  const int64_t slots = num_blocks * block_size;
-  for (int64_t i = 0; i < n; ++i)
-    if (slot_mapping[i] >= slots)
-      return fail(FP_ERR_INDEX, "slot_mapping[%lld] = %lld is outside [0, num_blocks*block_size=%lld)", (long long)i,
-                  (long long)slot_mapping[i], (long long)slots);
+  if (int st = check_append_paged(k_new, v_new, n, kv_heads, head_dim, dtype, k_pool, v_pool, num_blocks, block_size,
+                                  slot_mapping, &row))
+    return st;
   for (int64_t i = 0; i < n; ++i) {
     if (slot_mapping[i] < 0) continue;  // a padding token, as vLLM marks them
     copy_row(k_new, i, k_pool, slot_mapping[i], row);

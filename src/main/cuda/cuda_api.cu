@@ -433,30 +433,14 @@ static int attention_varlen_kv_impl(const void* q, const void* k, const void* v,
   return release(dev, st, s);
 }
 
-static int kv_row_bytes(int32_t kv_heads, int32_t head_dim, int32_t dtype, int64_t* row) {
-  if (kv_heads <= 0 || head_dim <= 0 || head_dim > 1024 || kv_heads > (1 << 20) || fp_dtype_size(dtype) == 0)
-    return fail(FP_ERR_ARG, "kv_heads must be in [1, 2^20], head_dim in [1, 1024] and dtype known, got G=%d d=%d dtype=%d",
-                kv_heads, head_dim, dtype);
-  *row = (int64_t)kv_heads * head_dim * fp_dtype_size(dtype);
-  return FP_OK;
-}
-
+// The appends' host-side checks are the CPU backend's (check_append, check_append_paged): the same
+// arguments are refused with the same messages on either backend.
 static int kv_append_impl(const void* k, const void* v, const int64_t* cu_q, int64_t batch, int32_t kv_heads,
                           int32_t head_dim, int32_t dtype, void* const* k_cache, void* const* v_cache,
                           const int64_t* capacity, const int64_t* kv_len, void* stream) {
   int64_t row;
-  if (int st = kv_row_bytes(kv_heads, head_dim, dtype, &row)) return st;
-  if (int st = check_offsets("cu_q", cu_q, batch, 0)) return st;
-  if (batch > 0 && (!k_cache || !v_cache || !capacity || !kv_len))
-    return fail(FP_ERR_ARG, "null k_cache, v_cache, capacity or kv_len array");
-  if (cu_q[batch] > 0 && (!k || !v)) return fail(FP_ERR_ARG, "null k or v pointer");
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t qn = cu_q[b + 1] - cu_q[b];
-    if (capacity[b] < 0 || kv_len[b] < 0 || kv_len[b] > capacity[b] || qn > capacity[b] - kv_len[b])
-      return fail(FP_ERR_ARG, "sequence %lld: kv_len=%lld + %lld new rows must fit the capacity %lld", (long long)b,
-                  (long long)kv_len[b], (long long)qn, (long long)capacity[b]);
-    if (qn > 0 && (!k_cache[b] || !v_cache[b])) return fail(FP_ERR_ARG, "sequence %lld: null cache pointer", (long long)b);
-  }
+  if (int st = check_append(k, v, cu_q, batch, kv_heads, head_dim, dtype, k_cache, v_cache, capacity, kv_len, &row))
+    return st;
   cudaStream_t s = as_stream(stream);
   for (int64_t b = 0; b < batch; ++b) {  // one copy per sequence and tensor: its rows are adjacent on both sides
     const size_t bytes = (size_t)((cu_q[b + 1] - cu_q[b]) * row);
@@ -473,18 +457,10 @@ static int kv_append_paged_impl(const void* k, const void* v, int64_t n, int32_t
                                 int32_t dtype, void* k_pool, void* v_pool, int64_t num_blocks, int32_t block_size,
                                 const int64_t* slot_mapping, void* stream) {
   int64_t row;
-  if (int st = kv_row_bytes(kv_heads, head_dim, dtype, &row)) return st;
-  // the pool's checks without a table
-  if (int st = check_paged(k_pool, v_pool, num_blocks, block_size, kv_heads, head_dim, fp_dtype_size(dtype), nullptr, 0,
-                           0, nullptr))
+  if (int st = check_append_paged(k, v, n, kv_heads, head_dim, dtype, k_pool, v_pool, num_blocks, block_size,
+                                  slot_mapping, &row))
     return st;
-  if (n < 0 || n > INT32_MAX) return fail(FP_ERR_ARG, "n must be in [0, 2^31), got %lld", (long long)n);
   if (n == 0) return FP_OK;
-  if (!k || !v || !slot_mapping) return fail(FP_ERR_ARG, "null k, v or slot_mapping pointer");
-  for (int64_t i = 0; i < n; ++i)
-    if (slot_mapping[i] >= num_blocks * block_size)
-      return fail(FP_ERR_INDEX, "slot_mapping[%lld] = %lld is outside [0, num_blocks*block_size=%lld)", (long long)i,
-                  (long long)slot_mapping[i], (long long)(num_blocks * block_size));
   cudaStream_t s = as_stream(stream);
   int64_t* dslot = nullptr;
   if (int st = upload(std::vector<int64_t>(slot_mapping, slot_mapping + n), &dslot, s)) return st;
