@@ -49,7 +49,8 @@ final class NaiveFit {
     return recipe;
   }
 
-  private static Set<Integer> prefix(List<Integer> alive, float[] scores, int off, double alpha) {
+  /** The smallest-score tokens of {@code alive} whose scores sum to at most alpha of theirs (ties by index). */
+  static Set<Integer> prefix(List<Integer> alive, float[] scores, int off, double alpha) {
     List<Integer> sorted = new ArrayList<>(alive);
     sorted.sort(Comparator.<Integer>comparingDouble(j -> scores[off + j]).thenComparingInt(j -> j));
     double total = 0;

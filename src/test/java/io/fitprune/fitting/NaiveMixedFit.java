@@ -5,8 +5,6 @@ import io.fitprune.model.Geometry;
 import io.fitprune.stats.AttentionStats;
 import java.math.BigInteger;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -45,8 +43,8 @@ final class NaiveMixedFit {
       int[] k = new int[S];
       for (int s = 0; s < S; s++) {
         int off = st.offset(s, l);
-        Set<Integer> a = prefix(alive.get(s), st.self(), off, alpha);
-        a.retainAll(prefix(alive.get(s), st.cross(), off, alpha));
+        Set<Integer> a = NaiveFit.prefix(alive.get(s), st.self(), off, alpha);
+        a.retainAll(NaiveFit.prefix(alive.get(s), st.cross(), off, alpha));
         int n = alive.get(s).size();
         spent[s] += own[s].layer(n, n - a.size());
         alive.get(s).removeAll(a);
@@ -69,21 +67,6 @@ final class NaiveMixedFit {
     int c = 0;
     while (BigInteger.valueOf(c + 1L).multiply(BigInteger.valueOf(k.length)).multiply(prod).compareTo(rhs) <= 0) c++;
     return c;
-  }
-
-  private static Set<Integer> prefix(List<Integer> alive, float[] scores, int off, double alpha) {
-    List<Integer> sorted = new ArrayList<>(alive);
-    sorted.sort(Comparator.<Integer>comparingDouble(j -> scores[off + j]).thenComparingInt(j -> j));
-    double total = 0;
-    for (int j : sorted) total += scores[off + j];
-    Set<Integer> out = new HashSet<>();
-    double acc = 0;
-    for (int j : sorted) {
-      acc += scores[off + j];
-      if (acc > alpha * total) break;
-      out.add(j);
-    }
-    return out;
   }
 
   static FitResult fit(AttentionStats st, FlopsModel m, double budget) {
