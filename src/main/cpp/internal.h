@@ -278,16 +278,16 @@ struct DecodeArgs {
   float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
 };
 // Per worker: q rows (padded to pair_dim), output rows, logits, max and 16 lane sums per row; one
-// packed K tile and one V tile widened to fp32 (counted in floats, enough for either type).
+// packed K tile (counted in floats, enough for either type).
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
-  return rows * ((int64_t)pair_dim(d) + d + kBlockK + 17) + (int64_t)kBlockK * (pair_dim(d) + d) + 64;
+  return rows * ((int64_t)pair_dim(d) + d + kBlockK + 17) + (int64_t)kBlockK * pair_dim(d) + 64;
 }
 
 // Small-M dense layers (fp_cpu_linear): y_i[r, :] (+)= x[r, :] w_i^T for `count` weight matrices
 // w_i [n_i, k] of their own stored type, in one pass. Work items are blocks of kLinBlock output
 // columns (weight rows), numbered through the matrices in order: block0[i] is matrix i's first,
 // block0[count] the total.
-constexpr int kLinBlock = 32;
+constexpr int kLinBlock = 64;
 constexpr int kLinMaxMatrices = 8;
 constexpr int kLinMaxRows = 4096;
 struct LinearArgs {

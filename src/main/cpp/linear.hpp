@@ -2,7 +2,8 @@
 //
 // A decode step multiplies a few rows of activations by every weight matrix of the model once, so
 // it is bound by reading the weights, about two FLOPs per weight byte. The weights are read as the
-// checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows and streams them
+// checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows from far apart in
+// its block (see linear_block) and streams them
 // along k together, prefetching ahead, while every row tile of x (kLinRows rows, from L1/L2) is
 // multiplied into its accumulators. A block of kLinBlock weight rows is one work item, so the
 // output columns are split over the threads; the x rows of all row tiles reuse a block's weights
@@ -95,20 +96,25 @@ inline void linear_chunk(const X* x, int64_t ldx, int rows, const T* const* wr, 
   if (r < rows) linear_rest<kLinRows - 1>(rows - r, x + r * ldx, ldx, wr, i0, i1, acc + r);
 }
 
-// Weight rows [j0, j1) of one matrix against every row of x. Rows go in groups of kLinGroup, and
-// each group walks k in chunks of kLinChunk through all its row tiles: the weight stream never
-// pauses for a second pass over cached weights, and the chunk of each weight row stays in L1
-// while the group's row tiles use it.
+// Weight rows [j0, j1) of one matrix against every row of x. A tile's kLinCols weight rows are
+// spread over the block, s = ceil((j1 - j0) / kLinCols) rows apart (tile t takes rows j0 + t,
+// j0 + t + s, ...): each of its streams then walks its own stretch of the block, far from the
+// others, where adjacent rows (a few KiB apart) read much slower from DRAM. Rows go in groups of
+// kLinGroup, and each group walks k in chunks of kLinChunk through all its row tiles: the weight
+// stream never pauses for a second pass over cached weights, and the chunk of each weight row
+// stays in L1 while the group's row tiles use it.
 template <class T, class X>
 void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, int64_t j1, float* y, int64_t ldy,
                   bool accumulate) {
   constexpr int C = kLinCols, E = LinStep<T>::E;
   const int64_t kv = k / E * E;  // whole vector steps; the rest is the scalar tail
+  const int64_t count = j1 - j0, s = (count + C - 1) / C;
   Vec acc[kLinGroup][C];
-  for (int64_t j = j0; j < j1; j += C) {
-    const int cols = j1 - j < C ? (int)(j1 - j) : C;
+  for (int64_t t = 0; t < s; ++t) {
+    int cols = 0;  // the tile's rows are t + c s for c < cols; a short tile repeats its first row
+    while (cols < C && t + cols * s < count) ++cols;
     const T* wr[C];
-    for (int c = 0; c < C; ++c) wr[c] = w + (j + (c < cols ? c : cols - 1)) * k;  // a short tile repeats its last row
+    for (int c = 0; c < C; ++c) wr[c] = w + (j0 + t + (c < cols ? c * s : 0)) * k;
     for (int64_t g = 0; g < rows; g += kLinGroup) {
       const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
       const X* xg = x + g * k;
@@ -118,14 +124,14 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
         linear_chunk(xg, k, gr, wr, i0, i0 + kLinChunk < kv ? i0 + kLinChunk : kv, acc);
       for (int r = 0; r < gr; ++r)
         for (int c = 0; c < cols; ++c) {
-          float s = acc[r][c].hsum();
+          float sum = acc[r][c].hsum();
           for (int64_t i = kv; i < k; ++i) {
             float xv;
             if constexpr (kBf16<X>) xv = bf16_to_float(xg[r * k + i]); else xv = xg[r * k + i];
-            s += xv * LinStep<T>::wf(wr[c], i);  // bf16 x bf16 is exact in fp32, like dot2's products
+            sum += xv * LinStep<T>::wf(wr[c], i);  // bf16 x bf16 is exact in fp32, like dot2's products
           }
-          float* dst = y + (g + r) * ldy + j + c;
-          *dst = accumulate ? *dst + s : s;
+          float* dst = y + (g + r) * ldy + j0 + t + c * s;
+          *dst = accumulate ? *dst + sum : sum;
         }
     }
   }

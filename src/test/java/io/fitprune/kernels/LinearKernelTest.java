@@ -52,7 +52,9 @@ class LinearKernelTest {
   void matchesFloat64OnEveryPathForOddSizesAndMixedTypes() {
     int[][] cases = { // rows, in, outs...
         {1, 1, 1}, {1, 7, 5, 3, 9}, {3, 33, 17}, {5, 100, 40, 8}, {16, 257, 70, 70, 33}, {17, 64, 37},
-        {2, 4096, 12}, {7, 31, 1, 2, 3, 4, 5, 6, 7, 8}};
+        {2, 4096, 12}, {7, 31, 1, 2, 3, 4, 5, 6, 7, 8},
+        // weight rows around a work block's edge: every shape of the spread tiles' short last column
+        {2, 40, 61, 62, 63, 64, 65, 66, 67, 129}};
     long seed = System.nanoTime();
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
