@@ -10,8 +10,8 @@
 // - q.k is the prefill's dot product: each tile of keys is packed as the prefill packs K (one key
 //   per lane) and its products are summed in element order, by fused multiply-adds (fp32) or by
 //   dot2 on element pairs (bf16: vdpbf16ps, or the same function through conversions).
-// - P*V multiplies fp32 probabilities by v converted exactly to fp32 (a bf16 is the top half of an
-//   fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where the matrix
+// - P*V multiplies fp32 probabilities by v converted exactly to fp32 in registers (a bf16 is the
+//   top half of an fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where the matrix
 //   products bound the time; a decode step does only a few multiply-adds per cached value it
 //   reads (one per head of the group), so it keeps the output at fp32 accuracy instead (a bf16
 //   probability is off by up to 2^-9). fp32 P also lets one code path serve both types.
@@ -51,6 +51,42 @@ inline void axpy(float p, const float* v, int d, float* o) {
   int c = 0;
   for (; c + W <= d; c += W) fused(pv, Vec::load(v + c), Vec::load(o + c)).store(o + c);
   if (c < d) fused(pv, Vec::load_partial(v + c, d - c), Vec::load_partial(o + c, d - c)).store_partial(o + c, d - c);
+}
+
+// V elements as fp32, exactly: W at a time, or one.
+inline Vec load_v(const float* p) { return Vec::load(p); }
+inline Vec load_v(const bf16* p) { return load_bf16(p); }
+inline float v_at(const float* p, int c) { return p[c]; }
+inline float v_at(const bf16* p, int c) { return bf16_to_float(p[c]); }
+
+// o[0:d] += p[jj] * vr[jj][0:d] for jj < cnt, key after key: per element the fused steps of one
+// axpy per key, in the same order, so the same bits; but kPvVecs vectors of o stay in registers
+// across the keys, and V is read where it lies, in its stored type (bf16 widened in registers).
+// A decode step does only a few multiply-adds per value it reads, so the loads and stores of o
+// per key, and a widened copy of each V tile, would cost more than the reading.
+template <class T>
+inline void pv_row(const float* p, int cnt, const T* const* vr, int d, float* o) {
+  constexpr int U = kPvVecs;
+  int c = 0;
+  for (; c + U * W <= d; c += U * W) {
+    Vec acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = Vec::load(o + c + u * W);
+    for (int jj = 0; jj < cnt; ++jj) {
+      const Vec pv = Vec::set1(p[jj]);
+      for (int u = 0; u < U; ++u) acc[u] = fused(pv, load_v(vr[jj] + c + u * W), acc[u]);
+    }
+    for (int u = 0; u < U; ++u) acc[u].store(o + c + u * W);
+  }
+  for (; c + W <= d; c += W) {
+    Vec acc = Vec::load(o + c);
+    for (int jj = 0; jj < cnt; ++jj) acc = fused(Vec::set1(p[jj]), load_v(vr[jj] + c), acc);
+    acc.store(o + c);
+  }
+  for (; c < d; ++c) {  // fewer than W left: the same fused steps, one element at a time
+    float acc = o[c];
+    for (int jj = 0; jj < cnt; ++jj) acc = __builtin_fmaf(p[jj], v_at(vr[jj], c), acc);
+    o[c] = acc;
+  }
 }
 
 // Where row j of a cache lies (the group's columns included): a contiguous cache [cap,G,d], or a
@@ -126,18 +162,19 @@ inline void for_rows(const PagedRows<T>& v, int64_t j0, int cnt, F&& f) {
   }
 }
 
-// Rows [j0, j0+cnt) of a V cache as fp32 rows: vr[jj] points at row j0+jj, in place for fp32,
-// widened (exactly) into buf [cnt][d] for bf16.
-template <class Rows>
-inline void v_rows(const Rows& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
-  for_rows(v, j0, cnt, [&](int jj, const float* row) { vr[jj] = row; });
+// Rows [j0, j0+cnt) of a cache: vr[jj] points at row j0+jj.
+template <class Rows, class T>
+inline void row_pointers(const Rows& v, int64_t j0, int cnt, const T** vr) {
+  for_rows(v, j0, cnt, [&](int jj, const T* row) { vr[jj] = row; });
 }
-template <template <class> class R>
-inline void v_rows(const R<bf16>& v, int64_t j0, int cnt, int d, float* buf, const float** vr) {
-  for_rows(v, j0, cnt, [&](int jj, const bf16* src) {
-    uint32_t* dst = reinterpret_cast<uint32_t*>(buf + (int64_t)jj * d);
-    for (int c = 0; c < d; ++c) dst[c] = (uint32_t)src[c] << 16;
-    vr[jj] = buf + (int64_t)jj * d;
+
+// Asks for rows [j0, j0+cnt) of a cache (d elements each) ahead of their use: an item reads
+// d elements of every key row, G*d apart, a stride the hardware prefetchers follow poorly.
+template <class Rows>
+inline void prefetch_cache_rows(const Rows& rows, int64_t j0, int cnt, int64_t bytes) {
+  for_rows(rows, j0, cnt, [&](int, const auto* row) {
+    const char* p = reinterpret_cast<const char*>(row);
+    for (int64_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
   });
 }
 
@@ -209,7 +246,6 @@ void decode_impl(const DecodeArgs<T>& a) {
     float* m = s + rows * BK;
     float* l = m + rows;  // [rows][kSumLanes]
     T* kt = reinterpret_cast<T*>(l + rows * kSumLanes);  // one packed K tile
-    float* vt = reinterpret_cast<float*>(l + rows * kSumLanes) + (int64_t)BK * pd;  // bf16 V tile widened
     // row r: new token t = r / group, head h = g*group + r % group
     for (int64_t r = 0; r < rows; ++r) {
       const T* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
@@ -218,21 +254,27 @@ void decode_impl(const DecodeArgs<T>& a) {
       m[r] = -__builtin_inff();
       for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
     }
+    const int64_t row_bytes = (int64_t)d * sizeof(T);
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       // keys the last row sees (the first rows may see fewer): only these are read
       const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
+      if (j0 + BK < j_hi) {  // the next tile's keys and values, while this one computes
+        const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
+        prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
+        prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
+      }
       pack_cache_keys(kc, G, d, j0, seen, kt);
       qk_rows(qs, rows, kt, d, qscale, s);
-      const float* vr[BK];
-      v_rows(vc, j0, seen, d, vt, vr);
+      const T* vr[BK];
+      row_pointers(vc, j0, seen, vr);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
         const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
         float* sr = s + r * BK;
         for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
         decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
-        for (int jj = 0; jj < upto; ++jj) axpy(sr[jj], vr[jj], d, o + r * d);
+        pv_row(sr, upto, vr, d, o + r * d);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {

@@ -122,6 +122,11 @@ constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
 inline Vec load_f16(const uint16_t* p) {
   return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))};
 }
+// W bfloat16 values as fp32 (exact: a bf16 is the top half of an fp32).
+inline Vec load_bf16(const uint16_t* p) {
+  const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return {_mm512_castsi512_ps(_mm512_slli_epi32(h, 16))};
+}
 // Small-M dense layers (linear.hpp): rows x weight rows of accumulators.
 constexpr int kLinRows = 6, kLinCols = 4;
 
@@ -199,6 +204,10 @@ inline Vec load_f16(const uint16_t* p) {
   f = _mm256_or_ps(f, _mm256_castsi256_ps(_mm256_and_si256(special, _mm256_set1_epi32(0x7f800000))));
   return {_mm256_or_ps(f, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16)))};
 }
+inline Vec load_bf16(const uint16_t* p) {
+  const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return {_mm256_castsi256_ps(_mm256_slli_epi32(h, 16))};
+}
 constexpr int kLinRows = 6, kLinCols = 4;
 
 #else  // generic: plain arrays the compiler vectorises with the baseline ISA
@@ -261,6 +270,11 @@ constexpr int kQkRows = 4, kQkVecs = 1, kPvRows = 2, kPvVecs = 2;
 inline Vec load_f16(const uint16_t* p) {
   Vec r;
   for (int i = 0; i < Vec::W; ++i) r.v[i] = half_to_float(p[i]);
+  return r;
+}
+inline Vec load_bf16(const uint16_t* p) {
+  Vec r;
+  for (int i = 0; i < Vec::W; ++i) r.v[i] = bf16_to_float(p[i]);
   return r;
 }
 constexpr int kLinRows = 6, kLinCols = 4;
