@@ -292,7 +292,8 @@ constexpr int kLinMaxMatrices = 8;
 constexpr int kLinMaxRows = 4096;
 struct LinearArgs {
   const float* x;    // [rows, k]
-  bf16* xb;          // [rows, k]: room for x rounded to bf16 (for bf16 weights), or null when none are
+  bf16* xb;          // rows * k: room for x rounded to bf16 and packed (for bf16 weights), or null when none are
+  float* xf;         // rows * k: room for x packed (for F32 and F16 weights), or null when none are
   int64_t rows, k;
   int count;
   const void* const* w;

@@ -1,4 +1,4 @@
-// fp_cpu_linear: the checks, x rounded to bf16 once per call, and the dispatch to the ISA path
+// fp_cpu_linear: the checks, x packed (and rounded to bf16) once per call, and the dispatch to the ISA path
 // (linear.hpp); fp_cpu_read_stream, the read-bandwidth probe that its efficiency is a fraction of.
 #include <algorithm>
 #include <cstdlib>
@@ -13,7 +13,8 @@ using namespace fp;
 namespace {
 
 int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
-                 const int32_t* w_dtype, const int64_t* n, float* const* y, int64_t* block0, bool* any_bf16) {
+                 const int32_t* w_dtype, const int64_t* n, float* const* y, int64_t* block0, bool* any_bf16,
+                 bool* any_float) {
   if (rows < 0 || rows > kLinMaxRows) return fail(FP_ERR_ARG, "rows must be in [0, %d], got %lld", kLinMaxRows, (long long)rows);
   if (k < 1) return fail(FP_ERR_ARG, "k (input features) must be >= 1, got %lld", (long long)k);
   if (count < 1 || count > kLinMaxMatrices)
@@ -21,7 +22,7 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
   if (!w || !w_dtype || !n || !y) return fail(FP_ERR_ARG, "null w, w_dtype, n or y array");
   if (k > INT64_MAX / 2 / kLinMaxRows) return fail(FP_ERR_ARG, "k too large: %lld", (long long)k);
   if (rows > 0 && !x) return fail(FP_ERR_ARG, "null x");
-  *any_bf16 = false;
+  *any_bf16 = *any_float = false;
   block0[0] = 0;
   for (int i = 0; i < count; ++i) {
     if (w_dtype[i] != FP_DTYPE_F32 && w_dtype[i] != FP_DTYPE_F16 && w_dtype[i] != FP_DTYPE_BF16)
@@ -31,13 +32,14 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
     if (rows > 0 && n[i] > INT64_MAX / 8 / rows) return fail(FP_ERR_ARG, "rows * n[%d] overflows", i);
     if (n[i] > 0 && (!w[i] || !y[i])) return fail(FP_ERR_ARG, "null w[%d] or y[%d]", i, i);
     *any_bf16 |= w_dtype[i] == FP_DTYPE_BF16;
+    *any_float |= w_dtype[i] != FP_DTYPE_BF16;
     block0[i + 1] = block0[i] + ceil_div(n[i], kLinBlock);
   }
   return FP_OK;
 }
 
-// x rounded to bf16, per calling thread.
-thread_local Workspace tls_xb;
+// x packed as the kernel reads it (rounded to bf16, and as float), per calling thread.
+thread_local Workspace tls_xb, tls_xf;
 
 }  // namespace
 
@@ -45,15 +47,16 @@ extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t co
                              const int32_t* w_dtype, const int64_t* n, float* const* y, int32_t flags) {
   return guarded([&]() -> int {
     int64_t block0[kLinMaxMatrices + 1];
-    bool any_bf16 = false;
-    if (int st = check_linear(x, rows, k, count, w, w_dtype, n, y, block0, &any_bf16)) return st;
+    bool any_bf16 = false, any_float = false;
+    if (int st = check_linear(x, rows, k, count, w, w_dtype, n, y, block0, &any_bf16, &any_float)) return st;
     if (flags & ~(FP_LINEAR_ACCUMULATE | FP_LINEAR_SWIGLU)) return fail(FP_ERR_ARG, "unknown flags 0x%x", (unsigned)flags);
     const bool swiglu = (flags & FP_LINEAR_SWIGLU) != 0;
     if (swiglu && (count != 2 || n[0] != n[1] || (flags & FP_LINEAR_ACCUMULATE)))
       return fail(FP_ERR_ARG, "FP_LINEAR_SWIGLU needs two matrices (gate, up) of equal rows and no accumulation");
     if (rows == 0 || block0[count] == 0) return FP_OK;
     bf16* xb = any_bf16 ? static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16))) : nullptr;
-    const LinearArgs a{x, xb, rows, k, count, w, w_dtype, n, y,
+    float* xf = any_float ? static_cast<float*>(tls_xf.get((size_t)(rows * k) * sizeof(float))) : nullptr;
+    const LinearArgs a{x, xb, xf, rows, k, count, w, w_dtype, n, y,
                        (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0};
     tls_workers = max_workers();
     switch (fp_cpu_isa()) {

@@ -55,21 +55,36 @@ template <> struct LinStep<F16> {
   static inline float wf(const F16* p, int64_t i) { return half_to_float(p[i].bits); }
 };
 
-// acc[r][c] += x row r . weight row c over [i0, i1) (whole vector steps), for R rows and
-// kLinCols weight rows. X is the type x is read in (bf16 for bf16 weights, float otherwise).
+// x as the kernel reads it ("packed"): the rows go in groups of kLinGroup, each cut into row tiles
+// of kLinRows and a shorter last one; the tile starting at row r0 with R rows holds its whole
+// vector steps interleaved, [kv / E][R][E] from element r0 * kv, so that one step's R x vectors
+// are adjacent and a tile's x is one sequential stream (R rows of their own, k apart, read
+// slower: 8 rows x 4 weight rows ran 15.7 ms against 13.8 on 512 MB in a C harness). The scalar
+// tails follow, [rows][k - kv] from element rows * kv.
+template <class F>
+inline void for_row_tiles(int rows, F&& f) {  // f(first row, rows) of each tile of a group
+  int r = 0;
+  for (; r + kLinRows <= rows; r += kLinRows) f(r, kLinRows);
+  if (r < rows) f(r, rows - r);
+}
+
+// acc[r][c] += x row r . weight row c over [i0, i1) (whole vector steps), for the R rows of the
+// packed tile xt and kLinCols weight rows. X is the type x is read in (bf16 for bf16 weights,
+// float otherwise).
 template <int R, class T, class X>
-inline void linear_span(const X* x, int64_t ldx, const T* const* wr, int64_t i0, int64_t i1, Vec acc[][kLinCols]) {
+inline void linear_span(const X* xt, const T* const* wr, int64_t i0, int64_t i1, Vec acc[][kLinCols]) {
   typedef LinStep<T> S;
   constexpr int C = kLinCols, E = S::E;
   Vec a[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) a[r][c] = acc[r][c];
-  for (int64_t i = i0; i < i1; i += E) {
+  const X* xs = xt + i0 * R;  // step i0 / E of the tile
+  for (int64_t i = i0; i < i1; i += E, xs += R * E) {
     prefetch_rows(reinterpret_cast<const void* const*>(wr), C, i * (int64_t)sizeof(T));
     typename S::V wv[C];
     for (int c = 0; c < C; ++c) wv[c] = S::w(wr[c] + i);
     for (int r = 0; r < R; ++r) {
-      const typename S::V xv = S::x(x + r * ldx + i);
+      const typename S::V xv = S::x(xs + r * E);
       for (int c = 0; c < C; ++c) a[r][c] = S::madd(a[r][c], xv, wv[c]);
     }
   }
@@ -77,26 +92,49 @@ inline void linear_span(const X* x, int64_t ldx, const T* const* wr, int64_t i0,
     for (int c = 0; c < C; ++c) acc[r][c] = a[r][c];
 }
 
-// The last, shorter row tile of a group: `rest` rows, 0 < rest <= R.
+// A row tile of `rows` rows, 0 < rows <= R: the span instantiated for its height.
 template <int R, class T, class X>
-inline void linear_rest(int rest, const X* x, int64_t ldx, const T* const* wr, int64_t i0, int64_t i1,
-                        Vec acc[][kLinCols]) {
+inline void linear_tile(int rows, const X* xt, const T* const* wr, int64_t i0, int64_t i1, Vec acc[][kLinCols]) {
   if constexpr (R > 0) {
-    if (rest == R) linear_span<R>(x, ldx, wr, i0, i1, acc);
-    else linear_rest<R - 1>(rest, x, ldx, wr, i0, i1, acc);
+    if (rows == R) linear_span<R>(xt, wr, i0, i1, acc);
+    else linear_tile<R - 1>(rows, xt, wr, i0, i1, acc);
   }
 }
 
-// One chunk of k for rows [0, rows) of a row group, in row tiles of kLinRows.
+// One chunk of k for the `rows` rows of a row group (packed x from its first row, kv elements a row).
 template <class T, class X>
-inline void linear_chunk(const X* x, int64_t ldx, int rows, const T* const* wr, int64_t i0, int64_t i1,
+inline void linear_chunk(const X* xg, int64_t kv, int rows, const T* const* wr, int64_t i0, int64_t i1,
                          Vec acc[][kLinCols]) {
-  int r = 0;
-  for (; r + kLinRows <= rows; r += kLinRows) linear_span<kLinRows>(x + r * ldx, ldx, wr, i0, i1, acc + r);
-  if (r < rows) linear_rest<kLinRows - 1>(rows - r, x + r * ldx, ldx, wr, i0, i1, acc + r);
+  for_row_tiles(rows, [&](int r0, int tr) { linear_tile<kLinRows>(tr, xg + r0 * kv, wr, i0, i1, acc + r0); });
 }
 
-// Weight rows [j0, j1) of one matrix against every row of x. A tile's kLinCols weight rows are
+// x [rows, k] into the packed layout of X, vectors of E elements (bf16: rounded to nearest even,
+// NaN stays NaN; float: as it is).
+template <class X>
+void pack_x(const float* x, int64_t rows, int64_t k, X* out) {
+  constexpr int E = kBf16<X> ? 2 * W : W;
+  const int64_t kv = k / E * E;
+  for (int64_t g = 0; g < rows; g += kLinGroup) {
+    const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
+    for_row_tiles(gr, [&](int r0, int tr) {
+      X* dst = out + (g + r0) * kv;
+      for (int64_t i = 0; i < kv; i += E)
+        for (int r = 0; r < tr; ++r, dst += E) {
+          const float* src = x + (g + r0 + r) * k + i;
+          if constexpr (kBf16<X>) store_bf16x2(Vec::load(src), Vec::load(src + W), dst);
+          else Vec::load(src).store(dst);
+        }
+    });
+  }
+  X* tail = out + rows * kv;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = kv; i < k; ++i) {
+      if constexpr (kBf16<X>) *tail++ = float_to_bf16(x[r * k + i]);
+      else *tail++ = x[r * k + i];
+    }
+}
+
+// Weight rows [j0, j1) of one matrix against every row of x (packed). A tile's kLinCols weight rows are
 // spread over the block, s = ceil((j1 - j0) / kLinCols) rows apart (tile t takes rows j0 + t,
 // j0 + t + s, ...): each of its streams then walks its own stretch of the block, far from the
 // others, where adjacent rows (a few KiB apart) read much slower from DRAM. Rows go in groups of
@@ -117,17 +155,19 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
     for (int c = 0; c < C; ++c) wr[c] = w + (j0 + t + (c < cols ? c * s : 0)) * k;
     for (int64_t g = 0; g < rows; g += kLinGroup) {
       const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
-      const X* xg = x + g * k;
+      const X* xg = x + g * kv;
+      const X* tails = x + rows * kv + g * (k - kv);
       for (int r = 0; r < gr; ++r)
         for (int c = 0; c < C; ++c) acc[r][c] = Vec::zero();
       for (int64_t i0 = 0; i0 < kv; i0 += kLinChunk)
-        linear_chunk(xg, k, gr, wr, i0, i0 + kLinChunk < kv ? i0 + kLinChunk : kv, acc);
+        linear_chunk(xg, kv, gr, wr, i0, i0 + kLinChunk < kv ? i0 + kLinChunk : kv, acc);
       for (int r = 0; r < gr; ++r)
         for (int c = 0; c < cols; ++c) {
           float sum = acc[r][c].hsum();
           for (int64_t i = kv; i < k; ++i) {
+            const X t = tails[r * (k - kv) + (i - kv)];
             float xv;
-            if constexpr (kBf16<X>) xv = bf16_to_float(xg[r * k + i]); else xv = xg[r * k + i];
+            if constexpr (kBf16<X>) xv = bf16_to_float(t); else xv = t;
             sum += xv * LinStep<T>::wf(wr[c], i);  // bf16 x bf16 is exact in fp32, like dot2's products
           }
           float* dst = y + (g + r) * ldy + j0 + t + c * s;
@@ -135,13 +175,6 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
         }
     }
   }
-}
-
-// x rounded to bf16 (nearest even; NaN stays NaN), vectorised: once per call, on the calling thread.
-inline void round_to_bf16(const float* x, int64_t count, bf16* out) {
-  int64_t i = 0;
-  for (; i + 2 * W <= count; i += 2 * W) store_bf16x2(Vec::load(x + i), Vec::load(x + i + W), out + i);
-  for (; i < count; ++i) out[i] = float_to_bf16(x[i]);
 }
 
 // y[i] = silu(g[i]) * u[i] = g e^min(g,0) / (1 + e^-|g|): both exponents are <= 0 (vexp2's
@@ -161,7 +194,8 @@ inline void swiglu(float* g, const float* u, int64_t count) {
 }
 
 void linear(const LinearArgs& a) {
-  if (a.xb) round_to_bf16(a.x, a.rows * a.k, a.xb);
+  if (a.xb) pack_x(a.x, a.rows, a.k, a.xb);
+  if (a.xf) pack_x(a.x, a.rows, a.k, a.xf);
   auto item = [&](int64_t b, int) {
     int i = 0;
     while (b >= a.block0[i + 1]) ++i;
@@ -171,10 +205,10 @@ void linear(const LinearArgs& a) {
         linear_block(a.xb, a.rows, a.k, static_cast<const bf16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
         break;
       case FP_DTYPE_F16:
-        linear_block(a.x, a.rows, a.k, static_cast<const F16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
+        linear_block(a.xf, a.rows, a.k, static_cast<const F16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
         break;
       default:
-        linear_block(a.x, a.rows, a.k, static_cast<const float*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
+        linear_block(a.xf, a.rows, a.k, static_cast<const float*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);
         break;
     }
   };
