@@ -1,7 +1,7 @@
 // The machine's streaming read bandwidth, which decode efficiency figures in RESULTS.md are
 // fractions of: the library's own read loop (src/main/cpp/read_probe.h: 512-bit loads, four
-// independent accumulators) over a 2 GiB buffer, far past the caches, on one thread and on every
-// thread at once (each thread its contiguous share). Best of 5 runs.
+// far-apart streams per thread, software prefetch) over a 2 GiB buffer, far past the caches, on one
+// thread and on every thread at once (each thread its contiguous share). Best of 5 runs.
 //
 // Build and run (one command line):
 //   g++ -O2 -mavx512f -pthread -Isrc/main/cpp benchmarks/native/bandwidth.cpp -o /tmp/bandwidth && /tmp/bandwidth

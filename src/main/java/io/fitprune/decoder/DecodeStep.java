@@ -32,8 +32,8 @@ final class DecodeStep {
   /**
    * Batch rows up to which decode steps run here; larger batches take libtorch's GEMMs, which are
    * compute-bound and closer to the arithmetic limit. GemvBench on a [11008, 4096] BF16 weight
-   * (Zen 5, 2 cores): ours / libtorch 0.42 at 1 row, 0.51 at 8, 0.64 at 16, about even at 32 (0.94
-   * and 1.05 in two runs), 1.55 at 64.
+   * (Zen 5, 2 cores): ours / libtorch 0.33 at 1 row, 0.53 at 8, 0.67 at 16, 0.84 at 32, 1.25 at 64
+   * (earlier runs: about even at 32).
    */
   static final int MAX_ROWS = 32;
 
