@@ -268,19 +268,24 @@ void decode_impl(const DecodeArgs<T>& a) {
         for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
       }
     }
-    const int64_t row_bytes = (int64_t)ng * d * sizeof(T);  // the item's part of a row
+    const int64_t row_bytes = (int64_t)d * sizeof(T);
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       // keys the last row sees (the first rows may see fewer): only these are read
       const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
-      if (j0 + BK < j_hi) {  // the next tile's keys and values, while this one computes
-        const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
-        prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
-        prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
-      }
       for (int gi = 0; gi < ng; ++gi) {
         const auto kg = kc.shifted((int64_t)gi * d);
         const auto vg = vc.shifted((int64_t)gi * d);
+        // The keys and values of the next group's tile (or the next tile's first group) while
+        // this one computes: one group's tile ahead, which L1 holds beside the current one.
+        if (gi + 1 < ng) {
+          prefetch_cache_rows(kc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
+          prefetch_cache_rows(vc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
+        } else if (j0 + BK < j_hi) {
+          const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
+          prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
+          prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
+        }
         float *o = o_of(gi), *s = s_of(gi), *m = m_of(gi), *l = l_of(gi);
         T* kt = kt_of(gi);
         pack_cache_keys(kg, G, d, j0, seen, kt);
