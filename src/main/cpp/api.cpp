@@ -408,14 +408,22 @@ int run_decode(const T* q, const int64_t* cu_q, int64_t batch, int32_t heads, in
   int64_t max_kv = 0, splits = 1;
   for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
   const int64_t pairs = batch * kv_heads;
-  if (pairs < 2 * (int64_t)workers)
-    splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, pairs), ceil_div(max_kv, kDecodeSplitKeys)));
-  const int64_t scratch = (int64_t)workers * decode_scratch_floats(head_dim, max_rows);
-  const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers
+  // A work item takes up to kDecodeGroups adjacent kv groups, as long as there are still twice as
+  // many items as workers and the rows are few (decode steps): each cache row is G*d elements, and
+  // one group's d of them per row (256 bytes for d = 128 bf16) is a stride the prefetchers follow
+  // poorly, where several adjacent groups read one longer piece per row.
+  constexpr int kDecodeGroups = 4;
+  int groups = max_rows <= kBlockK ? kDecodeGroups : 1;
+  while (groups > 1 && batch * ceil_div(kv_heads, groups) < 2 * (int64_t)workers) groups /= 2;
+  const int64_t items = batch * ceil_div(kv_heads, groups);
+  if (items < 2 * (int64_t)workers)
+    splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, items), ceil_div(max_kv, kDecodeSplitKeys)));
+  const int64_t scratch = (int64_t)workers * groups * decode_scratch_floats(head_dim, max_rows);
+  const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers*groups
   float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
   DecodeArgs<T> a{q, cu_q, c.k_cache, c.v_cache, c.k_pool, c.v_pool, c.block_table, c.max_blocks, c.block_size,
                   log2_scale(softmax_scale, head_dim), kv_len, order, batch, cu_q[batch], heads, kv_heads, head_dim,
-                  max_rows, out, out_f32, lse, ws, splits, ws + scratch};
+                  max_rows, out, out_f32, lse, ws, splits, ws + scratch, groups};
   tls_workers = workers;
   FP_DISPATCH(decode, a);
   return FP_OK;

@@ -1,10 +1,10 @@
 // Decode attention over per-sequence K/V caches, included after kernels.hpp by kernels_<isa>.cpp.
 //
-// One work item per (sequence, kv group, key split): the group's H/G query heads times the
-// sequence's new tokens are the rows, so each cached key and value is read once for all of them.
-// Decoding is bound by reading the caches. When the batch has fewer (sequence, kv group) pairs than
-// cores, long caches are also split along the keys (a.splits > 1): each split keeps its own
-// softmax state in a.partial, merged per row afterwards.
+// One work item per (sequence, block of a.groups adjacent kv groups, key split): per group, its
+// H/G query heads times the sequence's new tokens are the rows, so each cached key and value is
+// read once for all of them. Decoding is bound by reading the caches. When the batch has too few
+// items for the cores, long caches are also split along the keys (a.splits > 1): each split keeps
+// its own softmax state in a.partial, merged per row afterwards.
 //
 // One kernel for both element types T of q and the caches (float, or bf16 with fp32 accumulation):
 // - q.k is the prefill's dot product: each tile of keys is packed as the prefill packs K (one key
@@ -97,6 +97,7 @@ struct FlatRows {
   const T* base;
   int64_t ld;
   const T* row(int64_t j) const { return base + j * ld; }
+  FlatRows shifted(int64_t off) const { return {base + off, ld}; }
 };
 template <class T>
 struct PagedRows {
@@ -105,6 +106,7 @@ struct PagedRows {
   int64_t bs, ld;
   const T* row(int64_t j) const { return pool + ((int64_t)table[j / bs] * bs + j % bs) * ld; }
   int64_t run(int64_t j) const { return bs - j % bs; }
+  PagedRows shifted(int64_t off) const { return {pool + off, table, bs, ld}; }
 };
 
 // Keys [j0, j0+cnt) as pack_k_block packs them: a contiguous cache in one call, a paged one a run
@@ -231,70 +233,98 @@ void decode_impl(const DecodeArgs<T>& a) {
   const float qscale = a.qscale;
 
   const int64_t S = a.splits, ldp = d + 2;  // partial row: max, sum, unnormalised output
-  // The same item over either cache layout: only where key row j lies differs.
+  const int NG = a.groups, NB = (G + NG - 1) / NG;  // kv groups per item, blocks of them per sequence
+  const int64_t per_group = decode_scratch_floats(d, a.max_rows);
+  // The same item over either cache layout: only where key row j lies differs. kc and vc point at
+  // the first group's columns; the item's groups are adjacent in every row, so a tile reads
+  // ng*d elements of each row in one piece rather than d elements from rows G*d apart.
   auto item_of = [&](int64_t item, int worker, const auto& kc, const auto& vc) {
-    const int64_t b = a.order[item / (G * S)], sp = item % S;
-    const int g = (int)(item / S % G);
+    const int64_t bi = item / (NB * S), sp = item % S;
+    const int64_t b = a.order[bi];
+    const int g0 = (int)(item / S % NB) * NG, ng = G - g0 < NG ? G - g0 : NG;
     const int64_t q0 = a.cu_q[b], qn = a.cu_q[b + 1] - q0, kv = a.kv_len[b], rows = qn * group;
     const int64_t chunk = ceil_div(ceil_div(kv, S), BK) * BK;
     const int64_t j_lo = sp * chunk, j_hi = min_of(kv, j_lo + chunk);
     const int64_t past = kv - qn;  // cache rows before the first new token
-    float* base = a.scratch + worker * decode_scratch_floats(d, a.max_rows);
-    T* qs = reinterpret_cast<T*>(base);  // [rows][pd], exact (the logits are scaled)
-    float* o = base + rows * pd;
-    float* s = o + rows * d;
-    float* m = s + rows * BK;
-    float* l = m + rows;  // [rows][kSumLanes]
-    T* kt = reinterpret_cast<T*>(l + rows * kSumLanes);  // one packed K tile
-    // row r: new token t = r / group, head h = g*group + r % group
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
-      for (int c = 0; c < pd; ++c) qs[r * pd + c] = c < d ? src[c] : T(0);
-      for (int c = 0; c < d; ++c) o[r * d + c] = 0.f;
-      m[r] = -__builtin_inff();
-      for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
+    float* const scratch = a.scratch + (int64_t)worker * NG * per_group;
+    // group gi's state: q rows [rows][pd] (exact; the logits are scaled), output rows, logits,
+    // maxima, lane sums [rows][kSumLanes] and one packed K tile
+    auto qs_of = [&](int gi) { return reinterpret_cast<T*>(scratch + gi * per_group); };
+    auto o_of = [&](int gi) { return scratch + gi * per_group + rows * pd; };
+    auto s_of = [&](int gi) { return o_of(gi) + rows * d; };
+    auto m_of = [&](int gi) { return s_of(gi) + rows * BK; };
+    auto l_of = [&](int gi) { return m_of(gi) + rows; };
+    auto kt_of = [&](int gi) { return reinterpret_cast<T*>(l_of(gi) + rows * kSumLanes); };
+    for (int gi = 0; gi < ng; ++gi) {
+      const int g = g0 + gi;
+      T* qs = qs_of(gi);
+      float *o = o_of(gi), *m = m_of(gi), *l = l_of(gi);
+      // row r: new token t = r / group, head h = g*group + r % group
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
+        for (int c = 0; c < pd; ++c) qs[r * pd + c] = c < d ? src[c] : T(0);
+        for (int c = 0; c < d; ++c) o[r * d + c] = 0.f;
+        m[r] = -__builtin_inff();
+        for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
+      }
     }
     const int64_t row_bytes = (int64_t)d * sizeof(T);
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       // keys the last row sees (the first rows may see fewer): only these are read
       const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
-      if (j0 + BK < j_hi) {  // the next tile's keys and values, while this one computes
-        const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
-        prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
-        prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
-      }
-      pack_cache_keys(kc, G, d, j0, seen, kt);
-      qk_rows(qs, rows, kt, d, qscale, s);
-      const T* vr[BK];
-      row_pointers(vc, j0, seen, vr);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
-        const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
-        float* sr = s + r * BK;
-        for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
-        decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
-        pv_row(sr, upto, vr, d, o + r * d);
+      for (int gi = 0; gi < ng; ++gi) {
+        const auto kg = kc.shifted((int64_t)gi * d);
+        const auto vg = vc.shifted((int64_t)gi * d);
+        // The keys and values of the next group's tile (or the next tile's first group) while
+        // this one computes: one group's tile ahead, which L1 holds beside the current one.
+        if (gi + 1 < ng) {
+          prefetch_cache_rows(kc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
+          prefetch_cache_rows(vc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
+        } else if (j0 + BK < j_hi) {
+          const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
+          prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
+          prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
+        }
+        float *o = o_of(gi), *s = s_of(gi), *m = m_of(gi), *l = l_of(gi);
+        T* kt = kt_of(gi);
+        pack_cache_keys(kg, G, d, j0, seen, kt);
+        qk_rows(qs_of(gi), rows, kt, d, qscale, s);
+        const T* vr[BK];
+        row_pointers(vg, j0, seen, vr);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
+          const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
+          float* sr = s + r * BK;
+          for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
+          decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
+          pv_row(sr, upto, vr, d, o + r * d);
+        }
       }
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      const float lr = sum_lanes(l + r * kSumLanes);
-      if (S > 1) {  // this split's state; the merge below normalises
-        float* part = a.partial + (item * a.max_rows + r) * ldp;
-        part[0] = m[r];
-        part[1] = lr;
-        for (int c = 0; c < d; ++c) part[2 + c] = o[r * d + c];
-        continue;
+    for (int gi = 0; gi < ng; ++gi) {
+      const int g = g0 + gi;
+      const int64_t pair_item = (bi * G + g) * S + sp;  // this group's split, numbered as the merge reads it
+      float *o = o_of(gi), *m = m_of(gi), *l = l_of(gi);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float lr = sum_lanes(l + r * kSumLanes);
+        if (S > 1) {  // this split's state; the merge below normalises
+          float* part = a.partial + (pair_item * a.max_rows + r) * ldp;
+          part[0] = m[r];
+          part[1] = lr;
+          for (int c = 0; c < d; ++c) part[2 + c] = o[r * d + c];
+          continue;
+        }
+        const int64_t row = q0 + r / group;
+        const int h = g * group + (int)(r % group);
+        scale_row(o + r * d, d, 1.f / lr);
+        store_out(a, row * ldq + (int64_t)h * d, o + r * d);
+        if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
       }
-      const int64_t row = q0 + r / group;
-      const int h = g * group + (int)(r % group);
-      scale_row(o + r * d, d, 1.f / lr);
-      store_out(a, row * ldq + (int64_t)h * d, o + r * d);
-      if (a.lse) a.lse[(int64_t)h * a.nq + row] = (m[r] + __builtin_log2f(lr)) * kLn2;
     }
   };
   auto body = [&](int64_t item, int worker) {
-    const int64_t b = a.order[item / (G * S)], gd = (item / S % G) * d;
+    const int64_t b = a.order[item / (NB * S)], gd = (item / S % NB) * NG * d;
     if (a.block_table) {
       const int32_t* table = a.block_table + b * a.max_blocks;
       item_of(item, worker, PagedRows<T>{a.k_pool + gd, table, a.block_size, ldkv},
@@ -303,7 +333,7 @@ void decode_impl(const DecodeArgs<T>& a) {
       item_of(item, worker, FlatRows<T>{a.k_cache[b] + gd, ldkv}, FlatRows<T>{a.v_cache[b] + gd, ldkv});
     }
   };
-  parallel_items(a.batch * G * S, body);
+  parallel_items(a.batch * NB * S, body);
   if (S == 1) return;
 
   // Merge the splits of each (sequence, kv group): rescale to the largest max (a split that saw
@@ -312,7 +342,7 @@ void decode_impl(const DecodeArgs<T>& a) {
     const int64_t b = a.order[pair / G];
     const int g = (int)(pair % G);
     const int64_t q0 = a.cu_q[b], rows = (a.cu_q[b + 1] - q0) * group;
-    float* acc = a.scratch + worker * decode_scratch_floats(d, a.max_rows);  // one fp32 row
+    float* acc = a.scratch + (int64_t)worker * NG * per_group;  // one fp32 row
     for (int64_t r = 0; r < rows; ++r) {
       const float* part = a.partial + (pair * S * a.max_rows + r) * ldp;
       const int64_t step = a.max_rows * ldp;  // from one split's row to the next

@@ -273,9 +273,10 @@ struct DecodeArgs {
   void* out;         // [Nq,H,d] of T, or of float when out_f32
   bool out_f32;
   float* lse;        // [H,Nq] (may be null)
-  float* scratch;    // max_workers() * decode_scratch_floats(d, max_rows)
+  float* scratch;    // max_workers() * groups * decode_scratch_floats(d, max_rows)
   int64_t splits;    // key splits per (sequence, kv group), >= 1
   float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
+  int groups;        // adjacent kv groups per work item, >= 1
 };
 // Per worker: q rows (padded to pair_dim), output rows, logits, max and 16 lane sums per row; one
 // packed K tile (counted in floats, enough for either type).
