@@ -20,7 +20,8 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
   if (count < 1 || count > kLinMaxMatrices)
     return fail(FP_ERR_ARG, "count must be in [1, %d], got %d", kLinMaxMatrices, count);
   if (!w || !w_dtype || !n || !y) return fail(FP_ERR_ARG, "null w, w_dtype, n or y array");
-  if (k > INT64_MAX / 2 / kLinMaxRows) return fail(FP_ERR_ARG, "k too large: %lld", (long long)k);
+  // x is packed into rows * k floats (for F32/F16 weights): that byte count must fit
+  if (k > INT64_MAX / (int64_t)sizeof(float) / kLinMaxRows) return fail(FP_ERR_ARG, "k too large: %lld", (long long)k);
   if (rows > 0 && !x) return fail(FP_ERR_ARG, "null x");
   *any_bf16 = *any_float = false;
   block0[0] = 0;
