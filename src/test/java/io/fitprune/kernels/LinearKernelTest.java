@@ -54,7 +54,9 @@ class LinearKernelTest {
         {1, 1, 1}, {1, 7, 5, 3, 9}, {3, 33, 17}, {5, 100, 40, 8}, {16, 257, 70, 70, 33}, {17, 64, 37},
         {2, 4096, 12}, {7, 31, 1, 2, 3, 4, 5, 6, 7, 8},
         // weight rows around a work block's edge: every shape of the spread tiles' short last column
-        {2, 40, 61, 62, 63, 64, 65, 66, 67, 129}};
+        {2, 40, 61, 62, 63, 64, 65, 66, 67, 129},
+        // a full row tile and a shorter one in the same group of 16 (8 + 4 and 8 + 7 on AVX-512)
+        {12, 70, 33, 9}, {15, 33, 5, 17}};
     long seed = System.nanoTime();
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
