@@ -13,8 +13,7 @@ using namespace fp;
 namespace {
 
 int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const void* const* w,
-                 const int32_t* w_dtype, const int64_t* n, float* const* y, int64_t* block0, bool* any_bf16,
-                 bool* any_float) {
+                 const int32_t* w_dtype, const int64_t* n, float* const* y, bool* any_bf16, bool* any_float) {
   if (rows < 0 || rows > kLinMaxRows) return fail(FP_ERR_ARG, "rows must be in [0, %d], got %lld", kLinMaxRows, (long long)rows);
   if (k < 1) return fail(FP_ERR_ARG, "k (input features) must be >= 1, got %lld", (long long)k);
   if (count < 1 || count > kLinMaxMatrices)
@@ -24,7 +23,6 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
   if (k > INT64_MAX / (int64_t)sizeof(float) / kLinMaxRows) return fail(FP_ERR_ARG, "k too large: %lld", (long long)k);
   if (rows > 0 && !x) return fail(FP_ERR_ARG, "null x");
   *any_bf16 = *any_float = false;
-  block0[0] = 0;
   for (int i = 0; i < count; ++i) {
     if (w_dtype[i] != FP_DTYPE_F32 && w_dtype[i] != FP_DTYPE_F16 && w_dtype[i] != FP_DTYPE_BF16)
       return fail(FP_ERR_ARG, "w_dtype[%d] must be FP_DTYPE_F32, F16 or BF16, got %d", i, w_dtype[i]);
@@ -34,9 +32,19 @@ int check_linear(const float* x, int64_t rows, int64_t k, int32_t count, const v
     if (n[i] > 0 && (!w[i] || !y[i])) return fail(FP_ERR_ARG, "null w[%d] or y[%d]", i, i);
     *any_bf16 |= w_dtype[i] == FP_DTYPE_BF16;
     *any_float |= w_dtype[i] != FP_DTYPE_BF16;
-    block0[i + 1] = block0[i] + ceil_div(n[i], kLinBlock);
   }
   return FP_OK;
+}
+
+// Weight rows per work item for `workers` threads (see kLinBlockMax), and each matrix's first item.
+int64_t linear_blocks(int32_t count, const int64_t* n, int workers, int64_t* block0) {
+  int64_t total = 0;
+  for (int i = 0; i < count; ++i) total += n[i];
+  int64_t block = kLinBlockMax;
+  while (block > kLinBlockMin && ceil_div(total, block) < (int64_t)kLinItemsPerWorker * workers) block /= 2;
+  block0[0] = 0;
+  for (int i = 0; i < count; ++i) block0[i + 1] = block0[i] + ceil_div(n[i], block);
+  return block;
 }
 
 // x packed as the kernel reads it (rounded to bf16, and as float), per calling thread.
@@ -49,17 +57,19 @@ extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t co
   return guarded([&]() -> int {
     int64_t block0[kLinMaxMatrices + 1];
     bool any_bf16 = false, any_float = false;
-    if (int st = check_linear(x, rows, k, count, w, w_dtype, n, y, block0, &any_bf16, &any_float)) return st;
+    if (int st = check_linear(x, rows, k, count, w, w_dtype, n, y, &any_bf16, &any_float)) return st;
     if (flags & ~(FP_LINEAR_ACCUMULATE | FP_LINEAR_SWIGLU)) return fail(FP_ERR_ARG, "unknown flags 0x%x", (unsigned)flags);
     const bool swiglu = (flags & FP_LINEAR_SWIGLU) != 0;
     if (swiglu && (count != 2 || n[0] != n[1] || (flags & FP_LINEAR_ACCUMULATE)))
       return fail(FP_ERR_ARG, "FP_LINEAR_SWIGLU needs two matrices (gate, up) of equal rows and no accumulation");
+    const int workers = max_workers();
+    const int64_t block = linear_blocks(count, n, workers, block0);
     if (rows == 0 || block0[count] == 0) return FP_OK;
     bf16* xb = any_bf16 ? static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16))) : nullptr;
     float* xf = any_float ? static_cast<float*>(tls_xf.get((size_t)(rows * k) * sizeof(float))) : nullptr;
     const LinearArgs a{x, xb, xf, rows, k, count, w, w_dtype, n, y,
-                       (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0};
-    tls_workers = max_workers();
+                       (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0, block};
+    tls_workers = workers;
     switch (fp_cpu_isa()) {
       case FP_ISA_AVX512_BF16: avx512bf16::linear(a); break;
       case FP_ISA_AVX512: avx512::linear(a); break;

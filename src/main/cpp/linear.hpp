@@ -5,7 +5,7 @@
 // checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows from far apart in
 // its block (see linear_block) and streams them
 // along k together, prefetching ahead, while every row tile of x (kLinRows rows, from L1/L2) is
-// multiplied into its accumulators. A block of kLinBlock weight rows is one work item, so the
+// multiplied into its accumulators. A block of weight rows is one work item, so the
 // output columns are split over the threads; the x rows of all row tiles reuse a block's weights
 // while they are still in cache, so each weight byte comes from memory once per call, whatever
 // the number of rows.
@@ -199,7 +199,7 @@ void linear(const LinearArgs& a) {
   auto item = [&](int64_t b, int) {
     int i = 0;
     while (b >= a.block0[i + 1]) ++i;
-    const int64_t j0 = (b - a.block0[i]) * kLinBlock, j1 = a.n[i] < j0 + kLinBlock ? a.n[i] : j0 + kLinBlock;
+    const int64_t j0 = (b - a.block0[i]) * a.block, j1 = a.n[i] < j0 + a.block ? a.n[i] : j0 + a.block;
     switch (a.dtype[i]) {
       case FP_DTYPE_BF16:
         linear_block(a.xb, a.rows, a.k, static_cast<const bf16*>(a.w[i]), j0, j1, a.y[i], a.n[i], a.accumulate);

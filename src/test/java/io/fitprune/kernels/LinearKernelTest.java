@@ -56,7 +56,9 @@ class LinearKernelTest {
         // weight rows around a work block's edge: every shape of the spread tiles' short last column
         {2, 40, 61, 62, 63, 64, 65, 66, 67, 129},
         // a full row tile and a shorter one in the same group of 16 (8 + 4 and 8 + 7 on AVX-512)
-        {12, 70, 33, 9}, {15, 33, 5, 17}};
+        {12, 70, 33, 9}, {15, 33, 5, 17},
+        // enough rows for the largest work blocks (256), the last one short
+        {3, 40, 2100}};
     long seed = System.nanoTime();
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
