@@ -170,8 +170,8 @@ inline void row_pointers(const Rows& v, int64_t j0, int cnt, const T** vr) {
   for_rows(v, j0, cnt, [&](int jj, const T* row) { vr[jj] = row; });
 }
 
-// Asks for rows [j0, j0+cnt) of a cache (d elements each) ahead of their use: an item reads
-// d elements of every key row, G*d apart, a stride the hardware prefetchers follow poorly.
+// Asks for rows [j0, j0+cnt) of a cache (d elements each) ahead of their use: a group reads d
+// elements of every key row, G*d apart, a stride the hardware prefetchers follow poorly.
 template <class Rows>
 inline void prefetch_cache_rows(const Rows& rows, int64_t j0, int cnt, int64_t bytes) {
   for_rows(rows, j0, cnt, [&](int, const auto* row) {

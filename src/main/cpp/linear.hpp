@@ -3,10 +3,9 @@
 // A decode step multiplies a few rows of activations by every weight matrix of the model once, so
 // it is bound by reading the weights, about two FLOPs per weight byte. The weights are read as the
 // checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows from far apart in
-// its block (see linear_block) and streams them
-// along k together, prefetching ahead, while every row tile of x (kLinRows rows, from L1/L2) is
-// multiplied into its accumulators. A block of weight rows is one work item, so the
-// output columns are split over the threads; the x rows of all row tiles reuse a block's weights
+// its block (see linear_block) and streams them along k together, prefetching ahead, while every
+// row tile of x (kLinRows rows, packed, from L1/L2) is multiplied into its accumulators. A block of
+// weight rows is one work item, so the output columns are split over the threads; the x rows of all row tiles reuse a block's weights
 // while they are still in cache, so each weight byte comes from memory once per call, whatever
 // the number of rows.
 //
@@ -62,6 +61,10 @@ template <> struct LinStep<F16> {
 // slower: 8 rows x 4 weight rows ran 15.7 ms against 13.8 on 512 MB in a C harness). The scalar
 // tails follow, [rows][k - kv] from element rows * kv.
 template <class F>
+inline void for_row_groups(int64_t rows, F&& f) {  // f(first row, rows) of each group
+  for (int64_t g = 0; g < rows; g += kLinGroup) f(g, rows - g < kLinGroup ? (int)(rows - g) : kLinGroup);
+}
+template <class F>
 inline void for_row_tiles(int rows, F&& f) {  // f(first row, rows) of each tile of a group
   int r = 0;
   for (; r + kLinRows <= rows; r += kLinRows) f(r, kLinRows);
@@ -114,8 +117,7 @@ template <class X>
 void pack_x(const float* x, int64_t rows, int64_t k, X* out) {
   constexpr int E = kBf16<X> ? 2 * W : W;
   const int64_t kv = k / E * E;
-  for (int64_t g = 0; g < rows; g += kLinGroup) {
-    const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
+  for_row_groups(rows, [&](int64_t g, int gr) {
     for_row_tiles(gr, [&](int r0, int tr) {
       X* dst = out + (g + r0) * kv;
       for (int64_t i = 0; i < kv; i += E)
@@ -125,7 +127,7 @@ void pack_x(const float* x, int64_t rows, int64_t k, X* out) {
           else Vec::load(src).store(dst);
         }
     });
-  }
+  });
   X* tail = out + rows * kv;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = kv; i < k; ++i) {
@@ -153,8 +155,7 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
     while (cols < C && t + cols * s < count) ++cols;
     const T* wr[C];
     for (int c = 0; c < C; ++c) wr[c] = w + (j0 + t + (c < cols ? c * s : 0)) * k;
-    for (int64_t g = 0; g < rows; g += kLinGroup) {
-      const int gr = rows - g < kLinGroup ? (int)(rows - g) : kLinGroup;
+    for_row_groups(rows, [&](int64_t g, int gr) {
       const X* xg = x + g * kv;
       const X* tails = x + rows * kv + g * (k - kv);
       for (int r = 0; r < gr; ++r)
@@ -165,15 +166,15 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
         for (int c = 0; c < cols; ++c) {
           float sum = acc[r][c].hsum();
           for (int64_t i = kv; i < k; ++i) {
-            const X t = tails[r * (k - kv) + (i - kv)];
+            const X xe = tails[r * (k - kv) + (i - kv)];
             float xv;
-            if constexpr (kBf16<X>) xv = bf16_to_float(t); else xv = t;
+            if constexpr (kBf16<X>) xv = bf16_to_float(xe); else xv = xe;
             sum += xv * LinStep<T>::wf(wr[c], i);  // bf16 x bf16 is exact in fp32, like dot2's products
           }
           float* dst = y + (g + r) * ldy + j0 + t + c * s;
           *dst = accumulate ? *dst + sum : sum;
         }
-    }
+    });
   }
 }
 

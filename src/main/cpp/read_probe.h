@@ -1,9 +1,8 @@
 // The read-bandwidth probe's loop: streams [p, p + bytes) with the widest vector loads the
 // compilation allows (AVX-512, AVX2 or SSE2), software prefetch 2 KiB ahead (on Zen 4/5 it read
 // 10-20% faster than the plain loop, so the probe is the higher of the two limits), and returns a
-// checksum so the loads cannot be removed. Self-contained (no
-// library headers), so the standalone probe (benchmarks/native/bandwidth.cpp) and the library's
-// fp_cpu_read_stream share it.
+// checksum so the loads cannot be removed. Self-contained (no library headers), so the standalone
+// probe (benchmarks/native/bandwidth.cpp) and the library's fp_cpu_read_stream share it.
 #pragma once
 
 #include <immintrin.h>
@@ -12,8 +11,8 @@
 // Reads kProbeStreams quarters of the range in lockstep, one cache line of each per step, so that
 // each stream's DRAM pages lie far from the others': streams a few KiB apart (adjacent rows of a
 // weight matrix) read slower than one stream, streams far apart read faster (Zen 5, 2 threads:
-// 43-48 GB/s for one stream per thread, 55-64 for four). The rest after the whole steps is read
-// byte by byte.
+// 48-54 GB/s for one stream per thread, 64-78 for four, in the same minutes). The rest after the
+// whole steps is read byte by byte.
 constexpr int kProbeStreams = 4;
 
 inline uint64_t stream_read_loop(const char* p, int64_t bytes) {
