@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fitprune.decoder.Tensors;
 import io.fitprune.io.DType;
-import io.fitprune.io.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -70,27 +68,9 @@ class VisionCheckpointTest {
   }
 
   Path write(Map<String, Tensor> m, String file, DType matrices) throws IOException {
-    boolean bf16 = matrices != DType.F32;
-    SafetensorsWriter sw = new SafetensorsWriter();
-    for (Map.Entry<String, Tensor> e : m.entrySet()) {
-      Tensor t = e.getValue();
-      long[] shape = new long[(int) t.dim()];
-      for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
-      float[] v = Tensors.toArray(t);
-      String k = e.getKey();
-      if (!bf16 || k.contains("norm") || k.endsWith("class_embedding") || k.contains("position_embedding")) sw.putFloats(e.getKey(), v, shape);
-      else {
-        short[] s = new short[v.length];
-        for (int i = 0; i < v.length; i++)
-          s[i] = matrices == DType.F16 ? io.fitprune.io.HalfFloats.toF16(v[i])
-              : (short) (Float.floatToRawIntBits((float) ClipReference64.bf16(v[i])) >>> 16);
-        sw.putShorts(e.getKey(), matrices, s, shape);
-      }
-    }
-    sw.putFloats("language_model.model.norm.weight", new float[] {1, 2, 3}, 3);
-    Path p = dir.resolve(file);
-    sw.write(p);
-    return p;
+    return TestTensorFiles.write(dir.resolve(file), m, matrices,
+        k -> k.contains("norm") || k.endsWith("class_embedding") || k.contains("position_embedding"),
+        "language_model.model.norm.weight");
   }
 
   static float[] encode(VisionWeights w, float[] px, int images) {

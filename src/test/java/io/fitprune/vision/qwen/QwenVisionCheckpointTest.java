@@ -10,8 +10,7 @@ import io.fitprune.decoder.RandomCheckpoint;
 import io.fitprune.io.Checkpoint;
 import io.fitprune.io.DType;
 import io.fitprune.io.ShardedWriter;
-import io.fitprune.io.SafetensorsWriter;
-import io.fitprune.vision.ClipReference64;
+import io.fitprune.vision.TestTensorFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -67,23 +66,8 @@ class QwenVisionCheckpointTest {
 
   /** Writes the tensors (matrices BF16 with {@code bf16}, norms F32) beside a language-model tensor of the layout. */
   Path write(Map<String, Tensor> m, String file, boolean bf16) throws IOException {
-    SafetensorsWriter sw = new SafetensorsWriter();
-    for (Map.Entry<String, Tensor> e : m.entrySet()) {
-      Tensor t = e.getValue();
-      long[] shape = new long[(int) t.dim()];
-      for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
-      float[] v = Tensors.toArray(t);
-      if (!bf16 || e.getKey().contains("norm") || e.getKey().contains("ln_q")) sw.putFloats(e.getKey(), v, shape);
-      else {
-        short[] s = new short[v.length];
-        for (int i = 0; i < v.length; i++) s[i] = (short) (Float.floatToRawIntBits((float) ClipReference64.bf16(v[i])) >>> 16);
-        sw.putShorts(e.getKey(), io.fitprune.io.DType.BF16, s, shape);
-      }
-    }
-    sw.putFloats("model.layers.0.input_layernorm.weight", new float[] {1, 2, 3}, 3);
-    Path p = dir.resolve(file);
-    sw.write(p);
-    return p;
+    return TestTensorFiles.write(dir.resolve(file), m, bf16 ? DType.BF16 : DType.F32,
+        k -> k.contains("norm") || k.contains("ln_q"), "model.layers.0.input_layernorm.weight");
   }
 
   static float[] features(QwenVisionWeights w, float[] px, int[][] g) {
