@@ -139,7 +139,7 @@ void pack_x(const float* x, int64_t rows, int64_t k, X* out) {
 // Weight rows [j0, j1) of one matrix against every row of x (packed). A tile's kLinCols weight rows are
 // spread over the block, s = ceil((j1 - j0) / kLinCols) rows apart (tile t takes rows j0 + t,
 // j0 + t + s, ...): each of its streams then walks its own stretch of the block, far from the
-// others, where adjacent rows (a few KiB apart) read much slower from DRAM. Rows go in groups of
+// others, where adjacent rows (a few KiB apart) read slower from DRAM. Rows go in groups of
 // kLinGroup, and each group walks k in chunks of kLinChunk through all its row tiles: the weight
 // stream never pauses for a second pass over cached weights, and the chunk of each weight row
 // stays in L1 while the group's row tiles use it.
