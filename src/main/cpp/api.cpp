@@ -408,16 +408,19 @@ int run_decode(const T* q, const int64_t* cu_q, int64_t batch, int32_t heads, in
   int64_t max_kv = 0, splits = 1;
   for (int64_t b = 0; b < batch; ++b) max_kv = kv_len[b] > max_kv ? kv_len[b] : max_kv;
   const int64_t pairs = batch * kv_heads;
-  // A work item takes up to kDecodeGroups adjacent kv groups, as long as there are still twice as
-  // many items as workers and the rows are few (decode steps): each cache row is G*d elements, and
-  // one group's d of them per row (256 bytes for d = 128 bf16) is a stride the prefetchers follow
-  // poorly, where several adjacent groups read one longer piece per row.
-  constexpr int kDecodeGroups = 4;
-  int groups = max_rows <= kBlockK ? kDecodeGroups : 1;
-  while (groups > 1 && batch * ceil_div(kv_heads, groups) < 2 * (int64_t)workers) groups /= 2;
+  // A work item takes all of a sequence's kv groups (fewer where their rows would pass
+  // kDecodeItemRows): it then reads whole cache rows, a few adjacent ones at a time, which the
+  // hardware prefetchers follow, where one group's d elements of each row (256 bytes for d = 128
+  // bf16, G*d apart) they follow poorly. Sequences too few for the workers are split along the
+  // keys, in whole rounds: a split that leaves a worker idle for the last round costs more than
+  // it gains.
+  constexpr int64_t kDecodeItemRows = 64;
+  int groups = (int)std::max<int64_t>(1, std::min<int64_t>(kv_heads, kDecodeItemRows / max_rows));
   const int64_t items = batch * ceil_div(kv_heads, groups);
-  if (items < 2 * (int64_t)workers)
+  if (items < 2 * (int64_t)workers) {
     splits = std::max<int64_t>(1, std::min(ceil_div(2 * (int64_t)workers, items), ceil_div(max_kv, kDecodeSplitKeys)));
+    if (items * splits > workers) splits = std::max<int64_t>(1, items * splits / workers * workers / items);
+  }
   const int64_t scratch = (int64_t)workers * groups * decode_scratch_floats(head_dim, max_rows);
   const int64_t partial = splits > 1 ? pairs * splits * max_rows * (head_dim + 2) : 0;  // pairs*splits < 4*workers*groups
   float* ws = static_cast<float*>(tls_workspace.get(sizeof(float) * (scratch + partial)));
@@ -441,7 +444,7 @@ int check_decode(const void* q, const int64_t* cu_q, int64_t batch, int32_t head
   if (nq > 0 && !out) return fail(FP_ERR_ARG, "null output pointer");
   if (int st = check_decode_lengths(cu_q, batch, heads / kv_heads, kv_len, max_rows)) return st;
   int64_t per_worker;  // decode_scratch_floats, which cannot overflow past this check
-  if (__builtin_mul_overflow(*max_rows, 3 * (int64_t)head_dim + kBlockK + 18, &per_worker) || per_worker > (INT64_MAX >> 12))
+  if (__builtin_mul_overflow(*max_rows, 2 * (int64_t)head_dim + kBlockK + 49, &per_worker) || per_worker > (INT64_MAX >> 12))
     return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)*max_rows);
   return FP_OK;
 }

@@ -1,46 +1,77 @@
 // Decode attention over per-sequence K/V caches, included after kernels.hpp by kernels_<isa>.cpp.
 //
-// One work item per (sequence, block of a.groups adjacent kv groups, key split): per group, its
-// H/G query heads times the sequence's new tokens are the rows, so each cached key and value is
-// read once for all of them. Decoding is bound by reading the caches. When the batch has too few
-// items for the cores, long caches are also split along the keys (a.splits > 1): each split keeps
-// its own softmax state in a.partial, merged per row afterwards.
+// One work item per (sequence, block of a.groups adjacent kv groups, key split), all of a
+// sequence's groups where the rows are few: per group, its H/G query heads times the sequence's
+// new tokens are the rows, so each cached key and value is read once for all of them. Decoding is
+// bound by reading the caches, so an item walks them 16 keys at a time through all its groups,
+// whole rows together. When the batch has too few items for the cores, long caches are also
+// split along the keys (a.splits > 1): each split keeps its own softmax state in a.partial,
+// merged per row afterwards.
 //
 // One kernel for both element types T of q and the caches (float, or bf16 with fp32 accumulation):
-// - q.k is the prefill's dot product: each tile of keys is packed as the prefill packs K (one key
-//   per lane) and its products are summed in element order, by fused multiply-adds (fp32) or by
-//   dot2 on element pairs (bf16: vdpbf16ps, or the same function through conversions).
+// - q.k reads each key row in place and sums its products in 16 lanes, by fused multiply-adds
+//   (fp32) or by dot2 on element pairs (bf16: vdpbf16ps, or the same function through
+//   conversions), then adds the lanes by one fixed tree.
 // - P*V multiplies fp32 probabilities by v converted exactly to fp32 in registers (a bf16 is the
-//   top half of an fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where the matrix
-//   products bound the time; a decode step does only a few multiply-adds per cached value it
-//   reads (one per head of the group), so it keeps the output at fp32 accuracy instead (a bf16
-//   probability is off by up to 2^-9). fp32 P also lets one code path serve both types.
-// - Row sums are kept in 16 lanes whatever the vector width, and every multiply-add is fused
-//   (`fused`), so each result is added in the same order on every ISA path: bf16 decode gives the
-//   same bits on all of them (fp32 too, but for the generic path's rare double rounding).
+//   top half of an fp32). The prefill rounds P to bf16 to feed vdpbf16ps, which is worth it where
+//   the matrix products bound the time; a decode step does only a few multiply-adds per cached
+//   value it reads (one per head of the group), so it keeps the output at fp32 accuracy instead
+//   (a bf16 probability is off by up to 2^-9). fp32 P also lets one code path serve both types.
+// - Dot products and row sums are kept in 16 lanes whatever the vector width, and every
+//   multiply-add is fused (`fused`), so each result is added in the same order on every ISA path:
+//   bf16 decode gives the same bits on all of them (fp32 too, but for the generic path's rare
+//   double rounding).
 
-// The multiply-add of the q.k chains: fused on every path (fp32), or dot2 on pairs (bf16).
-inline Vec qk_madd(Vec acc, Vec a, Vec b) { return fused(a, b, acc); }
-inline Vec qk_madd(Vec acc, Pairs a, Pairs b) { return dot2(acc, a, b); }
+// A key's q.k in kSumLanes lanes: each lane takes one element (fp32, fused multiply-adds) or one
+// element pair (bf16, dot2) per step, in element order; lane_sums16 then adds the lanes by one
+// fixed tree. Keys are read in place, row by row: a decode row meets each key once, so packing K
+// into key-per-lane tiles (as the prefill does, to share them over 32 query rows) costs more than
+// the products, and the 16 lanes make the sum's order the same on every path.
+constexpr int kSumLanes = 16;
+constexpr int kDotVecs = kSumLanes / W;
+template <class T> constexpr int kDotStep = kBf16<T> ? 2 * kSumLanes : kSumLanes;  // elements a step takes
+constexpr int kDotPad = 2 * kSumLanes;  // q rows are zero-padded to a multiple of this
+inline int dot_dim(int d) { return (d + kDotPad - 1) / kDotPad * kDotPad; }
+inline void dot_step(Vec* acc, const float* q, const float* k) {
+  for (int h = 0; h < kDotVecs; ++h) acc[h] = fused(Vec::load(q + h * W), Vec::load(k + h * W), acc[h]);
+}
+inline void dot_step(Vec* acc, const bf16* q, const bf16* k) {
+  for (int h = 0; h < kDotVecs; ++h) acc[h] = dot2(acc[h], Pairs::load(q + 2 * h * W), Pairs::load(k + 2 * h * W));
+}
 
-// s [rows][BK] = scale * qs [rows][pair_dim(d)] * kt (a K tile packed by pack_k_block). Each key
-// is one lane; kQkVecs vectors of keys at a time keep independent chains in flight.
+// Keys a work item takes through all its groups at a time: 16, one lane_sums16 for q.k, and an
+// output row stays in registers over them for P*V. 16 rows' pieces are adjacent streams. (For
+// one token over 32 layers of 665-row caches: 8 or 32 keys 7-10% slower, 64 18%.)
+constexpr int kQkKeys = 16, kPvKeys = 16;
+
+// s[r][jj] = scale * qs[r] . kr[jj] for rows r < rows and keys jj < cnt (qs rows dot_dim(d) apart,
+// zero-padded; zeros: d zero elements). 16 keys at a time, their lanes summed together; keys
+// past cnt read zeros, and a row's last d % kDotStep elements are copied zero-padded, so no read
+// leaves a row.
 template <class T>
-inline void qk_rows(const T* qs, int64_t rows, const T* kt, int d, float scale, float* s) {
-  constexpr int E = kStep<T>;
-  const int pd = pair_dim(d), steps = kBf16<T> ? pd : d;
+inline void qk_dots(const T* qs, int64_t rows, const T* const* kr, int cnt, int d, const T* zeros, float scale,
+                    float* s) {
+  constexpr int E = kDotStep<T>;
+  const int qd = dot_dim(d), full = d / E * E, tail = d - full;
   const Vec sc = Vec::set1(scale);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* qr = qs + r * pd;
-    for (int c0 = 0; c0 < BK; c0 += kQkVecs * W) {
-      Vec acc[kQkVecs];
-      for (int x = 0; x < kQkVecs; ++x) acc[x] = Vec::zero();
-      const T* kp = kt + c0 * E;
-      for (int c = 0; c < steps; c += E, kp += E * BK) {
-        const auto b = bcast(qr + c);
-        for (int x = 0; x < kQkVecs; ++x) acc[x] = qk_madd(acc[x], b, lanes(kp + x * E * W));
-      }
-      for (int x = 0; x < kQkVecs; ++x) (acc[x] * sc).store(s + r * BK + c0 + x * W);
+  for (int j0 = 0; j0 < cnt; j0 += 16) {
+    const T* k[16];
+    for (int jj = 0; jj < 16; ++jj) k[jj] = j0 + jj < cnt ? kr[j0 + jj] : zeros;
+    T kt[16][E];  // the rows' tails
+    if (tail)
+      for (int jj = 0; jj < 16; ++jj)
+        for (int c = 0; c < E; ++c) kt[jj][c] = c < tail ? k[jj][full + c] : T(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* q = qs + r * qd;
+      Vec acc[16 * kDotVecs];
+      for (auto& x : acc) x = Vec::zero();
+      for (int c = 0; c < full; c += E)
+        for (int jj = 0; jj < 16; ++jj) dot_step(acc + jj * kDotVecs, q + c, k[jj] + c);
+      if (tail)
+        for (int jj = 0; jj < 16; ++jj) dot_step(acc + jj * kDotVecs, q + full, kt[jj]);
+      alignas(64) float sums[16];
+      lane_sums16(acc, sums);
+      for (int x = 0; x < 16; x += W) (Vec::load(sums + x) * sc).store(s + r * BK + j0 + x);
     }
   }
 }
@@ -59,23 +90,60 @@ inline Vec load_v(const bf16* p) { return load_bf16(p); }
 inline float v_at(const float* p, int c) { return p[c]; }
 inline float v_at(const bf16* p, int c) { return bf16_to_float(p[c]); }
 
+// The order of an output row's elements while it accumulates: with bf16 V, each whole chunk of 2W
+// elements is kept as its W even elements then its W odd ones, which is how one load of 2W bf16
+// widens (a shift and a mask, where widening W at a time takes a shuffle per W); the elements
+// past the last whole chunk stay in place. Every step on o is element-wise, so the order changes
+// no bits; o_in_order puts a finished row back.
+template <class T>
+inline void o_in_order(float* o, int d) {
+  if constexpr (kBf16<T>) {
+    float t[2 * W];
+    for (int c = 0; c + 2 * W <= d; c += 2 * W) {
+      for (int i = 0; i < W; ++i) {
+        t[2 * i] = o[c + i];
+        t[2 * i + 1] = o[c + W + i];
+      }
+      for (int i = 0; i < 2 * W; ++i) o[c + i] = t[i];
+    }
+  }
+}
+// acc[0], acc[1] += p * (the even, the odd elements of 2W bf16 at v); fp32 V: acc[0..1] += p * v[0..2W).
+inline void pv_chunk(Vec pv, const bf16* v, Vec* acc) {
+  const Pairs x = Pairs::load(v);
+  acc[0] = fused(pv, x.even(), acc[0]);
+  acc[1] = fused(pv, x.odd(), acc[1]);
+}
+inline void pv_chunk(Vec pv, const float* v, Vec* acc) {
+  acc[0] = fused(pv, Vec::load(v), acc[0]);
+  acc[1] = fused(pv, Vec::load(v + W), acc[1]);
+}
+
 // o[0:d] += p[jj] * vr[jj][0:d] for jj < cnt, key after key: per element the fused steps of one
 // axpy per key, in the same order, so the same bits; but kPvVecs vectors of o stay in registers
-// across the keys, and V is read where it lies, in its stored type (bf16 widened in registers).
-// A decode step does only a few multiply-adds per value it reads, so the loads and stores of o
-// per key, and a widened copy of each V tile, would cost more than the reading.
+// across the keys, and V is read where it lies, in its stored type (bf16 widened in registers, o
+// in the order above). A decode step does only a few multiply-adds per value it reads, so the
+// loads and stores of o per key, and a widened copy of each V tile, would cost more than the
+// reading.
 template <class T>
 inline void pv_row(const float* p, int cnt, const T* const* vr, int d, float* o) {
   constexpr int U = kPvVecs;
+  static_assert(U % 2 == 0, "pv_row takes 2W elements a step");
   int c = 0;
   for (; c + U * W <= d; c += U * W) {
     Vec acc[U];
     for (int u = 0; u < U; ++u) acc[u] = Vec::load(o + c + u * W);
     for (int jj = 0; jj < cnt; ++jj) {
       const Vec pv = Vec::set1(p[jj]);
-      for (int u = 0; u < U; ++u) acc[u] = fused(pv, load_v(vr[jj] + c + u * W), acc[u]);
+      for (int u = 0; u < U; u += 2) pv_chunk(pv, vr[jj] + c + u * W, acc + u);
     }
     for (int u = 0; u < U; ++u) acc[u].store(o + c + u * W);
+  }
+  for (; c + 2 * W <= d; c += 2 * W) {
+    Vec acc[2] = {Vec::load(o + c), Vec::load(o + c + W)};
+    for (int jj = 0; jj < cnt; ++jj) pv_chunk(Vec::set1(p[jj]), vr[jj] + c, acc);
+    acc[0].store(o + c);
+    acc[1].store(o + c + W);
   }
   for (; c + W <= d; c += W) {
     Vec acc = Vec::load(o + c);
@@ -109,38 +177,6 @@ struct PagedRows {
   PagedRows shifted(int64_t off) const { return {pool + off, table, bs, ld}; }
 };
 
-// Keys [j0, j0+cnt) as pack_k_block packs them: a contiguous cache in one call, a paged one a run
-// of adjacent rows at a time into its columns of the tile, then the zero padding.
-template <class T>
-inline void pack_cache_keys(const FlatRows<T>& k, int G, int d, int64_t j0, int cnt, T* dst) {
-  pack_k_block(k.base, G, d, 0, j0, cnt, dst);  // base already points at the group's columns
-}
-inline void pack_cols(const float* src, int64_t ld, int cnt, int d, float* dst) {
-  pack_words_at(reinterpret_cast<const uint32_t*>(src), ld, cnt, d, reinterpret_cast<uint32_t*>(dst));
-}
-inline void pack_cols(const bf16* src, int64_t ld, int cnt, int d, bf16* dst) {  // dst: column 0 of the pairs
-  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
-  if (d % 2 == 0) {
-    pack_words_at(reinterpret_cast<const uint32_t*>(src), ld / 2, cnt, d / 2, out);
-    return;
-  }
-  for (int jj = 0; jj < cnt; ++jj)
-    for (int c = 0; c < pair_dim(d) / 2; ++c)
-      out[c * BK + jj] = (uint32_t)src[jj * ld + 2 * c] | (2 * c + 1 < d ? (uint32_t)src[jj * ld + 2 * c + 1] << 16 : 0u);
-}
-template <class T>
-inline void pack_cache_keys(const PagedRows<T>& k, int G, int d, int64_t j0, int cnt, T* dst) {
-  constexpr int E = kBf16<T> ? 2 : 1;  // elements per packed word
-  for (int jj = 0; jj < cnt;) {
-    const int run = (int)min_of<int64_t>(cnt - jj, k.run(j0 + jj));
-    pack_cols(k.row(j0 + jj), k.ld, run, d, dst + (int64_t)jj * E);
-    jj += run;
-  }
-  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
-  for (int c = 0; c < (kBf16<T> ? pair_dim(d) / 2 : d); ++c)
-    for (int jj = cnt; jj < BK; ++jj) out[c * BK + jj] = 0;
-}
-
 // Calls f(jj, row) for rows j0 + jj, jj < cnt, walking the layout: one division per call, not per
 // row (a decode item does only a few multiply-adds per row it reads, so per-row address
 // arithmetic would show).
@@ -170,17 +206,6 @@ inline void row_pointers(const Rows& v, int64_t j0, int cnt, const T** vr) {
   for_rows(v, j0, cnt, [&](int jj, const T* row) { vr[jj] = row; });
 }
 
-// Asks for rows [j0, j0+cnt) of a cache (d elements each) ahead of their use: a group reads d
-// elements of every key row, G*d apart, a stride the hardware prefetchers follow poorly.
-template <class Rows>
-inline void prefetch_cache_rows(const Rows& rows, int64_t j0, int cnt, int64_t bytes) {
-  for_rows(rows, j0, cnt, [&](int, const auto* row) {
-    const char* p = reinterpret_cast<const char*>(row);
-    for (int64_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
-  });
-}
-
-constexpr int kSumLanes = 16;  // row sums per decode row, whatever W
 static_assert(kSumLanes % W == 0 && BK % kSumLanes == 0, "sum lanes");
 
 // Online softmax of one decode row, in place (base-2 logits sr, BK wide, masked entries -inf):
@@ -217,9 +242,10 @@ inline float sum_lanes(const float* l) {
   return s;
 }
 
-// The normalised row o to out at element offset `at`, in the output's type.
+// The normalised row o to out at element offset `at`, in the output's type (o is put back in order in place).
 template <class T>
-inline void store_out(const DecodeArgs<T>& a, int64_t at, const float* o) {
+inline void store_out(const DecodeArgs<T>& a, int64_t at, float* o) {
+  o_in_order<T>(o, a.d);
   if (a.out_f32)
     write_row(o, a.d, static_cast<float*>(a.out) + at);
   else
@@ -228,7 +254,7 @@ inline void store_out(const DecodeArgs<T>& a, int64_t at, const float* o) {
 
 template <class T>
 void decode_impl(const DecodeArgs<T>& a) {
-  const int d = a.d, H = a.H, G = a.G, group = H / G, pd = pair_dim(d);
+  const int d = a.d, H = a.H, G = a.G, group = H / G, qd = dot_dim(d);
   const int64_t ldq = (int64_t)H * d, ldkv = (int64_t)G * d;
   const float qscale = a.qscale;
 
@@ -236,25 +262,25 @@ void decode_impl(const DecodeArgs<T>& a) {
   const int NG = a.groups, NB = (G + NG - 1) / NG;  // kv groups per item, blocks of them per sequence
   const int64_t per_group = decode_scratch_floats(d, a.max_rows);
   // The same item over either cache layout: only where key row j lies differs. kc and vc point at
-  // the first group's columns; the item's groups are adjacent in every row, so a tile reads
-  // ng*d elements of each row in one piece rather than d elements from rows G*d apart.
+  // the first group's columns; the item's groups are adjacent in every row.
   auto item_of = [&](int64_t item, int worker, const auto& kc, const auto& vc) {
     const int64_t bi = item / (NB * S), sp = item % S;
     const int64_t b = a.order[bi];
     const int g0 = (int)(item / S % NB) * NG, ng = G - g0 < NG ? G - g0 : NG;
     const int64_t q0 = a.cu_q[b], qn = a.cu_q[b + 1] - q0, kv = a.kv_len[b], rows = qn * group;
-    const int64_t chunk = ceil_div(ceil_div(kv, S), BK) * BK;
+    const int64_t chunk = ceil_div(ceil_div(kv, S), kQkKeys) * kQkKeys;
     const int64_t j_lo = sp * chunk, j_hi = min_of(kv, j_lo + chunk);
     const int64_t past = kv - qn;  // cache rows before the first new token
     float* const scratch = a.scratch + (int64_t)worker * NG * per_group;
-    // group gi's state: q rows [rows][pd] (exact; the logits are scaled), output rows, logits,
-    // maxima, lane sums [rows][kSumLanes] and one packed K tile
+    // group gi's state: q rows [rows][qd] (exact; the logits are scaled), output rows, logits,
+    // maxima and lane sums [rows][kSumLanes]; after group 0's, d zeros for qk_dots
     auto qs_of = [&](int gi) { return reinterpret_cast<T*>(scratch + gi * per_group); };
-    auto o_of = [&](int gi) { return scratch + gi * per_group + rows * pd; };
+    auto o_of = [&](int gi) { return scratch + gi * per_group + rows * qd; };
     auto s_of = [&](int gi) { return o_of(gi) + rows * d; };
     auto m_of = [&](int gi) { return s_of(gi) + rows * BK; };
     auto l_of = [&](int gi) { return m_of(gi) + rows; };
-    auto kt_of = [&](int gi) { return reinterpret_cast<T*>(l_of(gi) + rows * kSumLanes); };
+    T* const zeros = reinterpret_cast<T*>(l_of(0) + rows * kSumLanes);
+    for (int c = 0; c < d; ++c) zeros[c] = T(0);
     for (int gi = 0; gi < ng; ++gi) {
       const int g = g0 + gi;
       T* qs = qs_of(gi);
@@ -262,43 +288,51 @@ void decode_impl(const DecodeArgs<T>& a) {
       // row r: new token t = r / group, head h = g*group + r % group
       for (int64_t r = 0; r < rows; ++r) {
         const T* src = a.q + (q0 + r / group) * ldq + (int64_t)(g * group + r % group) * d;
-        for (int c = 0; c < pd; ++c) qs[r * pd + c] = c < d ? src[c] : T(0);
+        for (int c = 0; c < qd; ++c) qs[r * qd + c] = c < d ? src[c] : T(0);
         for (int c = 0; c < d; ++c) o[r * d + c] = 0.f;
         m[r] = -__builtin_inff();
         for (int x = 0; x < kSumLanes; ++x) l[r * kSumLanes + x] = 0.f;
       }
     }
-    const int64_t row_bytes = (int64_t)d * sizeof(T);
+    // keys of the tile at j0 (cnt of them) that row r may see: new token r / group sees the
+    // cache up to itself
+    auto visible_keys = [&](int64_t r, int64_t j0, int cnt) {
+      const int64_t visible = past + r / group + 1 - j0;
+      return visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
+    };
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += BK) {
       const int cnt = (int)min_of<int64_t>(BK, j_hi - j0);
       // keys the last row sees (the first rows may see fewer): only these are read
       const int seen = (int)min_of<int64_t>(cnt, past + qn - j0);
-      for (int gi = 0; gi < ng; ++gi) {
-        const auto kg = kc.shifted((int64_t)gi * d);
-        const auto vg = vc.shifted((int64_t)gi * d);
-        // The keys and values of the next group's tile (or the next tile's first group) while
-        // this one computes: one group's tile ahead, which L1 holds beside the current one.
-        if (gi + 1 < ng) {
-          prefetch_cache_rows(kc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
-          prefetch_cache_rows(vc.shifted((int64_t)(gi + 1) * d), j0, seen, row_bytes);
-        } else if (j0 + BK < j_hi) {
-          const int next = (int)min_of<int64_t>(BK, j_hi - j0 - BK);
-          prefetch_cache_rows(kc, j0 + BK, next, row_bytes);
-          prefetch_cache_rows(vc, j0 + BK, next, row_bytes);
+      // q.k, then P*V, a few keys at a time through all the item's groups: those rows' pieces
+      // are read together, so the caches are read as a few adjacent streams, which the hardware
+      // prefetchers follow, rather than one group's d elements of each of BK rows at a time.
+      for (int kb = 0; kb < seen; kb += kQkKeys) {
+        const int n = min_of(kQkKeys, seen - kb);
+        for (int gi = 0; gi < ng; ++gi) {
+          const T* kr[kQkKeys];
+          row_pointers(kc.shifted((int64_t)gi * d), j0 + kb, n, kr);
+          qk_dots(qs_of(gi), rows, kr, n, d, zeros, qscale, s_of(gi) + kb);
         }
+      }
+      for (int gi = 0; gi < ng; ++gi) {
         float *o = o_of(gi), *s = s_of(gi), *m = m_of(gi), *l = l_of(gi);
-        T* kt = kt_of(gi);
-        pack_cache_keys(kg, G, d, j0, seen, kt);
-        qk_rows(qs_of(gi), rows, kt, d, qscale, s);
-        const T* vr[BK];
-        row_pointers(vg, j0, seen, vr);
         for (int64_t r = 0; r < rows; ++r) {
-          const int64_t visible = past + r / group + 1 - j0;  // keys of this tile row r may see
-          const int upto = visible < 0 ? 0 : (int)min_of<int64_t>(visible, cnt);
           float* sr = s + r * BK;
-          for (int jj = upto; jj < BK; ++jj) sr[jj] = -__builtin_inff();
+          for (int jj = visible_keys(r, j0, cnt); jj < BK; ++jj) sr[jj] = -__builtin_inff();
           decode_softmax_row(sr, m[r], l + r * kSumLanes, o + r * d, d);
-          pv_row(sr, upto, vr, d, o + r * d);
+        }
+      }
+      for (int kb = 0; kb < seen; kb += kPvKeys) {
+        const int n = min_of(kPvKeys, seen - kb);
+        for (int gi = 0; gi < ng; ++gi) {
+          const T* vr[kPvKeys];
+          row_pointers(vc.shifted((int64_t)gi * d), j0 + kb, n, vr);
+          float *o = o_of(gi), *s = s_of(gi);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int upto = min_of(visible_keys(r, j0, cnt) - kb, n);
+            if (upto > 0) pv_row(s + r * BK + kb, upto, vr, d, o + r * d);
+          }
         }
       }
     }

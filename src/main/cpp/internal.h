@@ -278,10 +278,11 @@ struct DecodeArgs {
   float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
   int groups;        // adjacent kv groups per work item, >= 1
 };
-// Per worker: q rows (padded to pair_dim), output rows, logits, max and 16 lane sums per row; one
-// packed K tile (counted in floats, enough for either type).
+// Per kv group of a work item: q rows (zero-padded to a multiple of 32 elements, counted in floats,
+// enough for either type), output rows, logits, max and 16 lane sums per row; a row of zeros.
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
-  return rows * ((int64_t)pair_dim(d) + d + kBlockK + 17) + (int64_t)kBlockK * pair_dim(d) + 64;
+  const int64_t qd = ((int64_t)d + 31) / 32 * 32;
+  return rows * (qd + d + kBlockK + 17) + qd + 64;
 }
 
 // Small-M dense layers (fp_cpu_linear): y_i[r, :] (+)= x[r, :] w_i^T for `count` weight matrices

@@ -21,9 +21,9 @@ template <class T> constexpr T min_of(T a, T b) { return a < b ? a : b; }
 template <class T> constexpr bool kBf16 = false;
 template <> constexpr bool kBf16<bf16> = true;
 
-// Columns [0, cnt) of dst [words][BK] (dst may point at a column within the tile) = the transpose
-// of src [cnt][words] (row stride ld words); the other columns are left alone.
-inline void pack_words_at(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
+// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
+// keys: the K packing of both element types, on 32-bit words.
+inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
   int j0 = 0;
 #if defined(FP_HAVE_TRANSPOSE16)
   for (; j0 + 16 <= cnt; j0 += 16) {
@@ -35,12 +35,6 @@ inline void pack_words_at(const uint32_t* src, int64_t ld, int cnt, int words, u
 #endif
   for (int jj = j0; jj < cnt; ++jj)
     for (int c = 0; c < words; ++c) dst[c * BK + jj] = src[jj * ld + c];
-}
-
-// dst [words][BK] = the transpose of src [cnt][words] (row stride ld words), zero-padded to BK
-// keys: the K packing of both element types, on 32-bit words.
-inline void pack_words(const uint32_t* src, int64_t ld, int cnt, int words, uint32_t* dst) {
-  pack_words_at(src, ld, cnt, words, dst);
   for (int c = 0; c < words; ++c)
     for (int jj = cnt; jj < BK; ++jj) dst[c * BK + jj] = 0;
 }

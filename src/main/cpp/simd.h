@@ -116,6 +116,28 @@ inline void transpose16(const uint32_t* src, int64_t lds, uint32_t* dst, int64_t
     _mm512_storeu_si512(dst + (12 + k) * ldd, _mm512_shuffle_i32x4(x1, y1, 0xDD));
   }
 }
+// out[j] = the sum of the 16 lanes of a[j], j < 16, by one fixed tree on every path: lane i plus
+// lane i + 8, then the same at strides 4, 2 and 1 (lane_sums16 below states it in scalars). Here
+// as a butterfly over 16 registers, 46 shuffles and adds for 16 sums.
+#define FP_HAVE_LANE_SUMS16 1
+inline void lane_sums16(const Vec* a, float* out) {
+  __m512 s[8], t[4], r[2];
+  for (int m = 0; m < 8; ++m)  // halves: key 2m's lanes i + i+8, key 2m+1's
+    s[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * m].v, a[2 * m + 1].v, 0x44),
+                         _mm512_shuffle_f32x4(a[2 * m].v, a[2 * m + 1].v, 0xEE));
+  for (int p = 0; p < 4; ++p)  // quarter q: key 4p + q, stride 4
+    t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * p], s[2 * p + 1], 0x88),
+                         _mm512_shuffle_f32x4(s[2 * p], s[2 * p + 1], 0xDD));
+  for (int w = 0; w < 2; ++w) {  // quarter q: keys 8w + q and 8w + 4 + q, two lanes each, stride 2
+    const __m512d u = _mm512_castps_pd(t[2 * w]), v = _mm512_castps_pd(t[2 * w + 1]);
+    r[w] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(u, v)), _mm512_castpd_ps(_mm512_unpackhi_pd(u, v)));
+  }
+  // stride 1: lane 4q + i holds key 4i + q, put back in key order
+  const __m512 sum = _mm512_add_ps(_mm512_shuffle_ps(r[0], r[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(r[0], r[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, sum));
+}
 // Register blocking: rows x vectors of accumulators for q*k^T and p*v (32 zmm registers).
 constexpr int kQkRows = 4, kQkVecs = 4, kPvRows = 4, kPvVecs = 4;
 // W float16 values as fp32 (exact): vcvtph2ps is part of AVX-512F.
@@ -193,6 +215,26 @@ inline void store_bf16(Vec x, uint16_t* p) {
 inline void store_bf16x2(Vec lo, Vec hi, uint16_t* p) {
   store_bf16(lo, p);
   store_bf16(hi, p + 8);
+}
+// out[j] = the sum of the 16 lanes of a[2j], a[2j+1] (lanes 0-7, 8-15), j < 16, by lane_sums16's
+// tree: the halves added (lane i + i+8), then strides 4, 2 and 1 as a butterfly over 8 keys.
+#define FP_HAVE_LANE_SUMS16 1
+inline void lane_sums16(const Vec* a, float* out) {
+  for (int j0 = 0; j0 < 16; j0 += 8) {
+    __m256 p[8], t[4], r[2];
+    for (int j = 0; j < 8; ++j) p[j] = _mm256_add_ps(a[2 * (j0 + j)].v, a[2 * (j0 + j) + 1].v);
+    for (int i = 0; i < 4; ++i)  // half h: key 2i + h, stride 4
+      t[i] = _mm256_add_ps(_mm256_permute2f128_ps(p[2 * i], p[2 * i + 1], 0x20),
+                           _mm256_permute2f128_ps(p[2 * i], p[2 * i + 1], 0x31));
+    for (int w = 0; w < 2; ++w) {  // half h: keys 4w + h and 4w + 2 + h, two lanes each, stride 2
+      const __m256d u = _mm256_castps_pd(t[2 * w]), v = _mm256_castps_pd(t[2 * w + 1]);
+      r[w] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(u, v)), _mm256_castpd_ps(_mm256_unpackhi_pd(u, v)));
+    }
+    // stride 1: lane 4h + i holds key 2i + h, put back in key order
+    const __m256 sum = _mm256_add_ps(_mm256_shuffle_ps(r[0], r[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm256_shuffle_ps(r[0], r[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm256_storeu_ps(out + j0, _mm256_permutevar8x32_ps(sum, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
 }
 // 16 ymm registers: 8 accumulators + operands.
 constexpr int kQkRows = 4, kQkVecs = 2, kPvRows = 2, kPvVecs = 4;
@@ -289,6 +331,20 @@ constexpr int kLinRows = 6, kLinCols = 4;
 // bf16 is exact in fp32, so each fma rounds once, like each of vdpbf16ps's two additions: the
 // converting paths compute the same function as the native instruction.
 inline Vec dot2(Vec acc, Pairs a, Pairs b) { return fma(a.even(), b.even(), fma(a.odd(), b.odd(), acc)); }
+#endif
+
+#if !defined(FP_HAVE_LANE_SUMS16)
+// out[j] = the sum of key j's 16 lanes (a[j * 16/W + h] holds lanes h*W..h*W+W-1), j < 16, by the
+// tree every path uses: lane i plus lane i + 8, then the same at strides 4, 2 and 1.
+inline void lane_sums16(const Vec* a, float* out) {
+  for (int j = 0; j < 16; ++j) {
+    float l[16];
+    for (int h = 0; h < 16 / Vec::W; ++h) a[j * (16 / Vec::W) + h].store(l + h * Vec::W);
+    for (int stride = 8; stride > 0; stride /= 2)
+      for (int i = 0; i < stride; ++i) l[i] = l[i] + l[i + stride];
+    out[j] = l[0];
+  }
+}
 #endif
 
 // 2^x for the x <= 0 of softmax (-inf, from masking, gives exactly 0): a degree-5 fit of 2^f on
