@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -26,6 +27,30 @@ int default_threads() {
   return hc > 0 ? (int)hc : 1;
 }
 
+// How long a worker keeps polling for the next job, and the caller for the last item, before
+// sleeping on a condition variable. A decode step calls the pool about five times a layer with a
+// few microseconds of Java between calls; waking a sleeping thread costs more than that (a 16-row
+// decode attention call: 40 us through a sleeping pool, 13 us on one thread), so waits this short
+// are spent polling, as OpenMP runtimes do.
+constexpr int64_t kSpinNanos = 200000;
+
+int64_t now_nanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Polls done() until it holds or kSpinNanos pass; true if it held.
+template <class F>
+bool spin_until(F&& done) {
+  const int64_t t0 = now_nanos();
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0 && now_nanos() - t0 > kSpinNanos) return done();
+  }
+}
+
 class Pool {
  public:
   std::mutex job_mu;  // held by the one caller whose job the pool runs
@@ -34,48 +59,51 @@ class Pool {
   void resize(int n) {  // job_mu held
     {
       std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     start_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
-    stop_ = false;
+    stop_.store(false);
     // A new worker has seen every job so far: starting it at generation 0 made it take the last,
     // finished job for a new one and count itself done once too often (a hang or a worker still
     // draining after run() returned).
-    for (int id = 1; id < n; ++id) threads_.emplace_back(&Pool::worker_loop, this, id, generation_);
+    for (int id = 1; id < n; ++id) threads_.emplace_back(&Pool::worker_loop, this, id, generation_.load());
     size = n;
   }
 
   void run(int64_t count, ItemFn fn, void* ctx, int workers) {  // job_mu held
     {
+      // The job is published by the generation's increment (release); a worker that sees the new
+      // generation (acquire) sees the job. Every worker has finished the last job: run() waited.
       std::lock_guard<std::mutex> lk(mu_);
       fn_ = fn;
       ctx_ = ctx;
       count_ = count;
       limit_ = workers;
-      next_.store(0);
-      running_ = (int)threads_.size();
-      ++generation_;
+      next_.store(0, std::memory_order_relaxed);
+      running_.store((int)threads_.size(), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     start_cv_.notify_all();
     drain(0);
+    if (spin_until([&] { return running_.load(std::memory_order_acquire) == 0; })) return;
     std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return running_ == 0; });
+    done_cv_.wait(lk, [&] { return running_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
-  std::mutex mu_;
+  std::mutex mu_;  // guards the sleeps: changes that wake a sleeper are made under it
   std::condition_variable start_cv_, done_cv_;
   std::vector<std::thread> threads_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
   ItemFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t count_ = 0;
   int limit_ = 1;
   std::atomic<int64_t> next_{0};
-  int running_ = 0;
+  std::atomic<int> running_{0};
 
   void drain(int id) {
     if (id >= limit_) return;
@@ -83,15 +111,20 @@ class Pool {
   }
 
   void worker_loop(int id, uint64_t seen) {
-    std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
-      start_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      lk.unlock();
+      auto ready = [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(ready)) {
+        std::unique_lock<std::mutex> lk(mu_);
+        start_cv_.wait(lk, ready);
+      }
+      if (stop_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       drain(id);
-      lk.lock();
-      if (--running_ == 0) done_cv_.notify_one();
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // The caller may be about to sleep: taking mu_ orders this wake after its last check.
+        { std::lock_guard<std::mutex> lk(mu_); }
+        done_cv_.notify_one();
+      }
     }
   }
 };
