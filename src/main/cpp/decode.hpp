@@ -41,7 +41,7 @@ inline void dot_step(Vec* acc, const bf16* q, const bf16* k) {
 
 // Keys a work item takes through all its groups at a time: 16, one lane_sums16 for q.k, and an
 // output row stays in registers over them for P*V. 16 rows' pieces are adjacent streams. (For
-// one token over 32 layers of 665-row caches: 8 or 32 keys 7-10% slower, 64 18%.)
+// one token over 32 layers of 665-row caches: 8 or 32 keys 7-10% slower, 64 16-20%.)
 constexpr int kQkKeys = 16, kPvKeys = 16;
 
 // s[r][jj] = scale * qs[r] . kr[jj] for rows r < rows and keys jj < cnt (qs rows dot_dim(d) apart,
