@@ -15,10 +15,12 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class InteropAndConcurrencyTest {
   static final int N = 150, H = 8, G = 2, D = 64, P = 10, V = 100;
@@ -140,6 +142,31 @@ class InteropAndConcurrencyTest {
         assertEquals(t, Kernels.threads());
         float[][] got = run(q, k, v);
         for (int j = 0; j < base.length; j++) assertArrayEquals(base[j], got[j], "threads=" + t + " output " + j);
+      }
+    } finally {
+      Kernels.useThreads(before);
+    }
+  }
+
+  /**
+   * The pool's workers poll for a while after each job before they sleep: calls back to back (taken
+   * while polling), calls after a pause longer than the polling (workers woken from sleep) and
+   * resizes in between all give the same bits, and none hangs.
+   */
+  @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void pollingAndSleepingWorkersGiveTheSameBits() throws InterruptedException {
+    Random rnd = new Random(17);
+    float[] q = Reference.gaussian(rnd, SHAPE.qLength()), k = Reference.gaussian(rnd, SHAPE.kvLength()),
+        v = Reference.gaussian(rnd, SHAPE.kvLength());
+    int before = Kernels.threads();
+    float[][] base = run(q, k, v);
+    try {
+      for (int i = 0; i < 60; i++) {
+        if (i % 20 == 0) Kernels.useThreads(1 + i / 20 % 3 + 1); // 2, 3, 4 workers
+        if (i % 5 == 4) Thread.sleep(2); // past the polling window: the workers sleep
+        float[][] got = run(q, k, v);
+        for (int j = 0; j < base.length; j++) assertArrayEquals(base[j], got[j], "call " + i + " output " + j);
       }
     } finally {
       Kernels.useThreads(before);
