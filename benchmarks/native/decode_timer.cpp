@@ -3,9 +3,10 @@
 // - `linear`: fp_cpu_linear over eight [11008, 4096] BF16 weights (721 MB a pass, far past the
 //   caches) at 1, 2, 8 and 16 rows, beside fp_cpu_read_stream over the same weights; medians of 7
 //   passes, three rounds.
-// - `attention B KV [L]`: fp_cpu_decode_attention, bf16, H = G = 32, d = 128, one new token for
-//   each of B sequences with KV cached rows, over L layers of separate caches (default 32, so the
-//   K/V come from memory; L = 1 repeated measures the compute from cache); median of 15 passes.
+// - `attention B KV [L [H G]]`: fp_cpu_decode_attention, bf16, d = 128, H query heads over G kv
+//   heads (default 32 and 32; Qwen2-VL-7B is 28 and 4), one new token for each of B sequences
+//   with KV cached rows, over L layers of separate caches (default 32, so the K/V come from
+//   memory; L = 1 repeated measures the compute from cache); median of 15 passes.
 //
 // Build and run (after `mvn -q package -DskipTests` made target/native):
 //   g++ -O2 -Isrc/main/cpp benchmarks/native/decode_timer.cpp -Ltarget/native
@@ -88,16 +89,16 @@ int time_linear() {
   return 0;
 }
 
-int time_attention(int B, int64_t kv, int L) {
-  const int H = 32, d = 128;
-  const int64_t row = (int64_t)H * d;
+int time_attention(int B, int64_t kv, int L, int H, int G) {
+  const int d = 128;
+  const int64_t row = (int64_t)G * d, qrow = (int64_t)H * d;
   std::vector<const void*> k(L * B), v(L * B);
   for (int i = 0; i < L * B; ++i) {
     k[i] = random_bf16(kv * row, 2 * i);
     v[i] = random_bf16(kv * row, 2 * i + 1);
   }
-  uint16_t* q = random_bf16(B * row, 99);
-  std::vector<float> out(B * row);
+  uint16_t* q = random_bf16(B * qrow, 99);
+  std::vector<float> out(B * qrow);
   std::vector<int64_t> cu(B + 1), len(B, kv);
   for (int b = 0; b <= B; ++b) cu[b] = b;
   const int reps = L == 1 ? 400 : 1;  // one layer: repeat it, so the caches serve from cache
@@ -106,13 +107,13 @@ int time_attention(int B, int64_t kv, int L) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r)
       for (int l = 0; l < L; ++l)
-        check(fp_cpu_decode_attention(q, cu.data(), B, H, H, d, FP_DTYPE_BF16, 0.0884f, &k[l * B], &v[l * B],
+        check(fp_cpu_decode_attention(q, cu.data(), B, H, G, d, FP_DTYPE_BF16, 0.0884f, &k[l * B], &v[l * B],
                                       len.data(), out.data(), FP_DTYPE_F32, nullptr),
               "fp_cpu_decode_attention");
     t.push_back(seconds_since(t0) / reps);
   }
   const double bytes = 2.0 * L * B * kv * row * 2;
-  std::printf("B %d, %lld rows, %d layers: %.2f ms a pass (%.1f GB/s of K/V)\n", B, (long long)kv, L,
+  std::printf("B %d, %lld rows, %d layers, H %d, G %d: %.2f ms a pass (%.1f GB/s of K/V)\n", B, (long long)kv, L, H, G,
               median(t) * 1e3, bytes / median(t) / 1e9);
   return 0;
 }
@@ -122,7 +123,8 @@ int time_attention(int B, int64_t kv, int L) {
 int main(int argc, char** argv) {
   if (argc >= 2 && !std::strcmp(argv[1], "linear")) return time_linear();
   if (argc >= 4 && !std::strcmp(argv[1], "attention"))
-    return time_attention(std::atoi(argv[2]), std::atoll(argv[3]), argc > 4 ? std::atoi(argv[4]) : 32);
-  std::fprintf(stderr, "usage: decode_timer linear | decode_timer attention B KV [L]\n");
+    return time_attention(std::atoi(argv[2]), std::atoll(argv[3]), argc > 4 ? std::atoi(argv[4]) : 32,
+                          argc > 6 ? std::atoi(argv[5]) : 32, argc > 6 ? std::atoi(argv[6]) : 32);
+  std::fprintf(stderr, "usage: decode_timer linear | decode_timer attention B KV [L [H G]]\n");
   return 2;
 }
