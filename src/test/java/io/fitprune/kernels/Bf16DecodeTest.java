@@ -124,7 +124,7 @@ class Bf16DecodeTest {
       // one sequence, one kv head, a long cache: split along the keys and merged
       randomCase(3, 4, 1, 64, new long[] {1500}, new long[] {3}, 7),
       // head dim 80 (a part step of q.k lanes and of widened V), 10 rows a kv group: work items of 6
-      // groups and of the 2 left; one sequence long enough to be split when alone
+      // groups and of the 2 left
       randomCase(4, 16, 8, 80, new long[] {37, 300, 700}, new long[] {5, 2, 1}, 3),
     };
   }
