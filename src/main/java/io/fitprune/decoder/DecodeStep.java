@@ -32,8 +32,10 @@ final class DecodeStep {
   /**
    * Batch rows up to which decode steps run here; larger batches take libtorch's GEMMs, which are
    * compute-bound and closer to the arithmetic limit. GemvBench on a [11008, 4096] BF16 weight
-   * (Zen 5, 2 cores): ours / libtorch 0.33 at 1 row, 0.53 at 8, 0.67 at 16, 0.84 at 32, 1.25 at 64
-   * (earlier runs: about even at 32).
+   * (Zen 5, 2 cores): ours / libtorch 0.28 at 1 row, 0.40 at 8, 0.49 at 16, 0.74 at 32, 0.98 at 64,
+   * 1.22 at 128 (with 8-row tiles: 0.84 at 32, 1.25 at 64). Between 32 and 64 rows the gain is
+   * small and both paths are bound by arithmetic, so the boundary stays where libtorch's bf16
+   * rounding of the dense outputs begins.
    */
   static final int MAX_ROWS = 32;
 
