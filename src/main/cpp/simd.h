@@ -154,7 +154,7 @@ inline Vec load_bf16(const uint16_t* p) {
 // chunk stays in L1 beside the weights' while the group's row tiles take turns. Through
 // fp_cpu_linear on eight [11008, 4096] BF16 weights, alternating builds: 8 rows 16.3-17.8 ms
 // against 20.6-22.1 for 8 x 4 (whose 32 accumulators spill), 16 rows 24.7-25.7 against
-// 33.4-34.1, one row 10.7-10.9 against 11.6-13.1; 4 x 5 about as good, 5 x 5, 3 x 7 and 2 x 10
+// 33.4-34.1, one row 10.7-11.3 against 11.6-13.1; 4 x 5 about as good, 5 x 5, 3 x 7 and 2 x 10
 // slower. With the weights in cache, 8 rows compute at 44 GB/s of weights against 38.
 constexpr int kLinRows = 4, kLinCols = 6;
 
