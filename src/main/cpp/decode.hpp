@@ -157,15 +157,14 @@ inline void pv_row(const float* p, int cnt, const T* const* vr, int d, float* o)
   }
 }
 
-// Where row j of a cache lies (the group's columns included): a contiguous cache [cap,G,d], or a
-// paged pool [blocks, block_size, G, d] through the sequence's block table (checked by the API),
-// where run(j) says how many rows from j on are adjacent in memory.
+// Where row j of a cache lies (the item's first group's columns included): a contiguous cache
+// [cap,G,d], or a paged pool [blocks, block_size, G, d] through the sequence's block table
+// (checked by the API).
 template <class T>
 struct FlatRows {
   const T* base;
   int64_t ld;
   const T* row(int64_t j) const { return base + j * ld; }
-  FlatRows shifted(int64_t off) const { return {base + off, ld}; }
 };
 template <class T>
 struct PagedRows {
@@ -173,24 +172,22 @@ struct PagedRows {
   const int32_t* table;
   int64_t bs, ld;
   const T* row(int64_t j) const { return pool + ((int64_t)table[j / bs] * bs + j % bs) * ld; }
-  int64_t run(int64_t j) const { return bs - j % bs; }
-  PagedRows shifted(int64_t off) const { return {pool + off, table, bs, ld}; }
 };
 
-// Calls f(jj, row) for rows j0 + jj, jj < cnt, walking the layout: one division per call, not per
+// rows[jj] = row j0 + jj of a cache, jj < cnt, walking the layout: one division per call, not per
 // row (a decode item does only a few multiply-adds per row it reads, so per-row address
 // arithmetic would show).
-template <class T, class F>
-inline void for_rows(const FlatRows<T>& v, int64_t j0, int cnt, F&& f) {
+template <class T>
+inline void row_pointers(const FlatRows<T>& v, int64_t j0, int cnt, const T** rows) {
   const T* p = v.row(j0);
-  for (int jj = 0; jj < cnt; ++jj, p += v.ld) f(jj, p);
+  for (int jj = 0; jj < cnt; ++jj, p += v.ld) rows[jj] = p;
 }
-template <class T, class F>
-inline void for_rows(const PagedRows<T>& v, int64_t j0, int cnt, F&& f) {
+template <class T>
+inline void row_pointers(const PagedRows<T>& v, int64_t j0, int cnt, const T** rows) {
   int64_t block = j0 / v.bs, off = j0 % v.bs;
   const T* p = v.row(j0);
   for (int jj = 0; jj < cnt; ++jj) {
-    f(jj, p);
+    rows[jj] = p;
     if (++off < v.bs) {
       p += v.ld;
     } else if (jj + 1 < cnt) {  // the next block is read only when a row of it is
@@ -198,12 +195,6 @@ inline void for_rows(const PagedRows<T>& v, int64_t j0, int cnt, F&& f) {
       p = v.pool + (int64_t)v.table[++block] * v.bs * v.ld;
     }
   }
-}
-
-// Rows [j0, j0+cnt) of a cache: vr[jj] points at row j0+jj.
-template <class Rows, class T>
-inline void row_pointers(const Rows& v, int64_t j0, int cnt, const T** vr) {
-  for_rows(v, j0, cnt, [&](int jj, const T* row) { vr[jj] = row; });
 }
 
 static_assert(kSumLanes % W == 0 && BK % kSumLanes == 0, "sum lanes");
@@ -307,11 +298,13 @@ void decode_impl(const DecodeArgs<T>& a) {
       // q.k, then P*V, a few keys at a time through all the item's groups: those rows' pieces
       // are read together, so the caches are read as a few adjacent streams, which the hardware
       // prefetchers follow, rather than one group's d elements of each of BK rows at a time.
+      // (the rows are found once for the item's first group; group gi lies gi*d further on)
       for (int kb = 0; kb < seen; kb += kQkKeys) {
         const int n = min_of(kQkKeys, seen - kb);
+        const T *k0[kQkKeys], *kr[kQkKeys];
+        row_pointers(kc, j0 + kb, n, k0);
         for (int gi = 0; gi < ng; ++gi) {
-          const T* kr[kQkKeys];
-          row_pointers(kc.shifted((int64_t)gi * d), j0 + kb, n, kr);
+          for (int jj = 0; jj < n; ++jj) kr[jj] = k0[jj] + (int64_t)gi * d;
           qk_dots(qs_of(gi), rows, kr, n, d, zeros, qscale, s_of(gi) + kb);
         }
       }
@@ -325,9 +318,10 @@ void decode_impl(const DecodeArgs<T>& a) {
       }
       for (int kb = 0; kb < seen; kb += kPvKeys) {
         const int n = min_of(kPvKeys, seen - kb);
+        const T *v0[kPvKeys], *vr[kPvKeys];
+        row_pointers(vc, j0 + kb, n, v0);
         for (int gi = 0; gi < ng; ++gi) {
-          const T* vr[kPvKeys];
-          row_pointers(vc.shifted((int64_t)gi * d), j0 + kb, n, vr);
+          for (int jj = 0; jj < n; ++jj) vr[jj] = v0[jj] + (int64_t)gi * d;
           float *o = o_of(gi), *s = s_of(gi);
           for (int64_t r = 0; r < rows; ++r) {
             const int upto = min_of(visible_keys(r, j0, cnt) - kb, n);

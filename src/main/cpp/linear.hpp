@@ -5,9 +5,9 @@
 // checkpoint stores them (no repacked copy): each tile takes kLinCols weight rows from far apart in
 // its block (see linear_block) and streams them along k together, prefetching ahead, while every
 // row tile of x (kLinRows rows, packed, from L1/L2) is multiplied into its accumulators. A block of
-// weight rows is one work item, so the output columns are split over the threads; the x rows of all row tiles reuse a block's weights
-// while they are still in cache, so each weight byte comes from memory once per call, whatever
-// the number of rows.
+// weight rows is one work item, so the output columns are split over the threads; the x rows of
+// all row tiles reuse a block's weights while they are still in cache, so each weight byte comes
+// from memory once per call, whatever the number of rows.
 //
 // Arithmetic: bf16 weights take x rounded to bf16 and dot2 (vdpbf16ps, or the same function
 // through exact conversions), fp32 accumulation; fp32 and fp16 weights (fp16 converted exactly)
