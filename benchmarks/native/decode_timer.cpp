@@ -1,8 +1,10 @@
 // Times a decode step's native parts through the C API alone (no JVM), for quick A/B comparisons
 // of kernel changes (JMH's DecodeStepBench and GemvBench remain the reference for published ratios):
-// - `linear`: fp_cpu_linear over eight [11008, 4096] BF16 weights (721 MB a pass, far past the
-//   caches) at 1, 2, 8 and 16 rows, beside fp_cpu_read_stream over the same weights; medians of 7
-//   passes, three rounds.
+// - `linear [L [N [ISA]]]`: fp_cpu_linear over L [N, 4096] BF16 weights (default eight [11008,
+//   4096], 721 MB a pass, far past the caches; `linear 4 512` fits in cache and measures the
+//   arithmetic) at 1, 2, 8 and 16 rows, beside fp_cpu_read_stream over the same weights; medians
+//   of 7 passes, three rounds. ISA (an fp_isa value, e.g. 1 for AVX2) forces an instruction-set
+//   path.
 // - `attention B KV [L [H G]]`: fp_cpu_decode_attention, bf16, d = 128, H query heads over G kv
 //   heads (default 32 and 32; Qwen2-VL-7B is 28 and 4), one new token for each of B sequences
 //   with KV cached rows, over L layers of separate caches (default 32, so the K/V come from
@@ -13,6 +15,7 @@
 //       -lfitprune_cuda -lfitprune_cpu -lcudart_static -lpthread -ldl -lrt -o /tmp/decode_timer
 //   (one command line)
 //   /tmp/decode_timer linear
+//   /tmp/decode_timer linear 4 512
 //   /tmp/decode_timer attention 1 665
 #include <algorithm>
 #include <chrono>
@@ -52,9 +55,9 @@ void check(int st, const char* what) {
   }
 }
 
-int time_linear() {
-  const int L = 8;
-  const int64_t K = 4096, N = 11008;
+int time_linear(int L, int64_t N, int isa) {
+  const int64_t K = 4096;
+  if (isa >= 0) check(fp_cpu_set_isa(isa), "fp_cpu_set_isa");
   std::vector<uint16_t*> w(L);
   for (int l = 0; l < L; ++l) w[l] = random_bf16(N * K, l);
   std::vector<float> x(16 * K), y(16 * N);
@@ -121,10 +124,12 @@ int time_attention(int B, int64_t kv, int L, int H, int G) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && !std::strcmp(argv[1], "linear")) return time_linear();
+  if (argc >= 2 && !std::strcmp(argv[1], "linear"))
+    return time_linear(argc > 2 ? std::atoi(argv[2]) : 8, argc > 3 ? std::atoll(argv[3]) : 11008,
+                       argc > 4 ? std::atoi(argv[4]) : -1);
   if (argc >= 4 && !std::strcmp(argv[1], "attention"))
     return time_attention(std::atoi(argv[2]), std::atoll(argv[3]), argc > 4 ? std::atoi(argv[4]) : 32,
                           argc > 6 ? std::atoi(argv[5]) : 32, argc > 6 ? std::atoi(argv[6]) : 32);
-  std::fprintf(stderr, "usage: decode_timer linear | decode_timer attention B KV [L [H G]]\n");
+  std::fprintf(stderr, "usage: decode_timer linear [L [N [ISA]]] | decode_timer attention B KV [L [H G]]\n");
   return 2;
 }
