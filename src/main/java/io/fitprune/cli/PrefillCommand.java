@@ -156,6 +156,7 @@ final class PrefillCommand implements Callable<Integer> {
     }
     Arrays.sort(secs);
     Arrays.sort(base);
+    double probeBefore = probeBeforeDecode(dec);
     long t0 = System.nanoTime();
     int[] ids = dec.generate(p, generate);
     double decodeSec = (System.nanoTime() - t0) / 1e9;
@@ -180,7 +181,7 @@ final class PrefillCommand implements Callable<Integer> {
             measured / (c.baseline() / c.pruned()));
       }
     }
-    if (generate > 1) printDecode(dec, generate - 1, decodeSec, "");
+    if (generate > 1) printDecode(dec, generate - 1, decodeSec, probeBefore, "");
     System.out.println("tokens entering each layer: " + Arrays.toString(entering));
     System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
     System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
@@ -258,6 +259,7 @@ final class PrefillCommand implements Callable<Integer> {
       secs[i] = ps.get(0).seconds();
     }
     Arrays.sort(secs);
+    double probeBefore = probeBeforeDecode(dec);
     long t0 = System.nanoTime();
     int[][] ids = batch.generate(ps, generate);
     double decodeSec = (System.nanoTime() - t0) / 1e9;
@@ -290,7 +292,7 @@ final class PrefillCommand implements Callable<Integer> {
       System.out.println(lead + "kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
       System.out.println(lead + "output ids: " + Arrays.toString(ids[b].length == 0 ? new int[] {p.nextToken()} : ids[b]));
     }
-    if (generate > 1) printDecode(dec, generate - 1, decodeSec, B > 1 ? ", " + B + " requests per step" : "");
+    if (generate > 1) printDecode(dec, generate - 1, decodeSec, probeBefore, B > 1 ? ", " + B + " requests per step" : "");
     ps.forEach(Decoder.Prefill::close);
     return 0;
   }
@@ -320,15 +322,28 @@ final class PrefillCommand implements Callable<Integer> {
    * The decode line (its form is read by checks outside the project), then the weight bytes a step
    * read per second against the read probe over the same weights, measured now.
    */
-  private static void printDecode(Decoder dec, int steps, double seconds, String suffix) {
+  /**
+   * The read probe over the weights a decode step reads, just before decoding (with --generate > 1;
+   * NaN otherwise). A first pass faults in mapped pages the prefill did not touch. The probe runs
+   * again after decoding, so the efficiency is bracketed by two measurements of the same minutes:
+   * on a shared machine the read bandwidth drifts by tens of percent between runs.
+   */
+  private double probeBeforeDecode(Decoder dec) {
+    if (generate <= 1) return Double.NaN;
+    dec.weightReadBandwidth();
+    return dec.weightReadBandwidth();
+  }
+
+  private static void printDecode(Decoder dec, int steps, double seconds, double probeBefore, String suffix) {
     double secondsPerToken = seconds / steps;
     System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%s%n", steps, seconds,
         1e3 * secondsPerToken, suffix);
     double gb = dec.decodeWeightBytes() / 1e9, rate = gb / secondsPerToken;
-    dec.weightReadBandwidth(); // the first pass may still fault pages in
-    double probe = dec.weightReadBandwidth();
+    double probeAfter = dec.weightReadBandwidth();
+    double lo = Math.min(probeBefore, probeAfter), hi = Math.max(probeBefore, probeAfter);
     System.out.printf(Locale.ROOT, "decode bandwidth: %.2f GB of weights per token, %.1f GB/s; read probe over the same "
-        + "weights %.1f GB/s (%.0f%%)%n", gb, rate, probe, 100 * rate / probe);
+        + "weights %.1f GB/s before decode, %.1f after (%.0f-%.0f%%)%n", gb, rate, probeBefore, probeAfter,
+        100 * rate / hi, 100 * rate / lo);
   }
 
   /** The process's peak resident set (Linux: VmHWM in /proc/self/status, mapped weights included), or null. */
