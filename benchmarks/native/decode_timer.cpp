@@ -5,6 +5,12 @@
 //   arithmetic) at 1, 2, 8 and 16 rows, beside fp_cpu_read_stream over the same weights; medians
 //   of 7 passes, three rounds. ISA (an fp_isa value, e.g. 1 for AVX2) forces an instruction-set
 //   path.
+// - `step [L [ROWS]]`: the dense layers of a LLaMA-7B decode step (D = 4096, F = 11008, BF16)
+//   grouped as the JVM's DecodeStep calls them: q/k/v in one call, o, gate/up with SwiGLU in one
+//   call, down, for L layers (default 32, 13.2 GB with the 32064-row LM head), for ROWS rows
+//   (default 1); each pass is followed by the read probe over the same weights, matrix by matrix,
+//   and six pass/probe pairs are printed with their ratio. Compared with `prefill --generate`'s
+//   decode line, it tells the kernels' share of a 7B step from the JVM's.
 // - `attention B KV [L [H G]]`: fp_cpu_decode_attention, bf16, d = 128, H query heads over G kv
 //   heads (default 32 and 32; Qwen2-VL-7B is 28 and 4), one new token for each of B sequences
 //   with KV cached rows, over L layers of separate caches (default 32, so the K/V come from
@@ -17,6 +23,7 @@
 //   /tmp/decode_timer linear
 //   /tmp/decode_timer linear 4 512
 //   /tmp/decode_timer attention 1 665
+//   /tmp/decode_timer step
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -121,6 +128,64 @@ int time_attention(int B, int64_t kv, int L, int H, int G) {
   return 0;
 }
 
+int time_step(int L, int rows) {
+  const int64_t D = 4096, F = 11008, V = 32064;
+  const int32_t bf16[3] = {FP_DTYPE_BF16, FP_DTYPE_BF16, FP_DTYPE_BF16};
+  const int64_t nD[3] = {D, D, D}, nF[2] = {F, F};
+  struct Layer {
+    const void* qkv[3];
+    const void* o;
+    const void* gate_up[2];
+    const void* down;
+  };
+  std::vector<Layer> layers(L);
+  std::vector<std::pair<const void*, int64_t>> all;  // every matrix and its bytes, in reading order
+  auto add = [&](int64_t count, uint32_t seed) {
+    const void* w = random_bf16(count, seed);
+    all.push_back({w, count * 2});
+    return w;
+  };
+  for (int l = 0; l < L; ++l) {
+    Layer& y = layers[l];
+    for (int i = 0; i < 3; ++i) y.qkv[i] = add(D * D, 8 * l + i);
+    y.o = add(D * D, 8 * l + 3);
+    for (int i = 0; i < 2; ++i) y.gate_up[i] = add(F * D, 8 * l + 4 + i);
+    y.down = add(D * F, 8 * l + 6);
+  }
+  const void* head = add(V * D, 8 * L);
+  double bytes = 0;
+  for (auto& m : all) bytes += (double)m.second;
+  std::vector<float> x(rows * D), q(rows * D), k(rows * D), v(rows * D), res(rows * D), g(rows * F), u(rows * F),
+      logits(rows * V);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (float)(i % 7) * 0.1f;
+  for (size_t i = 0; i < q.size(); ++i) q[i] = (float)(i % 5) * 0.1f;
+  std::printf("step: %d layers + LM head, %d row(s), %.2f GB of BF16 weights\n", L, rows, bytes / 1e9);
+  for (int pass = 0; pass < 6; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const Layer& y : layers) {
+      float* qkv[3] = {q.data(), k.data(), v.data()};
+      check(fp_cpu_linear(x.data(), rows, D, 3, y.qkv, bf16, nD, qkv, 0), "q/k/v");
+      float* r = res.data();
+      check(fp_cpu_linear(q.data(), rows, D, 1, &y.o, bf16, nD, &r, FP_LINEAR_ACCUMULATE), "o");
+      float* gu[2] = {g.data(), u.data()};
+      check(fp_cpu_linear(x.data(), rows, D, 2, y.gate_up, bf16, nF, gu, FP_LINEAR_SWIGLU), "gate/up");
+      check(fp_cpu_linear(g.data(), rows, F, 1, &y.down, bf16, nD, &r, FP_LINEAR_ACCUMULATE), "down");
+    }
+    float* lg = logits.data();
+    check(fp_cpu_linear(x.data(), rows, D, 1, &head, bf16, &V, &lg, 0), "lm head");
+    const double step = seconds_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    for (auto& m : all) {
+      uint64_t sum;
+      check(fp_cpu_read_stream(m.first, m.second, 0, &sum), "fp_cpu_read_stream");
+    }
+    const double probe = seconds_since(t1);
+    std::printf("step %6.1f ms (%5.1f GB/s), probe over the same weights %6.1f ms (%5.1f GB/s): %.2f of the probe\n",
+                step * 1e3, bytes / step / 1e9, probe * 1e3, bytes / probe / 1e9, probe / step);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +195,8 @@ int main(int argc, char** argv) {
   if (argc >= 4 && !std::strcmp(argv[1], "attention"))
     return time_attention(std::atoi(argv[2]), std::atoll(argv[3]), argc > 4 ? std::atoi(argv[4]) : 32,
                           argc > 6 ? std::atoi(argv[5]) : 32, argc > 6 ? std::atoi(argv[6]) : 32);
-  std::fprintf(stderr, "usage: decode_timer linear [L [N [ISA]]] | decode_timer attention B KV [L [H G]]\n");
+  if (argc >= 2 && !std::strcmp(argv[1], "step"))
+    return time_step(argc > 2 ? std::atoi(argv[2]) : 32, argc > 3 ? std::atoi(argv[3]) : 1);
+  std::fprintf(stderr, "usage: decode_timer linear [L [N [ISA]]] | decode_timer attention B KV [L [H G]] | decode_timer step [L [ROWS]]\n");
   return 2;
 }
