@@ -317,11 +317,6 @@ final class PrefillCommand implements Callable<Integer> {
     return out;
   }
 
-
-  /**
-   * The decode line (its form is read by checks outside the project), then the weight bytes a step
-   * read per second against the read probe over the same weights, measured now.
-   */
   /**
    * The read probe over the weights a decode step reads, just before decoding (with --generate > 1;
    * NaN otherwise). A first pass faults in mapped pages the prefill did not touch. The probe runs
@@ -334,6 +329,11 @@ final class PrefillCommand implements Callable<Integer> {
     return dec.weightReadBandwidth();
   }
 
+  /**
+   * The decode line (its form is read by checks outside the project), then the weight bytes a step
+   * read per second against the read probe over the same weights, run before decoding
+   * ({@code probeBefore}) and again now.
+   */
   private static void printDecode(Decoder dec, int steps, double seconds, double probeBefore, String suffix) {
     double secondsPerToken = seconds / steps;
     System.out.printf(Locale.ROOT, "decode: %d steps in %.2f s (%.1f ms per token)%s%n", steps, seconds,
