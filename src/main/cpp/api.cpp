@@ -448,7 +448,7 @@ int check_decode(const void* q, const int64_t* cu_q, int64_t batch, int32_t head
   if (nq > 0 && !out) return fail(FP_ERR_ARG, "null output pointer");
   if (int st = check_decode_lengths(cu_q, batch, heads / kv_heads, kv_len, max_rows)) return st;
   int64_t per_worker;  // decode_scratch_floats, which cannot overflow past this check
-  if (__builtin_mul_overflow(*max_rows, 2 * (int64_t)head_dim + kBlockK + 49, &per_worker) || per_worker > (INT64_MAX >> 12))
+  if (__builtin_mul_overflow(*max_rows, 2 * (int64_t)head_dim + kBlockK + 17 + kDecodeDotPad, &per_worker) || per_worker > (INT64_MAX >> 12))
     return fail(FP_ERR_ARG, "too many new tokens per sequence for the decode workspace (%lld rows)", (long long)*max_rows);
   return FP_OK;
 }

@@ -30,7 +30,8 @@
 constexpr int kSumLanes = 16;
 constexpr int kDotVecs = kSumLanes / W;
 template <class T> constexpr int kDotStep = kBf16<T> ? 2 * kSumLanes : kSumLanes;  // elements a step takes
-constexpr int kDotPad = 2 * kSumLanes;  // q rows are zero-padded to a multiple of this
+constexpr int kDotPad = kDecodeDotPad;  // q rows are zero-padded to a multiple of this (decode_scratch_floats)
+static_assert(kDotPad == 2 * kSumLanes, "a bf16 q.k step takes 2 x 16 lanes of elements");
 inline int dot_dim(int d) { return (d + kDotPad - 1) / kDotPad * kDotPad; }
 inline void dot_step(Vec* acc, const float* q, const float* k) {
   for (int h = 0; h < kDotVecs; ++h) acc[h] = fused(Vec::load(q + h * W), Vec::load(k + h * W), acc[h]);

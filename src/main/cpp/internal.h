@@ -278,10 +278,11 @@ struct DecodeArgs {
   float* partial;    // splits > 1: batch * G * splits * max_rows * (d + 2)
   int groups;        // adjacent kv groups per work item, >= 1
 };
-// Per kv group of a work item: q rows (zero-padded to a multiple of 32 elements, counted in floats,
-// enough for either type), output rows, logits, max and 16 lane sums per row; a row of zeros.
+constexpr int kDecodeDotPad = 32;  // decode q rows are zero-padded to a multiple of this many elements
+// Per kv group of a work item: q rows (padded, counted in floats, enough for either type),
+// output rows, logits, max and 16 lane sums per row; a row of zeros.
 inline int64_t decode_scratch_floats(int d, int64_t rows) {
-  const int64_t qd = ((int64_t)d + 31) / 32 * 32;
+  const int64_t qd = ((int64_t)d + kDecodeDotPad - 1) / kDecodeDotPad * kDecodeDotPad;
   return rows * (qd + d + kBlockK + 17) + qd + 64;
 }
 
