@@ -4,7 +4,9 @@
 // memory (n = 60000), for 1, 4, 8 and 16 rows of x. It reports vdpbf16ps instructions per
 // nanosecond, to set against peak_flops' figure (64 FLOP each): what the 4 x 6 register tile and
 // its k chunks can reach when memory is not the limit, and how much of that survives when the
-// weights stream from DRAM. `threads` copies run at once, each on its own weights.
+// weights stream from DRAM. `threads` copies run at once, each on its own weights. Buffers sit on
+// 64-byte boundaries, as fp_cpu_linear's packed x is; the last two lines time, in turns, DRAM
+// weights 56 bytes past one (as a mapped checkpoint's tensors lie) and x misaligned as well.
 //
 // Build and run (after `mvn -q package -DskipTests` made target/native; one command line):
 //   g++ -O3 -std=c++17 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx512bf16 -mavx2 -mfma
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -36,41 +39,94 @@ namespace {
 using fp::bf16;
 constexpr int64_t kK = 4096;
 
+// Memory on a 64-byte boundary, or `offset` bytes past one.
+struct Buffer {
+  char* base;
+  size_t offset;
+  Buffer(size_t bytes, size_t offset) : base(static_cast<char*>(std::aligned_alloc(64, (bytes + offset + 63) / 64 * 64))), offset(offset) {}
+  ~Buffer() { std::free(base); }
+  Buffer(const Buffer&) = delete;
+  template <class T> T* as() const { return reinterpret_cast<T*>(base + offset); }
+};
+
+// One thread's weights, x and y. `w_offset` and `x_offset` put the weights and the packed x that
+// many bytes past a 64-byte boundary: a mapped checkpoint's tensors lie 8-byte aligned, and
+// fp_cpu_linear packs x into 64-byte aligned scratch.
 struct Job {
-  std::vector<bf16> w, xb;
-  std::vector<float> y;
-  Job(int64_t n, int rows) : w(n * kK), xb(rows * kK), y(rows * n) {
-    for (int64_t i = 0; i < n * kK; ++i) w[i] = (bf16)(0x3f00 + ((uint32_t)(i * 2654435761u) >> 24));  // near 1
+  Buffer w, xb, y;
+  Job(int64_t n, int rows, size_t w_offset, size_t x_offset)
+      : w(n * kK * 2, w_offset), xb(rows * kK * 2, x_offset), y(rows * n * 4, 0) {
+    bf16* wp = w.as<bf16>();
+    for (int64_t i = 0; i < n * kK; ++i) wp[i] = (bf16)(0x3f00 + ((uint32_t)(i * 2654435761u) >> 24));  // near 1
     std::vector<float> x(rows * kK);
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f + 0.01f * (float)(i % 97);
-    fp::tile_bench::pack_x(x.data(), rows, kK, xb.data());
+    fp::tile_bench::pack_x(x.data(), rows, kK, xb.as<bf16>());
   }
   void run(int64_t n, int rows) {
-    fp::tile_bench::linear_block(xb.data(), rows, kK, w.data(), 0, n, y.data(), n, false);
+    fp::tile_bench::linear_block(xb.as<bf16>(), rows, kK, w.as<bf16>(), 0, n, y.as<float>(), n, false);
   }
 };
+
+using Jobs = std::vector<std::unique_ptr<Job>>;
+
+Jobs make_jobs(int64_t n, int rows, int threads, size_t w_offset, size_t x_offset) {
+  Jobs jobs;
+  for (int t = 0; t < threads; ++t) jobs.push_back(std::make_unique<Job>(n, rows, w_offset, x_offset));
+  return jobs;
+}
+
+// Seconds a pass, over `passes` passes of every thread over its own weights.
+double time_passes(Jobs& jobs, int64_t n, int rows, int64_t passes) {
+  std::vector<std::thread> pool;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t t = 0; t < jobs.size(); ++t)
+    pool.emplace_back([&, t] {
+      for (int64_t p = 0; p < passes; ++p) jobs[t]->run(n, rows);
+    });
+  for (auto& th : pool) th.join();
+  double sink = 0;
+  for (auto& j : jobs) sink += j->y.as<float>()[0];
+  if (sink == 12345) std::printf(" ");  // keeps the results live
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / passes;
+}
 
 // vdpbf16ps per ns over `threads` threads, each passing over its own n x 4096 weights; best of 5
 // timings of enough passes for about 0.2 s.
 double measure(int64_t n, int rows, int threads) {
-  std::vector<Job> jobs;
-  for (int t = 0; t < threads; ++t) jobs.emplace_back(n, rows);
+  Jobs jobs = make_jobs(n, rows, threads, 0, 0);
   const int64_t passes = std::max<int64_t>(1, (int64_t)4e9 / (n * kK * 2) / 4);
   double best = 1e30;
-  for (int rep = 0; rep < 5; ++rep) {
-    std::vector<std::thread> pool;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        for (int64_t p = 0; p < passes; ++p) jobs[t].run(n, rows);
-      });
-    for (auto& th : pool) th.join();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / passes);
-  }
-  double sink = 0;
-  for (auto& j : jobs) sink += j.y[0];
-  if (sink == 12345) std::printf(" ");  // keeps the results live
+  for (int rep = 0; rep < 5; ++rep) best = std::min(best, time_passes(jobs, n, rows, passes));
   return (double)threads * n * (kK / 32) * rows / best / 1e9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Weights from DRAM with everything on 64-byte boundaries, with the weights 56 bytes past one (every
+// weight load splits two lines), and with x 16 bytes past one too (every load splits), one pass
+// each in turn, 15 rounds: the memory's speed moves by tens of percent within seconds here, so
+// only turns taken side by side compare.
+void offsets(int threads) {
+  const int64_t n = 60000;
+  for (int rows : {1, 8}) {
+    Jobs v[3] = {make_jobs(n, rows, threads, 0, 0), make_jobs(n, rows, threads, 56, 0),
+                 make_jobs(n, rows, threads, 56, 16)};
+    std::vector<double> gb[3], ratio[3];
+    for (int round = 0; round < 15; ++round) {
+      double t[3];
+      for (int i = 0; i < 3; ++i) t[i] = time_passes(v[i], n, rows, 1);
+      for (int i = 0; i < 3; ++i) {
+        gb[i].push_back(threads * n * kK * 2 / t[i] / 1e9);
+        ratio[i].push_back(t[0] / t[i]);
+      }
+    }
+    std::printf("DRAM, rows %2d, medians of 15 rounds: aligned %5.1f GB/s; weights +56 B %5.1f (%.2f of aligned); "
+                "and x +16 B %5.1f (%.2f)\n", rows, median(gb[0]), median(gb[1]), median(ratio[1]), median(gb[2]),
+                median(ratio[2]));
+  }
 }
 
 }  // namespace
@@ -86,5 +142,6 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
+  offsets(threads);
   return 0;
 }
