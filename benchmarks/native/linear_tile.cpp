@@ -43,7 +43,13 @@ constexpr int64_t kK = 4096;
 struct Buffer {
   char* base;
   size_t offset;
-  Buffer(size_t bytes, size_t offset) : base(static_cast<char*>(std::aligned_alloc(64, (bytes + offset + 63) / 64 * 64))), offset(offset) {}
+  Buffer(size_t bytes, size_t offset)
+      : base(static_cast<char*>(std::aligned_alloc(64, (bytes + offset + 63) / 64 * 64))), offset(offset) {
+    if (!base) {
+      std::fprintf(stderr, "cannot allocate %zu bytes\n", bytes + offset);
+      std::exit(1);
+    }
+  }
   ~Buffer() { std::free(base); }
   Buffer(const Buffer&) = delete;
   template <class T> T* as() const { return reinterpret_cast<T*>(base + offset); }

@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
     std::vector<uint16_t*> w(threads);
     for (int t = 0; t < threads; ++t) {
       w[t] = static_cast<uint16_t*>(std::aligned_alloc(64, rows * kK * 2));
+      if (!w[t]) {
+        std::fprintf(stderr, "cannot allocate %lld bytes\n", (long long)(rows * kK * 2));
+        return 1;
+      }
       for (int64_t i = 0; i < rows * kK; ++i) w[t][i] = (uint16_t)(0x3f00 + ((uint32_t)(i * 2654435761u) >> 24));
     }
     const int passes = rows < 60000 ? (int)(60000 / rows) : 1;
