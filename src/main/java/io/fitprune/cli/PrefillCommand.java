@@ -4,6 +4,7 @@ import io.fitprune.decoder.BatchDecoder;
 import io.fitprune.decoder.Decoder;
 import io.fitprune.decoder.DecoderConfig;
 import io.fitprune.decoder.DecoderWeights;
+import io.fitprune.decoder.Sampler;
 import io.fitprune.flops.Cost;
 import io.fitprune.flops.FlopsModel;
 import io.fitprune.flops.Scope;
@@ -158,7 +159,12 @@ final class PrefillCommand implements Callable<Integer> {
     Arrays.sort(base);
     double probeBefore = probeBeforeDecode(dec);
     long t0 = System.nanoTime();
-    int[] ids = dec.generate(p, generate);
+    long[] chosen = new long[Math.max(generate, 0)]; // when each token was chosen: a step lies between two
+    int[] counter = {0};
+    int[] ids = dec.generate(p, generate, Sampler.greedy(), token -> {
+      chosen[counter[0]++] = System.nanoTime();
+      return true;
+    });
     double decodeSec = (System.nanoTime() - t0) / 1e9;
     int[] after = p.visualAfter();
     int[] entering = entering(P, V, T, after);
@@ -181,7 +187,10 @@ final class PrefillCommand implements Callable<Integer> {
             measured / (c.baseline() / c.pruned()));
       }
     }
-    if (generate > 1) printDecode(dec, generate - 1, decodeSec, probeBefore, "");
+    if (generate > 1) {
+      printDecode(dec, generate - 1, decodeSec, probeBefore, "");
+      printStepTimes(chosen);
+    }
     System.out.println("tokens entering each layer: " + Arrays.toString(entering));
     System.out.println("visual tokens kept after each layer: " + Arrays.toString(after));
     System.out.println("kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
@@ -344,6 +353,20 @@ final class PrefillCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "decode bandwidth: %.2f GB of weights per token, %.1f GB/s; read probe over the same "
         + "weights %.1f GB/s before decode, %.1f after (%.0f-%.0f%%)%n", gb, rate, probeBefore, probeAfter,
         100 * rate / hi, 100 * rate / lo);
+  }
+
+  /**
+   * Each decode step's time, from the instants its token and the one before were chosen: the
+   * median and the range, and the first step apart (it runs while the JIT is still compiling the
+   * step's Java, so the mean in the decode line weighs it in).
+   */
+  private static void printStepTimes(long[] chosen) {
+    double[] ms = new double[chosen.length - 1];
+    for (int i = 1; i < chosen.length; i++) ms[i - 1] = (chosen[i] - chosen[i - 1]) / 1e6;
+    double first = ms[0];
+    Arrays.sort(ms);
+    System.out.printf(Locale.ROOT, "decode step times: median %.1f ms, %.1f-%.1f (the first %.1f)%n", ms[ms.length / 2],
+        ms[0], ms[ms.length - 1], first);
   }
 
   /** The process's peak resident set (Linux: VmHWM in /proc/self/status, mapped weights included), or null. */

@@ -66,6 +66,8 @@ class DecoderCliTest {
     assertTrue(r.out().matches("(?s).*\\ndecode: 3 steps in [0-9.]+ s \\([0-9.]+ ms per token\\)\\n.*"), r.out()); // a contract
     assertTrue(r.out().matches("(?s).*\\ndecode bandwidth: [0-9.]+ GB of weights per token, [0-9.]+ GB/s; read probe over "
         + "the same weights [0-9.]+ GB/s before decode, [0-9.]+ after \\([0-9]+-[0-9]+%\\)\\n.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\ndecode step times: median [0-9.]+ ms, [0-9.]+-[0-9.]+ \\(the first [0-9.]+\\)\\n.*"),
+        r.out());
 
     // A recipe fitted on the decoder's own statistics.
     Geometry g = CFG.geometry(V, P, T);
