@@ -6,13 +6,14 @@
 // its k chunks can reach when memory is not the limit, and how much of that survives when the
 // weights stream from DRAM. `threads` copies run at once, each on its own weights. Buffers sit on
 // 64-byte boundaries, as fp_cpu_linear's packed x is; the last two lines time, in turns, DRAM
-// weights 56 bytes past one (as a mapped checkpoint's tensors lie) and x misaligned as well.
+// weights 56 bytes past one (as a mapped checkpoint's tensors lie) and x misaligned as well, and
+// the last four the 4 x 6 tile against the quad tile (five to eight rows) beside the read probe.
 //
 // Build and run (after `mvn -q package -DskipTests` made target/native; one command line):
 //   g++ -O3 -std=c++17 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx512bf16 -mavx2 -mfma
 //       -mprefer-vector-width=512 -pthread -Isrc/main/cpp benchmarks/native/linear_tile.cpp
 //       -Ltarget/native -lfitprune_cpu -lpthread -o /tmp/linear_tile
-//   /tmp/linear_tile [threads]
+//   /tmp/linear_tile [threads] [quad]   (quad: only the quad-against-4 x 6 lines)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -59,17 +61,21 @@ struct Buffer {
 // many bytes past a 64-byte boundary: a mapped checkpoint's tensors lie 8-byte aligned, and
 // fp_cpu_linear packs x into 64-byte aligned scratch.
 struct Job {
-  Buffer w, xb, y;
+  Buffer w, xb, xq, y;
+  bool quad = false;  // run quad_block (x in the four-rows-a-vector layout) instead of the 4 x 6 tile
   Job(int64_t n, int rows, size_t w_offset, size_t x_offset)
-      : w(n * kK * 2, w_offset), xb(rows * kK * 2, x_offset), y(rows * n * 4, 0) {
+      : w(n * kK * 2, w_offset), xb(rows * kK * 2, x_offset), xq(fp::kLinQuadRows * kK * 2, x_offset),
+        y(rows * n * 4, 0) {
     bf16* wp = w.as<bf16>();
     for (int64_t i = 0; i < n * kK; ++i) wp[i] = (bf16)(0x3f00 + ((uint32_t)(i * 2654435761u) >> 24));  // near 1
     std::vector<float> x(rows * kK);
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f + 0.01f * (float)(i % 97);
     fp::tile_bench::pack_x(x.data(), rows, kK, xb.as<bf16>());
+    if (rows <= fp::kLinQuadRows) fp::tile_bench::pack_quad(x.data(), rows, kK, xq.as<bf16>());
   }
   void run(int64_t n, int rows) {
-    fp::tile_bench::linear_block(xb.as<bf16>(), rows, kK, w.as<bf16>(), 0, n, y.as<float>(), n, false);
+    if (quad) fp::tile_bench::quad_block(xq.as<bf16>(), rows, kK, w.as<bf16>(), 0, n, y.as<float>(), n, false);
+    else fp::tile_bench::linear_block(xb.as<bf16>(), rows, kK, w.as<bf16>(), 0, n, y.as<float>(), n, false);
   }
 };
 
@@ -135,10 +141,45 @@ void offsets(int threads) {
   }
 }
 
+// Five to eight rows from DRAM: the 4 x 6 tile (two passes over each chunk at eight rows) against
+// the quad tile fp_cpu_linear takes for them, and the read probe, one pass each in turn, 9 rounds.
+void quad_vs_tile(int threads) {
+  const int64_t n = 60000;
+  for (int rows = 5; rows <= 8; ++rows) {
+    Jobs tile = make_jobs(n, rows, threads, 0, 0), quad = make_jobs(n, rows, threads, 0, 0);
+    for (auto& j : quad) j->quad = true;
+    std::vector<double> gb[3], ratio[3];
+    for (int round = 0; round < 9; ++round) {
+      double t[3];
+      t[0] = time_passes(tile, n, rows, 1);
+      t[1] = time_passes(quad, n, rows, 1);
+      std::vector<std::thread> pool;  // the probe: the same threads read the same weights, nothing else
+      uint64_t sums[64] = {0};
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < threads; ++i)
+        pool.emplace_back([&, i] { sums[i % 64] = fp::tile_bench::stream_read_loop(tile[i]->w.as<char>(), n * kK * 2); });
+      for (auto& th : pool) th.join();
+      t[2] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (sums[0] == 12345) std::printf(" ");
+      for (int i = 0; i < 3; ++i) {
+        gb[i].push_back(threads * n * kK * 2 / t[i] / 1e9);
+        ratio[i].push_back(t[2] / t[i]);
+      }
+    }
+    std::printf("DRAM, rows %d, medians of 9 rounds: probe %5.1f GB/s; 4 x 6 tile %5.1f (%.2f of the probe); "
+                "quad tile %5.1f (%.2f)\n", rows, median(gb[2]), median(gb[0]), median(ratio[0]), median(gb[1]),
+                median(ratio[1]));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
+  if (argc > 2 && std::string(argv[2]) == "quad") {  // only the last four lines
+    quad_vs_tile(threads);
+    return 0;
+  }
   std::printf("vdpbf16ps per ns, %d thread(s); weight GB/s = dp/ns x 64 / rows\n", threads);
   for (int64_t n : {6, 24, 1536, 60000}) {
     std::printf("n %6lld:", (long long)n);
@@ -149,5 +190,6 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
   offsets(threads);
+  quad_vs_tile(threads);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
 
@@ -296,9 +297,12 @@ inline int64_t decode_scratch_floats(int d, int64_t rows) {
 constexpr int kLinBlockMax = 256, kLinBlockMin = 32, kLinItemsPerWorker = 4;
 constexpr int kLinMaxMatrices = 8;
 constexpr int kLinMaxRows = 4096;
+// Up to this many rows, BF16 weights on the vdpbf16ps path take x padded to this many rows (the
+// "quad" layout of linear.hpp), so the packed x needs room for that many.
+constexpr int kLinQuadRows = 8;
 struct LinearArgs {
   const float* x;    // [rows, k]
-  bf16* xb;          // rows * k: room for x rounded to bf16 and packed (for bf16 weights), or null when none are
+  bf16* xb;          // max(rows, kLinQuadRows) * k: room for x rounded to bf16 and packed (for bf16 weights), or null when none are
   float* xf;         // rows * k: room for x packed (for F32 and F16 weights), or null when none are
   int64_t rows, k;
   int count;

@@ -65,7 +65,8 @@ extern "C" int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t co
     const int workers = max_workers();
     const int64_t block = linear_blocks(count, n, workers, block0);
     if (rows == 0 || block0[count] == 0) return FP_OK;
-    bf16* xb = any_bf16 ? static_cast<bf16*>(tls_xb.get((size_t)(rows * k) * sizeof(bf16))) : nullptr;
+    bf16* xb = any_bf16 ? static_cast<bf16*>(tls_xb.get((size_t)(std::max<int64_t>(rows, kLinQuadRows) * k) * sizeof(bf16)))
+                        : nullptr;
     float* xf = any_float ? static_cast<float*>(tls_xf.get((size_t)(rows * k) * sizeof(float))) : nullptr;
     const LinearArgs a{x, xb, xf, rows, k, count, w, w_dtype, n, y,
                        (flags & FP_LINEAR_ACCUMULATE) != 0, swiglu, block0, block};

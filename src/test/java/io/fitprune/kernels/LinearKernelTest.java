@@ -58,7 +58,10 @@ class LinearKernelTest {
         // a full row tile and a shorter one in the same group of 16 (8 + 4 and 8 + 7 on AVX-512)
         {12, 70, 33, 9}, {15, 33, 5, 17},
         // enough rows for the largest work blocks (256), the last one short
-        {3, 40, 2100}};
+        {3, 40, 2100},
+        // five to eight rows of x against BF16 weights (the four-rows-a-vector layout on the
+        // vdpbf16ps path): several blocks, k with and without a scalar tail, accumulation
+        {6, 96, 257}, {8, 1000, 70, 700}, {7, 200, 9, 9, 130}, {5, 33, 4, 101}};
     long seed = System.nanoTime();
     for (Isa isa : Kernels.supportedIsas()) {
       Kernels.useIsa(isa);
