@@ -142,6 +142,14 @@ int fp_cpu_linear(const float* x, int64_t rows, int64_t k, int32_t count, const 
  * all), and writes a checksum. Decode efficiency is measured as a fraction of this rate. */
 int fp_cpu_read_stream(const void* p, int64_t bytes, int32_t threads, uint64_t* checksum);
 
+/* ---- Row-wise steps of a decode step (CPU, one thread) ----
+ * RMSNorm of x [rows, width] fp32 into y (y may be x): y = x / sqrt(mean(x^2) + eps) * weight
+ * [width], each square rounded to fp32 and summed in order in double, the scale rounded to fp32,
+ * no fused multiply-adds (the reference decoder's prefill and decode give the same bits). */
+int fp_cpu_rms_norm(const float* x, float* y, int64_t rows, int64_t width, const float* weight, double eps);
+/* count fp32 values to bf16, round to nearest even; NaN stays NaN (quiet). */
+int fp_cpu_round_bf16(const float* src, uint16_t* dst, int64_t count);
+
 /* ---- Packed batches (CPU, fp32 or bf16 as fp_cpu_attention / fp_cpu_scores) ----
  * B sequences of different lengths packed along the rows, as FlashAttention's varlen API:
  * sequence b holds rows [cu_seqlens[b], cu_seqlens[b+1]) of q [N,H,d], k and v [N,G,d], out

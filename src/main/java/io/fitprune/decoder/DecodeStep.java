@@ -2,7 +2,6 @@ package io.fitprune.decoder;
 
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
-import io.fitprune.kernels.Bf16;
 import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
@@ -24,9 +23,12 @@ import org.bytedeco.pytorch.global.torch;
  * once for all B rows, in its stored type, with q/k/v and gate/up each one pass. Everything else
  * in a step (RMSNorm, RoPE, bias, SwiGLU, the K/V cache append in the cache's type, the LM head's
  * argmax) works on per-thread buffers allocated once, in place: no tensor is created per token
- * per layer. The residual stream, q, k, v and the MLP activations stay float32 between the dense
- * layers (the libtorch path rounds each dense output to bf16); q is rounded to the caches' type
- * for the decode attention kernel.
+ * per layer. The RMSNorms and the rounding of q and of the new K/V rows to bf16 are native calls
+ * ({@link Kernels#rmsNorm}, {@link Kernels#roundBf16}): as Java loops over direct buffers they took
+ * about 3.6 ms of a 7B token, and the first token waited for their compilation. The residual
+ * stream, q, k, v and the MLP activations stay float32 between the dense layers (the libtorch path
+ * rounds each dense output to bf16); q is rounded to the caches' type for the decode attention
+ * kernel.
  */
 final class DecodeStep {
   /**
@@ -43,12 +45,12 @@ final class DecodeStep {
   private final Rope rope;
   private final LayerWeights[] layers;
   private final Weight lmHead;
-  private final float[] finalNorm;
+  private final Data finalNorm;
   private final ThreadLocal<Work> work = new ThreadLocal<>();
 
   /** One layer's weights as the kernel reads them, and its small vectors as float32. */
   private record LayerWeights(Weight[] qkv, Weight[] o, Weight gate, Weight up, Weight[] down, float[][] qkvBias,
-      float[] inputNorm, float[] postNorm, boolean bf16Cache) {} // o and down: the array form accumulates
+      Data inputNorm, Data postNorm, boolean bf16Cache) {} // o and down: the array form accumulates
 
   DecodeStep(Decoder dec) {
     this.c = dec.config();
@@ -65,11 +67,11 @@ final class DecodeStep {
           TorchData.weight(p + "gate_proj", lw.gate()), TorchData.weight(p + "up_proj", lw.up()),
           new Weight[] {TorchData.weight(p + "down_proj", lw.down())},
           new float[][] {floats(lw.qBias()), floats(lw.kBias()), floats(lw.vBias())},
-          floats(lw.inputNorm()), floats(lw.postNorm()),
+          direct(floats(lw.inputNorm())), direct(floats(lw.postNorm())),
           !Tensors.is(lw.q(), torch.ScalarType.Float)); // the caches' type follows q's, as in Decoder#attend
     }
     lmHead = TorchData.weight("lm_head", w.lmHead());
-    finalNorm = floats(w.finalNorm());
+    finalNorm = direct(floats(w.finalNorm()));
   }
 
   /** Every weight matrix a step reads, in the order it reads them. */
@@ -98,7 +100,7 @@ final class DecodeStep {
     long[] kvLen = new long[B];
     for (int l = 0; l < layers.length; l++) {
       LayerWeights lw = layers[l];
-      RmsNorm.apply(wk.x, wk.h, B, D, lw.inputNorm(), c.rmsEps(), wk.row);
+      Kernels.rmsNorm(wk.xData, wk.hData, B, D, lw.inputNorm(), c.rmsEps());
       Kernels.linear(wk.hData, B, lw.qkv(), wk.qkvData, false);
       addBias(wk.q, lw.qkvBias()[0], B);
       addBias(wk.k, lw.qkvBias()[1], B);
@@ -108,24 +110,24 @@ final class DecodeStep {
       for (int b = 0; b < B; b++) {
         DecoderState s = states.get(b);
         int len = (int) s.seq.kvLength(l); // including the new token, at row len - 1
-        append(s.kCache[l], len - 1, wk.k, b, wk);
-        append(s.vCache[l], len - 1, wk.v, b, wk);
+        append(s.kCache[l], len - 1, wk.k, b);
+        append(s.vCache[l], len - 1, wk.v, b);
         kc[b] = TorchData.of(s.kCache[l]);
         vc[b] = TorchData.of(s.vCache[l]);
         kvLen[b] = len;
       }
       Data q = wk.qData;
       if (lw.bf16Cache()) {
-        for (int i = 0; i < B * H * d; i++) wk.qBits.put(i, Bf16.fromFloat(wk.q.get(i)));
+        Kernels.roundBf16(wk.qData, wk.qBitsData);
         q = wk.qBitsData;
       }
       Kernels.decodeAttention(shape, q, kc, vc, kvLen, wk.oData, null);
       Kernels.linear(wk.oData, B, lw.o(), wk.residual, true);
-      RmsNorm.apply(wk.x, wk.h, B, D, lw.postNorm(), c.rmsEps(), wk.row);
+      Kernels.rmsNorm(wk.xData, wk.hData, B, D, lw.postNorm(), c.rmsEps());
       Kernels.linearSwiglu(wk.hData, B, lw.gate(), lw.up(), wk.gateData, wk.upData);
       Kernels.linear(wk.gateData, B, lw.down(), wk.residual, true);
     }
-    RmsNorm.apply(wk.x, wk.h, B, D, finalNorm, c.rmsEps(), wk.row);
+    Kernels.rmsNorm(wk.xData, wk.hData, B, D, finalNorm, c.rmsEps());
     Kernels.linear(wk.hData, B, lmHead, wk.logitsData);
     Decoder.Step[] out = new Decoder.Step[B];
     for (int b = 0; b < B; b++) {
@@ -144,17 +146,15 @@ final class DecodeStep {
   }
 
   /** Row b of src {@code [B, G*d]} into row {@code row} of a cache {@code [cap, G, d]}, in the cache's type. */
-  private void append(Tensor cache, int row, FloatBuffer src, int b, Work wk) {
+  private void append(Tensor cache, int row, FloatBuffer src, int b) {
     int width = c.kvHeads() * c.headDim();
     long n = cache.numel();
     if (Tensors.is(cache, torch.ScalarType.Float)) {
       cache.data_ptr_float().capacity(n).asBuffer().put(row * width, src, b * width, width);
       return;
     }
-    short[] bits = wk.kvBits;
-    for (int j = 0; j < width; j++) bits[j] = Bf16.fromFloat(src.get(b * width + j));
-    ShortBuffer dst = new ShortPointer(cache.data_ptr()).capacity(n).asBuffer();
-    dst.put(row * width, bits, 0, width);
+    ShortPointer dst = new ShortPointer(cache.data_ptr()).capacity(n).position((long) row * width);
+    Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(dst, width));
   }
 
   private Work work(int rows) {
@@ -174,8 +174,6 @@ final class DecodeStep {
     final Data xData, hData, qData, oData, gateData, upData, logitsData;
     final Data[] qkvData, residual;
     final Data qBitsData;
-    final float[] row;
-    final short[] kvBits;
 
     Work(int rows, DecoderConfig c) {
       this.rows = rows;
@@ -200,8 +198,6 @@ final class DecodeStep {
       upData = Data.of(up);
       residual = new Data[] {xData};
       qBitsData = Data.bf16(qBits);
-      row = new float[D];
-      kvBits = new short[kvw];
     }
 
     private static FloatBuffer floats(int rows, int width) {
@@ -209,13 +205,21 @@ final class DecodeStep {
     }
 
     /** Direct memory on a 64-byte boundary (whole cache lines for the kernels' vector loads). */
-    private static ByteBuffer aligned(long bytes) {
+    static ByteBuffer aligned(long bytes) {
       if (bytes > Integer.MAX_VALUE - 64)
         throw new IllegalArgumentException("decode buffers: " + bytes + " bytes exceed a direct buffer (2 GiB)");
       int whole = (int) ((bytes + 63) / 64 * 64); // alignedSlice keeps whole 64-byte units only
       return ByteBuffer.allocateDirect(whole + 64).alignedSlice(64).limit((int) bytes).slice()
           .order(ByteOrder.nativeOrder());
     }
+  }
+
+  /** Values in direct memory, for the native row steps (an array would be copied at every call). */
+  private static Data direct(float[] values) {
+    if (values == null) return null;
+    FloatBuffer b = Work.aligned((long) values.length * Float.BYTES).asFloatBuffer();
+    b.put(0, values);
+    return Data.of(b);
   }
 
   /** A small tensor (bias, norm weight) as float32 values; null for none. */

@@ -157,6 +157,13 @@ public final class FitPruneNative {
       @Cast("int64_t") long k, int count, @Cast("const void* const*") long[] w, @Cast("const int32_t*") int[] wDtype,
       @Cast("const int64_t*") long[] n, @Cast("float* const*") long[] y, int accumulate);
 
+  /** Addresses: the decoder's step buffers, norm weights and cache rows, held as raw native memory. */
+  public static native int fp_cpu_rms_norm(@Cast("const float*") long x, @Cast("float*") long y,
+      @Cast("int64_t") long rows, @Cast("int64_t") long width, @Cast("const float*") long weight, double eps);
+
+  public static native int fp_cpu_round_bf16(@Cast("const float*") long src, @Cast("uint16_t*") long dst,
+      @Cast("int64_t") long count);
+
   public static native int fp_cpu_read_stream(@Cast("const void*") Pointer p, @Cast("int64_t") long bytes, int threads,
       @Cast("uint64_t*") long[] checksum);
 

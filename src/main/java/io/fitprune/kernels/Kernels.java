@@ -412,6 +412,28 @@ public final class Kernels {
     return new AttentionOutput(out, lse);
   }
 
+  // ---- Row-wise steps of a decoder layer ----
+
+  /**
+   * RMSNorm of the rows of x {@code [rows, width]} into y (which may be x):
+   * {@code y = x / sqrt(mean(x^2) + eps) * weight}, float32 host memory, weight {@code [width]}.
+   * Each square is rounded to float32 and the squares are summed in order in double; the scale is
+   * rounded to float32 and applied without fused multiply-adds, so the bits are those of the same
+   * loop in Java. One thread: a decode step's rows are a few thousand values.
+   */
+  public static void rmsNorm(Data x, Data y, long rows, long width, Data weight, double eps) {
+    RowOps.rmsNorm(x, y, rows, width, weight, eps);
+  }
+
+  /**
+   * float32 values of src rounded to bfloat16 into dst (of the same length), round to nearest
+   * even; NaN stays NaN. {@link Bf16#fromFloat} value by value, in native code: a decode step
+   * rounds q for the attention and each new K/V row into bf16 caches.
+   */
+  public static void roundBf16(Data src, Data dst) {
+    RowOps.roundBf16(src, dst);
+  }
+
   // ---- K/V caches ----
 
   /**
