@@ -77,20 +77,33 @@ final class Rope {
     float[][] tb = table(maxPos + 1);
     float[] cos = tb[0], sin = tb[1];
     int width = heads * d;
-    int[] at = new int[half]; // per frequency: its entry in the table for this row
+    // A row at a time in arrays (a direct buffer's get and put per element cost more than the
+    // arithmetic), with the row's cos and sin gathered first, so the loop over a head is plain.
+    float[] row = scratch(0, width), cr = scratch(1, half), sr = scratch(2, half);
     for (int i = 0; i < n; i++) {
-      for (int j = 0; j < half; j++)
-        at[j] = pos[i * components + (components == 1 ? 0 : component[j])] * half + j;
-      int row = i * width;
-      for (int hh = 0; hh < heads; hh++) {
-        int o = row + hh * d;
-        for (int j = 0; j < half; j++) {
-          float x1 = b.get(o + j), x2 = b.get(o + j + half), cs = cos[at[j]], sn = sin[at[j]];
-          b.put(o + j, x1 * cs - x2 * sn);
-          b.put(o + j + half, x2 * cs + x1 * sn);
-        }
+      for (int j = 0; j < half; j++) {
+        int at = pos[i * components + (components == 1 ? 0 : component[j])] * half + j;
+        cr[j] = cos[at];
+        sr[j] = sin[at];
       }
+      b.get(i * width, row, 0, width);
+      for (int o = 0; o < width; o += d)
+        for (int j = 0; j < half; j++) {
+          float x1 = row[o + j], x2 = row[o + j + half], cs = cr[j], sn = sr[j];
+          row[o + j] = x1 * cs - x2 * sn;
+          row[o + j + half] = x2 * cs + x1 * sn;
+        }
+      b.put(i * width, row, 0, width);
     }
+  }
+
+  private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[3][0]);
+
+  /** This thread's scratch array {@code which}, at least {@code length} long (kept between calls: no garbage per step). */
+  private float[] scratch(int which, int length) {
+    float[][] s = scratch.get();
+    if (s[which].length < length) s[which] = new float[length];
+    return s[which];
   }
 
   private float[][] table(int positions) {
