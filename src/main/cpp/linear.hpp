@@ -221,9 +221,12 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
 // and each quarter of a weight row's 64 bytes is broadcast to all four lanes, so one vdpbf16ps
 // multiplies one weight quarter by four rows: two x vectors a quarter cover eight rows, and eight
 // weight rows need 16 accumulators, 8 x vectors and one broadcast, all in registers. Against the
-// 4 x 6 tile on [60000, 4096] BF16 weights from DRAM, two threads, in turns in one process: eight
-// rows 0.71-0.80 of the read probe against 0.64-0.69, five to seven rows 0.75-0.77 against
-// 0.68-0.73; at four rows and fewer the two are even, and those keep the 4 x 6 tile.
+// 4 x 6 tile on [60000, 4096] BF16 weights from DRAM, two threads, in turns in one process
+// (benchmarks/native/linear_tile.cpp, three runs): eight rows 43.2-44.5 GB/s against 38.5-39.9,
+// five to seven rows 0-10% faster; at four rows and fewer the two were even in a harness of their
+// own, and those keep the 4 x 6 tile. What still separates eight rows from the probe is the x
+// loads: the same loop with x in registers (a wrong sum) streams at 0.95 of the probe, with x
+// loaded at 0.76-0.85, although x stays in L1.
 constexpr int kQuadCols = 8, kQuadRows = kLinQuadRows;
 inline bool quad_rows(int64_t rows) { return rows > kLinRows && rows <= kQuadRows; }
 
