@@ -117,6 +117,15 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// One round of three timings: each one's weight GB/s, and its speed over timing `ref`'s.
+void record(const double (&t)[3], int ref, int threads, int64_t n, std::vector<double> (&gb)[3],
+            std::vector<double> (&ratio)[3]) {
+  for (int i = 0; i < 3; ++i) {
+    gb[i].push_back(threads * n * kK * 2 / t[i] / 1e9);
+    ratio[i].push_back(t[ref] / t[i]);
+  }
+}
+
 // Weights from DRAM with everything on 64-byte boundaries, with the weights 56 bytes past one (every
 // weight load splits two lines), and with x 16 bytes past one too (every load splits), one pass
 // each in turn, 15 rounds: the memory's speed moves by tens of percent within seconds here, so
@@ -130,10 +139,7 @@ void offsets(int threads) {
     for (int round = 0; round < 15; ++round) {
       double t[3];
       for (int i = 0; i < 3; ++i) t[i] = time_passes(v[i], n, rows, 1);
-      for (int i = 0; i < 3; ++i) {
-        gb[i].push_back(threads * n * kK * 2 / t[i] / 1e9);
-        ratio[i].push_back(t[0] / t[i]);
-      }
+      record(t, 0, threads, n, gb, ratio);
     }
     std::printf("DRAM, rows %2d, medians of 15 rounds: aligned %5.1f GB/s; weights +56 B %5.1f (%.2f of aligned); "
                 "and x +16 B %5.1f (%.2f)\n", rows, median(gb[0]), median(gb[1]), median(ratio[1]), median(gb[2]),
@@ -161,10 +167,7 @@ void quad_vs_tile(int threads) {
       for (auto& th : pool) th.join();
       t[2] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (sums[0] == 12345) std::printf(" ");
-      for (int i = 0; i < 3; ++i) {
-        gb[i].push_back(threads * n * kK * 2 / t[i] / 1e9);
-        ratio[i].push_back(t[2] / t[i]);
-      }
+      record(t, 2, threads, n, gb, ratio);
     }
     std::printf("DRAM, rows %d, medians of 9 rounds: probe %5.1f GB/s; 4 x 6 tile %5.1f (%.2f of the probe); "
                 "quad tile %5.1f (%.2f)\n", rows, median(gb[2]), median(gb[0]), median(ratio[0]), median(gb[1]),
