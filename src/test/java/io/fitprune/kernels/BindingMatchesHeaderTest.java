@@ -138,7 +138,7 @@ class BindingMatchesHeaderTest {
 
   // ---- kinds ----
 
-  /** int64, int32, float32, void, string, or pointer(element) for a C type. */
+  /** int64, int32, float32, float64, void, string, or pointer(element) for a C type. */
   static String cKind(String type) {
     String t = normalize(type);
     if (t.equals("const char*")) return "string";
@@ -147,6 +147,7 @@ class BindingMatchesHeaderTest {
       case "int64_t" -> "int64";
       case "int32_t", "int" -> "int32";
       case "float" -> "float32";
+      case "double" -> "float64";
       case "void" -> "void";
       default -> throw new AssertionError("unexpected C type '" + type + "': teach this test its kind");
     };
@@ -163,9 +164,12 @@ class BindingMatchesHeaderTest {
 
   /** The kind of a Java parameter or return type; a generic {@link Pointer} takes its element from its @Cast. */
   static String javaKind(Class<?> type, Cast cast) {
+    if (type == long.class && cast != null && cast.value().length > 0 && cast.value()[0].trim().endsWith("*"))
+      return cKind(cast.value()[0]); // a raw address cast to the pointer type
     if (type == long.class) return "int64";
     if (type == int.class) return "int32";
     if (type == float.class) return "float32";
+    if (type == double.class) return "float64";
     if (type == void.class) return "void";
     if (type == String.class) return "string";
     if (type == long[].class && cast != null && cast.value().length > 0) {
