@@ -189,10 +189,10 @@ void linear_row(const X* x, int64_t k, const T* w, int64_t j0, int64_t j1, float
 template <class T, class X>
 void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, int64_t j1, float* y, int64_t ldy,
                   bool accumulate) {
+  if (rows == 1) return linear_row(x, k, w, j0, j1, y, accumulate);
   constexpr int C = kLinCols, E = LinStep<T>::E;
   const int64_t kv = k / E * E;  // whole vector steps; the rest is the scalar tail
   const int64_t count = j1 - j0, s = (count + C - 1) / C;
-  if (rows == 1) return linear_row(x, k, w, j0, j1, y, accumulate);
   Vec acc[kLinGroup][C];
   for (int64_t t = 0; t < s; ++t) {
     int cols = 0;  // the tile's rows are t + c s for c < cols; a short tile repeats its first row
@@ -225,8 +225,8 @@ void linear_block(const X* x, int64_t rows, int64_t k, const T* w, int64_t j0, i
 // (benchmarks/native/linear_tile.cpp, three runs): eight rows 43.2-44.5 GB/s against 38.5-39.9,
 // five to seven rows 0-10% faster; at four rows and fewer the two were even in a harness of their
 // own, and those keep the 4 x 6 tile. What still separates eight rows from the probe is the x
-// loads: the same loop with x in registers (a wrong sum) streams at 0.95 of the probe, with x
-// loaded at 0.76-0.85, although x stays in L1.
+// loads: the same loop with x in registers (a wrong sum) streams at 0.92-0.99 of the probe, with
+// x loaded at 0.76-0.86, although x stays in L1.
 constexpr int kQuadCols = 8, kQuadRows = kLinQuadRows;
 inline bool quad_rows(int64_t rows) { return rows > kLinRows && rows <= kQuadRows; }
 
