@@ -116,14 +116,13 @@ final class CpuBatchOps {
     long row = (long) shape.kvHeads() * shape.headDim();
     for (int b = 0; b < B; b++) {
       requireDecodeLength(batch, kvLengths, b);
+      String need = "[cap,G,d] with cap >= kvLengths[" + b + "] = " + kvLengths[b];
       for (int kv = 0; kv < 2; kv++) {
         Data cache = kv == 0 ? kCaches[b] : vCaches[b];
-        // the messages are built only for a cache that fails: a decode step makes this call every layer
-        if (cache != null && cache.type() == dtype && cache.length() >= kvLengths[b] * row) continue;
         String name = (kv == 0 ? "kCaches[" : "vCaches[") + b + "]";
         if (CpuOps.inputType(require(cache, name), name) != dtype)
           throw new IllegalArgumentException(name + ": expected " + q.elementName() + " like q, got " + cache.elementName());
-        cache.requireAtLeast(name, kvLengths[b] * row, "[cap,G,d] with cap >= kvLengths[" + b + "] = " + kvLengths[b]);
+        cache.requireAtLeast(name, kvLengths[b] * row, need);
       }
     }
     List<HostData.Access> opened = new ArrayList<>();

@@ -32,22 +32,17 @@ final class LinearKernel {
     if (y.length != w.length)
       throw new IllegalArgumentException("y: expected one output per weight matrix (" + w.length + "), got " + y.length);
     if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
-    for (int i = 0; i < w.length; i++) if (w[i] == null) require(w[i], "w[" + i + "]");
+    for (int i = 0; i < w.length; i++) require(w[i], "w[" + i + "]");
     long in = w[0].inFeatures();
     for (int i = 1; i < w.length; i++)
       if (w[i].inFeatures() != in)
         throw new IllegalArgumentException("w[" + i + "] " + w[i] + ": expected " + in + " input features like " + w[0]);
     x.requireShape("x", "[rows,in]", rows, in);
     for (int i = 0; i < w.length; i++) {
-      // the message is built only for an output that fails: a decode step makes this call several times a layer
-      Data yi = y[i];
-      if (yi != null && yi.type() == ElementType.FP32 && !yi.onDevice() && yi.shape() == null
-          && yi.length() == rows * w[i].outFeatures() && yi.writable())
-        continue;
       String name = "y[" + i + "] (" + w[i].name() + ")";
-      requireHost(CpuOps.requireFp32(yi, name), name);
-      yi.requireShape(name, "[rows,out]", rows, w[i].outFeatures());
-      yi.requireWritable(name);
+      requireHost(CpuOps.requireFp32(y[i], name), name);
+      y[i].requireShape(name, "[rows,out]", rows, w[i].outFeatures());
+      y[i].requireWritable(name);
     }
     if ((flags & SWIGLU) != 0 && (w.length != 2 || w[0].outFeatures() != w[1].outFeatures()))
       throw new IllegalArgumentException("swiglu: expected gate and up weights of equal rows, got " + java.util.Arrays.toString(w));
