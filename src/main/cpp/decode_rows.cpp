@@ -44,12 +44,7 @@ extern "C" int fp_cpu_rms_norm(const float* x, float* y, int64_t rows, int64_t w
 extern "C" int fp_cpu_round_bf16(const float* src, uint16_t* dst, int64_t count) {
   return guarded([&]() -> int {
     if (int st = check_rows(src, dst, 1, count, "fp_cpu_round_bf16")) return st;
-    for (int64_t i = 0; i < count; ++i) {
-      uint32_t b;
-      __builtin_memcpy(&b, src + i, 4);
-      dst[i] = (b & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((b >> 16) | 0x40u)  // NaN stays NaN
-                                                : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-    }
+    generic::round_bf16(src, dst, count);  // scalar on every path: the same bits as Bf16.fromFloat
     return FP_OK;
   });
 }

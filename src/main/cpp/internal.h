@@ -329,6 +329,7 @@ struct LinearArgs {
   void decode(const DecodeArgs<bf16>& a);         \
   void linear(const LinearArgs& a);               \
   uint64_t read_stream(const char* p, int64_t bytes); \
+  void round_bf16(const float* src, uint16_t* dst, int64_t count); \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)

@@ -422,6 +422,7 @@ public final class Kernels {
    * loop in Java. One thread: a decode step's rows are a few thousand values.
    */
   public static void rmsNorm(Data x, Data y, long rows, long width, Data weight, double eps) {
+    requireHost("rmsNorm", "x,y,weight", x, y, weight);
     RowOps.rmsNorm(x, y, rows, width, weight, eps);
   }
 
@@ -431,6 +432,7 @@ public final class Kernels {
    * rounds q for the attention and each new K/V row into bf16 caches.
    */
   public static void roundBf16(Data src, Data dst) {
+    requireHost("roundBf16", "src,dst", src, dst);
     RowOps.roundBf16(src, dst);
   }
 

@@ -3,7 +3,7 @@ package io.fitprune.kernels;
 import static io.fitprune.kernels.Kernels.check;
 import static io.fitprune.kernels.Kernels.require;
 
-/** The checks and native calls of {@link Kernels#rmsNorm} and {@link Kernels#roundBf16}. */
+/** The checks and native calls of {@link Kernels#rmsNorm} and {@link Kernels#roundBf16} (host memory, checked there). */
 final class RowOps {
   private RowOps() {}
 
@@ -11,10 +11,10 @@ final class RowOps {
     if (rows < 0 || width < 0)
       throw new IllegalArgumentException("rows and width must be >= 0, got " + rows + ", " + width);
     long count = Lengths.product("x [rows,width]", rows, width);
-    requireHostFp32(x, "x", count);
-    requireHostFp32(y, "y", count);
+    requireFp32(x, "x", count);
+    requireFp32(y, "y", count);
     y.requireWritable("y");
-    requireHostFp32(weight, "weight", width);
+    requireFp32(weight, "weight", width);
     if (!(eps >= 0) || Double.isInfinite(eps)) throw new IllegalArgumentException("eps must be finite and >= 0, got " + eps);
     if (count == 0) return;
     try (var xa = HostData.access(x, true, false); var ya = HostData.access(y, false, true);
@@ -25,9 +25,8 @@ final class RowOps {
 
   static void roundBf16(Data src, Data dst) {
     long count = require(src, "src").length();
-    requireHostFp32(src, "src", count);
+    requireFp32(src, "src", count);
     require(dst, "dst").requireType("dst", ElementType.BF16);
-    requireHost(dst, "dst");
     if (dst.length() != count)
       throw new IllegalArgumentException("dst: expected " + count + " bfloat16 values like src, got " + dst.length());
     dst.requireWritable("dst");
@@ -37,13 +36,9 @@ final class RowOps {
     }
   }
 
-  private static void requireHostFp32(Data d, String name, long count) {
-    requireHost(CpuOps.requireFp32(d, name), name);
+  private static void requireFp32(Data d, String name, long count) {
+    CpuOps.requireFp32(d, name);
     if (d.length() != count)
       throw new IllegalArgumentException(name + ": expected " + count + " float32 values, got " + d.length());
-  }
-
-  private static void requireHost(Data d, String name) {
-    if (d.onDevice()) throw new IllegalArgumentException(name + ": lives on the device; this step runs on the CPU, pass host memory");
   }
 }
