@@ -248,8 +248,8 @@ public final class BatchDecoder {
           int len = (int) s.seq.kvLength(l); // including the new token, at row len - 1
           tp.add(s.kCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(k.narrow(0, b, 1)).view(1, G, d)));
           tp.add(s.vCache[l].narrow(0, len - 1, 1)).copy_(tp.add(tp.add(v.narrow(0, b, 1)).view(1, G, d)));
-          kc[b] = TorchData.of(s.kCache[l]); // the caches' type is the projections' (both follow the weights)
-          vc[b] = TorchData.of(s.vCache[l]);
+          kc[b] = s.kData[l]; // the caches' type is the projections' (both follow the weights)
+          vc[b] = s.vData[l];
           kvLen[b] = len;
         }
         Tensor o = tp.add(torch.empty(B, H, d));

@@ -3,6 +3,7 @@ package io.fitprune.decoder;
 import io.fitprune.kernels.Batch;
 import io.fitprune.kernels.BatchShape;
 import io.fitprune.kernels.Data;
+import io.fitprune.kernels.ElementType;
 import io.fitprune.kernels.Kernels;
 import io.fitprune.kernels.TorchData;
 import io.fitprune.kernels.Weight;
@@ -12,6 +13,7 @@ import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.List;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -109,11 +111,11 @@ final class DecodeStep {
       rope.apply(wk.k, pos, G);
       for (int b = 0; b < B; b++) {
         DecoderState s = states.get(b);
-        int len = (int) s.seq.kvLength(l); // including the new token, at row len - 1
-        append(s.kCache[l], len - 1, wk.k, b);
-        append(s.vCache[l], len - 1, wk.v, b);
-        kc[b] = TorchData.of(s.kCache[l]);
-        vc[b] = TorchData.of(s.vCache[l]);
+        long len = s.seq.kvLength(l); // including the new token, at row len - 1
+        append(s.kData[l], len - 1, wk.k, b, wk);
+        append(s.vData[l], len - 1, wk.v, b, wk);
+        kc[b] = s.kData[l];
+        vc[b] = s.vData[l];
         kvLen[b] = len;
       }
       Data q = wk.qData;
@@ -145,16 +147,19 @@ final class DecodeStep {
       for (int j = 0; j < n; j++) y.put(r * n + j, y.get(r * n + j) + bias[j]);
   }
 
-  /** Row b of src {@code [B, G*d]} into row {@code row} of a cache {@code [cap, G, d]}, in the cache's type. */
-  private void append(Tensor cache, int row, FloatBuffer src, int b) {
+  /**
+   * Row b of src {@code [B, G*d]} into row {@code row} of a cache {@code [cap, G, d]}, in the cache's
+   * type, through a pointer positioned there (bounds-checked against the cache's length).
+   */
+  private void append(Data cache, long row, FloatBuffer src, int b, Work wk) {
     int width = c.kvHeads() * c.headDim();
-    long n = cache.numel();
-    if (Tensors.is(cache, torch.ScalarType.Float)) {
-      cache.data_ptr_float().capacity(n).asBuffer().put(row * width, src, b * width, width);
-      return;
+    long at = row * width;
+    if (cache.type() == ElementType.BF16) {
+      Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(new ShortPointer(cache.pointer()).position(at), width));
+    } else {
+      src.get(b * width, wk.row, 0, width);
+      Data.of(new FloatPointer(cache.pointer()).position(at), width).copyFrom(wk.row);
     }
-    ShortPointer dst = new ShortPointer(cache.data_ptr()).capacity(n).position((long) row * width);
-    Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(dst, width));
   }
 
   private Work work(int rows) {
@@ -174,6 +179,7 @@ final class DecodeStep {
     final Data xData, hData, qData, oData, gateData, upData, logitsData;
     final Data[] qkvData, residual;
     final Data qBitsData;
+    final float[] row; // a K/V row on its way into a float32 cache
 
     Work(int rows, DecoderConfig c) {
       this.rows = rows;
@@ -198,6 +204,7 @@ final class DecodeStep {
       upData = Data.of(up);
       residual = new Data[] {xData};
       qBitsData = Data.bf16(qBits);
+      row = new float[kvw];
     }
 
     private static FloatBuffer floats(int rows, int width) {

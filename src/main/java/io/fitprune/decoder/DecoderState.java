@@ -1,6 +1,8 @@
 package io.fitprune.decoder;
 
+import io.fitprune.kernels.Data;
 import io.fitprune.kernels.Spans;
+import io.fitprune.kernels.TorchData;
 import io.fitprune.pruning.SequenceState;
 import org.bytedeco.pytorch.Tensor;
 
@@ -14,6 +16,7 @@ public final class DecoderState implements AutoCloseable {
   final SequenceState seq;
   Tensor x;                       // residual stream [rows, D], contiguous
   final Tensor[] kCache, vCache;  // per layer [capacity, G, d]; null when not caching
+  final Data[] kData, vData;      // the same caches as the kernels take them, made once: a decode step reads them per layer
   final int reserve;              // extra cache rows for decoding; < 0: no caches
   Attended pending;               // a layer between attend() and finish()
   Profile profile;                // null: not profiling
@@ -31,6 +34,8 @@ public final class DecoderState implements AutoCloseable {
     this.seq = seq;
     this.kCache = new Tensor[seq.layers()];
     this.vCache = new Tensor[seq.layers()];
+    this.kData = new Data[seq.layers()];
+    this.vData = new Data[seq.layers()];
     this.reserve = reserve;
   }
 
@@ -45,6 +50,22 @@ public final class DecoderState implements AutoCloseable {
       if (seq.kvLength(l) + 1 > kCache[l].size(0))
         throw new IllegalStateException("decode: K/V cache of layer " + l + " is full (" + seq.kvLength(l)
             + " rows): prefill with a larger reserve");
+  }
+
+  /** Replaces layer l's K/V caches (freeing the old ones) with {@code k} and {@code v}, which this state now owns. */
+  void setCaches(int l, Tensor k, Tensor v) {
+    closeCaches(l);
+    kCache[l] = k;
+    vCache[l] = v;
+    kData[l] = TorchData.of(k);
+    vData[l] = TorchData.of(v);
+  }
+
+  private void closeCaches(int l) {
+    if (kCache[l] != null) kCache[l].close();
+    if (vCache[l] != null) vCache[l].close();
+    kCache[l] = vCache[l] = null;
+    kData[l] = vData[l] = null;
   }
 
   /** Turns per-phase timing on for this state (off by default). */
@@ -120,10 +141,6 @@ public final class DecoderState implements AutoCloseable {
     }
     if (x != null) x.close();
     x = null;
-    for (int l = 0; l < kCache.length; l++) {
-      if (kCache[l] != null) kCache[l].close();
-      if (vCache[l] != null) vCache[l].close();
-      kCache[l] = vCache[l] = null;
-    }
+    for (int l = 0; l < kCache.length; l++) closeCaches(l);
   }
 }

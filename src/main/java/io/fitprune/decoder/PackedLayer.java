@@ -143,12 +143,7 @@ final class PackedLayer {
   private static void cache(DecoderConfig c, DecoderState s, int l, Tensor k, Tensor v, long start, int n) {
     if (s.reserve < 0) return;
     int G = c.kvHeads(), d = c.headDim(), cap = n + s.reserve;
-    if (s.kCache[l] != null) {
-      s.kCache[l].close();
-      s.vCache[l].close();
-    }
-    s.kCache[l] = Decoder.emptyOf(k.scalar_type(), cap, G, d);
-    s.vCache[l] = Decoder.emptyOf(v.scalar_type(), cap, G, d);
+    s.setCaches(l, Decoder.cacheOf(k.scalar_type(), cap, G, d), Decoder.cacheOf(v.scalar_type(), cap, G, d));
     try (Temps tp = new Temps()) {
       tp.add(s.kCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(k.narrow(0, start, n)).view(n, G, d)));
       tp.add(s.vCache[l].narrow(0, 0, n)).copy_(tp.add(tp.add(v.narrow(0, start, n)).view(n, G, d)));
