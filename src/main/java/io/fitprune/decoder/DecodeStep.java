@@ -155,10 +155,10 @@ final class DecodeStep {
     int width = c.kvHeads() * c.headDim();
     long at = row * width;
     if (cache.type() == ElementType.BF16) {
-      Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(new ShortPointer(cache.pointer()).position(at), width));
+      Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(new ShortPointer(cache.pointer()).capacity(cache.length()).position(at), width));
     } else {
       src.get(b * width, wk.row, 0, width);
-      Data.of(new FloatPointer(cache.pointer()).position(at), width).copyFrom(wk.row);
+      Data.of(new FloatPointer(cache.pointer()).capacity(cache.length()).position(at), width).copyFrom(wk.row);
     }
   }
 
