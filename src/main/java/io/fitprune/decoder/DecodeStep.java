@@ -155,7 +155,8 @@ final class DecodeStep {
     int width = c.kvHeads() * c.headDim();
     long at = row * width;
     if (cache.type() == ElementType.BF16) {
-      Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(new ShortPointer(cache.pointer()).capacity(cache.length()).position(at), width));
+      ShortPointer dst = new ShortPointer(cache.pointer()).capacity(cache.length()).position(at);
+      Kernels.roundBf16(Data.of(src.slice(b * width, width)), Data.bf16(dst, width));
     } else {
       src.get(b * width, wk.row, 0, width);
       Data.of(new FloatPointer(cache.pointer()).capacity(cache.length()).position(at), width).copyFrom(wk.row);
