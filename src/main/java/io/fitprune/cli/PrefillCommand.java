@@ -270,7 +270,8 @@ final class PrefillCommand implements Callable<Integer> {
     Arrays.sort(secs);
     double probeBefore = probeBeforeDecode(dec);
     long t0 = System.nanoTime();
-    int[][] ids = batch.generate(ps, generate);
+    long[] chosen = new long[Math.max(generate, 0)]; // when each step's tokens were chosen
+    int[][] ids = batch.generate(ps, generate, i -> chosen[i] = System.nanoTime());
     double decodeSec = (System.nanoTime() - t0) / 1e9;
     System.out.printf(Locale.ROOT, "model %s (L=%d, D=%d, H=%d, G=%d, F=%d, vocab %d), weights %s%n", g.name(), g.layers(),
         g.hidden(), g.heads(), g.kvHeads(), g.mlp(), w.config().vocab(), weights);
@@ -301,7 +302,10 @@ final class PrefillCommand implements Callable<Integer> {
       System.out.println(lead + "kv cache length per layer: " + Arrays.toString(p.state().kvLengths()));
       System.out.println(lead + "output ids: " + Arrays.toString(ids[b].length == 0 ? new int[] {p.nextToken()} : ids[b]));
     }
-    if (generate > 1) printDecode(dec, generate - 1, decodeSec, probeBefore, B > 1 ? ", " + B + " requests per step" : "");
+    if (generate > 1) {
+      printDecode(dec, generate - 1, decodeSec, probeBefore, B > 1 ? ", " + B + " requests per step" : "");
+      printStepTimes(chosen);
+    }
     ps.forEach(Decoder.Prefill::close);
     return 0;
   }

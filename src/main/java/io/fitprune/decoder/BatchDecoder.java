@@ -266,6 +266,15 @@ public final class BatchDecoder {
    * prefill's own prediction.
    */
   public int[][] generate(List<Decoder.Prefill> prefills, int count) {
+    return generate(prefills, count, i -> {});
+  }
+
+  /**
+   * {@link #generate(List, int)}, calling {@code onTokens} with each index {@code i} as soon as
+   * every sequence's token {@code i} is chosen (0 for the prefills' own): a caller can time the
+   * steps between.
+   */
+  public int[][] generate(List<Decoder.Prefill> prefills, int count, java.util.function.IntConsumer onTokens) {
     if (prefills == null || prefills.isEmpty()) throw new IllegalArgumentException("prefills: need at least one");
     if (count < 0) throw new IllegalArgumentException("generate: count must be >= 0, got " + count);
     int B = prefills.size();
@@ -277,9 +286,11 @@ public final class BatchDecoder {
       states.add(prefills.get(b).state());
       tokens[b] = out[b][0] = prefills.get(b).nextToken();
     }
+    onTokens.accept(0);
     for (int i = 1; i < count; i++) {
       Decoder.Step[] st = step(states, tokens);
       for (int b = 0; b < B; b++) tokens[b] = out[b][i] = st[b].nextToken();
+      onTokens.accept(i);
     }
     return out;
   }

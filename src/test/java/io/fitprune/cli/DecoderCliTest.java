@@ -134,6 +134,8 @@ class DecoderCliTest {
     assertTrue(r.out().contains("request 0 output ids: " + Arrays.toString(want0)), r.out());
     assertTrue(r.out().contains("request 1 output ids: " + Arrays.toString(want1)), r.out());
     assertTrue(r.out().contains("\ndecode: 2 steps in ") && r.out().contains("ms per token), 2 requests per step"), r.out());
+    assertTrue(r.out().matches("(?s).*\\ndecode step times: median [0-9.]+ ms, [0-9.]+-[0-9.]+ \\(the first [0-9.]+\\)\\n.*"),
+        r.out());
 
     // two files, the first unpruned, the second with a recipe
     Path ea = dir.resolve("a.safetensors"), eb = dir.resolve("b.safetensors"), recipe = dir.resolve("r.json");

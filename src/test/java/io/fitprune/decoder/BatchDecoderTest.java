@@ -269,8 +269,10 @@ class BatchDecoderTest {
       }
     }
     List<Decoder.Prefill> together = batch.prefill(requests, 5);
-    int[][] got = batch.generate(together, 5);
+    List<Integer> told = new ArrayList<>();
+    int[][] got = batch.generate(together, 5, told::add);
     for (int b = 0; b < REQS.length; b++) assertArrayEquals(want[b], got[b], "request " + b);
+    assertEquals(List.of(0, 1, 2, 3, 4), told, "each token index once, in order");
     for (Decoder.Prefill p : together) p.close();
   }
 
