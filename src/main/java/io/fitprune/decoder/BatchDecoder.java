@@ -277,6 +277,7 @@ public final class BatchDecoder {
   public int[][] generate(List<Decoder.Prefill> prefills, int count, java.util.function.IntConsumer onTokens) {
     if (prefills == null || prefills.isEmpty()) throw new IllegalArgumentException("prefills: need at least one");
     if (count < 0) throw new IllegalArgumentException("generate: count must be >= 0, got " + count);
+    if (onTokens == null) throw new IllegalArgumentException("onTokens must not be null");
     int B = prefills.size();
     int[][] out = new int[B][count];
     if (count == 0) return out;
