@@ -329,12 +329,16 @@ struct LinearArgs {
   void decode(const DecodeArgs<bf16>& a);         \
   void linear(const LinearArgs& a);               \
   uint64_t read_stream(const char* p, int64_t bytes); \
-  void round_bf16(const float* src, uint16_t* dst, int64_t count); \
   }
 FP_DECLARE_ISA(generic)
 FP_DECLARE_ISA(avx2)
 FP_DECLARE_ISA(avx512)
 FP_DECLARE_ISA(avx512bf16)
 #undef FP_DECLARE_ISA
+
+// fp_cpu_round_bf16's loop, on the generic path only: it is scalar whatever the CPU has.
+namespace generic {
+void round_bf16(const float* src, uint16_t* dst, int64_t count);
+}
 
 }  // namespace fp

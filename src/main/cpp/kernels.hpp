@@ -590,9 +590,3 @@ void attention(const AttentionArgs<float>& a) { attention_impl(a); }
 void attention(const AttentionArgs<bf16>& a) { attention_impl(a); }
 void scores(const ScoreArgs<float>& a) { scores_impl(a); }
 void scores(const ScoreArgs<bf16>& a) { scores_impl(a); }
-
-// fp_cpu_round_bf16: value by value through float_to_bf16, whose rounding is Bf16.fromFloat's,
-// subnormals included (the vector conversion of the avx512bf16 path flushes them to zero).
-void round_bf16(const float* src, uint16_t* dst, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) dst[i] = float_to_bf16(src[i]);
-}
